@@ -1,0 +1,1 @@
+"""Pure byte and format code (no I/O): converters, change-event envelopes, EBCDIC and copybooks."""

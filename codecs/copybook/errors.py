@@ -1,0 +1,104 @@
+"""Errors raised by the copybook codec, each naming where the problem is.
+
+* :class:`CopybookSyntaxError` - the copybook text is wrong (line and column).
+* :class:`DecodeError` - one field of one record holds invalid data (file, record number,
+  byte offset, field name, raw bytes as hex). It is a :class:`RecordError`: the other
+  records can still be decoded.
+* :class:`FramingError` - the record structure itself is broken (bad RDW/BDW, truncated
+  last record): later records cannot be located, so it is fatal for the stream.
+"""
+
+from __future__ import annotations
+
+from headwater.connectors.errors import ConfigError, FatalError, FieldError, RecordError
+
+__all__ = ["CopybookSyntaxError", "DecodeError", "FramingError"]
+
+
+class CopybookSyntaxError(ConfigError):
+    """The copybook cannot be parsed.
+
+    Attributes:
+        line: 1-based source line of the problem.
+        column: 1-based source column of the problem.
+        reason: the message without the position.
+    """
+
+    def __init__(self, reason: str, *, line: int, column: int, source: str | None = None) -> None:
+        self.line = line
+        self.column = column
+        self.reason = reason
+        super().__init__(
+            [FieldError("copybook", f"line {line}, column {column}: {reason}")], source=source
+        )
+
+
+def _where(source: str | None, record_number: int, byte_offset: int) -> str:
+    return f"{source or '<data>'}: record {record_number} at byte offset {byte_offset}"
+
+
+class DecodeError(RecordError):
+    """A field of a record holds data that its PICTURE/USAGE does not allow.
+
+    Attributes:
+        source: the file (or other source) name the caller passed in, if any.
+        record_number: 1-based number of the record in the source.
+        byte_offset: offset of the field's first byte in the source.
+        field: the COBOL name of the field (with array indexes, ``AMOUNTS(3)``).
+        reason: what is wrong.
+        raw: the field's raw bytes (``RecordError.raw``).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        source: str | None,
+        record_number: int,
+        byte_offset: int,
+        field: str,
+        raw: bytes,
+        record: bytes | None = None,
+    ) -> None:
+        self.source = source
+        self.record_number = record_number
+        self.byte_offset = byte_offset
+        self.field = field
+        self.reason = reason
+        location = f"{_where(source, record_number, byte_offset)}, field {field}"
+        super().__init__(
+            f"{reason}; raw bytes {raw.hex(' ').upper() or '(none)'}",
+            record=record,
+            location=location,
+            raw=raw,
+        )
+
+
+class FramingError(FatalError):
+    """Records cannot be delimited (bad RDW/BDW, truncated final record, bad length field).
+
+    Attributes:
+        source: the file name passed by the caller, if any.
+        record_number: the number the next record would have had.
+        byte_offset: where the bad header or incomplete record starts.
+        raw: the bytes at that position (the header, or the truncated tail, up to 64 bytes).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        source: str | None,
+        record_number: int,
+        byte_offset: int,
+        raw: bytes,
+    ) -> None:
+        self.source = source
+        self.record_number = record_number
+        self.byte_offset = byte_offset
+        self.reason = reason
+        self.raw = raw
+        super().__init__(
+            f"{_where(source, record_number, byte_offset)}: {reason}; "
+            f"raw bytes {raw[:64].hex(' ').upper() or '(none)'}"
+        )

@@ -1,0 +1,171 @@
+"""Options of the copybook codec: how records are delimited and how fields are decoded.
+
+Two frozen dataclasses, shared by the CLI (``headwater copybook``) and the mainframe
+source connector (which builds them from its dotted config keys). Defaults are chosen for
+z/OS data and differ from Cobrix on purpose (see ``/work/shared/reference/mainframe.md``):
+
+* code page ``cp037`` (Cobrix: ``common``), RDW/BDW big-endian (Cobrix: little-endian);
+* strict sign overpunching; invalid data raises :class:`DecodeError` instead of becoming
+  a silent null (``on_error="null"`` nulls the field and lists the error in ``_errors``);
+* strings trimmed at both ends (``trim="both"``), where "blank" is any character up to
+  U+0020 (spaces, NUL and other C0 controls, like Java's ``String.trim`` used by Cobrix);
+  control characters inside a value are kept;
+* ``OCCURS DEPENDING ON`` arrays occupy their maximum size (Cobrix ``max_size``) unless
+  ``variable_size_occurs`` is set (the following fields shift, Cobrix ``shift_record``);
+* a numeric DISPLAY field that is entirely spaces decodes to ``None`` (COBOL ``MOVE
+  SPACES``: no value), not to 0 and not to an error; any other non-digit is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from headwater.connectors.errors import ConfigError, FieldError
+
+__all__ = [
+    "DecodeOptions",
+    "FloatFormat",
+    "OnError",
+    "RecordFormat",
+    "RecordFormatOptions",
+    "Trim",
+]
+
+
+class Trim(StrEnum):
+    """Which ends of a text field lose their blanks (characters <= U+0020)."""
+
+    NONE = "none"
+    LEFT = "left"
+    RIGHT = "right"
+    BOTH = "both"
+
+
+class FloatFormat(StrEnum):
+    """Encoding of COMP-1/COMP-2: IBM hexadecimal floating point or IEEE 754 (big-endian)."""
+
+    IBM = "ibm"
+    IEEE = "ieee"
+
+
+class OnError(StrEnum):
+    """What an invalid field does: ``fail`` raises, ``null`` sets None and records the error."""
+
+    FAIL = "fail"
+    NULL = "null"
+
+
+class RecordFormat(StrEnum):
+    """How records are delimited in the file (z/OS RECFM, plus T for text lines)."""
+
+    F = "F"  # fixed length, no headers
+    FB = "FB"  # fixed length in blocks (BDW, or block_length / records_per_block)
+    V = "V"  # 4-byte RDW before each record
+    VB = "VB"  # 4-byte BDW before each block of RDW records
+    T = "T"  # text lines ending in LF or CRLF
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFormatOptions:
+    """How to split a byte stream into records.
+
+    Attributes:
+        record_format: F, FB, V, VB or T.
+        record_length: bytes of a fixed record; ``None`` takes the copybook's length
+            (plus ``record_start_offset`` and ``record_end_offset``).
+        block_length: FB without BDW: bytes per block (a short last block is allowed).
+        records_per_block: FB without BDW: records per block (alternative to block_length).
+        fb_has_bdw: FB blocks start with a BDW (the default when neither block_length nor
+            records_per_block is given).
+        rdw_big_endian / bdw_big_endian: byte order of the 2-byte lengths in the headers.
+        rdw_adjustment / bdw_adjustment: added to the header's length (-4 when the length
+            excludes... or includes the header itself, depending on the writer).
+        record_length_field: name of a numeric field holding the record's total length
+            (records without RDW; used with F).
+        file_start_offset / file_end_offset: bytes skipped at the start / end of the file.
+        record_start_offset / record_end_offset: bytes skipped at the start / end of each
+            record before decoding.
+    """
+
+    record_format: RecordFormat = RecordFormat.F
+    record_length: int | None = None
+    block_length: int | None = None
+    records_per_block: int | None = None
+    rdw_big_endian: bool = True
+    bdw_big_endian: bool = True
+    rdw_adjustment: int = 0
+    bdw_adjustment: int = 0
+    record_length_field: str | None = None
+    file_start_offset: int = 0
+    file_end_offset: int = 0
+    record_start_offset: int = 0
+    record_end_offset: int = 0
+
+    def __post_init__(self) -> None:
+        errors: list[FieldError] = []
+        for name in (
+            "file_start_offset", "file_end_offset", "record_start_offset", "record_end_offset",
+        ):  # fmt: skip
+            if getattr(self, name) < 0:
+                errors.append(FieldError(name, "must be >= 0"))
+        for name in ("record_length", "block_length", "records_per_block"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                errors.append(FieldError(name, "must be > 0"))
+        if self.block_length is not None and self.records_per_block is not None:
+            errors.append(
+                FieldError("block_length", "give block_length or records_per_block, not both")
+            )
+        if self.record_length_field and self.record_format not in (RecordFormat.F,):
+            errors.append(FieldError("record_length_field", "only applies to record_format F"))
+        if errors:
+            raise ConfigError(errors)
+
+    @property
+    def fb_has_bdw(self) -> bool:
+        """FB blocks carry a BDW unless a block size is given."""
+        return self.block_length is None and self.records_per_block is None
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeOptions:
+    """How to turn record bytes into values.
+
+    Attributes:
+        code_page: name of the code page of text fields (``cp037``, ``cp1047``, ``ascii``...).
+        custom_code_page: a 256-character table that replaces ``code_page`` (the caller
+            reads the file).
+        field_code_pages: per-field overrides as ``(field_name, code_page_name)`` pairs.
+        trim: which blanks to cut from text fields.
+        relaxed_sign: accept overpunched signs in unsigned fields (positive only), sign
+            zones on any digit, and leading spaces in zoned numbers.
+        float_format: COMP-1/COMP-2 encoding.
+        debug_hex: add ``<NAME>_hex`` with the raw bytes of every elementary field.
+        on_error: ``fail`` (default) raises DecodeError; ``null`` sets the field to None and
+            appends ``{"field", "offset", "reason", "raw"}`` to the record's ``_errors``.
+        variable_size_occurs: ODO arrays take only their actual size; later fields shift.
+        segment_field: field holding the segment id (multisegment files).
+        segment_map: ``(segment_id, redefine_name)`` pairs: decode only that REDEFINES
+            alternative for records of that segment (the other alternatives become None).
+        segment_filter: keep only records whose segment id is listed (empty: keep all).
+    """
+
+    code_page: str = "cp037"
+    custom_code_page: str | None = None
+    field_code_pages: tuple[tuple[str, str], ...] = ()
+    trim: Trim = Trim.BOTH
+    relaxed_sign: bool = False
+    float_format: FloatFormat = FloatFormat.IBM
+    debug_hex: bool = False
+    on_error: OnError = OnError.FAIL
+    variable_size_occurs: bool = False
+    segment_field: str | None = None
+    segment_map: tuple[tuple[str, str], ...] = ()
+    segment_filter: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if (self.segment_map or self.segment_filter) and not self.segment_field:
+            raise ConfigError(
+                [FieldError("segment_field", "required with segment_map or segment_filter")]
+            )

@@ -1,0 +1,1 @@
+"""Conformance: standard plugin tests (a pytest plugin), emulators and test fixtures."""

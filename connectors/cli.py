@@ -1,0 +1,189 @@
+"""The ``headwater`` command line."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import sys
+import typing as t
+from pathlib import Path
+
+import click
+import orjson
+
+from headwater.connectors.errors import ConfigError, HeadwaterError
+
+__all__ = ["main"]
+
+log = logging.getLogger("headwater")
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per log line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, t.Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "thread": record.threadName,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+
+def _setup_logging(level: str, log_format: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class _LazyGroup(click.Group):
+    """Subcommand groups that live in their own modules and load only when used."""
+
+    lazy: t.ClassVar[dict[str, str]] = {
+        "kafka": "headwater.connectors.commands.kafka:kafka",
+        "copybook": "headwater.connectors.commands.copybook:copybook",
+        "emulator": "headwater.connectors.commands.emulator:emulator",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, _, attr = self.lazy[cmd_name].partition(":")
+            return t.cast(click.Command, getattr(importlib.import_module(module), attr))
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup)
+@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def cli(log_level: str, log_format: str) -> None:
+    """Headwater: change data from legacy systems to the cloud through Apache Kafka."""
+    _setup_logging(log_level, log_format)
+
+
+def _print_config_errors(error: ConfigError) -> None:
+    if error.source:
+        click.echo(f"{error.source}:", err=True)
+    for field_error in error.errors:
+        click.echo(f"  {field_error.key}: {field_error.message}", err=True)
+
+
+@cli.command()
+@click.argument("connector_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--worker", "worker_file", type=click.Path(dir_okay=False, path_type=Path), help="Also check converters against this worker file.")
+def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> None:
+    """Check connector files; print one line per invalid or missing key."""
+    from headwater.connectors.config import WorkerConfig, load_connector_file, load_worker_file
+    from headwater.connectors.runtime.worker import build_converters
+
+    failed = False
+    worker = load_worker_file(worker_file) if worker_file else WorkerConfig()
+    for path in connector_files:
+        try:
+            connector = load_connector_file(path)
+            build_converters(connector, worker)
+        except ConfigError as exc:
+            failed = True
+            _print_config_errors(ConfigError(exc.errors, source=str(path)))
+            continue
+        click.echo(f"{path}: valid ({connector.framework.connector_class}, tasks.max={connector.framework.tasks_max})")
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+def plugins() -> None:
+    """List every installed plugin with its config as JSON Schema."""
+    from headwater.connectors.api import SinkConnector
+    from headwater.connectors.registry import available_plugins
+
+    listing = [
+        {
+            "alias": alias,
+            "class": f"{plugin.__module__}:{plugin.__qualname__}",
+            "type": "sink" if issubclass(plugin, SinkConnector) else "source",
+            "description": plugin.description,
+            "capabilities": sorted(capability.value for capability in plugin.capabilities),
+            "config": plugin.config_class.model_json_schema(by_alias=True),
+        }
+        for alias, plugin in available_plugins().items()
+    ]
+    click.echo(orjson.dumps(listing, option=orjson.OPT_INDENT_2).decode())
+
+
+@cli.command()
+@click.argument("worker_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("connector_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def standalone(worker_file: Path, connector_files: tuple[Path, ...]) -> None:
+    """Run connectors in one worker process until SIGTERM or SIGINT (then flush, commit, exit 0)."""
+    from headwater.connectors.config import load_connector_file, load_worker_file
+    from headwater.connectors.runtime.rest import RestServer
+    from headwater.connectors.runtime.worker import Worker
+
+    worker_config = load_worker_file(worker_file)
+    connectors = [load_connector_file(path) for path in connector_files]
+    worker = Worker(worker_config, connectors)
+    rest = RestServer(worker, worker_config.rest_host, worker_config.rest_port)
+
+    def request_stop(signum: int, _frame: t.Any) -> None:
+        log.info("received %s; stopping gracefully", signal.Signals(signum).name)
+        worker.stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    worker.start()
+    rest.start()
+    log.info("worker %s running %d connector(s); REST at %s", worker.worker_id, len(connectors), rest.url)
+    worker.wait()
+    clean = worker.stop()
+    rest.stop()
+    if not clean:
+        log.error("some tasks did not stop within task.shutdown.graceful.timeout.ms")
+        sys.exit(1)
+    log.info("stopped")
+
+
+@cli.command()
+@click.option("--count", default=100_000, show_default=True, help="Change events to generate.")
+@click.option("--out", "out_dir", default="demo-output", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--bootstrap-servers", envvar="HEADWATER_BOOTSTRAP_SERVERS", help="Use this Kafka instead of the embedded one.")
+def demo(count: int, out_dir: Path, bootstrap_servers: str | None) -> None:
+    """Run datagen -> Kafka -> file sink on the embedded Kafka and show what landed."""
+    from headwater.connectors.demo import run_demo
+
+    sys.exit(run_demo(count=count, out_dir=out_dir, bootstrap_servers=bootstrap_servers))
+
+
+def main() -> None:
+    """Console entry point: config errors print per field and exit 2; other known errors exit 1."""
+    try:
+        cli(standalone_mode=False)
+    except ConfigError as exc:
+        _print_config_errors(exc)
+        sys.exit(2)
+    except HeadwaterError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

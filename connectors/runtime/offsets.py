@@ -1,0 +1,198 @@
+"""Where the runtime keeps source offsets (plugins never do).
+
+Keys have Kafka Connect's form, the JSON array ``["<connector>", {<partition>}]``; values
+are the offset objects. Two stores:
+
+- :class:`FileOffsetStore` for standalone workers: one JSON file, replaced atomically
+  (write a temp file, fsync, rename), so a ``kill -9`` leaves the old or the new file,
+  never half of one.
+- :class:`KafkaOffsetStore`: a compacted topic (``offset.storage.topic``), read to its
+  end at start-up; writes are acknowledged by all in-sync replicas before ``put_many``
+  returns.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import typing as t
+from pathlib import Path
+
+import orjson
+
+from headwater.connectors.api import SourceOffset, SourcePartition
+from headwater.connectors.errors import FatalError, RetriableError
+
+__all__ = ["ConnectorOffsets", "FileOffsetStore", "KafkaOffsetStore", "MemoryOffsetStore", "OffsetStore", "offset_key"]
+
+
+def offset_key(connector: str, partition: SourcePartition) -> bytes:
+    """The store key of one source partition: ``["<connector>", {<partition>}]`` as JSON."""
+    return orjson.dumps([connector, dict(partition)], option=orjson.OPT_SORT_KEYS)
+
+
+class OffsetStore(t.Protocol):
+    """Durable map from offset key to offset."""
+
+    def get(self, key: bytes) -> SourceOffset | None:
+        """The stored offset, or None."""
+        ...
+
+    def put_many(self, entries: t.Mapping[bytes, SourceOffset | None]) -> None:
+        """Store all ``entries`` durably before returning; a ``None`` offset deletes."""
+        ...
+
+    def items(self) -> list[tuple[bytes, SourceOffset]]:
+        """Everything stored (for the REST offsets view and tests)."""
+        ...
+
+    def close(self) -> None:
+        """Release resources."""
+        ...
+
+
+class MemoryOffsetStore:
+    """Offsets in a dict: for unit tests and the conformance suite's in-process runs."""
+
+    def __init__(self) -> None:
+        self._data: dict[bytes, SourceOffset] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> SourceOffset | None:
+        with self._lock:
+            return self._data.get(key)
+
+    def put_many(self, entries: t.Mapping[bytes, SourceOffset | None]) -> None:
+        with self._lock:
+            for key, offset in entries.items():
+                if offset is None:
+                    self._data.pop(key, None)
+                else:
+                    self._data[key] = dict(offset)
+
+    def items(self) -> list[tuple[bytes, SourceOffset]]:
+        with self._lock:
+            return list(self._data.items())
+
+    def close(self) -> None:
+        return None
+
+
+class FileOffsetStore(MemoryOffsetStore):
+    """Offsets in one JSON file, rewritten atomically on every ``put_many``."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        if self.path.exists():
+            try:
+                document = orjson.loads(self.path.read_bytes())
+            except orjson.JSONDecodeError as exc:
+                msg = f"offset file {self.path} is not valid JSON: {exc}"
+                raise FatalError(msg) from exc
+            self._data = {orjson.dumps(entry["key"], option=orjson.OPT_SORT_KEYS): entry["offset"] for entry in document}
+
+    def put_many(self, entries: t.Mapping[bytes, SourceOffset | None]) -> None:
+        super().put_many(entries)
+        with self._lock:
+            document = [{"key": orjson.loads(key), "offset": offset} for key, offset in self._data.items()]
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temp, self.path)
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)
+                raise
+
+
+class KafkaOffsetStore(MemoryOffsetStore):
+    """Offsets in a compacted Kafka topic, as Kafka Connect's distributed workers keep them."""
+
+    def __init__(self, bootstrap_servers: str, topic: str, *, client_config: t.Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        from confluent_kafka import Consumer, Producer, TopicPartition
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        self.topic = topic
+        common = {"bootstrap.servers": bootstrap_servers, **(client_config or {})}
+        admin = AdminClient(common)
+        futures = admin.create_topics([NewTopic(topic, num_partitions=25, config={"cleanup.policy": "compact"})])
+        for future in futures.values():
+            try:
+                future.result(timeout=30)
+            except Exception as exc:  # noqa: BLE001 - confluent-kafka raises KafkaException wrapping codes
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    msg = f"cannot create offset topic {topic}: {exc}"
+                    raise RetriableError(msg) from exc
+        consumer = Consumer({**common, "group.id": f"headwater-offsets-{os.getpid()}", "enable.auto.commit": "false"})
+        try:
+            metadata = consumer.list_topics(topic, timeout=30)
+            partitions = metadata.topics[topic].partitions
+            for partition in partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+                if high <= low:
+                    continue
+                consumer.assign([TopicPartition(topic, partition, low)])
+                position = low
+                while position < high:
+                    message = consumer.poll(5.0)
+                    if message is None:
+                        msg = f"timed out reading offset topic {topic}[{partition}]"
+                        raise RetriableError(msg)
+                    if message.error():
+                        continue
+                    position = message.offset() + 1
+                    key = orjson.dumps(orjson.loads(message.key()), option=orjson.OPT_SORT_KEYS)
+                    value = message.value()
+                    if value is None:
+                        self._data.pop(key, None)
+                    else:
+                        self._data[key] = orjson.loads(value)
+        finally:
+            consumer.close()
+        self._producer = Producer({**common, "acks": "all", "enable.idempotence": "true"})
+
+    def put_many(self, entries: t.Mapping[bytes, SourceOffset | None]) -> None:
+        failures: list[str] = []
+
+        def on_delivery(error: t.Any, _message: t.Any) -> None:
+            if error is not None:
+                failures.append(str(error))
+
+        for key, offset in entries.items():
+            value = None if offset is None else orjson.dumps(offset)
+            self._producer.produce(self.topic, value=value, key=key, on_delivery=on_delivery)
+        remaining = self._producer.flush(60)
+        if remaining or failures:
+            msg = f"offsets not stored in {self.topic}: {failures or f'{remaining} unacknowledged'}"
+            raise RetriableError(msg)
+        super().put_many(entries)
+
+    def close(self) -> None:
+        self._producer.flush(10)
+
+
+class ConnectorOffsets:
+    """One connector's view of a store: what a source task reads its resume state from."""
+
+    def __init__(self, store: OffsetStore, connector: str) -> None:
+        self.store = store
+        self.connector = connector
+
+    def offset(self, partition: SourcePartition) -> SourceOffset | None:
+        """The last durable offset of ``partition``."""
+        return self.store.get(offset_key(self.connector, partition))
+
+    def all(self) -> list[tuple[SourcePartition, SourceOffset]]:
+        """Every stored (partition, offset) of this connector."""
+        out = []
+        for key, offset in self.store.items():
+            connector, partition = orjson.loads(key)
+            if connector == self.connector:
+                out.append((partition, offset))
+        return out

@@ -1,0 +1,18 @@
+"""Maps the repository's top-level folders onto the one import package `headwater`.
+
+`connectors/`, `codecs/`, `sinks/` and `conformance/` become `headwater.connectors`,
+`headwater.codecs`, ... (`headwater` is a namespace package), so `headwater.codecs`
+never shadows Python's own `codecs`. Everything else lives in pyproject.toml.
+"""
+
+from setuptools import find_packages, setup
+
+FOLDERS = ("connectors", "codecs", "sinks", "conformance")
+
+setup(
+    package_dir={f"headwater.{folder}": folder for folder in FOLDERS},
+    packages=[
+        f"headwater.{package}"
+        for package in find_packages(include=[f"{folder}*" for folder in FOLDERS])
+    ],
+)

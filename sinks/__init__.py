@@ -1,0 +1,1 @@
+"""Sink plugins: each one a folder of config, connector, task and client."""
