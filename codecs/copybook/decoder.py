@@ -385,12 +385,51 @@ def decode_records(
 ) -> Iterator[Record]:
     """Decode ``(record_number, byte_offset, data)`` triples (as the splitters yield them).
 
-    Records dropped by the segment filter are skipped.
+    Records are decoded in batches of 4096; batches of equal-length records on a fixed
+    plan take the vectorised path. Records dropped by the segment filter are skipped.
     """
-    for number, offset, data in records:
+    batch: list[tuple[int, int, bytes | bytearray | memoryview]] = []
+    for triple in records:
+        batch.append(triple)
+        if len(batch) >= _BATCH_RECORDS:
+            yield from _decode_list(plan, batch, source)
+            batch = []
+    if batch:
+        yield from _decode_list(plan, batch, source)
+
+
+_BATCH_RECORDS = 4096
+
+
+def _decode_list(
+    plan: DecodePlan,
+    batch: list[tuple[int, int, bytes | bytearray | memoryview]],
+    source: str | None,
+) -> list[Record]:
+    """Decode split records, vectorised when they all have the plan's fixed length."""
+    lengths = {len(data) for _, _, data in batch}
+    if plan.vectorizable and len(lengths) == 1 and lengths.pop() >= plan.record_length:
+        from headwater.codecs.copybook.vectorized import decode_fixed_batch
+
+        length = len(batch[0][2])
+        joined = memoryview(b"".join(bytes(data) for _, _, data in batch))
+        return decode_fixed_batch(
+            plan,
+            joined,
+            length,
+            len(batch),
+            first_record_number=batch[0][0],
+            base_offset=0,
+            record_start_offset=0,
+            source=source,
+            locations=[(number, offset) for number, offset, _ in batch],
+        )
+    out = []
+    for number, offset, data in batch:
         record = decode_record(plan, data, record_number=number, byte_offset=offset, source=source)
         if record is not None:
-            yield record
+            out.append(record)
+    return out
 
 
 def decode_batch(

@@ -53,7 +53,7 @@ class _Column:
 
 @dataclass(frozen=True, slots=True)
 class _Program:
-    build: Callable[..., Record]
+    make: Callable[[str, bytes, str], Callable[..., Record]]
     columns: tuple[_Column, ...]
 
 
@@ -176,10 +176,12 @@ def _program(plan: DecodePlan) -> _Program | None:
         # An ODO count that is text or inside an array: no column to slice by.
         return None
     arguments = ", ".join(["b", *(f"c{i}" for i in range(len(generator.columns)))])
-    source = f"def build({arguments}):\n    return {body}\n"
+    # The text buffer S, raw bytes X and blank set B are closure variables of `make`
+    # so that concurrent batches never share state.
+    source = f"def make(S, X, B):\n    def build({arguments}):\n        return {body}\n    return build\n"
     namespace: dict[str, Any] = {}
     exec(compile(source, "<copybook batch builder>", "exec"), namespace)  # noqa: S102
-    program = _Program(namespace["build"], tuple(generator.columns))
+    program = _Program(namespace["make"], tuple(generator.columns))
     _PROGRAMS[id(plan)] = (plan, program)
     return program
 
@@ -350,12 +352,17 @@ def decode_fixed_batch(
     base_offset: int,
     record_start_offset: int,
     source: str | None,
+    locations: list[tuple[int, int]] | None = None,
 ) -> list[Record]:
-    """Decode ``count`` fixed records of ``record_length`` bytes (see ``decode_batch``)."""
+    """Decode ``count`` fixed records of ``record_length`` bytes (see ``decode_batch``).
+
+    ``locations`` gives each row's (record number, file offset) when the rows were not
+    contiguous in the file (split records joined for decoding).
+    """
     program = _program(plan)
     if program is None:
         return _per_record(plan, view, record_length, range(count), first_record_number,
-                           base_offset, record_start_offset, source)  # fmt: skip
+                           base_offset, record_start_offset, source, locations)  # fmt: skip
     matrix: Matrix = np.frombuffer(view, dtype=np.uint8, count=count * record_length).reshape(
         count, record_length
     )
@@ -374,16 +381,15 @@ def decode_fixed_batch(
                 count=count,
             )
         columns.append(values)
-    build = program.build
-    build.__globals__["S"] = plan.code_page.decode(view)
-    build.__globals__["X"] = bytes(view) if plan.options.debug_hex else b""
-    build.__globals__["B"] = BLANKS
+    build = program.make(
+        plan.code_page.decode(view), bytes(view) if plan.options.debug_hex else b"", BLANKS
+    )
     bases = range(record_start_offset, count * record_length, record_length)
     records = list(map(build, bases, *columns))
     if bad.any():
         rows = np.flatnonzero(bad).tolist()
         fixed = _per_record(plan, view, record_length, rows, first_record_number,
-                            base_offset, record_start_offset, source)  # fmt: skip
+                            base_offset, record_start_offset, source, locations)  # fmt: skip
         for row, record in zip(rows, fixed, strict=True):
             records[row] = record
     return records
@@ -398,15 +404,20 @@ def _per_record(
     base_offset: int,
     record_start_offset: int,
     source: str | None,
+    locations: list[tuple[int, int]] | None,
 ) -> list[Record]:
     out: list[Record] = []
     for row in rows:
         begin = row * record_length + record_start_offset
+        number, offset = (
+            locations[row] if locations is not None
+            else (first_record_number + row, base_offset + begin)
+        )  # fmt: skip
         record = decode_record(
             plan,
             view[begin : (row + 1) * record_length],
-            record_number=first_record_number + row,
-            byte_offset=base_offset + begin,
+            record_number=number,
+            byte_offset=offset,
             source=source,
         )
         assert record is not None  # no segment filter on the vectorised path

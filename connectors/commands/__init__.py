@@ -1,1 +1,1 @@
-"""Click command groups of the ``headwater`` CLI, one module per group, registered by ``cli``."""
+"""Sub-command groups of the ``headwater`` command line."""

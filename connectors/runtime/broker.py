@@ -365,7 +365,8 @@ class BrokerStatus:
     Attributes:
         running: a broker started from this data dir is alive.
         pid: its process id when running.
-        bootstrap: its ``127.0.0.1:PORT`` address when running.
+        bootstrap: its ``127.0.0.1:PORT`` address when running (written at launch, so
+            it is there while the broker is still starting too).
         data_dir: the data dir that was looked at.
     """
 
@@ -516,12 +517,14 @@ class LocalKafka:
         self._write_config()
         self._format_storage(java, libs)
         proc = self._launch(java, libs)
+        # Written before the wait: a caller interrupted while waiting (Ctrl-C) leaves a
+        # broker that status() and stop() must still find.
         self.pid_file.write_text(f"{proc.pid}\n", encoding="utf-8")
+        self.bootstrap_file.write_text(self.bootstrap + "\n", encoding="utf-8")
         self._echo(
             f"Started Kafka {self.version} (pid {proc.pid}); waiting for {self.bootstrap}..."
         )
         self._wait_ready(proc)
-        self.bootstrap_file.write_text(self.bootstrap + "\n", encoding="utf-8")
         self._echo(
             f"Kafka is ready on {self.bootstrap} after {time.monotonic() - started:.1f}s"
         )
@@ -726,6 +729,7 @@ class LocalKafka:
             if code is not None:
                 _children.pop(proc.pid, None)
                 self.pid_file.unlink(missing_ok=True)
+                self.bootstrap_file.unlink(missing_ok=True)
                 msg = (
                     f"Kafka exited with code {code} while starting. JVM output "
                     f"({self.jvm_log_file}):\n{_tail(self.jvm_log_file, 20)}\n"

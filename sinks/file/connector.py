@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from headwater.connectors.api import SinkConnector
+from headwater.connectors.api import Capability, SinkConnector
 from headwater.sinks.file.config import FileSinkConfig
 from headwater.sinks.file.task import FileSinkTask
 
@@ -16,3 +16,5 @@ class FileSinkConnector(SinkConnector[FileSinkConfig]):
     description: t.ClassVar[str] = "JSON lines, one file per topic."
     config_class = FileSinkConfig
     task_class = FileSinkTask
+    # The file is a change log: folding it applies deletes and tombstones.
+    capabilities: t.ClassVar[frozenset[Capability]] = frozenset({Capability.DELETES})

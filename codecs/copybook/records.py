@@ -1,0 +1,346 @@
+"""Split a byte stream into records: F, FB, V, VB and T (text lines).
+
+Pure: the caller feeds bytes (whole files or chunks of a growing file) and gets
+``RawRecord(number, offset, data)`` triples, where ``offset`` is the file offset of
+``data[0]`` (after the RDW and ``record_start_offset``). A :class:`SplitPosition` after
+every record lets a connector resume at that exact point later (inside a VB/FB block too:
+the position remembers where the current block ends).
+
+Header conventions (IBM):
+
+* RDW/BDW: 2-byte length, then 2 bytes that must be zero. The length counts the 4 header
+  bytes, so ``payload = length - 4 + adjustment`` (use adjustment ``+4`` for writers whose
+  length excludes the header). Big-endian by default; little-endian is an option.
+* An extended BDW (high bit of the first byte set) holds a 31-bit length in all 4 bytes.
+* FB: blocks start with a BDW, unless ``block_length`` or ``records_per_block`` is given
+  (then blocks are plain; a short last block is fine, padding after the last whole record
+  of a ``block_length`` block is skipped).
+* F with ``record_length_field``: the named field holds the whole record's length.
+* T: lines end in LF; a CR before it is removed; empty lines are skipped; a last line
+  without LF is a record when the stream is finished.
+
+``file_start_offset`` bytes are skipped at the start, ``file_end_offset`` bytes at the end
+are held back (they are a trailer); bytes left over when the stream ends are a
+:class:`FramingError` (truncated record).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from headwater.codecs.copybook.errors import FramingError
+from headwater.codecs.copybook.options import RecordFormat, RecordFormatOptions
+
+__all__ = ["RawRecord", "RecordSplitter", "SplitPosition", "split_records"]
+
+_HEADER = 4
+
+
+class RawRecord(NamedTuple):
+    """One record: 1-based number, file offset of ``data[0]`` and its bytes."""
+
+    number: int
+    offset: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SplitPosition:
+    """Where to resume splitting.
+
+    Attributes:
+        offset: file offset of the next record (or of the next header).
+        record_number: number the next record gets.
+        block_end: file offset where the current block ends, when ``offset`` is inside a
+            VB or FB-with-BDW block; None at a block boundary.
+    """
+
+    offset: int = 0
+    record_number: int = 1
+    block_end: int | None = None
+
+
+class RecordSplitter:
+    """Incremental record splitter.
+
+    Usage::
+
+        splitter = RecordSplitter(options, record_length=layout.record_length)
+        for chunk in chunks:          # consecutive bytes of the file
+            for record in splitter.feed(chunk):
+                ...
+        for record in splitter.finish():  # end of file: last text line, checks leftovers
+            ...
+        resume_at = splitter.position
+
+    Args:
+        options: the record format options.
+        record_length: the copybook's record length (used for F/FB when
+            ``options.record_length`` is not given).
+        length_reader: for ``record_length_field``: a function of the first
+            ``length_field_end`` record bytes that returns the record length
+            (see :meth:`DecodePlan.read_field`).
+        length_field_end: bytes needed by ``length_reader``.
+        start: resume position; the first fed byte is then at ``start.offset``.
+        source: file name for error messages.
+    """
+
+    def __init__(
+        self,
+        options: RecordFormatOptions,
+        *,
+        record_length: int | None = None,
+        length_reader: Callable[[bytes], int] | None = None,
+        length_field_end: int = 0,
+        start: SplitPosition | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.options = options
+        self.source = source
+        fixed = options.record_length
+        if fixed is None and record_length is not None:
+            fixed = record_length + options.record_start_offset + options.record_end_offset
+        self.fixed_length = fixed
+        needs_length = options.record_format in (RecordFormat.F, RecordFormat.FB)
+        if needs_length and fixed is None and length_reader is None:
+            msg = "record_length is required for F and FB records"
+            raise ValueError(msg)
+        if options.record_length_field and length_reader is None:
+            msg = "record_length_field needs a length_reader"
+            raise ValueError(msg)
+        self.length_reader = length_reader
+        self.length_field_end = length_field_end
+        self._buffer = bytearray()
+        if start is None:
+            self._buffer_start = 0
+            self._cursor = options.file_start_offset
+            self._number = 1
+            self._block_end: int | None = None
+        else:
+            self._buffer_start = start.offset
+            self._cursor = start.offset
+            self._number = start.record_number
+            self._block_end = start.block_end
+
+    @property
+    def position(self) -> SplitPosition:
+        """Resume point after the last record returned."""
+        return SplitPosition(self._cursor, self._number, self._block_end)
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> list[RawRecord]:
+        """Append the next bytes of the stream and return the records now complete."""
+        self._buffer += chunk
+        return list(self._extract(final=False))
+
+    def finish(self) -> list[RawRecord]:
+        """Signal the end of the stream; return the last records.
+
+        Raises:
+            FramingError: bytes are left that do not form a whole record.
+        """
+        records = list(self._extract(final=True))
+        limit = self._limit()
+        if self._cursor < limit:
+            raw = bytes(self._view(self._cursor, limit))
+            self._fail(f"truncated record: {limit - self._cursor} bytes left at end of data", raw)
+        return records
+
+    # ------------------------------------------------------------------------ helpers
+
+    def _limit(self) -> int:
+        """File offset up to which bytes may be used (the trailer is held back)."""
+        return self._buffer_start + len(self._buffer) - self.options.file_end_offset
+
+    def _view(self, begin: int, end: int) -> memoryview:
+        return memoryview(self._buffer)[begin - self._buffer_start : end - self._buffer_start]
+
+    def _fail(self, reason: str, raw: bytes) -> None:
+        raise FramingError(
+            reason, source=self.source, record_number=self._number, byte_offset=self._cursor, raw=raw
+        )
+
+    def _compact(self) -> None:
+        # Drop consumed bytes so a long-running stream keeps a small buffer.
+        consumed = self._cursor - self._buffer_start
+        if consumed > 0 and consumed >= len(self._buffer) // 2:
+            del self._buffer[:consumed]
+            self._buffer_start = self._cursor
+
+    def _emit(self, begin: int, end: int) -> RawRecord:
+        """A record spanning file offsets ``begin``..``end`` (record offsets removed)."""
+        options = self.options
+        data_begin = begin + options.record_start_offset
+        data_end = max(data_begin, end - options.record_end_offset)
+        record = RawRecord(self._number, data_begin, bytes(self._view(data_begin, data_end)))
+        self._number += 1
+        return record
+
+    def _descriptor(self, at: int, big_endian: bool, adjustment: int, what: str, extended: bool) -> int:
+        header = bytes(self._view(at, at + _HEADER))
+        if extended and header[0] & 0x80:
+            return (int.from_bytes(header, "big") & 0x7FFFFFFF) - _HEADER + adjustment
+        order = "big" if big_endian else "little"
+        value = int.from_bytes(header[:2], order)
+        if header[2:] != b"\x00\x00":
+            self._fail(f"{what} bytes 3-4 must be zero (wrong record format or endianness?)", header)
+        payload = value - _HEADER + adjustment
+        if value == 0 or payload < 0:
+            self._fail(f"{what} length {value} is invalid (adjustment {adjustment})", header)
+        return payload
+
+    def _extract(self, *, final: bool) -> Iterator[RawRecord]:
+        record_format = self.options.record_format
+        if self._cursor < self._buffer_start:
+            msg = "resume position is before the first fed byte"
+            raise ValueError(msg)
+        if record_format is RecordFormat.T:
+            yield from self._text(final)
+        elif record_format is RecordFormat.V:
+            yield from self._variable(block=False)
+        elif record_format is RecordFormat.VB:
+            yield from self._variable(block=True)
+        elif record_format is RecordFormat.FB and self.options.fb_has_bdw:
+            yield from self._fixed_blocked()
+        else:
+            yield from self._fixed()
+        self._compact()
+
+    def _fixed(self) -> Iterator[RawRecord]:
+        options = self.options
+        block_length = options.block_length if options.record_format is RecordFormat.FB else None
+        while True:
+            limit = self._limit()
+            length = self.fixed_length
+            if self.length_reader is not None:
+                length = self._read_length(limit)
+                if length is None:
+                    return
+            assert length is not None
+            if block_length is not None:
+                if self._block_end is None:
+                    self._block_end = self._cursor + block_length
+                if self._cursor + length > self._block_end:
+                    # Padding after the last whole record of the block.
+                    if self._block_end > limit or self._cursor == limit:
+                        return
+                    self._cursor = self._block_end
+                    self._block_end = None
+                    continue
+            if self._cursor + length > limit:
+                return
+            begin = self._cursor
+            self._cursor += length
+            if self._block_end is not None and self._cursor >= self._block_end:
+                self._block_end = None
+            yield self._emit(begin, self._cursor)
+
+    def _read_length(self, limit: int) -> int | None:
+        """The record length from the length field, or None when more bytes are needed."""
+        assert self.length_reader is not None
+        field_start = self._cursor + self.options.record_start_offset
+        if field_start + self.length_field_end > limit:
+            return None
+        head = bytes(self._view(field_start, field_start + self.length_field_end))
+        try:
+            length = self.length_reader(head)
+        except ValueError as exc:
+            self._fail(f"record length field is invalid: {exc}", head)
+        if not isinstance(length, int) or length <= 0:
+            self._fail(f"record length field holds {length!r}", head)
+        return length
+
+    def _fixed_blocked(self) -> Iterator[RawRecord]:
+        options = self.options
+        length = self.fixed_length
+        assert length is not None
+        while True:
+            limit = self._limit()
+            if self._block_end is None:
+                if self._cursor + _HEADER > limit:
+                    return
+                payload = self._descriptor(self._cursor, options.bdw_big_endian, options.bdw_adjustment, "BDW", True)
+                if payload % length:
+                    header = bytes(self._view(self._cursor, self._cursor + _HEADER))
+                    self._fail(f"block of {payload} bytes is not a multiple of the record length {length}", header)
+                self._block_end = self._cursor + _HEADER + payload
+                self._cursor += _HEADER
+            if self._cursor >= self._block_end:
+                self._block_end = None
+                continue
+            if self._cursor + length > limit:
+                return
+            begin = self._cursor
+            self._cursor += length
+            if self._cursor >= self._block_end:
+                self._block_end = None
+            yield self._emit(begin, self._cursor)
+
+    def _variable(self, *, block: bool) -> Iterator[RawRecord]:
+        options = self.options
+        while True:
+            limit = self._limit()
+            if block and self._block_end is None:
+                if self._cursor + _HEADER > limit:
+                    return
+                payload = self._descriptor(self._cursor, options.bdw_big_endian, options.bdw_adjustment, "BDW", True)
+                self._block_end = self._cursor + _HEADER + payload
+                self._cursor += _HEADER
+            if block and self._block_end is not None and self._cursor >= self._block_end:
+                self._block_end = None
+                continue
+            if self._cursor + _HEADER > limit:
+                return
+            length = self._descriptor(self._cursor, options.rdw_big_endian, options.rdw_adjustment, "RDW", False)
+            end = self._cursor + _HEADER + length
+            if block and self._block_end is not None and end > self._block_end:
+                header = bytes(self._view(self._cursor, self._cursor + _HEADER))
+                self._fail(f"record of {length} bytes runs past the end of its block at {self._block_end}", header)
+            if end > limit:
+                return
+            begin = self._cursor + _HEADER
+            self._cursor = end
+            if block and self._block_end is not None and self._cursor >= self._block_end:
+                self._block_end = None
+            yield self._emit(begin, end)
+
+    def _text(self, final: bool) -> Iterator[RawRecord]:
+        while True:
+            limit = self._limit()
+            start = self._cursor - self._buffer_start
+            newline = self._buffer.find(b"\n", start, limit - self._buffer_start)
+            if newline < 0:
+                if final and self._cursor < limit:
+                    begin = self._cursor
+                    self._cursor = limit
+                    yield self._emit(begin, limit)
+                return
+            begin = self._cursor
+            end = self._buffer_start + newline
+            self._cursor = end + 1
+            line_end = end - 1 if end > begin and self._buffer[newline - 1] == 0x0D else end
+            if line_end == begin:
+                continue  # empty line
+            yield self._emit(begin, line_end)
+
+
+def split_records(
+    data: bytes | bytearray | memoryview,
+    options: RecordFormatOptions,
+    *,
+    record_length: int | None = None,
+    length_reader: Callable[[bytes], int] | None = None,
+    length_field_end: int = 0,
+    source: str | None = None,
+) -> Iterator[RawRecord]:
+    """Split a whole buffer (a complete file) into records; see :class:`RecordSplitter`."""
+    splitter = RecordSplitter(
+        options,
+        record_length=record_length,
+        length_reader=length_reader,
+        length_field_end=length_field_end,
+        source=source,
+    )
+    yield from splitter.feed(data)
+    yield from splitter.finish()

@@ -1,0 +1,249 @@
+"""``headwater copybook``: inspect copybook layouts and decode mainframe files to JSON lines.
+
+``layout COPYBOOK`` prints every item's level, name, picture, usage, offset (0-based)
+and length. ``decode COPYBOOK DATA...`` prints one JSON object per record (decimals as
+JSON numbers with their full scale, e.g. ``59.80``); ``--count`` decodes everything and
+prints only ``{"records": N, "errors": M}``. Errors go to stderr with file, record,
+offset, field and raw bytes, and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import click
+import orjson
+
+from headwater.codecs.copybook.decoder import DecodePlan, compile_plan, decode_records
+from headwater.codecs.copybook.errors import CopybookSyntaxError, DecodeError, FramingError
+from headwater.codecs.copybook.fields import InvalidField
+from headwater.codecs.copybook.layout import Field, Layout
+from headwater.codecs.copybook.options import (
+    DecodeOptions,
+    FloatFormat,
+    OnError,
+    RecordFormat,
+    RecordFormatOptions,
+    Trim,
+)
+from headwater.codecs.copybook.parser import parse_copybook
+from headwater.codecs.copybook.records import RecordSplitter
+from headwater.codecs.ebcdic import UnknownCodePageError
+from headwater.connectors.errors import ConfigError
+
+__all__ = ["copybook"]
+
+_CHUNK = 8 * 1024 * 1024
+
+
+def _json_default(value: Any) -> Any:
+    # orjson cannot serialise Decimal; a raw fragment keeps the exact digits and scale.
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value) if value.is_finite() else f'"{value}"')
+    msg = f"cannot serialise {type(value).__name__}"
+    raise TypeError(msg)
+
+
+def _load_layout(path: Path) -> Layout:
+    return parse_copybook(path.read_text(encoding="utf-8", errors="replace"), source=str(path))
+
+
+@click.group("copybook")
+def copybook() -> None:
+    """Inspect COBOL copybooks and decode mainframe data files."""
+
+
+@copybook.command("layout")
+@click.argument("copybook_path", metavar="COPYBOOK", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def layout_command(copybook_path: Path) -> None:
+    """Print each field's level, name, picture, usage, offset and length."""
+    try:
+        layout = _load_layout(copybook_path)
+    except CopybookSyntaxError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{'LEVEL':<5} {'NAME':<40} {'PICTURE':<16} {'USAGE':<8} {'OFFSET':>7} {'LENGTH':>7}  NOTES")
+    for item in layout.fields():
+        click.echo(_layout_line(item))
+    for rename in layout.renames:
+        through = f" THRU {rename.through}" if rename.through else ""
+        click.echo(f"{66:<5} {rename.name:<40} RENAMES {rename.start}{through}")
+    click.echo(f"record length: {layout.record_length}{' (variable: OCCURS DEPENDING ON)' if layout.variable else ''}")
+
+
+def _layout_line(item: Field) -> str:
+    depth = max(0, _depth(item))
+    name = "  " * depth + item.name
+    picture = item.picture.source if item.picture else ""
+    usage = "GROUP" if item.is_group else item.usage.value
+    notes = []
+    if item.occurs:
+        occurs = item.occurs
+        span = f"{occurs.minimum} TO {occurs.maximum}" if occurs.depending_on else str(occurs.maximum)
+        notes.append(f"OCCURS {span}" + (f" DEPENDING ON {occurs.depending_on}" if occurs.depending_on else ""))
+    if item.redefines:
+        notes.append(f"REDEFINES {item.redefines}")
+    if item.sign_separate or item.sign_leading:
+        notes.append(f"SIGN {'LEADING' if item.sign_leading else 'TRAILING'}{' SEPARATE' if item.sign_separate else ''}")
+    notes.extend(f"88 {c.name} = {', '.join(c.values)}" for c in item.conditions)
+    return f"{item.level:02d}    {name:<40} {picture:<16} {usage:<8} {item.offset:>7} {item.length:>7}  {'; '.join(notes)}".rstrip()
+
+
+def _depth(item: Field) -> int:
+    # Indentation follows the level number (01 -> 0, 05 -> 1, 10 -> 2, ...), for readability.
+    return 0 if item.level in (1, 77) else min(item.level // 5, 10)
+
+
+def _segment_pairs(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        segment, sep, redefine = value.partition("=")
+        if not sep or not redefine:
+            msg = f"--segment-map expects VALUE=REDEFINE_NAME, got {value!r}"
+            raise click.BadParameter(msg)
+        pairs.append((segment, redefine))
+    return tuple(pairs)
+
+
+@copybook.command("decode")
+@click.argument("copybook_path", metavar="COPYBOOK", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data_paths", metavar="DATA", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--code-page", "code_page", default="cp037", show_default=True, help="Code page of text fields (cp037, cp1047, cp1140..., ascii).")
+@click.option("--code-page-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A 256-character UTF-8 table: character i is byte i.")
+@click.option("--record-format", type=click.Choice([f.value for f in RecordFormat]), default="F", show_default=True)
+@click.option("--record-length", type=click.IntRange(min=1), help="Fixed record length (default: from the copybook).")
+@click.option("--block-length", type=click.IntRange(min=1), help="FB without BDW: bytes per block.")
+@click.option("--records-per-block", type=click.IntRange(min=1), help="FB without BDW: records per block.")
+@click.option("--rdw-endian", type=click.Choice(["big", "little"]), default="big", show_default=True)
+@click.option("--bdw-endian", type=click.Choice(["big", "little"]), default="big", show_default=True)
+@click.option("--rdw-adjustment", type=int, default=0, show_default=True, help="Added to the RDW length (its value counts the 4 header bytes).")
+@click.option("--record-length-field", help="Field holding each record's length (F records without RDW).")
+@click.option("--file-start-offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--file-end-offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--record-start-offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--record-end-offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--segment-field", help="Field holding the segment id.")
+@click.option("--segment-map", multiple=True, metavar="VALUE=REDEFINE_NAME", help="Decode only this REDEFINES for this segment id (repeatable).")
+@click.option("--segment-filter", multiple=True, metavar="VALUE", help="Keep only these segment ids (repeatable).")
+@click.option("--trim", type=click.Choice([t.value for t in Trim]), default="both", show_default=True)
+@click.option("--variable-size-occurs", is_flag=True, help="OCCURS DEPENDING ON arrays take only their actual size.")
+@click.option("--relaxed-sign", is_flag=True, help="Accept overpunched signs in unsigned fields and leading spaces.")
+@click.option("--float-format", type=click.Choice([f.value for f in FloatFormat]), default="ibm", show_default=True)
+@click.option("--debug-hex", is_flag=True, help="Add <FIELD>_hex with each field's raw bytes.")
+@click.option("--on-error", type=click.Choice([o.value for o in OnError]), default="fail", show_default=True)
+@click.option("--count", "count_only", is_flag=True, help="Decode everything; print only record and error counts.")
+def decode_command(
+    copybook_path: Path,
+    data_paths: tuple[Path, ...],
+    code_page: str,
+    code_page_file: Path | None,
+    record_format: str,
+    record_length: int | None,
+    block_length: int | None,
+    records_per_block: int | None,
+    rdw_endian: str,
+    bdw_endian: str,
+    rdw_adjustment: int,
+    record_length_field: str | None,
+    file_start_offset: int,
+    file_end_offset: int,
+    record_start_offset: int,
+    record_end_offset: int,
+    segment_field: str | None,
+    segment_map: tuple[str, ...],
+    segment_filter: tuple[str, ...],
+    trim: str,
+    variable_size_occurs: bool,
+    relaxed_sign: bool,
+    float_format: str,
+    debug_hex: bool,
+    on_error: str,
+    count_only: bool,
+) -> None:
+    """Decode DATA files described by COPYBOOK into JSON lines."""
+    try:
+        layout = _load_layout(copybook_path)
+        format_options = RecordFormatOptions(
+            record_format=RecordFormat(record_format),
+            record_length=record_length,
+            block_length=block_length,
+            records_per_block=records_per_block,
+            rdw_big_endian=rdw_endian == "big",
+            bdw_big_endian=bdw_endian == "big",
+            rdw_adjustment=rdw_adjustment,
+            record_length_field=record_length_field,
+            file_start_offset=file_start_offset,
+            file_end_offset=file_end_offset,
+            record_start_offset=record_start_offset,
+            record_end_offset=record_end_offset,
+        )
+        decode_options = DecodeOptions(
+            code_page=code_page,
+            custom_code_page=code_page_file.read_text(encoding="utf-8") if code_page_file else None,
+            trim=Trim(trim),
+            relaxed_sign=relaxed_sign,
+            float_format=FloatFormat(float_format),
+            debug_hex=debug_hex,
+            on_error=OnError(on_error),
+            variable_size_occurs=variable_size_occurs,
+            segment_field=segment_field,
+            segment_map=_segment_pairs(segment_map),
+            segment_filter=segment_filter,
+        )
+        plan = compile_plan(layout, decode_options)
+    except (CopybookSyntaxError, ConfigError, UnknownCodePageError, KeyError) as exc:
+        raise click.ClickException(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from exc
+
+    out = click.get_binary_stream("stdout")
+    records = errors = 0
+    try:
+        for path in data_paths:
+            for record in _decode_file(plan, format_options, path):
+                records += 1
+                errors += len(record.get("_errors", ()))
+                if not count_only:
+                    _write(out, record)
+    except (DecodeError, FramingError) as exc:
+        out.flush()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if count_only:
+        _write(out, {"records": records, "errors": errors})
+
+
+def _write(out: BinaryIO, value: dict[str, Any]) -> None:
+    out.write(orjson.dumps(value, default=_json_default, option=orjson.OPT_APPEND_NEWLINE))
+
+
+def _decode_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> Iterator[dict[str, Any]]:
+    length_reader = None
+    length_field_end = 0
+    if options.record_length_field:
+        item = plan.layout.find(options.record_length_field)
+        length_field_end = item.offset + item.length
+        name = options.record_length_field
+
+        def length_reader(head: bytes) -> int:
+            try:
+                return int(plan.read_field(name, head))
+            except (InvalidField, TypeError) as exc:
+                raise ValueError(str(exc)) from exc
+
+    splitter = RecordSplitter(
+        options,
+        record_length=plan.record_length,
+        length_reader=length_reader,
+        length_field_end=length_field_end,
+        source=str(path),
+    )
+
+    def raw_records() -> Iterator[tuple[int, int, bytes]]:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                yield from splitter.feed(chunk)
+        yield from splitter.finish()
+
+    yield from decode_records(plan, raw_records(), source=str(path))
