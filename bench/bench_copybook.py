@@ -161,7 +161,8 @@ def main() -> None:
         "| Path | MB/s | records/s |",
         "|---|---:|---:|",
         f"| `decode_batch` (numpy columns, full decode) | {megabytes / seconds:,.1f} | {count / seconds:,.0f} |",
-        f"| floor: `bytes.decode('cp037')` of the same file | {megabytes / floor_seconds:,.1f} | {count / floor_seconds:,.0f} |",
+        f"| floor: `bytes.decode('cp037')` of the same file "
+        f"| {megabytes / floor_seconds:,.1f} | {count / floor_seconds:,.0f} |",
         "",
         "Reproduce: `.venv/bin/python bench/bench_copybook.py --write`.",
     ]

@@ -9,7 +9,7 @@ Contract:
 
 * Names: ``cp037`` (the default used by the copybook decoder), ``cp273``, ``cp500``,
   ``cp875``, ``cp1047``, ``cp1140`` to ``cp1148``, any other single-byte page known to
-  Python's :mod:`codecs` or to the ``ebcdic`` package (imported lazily, only when the
+  Python's ``codecs`` or to the ``ebcdic`` package (imported lazily, only when the
   standard library lacks the page), and ``ascii``.
 * Control characters follow IBM, not Cobrix: in every EBCDIC page 0x0D is CR, 0x25 is LF
   and 0x15 is NEL (U+0085). Some tables (``ebcdic``'s cp1047) swap LF and NEL the way
@@ -25,8 +25,11 @@ Contract:
 
 from __future__ import annotations
 
-import codecs
 import functools
+
+# `_codecs` is the C module behind `codecs`; importing it directly keeps mypy (run from the
+# repo root, where the folder `codecs/` is this package) from resolving the wrong module.
+from _codecs import charmap_decode, lookup
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -75,7 +78,7 @@ class CodePage:
 
     def decode(self, data: bytes | bytearray | memoryview) -> str:
         """Decode ``data`` byte by byte through the table (never fails)."""
-        return codecs.charmap_decode(data, "strict", self.table)[0]
+        return charmap_decode(data, "strict", self.table)[0]
 
     def encode(self, text: str) -> bytes:
         """Encode ``text``; raises ``ValueError`` naming a character the page lacks."""
@@ -108,7 +111,7 @@ def _with_ibm_controls(table: str) -> str:
 
 def _table_from_codec(name: str) -> str:
     try:
-        codecs.lookup(name)
+        lookup(name)
     except LookupError:
         try:
             import ebcdic  # noqa: F401  # registers its codecs on import
@@ -116,7 +119,7 @@ def _table_from_codec(name: str) -> str:
             msg = f"unknown code page {name!r}; {_FROM_EBCDIC_PACKAGE_HINT}"
             raise UnknownCodePageError(msg) from exc
         try:
-            codecs.lookup(name)
+            lookup(name)
         except LookupError as exc:
             msg = f"unknown code page {name!r}"
             raise UnknownCodePageError(msg) from exc

@@ -104,7 +104,8 @@ class DecodePlan:
         assert node.converter is not None
         item = node.item
         if len(data) < item.offset + item.length:
-            raise InvalidField("record too short for the field")
+            msg = "record too short for the field"
+            raise InvalidField(msg)
         return node.converter(bytes(data[item.offset : item.offset + item.length]))
 
 
@@ -156,9 +157,7 @@ def compile_plan(
     options = options or DecodeOptions()
     table = custom_table if custom_table is not None else options.custom_code_page
     default_page = custom_code_page(table) if table is not None else code_page(options.code_page)
-    overrides = {
-        layout.find(name).name: code_page(page) for name, page in options.field_code_pages
-    }
+    overrides = {layout.find(name).name: code_page(page) for name, page in options.field_code_pages}
     chains = _chains(layout)
 
     def prepare(item: Field) -> Node:
@@ -208,9 +207,7 @@ class _RecordDecoder:
 
     __slots__ = ("counts", "data", "errors", "offset", "plan", "record_number", "selected", "source")
 
-    def __init__(
-        self, plan: DecodePlan, data: bytes, record_number: int, offset: int, source: str | None
-    ) -> None:
+    def __init__(self, plan: DecodePlan, data: bytes, record_number: int, offset: int, source: str | None) -> None:
         self.plan = plan
         self.data = data
         self.record_number = record_number
@@ -289,8 +286,7 @@ class _RecordDecoder:
         count = self.counts.get(depending_on)
         if not isinstance(count, int) or not occurs.minimum <= count <= occurs.maximum:
             self.fail(
-                f"OCCURS DEPENDING ON {depending_on} = {count!r} is outside "
-                f"{occurs.minimum} to {occurs.maximum}",
+                f"OCCURS DEPENDING ON {depending_on} = {count!r} is outside {occurs.minimum} to {occurs.maximum}",
                 item.name,
                 start,
                 b"",
@@ -311,8 +307,7 @@ class _RecordDecoder:
         name = f"{item.name}({subscript})" if subscript else item.name
         if end > len(self.data):
             self.fail(
-                f"record truncated: the field needs bytes {start}-{end - 1} of the record, "
-                f"which has {len(self.data)}",
+                f"record truncated: the field needs bytes {start}-{end - 1} of the record, which has {len(self.data)}",
                 name,
                 start,
                 bytes(raw),
@@ -405,7 +400,7 @@ def _decode_list(
     plan: DecodePlan,
     batch: list[tuple[int, int, bytes | bytearray | memoryview]],
     source: str | None,
-) -> list[Record]:
+) -> Iterable[Record]:
     """Decode split records, vectorised when they all have the plan's fixed length."""
     lengths = {len(data) for _, _, data in batch}
     if plan.vectorizable and len(lengths) == 1 and lengths.pop() >= plan.record_length:
@@ -413,23 +408,33 @@ def _decode_list(
 
         length = len(batch[0][2])
         joined = memoryview(b"".join(bytes(data) for _, _, data in batch))
-        return decode_fixed_batch(
-            plan,
-            joined,
-            length,
-            len(batch),
-            first_record_number=batch[0][0],
-            base_offset=0,
-            record_start_offset=0,
-            source=source,
-            locations=[(number, offset) for number, offset, _ in batch],
-        )
-    out = []
+        try:
+            return decode_fixed_batch(
+                plan,
+                joined,
+                length,
+                len(batch),
+                first_record_number=batch[0][0],
+                base_offset=0,
+                record_start_offset=0,
+                source=source,
+                locations=[(number, offset) for number, offset, _ in batch],
+            )
+        except DecodeError:
+            # Re-run record by record so the records before the bad one are yielded first.
+            return _one_by_one(plan, batch, source)
+    return _one_by_one(plan, batch, source)
+
+
+def _one_by_one(
+    plan: DecodePlan,
+    batch: list[tuple[int, int, bytes | bytearray | memoryview]],
+    source: str | None,
+) -> Iterator[Record]:
     for number, offset, data in batch:
         record = decode_record(plan, data, record_number=number, byte_offset=offset, source=source)
         if record is not None:
-            out.append(record)
-    return out
+            yield record
 
 
 def decode_batch(
@@ -465,8 +470,9 @@ def decode_batch(
     view = memoryview(buffer).cast("B")
     count, rest = divmod(len(view), length)
     if rest:
+        msg = f"buffer of {len(view)} bytes is not a whole number of {length}-byte records"
         raise DecodeError(
-            f"buffer of {len(view)} bytes is not a whole number of {length}-byte records",
+            msg,
             source=source,
             record_number=first_record_number + count,
             byte_offset=base_offset + count * length,

@@ -256,9 +256,7 @@ def _encode_group(
     return position
 
 
-def _encode_item(
-    encoder: _Encoder, item: Field, value: Any, out: bytearray, start: int, counts: dict[str, int]
-) -> int:
+def _encode_item(encoder: _Encoder, item: Field, value: Any, out: bytearray, start: int, counts: dict[str, int]) -> int:
     occurs = item.occurs
     if occurs is None:
         return _encode_element(encoder, item, value, out, start, counts)

@@ -28,9 +28,7 @@ class CopybookSyntaxError(ConfigError):
         self.line = line
         self.column = column
         self.reason = reason
-        super().__init__(
-            [FieldError("copybook", f"line {line}, column {column}: {reason}")], source=source
-        )
+        super().__init__([FieldError("copybook", f"line {line}, column {column}: {reason}")], source=source)
 
 
 def _where(source: str | None, record_number: int, byte_offset: int) -> str:
@@ -99,6 +97,5 @@ class FramingError(FatalError):
         self.reason = reason
         self.raw = raw
         super().__init__(
-            f"{_where(source, record_number, byte_offset)}: {reason}; "
-            f"raw bytes {raw[:64].hex(' ').upper() or '(none)'}"
+            f"{_where(source, record_number, byte_offset)}: {reason}; raw bytes {raw[:64].hex(' ').upper() or '(none)'}"
         )

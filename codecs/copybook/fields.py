@@ -110,9 +110,7 @@ def zoned_tables(family: str) -> ZonedTables:
         space, plus, minus = 0x20, 0x2B, 0x2D
     relaxed = list(over_digit)
     relaxed[space] = 0
-    return ZonedTables(
-        tuple(plain), tuple(over_digit), tuple(over_sign), tuple(relaxed), space, plus, minus
-    )
+    return ZonedTables(tuple(plain), tuple(over_digit), tuple(over_sign), tuple(relaxed), space, plus, minus)
 
 
 def _text(code_page: CodePage, trim: Trim) -> Converter:
@@ -145,22 +143,26 @@ def _zoned(item: Field, picture: Picture, tables: ZonedTables, relaxed: bool) ->
             if sign_byte == tables.minus:
                 sign = -1
             elif sign_byte != tables.plus:
-                raise InvalidField(f"sign byte {sign_byte:02X} is neither '+' nor '-'")
+                msg = f"sign byte {sign_byte:02X} is neither '+' nor '-'"
+                raise InvalidField(msg)
         elif signed or relaxed:
             index = 0 if leading else len(raw) - 1
             punched = raw[index]
             digit = tables.over_digit[punched]
             sign = tables.over_sign[punched]
             if digit < 0 or sign == 0:
-                raise InvalidField(f"byte {punched:02X} at position {index} is not a digit")
+                msg = f"byte {punched:02X} at position {index} is not a digit"
+                raise InvalidField(msg)
             if sign < 0 and not signed:
-                raise InvalidField("negative sign in an unsigned field")
+                msg = "negative sign in an unsigned field"
+                raise InvalidField(msg)
             body = raw[:index] + bytes([0xF0 | digit if space == 0x40 else 0x30 | digit]) + raw[index + 1 :]
         value = 0
         for index, byte in enumerate(body):
             digit = plain[byte]
             if digit < 0:
-                raise InvalidField(f"byte {byte:02X} at position {index} is not a digit")
+                msg = f"byte {byte:02X} at position {index} is not a digit"
+                raise InvalidField(msg)
             value = value * 10 + digit
         return scaled(sign * value, scale)
 
@@ -174,21 +176,25 @@ def _packed(picture: Picture | None, usage: Usage, relaxed: bool) -> Converter:
 
     def convert(raw: bytes) -> int | Decimal:
         if not raw:
-            raise InvalidField("empty packed field")
+            msg = "empty packed field"
+            raise InvalidField(msg)
         text = raw.hex()
         digits = text[:-1] if has_sign else text
         if not digits.isdigit() and digits:
             bad = next(i for i, c in enumerate(digits) if not c.isdigit())
-            raise InvalidField(f"nibble {digits[bad].upper()} at nibble {bad} is not a digit")
+            msg = f"nibble {digits[bad].upper()} at nibble {bad} is not a digit"
+            raise InvalidField(msg)
         sign = 1
         if has_sign:
             nibble = text[-1]
             if nibble in "bd":
                 sign = -1
             elif nibble not in "acef":
-                raise InvalidField(f"sign nibble {nibble.upper()} is not a packed sign (A-F)")
+                msg = f"sign nibble {nibble.upper()} is not a packed sign (A-F)"
+                raise InvalidField(msg)
             if sign < 0 and not signed and not relaxed:
-                raise InvalidField("negative sign in an unsigned packed field")
+                msg = "negative sign in an unsigned packed field"
+                raise InvalidField(msg)
         return scaled(sign * int(digits or "0"), scale)
 
     return convert
@@ -240,7 +246,8 @@ def _edited(picture: Picture, code_page: CodePage) -> Converter:
         whole, _, fraction = cleaned.partition(".")
         digits = (whole + fraction).lstrip("*") or "0"
         if not digits.isdigit():
-            raise InvalidField(f"{text!r} does not match the edited picture {picture.source}")
+            msg = f"{text!r} does not match the edited picture {picture.source}"
+            raise InvalidField(msg)
         fraction = fraction.ljust(scale, "0")[:scale] if scale > 0 else ""
         value = int((whole or "0") + fraction)
         return scaled(-value if negative else value, max(scale, 0))

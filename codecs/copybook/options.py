@@ -79,8 +79,9 @@ class RecordFormatOptions:
         fb_has_bdw: FB blocks start with a BDW (the default when neither block_length nor
             records_per_block is given).
         rdw_big_endian / bdw_big_endian: byte order of the 2-byte lengths in the headers.
-        rdw_adjustment / bdw_adjustment: added to the header's length (-4 when the length
-            excludes... or includes the header itself, depending on the writer).
+        rdw_adjustment / bdw_adjustment: added to the payload length. The IBM header value
+            counts its own 4 bytes (payload = value - 4 + adjustment); use +4 for writers
+            whose value excludes the header (Cobrix's default reading).
         record_length_field: name of a numeric field holding the record's total length
             (records without RDW; used with F).
         file_start_offset / file_end_offset: bytes skipped at the start / end of the file.
@@ -114,9 +115,7 @@ class RecordFormatOptions:
             if value is not None and value <= 0:
                 errors.append(FieldError(name, "must be > 0"))
         if self.block_length is not None and self.records_per_block is not None:
-            errors.append(
-                FieldError("block_length", "give block_length or records_per_block, not both")
-            )
+            errors.append(FieldError("block_length", "give block_length or records_per_block, not both"))
         if self.record_length_field and self.record_format not in (RecordFormat.F,):
             errors.append(FieldError("record_length_field", "only applies to record_format F"))
         if errors:
@@ -166,6 +165,4 @@ class DecodeOptions:
 
     def __post_init__(self) -> None:
         if (self.segment_map or self.segment_filter) and not self.segment_field:
-            raise ConfigError(
-                [FieldError("segment_field", "required with segment_map or segment_filter")]
-            )
+            raise ConfigError([FieldError("segment_field", "required with segment_map or segment_filter")])

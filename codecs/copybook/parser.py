@@ -129,7 +129,9 @@ def _lex_code(code: str, line: int, first_column: int, tokens: list[_Token]) -> 
             tokens.append(_Token(".", line, column, "period"))
             position += 1
             continue
-        quote_at = position + 1 if char.upper() in "XNGZ" and code[position + 1 : position + 2] in {"'", '"'} else position
+        quote_at = (
+            position + 1 if char.upper() in "XNGZ" and code[position + 1 : position + 2] in {"'", '"'} else position
+        )
         if code[quote_at] in {"'", '"'}:
             quote = code[quote_at]
             end = quote_at + 1
@@ -395,9 +397,7 @@ def _entry_name(sentence: _Sentence) -> str:
     return sentence.name("a data name")
 
 
-def parse_copybook(
-    text: str, *, source_format: SourceFormat = "auto", source: str | None = None
-) -> Layout:
+def parse_copybook(text: str, *, source_format: SourceFormat = "auto", source: str | None = None) -> Layout:
     """Parse copybook text into a layout with byte offsets.
 
     Args:
@@ -414,9 +414,7 @@ def parse_copybook(
         return _place_layout(roots, renames)
     except CopybookSyntaxError as exc:
         if source and exc.source is None:
-            raise CopybookSyntaxError(
-                exc.reason, line=exc.line, column=exc.column, source=source
-            ) from exc
+            raise CopybookSyntaxError(exc.reason, line=exc.line, column=exc.column, source=source) from exc
         raise
 
 
@@ -469,7 +467,8 @@ def _build_tree(sentences: list[_Sentence]) -> tuple[list[_Entry], list[Renames]
             stack.append(entry)
         last = entry
     if not roots:
-        raise CopybookSyntaxError("the copybook defines no record", line=1, column=1)
+        msg_0 = "the copybook defines no record"
+        raise CopybookSyntaxError(msg_0, line=1, column=1)
     return roots, renames
 
 

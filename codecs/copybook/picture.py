@@ -145,7 +145,7 @@ def _numeric(source: str, expanded: str) -> Picture:
         scale = len(body)  # PPP99 = .00099: P positions and digits are all fractional
     else:
         scale = -body.count("P")
-    return Picture(source, expanded, Category.NUMERIC, digits + (0), digits, scale, signed)
+    return Picture(source, expanded, Category.NUMERIC, digits, digits, scale, signed)
 
 
 def _edited(source: str, expanded: str) -> Picture:
@@ -157,7 +157,7 @@ def _edited(source: str, expanded: str) -> Picture:
         raise PictureError(msg, expanded.find(bad))
     signed = bool(set(text) & set("+-CD"))
     point = text.find(".") if "." in text else text.find("V")
-    digit_positions = "9Z*+-$"
+    digit_positions = "9Z*"  # a trailing sign after the point is not a decimal place
     if point >= 0:
         fraction = text[point + 1 :]
         scale = sum(1 for char in fraction if char in digit_positions)
@@ -179,9 +179,7 @@ def binary_length(digits: int) -> int:
     return 16
 
 
-def storage_length(
-    picture: Picture | None, usage: Usage, *, sign_separate: bool = False
-) -> int:
+def storage_length(picture: Picture | None, usage: Usage, *, sign_separate: bool = False) -> int:
     """Bytes an elementary item occupies.
 
     Raises:

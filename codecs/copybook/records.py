@@ -157,9 +157,7 @@ class RecordSplitter:
         return memoryview(self._buffer)[begin - self._buffer_start : end - self._buffer_start]
 
     def _fail(self, reason: str, raw: bytes) -> None:
-        raise FramingError(
-            reason, source=self.source, record_number=self._number, byte_offset=self._cursor, raw=raw
-        )
+        raise FramingError(reason, source=self.source, record_number=self._number, byte_offset=self._cursor, raw=raw)
 
     def _compact(self) -> None:
         # Drop consumed bytes so a long-running stream keeps a small buffer.
@@ -181,8 +179,7 @@ class RecordSplitter:
         header = bytes(self._view(at, at + _HEADER))
         if extended and header[0] & 0x80:
             return (int.from_bytes(header, "big") & 0x7FFFFFFF) - _HEADER + adjustment
-        order = "big" if big_endian else "little"
-        value = int.from_bytes(header[:2], order)
+        value = int.from_bytes(header[:2], "big" if big_endian else "little")
         if header[2:] != b"\x00\x00":
             self._fail(f"{what} bytes 3-4 must be zero (wrong record format or endianness?)", header)
         payload = value - _HEADER + adjustment

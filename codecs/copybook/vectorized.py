@@ -132,9 +132,7 @@ class _Generator:
         occurs = item.occurs
         if occurs is None:
             return self.element(node, delta)
-        elements = [
-            self.element(node, delta + index * item.length) for index in range(occurs.maximum)
-        ]
+        elements = [self.element(node, delta + index * item.length) for index in range(occurs.maximum)]
         return self.sliced("[" + ", ".join(elements) + "]", node)
 
     def element(self, node: Node, delta: int) -> str:
@@ -180,7 +178,7 @@ def _program(plan: DecodePlan) -> _Program | None:
     # so that concurrent batches never share state.
     source = f"def make(S, X, B):\n    def build({arguments}):\n        return {body}\n    return build\n"
     namespace: dict[str, Any] = {}
-    exec(compile(source, "<copybook batch builder>", "exec"), namespace)  # noqa: S102
+    exec(compile(source, "<copybook batch builder>", "exec"), namespace)
     program = _Program(namespace["make"], tuple(generator.columns))
     _PROGRAMS[id(plan)] = (plan, program)
     return program
@@ -255,7 +253,7 @@ def _zoned(plan: DecodePlan, node: Node, column: Matrix) -> tuple[list[Any], Mas
     if blank.any():
         for row in np.flatnonzero(blank).tolist():
             result[row] = None
-    return result, bad
+    return result, np.asarray(bad, dtype=bool)
 
 
 def _packed(plan: DecodePlan, node: Node, column: Matrix) -> tuple[list[Any], Mask] | None:
@@ -280,7 +278,7 @@ def _packed(plan: DecodePlan, node: Node, column: Matrix) -> tuple[list[Any], Ma
             bad |= negative
         values = np.where(negative, -values, values)
     scale = picture.scale if picture is not None and picture.is_numeric else 0
-    return _scale_values(values.tolist(), scale), bad
+    return _scale_values(values.tolist(), scale), np.asarray(bad, dtype=bool)
 
 
 def _binary(node: Node, column: Matrix) -> tuple[list[Any], Mask] | None:
@@ -363,9 +361,7 @@ def decode_fixed_batch(
     if program is None:
         return _per_record(plan, view, record_length, range(count), first_record_number,
                            base_offset, record_start_offset, source, locations)  # fmt: skip
-    matrix: Matrix = np.frombuffer(view, dtype=np.uint8, count=count * record_length).reshape(
-        count, record_length
-    )
+    matrix: Matrix = np.frombuffer(view, dtype=np.uint8, count=count * record_length).reshape(count, record_length)
     bad = np.zeros(count, dtype=bool)
     columns: list[list[Any]] = []
     for spec in program.columns:
@@ -381,9 +377,7 @@ def decode_fixed_batch(
                 count=count,
             )
         columns.append(values)
-    build = program.make(
-        plan.code_page.decode(view), bytes(view) if plan.options.debug_hex else b"", BLANKS
-    )
+    build = program.make(plan.code_page.decode(view), bytes(view) if plan.options.debug_hex else b"", BLANKS)
     bases = range(record_start_offset, count * record_length, record_length)
     records = list(map(build, bases, *columns))
     if bad.any():

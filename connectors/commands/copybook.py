@@ -87,9 +87,12 @@ def _layout_line(item: Field) -> str:
     if item.redefines:
         notes.append(f"REDEFINES {item.redefines}")
     if item.sign_separate or item.sign_leading:
-        notes.append(f"SIGN {'LEADING' if item.sign_leading else 'TRAILING'}{' SEPARATE' if item.sign_separate else ''}")
+        notes.append(
+            f"SIGN {'LEADING' if item.sign_leading else 'TRAILING'}{' SEPARATE' if item.sign_separate else ''}"
+        )
     notes.extend(f"88 {c.name} = {', '.join(c.values)}" for c in item.conditions)
-    return f"{item.level:02d}    {name:<40} {picture:<16} {usage:<8} {item.offset:>7} {item.length:>7}  {'; '.join(notes)}".rstrip()
+    columns = f"{item.level:02d}    {name:<40} {picture:<16} {usage:<8} {item.offset:>7} {item.length:>7}"
+    return f"{columns}  {'; '.join(notes)}".rstrip()
 
 
 def _depth(item: Field) -> int:
@@ -110,23 +113,46 @@ def _segment_pairs(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 
 @copybook.command("decode")
 @click.argument("copybook_path", metavar="COPYBOOK", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("data_paths", metavar="DATA", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--code-page", "code_page", default="cp037", show_default=True, help="Code page of text fields (cp037, cp1047, cp1140..., ascii).")
-@click.option("--code-page-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A 256-character UTF-8 table: character i is byte i.")
+@click.argument(
+    "data_paths", metavar="DATA", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--code-page",
+    "code_page",
+    default="cp037",
+    show_default=True,
+    help="Code page of text fields (cp037, cp1047, cp1140..., ascii).",
+)
+@click.option(
+    "--code-page-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A 256-character UTF-8 table: character i is byte i.",
+)
 @click.option("--record-format", type=click.Choice([f.value for f in RecordFormat]), default="F", show_default=True)
 @click.option("--record-length", type=click.IntRange(min=1), help="Fixed record length (default: from the copybook).")
 @click.option("--block-length", type=click.IntRange(min=1), help="FB without BDW: bytes per block.")
 @click.option("--records-per-block", type=click.IntRange(min=1), help="FB without BDW: records per block.")
 @click.option("--rdw-endian", type=click.Choice(["big", "little"]), default="big", show_default=True)
 @click.option("--bdw-endian", type=click.Choice(["big", "little"]), default="big", show_default=True)
-@click.option("--rdw-adjustment", type=int, default=0, show_default=True, help="Added to the RDW length (its value counts the 4 header bytes).")
+@click.option(
+    "--rdw-adjustment",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Added to the RDW length (its value counts the 4 header bytes).",
+)
 @click.option("--record-length-field", help="Field holding each record's length (F records without RDW).")
 @click.option("--file-start-offset", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--file-end-offset", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--record-start-offset", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--record-end-offset", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--segment-field", help="Field holding the segment id.")
-@click.option("--segment-map", multiple=True, metavar="VALUE=REDEFINE_NAME", help="Decode only this REDEFINES for this segment id (repeatable).")
+@click.option(
+    "--segment-map",
+    multiple=True,
+    metavar="VALUE=REDEFINE_NAME",
+    help="Decode only this REDEFINES for this segment id (repeatable).",
+)
 @click.option("--segment-filter", multiple=True, metavar="VALUE", help="Keep only these segment ids (repeatable).")
 @click.option("--trim", type=click.Choice([t.value for t in Trim]), default="both", show_default=True)
 @click.option("--variable-size-occurs", is_flag=True, help="OCCURS DEPENDING ON arrays take only their actual size.")
@@ -197,7 +223,7 @@ def decode_command(
     except (CopybookSyntaxError, ConfigError, UnknownCodePageError, KeyError) as exc:
         raise click.ClickException(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from exc
 
-    out = click.get_binary_stream("stdout")
+    out: BinaryIO = sys.stdout.buffer
     records = errors = 0
     try:
         for path in data_paths:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from headwater.connectors.errors import FatalError
 from headwater.connectors.runtime.broker import (
     DEFAULT_DATA_DIR,
@@ -85,9 +86,7 @@ def status(data_dir: Path) -> None:
     """Say whether the broker runs, with its pid and address; exit 3 if it does not."""
     state = LocalKafka(data_dir).status()
     if state.running:
-        click.echo(
-            f"running pid={state.pid} bootstrap={state.bootstrap} data_dir={state.data_dir}"
-        )
+        click.echo(f"running pid={state.pid} bootstrap={state.bootstrap} data_dir={state.data_dir}")
         return
     click.echo(f"stopped data_dir={state.data_dir}")
     raise SystemExit(EXIT_NOT_RUNNING)

@@ -71,6 +71,10 @@ def client_configs(connector: ConnectorFile, worker: WorkerConfig) -> tuple[dict
         "bootstrap.servers": worker.bootstrap_servers,
         "auto.offset.reset": "earliest",
         "max.poll.interval.ms": "600000",
+        # A topics.regex subscription sees new topics only on a metadata refresh, which
+        # librdkafka does every 5 minutes by default: far too slow for CDC topics that
+        # appear while the sink runs.
+        **({"topic.metadata.refresh.interval.ms": "2000"} if framework.topics_regex else {}),
         **worker.consumer,
         **framework.consumer_override,
         "group.id": f"connect-{framework.name}",

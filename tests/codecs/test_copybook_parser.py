@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from mainframe_samples import CUSTOMER
 
 from headwater.codecs.copybook.errors import CopybookSyntaxError
 from headwater.codecs.copybook.parser import parse_copybook
 from headwater.codecs.copybook.picture import Category, Usage, parse_picture
-
-from mainframe_samples import CUSTOMER
 
 
 def _fixed(*lines: str) -> str:
@@ -139,12 +138,12 @@ def test_usages(usage_clause: str, usage: Usage, length: int) -> None:
 @pytest.mark.parametrize(
     ("source", "line", "column", "text"),
     [
-        ("01 R.\n  05 A PIC X(2) FOO.\n", 2, 16, "FOO"),
-        ("01 R.\n  05 A PIC X(2)\n", 2, 13, "period"),
-        ("01 R.\n  05 A PIC 9(0).\n", 2, 15, "repeat count"),
-        ("01 R.\n  05 A.\n  05 B REDEFINES Z PIC X.\n", 3, 3, "REDEFINES"),
+        ("01 R.\n  05 A PIC X(2) FOO.\n", 2, 17, "FOO"),
+        ("01 R.\n  05 A PIC X(2)\n", 2, 16, "period"),
+        ("01 R.\n  05 A PIC 9(0).\n", 2, 14, "repeat count"),
+        ("01 R.\n  05 A PIC X.\n  05 B REDEFINES Z PIC X.\n", 3, 3, "REDEFINES"),
         ("01 R.\n  05 A OCCURS 2 DEPENDING ON NOPE PIC X.\n", 2, 8, "NOPE"),
-        ("01 R.\n  05 A USAGE WEIRD.\n", 2, 16, "USAGE"),
+        ("01 R.\n  05 A USAGE WEIRD.\n", 2, 14, "USAGE"),
         ("01 R.\n  05 A COMP-3.\n", 2, 3, "PICTURE"),
     ],
 )
@@ -161,4 +160,4 @@ def test_syntax_errors_name_line_and_column(source: str, line: int, column: int,
 def test_fixed_format_error_columns_count_the_sequence_area() -> None:
     with pytest.raises(CopybookSyntaxError) as caught:
         parse_copybook("000100 01  R.\n000200     05  A PIC X BAD.\n")
-    assert (caught.value.line, caught.value.column) == (2, 25)
+    assert (caught.value.line, caught.value.column) == (2, 24)

@@ -1,0 +1,144 @@
+"""``headwater copybook`` commands through click's CliRunner."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from headwater.codecs.copybook.encoder import encode_record, frame_vb
+from headwater.codecs.copybook.parser import parse_copybook
+from headwater.connectors.commands.copybook import copybook
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mainframe"
+COPYBOOK = str(FIXTURES / "customer.cpy")
+GOLDEN = str(FIXTURES / "customer.cp037.dat")
+
+SEGMENTS = """\
+       01  REC.
+           05  SEG-ID      PIC X.
+           05  CUSTOMER.
+               10  NAME    PIC X(6).
+           05  ACCOUNT REDEFINES CUSTOMER.
+               10  AMOUNT  PIC S9(5) COMP-3.
+               10  FILLER  PIC X(3).
+"""
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(copybook, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_layout_prints_fields() -> None:
+    code, out, _ = _run("layout", COPYBOOK)
+    assert code == 0
+    assert "BALANCE" in out
+    assert "S9(7)V99" in out
+    assert "COMP-3" in out
+    assert "record length: 44" in out
+
+
+def test_decode_prints_json_lines_with_exact_decimals() -> None:
+    code, out, _ = _run("decode", COPYBOOK, GOLDEN, "--code-page", "cp037", "--record-format", "F")
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert '"BALANCE":-59.80' in lines[0]
+    assert '"RATE":1.2500' in lines[0]
+    assert orjson.loads(lines[0])["CUST_NAME"] == "JOHN SMITH"
+
+
+def test_count_and_debug_hex_and_trim() -> None:
+    code, out, _ = _run("decode", COPYBOOK, GOLDEN, GOLDEN, "--count")
+    assert (code, orjson.loads(out)) == (0, {"records": 4, "errors": 0})
+    code, out, _ = _run("decode", COPYBOOK, GOLDEN, "--debug-hex", "--trim", "none")
+    record = orjson.loads(out.splitlines()[0])
+    assert record["BALANCE_hex"] == "000005980D"
+    assert record["CUST_NAME"] == "JOHN SMITH" + " " * 10
+
+
+def test_decode_error_goes_to_stderr(tmp_path: Path) -> None:
+    data = bytearray(Path(GOLDEN).read_bytes())
+    data[44 + 27] = 0xAA  # second record, a digit nibble of BALANCE
+    bad = tmp_path / "bad.dat"
+    bad.write_bytes(bytes(data))
+    code, out, err = _run("decode", COPYBOOK, str(bad))
+    assert code == 1
+    assert len(out.splitlines()) == 1  # the good first record was printed
+    for part in ["bad.dat", "record 2", "byte offset 70", "field BALANCE", "00 AA 05 98 0D"]:
+        assert part in err
+    code, out, _ = _run("decode", COPYBOOK, str(bad), "--on-error", "null", "--count")
+    assert (code, orjson.loads(out)) == (0, {"records": 2, "errors": 1})
+
+
+def test_variable_blocked_with_segments(tmp_path: Path) -> None:
+    cpy = tmp_path / "seg.cpy"
+    cpy.write_text(SEGMENTS)
+    layout = parse_copybook(SEGMENTS)
+    records = [
+        encode_record(layout, {"SEG_ID": "C", "CUSTOMER": {"NAME": "ANN"}}),
+        encode_record(layout, {"SEG_ID": "A", "ACCOUNT": {"AMOUNT": Decimal(-12)}}),
+    ]
+    data = tmp_path / "seg.dat"
+    data.write_bytes(b"HEADER" + frame_vb(records, rdw_big_endian=False, bdw_big_endian=False, rdw_adjustment=4))
+    code, out, err = _run(
+        "decode", str(cpy), str(data), "--record-format", "VB", "--rdw-endian", "little",
+        "--bdw-endian", "little", "--rdw-adjustment", "4", "--file-start-offset", "6",
+        "--segment-field", "SEG-ID", "--segment-map", "C=CUSTOMER", "--segment-map", "A=ACCOUNT",
+        "--segment-filter", "A",
+    )  # fmt: skip
+    assert code == 0, err
+    assert [orjson.loads(line) for line in out.splitlines()] == [
+        {"SEG_ID": "A", "CUSTOMER": None, "ACCOUNT": {"AMOUNT": -12}}
+    ]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--record-format", "FB", "--records-per-block", "1"],
+        ["--record-format", "FB", "--block-length", "44"],
+        ["--record-length", "44", "--record-start-offset", "0", "--record-end-offset", "0"],
+        ["--relaxed-sign", "--float-format", "ieee", "--variable-size-occurs", "--file-end-offset", "0"],
+        ["--code-page", "cp1047", "--bdw-endian", "big", "--rdw-endian", "big"],
+    ],
+)
+def test_option_names(options: list[str]) -> None:
+    code, out, err = _run("decode", COPYBOOK, GOLDEN, "--count", *options)
+    assert code == 0, err
+    assert orjson.loads(out)["records"] == 2
+
+
+def test_code_page_file_and_record_length_field(tmp_path: Path) -> None:
+    table = tmp_path / "page.txt"
+    table.write_text(bytes(range(256)).decode("cp037"), encoding="utf-8")
+    cpy = tmp_path / "len.cpy"
+    cpy.write_text("01 R.\n  05 LEN PIC 9(2).\n  05 BODY PIC X(10).\n")
+    data = tmp_path / "len.dat"
+    data.write_bytes(b"\xf0\xf4\xc1\xc2" + b"\xf0\xf3\xc3")
+    code, out, err = _run(
+        "decode", str(cpy), str(data), "--code-page-file", str(table), "--record-length-field", "LEN",
+        "--on-error", "null",
+    )  # fmt: skip
+    assert code == 0, err
+    lines = [orjson.loads(line) for line in out.splitlines()]
+    assert lines[0]["BODY"] is None
+    assert lines[0]["_errors"][0]["field"] == "BODY"
+    assert len(lines) == 2
+
+
+def test_bad_copybook_and_bad_rdw(tmp_path: Path) -> None:
+    cpy = tmp_path / "bad.cpy"
+    cpy.write_text("01 R.\n  05 A PIC X(2) NONSENSE.\n")
+    code, _, err = _run("decode", str(cpy), GOLDEN)
+    assert code == 1
+    assert "line 2, column 17" in err
+    code, _, err = _run("decode", COPYBOOK, GOLDEN, "--record-format", "V")
+    assert code == 1
+    assert "RDW" in err
+    assert "customer.cp037.dat" in err
+    assert "record 1" in err

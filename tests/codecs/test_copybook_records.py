@@ -1,0 +1,117 @@
+"""Record splitters: F, FB, V, VB, T, endianness, adjustments, offsets, length field, resume."""
+
+from __future__ import annotations
+
+import pytest
+
+from headwater.codecs.copybook.decoder import compile_plan
+from headwater.codecs.copybook.encoder import frame_fb, frame_text, frame_v, frame_vb, rdw
+from headwater.codecs.copybook.errors import FramingError
+from headwater.codecs.copybook.options import RecordFormat, RecordFormatOptions
+from headwater.codecs.copybook.parser import parse_copybook
+from headwater.codecs.copybook.records import RawRecord, RecordSplitter, split_records
+
+RECORDS = [b"AAAAA", b"BBBBBBBB", b"CCC"]
+
+
+def _split(data: bytes, **options: object) -> list[RawRecord]:
+    return list(split_records(data, RecordFormatOptions(**options)))  # type: ignore[arg-type]
+
+
+def _bytewise(data: bytes, **options: object) -> list[RawRecord]:
+    splitter = RecordSplitter(RecordFormatOptions(**options))  # type: ignore[arg-type]
+    out: list[RawRecord] = []
+    for index in range(len(data)):
+        out += splitter.feed(data[index : index + 1])
+    return out + splitter.finish()
+
+
+@pytest.mark.parametrize(
+    ("data", "options"),
+    [
+        (frame_v(RECORDS), {"record_format": RecordFormat.V}),
+        (frame_v(RECORDS, big_endian=False), {"record_format": RecordFormat.V, "rdw_big_endian": False}),
+        (frame_v(RECORDS, adjustment=4), {"record_format": RecordFormat.V, "rdw_adjustment": 4}),
+        (frame_vb(RECORDS, records_per_block=2), {"record_format": RecordFormat.VB}),
+        (
+            frame_vb(RECORDS, records_per_block=2, rdw_big_endian=False, bdw_big_endian=False),
+            {"record_format": RecordFormat.VB, "rdw_big_endian": False, "bdw_big_endian": False},
+        ),
+        (frame_text(RECORDS), {"record_format": RecordFormat.T}),
+        (frame_text(RECORDS, crlf=True)[:-2], {"record_format": RecordFormat.T}),
+    ],
+)
+def test_variable_formats(data: bytes, options: dict[str, object]) -> None:
+    records = _split(data, **options)
+    assert [r.data for r in records] == RECORDS
+    assert [r.number for r in records] == [1, 2, 3]
+    assert all(data[r.offset : r.offset + len(r.data)] == r.data for r in records)
+    assert _bytewise(data, **options) == records
+
+
+def test_fixed_and_fixed_blocked() -> None:
+    fixed = [b"%05d" % i for i in range(5)]
+    assert [r.data for r in _split(b"".join(fixed), record_length=5)] == fixed
+    bdw = frame_fb(fixed, records_per_block=2)
+    assert [r.data for r in _split(bdw, record_format=RecordFormat.FB, record_length=5)] == fixed
+    padded = b"0000000001xx0000200003xx00004"
+    result = _split(padded, record_format=RecordFormat.FB, record_length=5, block_length=12)
+    assert [r.data for r in result] == fixed
+    assert [r.offset for r in result] == [0, 5, 12, 17, 24]
+    per_block = _split(b"".join(fixed), record_format=RecordFormat.FB, record_length=5, records_per_block=2)
+    assert [r.data for r in per_block] == fixed
+
+
+def test_file_and_record_offsets() -> None:
+    data = b"HDR" + b"<1234>" + b"<5678>" + b"TRAILER"
+    records = _split(
+        data, record_length=6, file_start_offset=3, file_end_offset=7, record_start_offset=1, record_end_offset=1
+    )
+    assert [(r.offset, r.data) for r in records] == [(4, b"1234"), (10, b"5678")]
+
+
+def test_record_length_field() -> None:
+    layout = parse_copybook("01 R.\n  05 LEN PIC 9(2).\n  05 BODY PIC X(10).\n")
+    plan = compile_plan(layout)
+    data = b"\xf0\xf4AB" + b"\xf0\xf6ABCD" + b"\xf0\xf3A"
+    options = RecordFormatOptions(record_length_field="LEN")
+    records = list(
+        split_records(data, options, length_reader=lambda head: plan.read_field("LEN", head), length_field_end=2)
+    )
+    assert [r.data for r in records] == [b"\xf0\xf4AB", b"\xf0\xf6ABCD", b"\xf0\xf3A"]
+
+
+def test_resume_inside_a_block_and_follow_appended_data() -> None:
+    data = frame_vb(RECORDS * 2, records_per_block=2)
+    options = RecordFormatOptions(record_format=RecordFormat.VB)
+    splitter = RecordSplitter(options)
+    first = splitter.feed(data[:15])  # the first record of the first block
+    position = splitter.position
+    assert [r.data for r in first] == [b"AAAAA"]
+    assert position.block_end is not None
+    resumed = RecordSplitter(options, start=position)
+    rest = resumed.feed(data[position.offset : 40]) + resumed.feed(data[40:]) + resumed.finish()
+    assert [r.data for r in first + rest] == RECORDS * 2
+    assert [r.number for r in rest] == [2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize(
+    ("data", "options", "reason"),
+    [
+        (b"\x00\x09\x00\x01ABCDE", {"record_format": RecordFormat.V}, "RDW bytes 3-4 must be zero"),
+        (b"\x00\x00\x00\x00", {"record_format": RecordFormat.V}, "RDW length 0"),
+        (rdw(5) + b"ABC", {"record_format": RecordFormat.V}, "truncated record"),
+        (b"\x00\x08\x00\x00" + rdw(5) + b"ABCDE", {"record_format": RecordFormat.VB}, "past the end of its block"),
+        (b"12345678", {"record_length": 5}, "truncated record"),
+    ],
+)
+def test_framing_errors(data: bytes, options: dict[str, object], reason: str) -> None:
+    framed = frame_v([b"OK"]) + data if options.get("record_format") is RecordFormat.V else data
+    with pytest.raises(FramingError) as caught:
+        list(split_records(framed, RecordFormatOptions(**options), source="x.dat"))  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert reason in message
+    assert "x.dat" in message
+    assert "record" in message
+    assert "byte offset" in message
+    assert caught.value.raw
