@@ -46,6 +46,8 @@ class DatagenTask(SourceTask[DatagenConfig]):
                 event = generator.next_event()
                 offset = {"seq": generator.sequence}
                 for key, value in to_messages(event, tombstone_on_delete=self.config.tombstones_on_delete):
-                    records.append(SourceRecord(partition, offset, topic, key, value, timestamp_ms=event.ts_ms))
+                    # The Kafka timestamp is left to the producer: the synthetic ts_ms lies in
+                    # the past, and the broker's time-based retention would delete it.
+                    records.append(SourceRecord(partition, offset, topic, key, value))
         self._emitted += len(records)
         return records

@@ -40,6 +40,7 @@ from headwater.connectors.runtime.retry import RetryPolicy, retry_call
 __all__ = ["SinkTaskRunner", "SourceTaskRunner", "TaskEnvironment"]
 
 log = logging.getLogger(__name__)
+_client_log = logging.getLogger("librdkafka")
 IDLE_WAIT_S = 0.05
 
 
@@ -92,7 +93,7 @@ class SourceTaskRunner:
             env.task_config,
             SourceTaskContext(self.name, env.task_id, ConnectorOffsets(env.offset_store, self.name)),
         )
-        producer = Producer(env.producer_config)
+        producer = Producer({**env.producer_config, "logger": _client_log})
         errors = env.error_handler()
         on_running()
         last_commit = time.monotonic()
@@ -251,7 +252,7 @@ class SinkTaskRunner:
         self._task = env.plugin_class.task_class(
             env.task_config, SinkTaskContext(self.name, env.task_id, report=self._report)
         )
-        self._consumer = Consumer(env.consumer_config)
+        self._consumer = Consumer({**env.consumer_config, "logger": _client_log})
         self._consumer.subscribe(self._topics(), on_revoke=self._on_revoke, on_lost=self._on_lost)
         on_running()
         last_commit = time.monotonic()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from headwater.conformance.kafka import kafka_bootstrap_servers  # noqa: F401
 from headwater.conformance.mongodb import read_state, shared_mongodb_uri
 from headwater.conformance.standard import SinkHarness, get_sink_test_class
 from headwater.sinks.mongodb import MongoSinkConnector

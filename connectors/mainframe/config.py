@@ -1,0 +1,379 @@
+"""Configuration of the ``mainframe-copybook`` source.
+
+The keys mirror the options of ``headwater copybook decode`` (``--record-format`` is
+``record.format``, ``--segment-map A=X`` is ``segment.map=A=X,B=Y``...), so a layout that
+decodes on the command line decodes the same way in the connector. Everything that can
+be checked before a task starts is checked here, per key: the copybook must parse (the
+error names line and column), key fields, the segment and length fields must exist, and
+the code page must be known.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing as t
+from pathlib import Path
+
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
+
+from headwater.connectors.config import PluginConfig
+
+if t.TYPE_CHECKING:
+    from headwater.codecs.copybook import DecodeOptions, DecodePlan, Layout, RecordFormatOptions
+
+Mode = t.Literal["append", "snapshot-diff"]
+FinishedAction = t.Literal["keep", "move", "delete"]
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class MainframeCopybookConfig(PluginConfig):
+    """Which datasets to read, how they are laid out, and how records become change events."""
+
+    copybook_path: str | None = None
+    """Path of the COBOL copybook describing the records (give this or ``copybook.text``)."""
+    copybook_text: str | None = Field(default=None, validate_default=True)
+    """The copybook itself, inline (give this or ``copybook.path``)."""
+    input_dir: str = Field(min_length=1)
+    """Folder to watch for dataset files."""
+    input_glob: str = Field(default="*", min_length=1)
+    """Which files of ``input.dir`` to read (a glob relative to it, e.g. ``*.VB`` or ``**/*.dat``)."""
+    topic: str = Field(min_length=1)
+    """Topic the change events go to."""
+    mode: Mode = "append"
+    """``append``: every record is a create event. ``snapshot-diff``: every file is a new full extract
+    (a generation), compared by ``key.fields`` with the previous one into create/update/delete events."""
+    key_fields: str = Field(default="", validate_default=True)
+    """Comma-separated decoded field names (``CUST_ID`` or ``CUST-ID``) that form the record key.
+    Empty: the key is ``{"file", "record"}`` (append mode only)."""
+    generation_order: t.Literal["name", "mtime"] = "name"
+    """snapshot-diff: order of the generations, by file name or by modification time."""
+
+    record_format: t.Literal["F", "FB", "V", "VB", "T"] = "F"
+    """F, FB, V (RDW), VB (BDW and RDW) or T (text lines)."""
+    record_length: int | None = Field(default=None, ge=1)
+    """Fixed record length in bytes (default: from the copybook)."""
+    block_length: int | None = Field(default=None, ge=1)
+    """FB without BDW: bytes per block."""
+    records_per_block: int | None = Field(default=None, ge=1)
+    """FB without BDW: records per block."""
+    rdw_endian: t.Literal["big", "little"] = "big"
+    """Byte order of the RDW length."""
+    bdw_endian: t.Literal["big", "little"] = "big"
+    """Byte order of the BDW length."""
+    rdw_adjustment: int = 0
+    """Added to the RDW length (use 4 when the writer's RDW value excludes the header)."""
+    record_length_field: str | None = None
+    """F records without RDW: the field holding each record's total length."""
+    file_start_offset: int = Field(default=0, ge=0)
+    """Bytes to skip at the start of each file (a header)."""
+    file_end_offset: int = Field(default=0, ge=0)
+    """Bytes to ignore at the end of each file (a trailer)."""
+    record_start_offset: int = Field(default=0, ge=0)
+    """Bytes to skip at the start of each record."""
+    record_end_offset: int = Field(default=0, ge=0)
+    """Bytes to skip at the end of each record."""
+
+    code_page: str = "cp037"
+    """EBCDIC code page of text fields (cp037, cp273, cp500, cp875, cp1047, cp1140-cp1148, ascii)."""
+    code_page_file: str | None = None
+    """A file holding a custom 256-character code page table (UTF-8; character i is byte i)."""
+    trim: t.Literal["none", "left", "right", "both"] = "both"
+    """Which ends of text fields lose their blanks."""
+    relaxed_sign: bool = False
+    """Accept overpunched signs in unsigned fields and leading spaces in zoned numbers."""
+    float_format: t.Literal["ibm", "ieee"] = "ibm"
+    """COMP-1/COMP-2 encoding: IBM hexadecimal float or IEEE 754."""
+    variable_size_occurs: bool = False
+    """OCCURS DEPENDING ON arrays take only their actual size (later fields shift)."""
+    segment_field: str | None = None
+    """Multisegment files: the field holding the segment id."""
+    segment_map: str = ""
+    """Segment id to REDEFINES alternative, e.g. ``C=SEG-CUST,A=SEG-ADDR``."""
+    segment_filter: str = ""
+    """Comma-separated segment ids to keep (empty: all)."""
+    debug_hex: bool = False
+    """Add ``<FIELD>_hex`` with every field's raw bytes."""
+    on_error: t.Literal["fail", "null"] = "fail"
+    """Invalid field data: ``fail`` makes the record a bad record (dead-letter topic under
+    ``errors.tolerance=all``); ``null`` emits the field as null and lists the error in ``_errors``."""
+
+    poll_interval_ms: int = Field(default=1_000, ge=10, le=600_000)
+    """How often the folder is listed for new files and growing files are checked."""
+    batch_size: int = Field(default=4_096, ge=1, le=100_000)
+    """Most records one poll returns (about)."""
+    finished_file_action: FinishedAction = "keep"
+    """What to do with a file once all its records are durable in Kafka: keep, move (to ``finished.dir``) or delete.
+    In append mode a file counts as finished once fully read and unchanged for ``file.quiet.ms``."""
+    finished_dir: str | None = Field(default=None, validate_default=True)
+    """Where ``finished.file.action=move`` puts finished files."""
+    file_quiet_ms: int = Field(default=5_000, ge=0)
+    """append mode with move/delete: a fully read file unchanged for this long is finished."""
+    tombstones_on_delete: bool = True
+    """snapshot-diff: emit a tombstone (null value) after each delete, as Debezium does."""
+
+    task_index: int = Field(default=0, ge=0)
+    """Set by the connector in task configs: this task's index."""
+    task_count: int = Field(default=1, ge=1)
+    """Set by the connector in task configs: how many tasks share the files."""
+
+    _layout: t.Any = PrivateAttr(default=None)
+
+    # ------------------------------------------------------------------ validators
+    # Cross-key checks live on the later key (``info.data`` holds the keys declared
+    # before it), so each problem is reported under the key that has to change.
+
+    @field_validator("copybook_path")
+    @classmethod
+    def _copybook_file(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                text = Path(value).read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                msg = f"cannot read {value}: {exc.strerror}"
+                raise ValueError(msg) from exc
+            _parse(text)
+        return value
+
+    @field_validator("copybook_text")
+    @classmethod
+    def _copybook_inline(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            if info.data.get("copybook_path") is not None:
+                msg = "give copybook.path or copybook.text, not both"
+                raise ValueError(msg)
+            _parse(value)
+        elif "copybook_path" in info.data and info.data["copybook_path"] is None:
+            msg = "give copybook.text or copybook.path"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("key_fields")
+    @classmethod
+    def _known_keys(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("mode") == "snapshot-diff" and not _csv(value):
+            msg = "snapshot-diff needs key fields to compare generations"
+            raise ValueError(msg)
+        layout = _layout_of(info.data)
+        if layout is not None:
+            for name in _csv(value):
+                try:
+                    key_path(layout, name)
+                except KeyError as exc:
+                    raise ValueError(exc.args[0]) from None
+        return value
+
+    @field_validator("records_per_block")
+    @classmethod
+    def _one_block_size(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("block_length") is not None:
+            msg = "give block.length or records.per.block, not both"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("record_length_field", "segment_field")
+    @classmethod
+    def _field_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if info.field_name == "record_length_field" and info.data.get("record_format", "F") != "F":
+            msg = "only applies to record.format F"
+            raise ValueError(msg)
+        layout = _layout_of(info.data)
+        if layout is not None:
+            try:
+                layout.find(value)
+            except KeyError as exc:
+                raise ValueError(exc.args[0]) from None
+        return value
+
+    @field_validator("code_page")
+    @classmethod
+    def _known_code_page(cls, value: str) -> str:
+        from headwater.codecs.ebcdic import UnknownCodePageError, code_page
+
+        try:
+            code_page(value)
+        except UnknownCodePageError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("code_page_file")
+    @classmethod
+    def _readable_table(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                table = Path(value).read_text(encoding="utf-8")
+            except OSError as exc:
+                msg = f"cannot read {value}: {exc.strerror}"
+                raise ValueError(msg) from exc
+            if len(table) != 256 and len(table.rstrip("\n")) != 256:
+                msg = f"must hold 256 characters, has {len(table)}"
+                raise ValueError(msg)
+        return value
+
+    @field_validator("segment_map")
+    @classmethod
+    def _segment_pairs(cls, value: str, info: ValidationInfo) -> str:
+        layout = _layout_of(info.data)
+        for pair in _csv(value):
+            segment, sep, redefine = pair.partition("=")
+            if not sep or not segment or not redefine:
+                msg = f"expected VALUE=REDEFINE_NAME pairs separated by commas, got {pair!r}"
+                raise ValueError(msg)
+            if layout is not None:
+                try:
+                    layout.find(redefine)
+                except KeyError as exc:
+                    raise ValueError(exc.args[0]) from None
+        if value and not info.data.get("segment_field"):
+            msg = "needs segment.field"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("segment_filter")
+    @classmethod
+    def _filter_needs_field(cls, value: str, info: ValidationInfo) -> str:
+        if _csv(value) and not info.data.get("segment_field"):
+            msg = "needs segment.field"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("finished_dir")
+    @classmethod
+    def _move_target(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("finished_file_action") == "move" and not value:
+            msg = "required when finished.file.action=move"
+            raise ValueError(msg)
+        return value
+
+    # ------------------------------------------------------------------ derived values
+
+    def copybook_source(self) -> tuple[str, str | None]:
+        """The copybook text and the file it came from (None when inline)."""
+        if self.copybook_text is not None:
+            return self.copybook_text, None
+        assert self.copybook_path is not None
+        return Path(self.copybook_path).read_text(encoding="utf-8", errors="replace"), self.copybook_path
+
+    def layout(self) -> Layout:
+        """The parsed copybook (parsed once per copybook text)."""
+        if self._layout is None:
+            text, _source = self.copybook_source()
+            self._layout = _parse(text)
+        return t.cast("Layout", self._layout)
+
+    def key_fields_list(self) -> list[str]:
+        """The key field names as given."""
+        return _csv(self.key_fields)
+
+    def segment_pairs(self) -> tuple[tuple[str, str], ...]:
+        """``segment.map`` as (segment id, REDEFINES name) pairs."""
+        return tuple((p.partition("=")[0], p.partition("=")[2]) for p in _csv(self.segment_map))
+
+    def format_options(self) -> RecordFormatOptions:
+        """The codec's record format options."""
+        from headwater.codecs.copybook import RecordFormat, RecordFormatOptions
+
+        return RecordFormatOptions(
+            record_format=RecordFormat(self.record_format),
+            record_length=self.record_length,
+            block_length=self.block_length,
+            records_per_block=self.records_per_block,
+            rdw_big_endian=self.rdw_endian == "big",
+            bdw_big_endian=self.bdw_endian == "big",
+            rdw_adjustment=self.rdw_adjustment,
+            record_length_field=self.record_length_field,
+            file_start_offset=self.file_start_offset,
+            file_end_offset=self.file_end_offset,
+            record_start_offset=self.record_start_offset,
+            record_end_offset=self.record_end_offset,
+        )
+
+    def decode_options(self) -> DecodeOptions:
+        """The codec's decode options."""
+        from headwater.codecs.copybook import DecodeOptions, FloatFormat, OnError, Trim
+
+        return DecodeOptions(
+            code_page=self.code_page,
+            custom_code_page=Path(self.code_page_file).read_text(encoding="utf-8") if self.code_page_file else None,
+            trim=Trim(self.trim),
+            relaxed_sign=self.relaxed_sign,
+            float_format=FloatFormat(self.float_format),
+            debug_hex=self.debug_hex,
+            on_error=OnError(self.on_error),
+            variable_size_occurs=self.variable_size_occurs,
+            segment_field=self.segment_field,
+            segment_map=self.segment_pairs(),
+            segment_filter=tuple(_csv(self.segment_filter)),
+        )
+
+    def plan(self) -> DecodePlan:
+        """The compiled decode plan."""
+        return _compile(self)
+
+
+@functools.lru_cache(maxsize=32)
+def _parse(text: str) -> Layout:
+    """Parse copybook text; a syntax error becomes a ValueError naming line and column."""
+    from headwater.codecs.copybook import CopybookSyntaxError, parse_copybook
+
+    try:
+        return parse_copybook(text)
+    except CopybookSyntaxError as exc:
+        msg = f"line {exc.line}, column {exc.column}: {exc.reason}"
+        raise ValueError(msg) from None
+
+
+def _layout_of(data: t.Mapping[str, t.Any]) -> Layout | None:
+    """The layout from already validated keys, or None when the copybook key was invalid."""
+    try:
+        if data.get("copybook_text") is not None:
+            return _parse(data["copybook_text"])
+        if data.get("copybook_path") is not None:
+            return _parse(Path(data["copybook_path"]).read_text(encoding="utf-8", errors="replace"))
+    except (ValueError, OSError):
+        return None
+    return None
+
+
+def _compile(config: MainframeCopybookConfig) -> DecodePlan:
+    from headwater.codecs.copybook import compile_plan
+
+    return compile_plan(config.layout(), config.decode_options())
+
+
+@functools.lru_cache(maxsize=256)
+def _paths(layout_id: int, layout: Layout, name: str) -> tuple[str, ...]:
+    del layout_id
+    target = layout.find(name)
+
+    def search(items: t.Sequence[t.Any], trail: tuple[str, ...]) -> tuple[str, ...] | None:
+        for item in items:
+            if item.is_filler:
+                continue
+            here = (*trail, item.key)
+            if item is target:
+                return here
+            if item.children and item.occurs is None:
+                found = search(item.children, here)
+                if found is not None:
+                    return found
+        return None
+
+    found = search(layout.output_roots, ())
+    if found is None or target.is_group:
+        msg = f"{name!r} is not an elementary field outside any OCCURS (cannot be a key)"
+        raise KeyError(msg)
+    return found
+
+
+def key_path(layout: Layout, name: str) -> tuple[str, ...]:
+    """Where the decoded value of key field ``name`` sits in a decoded record.
+
+    Raises:
+        KeyError: the field does not exist, is a group, or sits inside an OCCURS.
+    """
+    return _paths(id(layout), layout, name)
