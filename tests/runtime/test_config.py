@@ -1,0 +1,208 @@
+"""Connector and worker files: per-field errors, config providers, secrets."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pydantic import SecretStr
+
+from headwater.connectors.api import SinkConnector, SinkRecord, SinkTask
+from headwater.connectors.cli import cli
+from headwater.connectors.config import (
+    PluginConfig,
+    load_connector_file,
+    load_worker_file,
+    parse_connector,
+)
+from headwater.connectors.errors import ConfigError
+
+
+class _SecretSinkConfig(PluginConfig):
+    """A sink with a password, to check it is never shown."""
+
+    target_password: SecretStr
+    """The password."""
+    target_user: str = "app"
+    """The user."""
+
+
+class _SecretSinkTask(SinkTask[_SecretSinkConfig]):
+    def put(self, records: t.Sequence[SinkRecord]) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+
+class SecretSink(SinkConnector[_SecretSinkConfig]):
+    name = "secret-sink"
+    config_class = _SecretSinkConfig
+    task_class = _SecretSinkTask
+
+
+SECRET_SINK = f"{__name__}:SecretSink"
+
+
+def _write(path: Path, document: t.Any) -> Path:
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _keys(error: ConfigError) -> set[str]:
+    return {e.key for e in error.errors}
+
+
+def test_every_bad_field_is_named_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_connector(
+            {
+                "name": "x",
+                "config": {
+                    "connector.class": "datagen",
+                    "tasks.max": "0",
+                    "errors.tolerance": "sometimes",
+                    "count": "many",
+                    "tabels": "customers",
+                },
+            }
+        )
+    assert _keys(caught.value) == {"tasks.max", "errors.tolerance", "count", "tabels"}
+    assert "unknown key" in str(caught.value)
+
+
+def test_unknown_plugin_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_connector({"name": "x", "config": {"connector.class": "oracle-magic"}})
+    assert _keys(caught.value) == {"connector.class"}
+    assert "datagen" in str(caught.value) and "file" in str(caught.value)
+
+
+def test_missing_required_plugin_key_and_sink_without_topics() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_connector({"name": "x", "config": {"connector.class": "file"}})
+    assert _keys(caught.value) == {"file.dir", "topics"}
+    assert "missing" in str(caught.value)
+
+
+def test_source_must_not_set_topics() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_connector({"name": "x", "config": {"connector.class": "datagen", "topics": "a"}})
+    assert _keys(caught.value) == {"topics"}
+
+
+def test_env_and_file_providers_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HW_TEST_USER", "loader")
+    secrets = tmp_path / "secrets.properties"
+    secrets.write_text("# comment\ntarget.password = s3cr3t\n")
+    connector = parse_connector(
+        {
+            "name": "x",
+            "config": {
+                "connector.class": SECRET_SINK,
+                "topics": "t",
+                "target.user": "${env:HW_TEST_USER}",
+                "target.password": f"${{file:{secrets}:target.password}}",
+            },
+        }
+    )
+    config = t.cast(_SecretSinkConfig, connector.plugin_config)
+    assert config.target_user == "loader"
+    assert config.target_password.get_secret_value() == "s3cr3t"
+    # What status output shows: the reference, never the resolved value.
+    shown = connector.redacted()
+    assert "s3cr3t" not in json.dumps(shown)
+    assert "loader" not in json.dumps(shown)
+
+
+def test_missing_provider_values_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_connector(
+            {
+                "name": "x",
+                "config": {
+                    "connector.class": SECRET_SINK,
+                    "topics": "t",
+                    "target.user": "${env:HW_DEFINITELY_UNSET}",
+                    "target.password": f"${{file:{tmp_path}/none.properties:pw}}",
+                },
+            }
+        )
+    assert _keys(caught.value) == {"target.user", "target.password"}
+    assert "HW_DEFINITELY_UNSET" in str(caught.value)
+
+
+def test_literal_secret_is_hidden() -> None:
+    connector = parse_connector(
+        {"name": "x", "config": {"connector.class": SECRET_SINK, "topics": "t", "target.password": "hunter2",
+                                 "producer.override.sasl.password": "also-secret"}}
+    )
+    shown = json.dumps(connector.redacted())
+    assert "hunter2" not in shown and "also-secret" not in shown
+    assert "hunter2" not in repr(connector.plugin_config)
+
+
+def test_overrides_are_grouped() -> None:
+    connector = parse_connector(
+        {
+            "name": "x",
+            "config": {
+                "connector.class": "file",
+                "topics": "t",
+                "file.dir": "/tmp/x",
+                "consumer.override.bootstrap.servers": "cloud:9092",
+                "producer.override.compression.type": "zstd",
+                "value.converter.schemas.enable": "false",
+            },
+        }
+    )
+    assert connector.framework.consumer_override == {"bootstrap.servers": "cloud:9092"}
+    assert connector.framework.producer_override == {"compression.type": "zstd"}
+    assert connector.framework.value_converter_config == {"schemas.enable": "false"}
+
+
+def test_worker_file_rejects_unknown_keys(tmp_path: Path) -> None:
+    path = _write(tmp_path / "w.json", {"bootstrap.servers": "a:1", "rest.port": "x", "offset.flush.interval": "1"})
+    with pytest.raises(ConfigError) as caught:
+        load_worker_file(path)
+    assert _keys(caught.value) == {"rest.port", "offset.flush.interval"}
+    assert str(path) in str(caught.value)
+
+
+def test_bad_json_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text("{nope")
+    with pytest.raises(ConfigError) as caught:
+        load_connector_file(path)
+    assert str(path) in str(caught.value)
+
+
+def test_validate_command_prints_one_line_per_bad_field(tmp_path: Path) -> None:
+    good = _write(tmp_path / "good.json", {"name": "g", "config": {"connector.class": "datagen"}})
+    bad = _write(
+        tmp_path / "bad.json",
+        {"name": "b", "config": {"connector.class": "datagen", "seed": "x", "speed": "1", "value.converter": "avro"}},
+    )
+    result = CliRunner().invoke(cli, ["validate", str(good), str(bad)])
+    assert result.exit_code == 1
+    assert f"{good}: valid" in result.output
+    lines = [line.strip() for line in result.output.splitlines() if line.startswith("  ")]
+    assert sorted(line.split(":")[0] for line in lines) == ["seed", "speed"]
+    # Converters are checked too once the plugin keys are right.
+    bad_converter = _write(tmp_path / "conv.json", {"name": "c", "config": {"connector.class": "datagen", "value.converter": "avro"}})
+    result = CliRunner().invoke(cli, ["validate", str(bad_converter)])
+    assert result.exit_code == 1
+    assert "value.converter: unknown converter 'avro'" in result.output
+
+
+def test_plugins_command_lists_schemas() -> None:
+    result = CliRunner().invoke(cli, ["plugins"])
+    assert result.exit_code == 0
+    listing = {entry["alias"]: entry for entry in json.loads(result.output)}
+    assert {"datagen", "file"} <= set(listing)
+    assert "file.dir" in listing["file"]["config"]["properties"]
+    assert listing["file"]["config"]["required"] == ["file.dir"]
+    assert listing["datagen"]["type"] == "source"

@@ -1,0 +1,309 @@
+"""Retries, dead letters, failing tasks and automatic restarts, on the real broker."""
+
+from __future__ import annotations
+
+import time
+import typing as t
+import uuid
+from pathlib import Path
+
+import pytest
+
+from headwater.conformance.kafka import consume_all, create_topic
+from headwater.connectors.api import (
+    ErrantSourceRecord,
+    SinkConnector,
+    SinkRecord,
+    SinkTask,
+    SourceConnector,
+    SourceRecord,
+    SourceTask,
+)
+from headwater.connectors.config import PluginConfig, WorkerConfig, parse_connector
+from headwater.connectors.errors import FatalError, RecordError, RetriableError
+from headwater.connectors.runtime.worker import Worker
+
+pytestmark = pytest.mark.kafka
+
+# Fault scripts, keyed by connector name: how many times each hook should fail.
+FAULTS: dict[str, dict[str, int]] = {}
+WRITTEN: dict[str, list[SinkRecord]] = {}
+
+
+class ScriptedConfig(PluginConfig):
+    """Emits ``count`` records to ``topic``; ``bad.every`` makes every Nth one errant."""
+
+    topic: str
+    count: int = 10
+    bad_every: int = 0
+
+
+class ScriptedTask(SourceTask[ScriptedConfig]):
+    def __init__(self, config: ScriptedConfig, context: t.Any) -> None:
+        super().__init__(config, context)
+        stored = context.offsets.offset({"stream": "s"})
+        self.next = int(stored["n"]) if stored else 0
+        faults = FAULTS.setdefault(context.connector_name, {})
+        if faults.get("init_fatal", 0) > 0:
+            faults["init_fatal"] -= 1
+            raise FatalError("scripted start-up failure")
+
+    def poll(self) -> list[SourceRecord | ErrantSourceRecord]:
+        faults = FAULTS[self.context.connector_name]
+        if faults.get("poll_retriable", 0) != 0:
+            faults["poll_retriable"] -= 1
+            raise RetriableError("scripted transient failure")
+        out: list[SourceRecord | ErrantSourceRecord] = []
+        while self.next < self.config.count and len(out) < 5:
+            n = self.next
+            self.next += 1
+            offset = {"n": self.next}
+            if self.config.bad_every and n % self.config.bad_every == self.config.bad_every - 1:
+                error = RecordError("bad packed nibble", location=f"input.dat record {n} byte {n * 10}")
+                out.append(ErrantSourceRecord({"stream": "s"}, offset, error, raw=f"RAW-{n}".encode()))
+            else:
+                out.append(SourceRecord({"stream": "s"}, offset, self.config.topic, {"n": n}, {"n": n, "payload": "x"}))
+        return out
+
+
+class ScriptedSource(SourceConnector[ScriptedConfig]):
+    name = "scripted-source"
+    config_class = ScriptedConfig
+    task_class = ScriptedTask
+
+    def task_configs(self, max_tasks: int) -> list[ScriptedConfig]:
+        return [self.config]
+
+
+class RecordingConfig(PluginConfig):
+    """Records what it is given; rejects values with ``"bad": true``."""
+
+
+class RecordingTask(SinkTask[RecordingConfig]):
+    def put(self, records: t.Sequence[SinkRecord]) -> None:
+        faults = FAULTS.setdefault(self.context.connector_name, {})
+        if faults.get("put_retriable", 0) > 0:
+            faults["put_retriable"] -= 1
+            raise RetriableError("target busy")
+        for record in records:
+            if isinstance(record.value, dict) and record.value.get("bad"):
+                self.context.report(record, RecordError("target rejected the document", record=record))
+                continue
+            WRITTEN.setdefault(self.context.connector_name, []).append(record)
+
+    def flush(self) -> None:
+        return None
+
+
+class RecordingSink(SinkConnector[RecordingConfig]):
+    name = "recording-sink"
+    config_class = RecordingConfig
+    task_class = RecordingTask
+
+
+def _worker(bootstrap: str, tmp_path: Path, *connectors: dict[str, t.Any]) -> Worker:
+    files = [parse_connector(c) for c in connectors]
+    config = WorkerConfig(
+        bootstrap_servers=bootstrap,
+        offset_storage_file_filename=str(tmp_path / "offsets.json"),
+        offset_flush_interval_ms=200,
+        rest_port=0,
+    )
+    return Worker(config, files)
+
+
+def _wait(condition: t.Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _source(name: str, topic: str, **extra: str) -> dict[str, t.Any]:
+    return {"name": name, "config": {"connector.class": f"{__name__}:ScriptedSource", "topic": topic, **extra}}
+
+
+def _task_state(worker: Worker, name: str) -> str:
+    return str(worker.status(name)["tasks"][0]["state"])
+
+
+def test_retriable_poll_errors_are_retried(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
+    name = f"retry-{uuid.uuid4().hex[:6]}"
+    FAULTS[name] = {"poll_retriable": 3}
+    worker = _worker(kafka_bootstrap_servers, tmp_path, _source(name, name, count="20", **{"errors.retry.delay.max.ms": "50"}))
+    worker.start()
+    try:
+        messages = consume_all(kafka_bootstrap_servers, name, min_messages=20)
+    finally:
+        assert worker.stop(20)
+    assert len(messages) == 20
+    assert worker.metrics.total_retries.labels(connector=name, task="0")._value.get() == 3
+
+
+def test_retries_end_after_the_timeout_and_the_task_fails(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
+    name = f"giveup-{uuid.uuid4().hex[:6]}"
+    FAULTS[name] = {"poll_retriable": -1}  # forever
+    settings = {
+        "errors.retry.timeout": "300",
+        "errors.retry.delay.max.ms": "50",
+        "task.restart.max.attempts": "1",
+        "task.restart.backoff.initial.ms": "100",
+    }
+    worker = _worker(kafka_bootstrap_servers, tmp_path, _source(name, name, **settings))
+    worker.start()
+    try:
+        _wait(lambda: worker.connectors[name].tasks[0].restarts == 1 and _task_state(worker, name) == "FAILED", what="FAILED after one restart")
+        time.sleep(0.5)
+        status = worker.status(name)
+        assert status["tasks"][0]["state"] == "FAILED"
+        assert "errors.retry.timeout=300" in status["tasks"][0]["trace"]
+        assert worker.connectors[name].tasks[0].restarts == 1  # bounded: no second restart
+        # A manual restart (REST POST .../tasks/0/restart) gives it another go.
+        FAULTS[name]["poll_retriable"] = 0
+        worker.restart(name, task_id=0)
+        _wait(lambda: _task_state(worker, name) == "RUNNING", what="RUNNING after manual restart")
+    finally:
+        assert worker.stop(20)
+
+
+def test_failed_task_restarts_on_its_own(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
+    name = f"restart-{uuid.uuid4().hex[:6]}"
+    FAULTS[name] = {"init_fatal": 2}
+    worker = _worker(
+        kafka_bootstrap_servers, tmp_path, _source(name, name, count="15", **{"task.restart.backoff.initial.ms": "100"})
+    )
+    worker.start()
+    try:
+        messages = consume_all(kafka_bootstrap_servers, name, min_messages=15)
+        assert _task_state(worker, name) == "RUNNING"
+        assert worker.connectors[name].tasks[0].restarts == 2
+    finally:
+        assert worker.stop(20)
+    assert sorted(m.offset() for m in messages) == list(range(15))
+
+
+def test_errant_source_records_go_to_the_dead_letter_topic(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
+    name = f"dlq-{uuid.uuid4().hex[:6]}"
+    FAULTS[name] = {}
+    dlq = f"{name}-dlq"
+    worker = _worker(
+        kafka_bootstrap_servers,
+        tmp_path,
+        _source(name, name, count="30", **{"bad.every": "10", "errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq}),
+    )
+    worker.start()
+    try:
+        good = consume_all(kafka_bootstrap_servers, name, min_messages=27)
+        dead = consume_all(kafka_bootstrap_servers, dlq, min_messages=3)
+    finally:
+        assert worker.stop(20)
+    assert len(good) == 27
+    assert [m.value() for m in dead] == [b"RAW-9", b"RAW-19", b"RAW-29"]
+    headers = dict(dead[0].headers() or [])
+    assert headers["__connect.errors.stage"] == b"TASK_POLL"
+    assert headers["__connect.errors.connector.name"] == name.encode()
+    assert headers["__connect.errors.exception.message"] == b"input.dat record 9 byte 90: bad packed nibble"
+    assert b"RecordError" in headers["__connect.errors.exception.class.name"]
+    assert b"RecordError: input.dat record 9" in headers["__connect.errors.exception.stacktrace"]
+    # Offsets moved past the bad records: nothing is left to replay.
+    assert worker.offset_store.items()
+
+
+def test_errant_record_fails_the_task_under_tolerance_none(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
+    name = f"strict-{uuid.uuid4().hex[:6]}"
+    FAULTS[name] = {}
+    worker = _worker(
+        kafka_bootstrap_servers,
+        tmp_path,
+        _source(name, name, count="30", **{"bad.every": "10", "task.restart.max.attempts": "0"}),
+    )
+    worker.start()
+    try:
+        _wait(lambda: _task_state(worker, name) == "FAILED", what="FAILED")
+        trace = worker.status(name)["tasks"][0]["trace"]
+    finally:
+        assert worker.stop(20)
+    assert "input.dat record 9 byte 90" in trace
+    assert "errors.tolerance=all" in trace
+    # The 9 good records before it were delivered, but the bad one's offset was not stored.
+    stored = [offset for _key, offset in worker.offset_store.items()]
+    assert all(int(t.cast(int, o["n"])) <= 9 for o in stored)
+
+
+def _produce_json(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    from confluent_kafka import Producer
+
+    create_topic(bootstrap, topic)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i, value in enumerate(values):
+        producer.produce(topic, key=str(i).encode(), value=value)
+    assert producer.flush(30) == 0
+
+
+def _sink(name: str, topic: str, **extra: str) -> dict[str, t.Any]:
+    return {
+        "name": name,
+        "config": {
+            "connector.class": f"{__name__}:RecordingSink",
+            "topics": topic,
+            "key.converter": "string",
+            "value.converter": "json",
+            "value.converter.schemas.enable": "false",
+            **extra,
+        },
+    }
+
+
+def test_sink_retriable_put_redelivers_the_same_batch(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
+    name = f"sinkretry-{uuid.uuid4().hex[:6]}"
+    FAULTS[name] = {"put_retriable": 2}
+    _produce_json(kafka_bootstrap_servers, name, [b'{"n": %d}' % i for i in range(50)])
+    worker = _worker(kafka_bootstrap_servers, tmp_path, _sink(name, name, **{"errors.retry.delay.max.ms": "50"}))
+    worker.start()
+    try:
+        _wait(lambda: len(WRITTEN.get(name, [])) >= 50, what="50 records")
+    finally:
+        assert worker.stop(20)
+    assert [r.value["n"] for r in WRITTEN[name]] == list(range(50))
+
+
+def test_sink_reported_record_goes_to_dlq_and_the_rest_lands(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
+    name = f"sinkdlq-{uuid.uuid4().hex[:6]}"
+    FAULTS[name] = {}
+    values = [b'{"n": %d}' % i for i in range(20)]
+    values[7] = b'{"n": 7, "bad": true}'
+    values[12] = b"not json at all"
+    _produce_json(kafka_bootstrap_servers, name, values)
+    worker = _worker(
+        kafka_bootstrap_servers,
+        tmp_path,
+        _sink(name, name, **{"errors.tolerance": "all", "errors.deadletterqueue.topic.name": f"{name}-dlq"}),
+    )
+    worker.start()
+    try:
+        _wait(lambda: len(WRITTEN.get(name, [])) >= 18, what="18 records")
+        dead = consume_all(kafka_bootstrap_servers, f"{name}-dlq", min_messages=2)
+    finally:
+        assert worker.stop(20)
+    assert [r.offset for r in WRITTEN[name]] == [i for i in range(20) if i not in (7, 12)]
+    by_offset = {dict(m.headers() or [])["__connect.errors.offset"]: m for m in dead}
+    assert by_offset[b"7"].value() == values[7]
+    assert dict(by_offset[b"7"].headers() or [])["__connect.errors.stage"] == b"TASK_PUT"
+    assert by_offset[b"12"].value() == values[12]
+    assert dict(by_offset[b"12"].headers() or [])["__connect.errors.stage"] == b"VALUE_CONVERTER"
+    assert by_offset[b"7"].key() == b"7"
+
+
+def test_sink_reported_record_fails_the_task_under_tolerance_none(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
+    name = f"sinkstrict-{uuid.uuid4().hex[:6]}"
+    FAULTS[name] = {}
+    _produce_json(kafka_bootstrap_servers, name, [b'{"n": 0}', b'{"n": 1, "bad": true}'])
+    worker = _worker(kafka_bootstrap_servers, tmp_path, _sink(name, name, **{"task.restart.max.attempts": "0"}))
+    worker.start()
+    try:
+        _wait(lambda: _task_state(worker, name) == "FAILED", what="FAILED")
+        trace = worker.status(name)["tasks"][0]["trace"]
+    finally:
+        assert worker.stop(20)
+    assert f"{name}-0@1" in trace
+    assert "target rejected the document" in trace
