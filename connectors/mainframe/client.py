@@ -78,7 +78,9 @@ class LocalDatasetReader:
                 except FileNotFoundError:
                     continue  # removed between glob and stat
                 if path.is_file() and not path.name.startswith("."):
-                    found.append(FileInfo(path.relative_to(self.root).as_posix(), stat.st_size, stat.st_mtime_ns // 1_000_000))
+                    found.append(
+                        FileInfo(path.relative_to(self.root).as_posix(), stat.st_size, stat.st_mtime_ns // 1_000_000)
+                    )
         except OSError as exc:
             msg = f"cannot list {self.root}: {exc}"
             raise RetriableError(msg) from exc

@@ -14,7 +14,7 @@ import functools
 import typing as t
 from pathlib import Path
 
-from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from headwater.connectors.config import PluginConfig
 
@@ -34,7 +34,7 @@ class MainframeCopybookConfig(PluginConfig):
 
     copybook_path: str | None = None
     """Path of the COBOL copybook describing the records (give this or ``copybook.text``)."""
-    copybook_text: str | None = Field(default=None, validate_default=True)
+    copybook_text: str | None = None
     """The copybook itself, inline (give this or ``copybook.path``)."""
     input_dir: str = Field(min_length=1)
     """Folder to watch for dataset files."""
@@ -45,7 +45,7 @@ class MainframeCopybookConfig(PluginConfig):
     mode: Mode = "append"
     """``append``: every record is a create event. ``snapshot-diff``: every file is a new full extract
     (a generation), compared by ``key.fields`` with the previous one into create/update/delete events."""
-    key_fields: str = Field(default="", validate_default=True)
+    key_fields: str = ""
     """Comma-separated decoded field names (``CUST_ID`` or ``CUST-ID``) that form the record key.
     Empty: the key is ``{"file", "record"}`` (append mode only)."""
     generation_order: t.Literal["name", "mtime"] = "name"
@@ -107,7 +107,7 @@ class MainframeCopybookConfig(PluginConfig):
     finished_file_action: FinishedAction = "keep"
     """What to do with a file once all its records are durable in Kafka: keep, move (to ``finished.dir``) or delete.
     In append mode a file counts as finished once fully read and unchanged for ``file.quiet.ms``."""
-    finished_dir: str | None = Field(default=None, validate_default=True)
+    finished_dir: str | None = None
     """Where ``finished.file.action=move`` puts finished files."""
     file_quiet_ms: int = Field(default=5_000, ge=0)
     """append mode with move/delete: a fully read file unchanged for this long is finished."""
@@ -122,6 +122,20 @@ class MainframeCopybookConfig(PluginConfig):
     _layout: t.Any = PrivateAttr(default=None)
 
     # ------------------------------------------------------------------ validators
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_absent_keys(cls, data: t.Any) -> t.Any:
+        # Keys with cross-key rules are validated even when absent; pydantic would report
+        # a validated default under the Python name, so an explicit default is put in
+        # under the dotted key instead.
+        if isinstance(data, dict):
+            data = dict(data)
+            for name, default in (("copybook_text", None), ("key_fields", ""), ("finished_dir", None)):
+                if name not in data and name.replace("_", ".") not in data:
+                    data[name.replace("_", ".")] = default
+        return data
+
     # Cross-key checks live on the later key (``info.data`` holds the keys declared
     # before it), so each problem is reported under the key that has to change.
 
