@@ -61,7 +61,9 @@ class SecantusServer:
     with its data); ``:memory:`` (the default) loses everything on stop.
     """
 
-    def __init__(self, *, port: int | None = None, storage_path: str | Path = ":memory:", log_path: Path | None = None) -> None:
+    def __init__(
+        self, *, port: int | None = None, storage_path: str | Path = ":memory:", log_path: Path | None = None
+    ) -> None:
         executable = secantusd_executable()
         if executable is None:
             msg = "secantusd-py is not installed (pip install secantusdb, a test-only dependency)"
@@ -85,7 +87,17 @@ class SecantusServer:
         """
         output: t.Any = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [self.executable, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", self.storage_path, "--log-level", "WARNING"],
+            [
+                self.executable,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--storage-path",
+                self.storage_path,
+                "--log-level",
+                "WARNING",
+            ],
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -135,7 +147,7 @@ def shared_mongodb_uri() -> str:
     Raises:
         FileNotFoundError: ``secantusd-py`` is not installed.
     """
-    global _shared  # noqa: PLW0603 - one server per process, like the Kafka fixture's
+    global _shared
     external = os.environ.get(MONGODB_URI_ENV, "").strip()
     if external:
         return external
@@ -189,5 +201,3 @@ def read_state(uri: str, database: str, collection: str) -> dict[str, dict[str, 
         return state
     finally:
         client.close()
-
-

@@ -42,9 +42,7 @@ __all__ = [
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
 # Server error codes a retry can fix (pymongo's own retryable-write list plus timeouts).
-TRANSIENT_CODES = frozenset(
-    {6, 7, 50, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 63, 150, 134}
-)
+TRANSIENT_CODES = frozenset({6, 7, 50, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 63, 150, 134})
 
 
 class WriteKind(enum.Enum):
@@ -86,7 +84,7 @@ class WriteError:
 
 
 @dataclass
-class BulkWriteFailure(Exception):  # noqa: N818 - named for what happened, like pymongo's BulkWriteError
+class BulkWriteFailure(Exception):
     """Some writes of a bulk write were rejected.
 
     Attributes:
@@ -185,11 +183,17 @@ class PymongoWriter:
 
         self._client = client
         self._collections: dict[tuple[str, str], t.Any] = {}
+        # Driver objects are built at the last moment; a missing filter or document is
+        # the task's bug, so it fails loudly here rather than as a server error.
         self._builders: dict[WriteKind, t.Callable[[WriteOp], t.Any]] = {
-            WriteKind.INSERT: lambda op: pymongo.InsertOne(op.document),
-            WriteKind.REPLACE: lambda op: pymongo.ReplaceOne(op.filter, op.document, upsert=op.upsert),
-            WriteKind.UPDATE: lambda op: pymongo.UpdateOne(op.filter, op.document, upsert=op.upsert),
-            WriteKind.DELETE: lambda op: pymongo.DeleteOne(op.filter),
+            WriteKind.INSERT: lambda op: pymongo.InsertOne(_required(op.document)),
+            WriteKind.REPLACE: lambda op: pymongo.ReplaceOne(
+                _required(op.filter), _required(op.document), upsert=op.upsert
+            ),
+            WriteKind.UPDATE: lambda op: pymongo.UpdateOne(
+                _required(op.filter), _required(op.document), upsert=op.upsert
+            ),
+            WriteKind.DELETE: lambda op: pymongo.DeleteOne(_required(op.filter)),
             WriteKind.DELETE_MANY: lambda op: pymongo.DeleteMany(op.filter or {}),
         }
 
@@ -225,7 +229,8 @@ class PymongoWriter:
         except BulkWriteError as exc:
             details = exc.details
             if details.get("writeConcernErrors") and not details.get("writeErrors"):
-                msg = f"write concern not satisfied on {database}.{collection}: {details['writeConcernErrors'][0].get('errmsg')}"
+                reason = details["writeConcernErrors"][0].get("errmsg")
+                msg = f"write concern not satisfied on {database}.{collection}: {reason}"
                 raise RetriableError(msg) from exc
             errors = [
                 WriteError(int(error["index"]), error.get("code"), str(error.get("errmsg", "")))
@@ -248,9 +253,7 @@ class PymongoWriter:
         except PyMongoError as exc:
             msg = f"MongoDB driver error ({type(exc).__name__}): {exc}"
             raise FatalError(msg) from exc
-        return int(
-            result.inserted_count + result.upserted_count + result.matched_count + result.deleted_count
-        )
+        return int(result.inserted_count + result.upserted_count + result.matched_count + result.deleted_count)
 
     def _isolate(self, operations: t.Sequence[WriteOp], cause: BaseException) -> BulkWriteFailure | FatalError:
         """Build and encode each write alone to find those that cannot be sent; none was applied.
@@ -270,7 +273,7 @@ class PymongoWriter:
                         if size > MAX_DOCUMENT_BYTES:
                             msg = f"document of {size} bytes exceeds MongoDB's 16 MiB limit"
                             raise ValueError(msg)
-            except Exception as exc:  # noqa: BLE001 - any build or encoding failure marks this write as bad
+            except Exception as exc:
                 errors.append(WriteError(index, None, f"cannot encode the document: {exc}"))
         if not errors:
             msg = f"bulk write could not be sent, though each write encodes alone: {cause}"
@@ -280,3 +283,10 @@ class PymongoWriter:
     def close(self) -> None:
         """Close the client's connection pools."""
         self._client.close()
+
+
+def _required(part: t.Mapping[str, t.Any] | None) -> t.Mapping[str, t.Any]:
+    if part is None:
+        msg = "write operation lacks its filter or document"
+        raise TypeError(msg)
+    return part

@@ -129,21 +129,29 @@ class MongoSinkConfig(PluginConfig):
     """Where the documents go, how each record becomes a write, and how writes are batched."""
 
     connection_uri: SecretStr = SecretStr("mongodb://localhost:27017")
-    """``mongodb://`` or ``mongodb+srv://`` URI (Atlas); TLS, ``retryWrites``, ``w`` and timeouts go in its options. Never logged."""
+    """``mongodb://`` or ``mongodb+srv://`` URI (Atlas). TLS, ``retryWrites``, ``w`` and
+    timeouts go in its options. Never logged."""
     database: str = Field(min_length=1)
     """Target database; may contain ``${topic}``."""
     collection: str = ""
     """Target collection; ``${topic}`` is replaced by the record's topic. Empty: the topic name."""
     topic_override: dict[str, dict[str, t.Any]] = Field(default_factory=dict)
-    """``topic.override.<topic>.<key>``: any key but ``connection.uri`` for one topic, e.g. ``topic.override.demo.orders.collection``."""
+    """``topic.override.<topic>.<key>``: any key but ``connection.uri`` for one topic,
+    e.g. ``topic.override.demo.orders.collection``."""
     writemodel_strategy: str = "replace-one"
-    """replace-one (by ``_id``, upsert), replace-one-business-key, update-one, update-one-timestamps, update-one-business-key-timestamps, insert-one, delete-one-business-key."""
+    """replace-one (by ``_id``, upsert), replace-one-business-key, update-one,
+    update-one-timestamps, update-one-business-key-timestamps, insert-one,
+    delete-one-business-key."""
     delete_on_null_values: bool = False
-    """A tombstone (key, null value) deletes the document its key names; off: a tombstone is a record error (CDC mode: skipped)."""
+    """A tombstone (key, null value) deletes the document its key names; off: a tombstone
+    is a record error (in CDC mode: skipped)."""
     delete_writemodel_strategy: str = "delete-one"
-    """How a tombstone deletes: delete-one (``_id`` from the key-based id strategy) or delete-one-business-key (filter on the projected key fields)."""
+    """How a tombstone deletes: delete-one (``_id`` from the key-based id strategy) or
+    delete-one-business-key (filter on the projected key fields)."""
     document_id_strategy: str = "bson-oid"
-    """bson-oid, uuid, kafka-metadata (``topic#partition#offset``), full-key, partial-key, partial-value, provided-in-key, provided-in-value, uuid-provided-in-key, uuid-provided-in-value."""
+    """bson-oid, uuid, kafka-metadata (``topic#partition#offset``), full-key, partial-key,
+    partial-value, provided-in-key, provided-in-value, uuid-provided-in-key,
+    uuid-provided-in-value."""
     document_id_strategy_overwrite_existing: bool = False
     """Replace an ``_id`` the value already has with the strategy's id."""
     document_id_strategy_uuid_format: t.Literal["string", "binary"] = "string"
@@ -171,7 +179,8 @@ class MongoSinkConfig(PluginConfig):
     field_renamer_regexp: str = "[]"
     """JSON list of ``{"regexp": "^value\\\\..*", "pattern": "_", "replace": "-"}`` for rename-by-regexp."""
     change_data_capture_handler: str = ""
-    """``headwater`` (or mongo-kafka's Debezium RdbmsHandler class): apply change events by key; strategies and post processors are bypassed."""
+    """``headwater`` (or mongo-kafka's Debezium RdbmsHandler class): apply change events by
+    key; strategies and post processors are bypassed."""
     change_data_capture_handler_id: t.Literal["key", "key-field"] = "key"
     """CDC ``_id``: the key document (``{"id": 42}``, as mongo-kafka) or, for one-field keys, its value (``42``)."""
     change_data_capture_handler_remove_null_values: bool = False
@@ -277,7 +286,9 @@ class MongoSinkConfig(PluginConfig):
     def _post_processors(cls, value: t.Any) -> t.Any:
         if not isinstance(value, str):
             return value
-        names = [_short_name(name, _POST_PROCESSOR_CLASSES, POST_PROCESSORS) for name in value.split(",") if name.strip()]
+        names = [
+            _short_name(name, _POST_PROCESSOR_CLASSES, POST_PROCESSORS) for name in value.split(",") if name.strip()
+        ]
         for name in names:
             _check_known(name, POST_PROCESSORS, "post processor")
         return ",".join(names)
@@ -312,7 +323,9 @@ class MongoSinkConfig(PluginConfig):
         for topic, keys in value.items():
             unknown = sorted(set(keys) - allowed)
             if unknown:
-                names = ", ".join(f"topic.override.{topic}.{key}" if key else f"topic.override.{topic}" for key in unknown)
+                names = ", ".join(
+                    f"topic.override.{topic}.{key}" if key else f"topic.override.{topic}" for key in unknown
+                )
                 msg = f"unknown per-topic key(s): {names}"
                 raise ValueError(msg)
         return value
@@ -336,9 +349,16 @@ class MongoSinkConfig(PluginConfig):
             )
             raise ValueError(msg)
         if "business-key" in self.writemodel_strategy and strategy not in ("partial-key", "partial-value"):
-            msg = f"writemodel.strategy={self.writemodel_strategy} needs document.id.strategy partial-key or partial-value"
+            msg = (
+                f"writemodel.strategy={self.writemodel_strategy} needs "
+                "document.id.strategy partial-key or partial-value"
+            )
             raise ValueError(msg)
-        if self.delete_on_null_values and self.delete_writemodel_strategy == "delete-one-business-key" and strategy != "partial-key":
+        if (
+            self.delete_on_null_values
+            and self.delete_writemodel_strategy == "delete-one-business-key"
+            and strategy != "partial-key"
+        ):
             msg = "delete.writemodel.strategy=delete-one-business-key needs document.id.strategy=partial-key"
             raise ValueError(msg)
         for kind in ("key", "value"):
@@ -352,10 +372,14 @@ class MongoSinkConfig(PluginConfig):
                     )
                     raise ValueError(msg)
         chain = self.processors()
-        if any("key-projector" in name for name in chain) and not (self.key_projection_type and self.key_projection_list):
+        if any("key-projector" in name for name in chain) and not (
+            self.key_projection_type and self.key_projection_list
+        ):
             msg = "a key projector in post.processor.chain needs key.projection.type and key.projection.list"
             raise ValueError(msg)
-        if any("value-projector" in name for name in chain) and not (self.value_projection_type and self.value_projection_list):
+        if any("value-projector" in name for name in chain) and not (
+            self.value_projection_type and self.value_projection_list
+        ):
             msg = "a value projector in post.processor.chain needs value.projection.type and value.projection.list"
             raise ValueError(msg)
 
@@ -390,7 +414,10 @@ class MongoSinkConfig(PluginConfig):
 
     def rename_rules(self) -> tuple[list[RenameRule], list[RenameRule]]:
         """The (mapping, regexp) renaming rules, parsed from their JSON keys."""
-        mapping = [RenameRule(str(rule.get("oldName", "")), str(rule.get("newName", ""))) for rule in json.loads(self.field_renamer_mapping)]
+        mapping = [
+            RenameRule(str(rule.get("oldName", "")), str(rule.get("newName", "")))
+            for rule in json.loads(self.field_renamer_mapping)
+        ]
         regexp = [
             RenameRule(str(rule.get("regexp", "")), str(rule.get("replace", "")), str(rule.get("pattern", "")))
             for rule in json.loads(self.field_renamer_regexp)

@@ -275,7 +275,9 @@ class StrategyWriteBuilder:
     def _processor(self, name: str) -> _Processor:
         settings = self.settings
         # The uuid-provided strategies convert the value's own _id, so they always apply.
-        overwrite = settings.document_id_strategy_overwrite_existing or settings.document_id_strategy.startswith("uuid-provided")
+        overwrite = settings.document_id_strategy_overwrite_existing or settings.document_id_strategy.startswith(
+            "uuid-provided"
+        )
 
         def document_id_adder(record: SinkRecord, key: t.Any, value: Document) -> tuple[t.Any, Document]:
             if overwrite or ID not in value:
@@ -354,7 +356,9 @@ class StrategyWriteBuilder:
         builders: dict[str, t.Callable[[Document], WriteOp]] = {
             "replace-one": lambda doc: WriteOp(WriteKind.REPLACE, {ID: require_id(doc)}, doc, upsert=True),
             "replace-one-business-key": lambda doc: WriteOp(WriteKind.REPLACE, *business_key(doc), upsert=True),
-            "update-one": lambda doc: WriteOp(WriteKind.UPDATE, {ID: require_id(doc)}, {"$set": without_id(doc)}, upsert=True),
+            "update-one": lambda doc: WriteOp(
+                WriteKind.UPDATE, {ID: require_id(doc)}, {"$set": without_id(doc)}, upsert=True
+            ),
             "update-one-timestamps": lambda doc: WriteOp(
                 WriteKind.UPDATE, {ID: require_id(doc)}, timestamps(without_id(doc)), upsert=True
             ),

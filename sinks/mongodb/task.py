@@ -130,7 +130,9 @@ class MongoSinkTask(SinkTask[MongoSinkConfig]):
             try:
                 self._writer.bulk_write(database, collection, operations, ordered=ordered)
             except BulkWriteFailure as failure:
-                operations, records = self._after_failure(database, collection, operations, records, failure, ordered=ordered)
+                operations, records = self._after_failure(
+                    database, collection, operations, records, failure, ordered=ordered
+                )
                 continue
             finally:
                 self._rate_limit()
@@ -156,7 +158,10 @@ class MongoSinkTask(SinkTask[MongoSinkConfig]):
                 code = f" (code {error.code})" if error.code is not None else ""
                 record = records[error.index]
                 message = f"MongoDB rejected the write to {where}{code}: {error.message}"
-                self._reject(record, RecordError(message, record=record, location=f"{record.topic}-{record.partition}@{record.offset}"))
+                self._reject(
+                    record,
+                    RecordError(message, record=record, location=f"{record.topic}-{record.partition}@{record.offset}"),
+                )
         if not failure.others_attempted:
             # Nothing was sent: send everything that was not rejected.
             keep = [i for i in range(len(operations)) if i not in failed or failed[i].transient]

@@ -16,7 +16,9 @@ TestMongoSinkConnectorStandard = get_sink_test_class(
             "change.data.capture.handler": "headwater",
         },
         read_state=lambda config, _topic: read_state(
-            config.connection_uri.get_secret_value(), config.database, config.collection  # type: ignore[attr-defined]
+            config.connection_uri.get_secret_value(),
+            config.database,
+            config.collection,  # type: ignore[attr-defined]
         ),
         bad_value="not a change event",
     )
