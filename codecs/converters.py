@@ -147,12 +147,40 @@ def _parse_bool(key: str, text: str) -> bool:
     raise ConfigError([FieldError(key, f"must be true or false, not {text!r}")])
 
 
+def _shape(value: t.Any) -> t.Hashable:
+    """What :func:`infer_schema` depends on, cheap to compute and hashable."""
+    if isinstance(value, dict):
+        return tuple((name, _shape(item)) for name, item in value.items())
+    if isinstance(value, decimal.Decimal):
+        return ("decimal", _decimal_scale(value))
+    if isinstance(value, (list, tuple)):
+        return ("array", _shape(next((item for item in value if item is not None), "")))
+    return t.cast(t.Hashable, type(value))
+
+
 class JsonConverter:
     """Kafka Connect's JSON converter: schema-and-payload envelope or plain JSON."""
 
-    def __init__(self, *, schemas_enable: bool = True, decimal_format: str = "NUMERIC") -> None:
+    def __init__(
+        self, *, schemas_enable: bool = True, decimal_format: str = "NUMERIC", schemas_cache_size: int = 1000
+    ) -> None:
         self.schemas_enable = schemas_enable
         self.decimal_format = decimal_format.upper()
+        self.schemas_cache_size = schemas_cache_size
+        self._schemas: dict[t.Hashable, bytes] = {}
+
+    def _schema_bytes(self, data: t.Any) -> bytes:
+        # Inferring and serialising a schema costs several times the payload itself;
+        # records of one table share a shape, so the serialised schema is cached by shape.
+        if not isinstance(data, t.Mapping) or not isinstance(data, dict):
+            return orjson.dumps(infer_schema(data))
+        shape = _shape(data)
+        cached = self._schemas.get(shape)
+        if cached is None:
+            if len(self._schemas) >= self.schemas_cache_size:
+                self._schemas.clear()
+            cached = self._schemas[shape] = orjson.dumps(infer_schema(data))
+        return cached
 
     def to_bytes(self, topic: str, data: t.Any) -> bytes | None:
         if data is None:
@@ -160,7 +188,8 @@ class JsonConverter:
         payload = _to_base64_decimals(data) if self.decimal_format == "BASE64" else data
         try:
             if self.schemas_enable:
-                return orjson.dumps({"schema": infer_schema(data), "payload": payload}, default=_default)
+                body = orjson.dumps(payload, default=_default)
+                return b'{"schema":' + self._schema_bytes(data) + b',"payload":' + body + b"}"
             return orjson.dumps(payload, default=_default)
         except TypeError as exc:
             msg = f"cannot convert to JSON for topic {topic}: {exc}"
@@ -242,7 +271,9 @@ def make_converter(name: str, options: t.Mapping[str, str], *, key: str) -> Conv
     if kind is None:
         msg = f"unknown converter {name!r} (use json, string or bytes)"
         raise ConfigError([FieldError(key, msg)])
-    unknown = set(options) - ({"schemas.enable", "decimal.format", "schemas.cache.size"} if kind == "json" else {"encoding"})
+    unknown = set(options) - (
+        {"schemas.enable", "decimal.format", "schemas.cache.size"} if kind == "json" else {"encoding"}
+    )
     if unknown:
         raise ConfigError([FieldError(f"{key}.{option}", "unknown converter option") for option in sorted(unknown)])
     if kind == "json":
@@ -250,7 +281,11 @@ def make_converter(name: str, options: t.Mapping[str, str], *, key: str) -> Conv
         if decimal_format not in ("NUMERIC", "BASE64"):
             raise ConfigError([FieldError(f"{key}.decimal.format", "must be NUMERIC or BASE64")])
         schemas = _parse_bool(f"{key}.schemas.enable", options.get("schemas.enable", "true"))
-        return JsonConverter(schemas_enable=schemas, decimal_format=decimal_format)
+        try:
+            cache_size = int(options.get("schemas.cache.size", "1000"))
+        except ValueError:
+            raise ConfigError([FieldError(f"{key}.schemas.cache.size", "must be a whole number")]) from None
+        return JsonConverter(schemas_enable=schemas, decimal_format=decimal_format, schemas_cache_size=cache_size)
     if kind == "string":
         return StringConverter()
     return ByteArrayConverter()

@@ -31,6 +31,7 @@ from confluent_kafka.admin import AdminClient
 # confluent_kafka.admin re-exports NewTopic only implicitly, which strict mypy rejects;
 # cimpl is where it is defined and typed.
 from confluent_kafka.cimpl import NewTopic
+
 from headwater.connectors.errors import FatalError, RetriableError
 from headwater.connectors.runtime.broker import LocalKafka, find_free_port
 
@@ -115,10 +116,7 @@ def create_topic(
         future.result(timeout=timeout)
     except KafkaException as exc:
         error = exc.args[0] if exc.args else None
-        already = (
-            isinstance(error, KafkaError)
-            and error.code() == KafkaError.TOPIC_ALREADY_EXISTS
-        )
+        already = isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS
         if not (already and exist_ok):
             msg = f"Cannot create topic {name!r} on {bootstrap}: {exc}"
             raise FatalError(msg) from exc
@@ -136,9 +134,7 @@ def create_topic(
         ):
             return
         if time.monotonic() > deadline:
-            msg = (
-                f"Topic {name!r} has no leader for all partitions after {timeout:.0f}s"
-            )
+            msg = f"Topic {name!r} has no leader for all partitions after {timeout:.0f}s"
             raise RetriableError(msg)
         time.sleep(0.1)
 
@@ -207,19 +203,13 @@ def consume_all(
     )
     messages: list[Message] = []
     try:
-        consumer.assign(
-            [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
-        )
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         at_end: set[int] = set()
         last_error: KafkaError | None = None
         last_activity = time.monotonic()
         while True:
             now = time.monotonic()
-            done = (
-                len(at_end) == len(partitions)
-                and len(messages) >= min_messages
-                and now - last_activity >= idle
-            )
+            done = len(at_end) == len(partitions) and len(messages) >= min_messages and now - last_activity >= idle
             if done:
                 return messages
             if now > deadline:

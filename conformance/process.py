@@ -68,7 +68,14 @@ class WorkerProcess:
         """Start the worker; returns once its REST API answers."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "headwater.connectors.cli", "standalone", str(self.worker_file), *map(str, self.connector_files)],
+            [
+                sys.executable,
+                "-m",
+                "headwater.connectors.cli",
+                "standalone",
+                str(self.worker_file),
+                *map(str, self.connector_files),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
@@ -89,7 +96,7 @@ class WorkerProcess:
 
     def get(self, path: str) -> t.Any:
         """GET a REST path and decode its JSON."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.rest_port}{path}", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.rest_port}{path}", timeout=5) as response:
             body = response.read()
         return json.loads(body) if body and path != "/metrics" else body.decode()
 

@@ -21,5 +21,7 @@ __all__ = ["kafka_bootstrap_servers"]
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the markers the standard tests use."""
-    config.addinivalue_line("markers", "kafka: needs a real Kafka broker (started by the kafka_bootstrap_servers fixture)")
+    config.addinivalue_line(
+        "markers", "kafka: needs a real Kafka broker (started by the kafka_bootstrap_servers fixture)"
+    )
     config.addinivalue_line("markers", "slow: takes more than a few seconds (crash and end-to-end tests)")

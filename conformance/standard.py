@@ -176,7 +176,10 @@ def get_source_test_class(harness: SourceHarness) -> type:
         def test_bad_config_rejected_per_field(self) -> None:
             if harness.bad_config is None:
                 pytest.skip("harness gives no bad config")
-            document = {"name": "bad", "config": {"connector.class": f"{plugin.__module__}:{plugin.__qualname__}", **harness.bad_config}}
+            document = {
+                "name": "bad",
+                "config": {"connector.class": f"{plugin.__module__}:{plugin.__qualname__}", **harness.bad_config},
+            }
             with pytest.raises(ConfigError) as caught:
                 parse_connector(document)
             named = {error.key for error in caught.value.errors}
@@ -197,7 +200,9 @@ def get_source_test_class(harness: SourceHarness) -> type:
                 task.close()
             assert records, "the source returned no records"
             for record in records:
-                assert _json_safe_scalar_map(record.partition), f"partition is not a JSON-scalar map: {record.partition!r}"
+                assert _json_safe_scalar_map(record.partition), (
+                    f"partition is not a JSON-scalar map: {record.partition!r}"
+                )
                 assert _json_safe_scalar_map(record.offset), f"offset is not a JSON-scalar map: {record.offset!r}"
                 if isinstance(record, SourceRecord):
                     assert record.topic
@@ -274,7 +279,9 @@ def get_source_test_class(harness: SourceHarness) -> type:
             expected = harness.final_state(config)
             assert set(folded) >= {topic for topic, rows in expected.items() if rows}
             for topic, rows in expected.items():
-                assert _normalise(folded.get(topic, {})) == _normalise(rows), f"topic {topic} folds to a different state"
+                assert _normalise(folded.get(topic, {})) == _normalise(rows), (
+                    f"topic {topic} folds to a different state"
+                )
 
         @pytest.mark.kafka
         def test_state_check_through_kafka(self, tmp_path: Path, kafka_bootstrap_servers: str) -> None:
@@ -283,7 +290,12 @@ def get_source_test_class(harness: SourceHarness) -> type:
 
             topic = f"conformance-{uuid.uuid4().hex[:8]}"
             raw = harness.make_config(tmp_path, topic)
-            connector = parse_connector({"name": f"src-{topic}", "config": {"connector.class": f"{plugin.__module__}:{plugin.__qualname__}", **raw}})
+            connector = parse_connector(
+                {
+                    "name": f"src-{topic}",
+                    "config": {"connector.class": f"{plugin.__module__}:{plugin.__qualname__}", **raw},
+                }
+            )
             expected = harness.final_state(connector.plugin_config)
             worker = Worker(
                 WorkerConfig(
@@ -311,7 +323,8 @@ def get_source_test_class(harness: SourceHarness) -> type:
             for out_topic, rows in expected.items():
                 messages = consume_all(kafka_bootstrap_servers, out_topic, min_messages=1 if rows else 0)
                 folded = fold(
-                    (converter.from_bytes(out_topic, m.key()), converter.from_bytes(out_topic, m.value())) for m in messages
+                    (converter.from_bytes(out_topic, m.key()), converter.from_bytes(out_topic, m.value()))
+                    for m in messages
                 )
                 assert _normalise(folded) == _normalise(rows), f"topic {out_topic} folds to a different state"
 
@@ -324,9 +337,9 @@ def _source_idle(worker: t.Any, name: str, window: float = 1.5) -> bool:
     """True when the connector's polled count has not moved for ``window`` seconds."""
     metrics = worker.metrics
     counter = metrics.source_record_poll.labels(connector=name, task="0")
-    before = counter._value.get()  # noqa: SLF001 - reading our own registry
+    before = counter._value.get()
     time.sleep(window)
-    return bool(counter._value.get() == before)  # noqa: SLF001
+    return bool(counter._value.get() == before)
 
 
 def _test_stream(count: int = 400, keys: int = 40, seed: int = 3) -> list[tuple[t.Any, t.Any]]:
@@ -496,8 +509,12 @@ def get_sink_test_class(harness: SinkHarness) -> type:
                 }
             )
             worker = Worker(
-                WorkerConfig(bootstrap_servers=kafka_bootstrap_servers, offset_flush_interval_ms=200, rest_port=0,
-                             offset_storage_file_filename=str(tmp_path / "offsets.json")),
+                WorkerConfig(
+                    bootstrap_servers=kafka_bootstrap_servers,
+                    offset_flush_interval_ms=200,
+                    rest_port=0,
+                    offset_storage_file_filename=str(tmp_path / "offsets.json"),
+                ),
                 [connector],
             )
             expected = _normalise(fold(messages))

@@ -188,14 +188,14 @@ class SourceTask(abc.ABC, t.Generic[C]):
         trouble (the runtime backs off and calls again).
         """
 
-    def commit(self, offsets: t.Sequence[tuple[SourcePartition, SourceOffset]]) -> None:  # noqa: B027
+    def commit(self, offsets: t.Sequence[tuple[SourcePartition, SourceOffset]]) -> None:
         """Called by the runtime after these (partition, offset) pairs are durable.
 
         Optional: acknowledge upstream, e.g. move a finished file away. Never called
         for offsets that are not yet stored.
         """
 
-    def close(self) -> None:  # noqa: B027
+    def close(self) -> None:
         """Release resources. Called once when the task stops, even after a failure."""
 
 
@@ -233,7 +233,7 @@ class SinkTask(abc.ABC, t.Generic[C]):
         self.flush()
         return offsets
 
-    def close(self) -> None:  # noqa: B027
+    def close(self) -> None:
         """Release resources. Called once when the task stops, after a final flush."""
 
 

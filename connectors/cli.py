@@ -82,7 +82,12 @@ def _print_config_errors(error: ConfigError) -> None:
 
 @cli.command()
 @click.argument("connector_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--worker", "worker_file", type=click.Path(dir_okay=False, path_type=Path), help="Also check converters against this worker file.")
+@click.option(
+    "--worker",
+    "worker_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also check converters against this worker file.",
+)
 def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> None:
     """Check connector files; print one line per invalid or missing key."""
     from headwater.connectors.config import WorkerConfig, load_connector_file, load_worker_file
@@ -103,11 +108,57 @@ def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> Non
         sys.exit(1)
 
 
+def config_reference_markdown() -> str:
+    """The config reference of every installed plugin as Markdown (it is in the README)."""
+    from headwater.connectors.api import SinkConnector
+    from headwater.connectors.config import ConnectorConfig
+    from headwater.connectors.registry import available_plugins
+
+    def table(schema: dict[str, t.Any]) -> list[str]:
+        required = set(schema.get("required", ()))
+        rows = ["| key | type | default | description |", "|---|---|---|---|"]
+        for key, spec in schema["properties"].items():
+            kinds = [spec.get("type")] if "type" in spec else [o.get("type", "?") for o in spec.get("anyOf", [])]
+            kind = " or ".join(str(k) for k in kinds if k and k != "null") or "object"
+            if "enum" in spec:
+                kind = " \\| ".join(map(str, spec["enum"]))
+            default = "**required**" if key in required else f"`{json_default(spec.get('default'))}`"
+            description = " ".join(str(spec.get("description", "")).split()).replace("|", "\\|")
+            rows.append(f"| `{key}` | {kind} | {default} | {description} |")
+        return rows
+
+    def json_default(value: t.Any) -> str:
+        return orjson.dumps(value).decode() if not isinstance(value, str) else value
+
+    lines = ["### Framework keys (every connector)", "", *table(ConnectorConfig.model_json_schema(by_alias=True)), ""]
+    for alias, plugin in available_plugins().items():
+        kind = "sink" if issubclass(plugin, SinkConnector) else "source"
+        lines += [f"### `{alias}` ({kind})", "", plugin.description, ""]
+        lines += [*table(plugin.config_class.model_json_schema(by_alias=True)), ""]
+    return "\n".join(lines)
+
+
 @cli.command()
-def plugins() -> None:
-    """List every installed plugin with its config as JSON Schema."""
+@click.option("--format", "output_format", type=click.Choice(["json", "markdown"]), default="json", show_default=True)
+@click.option(
+    "--update-readme",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Replace the Markdown reference between the config-reference markers of this file.",
+)
+def plugins(output_format: str, update_readme: Path | None) -> None:
+    """List every installed plugin with its config as JSON Schema (or a Markdown reference)."""
     from headwater.connectors.api import SinkConnector
     from headwater.connectors.registry import available_plugins
+
+    if update_readme is not None:
+        start, end = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+        text = update_readme.read_text()
+        head, tail = text[: text.index(start) + len(start)], text[text.index(end) :]
+        update_readme.write_text(f"{head}\n{config_reference_markdown().strip()}\n{tail}")
+        return
+    if output_format == "markdown":
+        click.echo(config_reference_markdown())
+        return
 
     listing = [
         {
@@ -157,8 +208,12 @@ def standalone(worker_file: Path, connector_files: tuple[Path, ...]) -> None:
 
 @cli.command()
 @click.option("--count", default=100_000, show_default=True, help="Change events to generate.")
-@click.option("--out", "out_dir", default="demo-output", show_default=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--bootstrap-servers", envvar="HEADWATER_BOOTSTRAP_SERVERS", help="Use this Kafka instead of the embedded one.")
+@click.option(
+    "--out", "out_dir", default="demo-output", show_default=True, type=click.Path(file_okay=False, path_type=Path)
+)
+@click.option(
+    "--bootstrap-servers", envvar="HEADWATER_BOOTSTRAP_SERVERS", help="Use this Kafka instead of the embedded one."
+)
 def demo(count: int, out_dir: Path, bootstrap_servers: str | None) -> None:
     """Run datagen -> Kafka -> file sink on the embedded Kafka and show what landed."""
     from headwater.connectors.demo import run_demo

@@ -135,9 +135,9 @@ class ConnectorConfig(PluginConfig):
     """First delay before restarting a failed task; it doubles on each restart."""
     task_restart_backoff_max_ms: int = Field(default=60_000, ge=0)
     """Longest delay between automatic task restarts."""
-    producer_override: dict[str, str] = Field(default_factory=dict)
+    producer_override: dict[str, str] = Field(default_factory=dict, alias="producer.override.*")
     """``producer.override.*``: producer settings for this connector (e.g. another cluster)."""
-    consumer_override: dict[str, str] = Field(default_factory=dict)
+    consumer_override: dict[str, str] = Field(default_factory=dict, alias="consumer.override.*")
     """``consumer.override.*``: consumer settings for this connector."""
     key_converter_config: dict[str, str] = Field(default_factory=dict, alias="key.converter.*")
     """``key.converter.*``: options of the key converter, e.g. ``schemas.enable``."""
@@ -178,8 +178,8 @@ class WorkerConfig(PluginConfig):
 
 _PREFIXED = {
     ConnectorConfig: (
-        ("producer.override.", "producer.override"),
-        ("consumer.override.", "consumer.override"),
+        ("producer.override.", "producer.override.*"),
+        ("consumer.override.", "consumer.override.*"),
         ("key.converter.", "key.converter.*"),
         ("value.converter.", "value.converter.*"),
     ),
@@ -192,7 +192,9 @@ _PREFIXED = {
 }
 
 
-def _group_prefixed(model: type[PluginConfig], flat: t.Mapping[str, t.Any]) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
+def _group_prefixed(
+    model: type[PluginConfig], flat: t.Mapping[str, t.Any]
+) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
     """Split ``flat`` into the model's keys (prefixed families gathered) and the rest."""
     own_keys = {info.alias or name for name, info in model.model_fields.items()}
     ours: dict[str, t.Any] = {}

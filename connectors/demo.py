@@ -8,6 +8,7 @@ files by key gives exactly the generator's final state.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import time
@@ -39,7 +40,7 @@ def _count_lines(folder: Path) -> int:
     total = 0
     for path in folder.glob("*.jsonl"):
         with path.open("rb") as handle:
-            total += sum(chunk.count(b"\n") for chunk in iter(lambda h=handle: h.read(1 << 20), b""))
+            total += sum(chunk.count(b"\n") for chunk in iter(functools.partial(handle.read, 1 << 20), b""))
     return total
 
 
@@ -83,9 +84,13 @@ def run_demo(*, count: int, out_dir: Path, bootstrap_servers: str | None) -> int
         "errors.tolerance": "all",
         "errors.deadletterqueue.topic.name": f"{prefix}-dlq",
     }
-    config = DatagenConfig.model_validate({k: v for k, v in datagen.items() if k not in ("connector.class", "tasks.max")})
+    config = DatagenConfig.model_validate(
+        {k: v for k, v in datagen.items() if k not in ("connector.class", "tasks.max")}
+    )
     expected_total = _expected_messages(config)
-    console.print(f"datagen will emit {count:,} change events ({expected_total:,} records with tombstones) to {prefix}.*")
+    console.print(
+        f"datagen will emit {count:,} change events ({expected_total:,} records with tombstones) to {prefix}.*"
+    )
 
     worker = WorkerProcess(
         work,
@@ -131,7 +136,9 @@ def run_demo(*, count: int, out_dir: Path, bootstrap_servers: str | None) -> int
     sample = (files / f"{prefix}.customers.jsonl").read_text().splitlines()[:1]
     if sample:
         console.print("first line:", sample[0][:400])
-    console.print(f"{expected_total:,} records moved in {elapsed:.1f} s ({expected_total / elapsed:,.0f} records/s end to end)")
+    console.print(
+        f"{expected_total:,} records moved in {elapsed:.1f} s ({expected_total / elapsed:,.0f} records/s end to end)"
+    )
     if broker is not None:
         console.print("The broker keeps running for you; stop it with [bold]headwater kafka stop[/bold].")
     console.print("[green]demo passed[/green]" if all_match else "[red]demo FAILED[/red]")

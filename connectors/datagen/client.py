@@ -45,11 +45,15 @@ class TableGenerator:
         draw = self._random.random()
         if not self._live or (draw < 0.5 and len(self._live) < self.keys):
             key = self._random.randrange(self.keys)
-            while key in self._rows:
-                key = (key + 1) % self.keys
-            op, before = Op.CREATE, None
-            after = self._make_row(key, version=0)
-            self._add(key)
+            if key in self._rows:
+                # An existing key: this event becomes an update (no probing for a free
+                # key, which gets slow as the key space fills up).
+                before = self._rows[key]
+                op, after = Op.UPDATE, self._make_row(key, version=before["version"] + 1)
+            else:
+                op, before = Op.CREATE, None
+                after = self._make_row(key, version=0)
+                self._add(key)
         elif draw < 0.85:
             key = self._live[self._random.randrange(len(self._live))]
             before = self._rows[key]

@@ -25,5 +25,5 @@ class DatagenConnector(SourceConnector[DatagenConfig]):
         count is the same however the tables are dealt.
         """
         tables = self.config.table_list()
-        groups = [tables[i :: max_tasks] for i in range(min(max_tasks, len(tables)))]
+        groups = [tables[i::max_tasks] for i in range(min(max_tasks, len(tables)))]
         return [self.config.model_copy(update={"task_tables": ",".join(group)}) for group in groups]

@@ -108,9 +108,7 @@ def cache_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "headwater"
 
 
-def kafka_libs_dir(
-    version: str = DEFAULT_KAFKA_VERSION, cache_dir: Path | None = None
-) -> Path:
+def kafka_libs_dir(version: str = DEFAULT_KAFKA_VERSION, cache_dir: Path | None = None) -> Path:
     """Return where the jars of Kafka ``version`` live (or will): ``<cache>/kafka/<v>/libs``."""
     return (cache_dir or cache_root()) / "kafka" / version / "libs"
 
@@ -218,9 +216,7 @@ def ensure_kafka_libs(
                 f"{version} broker jars into {libs}. Install Maven (e.g. 'apt-get install maven')."
             )
             raise FatalError(msg)
-        say(
-            f"Fetching Apache Kafka {version} broker jars with Maven into {libs} (first time only)..."
-        )
+        say(f"Fetching Apache Kafka {version} broker jars with Maven into {libs} (first time only)...")
         started = time.monotonic()
         scratch = libs.parent / "libs.partial"
         shutil.rmtree(scratch, ignore_errors=True)
@@ -304,12 +300,7 @@ def _cmdline(pid: int) -> str | None:
             # The state letter follows the parenthesised command name.
             if stat[stat.rindex(")") + 2 :].startswith(("Z", "X")):
                 return None
-            return (
-                (proc / "cmdline")
-                .read_bytes()
-                .replace(b"\0", b" ")
-                .decode(errors="replace")
-            )
+            return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except (OSError, ValueError):
             return None
     try:  # No /proc (macOS): ask ps.
@@ -407,13 +398,9 @@ class LocalKafka:
         startup_timeout: float = 90.0,
         echo: Echo | None = None,
     ) -> None:
-        self.data_dir = Path(
-            data_dir if data_dir is not None else DEFAULT_DATA_DIR
-        ).resolve()
+        self.data_dir = Path(data_dir if data_dir is not None else DEFAULT_DATA_DIR).resolve()
         self.port = port
-        self.controller_port = (
-            controller_port if controller_port is not None else port + 1
-        )
+        self.controller_port = controller_port if controller_port is not None else port + 1
         self.version = version
         self.cache_dir = cache_dir
         self.heap = heap
@@ -458,23 +445,15 @@ class LocalKafka:
         """
         pid = self._read_pid()
         if pid is None:
-            return BrokerStatus(
-                running=False, pid=None, bootstrap=None, data_dir=self.data_dir
-            )
+            return BrokerStatus(running=False, pid=None, bootstrap=None, data_dir=self.data_dir)
         _reap(pid)
         if not self._is_our_broker(pid):
-            return BrokerStatus(
-                running=False, pid=None, bootstrap=None, data_dir=self.data_dir
-            )
+            return BrokerStatus(running=False, pid=None, bootstrap=None, data_dir=self.data_dir)
         try:
-            bootstrap: str | None = (
-                self.bootstrap_file.read_text(encoding="utf-8").strip() or None
-            )
+            bootstrap: str | None = self.bootstrap_file.read_text(encoding="utf-8").strip() or None
         except OSError:
             bootstrap = None
-        return BrokerStatus(
-            running=True, pid=pid, bootstrap=bootstrap, data_dir=self.data_dir
-        )
+        return BrokerStatus(running=True, pid=pid, bootstrap=bootstrap, data_dir=self.data_dir)
 
     def start(self) -> str:
         """Start the broker if it is not running, and return its bootstrap address.
@@ -496,18 +475,14 @@ class LocalKafka:
         current = self.status()
         if current.running:
             address = current.bootstrap or self.bootstrap
-            self._echo(
-                f"Kafka is already running from {self.data_dir} (pid {current.pid}) on {address}"
-            )
+            self._echo(f"Kafka is already running from {self.data_dir} (pid {current.pid}) on {address}")
             return address
         # A stale pid file from a crashed broker must not confuse a later status().
         self.pid_file.unlink(missing_ok=True)
         self.bootstrap_file.unlink(missing_ok=True)
 
         java = _find_java()
-        libs = ensure_kafka_libs(
-            self.version, cache_dir=self.cache_dir, echo=self._echo
-        )
+        libs = ensure_kafka_libs(self.version, cache_dir=self.cache_dir, echo=self._echo)
         for port in (self.port, self.controller_port):
             if not _port_is_free(port):
                 msg = f"Port {_HOST}:{port} is already in use; pick another with --port"
@@ -521,13 +496,9 @@ class LocalKafka:
         # broker that status() and stop() must still find.
         self.pid_file.write_text(f"{proc.pid}\n", encoding="utf-8")
         self.bootstrap_file.write_text(self.bootstrap + "\n", encoding="utf-8")
-        self._echo(
-            f"Started Kafka {self.version} (pid {proc.pid}); waiting for {self.bootstrap}..."
-        )
+        self._echo(f"Started Kafka {self.version} (pid {proc.pid}); waiting for {self.bootstrap}...")
         self._wait_ready(proc)
-        self._echo(
-            f"Kafka is ready on {self.bootstrap} after {time.monotonic() - started:.1f}s"
-        )
+        self._echo(f"Kafka is ready on {self.bootstrap} after {time.monotonic() - started:.1f}s")
         return self.bootstrap
 
     def stop(self, timeout: float = 30.0) -> bool:
@@ -550,9 +521,7 @@ class LocalKafka:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         if not self._wait_gone(pid, timeout):
-            self._echo(
-                f"Kafka (pid {pid}) did not exit within {timeout:.0f}s; killing it"
-            )
+            self._echo(f"Kafka (pid {pid}) did not exit within {timeout:.0f}s; killing it")
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             self._wait_gone(pid, 10.0)

@@ -71,7 +71,7 @@ class ErrorHandler:
         for future in futures.values():
             try:
                 future.result(timeout=30)
-            except Exception as exc:  # noqa: BLE001 - KafkaException carries the broker's code
+            except Exception as exc:
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     msg = f"cannot create dead-letter topic {self.topic}: {exc}"
                     raise RetriableError(msg) from exc

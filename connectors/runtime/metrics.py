@@ -27,11 +27,15 @@ class WorkerMetrics:
         def counter(group: str, name: str, doc: str) -> Counter:
             return Counter(f"kafka_connect_{group}_{name}", doc, _LABELS, registry=self.registry)
 
-        self.source_record_poll = counter("source_task_metrics", "source_record_poll", "Records polled from source tasks.")
+        self.source_record_poll = counter(
+            "source_task_metrics", "source_record_poll", "Records polled from source tasks."
+        )
         self.source_record_write = counter(
             "source_task_metrics", "source_record_write", "Records produced to Kafka and acknowledged."
         )
-        self.sink_record_read = counter("sink_task_metrics", "sink_record_read", "Records read from Kafka by sink tasks.")
+        self.sink_record_read = counter(
+            "sink_task_metrics", "sink_record_read", "Records read from Kafka by sink tasks."
+        )
         self.sink_record_send = counter("sink_task_metrics", "sink_record_send", "Records handed to sink tasks' put().")
         self.offset_commit_completion = counter(
             "sink_task_metrics", "offset_commit_completion", "Offset commits that completed."

@@ -91,7 +91,9 @@ class FileOffsetStore(MemoryOffsetStore):
             except orjson.JSONDecodeError as exc:
                 msg = f"offset file {self.path} is not valid JSON: {exc}"
                 raise FatalError(msg) from exc
-            self._data = {orjson.dumps(entry["key"], option=orjson.OPT_SORT_KEYS): entry["offset"] for entry in document}
+            self._data = {
+                orjson.dumps(entry["key"], option=orjson.OPT_SORT_KEYS): entry["offset"] for entry in document
+            }
 
     def put_many(self, entries: t.Mapping[bytes, SourceOffset | None]) -> None:
         super().put_many(entries)
@@ -119,13 +121,13 @@ class KafkaOffsetStore(MemoryOffsetStore):
         from confluent_kafka.admin import AdminClient, NewTopic
 
         self.topic = topic
-        common = {"bootstrap.servers": bootstrap_servers, **(client_config or {})}
+        common: dict[str, t.Any] = {"bootstrap.servers": bootstrap_servers, **(client_config or {})}
         admin = AdminClient(common)
         futures = admin.create_topics([NewTopic(topic, num_partitions=25, config={"cleanup.policy": "compact"})])
         for future in futures.values():
             try:
                 future.result(timeout=30)
-            except Exception as exc:  # noqa: BLE001 - confluent-kafka raises KafkaException wrapping codes
+            except Exception as exc:
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     msg = f"cannot create offset topic {topic}: {exc}"
                     raise RetriableError(msg) from exc
@@ -144,10 +146,11 @@ class KafkaOffsetStore(MemoryOffsetStore):
                     if message is None:
                         msg = f"timed out reading offset topic {topic}[{partition}]"
                         raise RetriableError(msg)
-                    if message.error():
+                    offset, raw_key = message.offset(), message.key()
+                    if message.error() or offset is None or raw_key is None:
                         continue
-                    position = message.offset() + 1
-                    key = orjson.dumps(orjson.loads(message.key()), option=orjson.OPT_SORT_KEYS)
+                    position = offset + 1
+                    key = orjson.dumps(orjson.loads(raw_key), option=orjson.OPT_SORT_KEYS)
                     value = message.value()
                     if value is None:
                         self._data.pop(key, None)

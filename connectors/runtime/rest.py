@@ -39,7 +39,7 @@ class RestServer:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> None:
         self.thread.start()
@@ -70,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
     worker: t.ClassVar[Worker]
     server_version = "headwater"
 
-    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: t.Any) -> None:
         log.debug("rest: " + format, *args)
 
     def do_GET(self) -> None:
@@ -115,7 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
         if "expand" not in self.query:
             self._json(HTTPStatus.OK, names)
             return
-        self._json(HTTPStatus.OK, {name: {"status": self.worker.status(name), "info": self._info(name)} for name in names})
+        self._json(
+            HTTPStatus.OK, {name: {"status": self.worker.status(name), "info": self._info(name)} for name in names}
+        )
 
     def _info(self, name: str) -> dict[str, t.Any]:
         handle = self.worker.connectors[name]

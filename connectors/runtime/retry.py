@@ -61,7 +61,7 @@ def retry_call(
                 raise FatalError(msg) from exc
             if on_retry is not None:
                 on_retry(exc)
-            pause = min(delay, policy.delay_max_ms / 1000) * (0.5 + random.random() / 2)  # noqa: S311
+            pause = min(delay, policy.delay_max_ms / 1000) * (0.5 + random.random() / 2)
             if policy.timeout_ms >= 0:
                 pause = min(pause, max(0.0, (policy.timeout_ms - elapsed_ms) / 1000))
             log.warning("%s failed (%s); retrying in %.2f s", what, exc, pause)

@@ -13,6 +13,7 @@ A crash anywhere replays the uncommitted window; nothing is skipped.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -80,7 +81,7 @@ class SourceTaskRunner:
         self.env = env
         self.name = env.framework.name
         self._pending: dict[bytes, tuple[SourcePartition, SourceOffset]] = {}
-        self._partition_keys: dict[int, tuple[SourcePartition, bytes]] = {}
+        self._partition_keys: dict[tuple[tuple[str, t.Any], ...], bytes] = {}
         self._delivery_errors: list[str] = []
         self._unacked = 0
 
@@ -127,22 +128,24 @@ class SourceTaskRunner:
                 producer.flush(5)
 
     def _partition_key(self, partition: SourcePartition) -> bytes:
-        # Records of one partition usually share one dict; keying the cache on its id
-        # (and holding a reference, so the id is not reused) spares a JSON dump per record.
-        cached = self._partition_keys.get(id(partition))
-        if cached is not None and cached[0] is partition:
-            return cached[1]
-        key = offset_key(self.name, partition)
-        if len(self._partition_keys) > 10_000:
-            self._partition_keys.clear()
-        self._partition_keys[id(partition)] = (partition, key)
+        # Partitions are small maps of scalars, so their items make a cheap cache key;
+        # this spares a JSON dump per record.
+        items = tuple(partition.items())
+        key = self._partition_keys.get(items)
+        if key is None:
+            if len(self._partition_keys) > 10_000:
+                self._partition_keys.clear()
+            key = self._partition_keys[items] = offset_key(self.name, partition)
         return key
 
-    def _send(self, producer: t.Any, errors: ErrorHandler, records: t.Sequence[SourceRecord | ErrantSourceRecord]) -> None:
-        key_converter = self.env.key_converter
-        value_converter = self.env.value_converter
-        on_delivery = self._on_delivery
+    def _send(
+        self, producer: t.Any, errors: ErrorHandler, records: t.Sequence[SourceRecord | ErrantSourceRecord]
+    ) -> None:
+        key_to_bytes = self.env.key_converter.to_bytes
+        value_to_bytes = self.env.value_converter.to_bytes
+        produce = functools.partial(producer.produce, on_delivery=self._on_delivery)
         pending = self._pending
+        sent = 0
         for record in records:
             partition_key = self._partition_key(record.partition)
             if isinstance(record, ErrantSourceRecord):
@@ -152,36 +155,49 @@ class SourceTaskRunner:
                 continue
             topic = record.topic
             try:
-                key = key_converter.to_bytes(topic, record.key)
+                key = key_to_bytes(topic, record.key)
             except RecordError as exc:
                 self._record_failed(errors, exc, Stage.KEY_CONVERTER, record)
                 pending[partition_key] = (record.partition, record.offset)
                 continue
             try:
-                value = value_converter.to_bytes(topic, record.value)
+                value = value_to_bytes(topic, record.value)
             except RecordError as exc:
                 self._record_failed(errors, exc, Stage.VALUE_CONVERTER, record)
                 pending[partition_key] = (record.partition, record.offset)
                 continue
-            kwargs: dict[str, t.Any] = {}
-            if record.headers:
-                kwargs["headers"] = list(record.headers)
-            if record.timestamp_ms is not None:
-                kwargs["timestamp"] = record.timestamp_ms
-            if record.kafka_partition is not None:
-                kwargs["partition"] = record.kafka_partition
-            while True:
+            if record.headers or record.timestamp_ms is not None or record.kafka_partition is not None:
+                self._produce_with_options(producer, record, key, value)
+            else:
                 try:
-                    producer.produce(topic, value, key, on_delivery=on_delivery, **kwargs)
-                    break
+                    produce(topic, value, key)
                 except BufferError:
                     # librdkafka's queue is full: serve delivery reports until it drains.
-                    producer.poll(0.1)
+                    self._produce_with_options(producer, record, key, value)
             pending[partition_key] = (record.partition, record.offset)
-            self._unacked += 1
+            sent += 1
+        self._unacked += sent
+
+    def _produce_with_options(
+        self, producer: t.Any, record: SourceRecord, key: bytes | None, value: bytes | None
+    ) -> None:
+        kwargs: dict[str, t.Any] = {}
+        if record.headers:
+            kwargs["headers"] = list(record.headers)
+        if record.timestamp_ms is not None:
+            kwargs["timestamp"] = record.timestamp_ms
+        if record.kafka_partition is not None:
+            kwargs["partition"] = record.kafka_partition
+        while True:
+            try:
+                producer.produce(record.topic, value, key, on_delivery=self._on_delivery, **kwargs)
+                return
+            except BufferError:
+                producer.poll(0.1)
 
     def _record_failed(self, errors: ErrorHandler, exc: RecordError, stage: Stage, record: SourceRecord) -> None:
-        where = f"record at {orjson.dumps(dict(record.partition)).decode()} offset {orjson.dumps(dict(record.offset)).decode()}"
+        partition = orjson.dumps(dict(record.partition)).decode()
+        where = f"record at {partition} offset {orjson.dumps(dict(record.offset)).decode()}"
         try:
             raw = to_json_bytes({"key": record.key, "value": record.value})
         except TypeError:
@@ -231,7 +247,8 @@ class SinkTaskRunner:
         self.max_poll_records = max_poll_records
         self._next: dict[tuple[str, int], int] = {}
         self._committed: dict[tuple[str, int], int] = {}
-        self._messages: dict[tuple[str, int, int], t.Any] = {}
+        self._batches: list[t.Sequence[t.Any]] = []
+        self._index: dict[tuple[str, int, int], t.Any] | None = None
         self._task: t.Any = None
         self._consumer: t.Any = None
         self._errors: ErrorHandler | None = None
@@ -313,12 +330,16 @@ class SinkTaskRunner:
                     headers=message.headers() or (),
                 )
                 continue
-            self._messages[(topic, partition, offset)] = message
             headers = message.headers()
-            _kind, timestamp = message.timestamp()
             records.append(
-                SinkRecord(topic, partition, offset, key, value, tuple(headers) if headers else (), timestamp)
+                SinkRecord(
+                    topic, partition, offset, key, value, tuple(headers) if headers else (), message.timestamp()[1]
+                )
             )
+        # Kept until the next commit so that a record reported later (from a buffering
+        # sink's flush) can still go to the dead-letter topic with its original bytes.
+        self._batches.append(messages)
+        self._index = None
         env.metrics.sink_record_read.inc(len(messages))
         if records:
             started = time.monotonic()
@@ -353,9 +374,17 @@ class SinkTaskRunner:
             self._consumer.poll(min(0.2, max(0.0, deadline - time.monotonic())))
         return stop.is_set()
 
+    def _original(self, record: SinkRecord) -> t.Any:
+        """The consumed message behind ``record`` (indexed lazily: reports are rare)."""
+        if self._index is None:
+            self._index = {
+                (m.topic(), m.partition(), m.offset()): m for batch in self._batches for m in batch if m.error() is None
+            }
+        return self._index.get((record.topic, record.partition, record.offset))
+
     def _report(self, record: SinkRecord, error: BaseException) -> None:
         assert self._errors is not None
-        message = self._messages.get((record.topic, record.partition, record.offset))
+        message = self._original(record)
         self._errors.handle(
             error,
             stage=Stage.TASK_PUT,
@@ -380,7 +409,8 @@ class SinkTaskRunner:
         changed = {tp: offset for tp, offset in safe.items() if self._committed.get(tp) != offset}
         if not changed:
             env.metrics.offset_commit_skip.inc()
-            self._messages.clear()
+            if partitions is None:
+                self._forget_batches()
             return
         try:
             self._consumer.commit(
@@ -392,10 +422,15 @@ class SinkTaskRunner:
             msg = f"consumer offset commit failed: {exc}"
             raise RetriableError(msg) from exc
         self._committed.update(changed)
-        self._messages.clear()
+        if partitions is None:
+            self._forget_batches()
         env.metrics.offset_commit_completion.inc()
         env.metrics.offset_commit_success.inc()
         env.metrics.offset_commit_time.observe((time.monotonic() - started) * 1000)
+
+    def _forget_batches(self) -> None:
+        self._batches = []
+        self._index = None
 
     def _on_revoke(self, _consumer: t.Any, partitions: list[t.Any]) -> None:
         """Flush and commit what was read from partitions that are moving away."""

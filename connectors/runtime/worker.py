@@ -40,8 +40,16 @@ def build_converters(connector: ConnectorFile, worker: WorkerConfig) -> tuple[Co
     errors: list[FieldError] = []
     converters: list[Converter] = []
     for key, name, options in (
-        ("key.converter", framework.key_converter or worker.key_converter, {**worker.key_converter_config, **framework.key_converter_config}),
-        ("value.converter", framework.value_converter or worker.value_converter, {**worker.value_converter_config, **framework.value_converter_config}),
+        (
+            "key.converter",
+            framework.key_converter or worker.key_converter,
+            {**worker.key_converter_config, **framework.key_converter_config},
+        ),
+        (
+            "value.converter",
+            framework.value_converter or worker.value_converter,
+            {**worker.value_converter_config, **framework.value_converter_config},
+        ),
     ):
         try:
             converters.append(make_converter(name, options, key=key))
@@ -52,7 +60,7 @@ def build_converters(connector: ConnectorFile, worker: WorkerConfig) -> tuple[Co
     return converters[0], converters[1]
 
 
-def client_configs(connector: ConnectorFile, worker: WorkerConfig) -> tuple[dict[str, str], dict[str, str]]:
+def client_configs(connector: ConnectorFile, worker: WorkerConfig) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
     """Producer and consumer settings: worker ``producer.*``/``consumer.*``, then the
     connector's ``*.override.*`` (so one connector can read or write another cluster),
     then the settings the delivery guarantees depend on."""
@@ -66,6 +74,9 @@ def client_configs(connector: ConnectorFile, worker: WorkerConfig) -> tuple[dict
         # At-least-once with no reordering or duplicates from retries:
         "acks": "all",
         "enable.idempotence": "true",
+        # Delivery reports only for failures: a Python callback per acknowledged record
+        # would cost more than producing it. flush() still waits for every ack.
+        "delivery.report.only.error": True,
     }
     consumer = {
         "bootstrap.servers": worker.bootstrap_servers,
@@ -224,7 +235,9 @@ class Worker:
                 state.restart_now.clear()
                 consecutive = 0
                 continue
-            delay = min(framework.task_restart_backoff_initial_ms * 2**consecutive, framework.task_restart_backoff_max_ms)
+            delay = min(
+                framework.task_restart_backoff_initial_ms * 2**consecutive, framework.task_restart_backoff_max_ms
+            )
             log.warning("restarting task %s-%d in %.1f s", framework.name, env.task_id, delay / 1000)
             state.restart_now.wait(delay / 1000)
             state.restart_now.clear()
@@ -263,7 +276,9 @@ class Worker:
         for handle in self.connectors.values():
             for state in handle.tasks:
                 state.restart_now.set()
-        deadline = time.monotonic() + (timeout if timeout is not None else self.config.task_shutdown_graceful_timeout_ms / 1000)
+        deadline = time.monotonic() + (
+            timeout if timeout is not None else self.config.task_shutdown_graceful_timeout_ms / 1000
+        )
         clean = True
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -276,4 +291,3 @@ class Worker:
         """Block until :meth:`stop` is called (from a signal handler or another thread)."""
         while not self.stopping.wait(0.5):
             pass
-

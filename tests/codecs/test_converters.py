@@ -27,7 +27,12 @@ def test_schema_and_payload_envelope() -> None:
     assert fields["balance"]["name"] == "org.apache.kafka.connect.data.Decimal"
     assert fields["balance"]["parameters"] == {"scale": "2"}
     assert fields["blob"]["type"] == "bytes"
-    assert fields["tags"] == {"type": "array", "items": {"type": "string", "optional": True}, "optional": True, "field": "tags"}
+    assert fields["tags"] == {
+        "type": "array",
+        "items": {"type": "string", "optional": True},
+        "optional": True,
+        "field": "tags",
+    }
     # NUMERIC decimal format writes the number with its full scale.
     assert b'"balance":59.80' in data
 
@@ -67,7 +72,7 @@ def test_schemaless_json_and_tombstones() -> None:
 def test_bad_bytes_are_record_errors_that_name_the_topic() -> None:
     with pytest.raises(RecordError, match="orders"):
         JsonConverter().from_bytes("orders", b"{oops")
-    with pytest.raises(RecordError, match="schemas.enable=false"):
+    with pytest.raises(RecordError, match=r"schemas\.enable=false"):
         JsonConverter().from_bytes("orders", b'{"a": 1}')
     with pytest.raises(RecordError, match="not UTF-8"):
         make_converter("string", {}, key="value.converter").from_bytes("orders", b"\xff\xfe")

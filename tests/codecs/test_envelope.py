@@ -15,7 +15,10 @@ def _event(op: Op, key: int, before: dict | None, after: dict | None) -> ChangeE
 def test_debezium_shape_and_tombstone_after_delete() -> None:
     delete = _event(Op.DELETE, 1, {"id": 1, "v": "a"}, None)
     messages = to_messages(delete)
-    assert messages[0] == ({"id": 1}, {"before": {"id": 1, "v": "a"}, "after": None, "source": {"table": "T"}, "op": "d", "ts_ms": 1})
+    assert messages[0] == (
+        {"id": 1},
+        {"before": {"id": 1, "v": "a"}, "after": None, "source": {"table": "T"}, "op": "d", "ts_ms": 1},
+    )
     assert messages[1] == ({"id": 1}, None)
     assert len(to_messages(delete, tombstone_on_delete=False)) == 1
 

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
+
 from headwater.conformance.kafka import consume_all, create_topic
 from headwater.connectors.commands.kafka import EXIT_NOT_RUNNING, kafka
 from headwater.connectors.errors import FatalError, RetriableError
@@ -69,9 +70,7 @@ def _alive(pid: int) -> bool:
     return broker_mod._cmdline(pid) is not None
 
 
-def test_start_round_trip_status_stop_and_cached_restart(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_start_round_trip_status_stop_and_cached_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     port, controller = _ports()
     local = LocalKafka(tmp_path / "kafka", port=port, controller_port=controller)
     assert local.status().running is False
@@ -133,9 +132,7 @@ def test_start_round_trip_status_stop_and_cached_restart(
 def test_start_reports_jvm_death_with_its_output(tmp_path: Path) -> None:
     port, controller = _ports()
     # -Xmx below -Xms: the JVM refuses to start, as a broken broker would die.
-    local = LocalKafka(
-        tmp_path / "kafka", port=port, controller_port=controller, heap="1m"
-    )
+    local = LocalKafka(tmp_path / "kafka", port=port, controller_port=controller, heap="1m")
     with pytest.raises(FatalError) as info:
         local.start()
     text = str(info.value)
@@ -149,23 +146,17 @@ def test_start_refuses_a_port_in_use(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        local = LocalKafka(
-            tmp_path / "kafka", port=port, controller_port=find_free_port()
-        )
+        local = LocalKafka(tmp_path / "kafka", port=port, controller_port=find_free_port())
         with pytest.raises(FatalError, match=f"127.0.0.1:{port} is already in use"):
             local.start()
     assert not (tmp_path / "kafka" / "kafka.pid").exists()
 
 
-def test_cache_stamp_skips_maven_and_half_download_is_redone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cache_stamp_skips_maven_and_half_download_is_redone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Path] = []
 
     def fake_maven(_mvn: str, pom_dir: Path, output_dir: Path) -> None:
-        assert (
-            "<artifactId>kafka_2.13</artifactId>" in (pom_dir / "pom.xml").read_text()
-        )
+        assert "<artifactId>kafka_2.13</artifactId>" in (pom_dir / "pom.xml").read_text()
         calls.append(output_dir)
         output_dir.mkdir(parents=True)
         (output_dir / "kafka_2.13-9.9.9.jar").write_bytes(b"jar")
@@ -186,24 +177,18 @@ def test_cache_stamp_skips_maven_and_half_download_is_redone(
     assert len(calls) == 1, "a stamped cache must not run Maven again"
 
 
-def test_maven_output_without_kafka_is_an_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_maven_output_without_kafka_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def empty_maven(_mvn: str, _pom_dir: Path, output_dir: Path) -> None:
         output_dir.mkdir(parents=True)
 
     monkeypatch.setattr(broker_mod, "_run_maven", empty_maven)
     monkeypatch.setattr(shutil, "which", lambda _name: "/usr/bin/mvn")
-    with pytest.raises(FatalError, match="no kafka_2.13-9.9.9 jar"):
+    with pytest.raises(FatalError, match=r"no kafka_2\.13-9\.9\.9 jar"):
         ensure_kafka_libs("9.9.9", cache_dir=tmp_path, echo=lambda _m: None)
-    assert not (
-        kafka_libs_dir("9.9.9", tmp_path).parent / ".headwater-complete"
-    ).exists()
+    assert not (kafka_libs_dir("9.9.9", tmp_path).parent / ".headwater-complete").exists()
 
 
-def test_missing_mvn_and_java_are_fatal(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_mvn_and_java_are_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda _name: None)
     with pytest.raises(FatalError, match="Maven"):
         ensure_kafka_libs("9.9.9", cache_dir=tmp_path)
@@ -225,9 +210,7 @@ def test_cli_start_status_stop(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_NOT_RUNNING
     assert result.output.startswith("stopped")
     try:
-        result = runner.invoke(
-            kafka, ["start", "--port", str(port), "--data-dir", data_dir]
-        )
+        result = runner.invoke(kafka, ["start", "--port", str(port), "--data-dir", data_dir])
         assert result.exit_code == 0, result.output
         assert result.stdout.strip().splitlines()[-1] == f"127.0.0.1:{port}"
         result = runner.invoke(kafka, ["status", "--data-dir", data_dir])

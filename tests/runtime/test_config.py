@@ -137,8 +137,15 @@ def test_missing_provider_values_are_named(tmp_path: Path) -> None:
 
 def test_literal_secret_is_hidden() -> None:
     connector = parse_connector(
-        {"name": "x", "config": {"connector.class": SECRET_SINK, "topics": "t", "target.password": "hunter2",
-                                 "producer.override.sasl.password": "also-secret"}}
+        {
+            "name": "x",
+            "config": {
+                "connector.class": SECRET_SINK,
+                "topics": "t",
+                "target.password": "hunter2",
+                "producer.override.sasl.password": "also-secret",
+            },
+        }
     )
     shown = json.dumps(connector.redacted())
     assert "hunter2" not in shown and "also-secret" not in shown
@@ -192,7 +199,9 @@ def test_validate_command_prints_one_line_per_bad_field(tmp_path: Path) -> None:
     lines = [line.strip() for line in result.output.splitlines() if line.startswith("  ")]
     assert sorted(line.split(":")[0] for line in lines) == ["seed", "speed"]
     # Converters are checked too once the plugin keys are right.
-    bad_converter = _write(tmp_path / "conv.json", {"name": "c", "config": {"connector.class": "datagen", "value.converter": "avro"}})
+    bad_converter = _write(
+        tmp_path / "conv.json", {"name": "c", "config": {"connector.class": "datagen", "value.converter": "avro"}}
+    )
     result = CliRunner().invoke(cli, ["validate", str(bad_converter)])
     assert result.exit_code == 1
     assert "value.converter: unknown converter 'avro'" in result.output

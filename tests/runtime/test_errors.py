@@ -130,7 +130,9 @@ def _task_state(worker: Worker, name: str) -> str:
 def test_retriable_poll_errors_are_retried(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
     name = f"retry-{uuid.uuid4().hex[:6]}"
     FAULTS[name] = {"poll_retriable": 3}
-    worker = _worker(kafka_bootstrap_servers, tmp_path, _source(name, name, count="20", **{"errors.retry.delay.max.ms": "50"}))
+    worker = _worker(
+        kafka_bootstrap_servers, tmp_path, _source(name, name, count="20", **{"errors.retry.delay.max.ms": "50"})
+    )
     worker.start()
     try:
         messages = consume_all(kafka_bootstrap_servers, name, min_messages=20)
@@ -152,7 +154,10 @@ def test_retries_end_after_the_timeout_and_the_task_fails(kafka_bootstrap_server
     worker = _worker(kafka_bootstrap_servers, tmp_path, _source(name, name, **settings))
     worker.start()
     try:
-        _wait(lambda: worker.connectors[name].tasks[0].restarts == 1 and _task_state(worker, name) == "FAILED", what="FAILED after one restart")
+        _wait(
+            lambda: worker.connectors[name].tasks[0].restarts == 1 and _task_state(worker, name) == "FAILED",
+            what="FAILED after one restart",
+        )
         time.sleep(0.5)
         status = worker.status(name)
         assert status["tasks"][0]["state"] == "FAILED"
@@ -189,7 +194,12 @@ def test_errant_source_records_go_to_the_dead_letter_topic(kafka_bootstrap_serve
     worker = _worker(
         kafka_bootstrap_servers,
         tmp_path,
-        _source(name, name, count="30", **{"bad.every": "10", "errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq}),
+        _source(
+            name,
+            name,
+            count="30",
+            **{"bad.every": "10", "errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq},
+        ),
     )
     worker.start()
     try:

@@ -21,7 +21,7 @@ from headwater.connectors.runtime.worker import Worker
 
 def _get(url: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback test server
+        with urllib.request.urlopen(url, timeout=5) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -92,7 +92,11 @@ def test_rest_status_config_and_metrics(kafka_bootstrap_servers: str, tmp_path: 
             "kafka_connect_connector_task_metrics_offset_commit_success_total",
         ):
             assert f'{metric}{{connector="{name}",task="0"}}' in text, metric
-        polled = [line for line in text.splitlines() if line.startswith("kafka_connect_source_task_metrics_source_record_poll_total{")]
+        polled = [
+            line
+            for line in text.splitlines()
+            if line.startswith("kafka_connect_source_task_metrics_source_record_poll_total{")
+        ]
         assert float(polled[0].rsplit(" ", 1)[1]) > 0
         status, _ = _get(f"{rest.url}/connector-plugins")
         assert status == 200
@@ -109,7 +113,9 @@ def test_file_store_survives_reopen_and_keeps_connect_key_shape(tmp_path: Path) 
     reopened = FileOffsetStore(path)
     assert reopened.get(key) == {"scn": "8812734", "commit_scn": "8812740"}
     document = json.loads(path.read_text())
-    assert document == [{"key": ["orders-cdc", {"pdb": "P1", "table": "ORDERS"}], "offset": {"scn": "8812734", "commit_scn": "8812740"}}]
+    assert document == [
+        {"key": ["orders-cdc", {"pdb": "P1", "table": "ORDERS"}], "offset": {"scn": "8812734", "commit_scn": "8812740"}}
+    ]
     reopened.put_many({key: None})
     assert FileOffsetStore(path).get(key) is None
     assert not list(tmp_path.glob(".offsets.json.*")), "temp files must not be left behind"

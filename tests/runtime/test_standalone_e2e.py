@@ -45,10 +45,15 @@ def _landed(out: Path) -> int:
 
 def _assert_final_state(out: Path, prefix: str, config: DatagenConfig) -> None:
     for table in config.table_list():
-        lines = [json.loads(line, parse_float=Decimal) for line in (out / f"{prefix}.{table}.jsonl").read_bytes().splitlines()]
+        lines = [
+            json.loads(line, parse_float=Decimal)
+            for line in (out / f"{prefix}.{table}.jsonl").read_bytes().splitlines()
+        ]
         state = fold((line["key"], line["value"]) for line in lines)
         expected = final_state(table, seed=config.seed, keys=config.keys, count=config.table_count(table))
-        assert json.dumps(state, default=str, sort_keys=True) == json.dumps(expected, default=str, sort_keys=True), table
+        assert json.dumps(state, default=str, sort_keys=True) == json.dumps(expected, default=str, sort_keys=True), (
+            table
+        )
 
 
 def test_100k_records_survive_kill_9_and_restart(tmp_path: Path, kafka_bootstrap_servers: str) -> None:
@@ -67,10 +72,13 @@ def test_100k_records_survive_kill_9_and_restart(tmp_path: Path, kafka_bootstrap
     restarted = WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [source, sink])
     with restarted:
         restarted.wait_until(
-            lambda: restarted.metric("kafka_connect_source_task_metrics_source_record_poll_total", f"src-{prefix}") > 0
-            or restarted.status(f"src-{prefix}")["tasks"][0]["state"] == "RUNNING",
+            lambda: (
+                restarted.metric("kafka_connect_source_task_metrics_source_record_poll_total", f"src-{prefix}") > 0
+                or restarted.status(f"src-{prefix}")["tasks"][0]["state"] == "RUNNING"
+            ),
             what="restart",
         )
+
         # Everything the source emits must land; a generous bound, checked by state.
         def caught_up() -> bool:
             try:
