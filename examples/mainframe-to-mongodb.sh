@@ -27,16 +27,24 @@ WORKER_PID=$!
 # Wait until MongoDB holds every customer the emulator says should be there.
 $BIN/python - "$WORK/expected.jsonl" <<'PY'
 import json, sys, time
+from decimal import Decimal
 import pymongo
-expected = [json.loads(line) for line in open(sys.argv[1])]
+expected = {json.dumps(e["key"], sort_keys=True): e["row"]
+            for e in map(lambda line: json.loads(line, parse_float=Decimal), open(sys.argv[1]))}
 collection = pymongo.MongoClient("mongodb://127.0.0.1:27017/?directConnection=true").legacy.customers
 deadline = time.time() + 300
 while (count := collection.count_documents({})) < len(expected):
     if time.time() > deadline:
         sys.exit(f"only {count} of {len(expected)} documents after 300 s")
     time.sleep(1)
-print(f"MongoDB legacy.customers holds {count} documents (expected {len(expected)}); one of them:")
-print(collection.find_one({}, {"_id": 0}))
+def plain(value):
+    return value.to_decimal() if hasattr(value, "to_decimal") else value
+landed = {json.dumps(doc.pop("_id"), sort_keys=True): {k: plain(v) for k, v in doc.items()} for doc in collection.find()}
+wrong = [key for key, row in expected.items() if landed.get(key) != row]
+print(f"MongoDB legacy.customers holds {count} documents; {len(expected) - len(wrong)} of {len(expected)} "
+      "equal the emulator's final state")
+print("one of them:", next(iter(landed.values())))
+sys.exit(1 if wrong else 0)
 PY
 curl -s http://127.0.0.1:8083/connectors/mongodb-customers/status; echo
 kill -TERM $WORKER_PID && wait $WORKER_PID && echo "worker stopped cleanly"
