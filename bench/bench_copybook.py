@@ -10,14 +10,11 @@ measured in the same run. Run: ``.venv/bin/python bench/bench_copybook.py [--mb 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
-import re
-import subprocess
 import time
 from decimal import Decimal
-from pathlib import Path
+
+from report import machine_description, write_section
 
 from headwater.codecs.copybook.decoder import compile_plan, decode_batch
 from headwater.codecs.copybook.encoder import encode_record
@@ -92,23 +89,6 @@ def _values(rng: random.Random) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _nproc() -> str:
-    try:
-        return subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return str(os.cpu_count())
-
-
 def _best(function: object, repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
@@ -151,8 +131,7 @@ def main() -> None:
     lines = [
         "## Copybook decode",
         "",
-        f"Machine: nproc={_nproc()}, CPU: {_cpu_model()}, Python {platform.python_version()}, "
-        f"one core (single process, single thread).",
+        f"Machine: {machine_description()}; one core (single process, single thread).",
         "",
         f"Layout: {length}-byte record, {fields} fields (text, zoned, packed COMP-3, binary COMP); "
         f"{count:,} records = {megabytes:.1f} MB; `decode_batch` in batches of {args.batch:,} "
@@ -169,18 +148,7 @@ def main() -> None:
     report = "\n".join(lines)
     print(report)
     if args.write:
-        _write_section(Path(__file__).with_name("RESULTS.md"), report)
-
-
-def _write_section(path: Path, report: str) -> None:
-    """Replace (or append) only the '## Copybook decode' section of RESULTS.md."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Copybook decode\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: report + "\n\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + report + "\n"
-    path.write_text(text.rstrip("\n") + "\n")
+        write_section(report)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import re
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from report import machine_description, write_section
 
 from headwater.codecs.converters import JsonConverter
 from headwater.conformance.emulators.mainframe import connector_config, generate
@@ -117,18 +117,6 @@ def _runtime(bootstrap: str, files_config: dict[str, str], count: int, work: Pat
     return count / elapsed
 
 
-def _machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, {platform.system()} {platform.release()}"  # noqa: E501
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000)
@@ -174,7 +162,7 @@ def main() -> None:
             "(acks=all, idempotence, lz4), timed until the last offset is stored. Same run, same broker: a raw "
             "confluent-kafka producer sending pre-built messages of the same sizes.",
             "",
-            f"Machine: {_machine()}.",
+            f"Machine: {machine_description()}.",
             "",
             "| what | records/s | vs raw producer |",
             "|---|---:|---:|",
@@ -190,18 +178,7 @@ def main() -> None:
     )
     print(report)
     if args.write:
-        _write_section(Path(__file__).with_name("RESULTS.md"), report)
-
-
-def _write_section(path: Path, report: str) -> None:
-    """Replace (or append) only this benchmark's section of RESULTS.md."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: report + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + report + "\n"
-    path.write_text(text)
+        write_section(report)
 
 
 if __name__ == "__main__":

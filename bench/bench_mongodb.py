@@ -22,15 +22,12 @@ bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import re
 import statistics
 import time
 import typing as t
-from pathlib import Path
 
 import pymongo
+from report import machine_description, write_section
 
 from headwater.codecs.converters import JsonConverter
 from headwater.codecs.envelope import to_messages
@@ -123,18 +120,6 @@ def _fail(record: SinkRecord, error: BaseException) -> None:
     raise AssertionError(msg)
 
 
-def _machine() -> str:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"nproc={os.cpu_count()}, CPU: {cpu}, Python {platform.python_version()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=20_000, help="change events (records include tombstones)")
@@ -166,7 +151,7 @@ def main() -> None:
     ratio = sink_rate / raw_rate
     report = (
         "## MongoDB sink\n\n"
-        f"Machine: {_machine()}; SecantusDB (`secantusd-py`, `:memory:`) on the same machine, "
+        f"Machine: {machine_description()}; SecantusDB (`secantusd-py`, `:memory:`) on the same machine, "
         f"pymongo {pymongo.version}.\n\n"
         f"Workload: {args.events:,} datagen change events = {len(records):,} records "
         "(creates, updates, deletes, tombstones) "
@@ -184,18 +169,7 @@ def main() -> None:
     )
     print(report)
     if args.write:
-        _write_section(Path(__file__).with_name("RESULTS.md"), report)
-
-
-def _write_section(path: Path, report: str) -> None:
-    """Replace (or append) only the '## MongoDB sink' section of RESULTS.md."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## MongoDB sink\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: report + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + report
-    path.write_text(text)
+        write_section(report)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -28,12 +27,15 @@ import uuid
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
+from report import machine_description, write_section
 
 from headwater.codecs.converters import JsonConverter
 from headwater.codecs.envelope import to_messages
+from headwater.conformance.runtime import in_process_worker
 from headwater.connectors.api import SourceConnector, SourceRecord, SourceTask
-from headwater.connectors.config import PluginConfig, WorkerConfig, parse_connector
-from headwater.connectors.datagen.client import TableGenerator
+from headwater.connectors.config import PluginConfig
+from headwater.connectors.datagen.client import TableGenerator, message_count
+from headwater.connectors.datagen.config import DatagenConfig
 from headwater.connectors.runtime.worker import Worker
 
 RECORDS: list[SourceRecord] = []
@@ -158,15 +160,8 @@ def raw_consume_to_file(bootstrap: str, topic: str, expected: int, out: Path) ->
 
 
 def _worker(bootstrap: str, folder: Path, connectors: list[dict[str, t.Any]]) -> Worker:
-    return Worker(
-        WorkerConfig(
-            bootstrap_servers=bootstrap,
-            offset_storage_file_filename=str(folder / f"offsets-{uuid.uuid4().hex}.json"),
-            offset_flush_interval_ms=100,
-            rest_port=0,
-        ),
-        [parse_connector(c) for c in connectors],
-    )
+    # The worker's default offset flush interval: commits are rare, as in production.
+    return in_process_worker(bootstrap, folder / uuid.uuid4().hex, connectors, offset_flush_interval_ms=5000)
 
 
 def _counter(worker: Worker, family: str, name: str) -> float:
@@ -178,10 +173,12 @@ def runtime_source(bootstrap: str, folder: Path, connector: dict[str, t.Any], ex
     worker = _worker(bootstrap, folder, [connector])
     started = time.perf_counter()
     worker.start()
-    while _counter(worker, "source_record_write", name) < expected:
+    while _counter(worker, "source_record_poll", name) < expected:
         time.sleep(0.005)
+    # Stopping flushes the producer, waits for every ack and stores the offsets.
+    assert worker.stop(60)
     elapsed = time.perf_counter() - started
-    worker.stop(30)
+    assert _counter(worker, "source_record_write", name) == expected
     return elapsed
 
 
@@ -234,22 +231,13 @@ def runtime_sink(bootstrap: str, folder: Path, topic: str, expected: int) -> flo
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     from importlib.metadata import version
 
     import confluent_kafka
 
     return (
-        f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, "
-        f"confluent-kafka {version('confluent-kafka')} / librdkafka {confluent_kafka.libversion()[0]}, "
-        "single-node Kafka 4.1.1 (KRaft) on loopback"
+        f"{machine_description()}, confluent-kafka {version('confluent-kafka')} / librdkafka "
+        f"{confluent_kafka.libversion()[0]}, single-node Kafka 4.1.1 (KRaft) on loopback"
     )
 
 
@@ -300,6 +288,8 @@ def main() -> int:
             }
             results["runtime source (replay)"].append(n / runtime_source(bootstrap, folder, replay, n))
             datagen_events = int(n / 1.075)  # about 7.5% of events are deletes followed by a tombstone
+            datagen_config = {"tables": "customers", "count": str(datagen_events), "keys": "50000"}
+            datagen_records = message_count(DatagenConfig.model_validate(datagen_config))
             datagen = {
                 "name": f"datagen-{run}",
                 "config": {
@@ -312,8 +302,8 @@ def main() -> int:
                     **CONVERTERS,
                 },
             }
-            elapsed = runtime_source(bootstrap, folder, datagen, datagen_events)
-            results["runtime source (datagen)"].append(datagen_events / elapsed)
+            elapsed = runtime_source(bootstrap, folder, datagen, datagen_records)
+            results["runtime source (datagen)"].append(datagen_records / elapsed)
             results["raw consume"].append(n / raw_consume(bootstrap, raw_topic, n))
             results["raw consume to file"].append(
                 n / raw_consume_to_file(bootstrap, raw_topic, n, folder / f"raw-{run}.jsonl")
@@ -377,7 +367,7 @@ def main() -> int:
         section = "\n".join(lines)
         print(section)
         if args.write:
-            _replace_section(Path(__file__).with_name("RESULTS.md"), section)
+            write_section(section)
         return 0
     finally:
         if broker is not None:
@@ -388,18 +378,6 @@ def _row(label: str, median: dict[str, float], key: str, bare: str, loop: str | 
     rate = median[key]
     loop_ratio = f"{rate / median[loop]:.2f}" if loop else ""
     return f"| {label} | {rate:,.0f} | {rate / median[bare]:.2f} | {loop_ratio} |"
-
-
-def _replace_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    title = section.splitlines()[0]
-    if title in text:
-        start = text.index(title)
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("\n" + text[end + 1 :] if end != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ import pytest
 
 from headwater.codecs.converters import JsonConverter
 from headwater.codecs.envelope import canonical_key, fold, to_messages
+from headwater.conformance.runtime import in_process_worker
 from headwater.connectors.api import (
     Capability,
     ErrantSourceRecord,
@@ -53,7 +54,7 @@ from headwater.connectors.api import (
     SourceRecord,
     SourceTaskContext,
 )
-from headwater.connectors.config import PluginConfig, WorkerConfig, parse_connector
+from headwater.connectors.config import PluginConfig, parse_connector
 from headwater.connectors.errors import ConfigError
 from headwater.connectors.runtime.offsets import ConnectorOffsets, MemoryOffsetStore, offset_key
 
@@ -286,7 +287,6 @@ def get_source_test_class(harness: SourceHarness) -> type:
         @pytest.mark.kafka
         def test_state_check_through_kafka(self, tmp_path: Path, kafka_bootstrap_servers: str) -> None:
             from headwater.conformance.kafka import consume_all
-            from headwater.connectors.runtime.worker import Worker
 
             topic = f"conformance-{uuid.uuid4().hex[:8]}"
             raw = harness.make_config(tmp_path, topic)
@@ -297,15 +297,7 @@ def get_source_test_class(harness: SourceHarness) -> type:
                 }
             )
             expected = harness.final_state(connector.plugin_config)
-            worker = Worker(
-                WorkerConfig(
-                    bootstrap_servers=kafka_bootstrap_servers,
-                    offset_storage_file_filename=str(tmp_path / "offsets.json"),
-                    offset_flush_interval_ms=200,
-                    rest_port=0,
-                ),
-                [connector],
-            )
+            worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [connector])
             worker.start()
             try:
                 deadline = time.monotonic() + harness.drain_timeout
@@ -480,7 +472,6 @@ def get_sink_test_class(harness: SinkHarness) -> type:
             from confluent_kafka import Producer
 
             from headwater.conformance.kafka import consume_all, create_topic
-            from headwater.connectors.runtime.worker import Worker
 
             name = f"conformance_{uuid.uuid4().hex[:8]}"
             topic = name
@@ -508,15 +499,7 @@ def get_sink_test_class(harness: SinkHarness) -> type:
                     },
                 }
             )
-            worker = Worker(
-                WorkerConfig(
-                    bootstrap_servers=kafka_bootstrap_servers,
-                    offset_flush_interval_ms=200,
-                    rest_port=0,
-                    offset_storage_file_filename=str(tmp_path / "offsets.json"),
-                ),
-                [connector],
-            )
+            worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [connector])
             expected = _normalise(fold(messages))
             worker.start()
             try:

@@ -19,21 +19,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from headwater.codecs.envelope import fold, to_messages
+from headwater.codecs.envelope import fold
 from headwater.conformance.process import WorkerProcess
-from headwater.connectors.datagen.client import TableGenerator, final_state
+from headwater.connectors.datagen.client import final_state, message_count
 from headwater.connectors.datagen.config import DatagenConfig
 
 __all__ = ["run_demo"]
-
-
-def _expected_messages(config: DatagenConfig) -> int:
-    total = 0
-    for table in config.table_list():
-        generator = TableGenerator(table, seed=config.seed, keys=config.keys)
-        for _ in range(config.table_count(table)):
-            total += len(to_messages(generator.next_event(), tombstone_on_delete=config.tombstones_on_delete))
-    return total
 
 
 def _count_lines(folder: Path) -> int:
@@ -87,7 +78,7 @@ def run_demo(*, count: int, out_dir: Path, bootstrap_servers: str | None) -> int
     config = DatagenConfig.model_validate(
         {k: v for k, v in datagen.items() if k not in ("connector.class", "tasks.max")}
     )
-    expected_total = _expected_messages(config)
+    expected_total = message_count(config)
     console.print(
         f"datagen will emit {count:,} change events ({expected_total:,} records with tombstones) to {prefix}.*"
     )

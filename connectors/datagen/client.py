@@ -11,9 +11,12 @@ import random
 import typing as t
 from decimal import Decimal
 
-from headwater.codecs.envelope import ChangeEvent, Op
+from headwater.codecs.envelope import ChangeEvent, Op, to_messages
 
-__all__ = ["BASE_TS_MS", "TableGenerator", "final_state"]
+if t.TYPE_CHECKING:
+    from headwater.connectors.datagen.config import DatagenConfig
+
+__all__ = ["BASE_TS_MS", "TableGenerator", "final_state", "message_count"]
 
 BASE_TS_MS = 1_700_000_000_000
 _FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Niklaus")
@@ -114,6 +117,16 @@ class TableGenerator:
             "stock": rnd.randrange(0, 500),
             "version": version,
         }
+
+
+def message_count(config: DatagenConfig) -> int:
+    """How many Kafka records a finite datagen config produces (events plus tombstones)."""
+    total = 0
+    for table in config.table_list():
+        generator = TableGenerator(table, seed=config.seed, keys=config.keys)
+        for _ in range(config.table_count(table)):
+            total += len(to_messages(generator.next_event(), tombstone_on_delete=config.tombstones_on_delete))
+    return total
 
 
 def final_state(table: str, *, seed: int, keys: int, count: int) -> dict[str, dict[str, t.Any]]:

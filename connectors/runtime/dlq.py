@@ -17,8 +17,9 @@ import traceback
 import typing as t
 
 from headwater.connectors.config import ConnectorConfig
-from headwater.connectors.errors import FatalError, RetriableError
+from headwater.connectors.errors import FatalError
 from headwater.connectors.runtime.metrics import TaskMetrics
+from headwater.connectors.runtime.topics import ensure_topic
 
 __all__ = ["ErrorHandler", "Stage"]
 
@@ -59,22 +60,13 @@ class ErrorHandler:
         if self.topic and framework.errors_tolerance == "all":
             from confluent_kafka import Producer
 
-            self._ensure_topic(producer_config)
+            ensure_topic(
+                {"bootstrap.servers": producer_config["bootstrap.servers"]},
+                self.topic,
+                purpose="dead-letter topic",
+                replication_factor=framework.errors_deadletterqueue_topic_replication_factor,
+            )
             self._producer = Producer({**producer_config, "acks": "all", "enable.idempotence": "true"})
-
-    def _ensure_topic(self, client_config: t.Mapping[str, str]) -> None:
-        from confluent_kafka.admin import AdminClient, NewTopic
-
-        admin = AdminClient({"bootstrap.servers": client_config["bootstrap.servers"]})
-        replication = self.framework.errors_deadletterqueue_topic_replication_factor
-        futures = admin.create_topics([NewTopic(self.topic, num_partitions=1, replication_factor=replication)])
-        for future in futures.values():
-            try:
-                future.result(timeout=30)
-            except Exception as exc:
-                if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                    msg = f"cannot create dead-letter topic {self.topic}: {exc}"
-                    raise RetriableError(msg) from exc
 
     def handle(
         self,

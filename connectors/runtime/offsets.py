@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 import typing as t
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import orjson
 
 from headwater.connectors.api import SourceOffset, SourcePartition
 from headwater.connectors.errors import FatalError, RetriableError
+from headwater.connectors.runtime.topics import ensure_topic
 
 __all__ = ["ConnectorOffsets", "FileOffsetStore", "KafkaOffsetStore", "MemoryOffsetStore", "OffsetStore", "offset_key"]
 
@@ -118,25 +120,17 @@ class KafkaOffsetStore(MemoryOffsetStore):
     def __init__(self, bootstrap_servers: str, topic: str, *, client_config: t.Mapping[str, str] | None = None) -> None:
         super().__init__()
         from confluent_kafka import Consumer, Producer, TopicPartition
-        from confluent_kafka.admin import AdminClient, NewTopic
 
         self.topic = topic
         common: dict[str, t.Any] = {"bootstrap.servers": bootstrap_servers, **(client_config or {})}
-        admin = AdminClient(common)
-        futures = admin.create_topics([NewTopic(topic, num_partitions=25, config={"cleanup.policy": "compact"})])
-        for future in futures.values():
-            try:
-                future.result(timeout=30)
-            except Exception as exc:
-                if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                    msg = f"cannot create offset topic {topic}: {exc}"
-                    raise RetriableError(msg) from exc
+        # 25 partitions, as Kafka Connect's offset.storage.partitions default.
+        ensure_topic(common, topic, purpose="offset topic", partitions=25, config={"cleanup.policy": "compact"})
         consumer = Consumer({**common, "group.id": f"headwater-offsets-{os.getpid()}", "enable.auto.commit": "false"})
         try:
             metadata = consumer.list_topics(topic, timeout=30)
             partitions = metadata.topics[topic].partitions
             for partition in partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+                low, high = _watermarks(consumer, TopicPartition(topic, partition))
                 if high <= low:
                     continue
                 consumer.assign([TopicPartition(topic, partition, low)])
@@ -178,6 +172,35 @@ class KafkaOffsetStore(MemoryOffsetStore):
 
     def close(self) -> None:
         self._producer.flush(10)
+
+
+def _watermarks(consumer: t.Any, partition: t.Any, timeout: float = 30.0) -> tuple[int, int]:
+    """The partition's low and high watermarks, waiting out leader elections.
+
+    A topic that was just created reports leaders in its metadata a moment before those
+    brokers answer as leaders, so NOT_LEADER_FOR_PARTITION is retried here.
+    """
+    from confluent_kafka import KafkaError, KafkaException
+
+    transient = {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+    }
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(partition, timeout=10)
+            return int(low), int(high)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            code = error.code() if isinstance(error, KafkaError) else None
+            if code not in transient or time.monotonic() > deadline:
+                msg = f"cannot read offsets of {partition.topic}[{partition.partition}]: {exc}"
+                raise RetriableError(msg) from exc
+            time.sleep(0.2)
 
 
 class ConnectorOffsets:

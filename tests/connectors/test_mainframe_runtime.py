@@ -12,7 +12,8 @@ from headwater.codecs.converters import JsonConverter
 from headwater.codecs.envelope import canonical_key, fold
 from headwater.conformance.emulators.mainframe import connector_config, final_state, generate
 from headwater.conformance.kafka import consume_all
-from headwater.connectors.config import WorkerConfig, parse_connector
+from headwater.conformance.runtime import in_process_worker
+from headwater.connectors.config import parse_connector
 from headwater.connectors.runtime.offsets import ConnectorOffsets
 
 pytestmark = pytest.mark.kafka
@@ -21,7 +22,6 @@ CLASS = "headwater.connectors.mainframe:MainframeCopybookConnector"
 
 
 def test_bad_records_go_to_the_dead_letter_topic(tmp_path: Path, kafka_bootstrap_servers: str) -> None:
-    from headwater.connectors.runtime.worker import Worker
 
     topic = f"mf-{uuid.uuid4().hex[:8]}"
     dlq = f"{topic}-dlq"
@@ -38,15 +38,7 @@ def test_bad_records_go_to_the_dead_letter_topic(tmp_path: Path, kafka_bootstrap
             },
         }
     )
-    worker = Worker(
-        WorkerConfig(
-            bootstrap_servers=kafka_bootstrap_servers,
-            offset_storage_file_filename=str(tmp_path / "offsets.json"),
-            offset_flush_interval_ms=200,
-            rest_port=0,
-        ),
-        [connector],
-    )
+    worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [connector])
     worker.start()
     try:
         deadline = time.monotonic() + 60

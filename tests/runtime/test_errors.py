@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from headwater.conformance.kafka import consume_all, create_topic
+from headwater.conformance.runtime import in_process_worker, wait_for
 from headwater.connectors.api import (
     ErrantSourceRecord,
     SinkConnector,
@@ -19,7 +20,7 @@ from headwater.connectors.api import (
     SourceRecord,
     SourceTask,
 )
-from headwater.connectors.config import PluginConfig, WorkerConfig, parse_connector
+from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import FatalError, RecordError, RetriableError
 from headwater.connectors.runtime.worker import Worker
 
@@ -102,21 +103,12 @@ class RecordingSink(SinkConnector[RecordingConfig]):
 
 
 def _worker(bootstrap: str, tmp_path: Path, *connectors: dict[str, t.Any]) -> Worker:
-    files = [parse_connector(c) for c in connectors]
-    config = WorkerConfig(
-        bootstrap_servers=bootstrap,
-        offset_storage_file_filename=str(tmp_path / "offsets.json"),
-        offset_flush_interval_ms=200,
-        rest_port=0,
-    )
-    return Worker(config, files)
+    return in_process_worker(bootstrap, tmp_path, connectors)
 
 
 def _wait(condition: t.Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+    # No worker passed: these tests wait for FAILED states on purpose.
+    wait_for(condition, timeout=timeout, what=what)
 
 
 def _source(name: str, topic: str, **extra: str) -> dict[str, t.Any]:

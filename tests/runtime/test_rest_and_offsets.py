@@ -13,10 +13,10 @@ import orjson
 import pytest
 
 from headwater.conformance.kafka import consume_all
-from headwater.connectors.config import WorkerConfig, parse_connector
+from headwater.conformance.runtime import in_process_worker
+from headwater.connectors.config import parse_connector
 from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetStore, offset_key
 from headwater.connectors.runtime.rest import RestServer
-from headwater.connectors.runtime.worker import Worker
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -41,15 +41,7 @@ def test_rest_status_config_and_metrics(kafka_bootstrap_servers: str, tmp_path: 
             },
         }
     )
-    worker = Worker(
-        WorkerConfig(
-            bootstrap_servers=kafka_bootstrap_servers,
-            offset_storage_file_filename=str(tmp_path / "o.json"),
-            offset_flush_interval_ms=100,
-            rest_port=0,
-        ),
-        [connector],
-    )
+    worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [connector], offset_flush_interval_ms=100)
     rest = RestServer(worker, "127.0.0.1", 0)
     worker.start()
     rest.start()

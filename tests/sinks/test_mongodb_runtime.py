@@ -17,10 +17,10 @@ from headwater.codecs.envelope import canonical_key
 from headwater.conformance.kafka import consume_all, create_topic
 from headwater.conformance.mongodb import SecantusServer, read_state
 from headwater.conformance.process import WorkerProcess
-from headwater.connectors.config import WorkerConfig, parse_connector
+from headwater.conformance.runtime import in_process_worker
+from headwater.connectors.config import parse_connector
 from headwater.connectors.datagen.client import final_state
 from headwater.connectors.datagen.config import DatagenConfig
-from headwater.connectors.runtime.worker import Worker
 
 CONNECTOR_CLASS = "headwater.sinks.mongodb:MongoSinkConnector"
 pytestmark = pytest.mark.kafka
@@ -65,15 +65,7 @@ def test_bad_record_and_duplicate_key_reach_the_dead_letter_topic(
             },
         }
     )
-    worker = Worker(
-        WorkerConfig(
-            bootstrap_servers=kafka_bootstrap_servers,
-            offset_storage_file_filename=str(tmp_path / "offsets.json"),
-            offset_flush_interval_ms=200,
-            rest_port=0,
-        ),
-        [connector],
-    )
+    worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [connector])
     worker.start()
     try:
         deadline = time.monotonic() + 60

@@ -1,0 +1,56 @@
+"""Creating the topics the runtime itself writes to (dead-letter and offset topics)."""
+
+from __future__ import annotations
+
+import time
+import typing as t
+
+from headwater.connectors.errors import RetriableError
+
+__all__ = ["ensure_topic"]
+
+
+def ensure_topic(
+    client_config: t.Mapping[str, t.Any],
+    name: str,
+    *,
+    purpose: str,
+    partitions: int = 1,
+    replication_factor: int = -1,
+    config: t.Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> None:
+    """Create topic ``name`` unless it exists; ``-1`` takes the broker's replication factor.
+
+    Returns once every partition has a leader, so the caller can read and write at once.
+
+    Raises:
+        RetriableError: the broker did not create it (the message names ``purpose``).
+    """
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(dict(client_config))
+    topic = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor, config=dict(config or {}))
+    for future in admin.create_topics([topic]).values():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            msg = f"cannot create {purpose} {name}: {exc}"
+            raise RetriableError(msg) from exc
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            metadata = admin.list_topics(topic=name, timeout=5).topics.get(name)
+        except KafkaException:
+            metadata = None
+        partitions = metadata.partitions.values() if metadata is not None and metadata.error is None else []
+        if partitions and all(partition.leader >= 0 for partition in partitions):
+            return
+        if time.monotonic() > deadline:
+            msg = f"{purpose} {name} has partitions without a leader after {timeout:.0f} s"
+            raise RetriableError(msg)
+        time.sleep(0.1)
