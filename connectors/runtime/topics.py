@@ -31,8 +31,10 @@ def ensure_topic(
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient(dict(client_config))
-    topic = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor, config=dict(config or {}))
-    for future in admin.create_topics([topic]).values():
+    new_topic = NewTopic(
+        name, num_partitions=partitions, replication_factor=replication_factor, config=dict(config or {})
+    )
+    for future in admin.create_topics([new_topic]).values():
         try:
             future.result(timeout=timeout)
         except KafkaException as exc:
@@ -47,8 +49,8 @@ def ensure_topic(
             metadata = admin.list_topics(topic=name, timeout=5).topics.get(name)
         except KafkaException:
             metadata = None
-        partitions = metadata.partitions.values() if metadata is not None and metadata.error is None else []
-        if partitions and all(partition.leader >= 0 for partition in partitions):
+        leaders = [p.leader for p in metadata.partitions.values()] if metadata and metadata.error is None else []
+        if leaders and min(leaders) >= 0:
             return
         if time.monotonic() > deadline:
             msg = f"{purpose} {name} has partitions without a leader after {timeout:.0f} s"
