@@ -27,8 +27,9 @@ from report import machine_description, write_section
 
 from headwater.codecs.converters import JsonConverter
 from headwater.conformance.emulators.mainframe import connector_config, generate
+from headwater.conformance.runtime import in_process_worker
 from headwater.connectors.api import SourceRecord, SourceTaskContext
-from headwater.connectors.config import WorkerConfig, parse_connector
+from headwater.connectors.config import parse_connector
 from headwater.connectors.mainframe import MainframeCopybookTask
 from headwater.connectors.mainframe.config import MainframeCopybookConfig
 from headwater.connectors.runtime.offsets import ConnectorOffsets, MemoryOffsetStore
@@ -73,8 +74,6 @@ def _raw_producer(bootstrap: str, count: int, key: bytes, value: bytes) -> float
 
 
 def _runtime(bootstrap: str, files_config: dict[str, str], count: int, work: Path, schemas: bool) -> float:
-    from headwater.connectors.runtime.worker import Worker
-
     topic = f"bench-mf-{uuid.uuid4().hex[:8]}"
     connector = parse_connector(
         {
@@ -91,29 +90,23 @@ def _runtime(bootstrap: str, files_config: dict[str, str], count: int, work: Pat
             },
         }
     )
-    worker = Worker(
-        WorkerConfig(
-            bootstrap_servers=bootstrap,
-            offset_storage_file_filename=str(work / f"{topic}.offsets.json"),
-            offset_flush_interval_ms=1000,
-            rest_port=0,
-        ),
-        [connector],
-    )
+    # Default offset flush interval; the clock stops once stop() has flushed the
+    # producer, seen every ack and stored the offsets.
+    worker = in_process_worker(bootstrap, work / topic, [connector], offset_flush_interval_ms=5000)
+    polled = worker.metrics.source_record_poll.labels(connector=connector.framework.name, task="0")
     started = time.perf_counter()
     worker.start()
     try:
-        while True:
-            stored = ConnectorOffsets(worker.offset_store, connector.framework.name).all()
-            if any(offset.get("record") == count for _p, offset in stored):
-                break
+        while polled._value.get() < count:
             status = worker.status(connector.framework.name)
             if any(task["state"] == "FAILED" for task in status["tasks"]):
                 raise RuntimeError(status)
-            time.sleep(0.05)
-        elapsed = time.perf_counter() - started
+            time.sleep(0.01)
     finally:
-        worker.stop(30)
+        assert worker.stop(60)
+    elapsed = time.perf_counter() - started
+    stored = ConnectorOffsets(worker.offset_store, connector.framework.name).all()
+    assert any(offset.get("record") == count for _p, offset in stored), "not every offset was stored"
     return count / elapsed
 
 
