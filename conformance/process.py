@@ -89,7 +89,8 @@ class WorkerProcess:
             try:
                 self.get("/connectors")
                 return self
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, OSError):
+                # Refused, or accepted but not yet served while the worker opens its stores.
                 time.sleep(0.2)
         msg = f"worker REST did not answer within 60 s:\n{self.log_path.read_text()[-3000:]}"
         raise TimeoutError(msg)

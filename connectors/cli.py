@@ -111,7 +111,7 @@ def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> Non
 def config_reference_markdown() -> str:
     """The config reference of every installed plugin as Markdown (it is in the README)."""
     from headwater.connectors.api import SinkConnector
-    from headwater.connectors.config import ConnectorConfig
+    from headwater.connectors.config import ConnectorConfig, WorkerConfig
     from headwater.connectors.registry import available_plugins
 
     def table(schema: dict[str, t.Any]) -> list[str]:
@@ -130,7 +130,8 @@ def config_reference_markdown() -> str:
     def json_default(value: t.Any) -> str:
         return orjson.dumps(value).decode() if not isinstance(value, str) else value
 
-    lines = ["### Framework keys (every connector)", "", *table(ConnectorConfig.model_json_schema(by_alias=True)), ""]
+    lines = ["### Worker file", "", *table(WorkerConfig.model_json_schema(by_alias=True)), ""]
+    lines += ["### Framework keys (every connector)", "", *table(ConnectorConfig.model_json_schema(by_alias=True)), ""]
     for alias, plugin in available_plugins().items():
         kind = "sink" if issubclass(plugin, SinkConnector) else "source"
         lines += [f"### `{alias}` ({kind})", "", plugin.description, ""]

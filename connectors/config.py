@@ -154,6 +154,13 @@ class WorkerConfig(PluginConfig):
     """Standalone offset store: a JSON file written atomically."""
     offset_storage_topic: str | None = None
     """Compacted topic for source offsets (used instead of the file when set)."""
+    exactly_once_source_support: t.Literal["disabled", "enabled"] = "disabled"
+    """``enabled``: each source task writes its records and their offsets in one Kafka
+    transaction, so consumers reading committed data see every record exactly once, even
+    after a ``kill -9``. Needs ``offset.storage.topic``."""
+    transactional_id_prefix: str = "headwater"
+    """Source tasks' transactional ids are ``<prefix>-<connector>-<task>``; a restarted task
+    with the same id fences its zombie predecessor."""
     offset_flush_interval_ms: int = Field(default=5_000, ge=10)
     """How often sink offsets are committed and source offsets flushed."""
     rest_host: str = "127.0.0.1"
@@ -174,6 +181,13 @@ class WorkerConfig(PluginConfig):
     """``key.converter.*`` defaults."""
     value_converter_config: dict[str, str] = Field(default_factory=dict, alias="value.converter.*")
     """``value.converter.*`` defaults."""
+
+    def consistency_errors(self) -> list[FieldError]:
+        """Problems that involve more than one key (each field alone was valid)."""
+        if self.exactly_once_source_support == "enabled" and not self.offset_storage_topic:
+            message = "enabled needs offset.storage.topic: offsets are written in the same transaction as records"
+            return [FieldError("exactly.once.source.support", message)]
+        return []
 
 
 _PREFIXED = {
@@ -381,6 +395,7 @@ def load_worker_file(path: str | Path) -> WorkerConfig:
     except pydantic.ValidationError as exc:
         errors.extend(field_errors(exc))
         raise ConfigError(errors, source=str(path)) from None
+    errors.extend(config.consistency_errors())
     if errors:
         raise ConfigError(errors, source=str(path))
     return config

@@ -119,40 +119,71 @@ class KafkaOffsetStore(MemoryOffsetStore):
 
     def __init__(self, bootstrap_servers: str, topic: str, *, client_config: t.Mapping[str, str] | None = None) -> None:
         super().__init__()
-        from confluent_kafka import Consumer, Producer, TopicPartition
+        from confluent_kafka import Consumer, Producer
 
         self.topic = topic
         common: dict[str, t.Any] = {"bootstrap.servers": bootstrap_servers, **(client_config or {})}
         # 25 partitions, as Kafka Connect's offset.storage.partitions default.
         ensure_topic(common, topic, purpose="offset topic", partitions=25, config={"cleanup.policy": "compact"})
-        consumer = Consumer({**common, "group.id": f"headwater-offsets-{os.getpid()}", "enable.auto.commit": "false"})
+        consumer = Consumer(
+            {
+                **common,
+                "group.id": f"headwater-offsets-{os.getpid()}",
+                "enable.auto.commit": "false",
+                # Offsets written in aborted source transactions must not count.
+                "isolation.level": "read_committed",
+                "enable.partition.eof": "true",
+            }
+        )
         try:
-            metadata = consumer.list_topics(topic, timeout=30)
-            partitions = metadata.topics[topic].partitions
-            for partition in partitions:
-                low, high = _watermarks(consumer, TopicPartition(topic, partition))
-                if high <= low:
-                    continue
-                consumer.assign([TopicPartition(topic, partition, low)])
-                position = low
-                while position < high:
-                    message = consumer.poll(5.0)
-                    if message is None:
-                        msg = f"timed out reading offset topic {topic}[{partition}]"
-                        raise RetriableError(msg)
-                    offset, raw_key = message.offset(), message.key()
-                    if message.error() or offset is None or raw_key is None:
-                        continue
-                    position = offset + 1
-                    key = orjson.dumps(orjson.loads(raw_key), option=orjson.OPT_SORT_KEYS)
-                    value = message.value()
-                    if value is None:
-                        self._data.pop(key, None)
-                    else:
-                        self._data[key] = orjson.loads(value)
+            self._read_to_end(consumer, topic)
         finally:
             consumer.close()
         self._producer = Producer({**common, "acks": "all", "enable.idempotence": "true"})
+
+    def _read_to_end(self, consumer: t.Any, topic: str) -> None:
+        """Load every committed offset: read all partitions until each reports its end."""
+        from confluent_kafka import KafkaError, TopicPartition
+
+        metadata = consumer.list_topics(topic, timeout=30)
+        assignment = []
+        for partition in metadata.topics[topic].partitions:
+            low, high = _watermarks(consumer, TopicPartition(topic, partition))
+            if high > low:
+                assignment.append(TopicPartition(topic, partition, low))
+        # With read_committed the end is the last stable offset, which commit markers and
+        # aborted records make unreachable by counting; the EOF event marks it instead.
+        unfinished = {tp.partition for tp in assignment}
+        consumer.assign(assignment)
+        deadline = time.monotonic() + 60
+        while unfinished:
+            message = consumer.poll(1.0)
+            if time.monotonic() > deadline:
+                msg = f"timed out reading offset topic {topic} (partitions {sorted(unfinished)} unfinished)"
+                raise RetriableError(msg)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    unfinished.discard(message.partition())
+                continue
+            raw_key, value = message.key(), message.value()
+            if raw_key is None:
+                continue
+            key = orjson.dumps(orjson.loads(raw_key), option=orjson.OPT_SORT_KEYS)
+            if value is None:
+                self._data.pop(key, None)
+            else:
+                self._data[key] = orjson.loads(value)
+
+    def offset_messages(self, entries: t.Mapping[bytes, SourceOffset | None]) -> list[tuple[bytes, bytes | None]]:
+        """The (key, value) messages that store ``entries``, for a caller's own transaction."""
+        return [(key, None if offset is None else orjson.dumps(offset)) for key, offset in entries.items()]
+
+    def remember(self, entries: t.Mapping[bytes, SourceOffset | None]) -> None:
+        """Record ``entries`` that the caller has already committed to the topic."""
+        MemoryOffsetStore.put_many(self, entries)
 
     def put_many(self, entries: t.Mapping[bytes, SourceOffset | None]) -> None:
         failures: list[str] = []

@@ -9,6 +9,11 @@ Commit order is what makes a ``kill -9`` harmless:
   writes acknowledged -> consumer offsets committed.
 
 A crash anywhere replays the uncommitted window; nothing is skipped.
+
+With ``exactly.once.source.support=enabled`` a source task's producer is transactional:
+each poll's records and the offset records that skip them are written in one Kafka
+transaction, so consumers reading committed data (librdkafka's default) see each record
+exactly once, whatever moment a crash hits.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from headwater.connectors.config import ConnectorConfig, PluginConfig
 from headwater.connectors.errors import FatalError, RecordError, RetriableError
 from headwater.connectors.runtime.dlq import ErrorHandler, Stage
 from headwater.connectors.runtime.metrics import TaskMetrics
-from headwater.connectors.runtime.offsets import ConnectorOffsets, OffsetStore, offset_key
+from headwater.connectors.runtime.offsets import ConnectorOffsets, KafkaOffsetStore, OffsetStore, offset_key
 from headwater.connectors.runtime.retry import RetryPolicy, retry_call
 
 __all__ = ["SinkTaskRunner", "SourceTaskRunner", "TaskEnvironment"]
@@ -59,6 +64,8 @@ class TaskEnvironment(t.NamedTuple):
     offset_store: OffsetStore
     metrics: TaskMetrics
     flush_interval_s: float
+    transactional_id: str | None = None
+    """Set for exactly-once sources: records and offsets go in one transaction per poll."""
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -94,9 +101,19 @@ class SourceTaskRunner:
             env.task_config,
             SourceTaskContext(self.name, env.task_id, ConnectorOffsets(env.offset_store, self.name)),
         )
-        producer = Producer({**env.producer_config, "logger": _client_log})
+        exactly_once = env.transactional_id is not None
+        client_config = {**env.producer_config, "logger": _client_log}
+        if exactly_once:
+            client_config["transactional.id"] = env.transactional_id
+        producer = Producer(client_config)
+        if exactly_once:
+            # Fences any earlier producer with this id (a zombie of this task) and aborts
+            # whatever transaction it left open.
+            producer.init_transactions(60)
+            producer.begin_transaction()
         errors = env.error_handler()
         on_running()
+        failed = True
         last_commit = time.monotonic()
         try:
             while not stop.is_set():
@@ -113,18 +130,26 @@ class SourceTaskRunner:
                     env.metrics.source_record_poll.inc(len(records))
                     self._send(producer, errors, records)
                     producer.poll(0)
+                    if exactly_once:
+                        self._commit_transaction(producer, errors, task)
                 else:
                     producer.poll(0)
                     stop.wait(IDLE_WAIT_S)
-                if time.monotonic() - last_commit >= env.flush_interval_s:
+                if not exactly_once and time.monotonic() - last_commit >= env.flush_interval_s:
                     self._commit(producer, errors, task)
                     last_commit = time.monotonic()
-            self._commit(producer, errors, task)
+            if exactly_once:
+                producer.abort_transaction(30)  # the open transaction is empty: all batches were committed
+            else:
+                self._commit(producer, errors, task)
+            failed = False
         finally:
             try:
                 task.close()
             finally:
                 errors.close()
+                if failed and exactly_once:
+                    _abort_quietly(producer)
                 producer.flush(5)
 
     def _partition_key(self, partition: SourcePartition) -> bytes:
@@ -195,6 +220,37 @@ class SourceTaskRunner:
             except BufferError:
                 producer.poll(0.1)
 
+    def _commit_transaction(self, producer: t.Any, errors: ErrorHandler, task: t.Any) -> None:
+        """Commit this poll's records and their offsets atomically, then open the next transaction.
+
+        The offsets go to the offset topic through the same transactional producer, so a
+        consumer reading committed data sees the records exactly when the offsets that
+        skip them are stored; a crash before the commit leaves neither.
+        """
+        from confluent_kafka import KafkaException
+
+        env = self.env
+        store = t.cast(KafkaOffsetStore, env.offset_store)
+        started = time.monotonic()
+        entries = {key: offset for key, (_p, offset) in self._pending.items()}
+        for key, value in store.offset_messages(entries):
+            producer.produce(store.topic, value, key)
+        errors.flush()  # dead letters are written outside the transaction, before it commits
+        try:
+            producer.commit_transaction(60)
+        except KafkaException as exc:
+            env.metrics.offset_commit_failure.inc()
+            msg = f"transaction of {self.name}-{env.task_id} not committed ({exc}); restarting from committed offsets"
+            raise FatalError(msg) from exc
+        store.remember(entries)
+        env.metrics.source_record_write.inc(self._unacked)
+        env.metrics.offset_commit_success.inc()
+        env.metrics.offset_commit_time.observe((time.monotonic() - started) * 1000)
+        self._unacked = 0
+        pending, self._pending = self._pending, {}
+        producer.begin_transaction()
+        task.commit(list(pending.values()))
+
     def _record_failed(self, errors: ErrorHandler, exc: RecordError, stage: Stage, record: SourceRecord) -> None:
         partition = orjson.dumps(dict(record.partition)).decode()
         where = f"record at {partition} offset {orjson.dumps(dict(record.offset)).decode()}"
@@ -236,6 +292,16 @@ class SourceTaskRunner:
         env.metrics.offset_commit_success.inc()
         env.metrics.offset_commit_time.observe((time.monotonic() - started) * 1000)
         task.commit([(partition, offset) for partition, offset in pending.values()])
+
+
+def _abort_quietly(producer: t.Any) -> None:
+    """Abort a failed task's open transaction; its records were never visible."""
+    from confluent_kafka import KafkaException
+
+    try:
+        producer.abort_transaction(10)
+    except KafkaException as exc:
+        log.warning("could not abort the transaction of a failed task: %s", exc)
 
 
 class SinkTaskRunner:

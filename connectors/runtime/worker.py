@@ -112,6 +112,20 @@ class TaskState:
         return out
 
 
+def _fence(transactional_ids: t.Sequence[str], worker: WorkerConfig) -> None:
+    """Initialise a producer per transactional id, which fences older ones and aborts their transactions."""
+    if not transactional_ids:
+        return
+    from confluent_kafka import Producer
+
+    for transactional_id in transactional_ids:
+        producer = Producer(
+            {"bootstrap.servers": worker.bootstrap_servers, **worker.producer, "transactional.id": transactional_id}
+        )
+        producer.init_transactions(60)
+        producer.flush(5)
+
+
 @dataclass
 class ConnectorHandle:
     """One connector hosted by this worker."""
@@ -136,6 +150,8 @@ class Worker:
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ConfigError([FieldError("name", f"connector name {name!r} used twice") for name in duplicates])
+        if config.consistency_errors():
+            raise ConfigError(config.consistency_errors())
         self.config = config
         self.worker_id = f"{socket.gethostname()}:{config.rest_port}"
         self.metrics = WorkerMetrics()
@@ -163,7 +179,7 @@ class Worker:
 
     def start(self) -> None:
         """Build every connector and start its tasks; returns once the threads run."""
-        store = self.offset_store
+        planned: list[tuple[ConnectorFile, ConnectorHandle, list[t.Any]]] = []
         for connector in self._pending:
             framework = connector.framework
             is_sink = issubclass(connector.plugin_class, SinkConnector)
@@ -177,6 +193,21 @@ class Worker:
                 log.exception("connector %s failed to start", framework.name)
                 continue
             handle.state = "RUNNING"
+            planned.append((connector, handle, task_configs))
+        self._pending = []
+        transactional_ids = {
+            (handle.file.framework.name, task_id): self._transactional_id(handle, task_id)
+            for _connector, handle, task_configs in planned
+            for task_id in range(len(task_configs))
+        }
+        # Before reading offsets, fence the previous incarnations of exactly-once tasks:
+        # that aborts any transaction a crashed task left open, so the committed offsets
+        # read next are final and no zombie can still write.
+        _fence([tid for tid in transactional_ids.values() if tid is not None], self.config)
+        store = self.offset_store
+        for connector, handle, task_configs in planned:
+            framework = connector.framework
+            is_sink = handle.type == "sink"
             key_converter, value_converter = build_converters(connector, self.config)
             producer, consumer = client_configs(connector, self.config)
             for task_id, task_config in enumerate(task_configs):
@@ -195,13 +226,19 @@ class Worker:
                     offset_store=store,
                     metrics=self.metrics.for_task(framework.name, task_id),
                     flush_interval_s=self.config.offset_flush_interval_ms / 1000,
+                    transactional_id=transactional_ids[(framework.name, task_id)],
                 )
                 thread = threading.Thread(
                     target=self._supervise, args=(env, state, is_sink), name=f"{framework.name}-{task_id}", daemon=True
                 )
                 self._threads.append(thread)
                 thread.start()
-        self._pending = []
+
+    def _transactional_id(self, handle: ConnectorHandle, task_id: int) -> str | None:
+        """``<prefix>-<connector>-<task>`` for exactly-once source tasks, else None."""
+        if self.config.exactly_once_source_support != "enabled" or handle.type == "sink":
+            return None
+        return f"{self.config.transactional_id_prefix}-{handle.file.framework.name}-{task_id}"
 
     def _supervise(self, env: TaskEnvironment, state: TaskState, is_sink: bool) -> None:
         framework = env.framework
