@@ -13,7 +13,7 @@ import json
 import re
 import typing as t
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from headwater.connectors.config import PluginConfig
 
@@ -63,6 +63,13 @@ _ID_STRATEGY_CLASSES = {
     "UuidProvidedInValueStrategy": "uuid-provided-in-value",
 }
 ID_STRATEGIES = frozenset(_ID_STRATEGY_CLASSES.values())
+
+# field name -> (mongo-kafka class names to short names, the short names, what to call it)
+_STRATEGY_FIELDS: dict[str, tuple[t.Mapping[str, str], frozenset[str], str]] = {
+    "writemodel_strategy": (_WRITE_STRATEGY_CLASSES, WRITE_STRATEGIES, "write model strategy"),
+    "delete_writemodel_strategy": (_DELETE_STRATEGY_CLASSES, DELETE_STRATEGIES, "delete write model strategy"),
+    "document_id_strategy": (_ID_STRATEGY_CLASSES, ID_STRATEGIES, "document id strategy"),
+}
 KEY_BASED_ID_STRATEGIES = frozenset({"full-key", "partial-key", "provided-in-key", "uuid-provided-in-key"})
 """Id strategies that read only the key, so a tombstone (key, no value) still yields an id."""
 
@@ -237,35 +244,13 @@ class MongoSinkConfig(PluginConfig):
             raise ValueError(msg)
         return value
 
-    @field_validator("writemodel_strategy", mode="before")
+    @field_validator("writemodel_strategy", "delete_writemodel_strategy", "document_id_strategy", mode="before")
     @classmethod
-    def _write_strategy(cls, value: t.Any) -> t.Any:
-        return _short_name(value, _WRITE_STRATEGY_CLASSES, WRITE_STRATEGIES)
-
-    @field_validator("writemodel_strategy")
-    @classmethod
-    def _known_write_strategy(cls, value: str) -> str:
-        return _check_known(value, WRITE_STRATEGIES, "write model strategy")
-
-    @field_validator("delete_writemodel_strategy", mode="before")
-    @classmethod
-    def _delete_strategy(cls, value: t.Any) -> t.Any:
-        return _short_name(value, _DELETE_STRATEGY_CLASSES, DELETE_STRATEGIES)
-
-    @field_validator("delete_writemodel_strategy")
-    @classmethod
-    def _known_delete_strategy(cls, value: str) -> str:
-        return _check_known(value, DELETE_STRATEGIES, "delete write model strategy")
-
-    @field_validator("document_id_strategy", mode="before")
-    @classmethod
-    def _id_strategy(cls, value: t.Any) -> t.Any:
-        return _short_name(value, _ID_STRATEGY_CLASSES, ID_STRATEGIES)
-
-    @field_validator("document_id_strategy")
-    @classmethod
-    def _known_id_strategy(cls, value: str) -> str:
-        return _check_known(value, ID_STRATEGIES, "document id strategy")
+    def _strategy(cls, value: t.Any, info: ValidationInfo) -> t.Any:
+        """Accept a short name or mongo-kafka's class name; reject unknown strategies."""
+        classes, known, what = _STRATEGY_FIELDS[info.field_name or ""]
+        name = _short_name(value, classes, known)
+        return _check_known(name, known, what) if isinstance(name, str) else name
 
     @field_validator(
         "document_id_strategy_partial_key_projection_type",

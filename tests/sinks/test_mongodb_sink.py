@@ -651,3 +651,21 @@ def test_uuid_binary_is_subtype_4(harness: t.Callable[..., Harness]) -> None:
 
 def test_write_op_kinds_cover_the_strategies() -> None:
     assert {kind.value for kind in WriteKind} == {"insert", "replace", "update", "delete", "delete_many"}
+
+
+def test_strategies_take_mongo_kafka_class_names_and_reject_unknown_ones() -> None:
+    import pydantic
+
+    from headwater.connectors.config import field_errors
+    from headwater.sinks.mongodb.config import MongoSinkConfig
+
+    base = {"connection.uri": "mongodb://127.0.0.1/?directConnection=true", "database": "d"}
+    config = MongoSinkConfig.model_validate(
+        {**base, "document.id.strategy": "com.mongodb.kafka.connect.sink.processor.id.strategy.UuidStrategy"}
+    )
+    assert config.document_id_strategy == "uuid"
+    with pytest.raises(pydantic.ValidationError) as caught:
+        MongoSinkConfig.model_validate({**base, "writemodel.strategy": "upsert-everything"})
+    errors = field_errors(caught.value)
+    assert [e.key for e in errors] == ["writemodel.strategy"]
+    assert "unknown write model strategy 'upsert-everything'" in errors[0].message
