@@ -23,6 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
+from baselines import produce_all
 from report import machine_description, write_section
 
 from headwater.codecs.converters import JsonConverter
@@ -35,7 +36,6 @@ from headwater.connectors.mainframe.config import MainframeCopybookConfig
 from headwater.connectors.runtime.offsets import ConnectorOffsets, MemoryOffsetStore
 
 SECTION = "## Mainframe source (file to Kafka)"
-PRODUCER = {"linger.ms": "5", "compression.type": "lz4", "acks": "all", "enable.idempotence": "true"}
 
 
 def _source_only(config: MainframeCopybookConfig, count: int) -> tuple[float, SourceRecord]:
@@ -55,22 +55,9 @@ def _source_only(config: MainframeCopybookConfig, count: int) -> tuple[float, So
 
 
 def _raw_producer(bootstrap: str, count: int, key: bytes, value: bytes) -> float:
-    from confluent_kafka import Producer
-
-    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER})
     topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    producer.produce(topic, value, key)
-    producer.flush(30)  # topic auto-created before the clock starts
-    started = time.perf_counter()
-    for _ in range(count):
-        while True:
-            try:
-                producer.produce(topic, value, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    producer.flush(120)
-    return count / (time.perf_counter() - started)
+    produce_all(bootstrap, topic, [(key, value)])  # topic auto-created before the clock starts
+    return count / produce_all(bootstrap, topic, ((key, value) for _ in range(count)))
 
 
 def _runtime(bootstrap: str, files_config: dict[str, str], count: int, work: Path, schemas: bool) -> float:

@@ -26,7 +26,8 @@ import typing as t
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer
+from baselines import produce_all
+from confluent_kafka import Consumer
 from report import machine_description, write_section
 
 from headwater.codecs.converters import JsonConverter
@@ -77,24 +78,11 @@ def _messages(count: int, topic: str) -> list[SourceRecord]:
     return out[:count]
 
 
-PRODUCER = {"linger.ms": "5", "compression.type": "lz4", "acks": "all", "enable.idempotence": "true"}
 CONVERTERS = {"key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"}
 
 
 def raw_produce(bootstrap: str, topic: str, payloads: list[tuple[bytes | None, bytes | None]]) -> float:
-    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER})
-    started = time.perf_counter()
-    for i, (key, value) in enumerate(payloads):
-        while True:
-            try:
-                producer.produce(topic, value, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        if i % 10_000 == 0:
-            producer.poll(0)
-    assert producer.flush(60) == 0
-    return time.perf_counter() - started
+    return produce_all(bootstrap, topic, payloads)
 
 
 def raw_produce_serialising(bootstrap: str, topic: str, records: list[SourceRecord]) -> float:
@@ -103,21 +91,17 @@ def raw_produce_serialising(bootstrap: str, topic: str, records: list[SourceReco
 
     from headwater.codecs.converters import _default
 
-    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER})
-    started = time.perf_counter()
-    for i, record in enumerate(records):
-        key = orjson.dumps(record.key, default=_default)
-        value = None if record.value is None else orjson.dumps(record.value, default=_default)
-        while True:
-            try:
-                producer.produce(topic, value, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        if i % 10_000 == 0:
-            producer.poll(0)
-    assert producer.flush(60) == 0
-    return time.perf_counter() - started
+    return produce_all(
+        bootstrap,
+        topic,
+        (
+            (
+                orjson.dumps(r.key, default=_default),
+                None if r.value is None else orjson.dumps(r.value, default=_default),
+            )
+            for r in records
+        ),
+    )
 
 
 def raw_consume_to_file(bootstrap: str, topic: str, expected: int, out: Path) -> float:
