@@ -66,6 +66,11 @@ class SourceRecord:
     bool, None, bytes); the runtime's converters turn them into bytes. ``value=None`` is
     a tombstone. ``offset`` is the position *after* this record: resuming from it must
     not return this record again.
+
+    ``timestamp_ms`` sets the Kafka record timestamp; leave it None (the producer's clock)
+    unless the data is fresh: the broker's time-based retention deletes records whose
+    timestamp is older than ``retention.ms`` as soon as it checks. The change event's own
+    ``ts_ms`` carries the source time.
     """
 
     partition: SourcePartition

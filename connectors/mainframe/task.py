@@ -323,7 +323,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                 source = {"connector": _CONNECTOR, "file": name, "record": number, "offset": raw.offset,
                           "generation": None, "snapshot": "false"}  # fmt: skip
                 value = {"before": None, "after": row, "source": source, "op": "c", "ts_ms": ts_ms}
-                out.append(SourceRecord(partition, offset, topic, key, value, timestamp_ms=ts_ms))
+                out.append(SourceRecord(partition, offset, topic, key, value))
             else:
                 continue  # dropped by segment.filter: nothing to make durable
             stream.last_emitted = number
@@ -542,7 +542,7 @@ class _SnapshotState:
                 source = {"connector": _CONNECTOR, "file": gen, "record": number, "offset": raw.offset,
                           "generation": gen, "snapshot": "false"}  # fmt: skip
                 event = ChangeEvent(op, key, previous[1] if previous else None, row, source, ts_ms)
-                out.append(SourceRecord(partition, offset, topic, key, event.value(), timestamp_ms=ts_ms))
+                out.append(SourceRecord(partition, offset, topic, key, event.value()))
             if finished:
                 self.phase = "deletes"
                 self.end = end
@@ -570,7 +570,7 @@ class _SnapshotState:
                       "generation": gen, "snapshot": "false"}  # fmt: skip
             event = ChangeEvent(Op.DELETE, key, row, None, source, ts_ms)
             for message_key, value in to_messages(event, tombstone_on_delete=self.config.tombstones_on_delete):
-                out.append(SourceRecord(partition, offset, topic, message_key, value, timestamp_ms=ts_ms))
+                out.append(SourceRecord(partition, offset, topic, message_key, value))
         if self.deleted >= len(self.deletes):
             # The generation is complete: it becomes the base of the next one.
             self.base, self.base_rows = gen, self.gen_rows

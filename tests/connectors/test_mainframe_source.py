@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import typing as t
 from decimal import Decimal
@@ -214,6 +215,17 @@ def test_key_defaults_to_file_and_record(tmp_path: Path) -> None:
     _write(tmp_path / "in" / "A.V", frame_v(_records(_rows(3))))
     records = drain(_task(_config(tmp_path, **{"record.format": "V", "key.fields": ""})), timeout=10)
     assert [r.key for r in records] == [{"file": "A.V", "record": n} for n in (1, 2, 3)]
+
+
+def test_old_files_keep_their_time_in_the_event_not_in_the_kafka_timestamp(tmp_path: Path) -> None:
+    # A Kafka timestamp from a years-old mtime would let the broker's time-based
+    # retention delete the records as soon as they land.
+    path = _write(tmp_path / "in" / "OLD.V", frame_v(_records(_rows(3))))
+    mtime = 978_307_200  # 2001-01-01
+    os.utime(path, (mtime, mtime))
+    records = drain(_task(_config(tmp_path, **{"record.format": "V"})), timeout=10)
+    assert [r.timestamp_ms for r in records] == [None, None, None]
+    assert {r.value["ts_ms"] for r in records} == {mtime * 1000}
 
 
 # ----------------------------------------------------------------------------- offsets and files
