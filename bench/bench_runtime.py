@@ -104,10 +104,8 @@ def raw_produce_serialising(bootstrap: str, topic: str, records: list[SourceReco
     )
 
 
-def raw_consume_to_file(bootstrap: str, topic: str, expected: int, out: Path) -> float:
-    """What a hand-written consumer does: parse each message, write it as a JSON line."""
-    import orjson
-
+def _fresh_consumer(bootstrap: str, topic: str) -> Consumer:
+    """A consumer in a new group, subscribed to ``topic`` from its beginning."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -117,6 +115,14 @@ def raw_consume_to_file(bootstrap: str, topic: str, expected: int, out: Path) ->
         }
     )
     consumer.subscribe([topic])
+    return consumer
+
+
+def raw_consume_to_file(bootstrap: str, topic: str, expected: int, out: Path) -> float:
+    """What a hand-written consumer does: parse each message, write it as a JSON line."""
+    import orjson
+
+    consumer = _fresh_consumer(bootstrap, topic)
     seen = 0
     started = 0.0
     with out.open("ab") as handle:
@@ -168,15 +174,7 @@ def runtime_source(bootstrap: str, folder: Path, connector: dict[str, t.Any], ex
 
 def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
     """From the first message to the last, so group joins are not counted on either side."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": uuid.uuid4().hex,
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": "false",
-        }
-    )
-    consumer.subscribe([topic])
+    consumer = _fresh_consumer(bootstrap, topic)
     seen = 0
     started = 0.0
     while seen < expected:

@@ -34,6 +34,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from headwater.connectors.errors import FatalError, RetriableError
 from headwater.connectors.runtime.broker import LocalKafka, find_free_port
+from headwater.connectors.runtime.topics import wait_for_leaders
 
 __all__ = [
     "BOOTSTRAP_ENV",
@@ -120,23 +121,7 @@ def create_topic(
         if not (already and exist_ok):
             msg = f"Cannot create topic {name!r} on {bootstrap}: {exc}"
             raise FatalError(msg) from exc
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            topic = admin.list_topics(topic=name, timeout=5.0).topics.get(name)
-        except KafkaException:
-            topic = None
-        if (
-            topic is not None
-            and topic.error is None
-            and len(topic.partitions) >= partitions
-            and all(p.leader >= 0 for p in topic.partitions.values())
-        ):
-            return
-        if time.monotonic() > deadline:
-            msg = f"Topic {name!r} has no leader for all partitions after {timeout:.0f}s"
-            raise RetriableError(msg)
-        time.sleep(0.1)
+    wait_for_leaders(admin, name, partitions=partitions, timeout=timeout)
 
 
 def consume_all(

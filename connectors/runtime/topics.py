@@ -7,7 +7,7 @@ import typing as t
 
 from headwater.connectors.errors import RetriableError
 
-__all__ = ["ensure_topic"]
+__all__ = ["ensure_topic", "wait_for_leaders"]
 
 
 def ensure_topic(
@@ -43,6 +43,19 @@ def ensure_topic(
                 continue
             msg = f"cannot create {purpose} {name}: {exc}"
             raise RetriableError(msg) from exc
+    wait_for_leaders(admin, name, purpose=purpose, timeout=timeout)
+
+
+def wait_for_leaders(
+    admin: t.Any, name: str, *, purpose: str = "topic", partitions: int = 1, timeout: float = 30.0
+) -> None:
+    """Wait until topic ``name`` has at least ``partitions`` partitions, each with a leader.
+
+    Raises:
+        RetriableError: not so within ``timeout`` seconds.
+    """
+    from confluent_kafka import KafkaException
+
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -50,7 +63,7 @@ def ensure_topic(
         except KafkaException:
             metadata = None
         leaders = [p.leader for p in metadata.partitions.values()] if metadata and metadata.error is None else []
-        if leaders and min(leaders) >= 0:
+        if len(leaders) >= max(1, partitions) and min(leaders) >= 0:
             return
         if time.monotonic() > deadline:
             msg = f"{purpose} {name} has partitions without a leader after {timeout:.0f} s"
