@@ -29,6 +29,15 @@ def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+def _read_text(path: str, *, errors: str = "strict") -> str:
+    """A file named in the config, read for validation; an unreadable one is that key's error."""
+    try:
+        return Path(path).read_text(encoding="utf-8", errors=errors)
+    except OSError as exc:
+        msg = f"cannot read {path}: {exc.strerror}"
+        raise ValueError(msg) from exc
+
+
 class MainframeCopybookConfig(PluginConfig):
     """Which datasets to read, how they are laid out, and how records become change events."""
 
@@ -143,12 +152,7 @@ class MainframeCopybookConfig(PluginConfig):
     @classmethod
     def _copybook_file(cls, value: str | None) -> str | None:
         if value is not None:
-            try:
-                text = Path(value).read_text(encoding="utf-8", errors="replace")
-            except OSError as exc:
-                msg = f"cannot read {value}: {exc.strerror}"
-                raise ValueError(msg) from exc
-            _parse(text)
+            _parse(_read_text(value, errors="replace"))
         return value
 
     @field_validator("copybook_text")
@@ -218,11 +222,7 @@ class MainframeCopybookConfig(PluginConfig):
     @classmethod
     def _readable_table(cls, value: str | None) -> str | None:
         if value is not None:
-            try:
-                table = Path(value).read_text(encoding="utf-8")
-            except OSError as exc:
-                msg = f"cannot read {value}: {exc.strerror}"
-                raise ValueError(msg) from exc
+            table = _read_text(value)
             if len(table) != 256 and len(table.rstrip("\n")) != 256:
                 msg = f"must hold 256 characters, has {len(table)}"
                 raise ValueError(msg)
