@@ -144,6 +144,14 @@ class ConnectorConfig(PluginConfig):
     value_converter_config: dict[str, str] = Field(default_factory=dict, alias="value.converter.*")
     """``value.converter.*``: options of the value converter."""
 
+    @pydantic.field_validator("consumer_override")
+    @classmethod
+    def _no_shared_instance_id(cls, value: dict[str, str]) -> dict[str, str]:
+        if "group.instance.id" in value:
+            msg = "group.instance.id cannot be shared by the tasks; set worker.instance.id in the worker file instead"
+            raise ValueError(msg)
+        return value
+
 
 class WorkerConfig(PluginConfig):
     """A worker file: where Kafka is, where offsets go, where REST listens."""
@@ -158,6 +166,14 @@ class WorkerConfig(PluginConfig):
     """``enabled``: each source task writes its records and their offsets in one Kafka
     transaction, so consumers reading committed data see every record exactly once, even
     after a ``kill -9``. Needs ``offset.storage.topic``."""
+    worker_instance_id: str | None = Field(default=None, min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    """A name for this worker process that stays the same across its restarts and differs
+    from every other worker on the cluster (``worker-3``, a pod name of a StatefulSet).
+    When set, each sink task joins its group as the static member
+    ``<worker.instance.id>-<connector>-<task>`` (KIP-345): a worker restarted after a crash
+    takes its partitions back at once, without a rebalance and without waiting for the
+    dead member's session, or a rebalance it died in, to time out. The price: a worker
+    that is stopped for good keeps its partitions until ``consumer.session.timeout.ms``."""
     transactional_id_prefix: str = "headwater"
     """Source tasks' transactional ids are ``<prefix>-<connector>-<task>``; a restarted task
     with the same id fences its zombie predecessor."""
@@ -184,10 +200,14 @@ class WorkerConfig(PluginConfig):
 
     def consistency_errors(self) -> list[FieldError]:
         """Problems that involve more than one key (each field alone was valid)."""
+        errors = []
         if self.exactly_once_source_support == "enabled" and not self.offset_storage_topic:
             message = "enabled needs offset.storage.topic: offsets are written in the same transaction as records"
-            return [FieldError("exactly.once.source.support", message)]
-        return []
+            errors.append(FieldError("exactly.once.source.support", message))
+        if "group.instance.id" in self.consumer:
+            message = "set worker.instance.id instead: one group.instance.id shared by every task would fence them"
+            errors.append(FieldError("consumer.group.instance.id", message))
+        return errors
 
 
 _PREFIXED = {

@@ -81,7 +81,9 @@ def client_configs(connector: ConnectorFile, worker: WorkerConfig) -> tuple[dict
     consumer = {
         "bootstrap.servers": worker.bootstrap_servers,
         "auto.offset.reset": "earliest",
-        "max.poll.interval.ms": "600000",
+        # Kafka's default. Under the classic group protocol it is also how long a
+        # rebalance waits for a member that died during it (see worker.instance.id).
+        "max.poll.interval.ms": "300000",
         # A topics.regex subscription sees new topics only on a metadata refresh, which
         # librdkafka does every 5 minutes by default: far too slow for CDC topics that
         # appear while the sink runs.
@@ -219,8 +221,8 @@ class Worker:
                     plugin_class=connector.plugin_class,
                     task_config=task_config,
                     task_id=task_id,
-                    producer_config=producer,
-                    consumer_config=consumer,
+                    producer_config=self._task_client_config(producer, "producer", framework.name, task_id),
+                    consumer_config=self._task_client_config(consumer, "consumer", framework.name, task_id),
                     key_converter=key_converter,
                     value_converter=value_converter,
                     offset_store=store,
@@ -233,6 +235,16 @@ class Worker:
                 )
                 self._threads.append(thread)
                 thread.start()
+
+    def _task_client_config(
+        self, config: dict[str, t.Any], kind: str, connector: str, task_id: int
+    ) -> dict[str, t.Any]:
+        """Kafka Connect's per-task ``client.id`` (unless set), and the static group member
+        id of a sink task's consumer when the worker has a ``worker.instance.id``."""
+        task_config = {"client.id": f"connector-{kind}-{connector}-{task_id}", **config}
+        if kind == "consumer" and self.config.worker_instance_id:
+            task_config["group.instance.id"] = f"{self.config.worker_instance_id}-{connector}-{task_id}"
+        return task_config
 
     def _transactional_id(self, handle: ConnectorHandle, task_id: int) -> str | None:
         """``<prefix>-<connector>-<task>`` for exactly-once source tasks, else None."""

@@ -40,14 +40,16 @@ def test_vb_file_survives_kill_9_and_restart(tmp_path: Path, kafka_bootstrap_ser
     }
     sink = {"name": f"sink-{topic}", "config": {"connector.class": "file", "topics": topic, "file.dir": str(out)}}
     sink_file = out / f"{topic}.jsonl"
-    worker = WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [source, sink])
+    # Static membership: the restart need not wait out a rebalance the kill may interrupt.
+    static = {"worker.instance.id": f"w-{topic}"}
+    worker = WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [source, sink], worker_overrides=static)
     with worker:
         worker.wait_until(lambda: len(_lines(sink_file)) > COUNT // 5, timeout=180, what="some records in the sink")
         landed_before_kill = len(_lines(sink_file))
         worker.kill()
     assert landed_before_kill < COUNT, "the crash should happen mid-stream (make COUNT larger)"
     with worker:
-        assert worker.status(f"src-{topic}")["tasks"][0]["state"] == "RUNNING"
+        worker.wait_until(lambda: worker.status(f"src-{topic}")["tasks"][0]["state"] == "RUNNING", what="RUNNING")
         expected = {
             canonical_key(entry["key"]): entry["row"] for entry in final_state("customers-vb", SEED, count=COUNT)
         }

@@ -179,6 +179,35 @@ def test_worker_file_rejects_unknown_keys(tmp_path: Path) -> None:
     assert str(path) in str(caught.value)
 
 
+def test_a_group_instance_id_shared_by_all_tasks_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "w.json", {"bootstrap.servers": "a:1", "consumer.group.instance.id": "w1"})
+    with pytest.raises(ConfigError) as caught:
+        load_worker_file(path)
+    assert _keys(caught.value) == {"consumer.group.instance.id"}
+    assert "worker.instance.id" in str(caught.value)
+
+    with pytest.raises(ConfigError) as caught:
+        parse_connector(
+            {
+                "name": "x",
+                "config": {
+                    "connector.class": "file",
+                    "topics": "t",
+                    "file.dir": "/tmp/x",
+                    "consumer.override.group.instance.id": "w1",
+                },
+            }
+        )
+    assert "worker.instance.id" in str(caught.value)
+
+
+def test_worker_instance_id_must_be_usable_in_a_member_id(tmp_path: Path) -> None:
+    path = _write(tmp_path / "w.json", {"worker.instance.id": "worker 3/eu"})
+    with pytest.raises(ConfigError) as caught:
+        load_worker_file(path)
+    assert _keys(caught.value) == {"worker.instance.id"}
+
+
 def test_bad_json_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text("{nope")

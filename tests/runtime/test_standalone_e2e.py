@@ -8,13 +8,17 @@ shows RUNNING; SIGTERM stops the worker cleanly with exit code 0.
 from __future__ import annotations
 
 import json
+import typing as t
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
 from headwater.codecs.envelope import fold
+from headwater.conformance.kafka import create_topic
 from headwater.conformance.process import WorkerProcess
 from headwater.connectors.datagen.client import final_state
 from headwater.connectors.datagen.config import DatagenConfig
@@ -60,7 +64,11 @@ def test_100k_records_survive_kill_9_and_restart(tmp_path: Path, kafka_bootstrap
     prefix = f"e2e-{uuid.uuid4().hex[:6]}"
     out = tmp_path / "out"
     source, sink, config = _connectors(prefix, out, 100_000)
-    worker = WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [source, sink])
+    # A static member: if the kill lands while the sink group rebalances (topics appear
+    # as the source runs), a dynamic member would hold the group until the rebalance
+    # times out (max.poll.interval.ms); the restarted static member replaces it at once.
+    static = {"worker.instance.id": f"w-{prefix}"}
+    worker = WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [source, sink], worker_overrides=static)
     with worker:
         worker.wait_until(lambda: worker.status(f"src-{prefix}")["tasks"][0]["state"] == "RUNNING", what="RUNNING")
         assert worker.status(f"sink-{prefix}")["connector"]["state"] == "RUNNING"
@@ -69,7 +77,7 @@ def test_100k_records_survive_kill_9_and_restart(tmp_path: Path, kafka_bootstrap
     halfway = _landed(out)
     assert halfway < 114_000, "the crash should come before the end"
 
-    restarted = WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [source, sink])
+    restarted = WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [source, sink], worker_overrides=static)
     with restarted:
         restarted.wait_until(
             lambda: (
@@ -94,6 +102,46 @@ def test_100k_records_survive_kill_9_and_restart(tmp_path: Path, kafka_bootstrap
     offsets = json.loads((tmp_path / "work" / "offsets.json").read_text())
     assert {entry["key"][1]["table"] for entry in offsets} == set(config.table_list())
     assert all(entry["offset"]["seq"] == config.table_count(entry["key"][1]["table"]) for entry in offsets)
+
+
+def _members(bootstrap: str, group: str) -> list[t.Any]:
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # must outlive the future
+    (future,) = admin.describe_consumer_groups([group]).values()
+    return list(future.result(timeout=30).members)
+
+
+def test_a_restarted_static_member_takes_its_partitions_back(tmp_path: Path, kafka_bootstrap_servers: str) -> None:
+    topic = f"static-{uuid.uuid4().hex[:6]}"
+    create_topic(kafka_bootstrap_servers, topic, partitions=3)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap_servers})
+
+    def produce(start: int) -> None:
+        for i in range(start, start + 300):
+            producer.produce(topic, key=str(i).encode(), value=b'{"n": %d}' % i)
+        assert producer.flush(30) == 0
+
+    out = tmp_path / "out"
+    name = f"sink-{topic}"
+    settings = {"key.converter": "string", "value.converter": "json", "value.converter.schemas.enable": "false"}
+    sink = {"name": name, "config": {"connector.class": "file", "topics": topic, "file.dir": str(out), **settings}}
+    static = {"worker.instance.id": "worker-1", "consumer.session.timeout.ms": "180000"}
+    produce(0)
+    with WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [sink], worker_overrides=static) as worker:
+        worker.wait_until(lambda: _landed(out) >= 300, what="the first records")
+        (member,) = _members(kafka_bootstrap_servers, f"connect-{name}")
+        assert member.group_instance_id == f"worker-1-{name}-0"
+        assert member.client_id == f"connector-consumer-{name}-0"
+        worker.kill()
+
+    produce(300)
+    with WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [sink], worker_overrides=static) as restarted:
+        # The dead member's session lasts three minutes; the restart does not wait it out.
+        restarted.wait_until(lambda: _landed(out) >= 600, timeout=90, what="records produced after the crash")
+        (member,) = _members(kafka_bootstrap_servers, f"connect-{name}")
+        assert member.group_instance_id == f"worker-1-{name}-0"
+        assert len(member.assignment.topic_partitions) == 3
+    numbers = {json.loads(line)["value"]["n"] for line in (out / f"{topic}.jsonl").read_bytes().splitlines()}
+    assert numbers == set(range(600))
 
 
 def test_sigterm_flushes_commits_and_exits_0(tmp_path: Path, kafka_bootstrap_servers: str) -> None:

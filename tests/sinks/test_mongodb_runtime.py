@@ -155,7 +155,11 @@ def test_kill_9_mid_stream_then_restart_equals_the_folded_stream(
     count = 20_000
     expected = _expected(prefix, count)
     worker = WorkerProcess(
-        tmp_path, kafka_bootstrap_servers, _pipeline(prefix, mongodb_uri, database, count=count, rate=4000)
+        tmp_path,
+        kafka_bootstrap_servers,
+        _pipeline(prefix, mongodb_uri, database, count=count, rate=4000),
+        # Static membership: the restart need not wait out a rebalance the kill may interrupt.
+        worker_overrides={"worker.instance.id": prefix},
     )
     worker.start()
     try:
