@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from headwater.connectors.errors import ConfigError, FatalError, FieldError, RecordError
 
 __all__ = ["CopybookSyntaxError", "DecodeError", "FramingError"]
@@ -80,6 +82,8 @@ class FramingError(FatalError):
         record_number: the number the next record would have had.
         byte_offset: where the bad header or incomplete record starts.
         raw: the bytes at that position (the header, or the truncated tail, up to 64 bytes).
+        records_before: the whole records the same ``feed``/``finish`` call split before
+            the broken one (``RawRecord`` objects), so a caller can still use them.
     """
 
     def __init__(
@@ -96,6 +100,7 @@ class FramingError(FatalError):
         self.byte_offset = byte_offset
         self.reason = reason
         self.raw = raw
+        self.records_before: list[t.Any] = []
         super().__init__(
             f"{_where(source, record_number, byte_offset)}: {reason}; raw bytes {raw[:64].hex(' ').upper() or '(none)'}"
         )

@@ -26,7 +26,8 @@ are held back (they are a trailer); bytes left over when the stream ends are a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import typing as t
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -130,21 +131,50 @@ class RecordSplitter:
         return SplitPosition(self._cursor, self._number, self._block_end)
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[RawRecord]:
-        """Append the next bytes of the stream and return the records now complete."""
+        """Append the next bytes of the stream and return the records now complete.
+
+        Raises:
+            FramingError: a record header is broken; the records split before it are on
+                the error's ``records_before``, and :attr:`position` is just past them.
+        """
         self._buffer += chunk
-        return list(self._extract(final=False))
+        return self._collect(final=False)
 
     def finish(self) -> list[RawRecord]:
         """Signal the end of the stream; return the last records.
 
         Raises:
-            FramingError: bytes are left that do not form a whole record.
+            FramingError: bytes are left that do not form a whole record (or a header is
+                broken); the records split before are on the error's ``records_before``.
         """
-        records = list(self._extract(final=True))
-        limit = self._limit()
-        if self._cursor < limit:
-            raw = bytes(self._view(self._cursor, limit))
-            self._fail(f"truncated record: {limit - self._cursor} bytes left at end of data", raw)
+        return self._collect(final=True)
+
+    def split(self, chunks: Iterable[bytes | bytearray | memoryview]) -> Iterator[RawRecord]:
+        """Feed consecutive ``chunks``, then finish; yield each record once split.
+
+        Raises:
+            FramingError: after yielding every record that precedes the broken one.
+        """
+        try:
+            for chunk in chunks:
+                yield from self.feed(chunk)
+            yield from self.finish()
+        except FramingError as exc:
+            yield from exc.records_before
+            raise
+
+    def _collect(self, *, final: bool) -> list[RawRecord]:
+        records: list[RawRecord] = []
+        try:
+            records.extend(self._extract(final=final))
+            if final:
+                limit = self._limit()
+                if self._cursor < limit:
+                    raw = bytes(self._view(self._cursor, limit))
+                    self._fail(f"truncated record: {limit - self._cursor} bytes left at end of data", raw)
+        except FramingError as exc:
+            exc.records_before = records
+            raise
         return records
 
     # ------------------------------------------------------------------------ helpers
@@ -275,32 +305,48 @@ class RecordSplitter:
             yield self._emit(begin, self._cursor)
 
     def _variable(self, *, block: bool) -> Iterator[RawRecord]:
+        # The hot loop of V/VB files: per-record state lives in locals and each RDW is read
+        # straight from the buffer; any RDW that is not plainly valid goes through
+        # _descriptor, which raises the error that names it.
         options = self.options
+        buffer, base = self._buffer, self._buffer_start
+        rdw_order: t.Literal["big", "little"] = "big" if options.rdw_big_endian else "little"
+        rdw_adjustment = options.rdw_adjustment - _HEADER
+        data_skip, data_cut = options.record_start_offset, options.record_end_offset
+        limit = self._limit()
         while True:
-            limit = self._limit()
             if block and self._block_end is None:
                 if self._cursor + _HEADER > limit:
-                    return
+                    break
                 payload = self._descriptor(self._cursor, options.bdw_big_endian, options.bdw_adjustment, "BDW", True)
                 self._block_end = self._cursor + _HEADER + payload
                 self._cursor += _HEADER
-            if block and self._block_end is not None and self._cursor >= self._block_end:
+            block_end = self._block_end
+            if block_end is not None and self._cursor >= block_end:
                 self._block_end = None
                 continue
-            if self._cursor + _HEADER > limit:
-                return
-            length = self._descriptor(self._cursor, options.rdw_big_endian, options.rdw_adjustment, "RDW", False)
-            end = self._cursor + _HEADER + length
-            if block and self._block_end is not None and end > self._block_end:
-                header = bytes(self._view(self._cursor, self._cursor + _HEADER))
-                self._fail(f"record of {length} bytes runs past the end of its block at {self._block_end}", header)
+            cursor = self._cursor
+            if cursor + _HEADER > limit:
+                break
+            at = cursor - base
+            value = int.from_bytes(buffer[at : at + 2], rdw_order)
+            length = value + rdw_adjustment
+            if value == 0 or length < 0 or buffer[at + 2] or buffer[at + 3]:
+                length = self._descriptor(cursor, options.rdw_big_endian, options.rdw_adjustment, "RDW", False)
+            end = cursor + _HEADER + length
+            if block_end is not None and end > block_end:
+                header = bytes(buffer[at : at + _HEADER])
+                self._fail(f"record of {length} bytes runs past the end of its block at {block_end}", header)
             if end > limit:
-                return
-            begin = self._cursor + _HEADER
+                break
+            data_begin = cursor + _HEADER + data_skip
+            data_end = max(data_begin, end - data_cut)
+            record = RawRecord(self._number, data_begin, bytes(buffer[data_begin - base : data_end - base]))
+            self._number += 1
             self._cursor = end
-            if block and self._block_end is not None and self._cursor >= self._block_end:
+            if block_end is not None and end >= block_end:
                 self._block_end = None
-            yield self._emit(begin, end)
+            yield record
 
     def _text(self, final: bool) -> Iterator[RawRecord]:
         while True:
@@ -339,5 +385,4 @@ def split_records(
         length_field_end=length_field_end,
         source=source,
     )
-    yield from splitter.feed(data)
-    yield from splitter.finish()
+    yield from splitter.split([data])

@@ -266,10 +266,9 @@ def _decode_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> 
         source=str(path),
     )
 
-    def raw_records() -> Iterator[tuple[int, int, bytes]]:
+    def chunks() -> Iterator[bytes]:
         with path.open("rb") as handle:
             while chunk := handle.read(_CHUNK):
-                yield from splitter.feed(chunk)
-        yield from splitter.finish()
+                yield chunk
 
-    yield from decode_records(plan, raw_records(), source=str(path))
+    yield from decode_records(plan, splitter.split(chunks()), source=str(path))

@@ -49,6 +49,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
     from headwater.codecs.copybook import DecodeError, DecodePlan, RawRecord, RecordSplitter, SplitPosition
+    from headwater.codecs.copybook.errors import FramingError
 
 __all__ = ["MainframeCopybookTask", "owns"]
 
@@ -129,6 +130,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         self._released: set[str] = set()
         self._turn = 0
         self._snapshot = _SnapshotState(self) if config.mode == "snapshot-diff" else None
+        self._broken: FramingError | None = None
 
     # ------------------------------------------------------------------ shared helpers
 
@@ -238,11 +240,27 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         when there is nothing new.
 
         Raises:
-            FramingError: a file's record structure is broken (fatal for the task).
+            FramingError: a file's record structure is broken (fatal for the task). The
+                records before the break are returned by one poll first, so they are
+                delivered and their offsets stored; the next poll raises.
         """
+        from headwater.codecs.copybook.errors import FramingError
+
+        if self._broken is not None:
+            raise self._broken
         if self._snapshot is not None:
             return self._snapshot.poll()
         out: Output = []
+        try:
+            self._poll_append(out)
+        except FramingError as exc:
+            if not exc.records_before:
+                raise
+            self._broken = exc
+            self._emit_append(self._streams[t.cast(str, exc.source)], exc.records_before, out)
+        return out
+
+    def _poll_append(self, out: Output) -> None:
         now = time.monotonic()
         if now >= self._next_scan:
             self._scan(now, out)
@@ -250,7 +268,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         deadline = now + _POLL_BUDGET_S
         streams = list(self._streams.values())
         if not streams:
-            return out
+            return
         # Rotate the starting file so that one big file does not starve the others.
         self._turn = (self._turn + 1) % len(streams)
         for stream in streams[self._turn :] + streams[: self._turn]:
@@ -261,7 +279,6 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                 self._emit_append(stream, raws, out)
             if len(out) >= self.config.batch_size or time.monotonic() >= deadline:
                 break
-        return out
 
     def _scan(self, now: float, out: Output) -> None:
         config = self.config

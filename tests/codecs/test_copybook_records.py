@@ -115,3 +115,16 @@ def test_framing_errors(data: bytes, options: dict[str, object], reason: str) ->
     assert "record" in message
     assert "byte offset" in message
     assert caught.value.raw
+
+
+@pytest.mark.parametrize("record_format", [RecordFormat.V, RecordFormat.VB])
+def test_records_before_a_broken_rdw_come_out_first(record_format: RecordFormat) -> None:
+    good = frame_v(RECORDS) if record_format is RecordFormat.V else frame_vb(RECORDS, records_per_block=3)
+    broken = b"\x00\x09\x00\x01ABCDE"
+    data = good + (broken if record_format is RecordFormat.V else rdw(len(broken) + 4) + broken)
+    seen: list[RawRecord] = []
+    with pytest.raises(FramingError) as caught:
+        seen.extend(split_records(data, RecordFormatOptions(record_format=record_format), source="x.dat"))
+    assert [r.data for r in seen] == RECORDS
+    assert caught.value.record_number == 4
+    assert caught.value.byte_offset == data.index(broken)

@@ -331,6 +331,22 @@ def test_bad_block_descriptor_is_fatal(tmp_path: Path) -> None:
         drain(_task(_config(tmp_path, **{"record.format": "VB"})), timeout=10)
 
 
+def test_records_before_a_broken_rdw_are_delivered_then_the_task_fails(tmp_path: Path) -> None:
+    rows = _rows(6)
+    _write(tmp_path / "in" / "BROKEN.V", frame_v(_records(rows)) + b"\x00\x09\x00\x01" + b"\x40" * 5)
+    store = MemoryOffsetStore()
+    task = _task(_config(tmp_path, **{"record.format": "V"}), store)
+    delivered = task.poll()  # one poll reads the whole small file
+    _commit(task, store, delivered)
+    assert _after(delivered) == rows
+    with pytest.raises(FatalError, match=r"BROKEN\.V.*record 7.*RDW bytes 3-4"):
+        task.poll()
+    # A restart resumes after the six records and fails at once, on the same header.
+    restarted = _task(_config(tmp_path, **{"record.format": "V"}), store)
+    with pytest.raises(FatalError, match=r"record 7"):
+        assert drain(restarted, timeout=10) == []
+
+
 # ----------------------------------------------------------------------------- bad records
 
 
