@@ -25,11 +25,16 @@ file, record number, byte offset and segment id, :class:`SegmentHierarchyError`)
 * a child whose parent segment is not open: its parent is neither the record just read
   nor one of that record's ancestors (e.g. an employee after a contact closed its
   department);
-* a segment id that ``segment_map`` does not name.
+* a segment id that ``segment_map`` does not name;
+* a child whose parent record was left out (see below).
 
 The offending record is left out and assembly goes on with the next record, so a caller
-may report it and continue. ``segment_filter`` applies first: a filtered-out record is
-not part of any hierarchy (filter out a parent and its children become errors).
+may report it and continue. A record fed without a decoded row (dropped by
+``segment_filter``, or invalid and reported by the caller) is *left out*: it still closes
+the records it follows like any record of its segment (a left-out root completes the
+open hierarchy), but its descendants are errors rather than being attached to an
+earlier record of the same segment. So filtering out a parent segment makes its children
+errors; filter only segments that are leaves.
 """
 
 from __future__ import annotations
@@ -153,10 +158,15 @@ def segment_tree(plan: DecodePlan) -> SegmentTree:
 
 @dataclass(slots=True)
 class _OpenSegment:
-    """A record of the open hierarchy that may still receive children."""
+    """A record of the open hierarchy that may still receive children.
+
+    ``left_out`` is the record number of a record fed without a row: it takes its place
+    in the hierarchy, but its children are errors.
+    """
 
     segment: str
     children: dict[str, list[Record]] = field(default_factory=dict)
+    left_out: int | None = None
 
 
 class HierarchyAssembler:
@@ -210,10 +220,10 @@ class HierarchyAssembler:
                 out and the assembler stays ready for the next record.
         """
         self._last_number = number
-        if row is None:
-            return None
         segment_id = self.plan.segment_id(data)
         segment = self.plan.segment_map.get(segment_id) if segment_id is not None else None
+        if row is None:
+            return self._leave_out(number, segment)
         if segment is None:
             self._fail("the segment id has no segment_map entry", number, offset, segment_id, data)
         if segment in self.tree.roots:
@@ -226,22 +236,32 @@ class HierarchyAssembler:
             )
             self._open = [self._open_segment(self._root, segment)]
             return completed
-        parent = self.tree.parent_of[segment]
-        if self._root is None:
+        if not self._open:
             self._fail(f"{segment} record before the first root segment record", number, offset, segment_id, data)
-        depth = next((i for i in range(len(self._open) - 1, -1, -1) if self._open[i].segment == parent), None)
+        depth = self._parent_depth(segment)
         if depth is None:
             self._fail(
-                f"{segment} record whose parent {parent} is not open (the open segments are "
-                f"{' > '.join(s.segment for s in self._open)})",
+                f"{segment} record whose parent {self.tree.parent_of[segment]} is not open (the open segments "
+                f"are {' > '.join(s.segment for s in self._open)})",
                 number,
                 offset,
                 segment_id,
                 data,
             )
+        parent = self._open[depth]
         del self._open[depth + 1 :]
+        if parent.left_out is not None:
+            self._open.append(_OpenSegment(segment, left_out=number))
+            self._fail(
+                f"{segment} record whose parent {parent.segment} record {parent.left_out} was left out "
+                "(filtered or invalid)",
+                number,
+                offset,
+                segment_id,
+                data,
+            )
         entry = self._child_entry(row, segment)
-        self._open[depth].children[segment].append(entry)
+        parent.children[segment].append(entry)
         self._open.append(self._open_segment(entry, segment, nested=True))
         return None
 
@@ -251,12 +271,31 @@ class HierarchyAssembler:
 
     # ---------------------------------------------------------------- helpers
 
+    def _parent_depth(self, segment: str) -> int | None:
+        """Index in the open chain of the segment's parent, nearest first (None: not open)."""
+        parent = self.tree.parent_of[segment]
+        return next((i for i in range(len(self._open) - 1, -1, -1) if self._open[i].segment == parent), None)
+
+    def _leave_out(self, number: int, segment: str | None) -> Hierarchy | None:
+        """Give a record without a row its place, so that its children are not misattached."""
+        if segment is None:
+            return None
+        if segment in self.tree.roots:
+            completed = self._close(number - self._root_number)
+            self._open = [_OpenSegment(segment, left_out=number)]
+            return completed
+        depth = self._parent_depth(segment) if self._open else None
+        if depth is not None:
+            del self._open[depth + 1 :]
+            self._open.append(_OpenSegment(segment, left_out=number))
+        return None
+
     def _close(self, record_count: int) -> Hierarchy | None:
+        self._open = []
         if self._root is None:
             return None
         done = Hierarchy(self._root, self._root_number, self._root_offset, record_count, self._root_segment_id)
         self._root = None
-        self._open = []
         return done
 
     def _fail(self, reason: str, number: int, offset: int, segment_id: str | None, data: bytes) -> NoReturn:

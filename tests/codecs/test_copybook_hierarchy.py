@@ -270,3 +270,44 @@ def test_layout_problems_are_config_errors_of_the_option() -> None:
 
     with pytest.raises(ConfigError, match="segment_children: required"):
         HierarchyAssembler(compile_plan(LAYOUT, DecodeOptions(segment_field="SEG-ID", segment_map=SEGMENT_MAP)))
+
+
+def _feed_all(
+    plan: t.Any, records: list[bytes], left_out: frozenset[int] = frozenset()
+) -> tuple[list[Hierarchy], list[SegmentHierarchyError]]:
+    """Feed records (those numbered in ``left_out`` without a row, as a caller reporting them does)."""
+    assembler = HierarchyAssembler(plan, source=SOURCE)
+    done: list[Hierarchy] = []
+    errors: list[SegmentHierarchyError] = []
+    for number, offset, data in _triples(records):
+        row = None if number in left_out else decode_record(plan, data)
+        try:
+            completed = assembler.feed(number, offset, data, row)
+        except SegmentHierarchyError as exc:
+            errors.append(exc)
+            continue
+        if completed is not None:
+            done.append(completed)
+    last = assembler.finish()
+    return [*done, *([last] if last else [])], errors
+
+
+def test_children_of_a_left_out_record_are_errors_not_attached_to_an_earlier_sibling() -> None:
+    plan = compile_plan(LAYOUT, _options())
+    records = [company(1, "A"), dept(1, "D1", "1"), dept(1, "D2", "2"), employee(1, "E", 1), company(2, "B")]
+    (first, second), errors = _feed_all(plan, records, left_out=frozenset({3}))
+    assert [entry["DEPT_CODE"] for entry in first.row["COMPANY"]["DEPT"]] == ["D1"]
+    assert first.row["COMPANY"]["DEPT"][0]["EMPLOYEE"] == []
+    assert (first.record_count, second.record_number) == (4, 5)
+    (error,) = errors
+    assert (error.record_number, error.segment_id) == (4, "E")
+    assert "parent DEPT record 3 was left out" in str(error)
+
+
+def test_a_left_out_root_completes_the_open_hierarchy_and_orphans_its_children() -> None:
+    plan = compile_plan(LAYOUT, _options())
+    records = [company(1, "A"), contact(1, "X"), company(2, "B"), dept(2, "D", "1"), company(3, "C")]
+    (first, third), errors = _feed_all(plan, records, left_out=frozenset({3}))
+    assert (first.record_number, first.record_count, third.record_number) == (1, 2, 5)
+    assert [(error.record_number, error.segment_id) for error in errors] == [(4, "D")]
+    assert "parent COMPANY record 3 was left out" in str(errors[0])
