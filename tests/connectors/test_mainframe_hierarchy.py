@@ -204,3 +204,23 @@ def test_bad_records_are_held_with_their_hierarchy_and_orphans_are_errant(tmp_pa
         "DEPARTMENT": [],
         "CONTACT": [],
     }
+
+
+def test_emulator_cli_generates_the_hierarchical_scenario(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from headwater.connectors.commands.emulator import emulator
+
+    runner = CliRunner()
+    args = ["--scenario", "hierarchical", "--seed", str(SEED), "--count", "3"]
+    result = runner.invoke(emulator, ["generate", "mainframe", *args, "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    config = json.loads(result.stdout)
+    assert config["segment.children"] == "COMPANY=DEPARTMENT,CONTACT;DEPARTMENT=EMPLOYEE"
+    records = drain(_task(_config(config), MemoryOffsetStore()), timeout=10)
+    result = runner.invoke(emulator, ["final-state", "mainframe", *args])
+    assert result.exit_code == 0, result.output
+    expected = [json.loads(line)["row"] for line in result.stdout.splitlines()]
+    assert json.loads(json.dumps(_after(records), default=float)) == expected
