@@ -224,3 +224,14 @@ def test_emulator_cli_generates_the_hierarchical_scenario(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     expected = [json.loads(line)["row"] for line in result.stdout.splitlines()]
     assert json.loads(json.dumps(_after(records), default=float)) == expected
+
+
+def test_finished_file_emits_its_last_hierarchy_and_is_deleted_after_commit(tmp_path: Path) -> None:
+    keys, path, _data = _scenario(tmp_path, count=5)
+    store = MemoryOffsetStore()
+    task = _task(_config(keys, **{"finished.file.action": "delete", "file.quiet.ms": "0"}), store)
+    records = drain(task, timeout=10)
+    assert _after(records) == _expected(count=5)
+    assert path.exists(), "not durable yet"
+    _commit(task, store, records)
+    assert not path.exists()
