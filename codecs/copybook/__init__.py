@@ -7,6 +7,7 @@ Pure byte/format code (no file or network I/O). The usual flow::
     splitter = RecordSplitter(RecordFormatOptions(...), record_length=layout.record_length)
     for record in decode_records(plan, splitter.feed(chunk), source=name): ...
     records = decode_batch(plan, buffer, record_length)  # fixed records, vectorised
+    for hierarchy in assemble_hierarchies(plan, splitter.feed(data)): ...  # segment_children
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from headwater.codecs.copybook.encoder import (
     frame_vb,
     rdw,
 )
-from headwater.codecs.copybook.errors import CopybookSyntaxError, DecodeError, FramingError
+from headwater.codecs.copybook.errors import CopybookSyntaxError, DecodeError, FramingError, SegmentHierarchyError
+from headwater.codecs.copybook.hierarchy import Hierarchy, HierarchyAssembler, assemble_hierarchies
 from headwater.codecs.copybook.layout import Field, Layout, Occurs
 from headwater.codecs.copybook.options import (
     DecodeOptions,
@@ -47,6 +49,8 @@ __all__ = [
     "Field",
     "FloatFormat",
     "FramingError",
+    "Hierarchy",
+    "HierarchyAssembler",
     "Layout",
     "Occurs",
     "OnError",
@@ -54,8 +58,10 @@ __all__ = [
     "RecordFormat",
     "RecordFormatOptions",
     "RecordSplitter",
+    "SegmentHierarchyError",
     "SplitPosition",
     "Trim",
+    "assemble_hierarchies",
     "compile_plan",
     "decode_batch",
     "decode_record",

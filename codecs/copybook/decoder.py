@@ -95,6 +95,18 @@ class DecodePlan:
         """True when every record has the same field offsets (batch path applies)."""
         return not self.shifting and self.segment_node is None
 
+    def segment_id(self, data: bytes | bytearray | memoryview) -> str | None:
+        """The segment id of a record's bytes, as text; None without ``segment_field`` or when unreadable."""
+        node = self.segment_node
+        if node is None or node.converter is None:
+            return None
+        item = node.item
+        try:
+            value = node.converter(bytes(data[item.offset : item.offset + item.length]))
+        except InvalidField:
+            return None
+        return None if value is None else str(value)
+
     def read_field(self, name: str, data: bytes) -> Any:
         """Decode the (first occurrence of the) named field at its static offset.
 
@@ -323,18 +335,6 @@ class _RecordDecoder:
         return value, end
 
 
-def _segment_id(plan: DecodePlan, data: bytes) -> str | None:
-    node = plan.segment_node
-    if node is None or node.converter is None:
-        return None
-    item = node.item
-    try:
-        value = node.converter(bytes(data[item.offset : item.offset + item.length]))
-    except InvalidField:
-        return None
-    return None if value is None else str(value)
-
-
 def decode_record(
     plan: DecodePlan,
     data: bytes | bytearray | memoryview,
@@ -361,7 +361,7 @@ def decode_record(
     raw = bytes(data)
     decoder = _RecordDecoder(plan, raw, record_number, byte_offset, source)
     if plan.segment_node is not None:
-        segment = _segment_id(plan, raw)
+        segment = plan.segment_id(raw)
         if plan.options.segment_filter and segment not in plan.options.segment_filter:
             return None
         decoder.selected = plan.segment_map.get(segment) if segment is not None else None

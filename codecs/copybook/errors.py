@@ -6,6 +6,9 @@
   records can still be decoded.
 * :class:`FramingError` - the record structure itself is broken (bad RDW/BDW, truncated
   last record): later records cannot be located, so it is fatal for the stream.
+* :class:`SegmentHierarchyError` - with ``segment_children``, a segment record that has no
+  place in the hierarchy (before the first root, or a child whose parent is not open). A
+  :class:`RecordError`: the record is left out, the following records are still assembled.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import typing as t
 
 from headwater.connectors.errors import ConfigError, FatalError, FieldError, RecordError
 
-__all__ = ["CopybookSyntaxError", "DecodeError", "FramingError"]
+__all__ = ["CopybookSyntaxError", "DecodeError", "FramingError", "SegmentHierarchyError"]
 
 
 class CopybookSyntaxError(ConfigError):
@@ -104,3 +107,34 @@ class FramingError(FatalError):
         super().__init__(
             f"{_where(source, record_number, byte_offset)}: {reason}; raw bytes {raw[:64].hex(' ').upper() or '(none)'}"
         )
+
+
+class SegmentHierarchyError(RecordError):
+    """A segment record cannot be placed in the parent/child hierarchy.
+
+    Attributes:
+        source: the file name passed by the caller, if any.
+        record_number: 1-based number of the record in the source.
+        byte_offset: file offset of the record's first byte.
+        segment_id: the record's segment id (None when unreadable).
+        reason: what is wrong (e.g. which parent segment is not open).
+        raw: the record's bytes (``RecordError.raw``).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        source: str | None,
+        record_number: int,
+        byte_offset: int,
+        segment_id: str | None,
+        raw: bytes,
+    ) -> None:
+        self.source = source
+        self.record_number = record_number
+        self.byte_offset = byte_offset
+        self.segment_id = segment_id
+        self.reason = reason
+        location = f"{_where(source, record_number, byte_offset)}, segment id {segment_id!r}"
+        super().__init__(reason, record=raw, location=location, raw=raw)

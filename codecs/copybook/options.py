@@ -148,6 +148,12 @@ class DecodeOptions:
         segment_map: ``(segment_id, redefine_name)`` pairs: decode only that REDEFINES
             alternative for records of that segment (the other alternatives become None).
         segment_filter: keep only records whose segment id is listed (empty: keep all).
+        segment_children: ``(parent, (child, ...))`` pairs of REDEFINES names from
+            ``segment_map`` (Cobrix ``segment-children``): records are assembled into one
+            hierarchy per root segment, each child segment's records nested as a list
+            under its parent (see :mod:`headwater.codecs.copybook.hierarchy`). A segment
+            that is nobody's child is a root. Checked here: every name is mapped, a child
+            has one parent, no segment is its own ancestor.
     """
 
     code_page: str = "cp037"
@@ -162,7 +168,61 @@ class DecodeOptions:
     segment_field: str | None = None
     segment_map: tuple[tuple[str, str], ...] = ()
     segment_filter: tuple[str, ...] = field(default=())
+    segment_children: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
     def __post_init__(self) -> None:
         if (self.segment_map or self.segment_filter) and not self.segment_field:
             raise ConfigError([FieldError("segment_field", "required with segment_map or segment_filter")])
+        if self.segment_children:
+            errors = _segment_children_errors(self.segment_children, self.segment_field, self.segment_map)
+            if errors:
+                raise ConfigError([FieldError("segment_children", message) for message in errors])
+
+
+def _cobol_name(name: str) -> str:
+    """``Seg_Dept`` and ``SEG-DEPT`` name the same item (as :meth:`Layout.find` reads names)."""
+    return name.strip().upper().replace("_", "-")
+
+
+def _segment_children_errors(
+    children: tuple[tuple[str, tuple[str, ...]], ...],
+    segment_field: str | None,
+    segment_map: tuple[tuple[str, str], ...],
+) -> list[str]:
+    """What is wrong with a ``segment_children`` tree (empty when it is a valid forest)."""
+    if not segment_field or not segment_map:
+        return ["needs segment_field and segment_map (the children are REDEFINES chosen by segment id)"]
+    mapped = {_cobol_name(redefine) for _, redefine in segment_map}
+    errors: list[str] = []
+    parent_of: dict[str, str] = {}
+    seen_parents: set[str] = set()
+    for parent, kids in children:
+        parent_name = _cobol_name(parent)
+        if parent_name in seen_parents:
+            errors.append(f"{parent} is listed as a parent twice; give all its children in one entry")
+        seen_parents.add(parent_name)
+        if not kids:
+            errors.append(f"{parent} has no children")
+        for name in (parent, *kids):
+            if _cobol_name(name) not in mapped:
+                errors.append(f"{name} is not a REDEFINES named in segment_map")
+        for kid in kids:
+            kid_name = _cobol_name(kid)
+            if kid_name == parent_name:
+                errors.append(f"{kid} cannot be its own child")
+            elif kid_name in parent_of and parent_of[kid_name] != parent_name:
+                errors.append(f"{kid} has two parents: {parent_of[kid_name]} and {parent_name}")
+            else:
+                parent_of[kid_name] = parent_name
+    in_reported_cycle: set[str] = set()
+    for start in parent_of:
+        ancestors = [start]
+        while ancestors[-1] in parent_of and start not in in_reported_cycle:
+            ancestor = parent_of[ancestors[-1]]
+            if ancestor in ancestors:
+                cycle = ancestors[ancestors.index(ancestor) :]
+                in_reported_cycle.update(cycle)
+                errors.append(f"segments form a cycle: {' -> '.join([*cycle, ancestor])}")
+                break
+            ancestors.append(ancestor)
+    return list(dict.fromkeys(errors))

@@ -14,6 +14,10 @@ Scenarios (``SCENARIOS``):
   bytes, so a record may be half written for a while).
 * ``generations`` - three successive full extracts (FB) of the accounts: rows change,
   disappear and appear between generations (for ``mode=snapshot-diff``).
+* ``hierarchical`` - a RECFM=VB company register in parent/child segments: company roots
+  ('C') with department ('D') and contact ('P') children, employees ('E') under the
+  departments, read with ``segment.children`` into one nested event per company (some
+  companies have no children: empty lists).
 
 :func:`final_state` gives the rows a consumer must hold after folding the change stream
 by key, computed from the generated values (not by decoding the files).
@@ -29,7 +33,7 @@ from pathlib import Path
 
 __all__ = ["SCENARIOS", "ScenarioFiles", "connector_config", "final_state", "generate"]
 
-SCENARIOS = ("customers-vb", "accounts-fb", "multisegment", "growing", "generations")
+SCENARIOS = ("customers-vb", "accounts-fb", "multisegment", "growing", "generations", "hierarchical")
 
 CUSTOMERS_CPY = """\
       * CUSTOMER MASTER - UNLOADED FROM VSAM KSDS CUST.MASTER
@@ -76,6 +80,33 @@ MULTISEGMENT_CPY = """\
                10  FILLER           PIC X(5).
 """
 
+COMPANIES_CPY = """\
+      * COMPANY REGISTER - COMPANY ROOT SEGMENTS WITH DEPARTMENT AND
+      * CONTACT CHILDREN, EMPLOYEES UNDER EACH DEPARTMENT
+       01  COMPANY-SEGMENT.
+           05  SEGMENT-ID           PIC X.
+           05  COMPANY-ID           PIC 9(8).
+           05  SEGMENT-DATA         PIC X(50).
+           05  COMPANY REDEFINES SEGMENT-DATA.
+               10  COMPANY-NAME     PIC X(30).
+               10  REGISTERED       PIC 9(8).
+               10  FILLER           PIC X(12).
+           05  DEPARTMENT REDEFINES SEGMENT-DATA.
+               10  DEPT-CODE        PIC X(4).
+               10  DEPT-NAME        PIC X(20).
+               10  BUDGET           PIC S9(9)V99 COMP-3.
+               10  FILLER           PIC X(20).
+           05  EMPLOYEE REDEFINES SEGMENT-DATA.
+               10  EMP-ID           PIC 9(6).
+               10  EMP-NAME         PIC X(30).
+               10  SALARY           PIC S9(7)V99 COMP-3.
+               10  FILLER           PIC X(9).
+           05  CONTACT REDEFINES SEGMENT-DATA.
+               10  CONTACT-NAME     PIC X(30).
+               10  PHONE            PIC X(15).
+               10  FILLER           PIC X(5).
+"""
+
 TRANSACTIONS_CPY = """\
       * TRANSACTION LOG - APPENDED DURING THE DAY
        01  TXN-RECORD.
@@ -90,7 +121,16 @@ _FIRST = ("ADA", "GRACE", "ALAN", "EDSGER", "BARBARA", "DONALD", "FRANCES", "KEN
 _LAST = ("LOVELACE", "HOPPER", "TURING", "DIJKSTRA", "LISKOV", "KNUTH", "ALLEN", "THOMPSON", "HAMILTON", "WIRTH")
 _CITIES = ("ARMONK", "POUGHKEEPSIE", "ENDICOTT", "HURSLEY", "BOEBLINGEN", "MONTPELLIER", "TORONTO", "SAN JOSE")
 _STREETS = ("MAIN ST", "ELM AVE", "OAK DR", "PINE RD", "HILL LN")
-_DEFAULT_COUNT = {"customers-vb": 1000, "accounts-fb": 1000, "multisegment": 300, "growing": 600, "generations": 400}
+_COMPANY_KINDS = ("MACHINES", "DATA SYSTEMS", "SOFTWARE", "COMPUTING", "BUSINESS SERVICES")
+_DEPARTMENTS = ("RESEARCH", "SALES", "FINANCE", "OPERATIONS", "SUPPORT", "LEGAL")
+_DEFAULT_COUNT = {
+    "customers-vb": 1000,
+    "accounts-fb": 1000,
+    "multisegment": 300,
+    "growing": 600,
+    "generations": 400,
+    "hierarchical": 200,
+}
 
 Row: t.TypeAlias = dict[str, t.Any]
 
@@ -196,6 +236,50 @@ def _multisegment(seed: int, count: int) -> list[Row]:
             rows.append({"REC_TYPE": "A", "CUST_ID": cust_id, "SEG_SEQ": seq, "SEG_DATA": None,
                          "SEG_CUSTOMER": None, "SEG_ADDRESS": address})  # fmt: skip
     return rows
+
+
+def _hierarchical(seed: int, count: int) -> list[tuple[Row, list[Row]]]:
+    """Per company: its nested row (as ``segment.children`` emits it) and its segment records in file order."""
+    rnd = random.Random(f"{seed}:hierarchical")
+    companies: list[tuple[Row, list[Row]]] = []
+    next_employee = 100_000
+    for index in range(count):
+        company_id = 30_000_000 + index
+        header = {"SEGMENT_ID": "C", "COMPANY_ID": company_id}
+        company = {
+            "COMPANY_NAME": f"{rnd.choice(_LAST)} {rnd.choice(_COMPANY_KINDS)}",
+            "REGISTERED": rnd.randrange(1950, 2025) * 10_000 + rnd.randrange(1, 13) * 100 + rnd.randrange(1, 29),
+        }
+        department_records: list[Row] = []
+        departments: list[Row] = []
+        for number in range(1, rnd.randrange(0, 4) + 1):
+            department = {
+                "DEPT_CODE": f"D{number:03d}",
+                "DEPT_NAME": rnd.choice(_DEPARTMENTS),
+                "BUDGET": _money(rnd, 0, 90_000_000_000),
+            }
+            department_records.append({"SEGMENT_ID": "D", "COMPANY_ID": company_id, "DEPARTMENT": department})
+            employees: list[Row] = []
+            for _ in range(rnd.randrange(0, 4)):
+                employee = {
+                    "EMP_ID": next_employee,
+                    "EMP_NAME": f"{rnd.choice(_FIRST)} {rnd.choice(_LAST)}",
+                    "SALARY": _money(rnd, 2_000_000, 25_000_000),
+                }
+                next_employee += 1
+                department_records.append({"SEGMENT_ID": "E", "COMPANY_ID": company_id, "EMPLOYEE": employee})
+                employees.append(dict(employee))
+            departments.append({**department, "EMPLOYEE": employees})
+        contacts = [
+            {"CONTACT_NAME": f"{rnd.choice(_FIRST)} {rnd.choice(_LAST)}", "PHONE": f"+1 555 {rnd.randrange(10**4):04d}"}
+            for _ in range(rnd.randrange(0, 3))
+        ]
+        contact_records = [{"SEGMENT_ID": "P", "COMPANY_ID": company_id, "CONTACT": dict(c)} for c in contacts]
+        # Contacts come before or after the departments: either order is a valid hierarchy.
+        children = contact_records + department_records if rnd.random() < 0.5 else department_records + contact_records
+        nested = {**header, "COMPANY": {**company, "DEPARTMENT": departments, "CONTACT": contacts}}
+        companies.append((nested, [{**header, "COMPANY": company}, *children]))
+    return companies
 
 
 def _transactions(seed: int, count: int) -> list[Row]:
@@ -311,6 +395,9 @@ def generate(
         parts = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
         files.data.append(_write(data_dir / "TXN.LOG.V", parts[0]))
         files.appends = parts[1:]
+    elif scenario == "hierarchical":
+        records = _encode(copybook_text, [record for _, segments in _hierarchical(seed, count) for record in segments])
+        files.data.append(_write(data_dir / "COMPANY.REGISTER.VB", frame_vb(records, records_per_block=10)))
     else:
         for number, rows in enumerate(_generations(seed, count), start=1):
             data = frame_fb(_encode(copybook_text, rows), records_per_block=20)
@@ -329,6 +416,7 @@ _COPYBOOKS = {
     "multisegment": (MULTISEGMENT_CPY, "customer_segments"),
     "growing": (TRANSACTIONS_CPY, "transactions"),
     "generations": (ACCOUNTS_CPY, "accounts"),
+    "hierarchical": (COMPANIES_CPY, "companies"),
 }
 
 _CONFIGS: dict[str, dict[str, str]] = {
@@ -347,6 +435,16 @@ _CONFIGS: dict[str, dict[str, str]] = {
         "key.fields": "ACCT_ID",
         "mode": "snapshot-diff",
         "input.glob": "ACCT.FULL.*",
+    },
+    "hierarchical": {
+        "record.format": "VB",
+        "key.fields": "COMPANY_ID",
+        "segment.field": "SEGMENT-ID",
+        "segment.map": "C=COMPANY,D=DEPARTMENT,E=EMPLOYEE,P=CONTACT",
+        "segment.children": "COMPANY=DEPARTMENT,CONTACT;DEPARTMENT=EMPLOYEE",
+        # The file is complete when generated: its last company need not wait for more children.
+        "file.quiet.ms": "0",
+        "input.glob": "*.VB",
     },
 }
 
@@ -388,6 +486,8 @@ def final_state(scenario: str, seed: int, *, count: int | None = None, bad_recor
         rows = _multisegment(seed, count)
     elif scenario == "growing":
         rows = _transactions(seed, count)
+    elif scenario == "hierarchical":
+        rows = [nested for nested, _ in _hierarchical(seed, count)]
     else:
         rows = _generations(seed, count)[-1]
     state: dict[str, tuple[dict[str, t.Any], Row]] = {}

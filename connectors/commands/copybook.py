@@ -5,6 +5,11 @@ and length. ``decode COPYBOOK DATA...`` prints one JSON object per record (decim
 JSON numbers with their full scale, e.g. ``59.80``); ``--count`` decodes everything and
 prints only ``{"records": N, "errors": M}``. Errors go to stderr with file, record,
 offset, field and raw bytes, and the exit status is 1.
+
+With ``--segment-children PARENT=CHILD1,CHILD2`` (repeatable; names are REDEFINES groups
+from ``--segment-map``) each JSON object is one root segment record with its descendants
+nested as lists inside their parent's group (see :mod:`headwater.codecs.copybook.hierarchy`),
+and ``--count`` counts those hierarchies.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ import click
 import orjson
 
 from headwater.codecs.copybook.decoder import DecodePlan, compile_plan, decode_records
-from headwater.codecs.copybook.errors import CopybookSyntaxError, DecodeError, FramingError
+from headwater.codecs.copybook.errors import CopybookSyntaxError, DecodeError, FramingError, SegmentHierarchyError
 from headwater.codecs.copybook.fields import InvalidField
+from headwater.codecs.copybook.hierarchy import HierarchyAssembler, assemble_hierarchies
 from headwater.codecs.copybook.layout import Field, Layout
 from headwater.codecs.copybook.options import (
     DecodeOptions,
@@ -111,6 +117,18 @@ def _segment_pairs(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _segment_children(values: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    entries = []
+    for value in values:
+        parent, sep, children = value.partition("=")
+        names = tuple(name.strip() for name in children.split(",") if name.strip())
+        if not sep or not parent.strip() or not names:
+            msg = f"--segment-children expects PARENT=CHILD1,CHILD2, got {value!r}"
+            raise click.BadParameter(msg)
+        entries.append((parent.strip(), names))
+    return tuple(entries)
+
+
 @copybook.command("decode")
 @click.argument("copybook_path", metavar="COPYBOOK", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument(
@@ -154,6 +172,12 @@ def _segment_pairs(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     help="Decode only this REDEFINES for this segment id (repeatable).",
 )
 @click.option("--segment-filter", multiple=True, metavar="VALUE", help="Keep only these segment ids (repeatable).")
+@click.option(
+    "--segment-children",
+    multiple=True,
+    metavar="PARENT=CHILD1,CHILD2",
+    help="Nest these child segments' records under each PARENT record; print one object per root (repeatable).",
+)
 @click.option("--trim", type=click.Choice([t.value for t in Trim]), default="both", show_default=True)
 @click.option("--variable-size-occurs", is_flag=True, help="OCCURS DEPENDING ON arrays take only their actual size.")
 @click.option("--relaxed-sign", is_flag=True, help="Accept overpunched signs in unsigned fields and leading spaces.")
@@ -181,6 +205,7 @@ def decode_command(
     segment_field: str | None,
     segment_map: tuple[str, ...],
     segment_filter: tuple[str, ...],
+    segment_children: tuple[str, ...],
     trim: str,
     variable_size_occurs: bool,
     relaxed_sign: bool,
@@ -218,8 +243,11 @@ def decode_command(
             segment_field=segment_field,
             segment_map=_segment_pairs(segment_map),
             segment_filter=segment_filter,
+            segment_children=_segment_children(segment_children),
         )
         plan = compile_plan(layout, decode_options)
+        if decode_options.segment_children:
+            HierarchyAssembler(plan)  # checks the children against the layout before reading data
     except (CopybookSyntaxError, ConfigError, UnknownCodePageError, KeyError) as exc:
         raise click.ClickException(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from exc
 
@@ -232,7 +260,7 @@ def decode_command(
                 errors += len(record.get("_errors", ()))
                 if not count_only:
                     _write(out, record)
-    except (DecodeError, FramingError) as exc:
+    except (DecodeError, FramingError, SegmentHierarchyError) as exc:
         out.flush()
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -245,6 +273,16 @@ def _write(out: BinaryIO, value: dict[str, Any]) -> None:
 
 
 def _decode_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> Iterator[dict[str, Any]]:
+    """The file's decoded records, or its hierarchies' rows with ``segment_children``."""
+    records = _split_file(plan, options, path)
+    if plan.options.segment_children:
+        for hierarchy in assemble_hierarchies(plan, records, source=str(path)):
+            yield hierarchy.row
+    else:
+        yield from decode_records(plan, records, source=str(path))
+
+
+def _split_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> Iterator[tuple[int, int, bytes]]:
     length_reader = None
     length_field_end = 0
     if options.record_length_field:
@@ -271,4 +309,4 @@ def _decode_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> 
             while chunk := handle.read(_CHUNK):
                 yield chunk
 
-    yield from decode_records(plan, splitter.split(chunks()), source=str(path))
+    yield from splitter.split(chunks())

@@ -19,7 +19,7 @@ import orjson
 
 __all__ = ["emulator"]
 
-_SCENARIOS = ("customers-vb", "accounts-fb", "multisegment", "growing", "generations")
+_SCENARIOS = ("customers-vb", "accounts-fb", "multisegment", "growing", "generations", "hierarchical")
 
 
 def _json_default(value: Any) -> Any:

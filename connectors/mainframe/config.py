@@ -1,7 +1,8 @@
 """Configuration of the ``mainframe-copybook`` source.
 
 The keys mirror the options of ``headwater copybook decode`` (``--record-format`` is
-``record.format``, ``--segment-map A=X`` is ``segment.map=A=X,B=Y``...), so a layout that
+``record.format``, ``--segment-map A=X`` is ``segment.map=A=X,B=Y``, repeated
+``--segment-children P=C1,C2`` is ``segment.children=P=C1,C2;C1=G``...), so a layout that
 decodes on the command line decodes the same way in the connector. Everything that can
 be checked before a task starts is checked here, per key: the copybook must parse (the
 error names line and column), key fields, the segment and length fields must exist, and
@@ -27,6 +28,24 @@ FinishedAction = t.Literal["keep", "move", "delete"]
 
 def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _segment_map_pairs(value: str) -> tuple[tuple[str, str], ...]:
+    return tuple((pair.partition("=")[0], pair.partition("=")[2]) for pair in _csv(value))
+
+
+def _segment_children_entries(value: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``P=C1,C2;C1=G`` as ``(("P", ("C1", "C2")), ("C1", ("G",)))``; ValueError naming a malformed entry."""
+    entries = []
+    for entry in (part.strip() for part in value.split(";")):
+        if not entry:
+            continue
+        parent, sep, children = entry.partition("=")
+        if not sep or not parent.strip() or not _csv(children):
+            msg = f"expected PARENT=CHILD1,CHILD2 entries separated by ';', got {entry!r}"
+            raise ValueError(msg)
+        entries.append((parent.strip(), tuple(_csv(children))))
+    return tuple(entries)
 
 
 def _read_text(path: str, *, errors: str = "strict") -> str:
@@ -103,6 +122,15 @@ class MainframeCopybookConfig(PluginConfig):
     """Segment id to REDEFINES alternative, e.g. ``C=SEG-CUST,A=SEG-ADDR``."""
     segment_filter: str = ""
     """Comma-separated segment ids to keep (empty: all)."""
+    segment_children: str = ""
+    """Hierarchical files (Cobrix ``segment-children``): parent REDEFINES to child REDEFINES, all named in
+    ``segment.map``, e.g. ``COMPANY=DEPT,CONTACT;DEPT=EMPLOYEE`` (entries separated by ``;``, children by
+    ``,``). Each change event is then one root segment record with its children's records nested as lists
+    inside the parent's group (empty lists when none); keys come from the root record. A hierarchy is
+    emitted when the next root record arrives, or when the file is fully read and unchanged for
+    ``file.quiet.ms`` (so a writer must append a whole hierarchy within that time). Offsets stop at root
+    boundaries: a restart never splits a hierarchy. Records before the first root, or children whose parent
+    is not open, are bad records. append mode only."""
     debug_hex: bool = False
     """Add ``<FIELD>_hex`` with every field's raw bytes."""
     on_error: t.Literal["fail", "null"] = "fail"
@@ -255,6 +283,43 @@ class MainframeCopybookConfig(PluginConfig):
             raise ValueError(msg)
         return value
 
+    @field_validator("segment_children")
+    @classmethod
+    def _segment_tree(cls, value: str, info: ValidationInfo) -> str:
+        entries = _segment_children_entries(value)
+        if not entries:
+            return value
+        if info.data.get("mode") == "snapshot-diff":
+            msg = "works in append mode only"
+            raise ValueError(msg)
+        segment_map = info.data.get("segment_map")
+        if not info.data.get("segment_field") or not segment_map:
+            msg = "needs segment.field and segment.map"
+            raise ValueError(msg)
+        from headwater.codecs.copybook import DecodeOptions, compile_plan
+        from headwater.codecs.copybook.hierarchy import segment_tree
+        from headwater.connectors.errors import ConfigError
+
+        layout = _layout_of(info.data)
+        try:
+            options = DecodeOptions(
+                segment_field=info.data["segment_field"],
+                segment_map=_segment_map_pairs(segment_map),
+                segment_children=entries,
+            )
+            if layout is None:
+                return value
+            tree = segment_tree(compile_plan(layout, options))
+        except ConfigError as exc:
+            raise ValueError("; ".join(error.message for error in exc.errors)) from exc
+        for child in tree.parent_of:
+            inside = {item.name for item in layout.find(child).walk()}
+            for name in _csv(info.data.get("key_fields") or ""):
+                if layout.find(name).name in inside:
+                    msg = f"key field {name} is inside the child segment {child}; keys must come from the root record"
+                    raise ValueError(msg)
+        return value
+
     @field_validator("finished_dir")
     @classmethod
     def _move_target(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -285,7 +350,11 @@ class MainframeCopybookConfig(PluginConfig):
 
     def segment_pairs(self) -> tuple[tuple[str, str], ...]:
         """``segment.map`` as (segment id, REDEFINES name) pairs."""
-        return tuple((p.partition("=")[0], p.partition("=")[2]) for p in _csv(self.segment_map))
+        return _segment_map_pairs(self.segment_map)
+
+    def segment_children_entries(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``segment.children`` as (parent, children) REDEFINES names."""
+        return _segment_children_entries(self.segment_children)
 
     def format_options(self) -> RecordFormatOptions:
         """The codec's record format options."""
@@ -322,6 +391,7 @@ class MainframeCopybookConfig(PluginConfig):
             segment_field=self.segment_field,
             segment_map=self.segment_pairs(),
             segment_filter=tuple(_csv(self.segment_filter)),
+            segment_children=self.segment_children_entries(),
         )
 
     def plan(self) -> DecodePlan:

@@ -12,6 +12,12 @@ Offsets (JSON scalars only; the runtime stores them after Kafka acknowledged the
   of the chunk it was split from, or exactly after it for the last record of a poll):
   a restarted task splits again from there and skips records numbered ``<= record``. That
   keeps every record's offset exact without recomputing block boundaries per record.
+
+  With ``segment.children`` an event is a whole hierarchy (a root record and its
+  descendants) and ``record`` is the last physical record before the next root, so a
+  restart starts assembling at a root. A hierarchy is held back until the next root (or
+  the quiet end of the file); bad records inside it are held with it and carry its offset,
+  so that committing them can never skip the part of the hierarchy read before them.
 * snapshot-diff mode, partition ``{"dataset": <input.glob>}``, offset::
 
       {"generation": g, "base": p, "phase": "scan"|"deletes"|"done", "record": n, "deleted": k,
@@ -48,8 +54,17 @@ from headwater.connectors.mainframe.config import MainframeCopybookConfig, key_p
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from headwater.codecs.copybook import DecodeError, DecodePlan, RawRecord, RecordSplitter, SplitPosition
+    from headwater.codecs.copybook import (
+        DecodeError,
+        DecodePlan,
+        Hierarchy,
+        HierarchyAssembler,
+        RawRecord,
+        RecordSplitter,
+        SplitPosition,
+    )
     from headwater.codecs.copybook.errors import FramingError
+    from headwater.connectors.errors import RecordError
 
 __all__ = ["MainframeCopybookTask", "owns"]
 
@@ -84,6 +99,12 @@ class _Stream:
     finished: bool = False
     last_emitted: int = 0
     last_committed: int = 0
+    assembler: HierarchyAssembler | None = None
+    """segment.children: assembles the records into hierarchies, holding the open one back."""
+    held: list[tuple[RecordError, bytes]] = field(default_factory=list)
+    """segment.children: bad records read while a hierarchy is open, emitted with it."""
+    last_fed: tuple[int, int, dict[str, t.Any]] = (0, 0, {})
+    """segment.children: number, end byte and resume point of the last record fed to the assembler."""
 
 
 def _resume_fields(position: SplitPosition) -> dict[str, t.Any]:
@@ -169,6 +190,11 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
             name, partition, splitter, position.offset if start else 0, _resume_fields(position), skip_through
         )
         stream.last_emitted = stream.last_committed = skip_through
+        if self.config.segment_children:
+            from headwater.codecs.copybook import HierarchyAssembler
+
+            stream.assembler = HierarchyAssembler(self._plan, source=name)
+            stream.last_fed = (skip_through, position.offset, stream.anchor)
         return stream
 
     def _key(self, row: Row) -> dict[str, t.Any]:
@@ -305,6 +331,10 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                 quiet = now - stream.changed_at >= self._quiet
                 if not stream.finished and quiet and stream.read_pos >= stream.size:
                     self._finish(stream, out)
+        elif config.segment_children:
+            for stream in self._streams.values():
+                if now - stream.changed_at >= self._quiet and stream.read_pos >= stream.size:
+                    self._close_hierarchy(stream, out)
 
     def _open(self, info: FileInfo) -> _Stream:
         partition = {"file": info.name}
@@ -319,6 +349,9 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         return stream
 
     def _emit_append(self, stream: _Stream, raws: list[RawRecord], out: Output) -> None:
+        if stream.assembler is not None:
+            self._emit_hierarchies(stream, stream.assembler, raws, out)
+            return
         raws, anchor, end = self._chunk_records(stream, raws)
         if not raws:
             return
@@ -345,9 +378,65 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                 continue  # dropped by segment.filter: nothing to make durable
             stream.last_emitted = number
 
+    def _emit_hierarchies(
+        self, stream: _Stream, assembler: HierarchyAssembler, raws: list[RawRecord], out: Output
+    ) -> None:
+        """Feed a chunk's records to the assembler; emit the hierarchies they complete."""
+        from headwater.codecs.copybook import SegmentHierarchyError
+
+        raws, anchor, end = self._chunk_records(stream, raws)
+        if not raws:
+            return
+        record_end = self._format.record_end_offset
+        last = raws[-1].number
+        for raw, row, error in self._decode(raws, stream.name):
+            problem: RecordError | None = error
+            try:
+                completed = assembler.feed(raw.number, raw.offset, raw.data, row)
+            except SegmentHierarchyError as exc:
+                problem, completed = exc, None
+            if completed is not None:
+                self._emit_hierarchy(stream, completed, out)  # stream.last_fed is still its last record
+            if problem is not None:
+                stream.held.append((problem, raw.data))
+            resume = end if raw.number == last else anchor
+            stream.last_fed = (raw.number, raw.offset + len(raw.data) + record_end, resume)
+            if assembler.open_root is None:
+                self._emit_held(stream, out)  # nothing open: the bad records cannot cut into a hierarchy
+
+    def _emit_hierarchy(self, stream: _Stream, hierarchy: Hierarchy | None, out: Output) -> None:
+        """Emit the held bad records, then ``hierarchy``, at the offset of the last record fed."""
+        self._emit_held(stream, out)
+        if hierarchy is None:
+            return
+        number, byte_end, resume = stream.last_fed
+        offset = {"record": number, "byte": byte_end, **resume}
+        row = hierarchy.row
+        key = self._key(row) if self._key_paths else {"file": stream.name, "record": hierarchy.record_number}
+        source = {"connector": _CONNECTOR, "file": stream.name, "record": hierarchy.record_number,
+                  "offset": hierarchy.byte_offset, "generation": None, "snapshot": "false"}  # fmt: skip
+        value = {"before": None, "after": row, "source": source, "op": "c", "ts_ms": stream.mtime_ms}
+        out.append(SourceRecord(stream.partition, offset, self.config.topic, key, value))
+        stream.last_emitted = number
+
+    def _emit_held(self, stream: _Stream, out: Output) -> None:
+        if not stream.held:
+            return
+        number, byte_end, resume = stream.last_fed
+        offset = {"record": number, "byte": byte_end, **resume}
+        out.extend(ErrantSourceRecord(stream.partition, offset, error, data) for error, data in stream.held)
+        stream.held.clear()
+        stream.last_emitted = number
+
+    def _close_hierarchy(self, stream: _Stream, out: Output) -> None:
+        """No more children can follow: emit the open hierarchy (and its held bad records)."""
+        if stream.assembler is not None:
+            self._emit_hierarchy(stream, stream.assembler.finish(), out)
+
     def _finish(self, stream: _Stream, out: Output) -> None:
         """The file is complete: take a last text line, reject a truncated record, then maybe release it."""
         self._emit_append(stream, stream.splitter.finish(), out)
+        self._close_hierarchy(stream, out)
         stream.finished = True
         self._maybe_release(stream)
 

@@ -142,3 +142,58 @@ def test_bad_copybook_and_bad_rdw(tmp_path: Path) -> None:
     assert "RDW" in err
     assert "customer.cp037.dat" in err
     assert "record 1" in err
+
+
+def _hierarchy_args(tmp_path: Path, records: list[bytes]) -> list[str]:
+    from test_copybook_hierarchy import COMPANIES
+
+    copybook_path = tmp_path / "company.cpy"
+    copybook_path.write_text(COMPANIES)
+    data = tmp_path / "COMPANY.F"
+    data.write_bytes(b"".join(records))
+    return [
+        "decode", str(copybook_path), str(data), "--segment-field", "SEG-ID",
+        "--segment-map", "C=COMPANY", "--segment-map", "D=DEPT", "--segment-map", "E=EMPLOYEE",
+        "--segment-map", "P=CONTACT",
+        "--segment-children", "COMPANY=DEPT,CONTACT", "--segment-children", "DEPT=EMPLOYEE",
+    ]  # fmt: skip
+
+
+def test_decode_segment_children_prints_one_object_per_root(tmp_path: Path) -> None:
+    from test_copybook_hierarchy import company, contact, dept, employee
+
+    records = [company(1, "ACME"), dept(1, "D1", "12.50"), employee(1, "ADA", 5), contact(1, "555"), company(2, "B")]
+    code, out, err = _run(*_hierarchy_args(tmp_path, records))
+    assert (code, err) == (0, "")
+    first, second = (orjson.loads(line) for line in out.splitlines())
+    assert first == {
+        "SEG_ID": "C",
+        "COMPANY_ID": 1,
+        "COMPANY": {
+            "COMPANY_NAME": "ACME",
+            "DEPT": [{"DEPT_CODE": "D1", "BUDGET": 12.5, "EMPLOYEE": [{"EMP_NAME": "ADA", "SALARY": 5}]}],
+            "CONTACT": [{"PHONE": "555"}],
+        },
+    }
+    assert '"BUDGET":12.50' in out.splitlines()[0]
+    assert second["COMPANY"] == {"COMPANY_NAME": "B", "DEPT": [], "CONTACT": []}
+    code, out, _ = _run(*_hierarchy_args(tmp_path, records), "--count")
+    assert (code, orjson.loads(out)) == (0, {"records": 2, "errors": 0})
+
+
+def test_decode_segment_children_errors(tmp_path: Path) -> None:
+    from test_copybook_hierarchy import company, employee
+
+    code, out, err = _run(*_hierarchy_args(tmp_path, [employee(1, "EARLY", 1), company(1, "A")]))
+    assert (code, out) == (1, "")
+    assert "COMPANY.F: record 1 at byte offset 0, segment id 'E'" in err
+    assert "before the first root" in err
+
+    code, _, err = _run(*_hierarchy_args(tmp_path, [company(1, "A")]), "--segment-children", "DEPT=BRANCH")
+    assert code == 1
+    assert "segment_children" in err
+    assert "BRANCH is not a REDEFINES named in segment_map" in err
+
+    code, _, err = _run(*_hierarchy_args(tmp_path, [company(1, "A")]), "--segment-children", "COMPANY")
+    assert code == 2
+    assert "PARENT=CHILD1,CHILD2" in err

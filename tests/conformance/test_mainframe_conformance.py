@@ -1,7 +1,8 @@
 """The standard source suite on ``mainframe-copybook``, fed by the mainframe dataset emulator.
 
-Three scenarios: a VB customer master (append mode), a multisegment V file (segment
-field + REDEFINES) and three generations of a full extract (snapshot-diff).
+Four scenarios: a VB customer master (append mode), a multisegment V file (segment
+field + REDEFINES), three generations of a full extract (snapshot-diff) and a
+hierarchical VB file (``segment.children``: one nested event per company).
 """
 
 from __future__ import annotations
@@ -58,4 +59,8 @@ TestMainframeMultisegment = get_source_test_class(
 
 TestMainframeGenerations = get_source_test_class(
     SourceHarness(connector_class=MainframeCopybookConnector, make_config=_make("generations"), final_state=_state)
+)
+
+TestMainframeHierarchical = get_source_test_class(
+    SourceHarness(connector_class=MainframeCopybookConnector, make_config=_make("hierarchical"), final_state=_state)
 )
