@@ -24,7 +24,7 @@ from headwater.connectors.runtime.metrics import WorkerMetrics
 from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetStore, OffsetStore
 from headwater.connectors.runtime.tasks import SinkTaskRunner, SourceTaskRunner, TaskEnvironment
 
-__all__ = ["TaskState", "Worker", "build_converters", "client_configs"]
+__all__ = ["TaskState", "Worker", "build_converters", "client_configs", "fence_transactional_ids"]
 
 log = logging.getLogger(__name__)
 DEFAULT_OFFSET_FILE = ".headwater/connect.offsets.json"
@@ -99,13 +99,17 @@ def client_configs(connector: ConnectorFile, worker: WorkerConfig) -> tuple[dict
 
 @dataclass
 class TaskState:
-    """What ``/connectors/{name}/status`` shows for one task."""
+    """What ``/connectors/{name}/status`` shows for one task, and the handles that stop it."""
 
     id: int
     state: str = "UNASSIGNED"
     trace: str | None = None
     restarts: int = 0
     restart_now: threading.Event = field(default_factory=threading.Event)
+    connector: str = ""
+    stop: threading.Event = field(default_factory=threading.Event)
+    """Set to stop this task alone (flush, commit, return); :meth:`Worker.stop` sets every one."""
+    thread: threading.Thread | None = None
 
     def to_json(self, worker_id: str) -> dict[str, t.Any]:
         out: dict[str, t.Any] = {"id": self.id, "state": self.state, "worker_id": worker_id}
@@ -114,8 +118,12 @@ class TaskState:
         return out
 
 
-def _fence(transactional_ids: t.Sequence[str], worker: WorkerConfig) -> None:
-    """Initialise a producer per transactional id, which fences older ones and aborts their transactions."""
+def fence_transactional_ids(transactional_ids: t.Sequence[str], worker: WorkerConfig) -> None:
+    """Initialise a producer per transactional id, which fences older ones and aborts their transactions.
+
+    Called before offsets are read for exactly-once source tasks, so that the offsets read
+    are final and no zombie of those tasks can still write.
+    """
     if not transactional_ids:
         return
     from confluent_kafka import Producer
@@ -140,14 +148,34 @@ class ConnectorHandle:
     task_configs: list[dict[str, t.Any]] = field(default_factory=list)
 
 
+TaskListener: t.TypeAlias = t.Callable[[TaskState], None]
+
+
 class Worker:
     """Runs connectors' tasks in threads until :meth:`stop`.
 
     Built with validated connectors; :meth:`start` builds each connector, splits it into
-    ``tasks.max`` task configs and starts one supervised thread per task.
+    ``tasks.max`` task configs and starts one supervised thread per task. The distributed
+    herder starts no connectors itself: it calls :meth:`start_task` and :meth:`stop_tasks`
+    for the tasks it owns, one at a time.
     """
 
-    def __init__(self, config: WorkerConfig, connectors: t.Sequence[ConnectorFile]) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        connectors: t.Sequence[ConnectorFile],
+        *,
+        on_task_state: TaskListener | None = None,
+    ) -> None:
+        """Check the connectors and the worker config; start nothing.
+
+        Args:
+            config: the worker file.
+            connectors: what :meth:`start` runs (empty for a distributed worker).
+            on_task_state: called from a task's thread each time it turns RUNNING, FAILED
+                or RESTARTING (never once the task was asked to stop); exceptions it
+                raises are logged and ignored.
+        """
         names = [connector.framework.name for connector in connectors]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
@@ -159,7 +187,9 @@ class Worker:
         self.metrics = WorkerMetrics()
         self.stopping = threading.Event()
         self.connectors: dict[str, ConnectorHandle] = {}
-        self._threads: list[threading.Thread] = []
+        self._tasks: list[TaskState] = []
+        self._tasks_lock = threading.Lock()
+        self._on_task_state = on_task_state
         self._store: OffsetStore | None = None
         self._pending = list(connectors)
         for connector in connectors:
@@ -205,36 +235,73 @@ class Worker:
         # Before reading offsets, fence the previous incarnations of exactly-once tasks:
         # that aborts any transaction a crashed task left open, so the committed offsets
         # read next are final and no zombie can still write.
-        _fence([tid for tid in transactional_ids.values() if tid is not None], self.config)
-        store = self.offset_store
+        fence_transactional_ids([tid for tid in transactional_ids.values() if tid is not None], self.config)
         for connector, handle, task_configs in planned:
-            framework = connector.framework
-            is_sink = handle.type == "sink"
-            key_converter, value_converter = build_converters(connector, self.config)
-            producer, consumer = client_configs(connector, self.config)
             for task_id, task_config in enumerate(task_configs):
-                state = TaskState(task_id)
-                handle.tasks.append(state)
                 handle.task_configs.append(task_config.model_dump(by_alias=True, mode="json"))
-                env = TaskEnvironment(
-                    framework=framework,
-                    plugin_class=connector.plugin_class,
-                    task_config=task_config,
-                    task_id=task_id,
-                    producer_config=self._task_client_config(producer, "producer", framework.name, task_id),
-                    consumer_config=self._task_client_config(consumer, "consumer", framework.name, task_id),
-                    key_converter=key_converter,
-                    value_converter=value_converter,
-                    offset_store=store,
-                    metrics=self.metrics.for_task(framework.name, task_id),
-                    flush_interval_s=self.config.offset_flush_interval_ms / 1000,
-                    transactional_id=transactional_ids[(framework.name, task_id)],
-                )
-                thread = threading.Thread(
-                    target=self._supervise, args=(env, state, is_sink), name=f"{framework.name}-{task_id}", daemon=True
-                )
-                self._threads.append(thread)
-                thread.start()
+                transactional_id = transactional_ids[(connector.framework.name, task_id)]
+                handle.tasks.append(self.start_task(connector, task_id, task_config, transactional_id=transactional_id))
+
+    def start_task(
+        self,
+        connector: ConnectorFile,
+        task_id: int,
+        task_config: t.Any,
+        *,
+        transactional_id: str | None = None,
+    ) -> TaskState:
+        """Start one supervised task thread; returns its state at once.
+
+        The caller has already fenced ``transactional_id`` (if any) and made the offset
+        store current: the task reads its resume offsets from it as it starts.
+        """
+        framework = connector.framework
+        is_sink = issubclass(connector.plugin_class, SinkConnector)
+        key_converter, value_converter = build_converters(connector, self.config)
+        producer, consumer = client_configs(connector, self.config)
+        env = TaskEnvironment(
+            framework=framework,
+            plugin_class=connector.plugin_class,
+            task_config=task_config,
+            task_id=task_id,
+            producer_config=self._task_client_config(producer, "producer", framework.name, task_id),
+            consumer_config=self._task_client_config(consumer, "consumer", framework.name, task_id),
+            key_converter=key_converter,
+            value_converter=value_converter,
+            offset_store=self.offset_store,
+            metrics=self.metrics.for_task(framework.name, task_id),
+            flush_interval_s=self.config.offset_flush_interval_ms / 1000,
+            transactional_id=transactional_id,
+        )
+        state = TaskState(task_id, connector=framework.name)
+        state.thread = threading.Thread(
+            target=self._supervise, args=(env, state, is_sink), name=f"{framework.name}-{task_id}", daemon=True
+        )
+        with self._tasks_lock:
+            self._tasks.append(state)
+        state.thread.start()
+        return state
+
+    def stop_tasks(self, states: t.Sequence[TaskState], timeout: float | None = None) -> bool:
+        """Ask ``states``' tasks to flush and commit, and wait for them all.
+
+        Returns False if some task did not stop within ``timeout`` (default
+        ``task.shutdown.graceful.timeout.ms``); it is abandoned, still stopping.
+        """
+        for state in states:
+            state.stop.set()
+            state.restart_now.set()
+        deadline = time.monotonic() + (
+            timeout if timeout is not None else self.config.task_shutdown_graceful_timeout_ms / 1000
+        )
+        clean = True
+        for state in states:
+            if state.thread is not None:
+                state.thread.join(max(0.0, deadline - time.monotonic()))
+                clean = clean and not state.thread.is_alive()
+        with self._tasks_lock:
+            self._tasks = [task for task in self._tasks if all(task is not state for state in states)]
+        return clean
 
     def _task_client_config(
         self, config: dict[str, t.Any], kind: str, connector: str, task_id: int
@@ -247,24 +314,37 @@ class Worker:
         return task_config
 
     def _transactional_id(self, handle: ConnectorHandle, task_id: int) -> str | None:
+        return self.transactional_id(handle.file, task_id)
+
+    def transactional_id(self, connector: ConnectorFile, task_id: int) -> str | None:
         """``<prefix>-<connector>-<task>`` for exactly-once source tasks, else None."""
-        if self.config.exactly_once_source_support != "enabled" or handle.type == "sink":
+        if self.config.exactly_once_source_support != "enabled" or issubclass(connector.plugin_class, SinkConnector):
             return None
-        return f"{self.config.transactional_id_prefix}-{handle.file.framework.name}-{task_id}"
+        return f"{self.config.transactional_id_prefix}-{connector.framework.name}-{task_id}"
+
+    def _report(self, state: TaskState) -> None:
+        """Tell the listener about a transition, unless the task is stopping."""
+        if self._on_task_state is None or state.stop.is_set():
+            return
+        try:
+            self._on_task_state(state)
+        except Exception:
+            log.exception("could not report the state of task %s-%d", state.connector, state.id)
 
     def _supervise(self, env: TaskEnvironment, state: TaskState, is_sink: bool) -> None:
         framework = env.framework
         consecutive = 0
-        while not self.stopping.is_set():
+        while not state.stop.is_set():
             runner: SourceTaskRunner | SinkTaskRunner = SinkTaskRunner(env) if is_sink else SourceTaskRunner(env)
             started = time.monotonic()
 
             def running(state: TaskState = state) -> None:
                 state.state, state.trace = "RUNNING", None
                 env.metrics.task_running.set(1)
+                self._report(state)
 
             try:
-                runner.run(self.stopping, running)
+                runner.run(state.stop, running)
                 state.state = "UNASSIGNED"
                 env.metrics.task_running.set(0)
                 return
@@ -272,6 +352,7 @@ class Worker:
                 state.state, state.trace = "FAILED", traceback.format_exc()
                 env.metrics.task_running.set(0)
                 log.error("task %s-%d failed:\n%s", framework.name, env.task_id, state.trace)
+                self._report(state)
             # A task that ran healthily for a while earns a fresh restart budget.
             if time.monotonic() - started > framework.task_restart_backoff_max_ms / 1000:
                 consecutive = 0
@@ -279,7 +360,7 @@ class Worker:
             if 0 <= limit <= consecutive:
                 log.error("task %s-%d stays FAILED after %d restarts", framework.name, env.task_id, consecutive)
                 state.restart_now.wait()
-                if self.stopping.is_set():
+                if state.stop.is_set():
                     return
                 state.restart_now.clear()
                 consecutive = 0
@@ -290,12 +371,13 @@ class Worker:
             log.warning("restarting task %s-%d in %.1f s", framework.name, env.task_id, delay / 1000)
             state.restart_now.wait(delay / 1000)
             state.restart_now.clear()
-            if self.stopping.is_set():
+            if state.stop.is_set():
                 return
             consecutive += 1
             state.restarts += 1
             state.state = "RESTARTING"
             env.metrics.task_restarts.inc()
+            self._report(state)
 
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
         """Restart one task, or every (failed) task of a connector, now."""
@@ -322,16 +404,9 @@ class Worker:
         Returns False if some task did not stop within the graceful timeout.
         """
         self.stopping.set()
-        for handle in self.connectors.values():
-            for state in handle.tasks:
-                state.restart_now.set()
-        deadline = time.monotonic() + (
-            timeout if timeout is not None else self.config.task_shutdown_graceful_timeout_ms / 1000
-        )
-        clean = True
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-            clean = clean and not thread.is_alive()
+        with self._tasks_lock:
+            states = list(self._tasks)
+        clean = self.stop_tasks(states, timeout)
         if self._store is not None:
             self._store.close()
         return clean
