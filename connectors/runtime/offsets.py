@@ -7,8 +7,8 @@ are the offset objects. Two stores:
   (write a temp file, fsync, rename), so a ``kill -9`` leaves the old or the new file,
   never half of one.
 - :class:`KafkaOffsetStore`: a compacted topic (``offset.storage.topic``), read to its
-  end at start-up; writes are acknowledged by all in-sync replicas before ``put_many``
-  returns.
+  end at start-up (and again by :meth:`KafkaOffsetStore.refresh`); writes are
+  acknowledged by all in-sync replicas before ``put_many`` returns.
 """
 
 from __future__ import annotations
@@ -119,15 +119,47 @@ class KafkaOffsetStore(MemoryOffsetStore):
 
     def __init__(self, bootstrap_servers: str, topic: str, *, client_config: t.Mapping[str, str] | None = None) -> None:
         super().__init__()
-        from confluent_kafka import Consumer, Producer
+        from confluent_kafka import Producer
 
         self.topic = topic
-        common: dict[str, t.Any] = {"bootstrap.servers": bootstrap_servers, **(client_config or {})}
+        self._common: dict[str, t.Any] = {"bootstrap.servers": bootstrap_servers, **(client_config or {})}
+        # Per key, how often this process wrote it: refresh() must not undo a local write
+        # that raced with its read.
+        self._writes: dict[bytes, int] = {}
         # 25 partitions, as Kafka Connect's offset.storage.partitions default.
-        ensure_topic(common, topic, purpose="offset topic", partitions=25, config={"cleanup.policy": "compact"})
+        ensure_topic(self._common, topic, purpose="offset topic", partitions=25, config={"cleanup.policy": "compact"})
+        self._data = self._read_all()
+        self._producer = Producer({**self._common, "acks": "all", "enable.idempotence": "true"})
+
+    def refresh(self) -> None:
+        """Read the topic to its end again, taking in what other workers stored.
+
+        A distributed worker calls this before it starts source tasks that may have run on
+        another worker until a moment ago, so they resume from that worker's last durable
+        offsets. Keys this process wrote while the read ran keep their local value.
+
+        Raises:
+            RetriableError: the topic could not be read to its end within 60 s.
+        """
+        with self._lock:
+            before = dict(self._writes)
+        data = self._read_all()
+        with self._lock:
+            for key in set(self._data) | set(data):
+                if self._writes.get(key, 0) != before.get(key, 0):
+                    continue
+                if key in data:
+                    self._data[key] = data[key]
+                else:
+                    self._data.pop(key, None)
+
+    def _read_all(self) -> dict[bytes, SourceOffset]:
+        """Every committed offset in the topic, read with a short-lived consumer."""
+        from confluent_kafka import Consumer
+
         consumer = Consumer(
             {
-                **common,
+                **self._common,
                 "group.id": f"headwater-offsets-{os.getpid()}",
                 "enable.auto.commit": "false",
                 # Offsets written in aborted source transactions must not count.
@@ -135,14 +167,15 @@ class KafkaOffsetStore(MemoryOffsetStore):
                 "enable.partition.eof": "true",
             }
         )
+        data: dict[bytes, SourceOffset] = {}
         try:
-            self._read_to_end(consumer, topic)
+            self._read_to_end(consumer, self.topic, data)
         finally:
             consumer.close()
-        self._producer = Producer({**common, "acks": "all", "enable.idempotence": "true"})
+        return data
 
-    def _read_to_end(self, consumer: t.Any, topic: str) -> None:
-        """Load every committed offset: read all partitions until each reports its end."""
+    def _read_to_end(self, consumer: t.Any, topic: str, data: dict[bytes, SourceOffset]) -> None:
+        """Load every committed offset into ``data``: read all partitions until each reports its end."""
         from confluent_kafka import KafkaError, TopicPartition
 
         metadata = consumer.list_topics(topic, timeout=30)
@@ -173,9 +206,9 @@ class KafkaOffsetStore(MemoryOffsetStore):
                 continue
             key = orjson.dumps(orjson.loads(raw_key), option=orjson.OPT_SORT_KEYS)
             if value is None:
-                self._data.pop(key, None)
+                data.pop(key, None)
             else:
-                self._data[key] = orjson.loads(value)
+                data[key] = orjson.loads(value)
 
     def offset_messages(self, entries: t.Mapping[bytes, SourceOffset | None]) -> list[tuple[bytes, bytes | None]]:
         """The (key, value) messages that store ``entries``, for a caller's own transaction."""
@@ -183,7 +216,13 @@ class KafkaOffsetStore(MemoryOffsetStore):
 
     def remember(self, entries: t.Mapping[bytes, SourceOffset | None]) -> None:
         """Record ``entries`` that the caller has already committed to the topic."""
+        self._count_writes(entries)
         MemoryOffsetStore.put_many(self, entries)
+
+    def _count_writes(self, entries: t.Mapping[bytes, SourceOffset | None]) -> None:
+        with self._lock:
+            for key in entries:
+                self._writes[key] = self._writes.get(key, 0) + 1
 
     def put_many(self, entries: t.Mapping[bytes, SourceOffset | None]) -> None:
         failures: list[str] = []
@@ -199,6 +238,7 @@ class KafkaOffsetStore(MemoryOffsetStore):
         if remaining or failures:
             msg = f"offsets not stored in {self.topic}: {failures or f'{remaining} unacknowledged'}"
             raise RetriableError(msg)
+        self._count_writes(entries)
         super().put_many(entries)
 
     def close(self) -> None:
