@@ -161,7 +161,30 @@ class WorkerConfig(PluginConfig):
     offset_storage_file_filename: str | None = None
     """Standalone offset store: a JSON file written atomically."""
     offset_storage_topic: str | None = None
-    """Compacted topic for source offsets (used instead of the file when set)."""
+    """Compacted topic for source offsets (used instead of the file when set). Required by
+    ``headwater distributed``."""
+    group_id: str | None = Field(default=None, min_length=1)
+    """Distributed mode: the workers with the same ``group.id`` form one cluster; it is
+    also the Kafka consumer group through which they share the tasks."""
+    config_storage_topic: str | None = Field(default=None, min_length=1)
+    """Distributed mode: compacted single-partition topic holding the connector configs."""
+    status_storage_topic: str | None = Field(default=None, min_length=1)
+    """Distributed mode: compacted topic holding every connector's and task's state."""
+    task_slots_topic: str | None = Field(default=None, min_length=1)
+    """Distributed mode: the topic whose partitions the group assigns to workers; a worker
+    runs the tasks whose slot ``(crc32(connector) + task) % task.slots`` it is assigned.
+    Nothing is ever written to it. Default ``<group.id>-task-slots``."""
+    task_slots: int = Field(default=64, ge=1, le=10_000)
+    """Distributed mode: the partition count of ``task.slots.topic`` (fixed once created);
+    more slots than tasks spreads tasks more evenly."""
+    session_timeout_ms: int = Field(default=10_000, ge=1)
+    """Distributed mode: a worker that has not heartbeated for this long is out of the
+    group, and its tasks move to the others."""
+    heartbeat_interval_ms: int = Field(default=3_000, ge=1)
+    """Distributed mode: how often a worker heartbeats to the group coordinator."""
+    rebalance_timeout_ms: int = Field(default=60_000, ge=1)
+    """Distributed mode: how long a rebalance waits for every worker to stop its tasks
+    and rejoin (the group consumer's ``max.poll.interval.ms``)."""
     exactly_once_source_support: t.Literal["disabled", "enabled"] = "disabled"
     """``enabled``: each source task writes its records and their offsets in one Kafka
     transaction, so consumers reading committed data see every record exactly once, even
@@ -208,6 +231,27 @@ class WorkerConfig(PluginConfig):
             message = "set worker.instance.id instead: one group.instance.id shared by every task would fence them"
             errors.append(FieldError("consumer.group.instance.id", message))
         return errors
+
+    def distributed_errors(self) -> list[FieldError]:
+        """What ``headwater distributed`` needs beyond a valid standalone worker file."""
+        errors = self.consistency_errors()
+        for key, value in (
+            ("group.id", self.group_id),
+            ("config.storage.topic", self.config_storage_topic),
+            ("status.storage.topic", self.status_storage_topic),
+            ("offset.storage.topic", self.offset_storage_topic),
+        ):
+            if not value:
+                errors.append(FieldError(key, "missing (required in distributed mode)"))
+        if self.heartbeat_interval_ms >= self.session_timeout_ms:
+            message = "must be lower than session.timeout.ms (a third of it is usual)"
+            errors.append(FieldError("heartbeat.interval.ms", message))
+        return errors
+
+    @property
+    def slots_topic(self) -> str:
+        """``task.slots.topic``, or its default ``<group.id>-task-slots``."""
+        return self.task_slots_topic or f"{self.group_id}-task-slots"
 
 
 _PREFIXED = {
@@ -403,8 +447,11 @@ def load_connector_file(path: str | Path) -> ConnectorFile:
     return parse_connector(_load_json(path), source=str(path))
 
 
-def load_worker_file(path: str | Path) -> WorkerConfig:
-    """Load and validate a worker JSON file (flat keys, Kafka Connect's names)."""
+def load_worker_file(path: str | Path, *, distributed: bool = False) -> WorkerConfig:
+    """Load and validate a worker JSON file (flat keys, Kafka Connect's names).
+
+    With ``distributed`` the keys distributed mode needs are required too.
+    """
     path = Path(path)
     document = _load_json(path)
     flat = _resolve_all(document)
@@ -415,7 +462,7 @@ def load_worker_file(path: str | Path) -> WorkerConfig:
     except pydantic.ValidationError as exc:
         errors.extend(field_errors(exc))
         raise ConfigError(errors, source=str(path)) from None
-    errors.extend(config.consistency_errors())
+    errors.extend(config.distributed_errors() if distributed else config.consistency_errors())
     if errors:
         raise ConfigError(errors, source=str(path))
     return config
