@@ -1,7 +1,9 @@
-"""The standalone worker's REST API, in Kafka Connect's shapes, plus ``/metrics``.
+"""The worker's REST API, in Kafka Connect's shapes and status codes, plus ``/metrics``.
 
-Read-only views and restarts only: a standalone worker's connectors come from its
-command line. Secrets are hidden in every response.
+A standalone worker serves read-only views and restarts (its connectors come from its
+command line; the write routes answer 405). A distributed worker also creates, updates
+and deletes connectors, and answers every read for the whole cluster. Secrets are hidden
+in every response.
 """
 
 from __future__ import annotations
@@ -12,12 +14,21 @@ import threading
 import typing as t
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from headwater.connectors.errors import ConfigError, RetriableError
 from headwater.connectors.registry import available_plugins
+from headwater.connectors.runtime.admin import (
+    ConnectorAdmin,
+    ConnectorExists,
+    ConnectorNotFound,
+    ReadOnlyConnectors,
+    StandaloneAdmin,
+    TaskElsewhere,
+)
 
 if t.TYPE_CHECKING:
     from headwater.connectors.runtime.worker import Worker
@@ -25,13 +36,23 @@ if t.TYPE_CHECKING:
 __all__ = ["RestServer"]
 
 log = logging.getLogger(__name__)
+MAX_BODY = 1 << 20
 
 
 class RestServer:
     """Serves one worker on ``rest.host:rest.port`` from a daemon thread."""
 
-    def __init__(self, worker: Worker, host: str, port: int) -> None:
-        handler = type("Handler", (_Handler,), {"worker": worker})
+    def __init__(self, admin: ConnectorAdmin | Worker, host: str, port: int) -> None:
+        """Bind the port (0 picks a free one); serve nothing before :meth:`start`.
+
+        Args:
+            admin: what the API answers for; a standalone :class:`Worker` is wrapped in
+                :class:`StandaloneAdmin`.
+        """
+        from headwater.connectors.runtime.worker import Worker
+
+        view: ConnectorAdmin = StandaloneAdmin(admin) if isinstance(admin, Worker) else admin
+        handler = type("Handler", (_Handler,), {"admin": view})
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="rest", daemon=True)
@@ -41,6 +62,11 @@ class RestServer:
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    @property
+    def port(self) -> int:
+        """The port actually bound."""
+        return int(self.server.server_address[1])
+
     def start(self) -> None:
         self.thread.start()
 
@@ -49,25 +75,36 @@ class RestServer:
         self.server.server_close()
 
 
+_NAME = r"(?P<name>[^/]+)"
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/$"), "root"),
     ("GET", re.compile(r"^/connectors/?$"), "list_connectors"),
-    ("GET", re.compile(r"^/connectors/(?P<name>[^/]+)/?$"), "connector_info"),
-    ("GET", re.compile(r"^/connectors/(?P<name>[^/]+)/status$"), "connector_status"),
-    ("GET", re.compile(r"^/connectors/(?P<name>[^/]+)/config$"), "connector_config"),
-    ("GET", re.compile(r"^/connectors/(?P<name>[^/]+)/tasks$"), "connector_tasks"),
-    ("GET", re.compile(r"^/connectors/(?P<name>[^/]+)/tasks/(?P<task>\d+)/status$"), "task_status"),
-    ("GET", re.compile(r"^/connectors/(?P<name>[^/]+)/offsets$"), "connector_offsets"),
-    ("POST", re.compile(r"^/connectors/(?P<name>[^/]+)/restart$"), "restart_connector"),
-    ("POST", re.compile(r"^/connectors/(?P<name>[^/]+)/tasks/(?P<task>\d+)/restart$"), "restart_task"),
+    ("POST", re.compile(r"^/connectors/?$"), "create_connector"),
+    ("GET", re.compile(rf"^/connectors/{_NAME}/?$"), "connector_info"),
+    ("DELETE", re.compile(rf"^/connectors/{_NAME}/?$"), "delete_connector"),
+    ("GET", re.compile(rf"^/connectors/{_NAME}/status$"), "connector_status"),
+    ("GET", re.compile(rf"^/connectors/{_NAME}/config$"), "connector_config"),
+    ("PUT", re.compile(rf"^/connectors/{_NAME}/config$"), "put_connector_config"),
+    ("GET", re.compile(rf"^/connectors/{_NAME}/tasks$"), "connector_tasks"),
+    ("GET", re.compile(rf"^/connectors/{_NAME}/tasks/(?P<task>\d+)/status$"), "task_status"),
+    ("GET", re.compile(rf"^/connectors/{_NAME}/offsets$"), "connector_offsets"),
+    ("POST", re.compile(rf"^/connectors/{_NAME}/restart$"), "restart_connector"),
+    ("POST", re.compile(rf"^/connectors/{_NAME}/tasks/(?P<task>\d+)/restart$"), "restart_task"),
     ("GET", re.compile(r"^/connector-plugins/?$"), "plugins"),
     ("GET", re.compile(r"^/metrics$"), "metrics"),
     ("GET", re.compile(r"^/health$"), "health"),
 ]
+# The write routes check the name themselves (a standalone worker answers 405 for any);
+# the others answer 404 for an unknown name.
+_WRITES = {"create_connector", "put_connector_config", "delete_connector"}
+
+
+class _BadRequest(Exception):
+    """The request body is not what the route takes (REST 400)."""
 
 
 class _Handler(BaseHTTPRequestHandler):
-    worker: t.ClassVar[Worker]
+    admin: t.ClassVar[ConnectorAdmin]
     server_version = "headwater"
 
     def log_message(self, format: str, *args: t.Any) -> None:
@@ -79,20 +116,42 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch("POST")
 
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         self.query = {key: values[-1] for key, values in parse_qs(url.query).items()}
         for route_method, pattern, action in _ROUTES:
             match = pattern.match(url.path)
             if match and route_method == method:
-                params = match.groupdict()
+                params = {key: unquote(value) for key, value in match.groupdict().items()}
                 name = params.get("name")
-                if name is not None and name not in self.worker.connectors:
-                    self._json(HTTPStatus.NOT_FOUND, {"error_code": 404, "message": f"Connector {name} not found"})
-                    return
-                getattr(self, action)(**params)
+                try:
+                    if name is not None and action not in _WRITES and not self.admin.exists(name):
+                        msg = f"Connector {name} not found"
+                        raise ConnectorNotFound(msg)
+                    getattr(self, action)(**params)
+                except ConnectorNotFound as exc:
+                    self._error(HTTPStatus.NOT_FOUND, str(exc))
+                except (ConnectorExists, TaskElsewhere) as exc:
+                    self._error(HTTPStatus.CONFLICT, str(exc))
+                except ReadOnlyConnectors as exc:
+                    self._error(HTTPStatus.METHOD_NOT_ALLOWED, str(exc))
+                except _BadRequest as exc:
+                    self._error(HTTPStatus.BAD_REQUEST, str(exc))
+                except ConfigError as exc:
+                    self._invalid(exc)
+                except RetriableError as exc:
+                    log.warning("rest: %s %s failed: %s", method, url.path, exc)
+                    self._error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
                 return
-        self._json(HTTPStatus.NOT_FOUND, {"error_code": 404, "message": f"no route for {method} {url.path}"})
+        allowed = any(pattern.match(url.path) for _m, pattern, _a in _ROUTES)
+        status = HTTPStatus.METHOD_NOT_ALLOWED if allowed else HTTPStatus.NOT_FOUND
+        self._error(status, f"no route for {method} {url.path}")
 
     def _json(self, status: HTTPStatus, body: t.Any) -> None:
         data = orjson.dumps(body)
@@ -101,6 +160,42 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _empty(self, status: HTTPStatus) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _error(self, status: HTTPStatus, message: str) -> None:
+        self._json(status, {"error_code": int(status), "message": message})
+
+    def _invalid(self, error: ConfigError) -> None:
+        """400 naming every invalid key, in Kafka Connect's words plus a structured list."""
+        lines = "\n".join(str(field) for field in error.errors)
+        message = f"Connector configuration is invalid and contains the following {len(error.errors)} error(s):\n"
+        self._json(
+            HTTPStatus.BAD_REQUEST,
+            {
+                "error_code": 400,
+                "message": message + lines,
+                "errors": [{"key": field.key, "message": field.message} for field in error.errors],
+            },
+        )
+
+    def _body(self) -> dict[str, t.Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            msg = f"request body over {MAX_BODY} bytes"
+            raise _BadRequest(msg)
+        try:
+            body = orjson.loads(self.rfile.read(length) or b"null")
+        except orjson.JSONDecodeError as exc:
+            msg = f"request body is not valid JSON: {exc}"
+            raise _BadRequest(msg) from exc
+        if not isinstance(body, dict):
+            msg = "request body must be a JSON object"
+            raise _BadRequest(msg)
+        return body
 
     def root(self) -> None:
         from importlib.metadata import version
@@ -111,77 +206,76 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(HTTPStatus.OK, {"status": "healthy", "message": "Worker has completed startup and is ready"})
 
     def list_connectors(self) -> None:
-        names = sorted(self.worker.connectors)
+        names = self.admin.names()
         if "expand" not in self.query:
             self._json(HTTPStatus.OK, names)
             return
         self._json(
-            HTTPStatus.OK, {name: {"status": self.worker.status(name), "info": self._info(name)} for name in names}
+            HTTPStatus.OK, {name: {"status": self.admin.status(name), "info": self.admin.info(name)} for name in names}
         )
 
-    def _info(self, name: str) -> dict[str, t.Any]:
-        handle = self.worker.connectors[name]
-        tasks = [{"connector": name, "task": state.id} for state in handle.tasks]
-        return {"name": name, "config": handle.file.redacted(), "tasks": tasks, "type": handle.type}
+    def create_connector(self) -> None:
+        self._json(HTTPStatus.CREATED, self.admin.create(self._body()))
+
+    def put_connector_config(self, name: str) -> None:
+        created, info = self.admin.put_config(name, self._body())
+        self._json(HTTPStatus.CREATED if created else HTTPStatus.OK, info)
+
+    def delete_connector(self, name: str) -> None:
+        self.admin.delete(name)
+        self._empty(HTTPStatus.NO_CONTENT)
 
     def connector_info(self, name: str) -> None:
-        self._json(HTTPStatus.OK, self._info(name))
+        self._json(HTTPStatus.OK, self.admin.info(name))
 
     def connector_status(self, name: str) -> None:
-        self._json(HTTPStatus.OK, self.worker.status(name))
+        self._json(HTTPStatus.OK, self.admin.status(name))
 
     def connector_config(self, name: str) -> None:
-        self._json(HTTPStatus.OK, self.worker.connectors[name].file.redacted())
+        self._json(HTTPStatus.OK, self.admin.config(name))
 
     def connector_tasks(self, name: str) -> None:
-        handle = self.worker.connectors[name]
+        configs = self.admin.task_configs(name)
         self._json(
             HTTPStatus.OK,
-            [{"id": {"connector": name, "task": i}, "config": config} for i, config in enumerate(handle.task_configs)],
+            [{"id": {"connector": name, "task": i}, "config": config} for i, config in enumerate(configs)],
         )
 
     def task_status(self, name: str, task: str) -> None:
-        tasks = self.worker.connectors[name].tasks
-        if int(task) >= len(tasks):
-            self._json(HTTPStatus.NOT_FOUND, {"error_code": 404, "message": f"Task {name}-{task} not found"})
-            return
-        self._json(HTTPStatus.OK, tasks[int(task)].to_json(self.worker.worker_id))
+        tasks = self.admin.status(name)["tasks"]
+        for entry in tasks:
+            if entry["id"] == int(task):
+                self._json(HTTPStatus.OK, entry)
+                return
+        self._error(HTTPStatus.NOT_FOUND, f"Task {name}-{task} not found")
 
     def connector_offsets(self, name: str) -> None:
-        from headwater.connectors.runtime.offsets import ConnectorOffsets
-
-        if self.worker.connectors[name].type == "sink":
-            self._json(HTTPStatus.OK, {"offsets": []})
-            return
-        pairs = ConnectorOffsets(self.worker.offset_store, name).all()
-        self._json(HTTPStatus.OK, {"offsets": [{"partition": p, "offset": o} for p, o in pairs]})
+        self._json(HTTPStatus.OK, {"offsets": self.admin.offsets(name)})
 
     def restart_connector(self, name: str) -> None:
         include_tasks = self.query.get("includeTasks", "false") == "true"
         only_failed = self.query.get("onlyFailed", "false") == "true"
         if include_tasks:
-            self.worker.restart(name, only_failed=only_failed)
-            self._json(HTTPStatus.ACCEPTED, self.worker.status(name))
+            self.admin.restart(name, only_failed=only_failed)
+            self._json(HTTPStatus.ACCEPTED, self.admin.status(name))
             return
-        self.send_response(HTTPStatus.NO_CONTENT)
-        self.end_headers()
+        self._empty(HTTPStatus.NO_CONTENT)
 
     def restart_task(self, name: str, task: str) -> None:
-        self.worker.restart(name, task_id=int(task))
-        self.send_response(HTTPStatus.NO_CONTENT)
-        self.end_headers()
+        self.admin.restart(name, task_id=int(task))
+        self._empty(HTTPStatus.NO_CONTENT)
 
     def plugins(self) -> None:
+        from headwater.connectors.api import SinkConnector
+
         body = []
         for alias, plugin in available_plugins().items():
-            from headwater.connectors.api import SinkConnector
-
             kind = "sink" if issubclass(plugin, SinkConnector) else "source"
             body.append({"class": alias, "type": kind, "version": "0.1.0"})
         self._json(HTTPStatus.OK, body)
 
     def metrics(self) -> None:
-        data = generate_latest(self.worker.metrics.registry)
+        data = generate_latest(self.admin.metrics.registry)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", CONTENT_TYPE_LATEST)
         self.send_header("Content-Length", str(len(data)))

@@ -19,9 +19,10 @@ from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetSto
 from headwater.connectors.runtime.rest import RestServer
 
 
-def _get(url: str) -> tuple[int, bytes]:
+def _get(url: str, method: str = "GET", body: object = None) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method), timeout=5) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -92,6 +93,16 @@ def test_rest_status_config_and_metrics(kafka_bootstrap_servers: str, tmp_path: 
         assert float(polled[0].rsplit(" ", 1)[1]) > 0
         status, _ = _get(f"{rest.url}/connector-plugins")
         assert status == 200
+        # A standalone worker's connectors come from its files: the write routes refuse.
+        for method, path, body in (
+            ("POST", "/connectors", {"name": "other", "config": {"connector.class": "datagen"}}),
+            ("PUT", f"/connectors/{name}/config", {"connector.class": "datagen"}),
+            ("DELETE", f"/connectors/{name}", None),
+        ):
+            status, body_bytes = _get(f"{rest.url}{path}", method, body)
+            assert status == 405, (method, path)
+            assert "files" in json.loads(body_bytes)["message"]
+        assert worker.status(name)["tasks"][0]["state"] == "RUNNING"
     finally:
         rest.stop()
         assert worker.stop(20)
