@@ -10,17 +10,15 @@ from __future__ import annotations
 import json
 import typing as t
 import uuid
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from headwater.codecs.envelope import fold
+from headwater.conformance.file_sink import lines_landed, tables_off_final_state
 from headwater.conformance.kafka import create_topic
 from headwater.conformance.process import WorkerProcess
-from headwater.connectors.datagen.client import final_state
 from headwater.connectors.datagen.config import DatagenConfig
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -43,30 +41,6 @@ def _connectors(prefix: str, out: Path, count: int) -> tuple[dict[str, object], 
     return source, sink, DatagenConfig.model_validate(datagen)
 
 
-def _landed(out: Path) -> int:
-    return sum(path.read_bytes().count(b"\n") for path in out.glob("*.jsonl"))
-
-
-def _tables_off_final_state(out: Path, prefix: str, config: DatagenConfig) -> list[str]:
-    """The tables whose folded output is not (yet) the source's final state.
-
-    A plain comparison, never an ``assert``: tests poll this while records still land, and
-    pytest would spend minutes diffing two large unequal documents on each failed try.
-    """
-    off = []
-    for table in config.table_list():
-        path = out / f"{prefix}.{table}.jsonl"
-        if not path.exists():
-            off.append(table)
-            continue
-        lines = [json.loads(line, parse_float=Decimal) for line in path.read_bytes().splitlines()]
-        state = fold((line["key"], line["value"]) for line in lines)
-        expected = final_state(table, seed=config.seed, keys=config.keys, count=config.table_count(table))
-        if json.dumps(state, default=str, sort_keys=True) != json.dumps(expected, default=str, sort_keys=True):
-            off.append(table)
-    return off
-
-
 def test_100k_records_survive_kill_9_and_restart(tmp_path: Path, kafka_bootstrap_servers: str) -> None:
     prefix = f"e2e-{uuid.uuid4().hex[:6]}"
     out = tmp_path / "out"
@@ -79,9 +53,9 @@ def test_100k_records_survive_kill_9_and_restart(tmp_path: Path, kafka_bootstrap
     with worker:
         worker.wait_until(lambda: worker.status(f"src-{prefix}")["tasks"][0]["state"] == "RUNNING", what="RUNNING")
         assert worker.status(f"sink-{prefix}")["connector"]["state"] == "RUNNING"
-        worker.wait_until(lambda: _landed(out) >= 50_000, timeout=300, what="half the records")
+        worker.wait_until(lambda: lines_landed(out) >= 50_000, timeout=300, what="half the records")
         worker.kill()
-    halfway = _landed(out)
+    halfway = lines_landed(out)
     assert halfway < 114_000, "the crash should come before the end"
 
     restarted = WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [source, sink], worker_overrides=static)
@@ -96,7 +70,7 @@ def test_100k_records_survive_kill_9_and_restart(tmp_path: Path, kafka_bootstrap
 
         # Everything the source emits must land; a generous bound, checked by state.
         restarted.wait_until(
-            lambda: not _tables_off_final_state(out, prefix, config), timeout=300, what="final state after restart"
+            lambda: not tables_off_final_state(out, prefix, config), timeout=300, what="final state after restart"
         )
         assert restarted.status(f"sink-{prefix}")["tasks"][0]["state"] == "RUNNING"
         assert restarted.stop() == 0
@@ -129,7 +103,7 @@ def test_a_restarted_static_member_takes_its_partitions_back(tmp_path: Path, kaf
     static = {"worker.instance.id": "worker-1", "consumer.session.timeout.ms": "180000"}
     produce(0)
     with WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [sink], worker_overrides=static) as worker:
-        worker.wait_until(lambda: _landed(out) >= 300, what="the first records")
+        worker.wait_until(lambda: lines_landed(out) >= 300, what="the first records")
         (member,) = _members(kafka_bootstrap_servers, f"connect-{name}")
         assert member.group_instance_id == f"worker-1-{name}-0"
         assert member.client_id == f"connector-consumer-{name}-0"
@@ -138,7 +112,7 @@ def test_a_restarted_static_member_takes_its_partitions_back(tmp_path: Path, kaf
     produce(300)
     with WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [sink], worker_overrides=static) as restarted:
         # The dead member's session lasts three minutes; the restart does not wait it out.
-        restarted.wait_until(lambda: _landed(out) >= 600, timeout=90, what="records produced after the crash")
+        restarted.wait_until(lambda: lines_landed(out) >= 600, timeout=90, what="records produced after the crash")
         (member,) = _members(kafka_bootstrap_servers, f"connect-{name}")
         assert member.group_instance_id == f"worker-1-{name}-0"
         assert len(member.assignment.topic_partitions) == 3
@@ -152,12 +126,12 @@ def test_sigterm_flushes_commits_and_exits_0(tmp_path: Path, kafka_bootstrap_ser
     source, sink, config = _connectors(prefix, out, 3_000)
     worker = WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [source, sink])
     with worker:
-        worker.wait_until(lambda: _landed(out) > 0, what="first records")
+        worker.wait_until(lambda: lines_landed(out) > 0, what="first records")
         worker.wait_until(lambda: worker.status(f"sink-{prefix}")["tasks"][0]["state"] == "RUNNING", what="RUNNING")
         status = worker.get(f"/connectors/src-{prefix}/status")
         assert status["connector"]["state"] == "RUNNING"
         assert status["type"] == "source"
-        worker.wait_until(lambda: _landed(out) >= 3_000 + 1, what="all records")  # plus tombstones
+        worker.wait_until(lambda: lines_landed(out) >= 3_000 + 1, what="all records")  # plus tombstones
         assert worker.stop() == 0
-    assert _tables_off_final_state(out, prefix, config) == []
+    assert tables_off_final_state(out, prefix, config) == []
     assert "stopping gracefully" in worker.log_path.read_text()
