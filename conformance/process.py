@@ -1,7 +1,8 @@
-"""Run a real ``headwater standalone`` worker process from tests and benchmarks.
+"""Run real ``headwater standalone`` and ``headwater distributed`` worker processes from tests and benchmarks.
 
 Used for the crash tests: start a worker on config files, watch its REST status, kill
-it with SIGKILL mid-stream, start it again, and stop it with SIGTERM.
+it with SIGKILL mid-stream, start it again, and stop it with SIGTERM. Distributed
+workers get their connectors over REST (:meth:`WorkerProcess.post` and friends).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-__all__ = ["WorkerProcess", "free_port", "write_json"]
+__all__ = ["DistributedWorkerProcess", "WorkerProcess", "free_port", "write_json"]
 
 
 def free_port() -> int:
@@ -64,18 +65,15 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "worker.log"
 
-    def start(self) -> WorkerProcess:
+    def command(self) -> list[str]:
+        """The ``headwater`` subcommand and arguments this process runs."""
+        return ["standalone", str(self.worker_file), *map(str, self.connector_files)]
+
+    def start(self) -> t.Self:
         """Start the worker; returns once its REST API answers."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "headwater.connectors.cli",
-                "standalone",
-                str(self.worker_file),
-                *map(str, self.connector_files),
-            ],
+            [sys.executable, "-m", "headwater.connectors.cli", *self.command()],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
@@ -100,6 +98,37 @@ class WorkerProcess:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.rest_port}{path}", timeout=5) as response:
             body = response.read()
         return json.loads(body) if body and path != "/metrics" else body.decode()
+
+    def request(self, method: str, path: str, body: t.Any = None) -> tuple[int, t.Any]:
+        """Send ``body`` as JSON; returns the status code and the decoded answer (None if empty).
+
+        Error statuses are returned, not raised, so tests can assert them.
+        """
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.rest_port}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        return status, json.loads(raw) if raw else None
+
+    def post(self, path: str, body: t.Any = None) -> tuple[int, t.Any]:
+        """POST ``body`` as JSON; (status, answer)."""
+        return self.request("POST", path, body)
+
+    def put(self, path: str, body: t.Any) -> tuple[int, t.Any]:
+        """PUT ``body`` as JSON; (status, answer)."""
+        return self.request("PUT", path, body)
+
+    def delete(self, path: str) -> tuple[int, t.Any]:
+        """DELETE; (status, answer)."""
+        return self.request("DELETE", path)
 
     def status(self, name: str) -> dict[str, t.Any]:
         """The connector's Kafka Connect status document."""
@@ -147,10 +176,39 @@ class WorkerProcess:
             self.process.wait(10)
             raise
 
-    def __enter__(self) -> WorkerProcess:
+    def __enter__(self) -> t.Self:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+
+
+class DistributedWorkerProcess(WorkerProcess):
+    """One ``headwater distributed`` subprocess: a member of cluster ``group_id``.
+
+    Workers built with the same ``group_id`` (and bootstrap servers) share their
+    connectors and tasks; the internal topics are named after the group. Connectors are
+    added over REST.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        bootstrap_servers: str,
+        group_id: str,
+        *,
+        worker_overrides: t.Mapping[str, str] | None = None,
+    ) -> None:
+        distributed = {
+            "group.id": group_id,
+            "config.storage.topic": f"{group_id}-configs",
+            "status.storage.topic": f"{group_id}-status",
+            "offset.storage.topic": f"{group_id}-offsets",
+            **(worker_overrides or {}),
+        }
+        super().__init__(workdir, bootstrap_servers, [], worker_overrides=distributed)
+
+    def command(self) -> list[str]:
+        return ["distributed", str(self.worker_file)]

@@ -208,6 +208,47 @@ def standalone(worker_file: Path, connector_files: tuple[Path, ...]) -> None:
 
 
 @cli.command()
+@click.argument("worker_file", type=click.Path(dir_okay=False, path_type=Path))
+def distributed(worker_file: Path) -> None:
+    """Run a distributed worker: connectors are managed over REST and their tasks shared
+    by every worker with the same group.id. Runs until SIGTERM or SIGINT (then stops its
+    tasks, flushing and committing, leaves the group and exits 0)."""
+    import socket
+
+    from headwater.connectors.config import load_worker_file
+    from headwater.connectors.runtime.distributed import DistributedHerder
+    from headwater.connectors.runtime.rest import RestServer
+
+    worker_config = load_worker_file(worker_file, distributed=True)
+    herder = DistributedHerder(worker_config)
+    rest = RestServer(herder, worker_config.rest_host, worker_config.rest_port)
+    herder.worker_id = f"{socket.gethostname()}:{rest.port}"
+
+    def request_stop(signum: int, _frame: t.Any) -> None:
+        log.info("received %s; stopping gracefully", signal.Signals(signum).name)
+        herder.stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    herder.start()
+    rest.start()
+    log.info(
+        "distributed worker %s in group %s (%d connector(s) stored); REST at %s",
+        herder.worker_id,
+        worker_config.group_id,
+        len(herder.names()),
+        rest.url,
+    )
+    herder.wait()
+    clean = herder.stop()
+    rest.stop()
+    if not clean:
+        log.error("some tasks did not stop within task.shutdown.graceful.timeout.ms")
+        sys.exit(1)
+    log.info("stopped")
+
+
+@cli.command()
 @click.option("--count", default=100_000, show_default=True, help="Change events to generate.")
 @click.option(
     "--out", "out_dir", default="demo-output", show_default=True, type=click.Path(file_okay=False, path_type=Path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import typing as t
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
+from headwater.conformance.process import write_json
 from headwater.connectors.api import SinkConnector, SinkRecord, SinkTask
 from headwater.connectors.cli import cli
 from headwater.connectors.config import (
@@ -19,6 +22,7 @@ from headwater.connectors.config import (
     parse_connector,
 )
 from headwater.connectors.errors import ConfigError
+from headwater.connectors.runtime.distributed import task_slot
 
 
 class _SecretSinkConfig(PluginConfig):
@@ -244,3 +248,30 @@ def test_plugins_command_lists_schemas() -> None:
     assert "file.dir" in listing["file"]["config"]["properties"]
     assert listing["file"]["config"]["required"] == ["file.dir"]
     assert listing["datagen"]["type"] == "source"
+
+
+DISTRIBUTED_KEYS = ["group.id", "config.storage.topic", "status.storage.topic", "offset.storage.topic"]
+
+
+def test_distributed_mode_names_each_missing_key(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "worker.json", {"bootstrap.servers": "127.0.0.1:1"})
+    with pytest.raises(ConfigError) as caught:
+        load_worker_file(path, distributed=True)
+    assert sorted(e.key for e in caught.value.errors) == sorted(DISTRIBUTED_KEYS)
+    assert load_worker_file(path).group_id is None  # standalone does not need them
+
+    result = subprocess.run(
+        [sys.executable, "-m", "headwater.connectors.cli", "distributed", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    for key in DISTRIBUTED_KEYS:
+        assert f"  {key}: missing" in result.stderr, result.stderr
+
+
+def test_task_slots_are_consecutive_per_connector() -> None:
+    first = task_slot("orders-cdc", 0, 64)
+    assert [task_slot("orders-cdc", i, 64) for i in range(3)] == [(first + i) % 64 for i in range(3)]

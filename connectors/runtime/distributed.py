@@ -1,0 +1,562 @@
+"""Distributed mode: N identical workers share connectors and tasks through Kafka alone.
+
+There is no cluster protocol of our own. Three Kafka mechanisms do the work:
+
+- **Connector configs** live in ``config.storage.topic`` (compacted, one partition; key
+  ``connector-<name>``, value the ``{"name", "config"}`` document as the user sent it,
+  ``${env:}``/``${file:}`` references unresolved, a tombstone on delete). Every worker
+  tails it into a :class:`~headwater.connectors.runtime.tables.TopicTable`; any worker
+  accepts REST writes.
+- **Statuses** live in ``status.storage.topic`` the same way (``status-connector-<name>``,
+  ``status-task-<name>-<id>`` → ``{"state", "trace", "worker_id"}``), written by the
+  worker that owns the task, so every worker answers ``GET .../status`` for the cluster.
+- **Task assignment** is a Kafka consumer group: every worker joins group ``group.id``
+  subscribed to ``task.slots.topic`` (``task.slots`` partitions, never written to) with
+  the ``roundrobin`` assignor. Task ``id`` of connector ``c`` has slot
+  ``(crc32(c) + id) % task.slots``; a worker runs exactly the tasks whose slot is one of
+  its assigned partitions. A connector's tasks take consecutive slots, which roundrobin
+  deals over the workers.
+
+The group uses the eager protocol: on every membership change each worker stops all its
+tasks (flushing and committing) before it gives its slots back, so no two workers ever
+run the same task; then each starts the tasks of its new slots. A task moving from
+another worker first has its exactly-once producer fenced and the offset store re-read,
+so it resumes from that worker's last durable offsets.
+
+Every worker computes each connector's task configs itself, from the stored config. In
+distributed mode ``Plugin.task_configs`` must therefore be a pure function of the
+connector config: two workers must get the same list.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+import typing as t
+import zlib
+from dataclasses import dataclass
+
+from headwater.connectors.api import SinkConnector
+from headwater.connectors.config import ConnectorFile, WorkerConfig, parse_connector
+from headwater.connectors.errors import ConfigError, FieldError
+from headwater.connectors.runtime.admin import ConnectorExists, ConnectorNotFound, TaskElsewhere
+from headwater.connectors.runtime.offsets import ConnectorOffsets, KafkaOffsetStore
+from headwater.connectors.runtime.tables import TopicTable
+from headwater.connectors.runtime.worker import TaskState, Worker, build_converters, fence_transactional_ids
+
+__all__ = ["ConnectorPlan", "DistributedHerder", "task_slot"]
+
+log = logging.getLogger(__name__)
+
+CONNECTOR_PREFIX = "connector-"
+CONNECTOR_STATUS_PREFIX = "status-connector-"
+TASK_STATUS_PREFIX = "status-task-"
+POLL_INTERVAL_S = 0.2
+
+
+def task_slot(connector: str, task_id: int, slots: int) -> int:
+    """The slot (partition of ``task.slots.topic``) of task ``task_id`` of ``connector``.
+
+    Every worker computes the same slot from the task's identity alone. Task 0's slot
+    also owns the connector's own status.
+    """
+    return (zlib.crc32(connector.encode()) + task_id) % slots
+
+
+def _task_status_key(connector: str, task_id: int) -> str:
+    return f"{TASK_STATUS_PREFIX}{connector}-{task_id}"
+
+
+def _parse_status_key(key: str) -> tuple[str, int | None] | None:
+    """``(connector, task id)`` of a status key; the id is None for a connector status."""
+    if key.startswith(CONNECTOR_STATUS_PREFIX):
+        return key[len(CONNECTOR_STATUS_PREFIX) :], None
+    if key.startswith(TASK_STATUS_PREFIX):
+        name, _, task = key[len(TASK_STATUS_PREFIX) :].rpartition("-")
+        if name and task.isdigit():
+            return name, int(task)
+    return None
+
+
+@dataclass(frozen=True)
+class ConnectorPlan:
+    """One stored connector config, resolved and split into task configs on this worker."""
+
+    document: dict[str, t.Any]
+    """``{"name", "config"}`` as stored (providers unresolved)."""
+    connector: ConnectorFile | None
+    """None when the config does not resolve or validate on this worker (see ``error``)."""
+    task_configs: tuple[t.Any, ...] = ()
+    error: str | None = None
+
+    @property
+    def type(self) -> str:
+        if self.connector is not None and issubclass(self.connector.plugin_class, SinkConnector):
+            return "sink"
+        return "source"
+
+
+@dataclass
+class _OwnedTask:
+    state: TaskState
+    document: dict[str, t.Any]
+
+
+def _plan(document: dict[str, t.Any]) -> ConnectorPlan:
+    """Resolve, validate and split one stored connector document."""
+    try:
+        connector = parse_connector(document)
+    except ConfigError as exc:
+        return ConnectorPlan(document, None, error=f"invalid config: {exc}")
+    try:
+        plugin = connector.plugin_class(connector.plugin_config)
+        tasks_max = connector.framework.tasks_max
+        task_configs = tuple(plugin.task_configs(tasks_max)[:tasks_max])
+    except Exception:
+        return ConnectorPlan(document, connector, error=traceback.format_exc())
+    return ConnectorPlan(document, connector, task_configs)
+
+
+class DistributedHerder:
+    """One distributed worker: the group member, the shared tables and the local tasks.
+
+    :meth:`start` reads the config and status topics and joins the group; from then on
+    the group thread starts and stops tasks on every assignment and config change, until
+    :meth:`stop`. REST handler threads call the read methods and :meth:`create`,
+    :meth:`put_config`, :meth:`delete` and :meth:`restart` (this class implements
+    :class:`~headwater.connectors.runtime.admin.ConnectorAdmin`).
+    """
+
+    def __init__(self, config: WorkerConfig) -> None:
+        """Check the worker config; connect to nothing yet.
+
+        Raises:
+            ConfigError: naming each key distributed mode needs and the file lacks.
+        """
+        errors = config.distributed_errors()
+        if errors:
+            raise ConfigError(errors)
+        self.worker_config = config
+        self.worker = Worker(config, [], on_task_state=self._task_state_changed)
+        self.metrics = self.worker.metrics
+        self.stopping = threading.Event()
+        common = {"bootstrap.servers": config.bootstrap_servers, **config.producer}
+        self.configs = TopicTable(common, t.cast(str, config.config_storage_topic), purpose="config topic")
+        self.statuses = TopicTable(common, t.cast(str, config.status_storage_topic), purpose="status topic")
+        self._plans: dict[str, ConnectorPlan] = {}
+        self._plans_lock = threading.Lock()
+        self._owned_slots: set[int] | None = None
+        """Slots assigned to this worker; None while it has no assignment."""
+        self._running: dict[tuple[str, int], _OwnedTask] = {}
+        self._dirty = threading.Event()
+        self._group_thread: threading.Thread | None = None
+        self._clean = True
+
+    @property
+    def worker_id(self) -> str:
+        """``host:port`` of this worker's REST API, as status entries name it."""
+        return self.worker.worker_id
+
+    @worker_id.setter
+    def worker_id(self, value: str) -> None:
+        self.worker.worker_id = value
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the offset store, read the config and status topics, create the slots
+        topic and join the group (in a thread); returns before the first assignment.
+
+        Raises:
+            RetriableError: Kafka is unreachable or a topic cannot be created or read.
+        """
+        from headwater.connectors.runtime.topics import ensure_topic
+
+        self.worker.offset_store  # noqa: B018  (opens and reads the offset topic now, not in a task's start)
+        self.configs.add_listener(lambda _key, _value: self._dirty.set())
+        self.configs.start()
+        self.statuses.start()
+        ensure_topic(
+            {"bootstrap.servers": self.worker_config.bootstrap_servers, **self.worker_config.producer},
+            self.worker_config.slots_topic,
+            purpose="task slots topic",
+            partitions=self.worker_config.task_slots,
+        )
+        self._group_thread = threading.Thread(target=self._run_group, name="group", daemon=True)
+        self._group_thread.start()
+
+    def wait(self) -> None:
+        """Block until :meth:`stop` is requested (``stopping`` set by a signal handler)."""
+        while not self.stopping.wait(0.5):
+            pass
+
+    def stop(self) -> bool:
+        """Stop every task (flush, commit), leave the group, close the tables.
+
+        Returns False if some task did not stop within ``task.shutdown.graceful.timeout.ms``.
+        """
+        self.stopping.set()
+        if self._group_thread is not None:
+            self._group_thread.join(self.worker_config.task_shutdown_graceful_timeout_ms / 1000 + 30)
+        clean = self._clean and self.worker.stop()
+        self.configs.close()
+        self.statuses.close()
+        return clean
+
+    # -- the group -------------------------------------------------------------------
+
+    def _group_config(self) -> dict[str, t.Any]:
+        config = self.worker_config
+        return {
+            "bootstrap.servers": config.bootstrap_servers,
+            **config.consumer,
+            "group.id": config.group_id,
+            "client.id": f"headwater-worker-{self.worker_id}",
+            "partition.assignment.strategy": "roundrobin",
+            "session.timeout.ms": str(config.session_timeout_ms),
+            "heartbeat.interval.ms": str(config.heartbeat_interval_ms),
+            "max.poll.interval.ms": str(config.rebalance_timeout_ms),
+            "enable.auto.commit": "false",
+            "auto.offset.reset": "latest",
+        }
+
+    def _run_group(self) -> None:
+        """The group thread: poll to stay in the group; reconcile on every change.
+
+        Assignment callbacks run inside ``poll``, in this thread, so assignments and
+        config changes are handled one at a time and never race.
+        """
+        from confluent_kafka import Consumer
+
+        consumer = Consumer(self._group_config())
+        consumer.subscribe(
+            [self.worker_config.slots_topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        try:
+            while not self.stopping.is_set():
+                message = consumer.poll(POLL_INTERVAL_S)
+                if message is not None and message.error() is not None:
+                    log.warning("group %s: %s", self.worker_config.group_id, message.error())
+                if self._dirty.is_set() and self._owned_slots is not None:
+                    self._dirty.clear()
+                    self._reconcile()
+        except Exception:
+            log.exception("the group thread failed; stopping the worker")
+            self.stopping.set()
+        finally:
+            self._stop_owned(list(self._running), reason="worker stopping")
+            self._owned_slots = None
+            consumer.close()  # leaves the group: the others take the slots at once
+
+    def _on_assign(self, _consumer: t.Any, partitions: list[t.Any]) -> None:
+        self._owned_slots = {partition.partition for partition in partitions}
+        log.info("assigned %d task slot(s) of %s", len(self._owned_slots), self.worker_config.slots_topic)
+        self._guarded(self._reconcile)
+
+    def _on_revoke(self, _consumer: t.Any, partitions: list[t.Any]) -> None:
+        """Eager protocol: stop every owned task before the slots go to other workers."""
+        log.info("giving back %d task slot(s); stopping %d task(s)", len(partitions), len(self._running))
+        self._owned_slots = None
+        self._guarded(lambda: self._stop_owned(list(self._running), reason="rebalance"))
+
+    def _on_lost(self, consumer: t.Any, partitions: list[t.Any]) -> None:
+        """The session expired: other workers may run these tasks already; stop them now."""
+        log.warning("lost %d task slot(s) (session expired)", len(partitions))
+        self._on_revoke(consumer, partitions)
+
+    def _guarded(self, action: t.Callable[[], None]) -> None:
+        # An exception escaping a rebalance callback would surface from poll() far from
+        # its cause; log it here and let the next change retry.
+        try:
+            action()
+        except Exception:
+            log.exception("handling a task assignment failed")
+            self._dirty.set()
+
+    # -- reconciling -----------------------------------------------------------------
+
+    def plan(self, name: str) -> ConnectorPlan | None:
+        """Connector ``name``'s current plan (cached per stored document), or None."""
+        document = self.configs.get(CONNECTOR_PREFIX + name)
+        if document is None:
+            return None
+        with self._plans_lock:
+            cached = self._plans.get(name)
+            if cached is not None and cached.document == document:
+                return cached
+        plan = _plan(document)
+        with self._plans_lock:
+            self._plans[name] = plan
+        return plan
+
+    def _plans_now(self) -> dict[str, ConnectorPlan]:
+        plans = {}
+        for key in self.configs.items(CONNECTOR_PREFIX):
+            name = key[len(CONNECTOR_PREFIX) :]
+            plan = self.plan(name)
+            if plan is not None:
+                plans[name] = plan
+        with self._plans_lock:
+            for name in set(self._plans) - set(plans):
+                del self._plans[name]
+        return plans
+
+    def _reconcile(self) -> None:
+        """Make the running tasks exactly the owned tasks of the stored configs.
+
+        Called from the group thread only. Stops tasks whose slot is not owned or whose
+        connector was changed or deleted, then starts the owned tasks not running.
+        """
+        owned = self._owned_slots
+        if owned is None:
+            return
+        slots = self.worker_config.task_slots
+        plans = self._plans_now()
+        desired: dict[tuple[str, int], tuple[ConnectorPlan, t.Any]] = {}
+        for name, plan in plans.items():
+            for task_id, task_config in enumerate(plan.task_configs if plan.error is None else ()):
+                if task_slot(name, task_id, slots) in owned:
+                    desired[(name, task_id)] = (plan, task_config)
+        stale = [
+            key
+            for key, task in self._running.items()
+            if key not in desired or desired[key][0].document != task.document
+        ]
+        self._stop_owned(stale, reason="config changed or task moved", desired=desired)
+        starting = [key for key in desired if key not in self._running]
+        sources = [key for key in starting if desired[key][0].type == "source"]
+        if sources:
+            transactional_ids = [
+                tid
+                for name, task_id in sources
+                if (tid := self.worker.transactional_id(t.cast(ConnectorFile, plans[name].connector), task_id))
+            ]
+            fence_transactional_ids(transactional_ids, self.worker_config)
+            store = self.worker.offset_store
+            if isinstance(store, KafkaOffsetStore):
+                store.refresh()
+        for key in starting:
+            plan, task_config = desired[key]
+            connector = t.cast(ConnectorFile, plan.connector)
+            name, task_id = key
+            try:
+                state = self.worker.start_task(
+                    connector, task_id, task_config, transactional_id=self.worker.transactional_id(connector, task_id)
+                )
+            except ConfigError as exc:  # e.g. a converter this worker cannot build
+                self._write_status(_task_status_key(name, task_id), "FAILED", str(exc))
+                continue
+            self._running[key] = _OwnedTask(state, plan.document)
+            log.info("started task %s-%d (slot %d)", name, task_id, task_slot(name, task_id, slots))
+        self._write_connector_statuses(plans, owned)
+        self._collect_statuses(plans, owned)
+
+    def _stop_owned(
+        self,
+        keys: t.Sequence[tuple[str, int]],
+        *,
+        reason: str,
+        desired: t.Mapping[tuple[str, int], t.Any] | None = None,
+    ) -> None:
+        """Stop tasks ``keys`` gracefully and wait for them; mark the ones still wanted
+        somewhere UNASSIGNED (deleted ones are cleared by :meth:`_collect_statuses`)."""
+        tasks = [self._running.pop(key) for key in keys if key in self._running]
+        if not tasks:
+            return
+        log.info("stopping %d task(s): %s", len(tasks), reason)
+        clean = self.worker.stop_tasks([task.state for task in tasks])
+        if not clean:
+            self._clean = False
+            log.error("some tasks did not stop within task.shutdown.graceful.timeout.ms")
+            return  # a task still stopping may yet report; do not claim it stopped
+        entries: dict[str, dict[str, t.Any] | None] = {}
+        for task in tasks:
+            key = (task.state.connector, task.state.id)
+            if desired is not None and key in desired:
+                continue  # restarting here at once with its new config
+            if self.configs.get(CONNECTOR_PREFIX + key[0]) is not None:
+                entries[_task_status_key(*key)] = self._status_value("UNASSIGNED", None)
+        self._put_statuses(entries)
+
+    def _write_connector_statuses(self, plans: t.Mapping[str, ConnectorPlan], owned: set[int]) -> None:
+        """The owner of a connector's task-0 slot reports the connector's own state."""
+        entries: dict[str, dict[str, t.Any] | None] = {}
+        for name, plan in plans.items():
+            if task_slot(name, 0, self.worker_config.task_slots) not in owned:
+                continue
+            value = self._status_value("FAILED" if plan.error else "RUNNING", plan.error)
+            if self.statuses.get(CONNECTOR_STATUS_PREFIX + name) != value:
+                entries[CONNECTOR_STATUS_PREFIX + name] = value
+        self._put_statuses(entries)
+
+    def _collect_statuses(self, plans: t.Mapping[str, ConnectorPlan], owned: set[int]) -> None:
+        """Tombstone the status entries of deleted connectors and of task ids beyond a
+        connector's task count, each by the worker owning the entry's slot."""
+        entries: dict[str, dict[str, t.Any] | None] = {}
+        for key in self.statuses.items("status-"):
+            parsed = _parse_status_key(key)
+            if parsed is None:
+                continue
+            name, task_id = parsed
+            plan = plans.get(name)
+            gone = plan is None or (task_id is not None and plan.error is None and task_id >= len(plan.task_configs))
+            if gone and task_slot(name, task_id or 0, self.worker_config.task_slots) in owned:
+                entries[key] = None
+        self._put_statuses(entries)
+
+    def _status_value(self, state: str, trace: str | None) -> dict[str, t.Any]:
+        return {"state": state, "trace": trace, "worker_id": self.worker_id}
+
+    def _write_status(self, key: str, state: str, trace: str | None) -> None:
+        self._put_statuses({key: self._status_value(state, trace)})
+
+    def _put_statuses(self, entries: t.Mapping[str, dict[str, t.Any] | None]) -> None:
+        for key, value in entries.items():
+            try:
+                self.statuses.put(key, value)
+            except Exception:
+                log.exception("could not write %s to the status topic", key)
+
+    def _task_state_changed(self, state: TaskState) -> None:
+        """From a task's thread: it turned RUNNING, FAILED or RESTARTING."""
+        self._write_status(_task_status_key(state.connector, state.id), state.state, state.trace)
+
+    # -- ConnectorAdmin: reads ---------------------------------------------------------
+
+    def _require(self, name: str) -> ConnectorPlan:
+        plan = self.plan(name)
+        if plan is None:
+            msg = f"Connector {name} not found"
+            raise ConnectorNotFound(msg)
+        return plan
+
+    def names(self) -> list[str]:
+        """Every stored connector, sorted."""
+        return sorted(key[len(CONNECTOR_PREFIX) :] for key in self.configs.items(CONNECTOR_PREFIX))
+
+    def exists(self, name: str) -> bool:
+        return self.configs.get(CONNECTOR_PREFIX + name) is not None
+
+    def _redacted(self, plan: ConnectorPlan) -> dict[str, t.Any]:
+        if plan.connector is not None:
+            return t.cast(dict[str, t.Any], plan.connector.redacted())
+        from headwater.connectors.config import redact
+
+        return redact({"name": plan.document.get("name"), **plan.document.get("config", {})})
+
+    def info(self, name: str) -> dict[str, t.Any]:
+        plan = self._require(name)
+        tasks = [{"connector": name, "task": task_id} for task_id in range(len(plan.task_configs))]
+        return {"name": name, "config": self._redacted(plan), "tasks": tasks, "type": plan.type}
+
+    def config(self, name: str) -> dict[str, t.Any]:
+        return self._redacted(self._require(name))
+
+    def task_configs(self, name: str) -> list[dict[str, t.Any]]:
+        plan = self._require(name)
+        return [config.model_dump(by_alias=True, mode="json") for config in plan.task_configs]
+
+    def status(self, name: str) -> dict[str, t.Any]:
+        """Every task of the connector, with the worker running it, from the status topic."""
+        plan = self._require(name)
+        connector = dict(self.statuses.get(CONNECTOR_STATUS_PREFIX + name) or {"state": "UNASSIGNED"})
+        if not connector.get("trace"):
+            connector.pop("trace", None)
+        if plan.error is None:
+            task_ids = list(range(len(plan.task_configs)))
+        else:
+            prefix = f"{TASK_STATUS_PREFIX}{name}-"
+            suffixes = [key[len(prefix) :] for key in self.statuses.items(prefix)]
+            task_ids = sorted(int(suffix) for suffix in suffixes if suffix.isdigit())
+        tasks = []
+        for task_id in task_ids:
+            entry = self.statuses.get(_task_status_key(name, task_id)) or {"state": "UNASSIGNED", "worker_id": None}
+            task: dict[str, t.Any] = {"id": task_id, "state": entry["state"], "worker_id": entry.get("worker_id")}
+            if entry.get("trace"):
+                task["trace"] = entry["trace"]
+            tasks.append(task)
+        return {"name": name, "connector": connector, "tasks": tasks, "type": plan.type}
+
+    def offsets(self, name: str) -> list[dict[str, t.Any]]:
+        plan = self._require(name)
+        if plan.type == "sink":
+            return []
+        store = self.worker.offset_store
+        if isinstance(store, KafkaOffsetStore):
+            store.refresh()
+        pairs = ConnectorOffsets(store, name).all()
+        return [{"partition": partition, "offset": offset} for partition, offset in pairs]
+
+    def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
+        """Restart the matching tasks if this worker runs them all.
+
+        Kafka Connect forwards a restart to the worker running the task; this worker does
+        not: when a matching task runs elsewhere it raises :class:`TaskElsewhere` naming
+        that worker, and restarts nothing.
+        """
+        status = self.status(name)
+        matching = [
+            task
+            for task in status["tasks"]
+            if (task_id is None or task["id"] == task_id) and (not only_failed or task["state"] == "FAILED")
+        ]
+        if task_id is not None and not matching:
+            msg = f"Task {name}-{task_id} not found"
+            raise ConnectorNotFound(msg)
+        local = {(name, task["id"]): self._running.get((name, task["id"])) for task in matching}
+        elsewhere = {
+            task["worker_id"] or "no worker (unassigned)" for task in matching if local[(name, task["id"])] is None
+        }
+        if elsewhere:
+            msg = (
+                f"tasks of {name} run on {', '.join(sorted(elsewhere))}, not on {self.worker_id}: "
+                "send the restart there (Kafka Connect would forward it)"
+            )
+            raise TaskElsewhere(msg, elsewhere)
+        for owned in local.values():
+            if owned is not None:
+                owned.state.restart_now.set()
+
+    # -- ConnectorAdmin: writes ----------------------------------------------------------
+
+    def _validate(self, name: t.Any, config: t.Any) -> ConnectorFile:
+        """Resolve and validate as a worker starting the tasks would, naming every bad key."""
+        if not isinstance(name, str) or not name.strip() or "/" in name:
+            raise ConfigError([FieldError("name", "a connector needs a name without '/'")])
+        if not isinstance(config, dict):
+            raise ConfigError([FieldError("config", "must be a JSON object of connector settings")])
+        if "name" in config and config["name"] != name:
+            message = f"{config['name']!r} does not match the connector name {name!r}"
+            raise ConfigError([FieldError("name", message)])
+        connector = parse_connector({"name": name, "config": config})
+        build_converters(connector, self.worker_config)
+        return connector
+
+    def create(self, document: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """Validate, then store ``{"name", "config"}``; the owning workers start its tasks.
+
+        Two workers accepting the same new name at the same moment both succeed and the
+        later write wins (Kafka Connect funnels writes through its leader instead).
+        """
+        name, config = document.get("name"), document.get("config")
+        self._validate(name, config)
+        if self.exists(t.cast(str, name)):
+            msg = f"Connector {name} already exists"
+            raise ConnectorExists(msg)
+        self.configs.put(CONNECTOR_PREFIX + t.cast(str, name), {"name": name, "config": config})
+        return self.info(t.cast(str, name))
+
+    def put_config(self, name: str, config: t.Mapping[str, t.Any]) -> tuple[bool, dict[str, t.Any]]:
+        config = dict(config)
+        self._validate(name, config)
+        created = not self.exists(name)
+        self.configs.put(CONNECTOR_PREFIX + name, {"name": name, "config": config})
+        return created, self.info(name)
+
+    def delete(self, name: str) -> None:
+        self._require(name)
+        self.configs.put(CONNECTOR_PREFIX + name, None)
