@@ -199,7 +199,8 @@ class DistributedHerder:
         self.stopping.set()
         if self._group_thread is not None:
             self._group_thread.join(self.worker_config.task_shutdown_graceful_timeout_ms / 1000 + 30)
-        clean = self._clean and self.worker.stop()
+        stopped = self.worker.stop()  # closes the offset store; no task is left running by now
+        clean = self._clean and stopped
         self.configs.close()
         self.statuses.close()
         return clean
@@ -246,6 +247,7 @@ class DistributedHerder:
                     self._reconcile()
         except Exception:
             log.exception("the group thread failed; stopping the worker")
+            self._clean = False  # the worker exits non-zero, so a supervisor restarts it
             self.stopping.set()
         finally:
             self._stop_owned(list(self._running), reason="worker stopping")

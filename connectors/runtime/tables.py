@@ -68,7 +68,7 @@ class TopicTable:
         Raises:
             RetriableError: the topic could not be created or read to its end in ``timeout`` s.
         """
-        from confluent_kafka import Consumer, Producer, TopicPartition
+        from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
         ensure_topic(
             self._client_config,
@@ -85,7 +85,11 @@ class TopicTable:
                 "enable.partition.eof": "true",
             }
         )
-        low, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=timeout)
+        try:
+            low, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=timeout)
+        except KafkaException as exc:
+            msg = f"cannot read the end of {self.purpose} {self.topic}: {exc}"
+            raise RetriableError(msg) from exc
         self._position = low
         self._consumer.assign([TopicPartition(self.topic, 0, low)])
         self._producer = Producer({**self._client_config, "acks": "all", "enable.idempotence": "true"})
