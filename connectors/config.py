@@ -195,8 +195,11 @@ class WorkerConfig(PluginConfig):
     When set, each sink task joins its group as the static member
     ``<worker.instance.id>-<connector>-<task>`` (KIP-345): a worker restarted after a crash
     takes its partitions back at once, without a rebalance and without waiting for the
-    dead member's session, or a rebalance it died in, to time out. The price: a worker
-    that is stopped for good keeps its partitions until ``consumer.session.timeout.ms``."""
+    dead member's session, or a rebalance it died in, to time out. In distributed mode the
+    worker also joins ``group.id`` as static member ``<worker.instance.id>``: restarted
+    within ``session.timeout.ms`` it takes its task slots back and the other workers' tasks
+    keep running. The price: a worker that is stopped for good keeps its partitions and
+    slots until the session times out."""
     transactional_id_prefix: str = "headwater"
     """Source tasks' transactional ids are ``<prefix>-<connector>-<task>``; a restarted task
     with the same id fences its zombie predecessor."""

@@ -220,6 +220,9 @@ class DistributedHerder:
             "max.poll.interval.ms": str(config.rebalance_timeout_ms),
             "enable.auto.commit": "false",
             "auto.offset.reset": "latest",
+            # A static member restarted within its session gets its slots back with no
+            # rebalance, so the other workers' tasks keep running through its restart.
+            **({"group.instance.id": config.worker_instance_id} if config.worker_instance_id else {}),
         }
 
     def _run_group(self) -> None:

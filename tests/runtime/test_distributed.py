@@ -220,3 +220,45 @@ def test_an_invalid_post_answers_400_and_writes_nothing(tmp_path: Path, kafka_bo
         assert worker.request("GET", f"/connectors/{name}")[0] == 404
         assert worker.stop() == 0
     assert consume_all(kafka_bootstrap_servers, f"{group}-configs") == []
+
+
+def test_a_static_worker_restarted_after_kill_9_takes_its_slots_back_without_a_rebalance(
+    tmp_path: Path, kafka_bootstrap_servers: str
+) -> None:
+    group = f"static-{uuid.uuid4().hex[:6]}"
+    name = f"src-{group}"
+    settings = {"connector.class": "datagen", "tasks.max": "3", "topic.prefix": group, "count": "-1", "rate": "200"}
+    # A session long enough that the dead worker is not expired while it restarts.
+    slow = {"session.timeout.ms": "60000", "heartbeat.interval.ms": "3000"}
+    a = DistributedWorkerProcess(
+        tmp_path / "a", kafka_bootstrap_servers, group, worker_overrides={**slow, "worker.instance.id": "a"}
+    )
+    b = DistributedWorkerProcess(
+        tmp_path / "b", kafka_bootstrap_servers, group, worker_overrides={**slow, "worker.instance.id": "b"}
+    )
+    with ExitStack() as stack:
+        stack.enter_context(a)
+        stack.enter_context(b)
+        assert a.post("/connectors", {"name": name, "config": settings})[0] == 201
+        both = {_worker_id(a), _worker_id(b)}
+        a.wait_until(
+            lambda: None not in _task_workers(a, name) and set(_task_workers(a, name)) == both,
+            timeout=90,
+            what="the tasks RUNNING on both workers",
+        )
+        placement = _task_workers(a, name)
+        rebalances_on_a = a.log_path.read_text().count("giving back")
+
+        started_on_b = b.log_path.read_text().count("started task")
+        b.kill()
+        b.start()
+        b.wait_until(
+            lambda: b.log_path.read_text().count("started task") > started_on_b,
+            timeout=30,
+            what="the restarted worker to start its tasks again",
+        )
+        a.wait_until(lambda: _task_workers(a, name) == placement, timeout=30, what="the same placement as before")
+        # The survivor kept its tasks running: it never gave its slots back.
+        assert a.log_path.read_text().count("giving back") == rebalances_on_a
+        assert a.stop() == 0
+        assert b.stop() == 0
