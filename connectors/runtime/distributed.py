@@ -581,7 +581,8 @@ class DistributedHerder:
     def _live_tasks(self, name: str) -> list[str]:
         """Status keys of the connector's tasks that some worker may still run."""
         prefix = f"{TASK_STATUS_PREFIX}{name}-"
-        return sorted(key for key, value in self.statuses.items(prefix) if value.get("state") != "UNASSIGNED")
+        entries = self.statuses.items(prefix)
+        return sorted(key for key, value in entries.items() if value.get("state") != "UNASSIGNED")
 
     def _stopped(self, name: str) -> ConnectorPlan:
         plan = self._require(name)
