@@ -12,7 +12,7 @@ from __future__ import annotations
 import typing as t
 
 from headwater.connectors.errors import HeadwaterError
-from headwater.connectors.runtime.offsets import ConnectorOffsets
+from headwater.connectors.runtime import offset_admin
 
 if t.TYPE_CHECKING:
     from headwater.connectors.runtime.metrics import WorkerMetrics
@@ -22,9 +22,11 @@ __all__ = [
     "ConnectorAdmin",
     "ConnectorExists",
     "ConnectorNotFound",
+    "ConnectorNotStopped",
     "ReadOnlyConnectors",
     "StandaloneAdmin",
     "TaskElsewhere",
+    "TasksStillStopping",
 ]
 
 
@@ -38,6 +40,21 @@ class ConnectorExists(HeadwaterError):
 
 class ReadOnlyConnectors(HeadwaterError):
     """This worker's connectors cannot be changed over REST: edit its files (REST 405)."""
+
+
+class ConnectorNotStopped(HeadwaterError):
+    """Offsets change only while the connector is STOPPED: ``PUT .../stop`` first (REST 400)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for "
+            f"the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
+        )
+
+
+class TasksStillStopping(HeadwaterError):
+    """The connector is STOPPED but some of its tasks have not finished stopping yet:
+    retry in a moment (REST 409)."""
 
 
 class TaskElsewhere(HeadwaterError):
@@ -83,7 +100,42 @@ class ConnectorAdmin(t.Protocol):
         ...
 
     def offsets(self, name: str) -> list[dict[str, t.Any]]:
-        """The connector's stored source offsets as ``{"partition", "offset"}`` pairs."""
+        """The connector's offsets as ``{"partition", "offset"}`` pairs: the stored source
+        offsets, or a sink's consumer-group offsets (see :mod:`.offset_admin`)."""
+        ...
+
+    def pause(self, name: str) -> None:
+        """Make PAUSED the connector's target state; its tasks obey shortly after."""
+        ...
+
+    def resume(self, name: str) -> None:
+        """Make STARTED the connector's target state, from PAUSED or STOPPED."""
+        ...
+
+    def stop_connector(self, name: str) -> None:
+        """Make STOPPED the connector's target state: its tasks flush, commit and close;
+        returns once they did (or a bounded wait ran out). The config is kept."""
+        ...
+
+    def reset_offsets(self, name: str) -> str:
+        """Delete every offset of the STOPPED connector; returns Kafka Connect's message.
+
+        Raises:
+            ConnectorNotStopped: the connector's target state is not STOPPED.
+            TasksStillStopping: a task of the connector has not finished stopping.
+            GroupNotEmpty: a sink's consumer group still has members.
+        """
+        ...
+
+    def alter_offsets(self, name: str, body: t.Mapping[str, t.Any]) -> str:
+        """Apply a ``PATCH .../offsets`` body to the STOPPED connector; returns the message.
+
+        Raises:
+            InvalidOffsets: the body is malformed for the connector's kind.
+            ConnectorNotStopped: the connector's target state is not STOPPED.
+            TasksStillStopping: a task of the connector has not finished stopping.
+            GroupNotEmpty: a sink's consumer group still has members.
+        """
         ...
 
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
@@ -95,7 +147,9 @@ class ConnectorAdmin(t.Protocol):
         ...
 
     def create(self, document: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-        """Add connector ``{"name", "config"}``; returns its ``ConnectorInfo``.
+        """Add connector ``{"name", "config"[, "initial_state"]}``; returns its ``ConnectorInfo``.
+
+        ``initial_state`` (KIP-980) is ``RUNNING`` (the default), ``PAUSED`` or ``STOPPED``.
 
         Raises:
             ConfigError: one entry per invalid key; nothing was written.
@@ -158,11 +212,55 @@ class StandaloneAdmin:
         self._handle(name)
         return self.worker.status(name)
 
+    def _consumer_config(self, handle: t.Any) -> dict[str, t.Any]:
+        from headwater.connectors.runtime.worker import client_configs
+
+        return client_configs(handle.file, self.worker.config)[1]
+
     def offsets(self, name: str) -> list[dict[str, t.Any]]:
-        if self._handle(name).type == "sink":
-            return []
-        pairs = ConnectorOffsets(self.worker.offset_store, name).all()
-        return [{"partition": partition, "offset": offset} for partition, offset in pairs]
+        handle = self._handle(name)
+        if handle.type == "sink":
+            return offset_admin.sink_offsets(self._consumer_config(handle))
+        return offset_admin.source_offsets(self.worker.offset_store, name)
+
+    def pause(self, name: str) -> None:
+        self._handle(name)
+        self.worker.pause(name)
+
+    def resume(self, name: str) -> None:
+        self._handle(name)
+        self.worker.resume(name)
+
+    def stop_connector(self, name: str) -> None:
+        self._handle(name)
+        self.worker.stop_connector(name)
+
+    def _stopped(self, name: str) -> t.Any:
+        handle = self._handle(name)
+        if handle.target_state != "STOPPED":
+            raise ConnectorNotStopped(name)
+        if handle.still_stopping():
+            msg = f"tasks of {name} are still stopping (flushing or stuck past the graceful timeout); retry shortly"
+            raise TasksStillStopping(msg)
+        return handle
+
+    def reset_offsets(self, name: str) -> str:
+        handle = self._stopped(name)
+        if handle.type == "sink":
+            offset_admin.reset_sink_offsets(self._consumer_config(handle))
+        else:
+            offset_admin.reset_source_offsets(self.worker.offset_store, name)
+        return offset_admin.RESET
+
+    def alter_offsets(self, name: str, body: t.Mapping[str, t.Any]) -> str:
+        handle = self._handle(name)
+        changes = offset_admin.parse_offsets(body, sink=handle.type == "sink")
+        self._stopped(name)
+        if handle.type == "sink":
+            offset_admin.alter_sink_offsets(self._consumer_config(handle), changes)
+        else:
+            offset_admin.alter_source_offsets(self.worker.offset_store, name, changes)
+        return offset_admin.ALTERED
 
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
         self._handle(name)

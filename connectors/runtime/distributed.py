@@ -7,6 +7,11 @@ There is no cluster protocol of our own. Three Kafka mechanisms do the work:
   ``${env:}``/``${file:}`` references unresolved, a tombstone on delete). Every worker
   tails it into a :class:`~headwater.connectors.runtime.tables.TopicTable`; any worker
   accepts REST writes.
+- **Target states** (Kafka Connect's ``TargetState``) live in the config topic too:
+  ``target-state-<name>`` → ``{"state": "STARTED"|"PAUSED"|"STOPPED"}``, absent meaning
+  STARTED. Every worker applies it to the tasks it runs: it starts no task of a STOPPED
+  connector and starts or holds the tasks of a PAUSED one paused, so a task that moves
+  to another worker keeps its target state.
 - **Statuses** live in ``status.storage.topic`` the same way (``status-connector-<name>``,
   ``status-task-<name>-<id>`` → ``{"state", "trace", "worker_id"}``), written by the
   worker that owns the task, so every worker answers ``GET .../status`` for the cluster.
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 import typing as t
 import zlib
@@ -40,16 +46,34 @@ from dataclasses import dataclass
 from headwater.connectors.api import SinkConnector
 from headwater.connectors.config import ConnectorFile, WorkerConfig, parse_connector
 from headwater.connectors.errors import ConfigError, FieldError
-from headwater.connectors.runtime.admin import ConnectorExists, ConnectorNotFound, TaskElsewhere
-from headwater.connectors.runtime.offsets import ConnectorOffsets, KafkaOffsetStore
+from headwater.connectors.runtime import offset_admin
+from headwater.connectors.runtime.admin import (
+    ConnectorExists,
+    ConnectorNotFound,
+    ConnectorNotStopped,
+    TaskElsewhere,
+    TasksStillStopping,
+)
+from headwater.connectors.runtime.offsets import KafkaOffsetStore
 from headwater.connectors.runtime.tables import TopicTable
-from headwater.connectors.runtime.worker import TaskState, Worker, build_converters, fence_transactional_ids
+from headwater.connectors.runtime.worker import (
+    CONNECTOR_STATE,
+    TargetState,
+    TaskState,
+    Worker,
+    build_converters,
+    client_configs,
+    fence_transactional_ids,
+)
 
 __all__ = ["ConnectorPlan", "DistributedHerder", "task_slot"]
 
 log = logging.getLogger(__name__)
 
 CONNECTOR_PREFIX = "connector-"
+TARGET_STATE_PREFIX = "target-state-"
+INITIAL_STATES: dict[str, TargetState] = {"RUNNING": "STARTED", "PAUSED": "PAUSED", "STOPPED": "STOPPED"}
+"""``initial_state`` of ``POST /connectors`` (KIP-980) → the target state stored."""
 CONNECTOR_STATUS_PREFIX = "status-connector-"
 TASK_STATUS_PREFIX = "status-task-"
 POLL_INTERVAL_S = 0.2
@@ -124,7 +148,8 @@ class DistributedHerder:
     :meth:`start` reads the config and status topics and joins the group; from then on
     the group thread starts and stops tasks on every assignment and config change, until
     :meth:`stop`. REST handler threads call the read methods and :meth:`create`,
-    :meth:`put_config`, :meth:`delete` and :meth:`restart` (this class implements
+    :meth:`put_config`, :meth:`delete`, :meth:`restart`, :meth:`pause`, :meth:`resume`,
+    :meth:`stop_connector` and the offset changes (this class implements
     :class:`~headwater.connectors.runtime.admin.ConnectorAdmin`).
     """
 
@@ -321,8 +346,11 @@ class DistributedHerder:
             return
         slots = self.worker_config.task_slots
         plans = self._plans_now()
+        targets = {name: self.target_state(name) for name in plans}
         desired: dict[tuple[str, int], tuple[ConnectorPlan, t.Any]] = {}
         for name, plan in plans.items():
+            if targets[name] == "STOPPED":
+                continue
             for task_id, task_config in enumerate(plan.task_configs if plan.error is None else ()):
                 if task_slot(name, task_id, slots) in owned:
                     desired[(name, task_id)] = (plan, task_config)
@@ -331,7 +359,12 @@ class DistributedHerder:
             for key, task in self._running.items()
             if key not in desired or desired[key][0].document != task.document
         ]
-        self._stop_owned(stale, reason="config changed or task moved", desired=desired)
+        self._stop_owned(stale, reason="config changed, connector stopped or task moved", desired=desired)
+        for (name, _task_id), task in self._running.items():
+            if targets[name] == "PAUSED":
+                task.state.paused.set()
+            else:
+                task.state.paused.clear()
         starting = [key for key in desired if key not in self._running]
         sources = [key for key in starting if desired[key][0].type == "source"]
         if sources:
@@ -350,15 +383,19 @@ class DistributedHerder:
             name, task_id = key
             try:
                 state = self.worker.start_task(
-                    connector, task_id, task_config, transactional_id=self.worker.transactional_id(connector, task_id)
+                    connector,
+                    task_id,
+                    task_config,
+                    transactional_id=self.worker.transactional_id(connector, task_id),
+                    paused=targets[name] == "PAUSED",
                 )
             except ConfigError as exc:  # e.g. a converter this worker cannot build
                 self._write_status(_task_status_key(name, task_id), "FAILED", str(exc))
                 continue
             self._running[key] = _OwnedTask(state, plan.document)
             log.info("started task %s-%d (slot %d)", name, task_id, task_slot(name, task_id, slots))
-        self._write_connector_statuses(plans, owned)
-        self._collect_statuses(plans, owned)
+        self._write_connector_statuses(plans, targets, owned)
+        self._collect_statuses(plans, targets, owned)
 
     def _stop_owned(
         self,
@@ -387,20 +424,24 @@ class DistributedHerder:
                 entries[_task_status_key(*key)] = self._status_value("UNASSIGNED", None)
         self._put_statuses(entries)
 
-    def _write_connector_statuses(self, plans: t.Mapping[str, ConnectorPlan], owned: set[int]) -> None:
+    def _write_connector_statuses(
+        self, plans: t.Mapping[str, ConnectorPlan], targets: t.Mapping[str, TargetState], owned: set[int]
+    ) -> None:
         """The owner of a connector's task-0 slot reports the connector's own state."""
         entries: dict[str, dict[str, t.Any] | None] = {}
         for name, plan in plans.items():
             if task_slot(name, 0, self.worker_config.task_slots) not in owned:
                 continue
-            value = self._status_value("FAILED" if plan.error else "RUNNING", plan.error)
+            value = self._status_value("FAILED" if plan.error else CONNECTOR_STATE[targets[name]], plan.error)
             if self.statuses.get(CONNECTOR_STATUS_PREFIX + name) != value:
                 entries[CONNECTOR_STATUS_PREFIX + name] = value
         self._put_statuses(entries)
 
-    def _collect_statuses(self, plans: t.Mapping[str, ConnectorPlan], owned: set[int]) -> None:
+    def _collect_statuses(
+        self, plans: t.Mapping[str, ConnectorPlan], targets: t.Mapping[str, TargetState], owned: set[int]
+    ) -> None:
         """Tombstone the status entries of deleted connectors and of task ids beyond a
-        connector's task count, each by the worker owning the entry's slot."""
+        connector's task count (zero while STOPPED), each by the worker owning the entry's slot."""
         entries: dict[str, dict[str, t.Any] | None] = {}
         for key in self.statuses.items("status-"):
             parsed = _parse_status_key(key)
@@ -408,7 +449,10 @@ class DistributedHerder:
                 continue
             name, task_id = parsed
             plan = plans.get(name)
-            gone = plan is None or (task_id is not None and plan.error is None and task_id >= len(plan.task_configs))
+            gone = plan is None or (
+                task_id is not None
+                and (targets.get(name) == "STOPPED" or (plan.error is None and task_id >= len(plan.task_configs)))
+            )
             if gone and task_slot(name, task_id or 0, self.worker_config.task_slots) in owned:
                 entries[key] = None
         self._put_statuses(entries)
@@ -453,9 +497,19 @@ class DistributedHerder:
 
         return redact({"name": plan.document.get("name"), **plan.document.get("config", {})})
 
+    def target_state(self, name: str) -> TargetState:
+        """Connector ``name``'s stored target state (STARTED when none is stored)."""
+        entry = self.configs.get(TARGET_STATE_PREFIX + name)
+        state = entry.get("state") if entry else None
+        return t.cast(TargetState, state) if state in ("PAUSED", "STOPPED") else "STARTED"
+
+    def _task_count(self, name: str, plan: ConnectorPlan) -> int:
+        """How many tasks the connector has now: none while STOPPED (as Kafka Connect)."""
+        return 0 if self.target_state(name) == "STOPPED" else len(plan.task_configs)
+
     def info(self, name: str) -> dict[str, t.Any]:
         plan = self._require(name)
-        tasks = [{"connector": name, "task": task_id} for task_id in range(len(plan.task_configs))]
+        tasks = [{"connector": name, "task": task_id} for task_id in range(self._task_count(name, plan))]
         return {"name": name, "config": self._redacted(plan), "tasks": tasks, "type": plan.type}
 
     def config(self, name: str) -> dict[str, t.Any]:
@@ -463,7 +517,8 @@ class DistributedHerder:
 
     def task_configs(self, name: str) -> list[dict[str, t.Any]]:
         plan = self._require(name)
-        return [config.model_dump(by_alias=True, mode="json") for config in plan.task_configs]
+        configs = plan.task_configs[: self._task_count(name, plan)]
+        return [config.model_dump(by_alias=True, mode="json") for config in configs]
 
     def status(self, name: str) -> dict[str, t.Any]:
         """Every task of the connector, with the worker running it, from the status topic."""
@@ -471,7 +526,9 @@ class DistributedHerder:
         connector = dict(self.statuses.get(CONNECTOR_STATUS_PREFIX + name) or {"state": "UNASSIGNED"})
         if not connector.get("trace"):
             connector.pop("trace", None)
-        if plan.error is None:
+        if self.target_state(name) == "STOPPED":
+            task_ids = []
+        elif plan.error is None:
             task_ids = list(range(len(plan.task_configs)))
         else:
             prefix = f"{TASK_STATUS_PREFIX}{name}-"
@@ -486,15 +543,76 @@ class DistributedHerder:
             tasks.append(task)
         return {"name": name, "connector": connector, "tasks": tasks, "type": plan.type}
 
+    def _consumer_config(self, plan: ConnectorPlan) -> dict[str, t.Any]:
+        if plan.connector is None:
+            msg = f"the config of connector {plan.document.get('name')} does not validate: {plan.error}"
+            raise ConfigError([FieldError("config", msg)])
+        return client_configs(plan.connector, self.worker_config)[1]
+
     def offsets(self, name: str) -> list[dict[str, t.Any]]:
         plan = self._require(name)
         if plan.type == "sink":
-            return []
-        store = self.worker.offset_store
-        if isinstance(store, KafkaOffsetStore):
-            store.refresh()
-        pairs = ConnectorOffsets(store, name).all()
-        return [{"partition": partition, "offset": offset} for partition, offset in pairs]
+            return offset_admin.sink_offsets(self._consumer_config(plan))
+        return offset_admin.source_offsets(self.worker.offset_store, name)
+
+    # -- ConnectorAdmin: target states and offsets ------------------------------------------
+
+    def pause(self, name: str) -> None:
+        """Store target state PAUSED; every worker pauses the tasks it runs. Returns at once."""
+        self._require(name)
+        self.configs.put(TARGET_STATE_PREFIX + name, {"state": "PAUSED"})
+
+    def resume(self, name: str) -> None:
+        """Store target state STARTED; paused tasks continue, a stopped connector's start."""
+        self._require(name)
+        self.configs.put(TARGET_STATE_PREFIX + name, {"state": "STARTED"})
+
+    def stop_connector(self, name: str) -> None:
+        """Store target state STOPPED, then wait (bounded by the graceful shutdown timeout
+        plus 10 s) until no worker reports a task of the connector: each has flushed,
+        committed and closed. Returns after the wait even if some task is still listed;
+        offset changes answer 409 until it is gone."""
+        self._require(name)
+        self.configs.put(TARGET_STATE_PREFIX + name, {"state": "STOPPED"})
+        deadline = time.monotonic() + self.worker_config.task_shutdown_graceful_timeout_ms / 1000 + 10
+        while self._live_tasks(name) and time.monotonic() < deadline:
+            time.sleep(POLL_INTERVAL_S)
+
+    def _live_tasks(self, name: str) -> list[str]:
+        """Status keys of the connector's tasks that some worker may still run."""
+        prefix = f"{TASK_STATUS_PREFIX}{name}-"
+        entries = self.statuses.items(prefix)
+        return sorted(key for key, value in entries.items() if value.get("state") != "UNASSIGNED")
+
+    def _stopped(self, name: str) -> ConnectorPlan:
+        plan = self._require(name)
+        if self.target_state(name) != "STOPPED":
+            raise ConnectorNotStopped(name)
+        live = self._live_tasks(name)
+        if live:
+            msg = f"tasks of {name} are still stopping ({', '.join(live)}); retry once GET .../status lists none"
+            raise TasksStillStopping(msg)
+        return plan
+
+    def reset_offsets(self, name: str) -> str:
+        """Tombstone the STOPPED connector's source offsets, or delete its sink group."""
+        plan = self._stopped(name)
+        if plan.type == "sink":
+            offset_admin.reset_sink_offsets(self._consumer_config(plan))
+        else:
+            offset_admin.reset_source_offsets(self.worker.offset_store, name)
+        return offset_admin.RESET
+
+    def alter_offsets(self, name: str, body: t.Mapping[str, t.Any]) -> str:
+        """Write the given offsets of the STOPPED connector (source store or sink group)."""
+        plan = self._require(name)
+        changes = offset_admin.parse_offsets(body, sink=plan.type == "sink")
+        self._stopped(name)
+        if plan.type == "sink":
+            offset_admin.alter_sink_offsets(self._consumer_config(plan), changes)
+        else:
+            offset_admin.alter_source_offsets(self.worker.offset_store, name, changes)
+        return offset_admin.ALTERED
 
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
         """Restart the matching tasks if this worker runs them all.
@@ -548,10 +666,18 @@ class DistributedHerder:
         later write wins (Kafka Connect funnels writes through its leader instead).
         """
         name, config = document.get("name"), document.get("config")
+        initial_state = document.get("initial_state")
         self._validate(name, config)
+        if initial_state is not None and initial_state not in INITIAL_STATES:
+            message = f"{initial_state!r} is not one of {', '.join(INITIAL_STATES)}"
+            raise ConfigError([FieldError("initial_state", message)])
         if self.exists(t.cast(str, name)):
             msg = f"Connector {name} already exists"
             raise ConnectorExists(msg)
+        # The target state goes first, so no worker starts the tasks in another state.
+        target = INITIAL_STATES[initial_state] if initial_state is not None else "STARTED"
+        if target != "STARTED" or self.configs.get(TARGET_STATE_PREFIX + t.cast(str, name)) is not None:
+            self.configs.put(TARGET_STATE_PREFIX + t.cast(str, name), {"state": target})
         self.configs.put(CONNECTOR_PREFIX + t.cast(str, name), {"name": name, "config": config})
         return self.info(t.cast(str, name))
 
@@ -565,3 +691,5 @@ class DistributedHerder:
     def delete(self, name: str) -> None:
         self._require(name)
         self.configs.put(CONNECTOR_PREFIX + name, None)
+        if self.configs.get(TARGET_STATE_PREFIX + name) is not None:
+            self.configs.put(TARGET_STATE_PREFIX + name, None)

@@ -1,9 +1,9 @@
 """The worker's REST API, in Kafka Connect's shapes and status codes, plus ``/metrics``.
 
-A standalone worker serves read-only views and restarts (its connectors come from its
-command line; the write routes answer 405). A distributed worker also creates, updates
-and deletes connectors, and answers every read for the whole cluster. Secrets are hidden
-in every response.
+A standalone worker serves read-only views, restarts, pause/resume/stop and offset
+changes (its connectors come from its command line; the config write routes answer 405).
+A distributed worker also creates, updates and deletes connectors, and answers every read
+for the whole cluster. Secrets are hidden in every response.
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ from headwater.connectors.runtime.admin import (
     ConnectorAdmin,
     ConnectorExists,
     ConnectorNotFound,
+    ConnectorNotStopped,
     ReadOnlyConnectors,
     StandaloneAdmin,
     TaskElsewhere,
+    TasksStillStopping,
 )
+from headwater.connectors.runtime.offset_admin import GroupNotEmpty, InvalidOffsets
 
 if t.TYPE_CHECKING:
     from headwater.connectors.runtime.worker import Worker
@@ -88,6 +91,11 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(rf"^/connectors/{_NAME}/tasks$"), "connector_tasks"),
     ("GET", re.compile(rf"^/connectors/{_NAME}/tasks/(?P<task>\d+)/status$"), "task_status"),
     ("GET", re.compile(rf"^/connectors/{_NAME}/offsets$"), "connector_offsets"),
+    ("DELETE", re.compile(rf"^/connectors/{_NAME}/offsets$"), "reset_offsets"),
+    ("PATCH", re.compile(rf"^/connectors/{_NAME}/offsets$"), "alter_offsets"),
+    ("PUT", re.compile(rf"^/connectors/{_NAME}/pause$"), "pause_connector"),
+    ("PUT", re.compile(rf"^/connectors/{_NAME}/resume$"), "resume_connector"),
+    ("PUT", re.compile(rf"^/connectors/{_NAME}/stop$"), "stop_connector"),
     ("POST", re.compile(rf"^/connectors/{_NAME}/restart$"), "restart_connector"),
     ("POST", re.compile(rf"^/connectors/{_NAME}/tasks/(?P<task>\d+)/restart$"), "restart_task"),
     ("GET", re.compile(r"^/connector-plugins/?$"), "plugins"),
@@ -122,6 +130,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         self.query = {key: values[-1] for key, values in parse_qs(url.query).items()}
@@ -137,11 +148,11 @@ class _Handler(BaseHTTPRequestHandler):
                     getattr(self, action)(**params)
                 except ConnectorNotFound as exc:
                     self._error(HTTPStatus.NOT_FOUND, str(exc))
-                except (ConnectorExists, TaskElsewhere) as exc:
+                except (ConnectorExists, TaskElsewhere, TasksStillStopping, GroupNotEmpty) as exc:
                     self._error(HTTPStatus.CONFLICT, str(exc))
                 except ReadOnlyConnectors as exc:
                     self._error(HTTPStatus.METHOD_NOT_ALLOWED, str(exc))
-                except _BadRequest as exc:
+                except (_BadRequest, ConnectorNotStopped, InvalidOffsets) as exc:
                     self._error(HTTPStatus.BAD_REQUEST, str(exc))
                 except ConfigError as exc:
                     self._invalid(exc)
@@ -251,6 +262,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def connector_offsets(self, name: str) -> None:
         self._json(HTTPStatus.OK, {"offsets": self.admin.offsets(name)})
+
+    def reset_offsets(self, name: str) -> None:
+        self._json(HTTPStatus.OK, {"message": self.admin.reset_offsets(name)})
+
+    def alter_offsets(self, name: str) -> None:
+        self._json(HTTPStatus.OK, {"message": self.admin.alter_offsets(name, self._body())})
+
+    def pause_connector(self, name: str) -> None:
+        self.admin.pause(name)
+        self._empty(HTTPStatus.ACCEPTED)
+
+    def resume_connector(self, name: str) -> None:
+        self.admin.resume(name)
+        self._empty(HTTPStatus.ACCEPTED)
+
+    def stop_connector(self, name: str) -> None:
+        self.admin.stop_connector(name)
+        self._empty(HTTPStatus.NO_CONTENT)
 
     def restart_connector(self, name: str) -> None:
         include_tasks = self.query.get("includeTasks", "false") == "true"

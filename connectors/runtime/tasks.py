@@ -10,6 +10,11 @@ Commit order is what makes a ``kill -9`` harmless:
 
 A crash anywhere replays the uncommitted window; nothing is skipped.
 
+Both runners obey a ``paused`` event (Kafka Connect's PAUSED target state): a paused
+source stops calling ``poll`` after flushing and storing the offsets of what it already
+produced; a paused sink commits what it flushed and pauses its consumer on every assigned
+partition, staying in its group. Clearing the event resumes where they were.
+
 With ``exactly.once.source.support=enabled`` a source task's producer is transactional:
 each poll's records and the offset records that skip them are written in one Kafka
 transaction, so consumers reading committed data (librdkafka's default) see each record
@@ -43,11 +48,16 @@ from headwater.connectors.runtime.metrics import TaskMetrics
 from headwater.connectors.runtime.offsets import ConnectorOffsets, KafkaOffsetStore, OffsetStore, offset_key
 from headwater.connectors.runtime.retry import RetryPolicy, retry_call
 
-__all__ = ["SinkTaskRunner", "SourceTaskRunner", "TaskEnvironment"]
+__all__ = ["SinkTaskRunner", "SourceTaskRunner", "StateListener", "TaskEnvironment"]
 
 log = logging.getLogger(__name__)
 _client_log = logging.getLogger("librdkafka")
 IDLE_WAIT_S = 0.05
+PAUSED_WAIT_S = 0.1
+
+StateListener: t.TypeAlias = t.Callable[[str], None]
+"""Called from the task's thread with ``"RUNNING"`` or ``"PAUSED"`` each time the task
+actually turns so (once at start, then on every pause or resume it has carried out)."""
 
 
 class TaskEnvironment(t.NamedTuple):
@@ -92,8 +102,12 @@ class SourceTaskRunner:
         self._delivery_errors: list[str] = []
         self._unacked = 0
 
-    def run(self, stop: threading.Event, on_running: t.Callable[[], None]) -> None:
-        """Build the task from stored offsets and loop; on ``stop``, commit and return."""
+    def run(self, stop: threading.Event, on_state: StateListener, paused: threading.Event | None = None) -> None:
+        """Build the task from stored offsets and loop; on ``stop``, commit and return.
+
+        While ``paused`` is set the task is not polled; what it produced before is
+        flushed and its offsets stored as the pause begins, and the task stays open.
+        """
         from confluent_kafka import Producer
 
         env = self.env
@@ -112,11 +126,26 @@ class SourceTaskRunner:
             producer.init_transactions(60)
             producer.begin_transaction()
         errors = env.error_handler()
-        on_running()
+        paused = paused if paused is not None else threading.Event()
+        reported = "PAUSED" if paused.is_set() else "RUNNING"
+        on_state(reported)
         failed = True
         last_commit = time.monotonic()
         try:
             while not stop.is_set():
+                if paused.is_set():
+                    if reported != "PAUSED":
+                        if not exactly_once:  # exactly-once batches are committed as they are polled
+                            self._commit(producer, errors, task)
+                            last_commit = time.monotonic()
+                        reported = "PAUSED"
+                        on_state(reported)
+                    producer.poll(0)
+                    stop.wait(PAUSED_WAIT_S)
+                    continue
+                if reported != "RUNNING":
+                    reported = "RUNNING"
+                    on_state(reported)
                 started = time.monotonic()
                 records = retry_call(
                     task.poll,
@@ -326,8 +355,13 @@ class SinkTaskRunner:
             return [pattern if pattern.startswith("^") else f"^{pattern}"]
         return [topic.strip() for topic in (framework.topics or "").split(",") if topic.strip()]
 
-    def run(self, stop: threading.Event, on_running: t.Callable[[], None]) -> None:
-        """Build the task, consume, put, and commit after each flush; on ``stop``, commit and return."""
+    def run(self, stop: threading.Event, on_state: StateListener, paused: threading.Event | None = None) -> None:
+        """Build the task, consume, put, and commit after each flush; on ``stop``, commit and return.
+
+        While ``paused`` is set the consumer is paused on every assigned partition
+        (including partitions assigned during the pause) and the task gets no records;
+        it stays in the group and what it flushed is committed as the pause begins.
+        """
         from confluent_kafka import Consumer
 
         env = self.env
@@ -337,12 +371,26 @@ class SinkTaskRunner:
         )
         self._consumer = Consumer({**env.consumer_config, "logger": _client_log})
         self._consumer.subscribe(self._topics(), on_revoke=self._on_revoke, on_lost=self._on_lost)
-        on_running()
+        paused = paused if paused is not None else threading.Event()
+        reported = "PAUSED" if paused.is_set() else "RUNNING"
+        on_state(reported)
         last_commit = time.monotonic()
         try:
             while not stop.is_set():
+                if paused.is_set() != (reported == "PAUSED"):
+                    if paused.is_set():
+                        self._consumer.pause(self._consumer.assignment())
+                        self._commit()
+                        last_commit = time.monotonic()
+                        reported = "PAUSED"
+                    else:
+                        self._resume_after_retry()
+                        reported = "RUNNING"
+                    on_state(reported)
                 messages = self._consumer.consume(self.max_poll_records, 0.2)
-                if messages:
+                if reported == "PAUSED":
+                    self._hold(messages)
+                elif messages:
                     self._deliver(messages, stop)
                 if time.monotonic() - last_commit >= env.flush_interval_s:
                     self._commit()
@@ -421,6 +469,22 @@ class SinkTaskRunner:
             env.metrics.put_batch_time.observe((time.monotonic() - started) * 1000)
             env.metrics.sink_record_send.inc(len(records))
         self._next.update(last)
+
+    def _hold(self, messages: t.Sequence[t.Any]) -> None:
+        """While paused: pause partitions assigned since, and rewind any that still
+        delivered ``messages`` (fetched before their pause) so they are read after resume."""
+        from confluent_kafka import TopicPartition
+
+        first: dict[tuple[str, int], int] = {}
+        for message in messages:
+            if message.error() is None:
+                tp = (message.topic(), message.partition())
+                first[tp] = min(first.get(tp, message.offset()), message.offset())
+        assignment = self._consumer.assignment()
+        if assignment:
+            self._consumer.pause(assignment)
+        for (topic, partition), offset in first.items():
+            self._consumer.seek(TopicPartition(topic, partition, offset))
 
     def _pause_for_retry(self, _exc: RetriableError) -> None:
         self.env.metrics.total_retries.inc()

@@ -24,7 +24,15 @@ from headwater.connectors.runtime.metrics import WorkerMetrics
 from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetStore, OffsetStore
 from headwater.connectors.runtime.tasks import SinkTaskRunner, SourceTaskRunner, TaskEnvironment
 
-__all__ = ["TaskState", "Worker", "build_converters", "client_configs", "fence_transactional_ids"]
+__all__ = [
+    "CONNECTOR_STATE",
+    "TargetState",
+    "TaskState",
+    "Worker",
+    "build_converters",
+    "client_configs",
+    "fence_transactional_ids",
+]
 
 log = logging.getLogger(__name__)
 DEFAULT_OFFSET_FILE = ".headwater/connect.offsets.json"
@@ -109,6 +117,8 @@ class TaskState:
     connector: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
     """Set to stop this task alone (flush, commit, return); :meth:`Worker.stop` sets every one."""
+    paused: threading.Event = field(default_factory=threading.Event)
+    """Set while the connector's target state is PAUSED; the task turns PAUSED once it obeys."""
     thread: threading.Thread | None = None
 
     def to_json(self, worker_id: str) -> dict[str, t.Any]:
@@ -136,6 +146,13 @@ def fence_transactional_ids(transactional_ids: t.Sequence[str], worker: WorkerCo
         producer.flush(5)
 
 
+TargetState: t.TypeAlias = t.Literal["STARTED", "PAUSED", "STOPPED"]
+"""What an operator asked a connector to be (Kafka Connect's ``TargetState``)."""
+
+CONNECTOR_STATE: dict[str, str] = {"STARTED": "RUNNING", "PAUSED": "PAUSED", "STOPPED": "STOPPED"}
+"""The connector state the status shows for each target state (unless it FAILED)."""
+
+
 @dataclass
 class ConnectorHandle:
     """One connector hosted by this worker."""
@@ -146,6 +163,14 @@ class ConnectorHandle:
     trace: str | None = None
     tasks: list[TaskState] = field(default_factory=list)
     task_configs: list[dict[str, t.Any]] = field(default_factory=list)
+    target_state: TargetState = "STARTED"
+    lingering: list[TaskState] = field(default_factory=list)
+    """Tasks asked to stop that had not finished within the graceful timeout."""
+
+    def still_stopping(self) -> list[TaskState]:
+        """The tasks of an earlier stop whose threads still run (flushing, or stuck)."""
+        self.lingering = [task for task in self.lingering if task.thread is not None and task.thread.is_alive()]
+        return list(self.lingering)
 
 
 TaskListener: t.TypeAlias = t.Callable[[TaskState], None]
@@ -191,6 +216,7 @@ class Worker:
         self._tasks_lock = threading.Lock()
         self._on_task_state = on_task_state
         self._store: OffsetStore | None = None
+        self._target_lock = threading.Lock()
         self._pending = list(connectors)
         for connector in connectors:
             build_converters(connector, config)  # fail on converter errors before anything starts
@@ -213,20 +239,31 @@ class Worker:
         """Build every connector and start its tasks; returns once the threads run."""
         planned: list[tuple[ConnectorFile, ConnectorHandle, list[t.Any]]] = []
         for connector in self._pending:
-            framework = connector.framework
             is_sink = issubclass(connector.plugin_class, SinkConnector)
             handle = ConnectorHandle(connector, "sink" if is_sink else "source")
-            self.connectors[framework.name] = handle
-            try:
-                plugin = connector.plugin_class(connector.plugin_config)
-                task_configs = plugin.task_configs(framework.tasks_max)[: framework.tasks_max]
-            except Exception:
-                handle.state, handle.trace = "FAILED", traceback.format_exc()
-                log.exception("connector %s failed to start", framework.name)
-                continue
-            handle.state = "RUNNING"
-            planned.append((connector, handle, task_configs))
+            self.connectors[connector.framework.name] = handle
+            task_configs = self._plan(handle)
+            if task_configs is not None:
+                planned.append((connector, handle, task_configs))
         self._pending = []
+        self._start_planned(planned)
+
+    def _plan(self, handle: ConnectorHandle) -> list[t.Any] | None:
+        """Build the connector and split it into task configs; None (and FAILED) if it raises."""
+        connector = handle.file
+        framework = connector.framework
+        try:
+            plugin = connector.plugin_class(connector.plugin_config)
+            task_configs: list[t.Any] = plugin.task_configs(framework.tasks_max)[: framework.tasks_max]
+        except Exception:
+            handle.state, handle.trace = "FAILED", traceback.format_exc()
+            log.exception("connector %s failed to start", framework.name)
+            return None
+        handle.state, handle.trace = CONNECTOR_STATE[handle.target_state], None
+        return task_configs
+
+    def _start_planned(self, planned: t.Sequence[tuple[ConnectorFile, ConnectorHandle, list[t.Any]]]) -> None:
+        """Fence, then start the tasks of connectors just planned, in their target state."""
         transactional_ids = {
             (handle.file.framework.name, task_id): self._transactional_id(handle, task_id)
             for _connector, handle, task_configs in planned
@@ -240,7 +277,15 @@ class Worker:
             for task_id, task_config in enumerate(task_configs):
                 handle.task_configs.append(task_config.model_dump(by_alias=True, mode="json"))
                 transactional_id = transactional_ids[(connector.framework.name, task_id)]
-                handle.tasks.append(self.start_task(connector, task_id, task_config, transactional_id=transactional_id))
+                handle.tasks.append(
+                    self.start_task(
+                        connector,
+                        task_id,
+                        task_config,
+                        transactional_id=transactional_id,
+                        paused=handle.target_state == "PAUSED",
+                    )
+                )
 
     def start_task(
         self,
@@ -249,11 +294,14 @@ class Worker:
         task_config: t.Any,
         *,
         transactional_id: str | None = None,
+        paused: bool = False,
     ) -> TaskState:
         """Start one supervised task thread; returns its state at once.
 
         The caller has already fenced ``transactional_id`` (if any) and made the offset
-        store current: the task reads its resume offsets from it as it starts.
+        store current: the task reads its resume offsets from it as it starts. With
+        ``paused`` the task starts PAUSED (built, but not polled or fed) until its
+        ``paused`` event is cleared.
         """
         framework = connector.framework
         is_sink = issubclass(connector.plugin_class, SinkConnector)
@@ -274,6 +322,8 @@ class Worker:
             transactional_id=transactional_id,
         )
         state = TaskState(task_id, connector=framework.name)
+        if paused:
+            state.paused.set()
         state.thread = threading.Thread(
             target=self._supervise, args=(env, state, is_sink), name=f"{framework.name}-{task_id}", daemon=True
         )
@@ -338,13 +388,13 @@ class Worker:
             runner: SourceTaskRunner | SinkTaskRunner = SinkTaskRunner(env) if is_sink else SourceTaskRunner(env)
             started = time.monotonic()
 
-            def running(state: TaskState = state) -> None:
-                state.state, state.trace = "RUNNING", None
-                env.metrics.task_running.set(1)
+            def on_state(name: str, state: TaskState = state) -> None:
+                state.state, state.trace = name, None
+                env.metrics.task_running.set(1 if name == "RUNNING" else 0)
                 self._report(state)
 
             try:
-                runner.run(state.stop, running)
+                runner.run(state.stop, on_state, state.paused)
                 state.state = "UNASSIGNED"
                 env.metrics.task_running.set(0)
                 return
@@ -384,6 +434,53 @@ class Worker:
         for state in self.connectors[name].tasks:
             if (task_id is None or state.id == task_id) and (not only_failed or state.state == "FAILED"):
                 state.restart_now.set()
+
+    def pause(self, name: str) -> None:
+        """Target state PAUSED: running tasks stop polling (sources) or consuming (sinks).
+
+        Returns at once; each task shows PAUSED once it has flushed and committed. A
+        STOPPED connector gets its tasks back, started paused (as Kafka Connect does).
+        Called from REST handler threads; idempotent.
+        """
+        self._set_target_state(name, "PAUSED")
+
+    def resume(self, name: str) -> None:
+        """Target state STARTED: paused tasks continue where they were, a STOPPED
+        connector is built again and its tasks start from the stored offsets. Idempotent."""
+        self._set_target_state(name, "STARTED")
+
+    def stop_connector(self, name: str) -> bool:
+        """Target state STOPPED (KIP-875): stop the connector's tasks gracefully (flush,
+        commit, close) and wait for them; the config is kept and :meth:`resume` starts
+        them again. Returns False if a task outlived the graceful timeout (it is still
+        listed by :meth:`ConnectorHandle.still_stopping`). Idempotent."""
+        return self._set_target_state(name, "STOPPED")
+
+    def _set_target_state(self, name: str, target: TargetState) -> bool:
+        with self._target_lock:
+            handle = self.connectors[name]
+            previous, handle.target_state = handle.target_state, target
+            if target == "STOPPED":
+                tasks, handle.tasks, handle.task_configs = handle.tasks, [], []
+                handle.state, handle.trace = "STOPPED", None
+                if not tasks or self.stop_tasks(tasks):
+                    return True
+                handle.lingering.extend(task for task in tasks if task.thread is not None and task.thread.is_alive())
+                log.error("tasks of %s did not stop within task.shutdown.graceful.timeout.ms", name)
+                return False
+            if previous == "STOPPED" or not handle.tasks:
+                task_configs = self._plan(handle)
+                if task_configs is not None:
+                    self._start_planned([(handle.file, handle, task_configs)])
+                return True
+            for task in handle.tasks:
+                if target == "PAUSED":
+                    task.paused.set()
+                else:
+                    task.paused.clear()
+            if handle.state != "FAILED":
+                handle.state = CONNECTOR_STATE[target]
+            return True
 
     def status(self, name: str) -> dict[str, t.Any]:
         """Kafka Connect's ``ConnectorStateInfo`` for ``name``."""

@@ -262,3 +262,99 @@ def test_a_static_worker_restarted_after_kill_9_takes_its_slots_back_without_a_r
         assert a.log_path.read_text().count("giving back") == rebalances_on_a
         assert a.stop() == 0
         assert b.stop() == 0
+
+
+def _states(worker: DistributedWorkerProcess, name: str) -> tuple[str, list[tuple[str, str | None]]]:
+    """The connector's state and each task's (state, worker id)."""
+    status = worker.status(name)
+    return status["connector"]["state"], [(task["state"], task["worker_id"]) for task in status["tasks"]]
+
+
+def test_pause_stop_and_offsets_reset_reach_every_worker_and_a_moved_task_stays_paused(
+    tmp_path: Path, kafka_bootstrap_servers: str
+) -> None:
+    group = f"ops-{uuid.uuid4().hex[:6]}"
+    name = f"src-{group}"
+    settings = {"connector.class": "datagen", "tasks.max": "3", "topic.prefix": group, "count": "-1", "rate": "200"}
+    topics = [f"{group}.customers", f"{group}.orders", f"{group}.products"]
+    a = DistributedWorkerProcess(tmp_path / "a", kafka_bootstrap_servers, group, worker_overrides=FAST)
+    b = DistributedWorkerProcess(tmp_path / "b", kafka_bootstrap_servers, group, worker_overrides=FAST)
+    both = {_worker_id(a), _worker_id(b)}
+
+    def spread(state: str) -> t.Callable[[], bool]:
+        def check() -> bool:
+            connector, tasks = _states(a, name)
+            return (
+                connector == ("RUNNING" if state == "RUNNING" else state)
+                and len(tasks) == 3
+                and all(task_state == state for task_state, _ in tasks)
+                and {worker_id for _, worker_id in tasks} == both
+            )
+
+        return check
+
+    def seqs() -> dict[str, int]:
+        return {
+            entry["partition"]["table"]: entry["offset"]["seq"]
+            for entry in a.get(f"/connectors/{name}/offsets")["offsets"]
+        }
+
+    with ExitStack() as stack:
+        stack.enter_context(a)
+        stack.enter_context(b)
+        assert a.post("/connectors", {"name": name, "config": settings})[0] == 201
+        a.wait_until(spread("RUNNING"), timeout=90, what="three RUNNING tasks on both workers")
+
+        # Pause through one worker: the tasks on both stop producing.
+        assert b.request("PUT", f"/connectors/{name}/pause") == (202, None)
+        a.wait_until(spread("PAUSED"), what="every task PAUSED, on both workers")
+        paused = _wait_until_stable(kafka_bootstrap_servers, topics)
+        time.sleep(2)
+        assert _end_offsets(kafka_bootstrap_servers, topics) == paused
+        assert b.request("DELETE", f"/connectors/{name}/offsets")[0] == 400
+
+        assert a.request("PUT", f"/connectors/{name}/resume") == (202, None)
+        a.wait_until(spread("RUNNING"), what="every task RUNNING again")
+        a.wait_until(
+            lambda: all(end > paused[topic] for topic, end in _end_offsets(kafka_bootstrap_servers, topics).items()),
+            what="every table growing again",
+        )
+
+        # Stop through one worker: no task runs anywhere, the config stays; then reset.
+        assert b.request("PUT", f"/connectors/{name}/stop") == (204, None)
+        assert _states(a, name) == ("STOPPED", [])
+        assert a.get(f"/connectors/{name}")["tasks"] == []
+        stopped = _wait_until_stable(kafka_bootstrap_servers, topics)
+        before = seqs()
+        assert sorted(before) == ["customers", "orders", "products"]
+        assert a.request("DELETE", f"/connectors/{name}/offsets")[0] == 200
+        assert b.get(f"/connectors/{name}/offsets") == {"offsets": []}
+        assert b.request("PUT", f"/connectors/{name}/resume") == (202, None)
+        a.wait_until(spread("RUNNING"), what="the tasks RUNNING again after stop")
+        a.wait_until(lambda: len(seqs()) == 3, what="offsets stored again")
+        after = seqs()
+        assert all(after[table] < before[table] for table in before), (before, after)
+        assert all(end > stopped[topic] for topic, end in _end_offsets(kafka_bootstrap_servers, topics).items())
+
+        # Paused tasks moving off a killed worker stay paused on the survivor.
+        assert a.request("PUT", f"/connectors/{name}/pause") == (202, None)
+        a.wait_until(spread("PAUSED"), what="every task PAUSED before the kill")
+        paused = _wait_until_stable(kafka_bootstrap_servers, topics)
+        b.kill()
+        survivor = _worker_id(a)
+        a.wait_until(
+            lambda: _states(a, name) == ("PAUSED", [("PAUSED", survivor)] * 3),
+            timeout=90,
+            what="every task PAUSED on the survivor",
+        )
+        time.sleep(2)
+        assert _end_offsets(kafka_bootstrap_servers, topics) == paused
+
+        # initial_state (KIP-980): a connector created STOPPED starts no task.
+        other = {"name": f"other-{group}", "config": {**settings, "topic.prefix": f"other-{group}"}}
+        code, answer = a.post("/connectors", {**other, "initial_state": "SLEEPING"})
+        assert code == 400 and answer["errors"][0]["key"] == "initial_state"
+        code, info = a.post("/connectors", {**other, "initial_state": "STOPPED"})
+        assert code == 201 and info["tasks"] == []
+        a.wait_until(lambda: _states(a, other["name"]) == ("STOPPED", []), what="the new connector STOPPED")
+        assert a.stop() == 0
