@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-__all__ = ["DistributedWorkerProcess", "WorkerProcess", "free_port", "write_json"]
+__all__ = ["DistributedWorkerProcess", "WorkerProcess", "free_port", "rest_request", "write_json"]
 
 
 def free_port() -> int:
@@ -34,6 +34,21 @@ def write_json(path: Path, document: t.Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2))
     return path
+
+
+def rest_request(base_url: str, method: str, path: str, body: t.Any = None, timeout: float = 60) -> tuple[int, t.Any]:
+    """Send ``body`` as JSON to a worker's REST API; the status code and the decoded answer
+    (None if empty). Error statuses are returned, not raised, so tests can assert them."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        base_url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    return status, json.loads(raw) if raw else None
 
 
 class WorkerProcess:
@@ -104,19 +119,7 @@ class WorkerProcess:
 
         Error statuses are returned, not raised, so tests can assert them.
         """
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.rest_port}{path}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-        return status, json.loads(raw) if raw else None
+        return rest_request(f"http://127.0.0.1:{self.rest_port}", method, path, body)
 
     def post(self, path: str, body: t.Any = None) -> tuple[int, t.Any]:
         """POST ``body`` as JSON; (status, answer)."""

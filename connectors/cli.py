@@ -6,6 +6,7 @@ import importlib
 import logging
 import signal
 import sys
+import threading
 import typing as t
 from pathlib import Path
 
@@ -175,6 +176,40 @@ def plugins(output_format: str, update_readme: Path | None) -> None:
     click.echo(orjson.dumps(listing, option=orjson.OPT_INDENT_2).decode())
 
 
+class _Runnable(t.Protocol):
+    """What a worker command runs: a standalone Worker or a DistributedHerder."""
+
+    stopping: threading.Event
+
+    def start(self) -> None: ...
+
+    def wait(self) -> None: ...
+
+    def stop(self) -> bool: ...
+
+
+def _serve_until_signalled(runner: _Runnable, rest: t.Any, announce: t.Callable[[], None]) -> None:
+    """Start ``runner`` and its REST server, run until SIGTERM or SIGINT, then stop both;
+    exit 1 if a task did not stop within ``task.shutdown.graceful.timeout.ms``."""
+
+    def request_stop(signum: int, _frame: t.Any) -> None:
+        log.info("received %s; stopping gracefully", signal.Signals(signum).name)
+        runner.stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    runner.start()
+    rest.start()
+    announce()
+    runner.wait()
+    clean = runner.stop()
+    rest.stop()
+    if not clean:
+        log.error("some tasks did not stop within task.shutdown.graceful.timeout.ms")
+        sys.exit(1)
+    log.info("stopped")
+
+
 @cli.command()
 @click.argument("worker_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("connector_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -189,22 +224,11 @@ def standalone(worker_file: Path, connector_files: tuple[Path, ...]) -> None:
     worker = Worker(worker_config, connectors)
     rest = RestServer(worker, worker_config.rest_host, worker_config.rest_port)
 
-    def request_stop(signum: int, _frame: t.Any) -> None:
-        log.info("received %s; stopping gracefully", signal.Signals(signum).name)
-        worker.stopping.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    worker.start()
-    rest.start()
-    log.info("worker %s running %d connector(s); REST at %s", worker.worker_id, len(connectors), rest.url)
-    worker.wait()
-    clean = worker.stop()
-    rest.stop()
-    if not clean:
-        log.error("some tasks did not stop within task.shutdown.graceful.timeout.ms")
-        sys.exit(1)
-    log.info("stopped")
+    _serve_until_signalled(
+        worker,
+        rest,
+        lambda: log.info("worker %s running %d connector(s); REST at %s", worker.worker_id, len(connectors), rest.url),
+    )
 
 
 @cli.command()
@@ -224,28 +248,17 @@ def distributed(worker_file: Path) -> None:
     rest = RestServer(herder, worker_config.rest_host, worker_config.rest_port)
     herder.worker_id = f"{socket.gethostname()}:{rest.port}"
 
-    def request_stop(signum: int, _frame: t.Any) -> None:
-        log.info("received %s; stopping gracefully", signal.Signals(signum).name)
-        herder.stopping.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    herder.start()
-    rest.start()
-    log.info(
-        "distributed worker %s in group %s (%d connector(s) stored); REST at %s",
-        herder.worker_id,
-        worker_config.group_id,
-        len(herder.names()),
-        rest.url,
+    _serve_until_signalled(
+        herder,
+        rest,
+        lambda: log.info(
+            "distributed worker %s in group %s (%d connector(s) stored); REST at %s",
+            herder.worker_id,
+            worker_config.group_id,
+            len(herder.names()),
+            rest.url,
+        ),
     )
-    herder.wait()
-    clean = herder.stop()
-    rest.stop()
-    if not clean:
-        log.error("some tasks did not stop within task.shutdown.graceful.timeout.ms")
-        sys.exit(1)
-    log.info("stopped")
 
 
 @cli.command()

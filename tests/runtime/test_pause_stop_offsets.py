@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import time
 import typing as t
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +22,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from headwater.conformance.file_sink import lines_landed
 from headwater.conformance.kafka import create_topic
+from headwater.conformance.process import rest_request
 from headwater.conformance.runtime import in_process_worker, wait_for
 from headwater.connectors.runtime.offset_admin import ALTERED, RESET
 from headwater.connectors.runtime.rest import RestServer
@@ -45,16 +44,7 @@ class Api:
         self.url = url
 
     def call(self, method: str, path: str, body: t.Any = None) -> tuple[int, t.Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-        return status, json.loads(raw) if raw else None
+        return rest_request(self.url, method, path, body)
 
     def status(self, name: str) -> dict[str, t.Any]:
         return t.cast(dict[str, t.Any], self.call("GET", f"/connectors/{name}/status")[1])
