@@ -101,6 +101,12 @@ class _Encoder:
         if usage in (Usage.PACKED, Usage.PACKED_UNSIGNED):
             return self.packed(item, picture, value)
         assert picture is not None
+        if picture.category is Category.NATIONAL:
+            text = "" if value is None else str(value)
+            if len(text) > picture.size:
+                msg = f"{name}: {text!r} is longer than {picture.size} national characters"
+                raise ValueError(msg)
+            return text.ljust(picture.size).encode("utf-16-be")
         if picture.category is Category.NUMERIC:
             return self.zoned(item, picture, value)
         page = self.overrides.get(name, self.page)

@@ -124,6 +124,26 @@ def _text(code_page: CodePage, trim: Trim) -> Converter:
     return decode
 
 
+def _national(trim: Trim) -> Converter:
+    """PIC N: UTF-16BE text; a lone surrogate or an odd byte is invalid data, not a guess."""
+
+    def convert(raw: bytes) -> str:
+        try:
+            text = raw.decode("utf-16-be")
+        except UnicodeDecodeError as exc:
+            msg = f"not UTF-16BE national text: {exc.reason} at byte {exc.start}"
+            raise InvalidField(msg) from exc
+        if trim is Trim.BOTH:
+            return text.strip(BLANKS)
+        if trim is Trim.LEFT:
+            return text.lstrip(BLANKS)
+        if trim is Trim.RIGHT:
+            return text.rstrip(BLANKS)
+        return text
+
+    return convert
+
+
 def _zoned(item: Field, picture: Picture, tables: ZonedTables, relaxed: bool) -> Converter:
     signed = picture.signed
     scale = picture.scale
@@ -277,6 +297,8 @@ def make_converter(
             return lambda raw: raw.hex().upper()
         return _binary(item, picture)
     assert picture is not None  # the parser guarantees a picture for DISPLAY items
+    if picture.category is Category.NATIONAL:
+        return _national(trim)
     if picture.category is Category.NUMERIC:
         return _zoned(item, picture, zoned_tables(code_page.family), relaxed_sign)
     if picture.category is Category.NUMERIC_EDITED:

@@ -58,6 +58,7 @@ _USAGE_WORDS: dict[str, Usage] = {
     "COMPUTATIONAL-1": Usage.FLOAT,
     "COMP-2": Usage.DOUBLE,
     "COMPUTATIONAL-2": Usage.DOUBLE,
+    "NATIONAL": Usage.NATIONAL,
     "INDEX": Usage.INDEX,
     "POINTER": Usage.POINTER,
 }

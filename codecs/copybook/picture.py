@@ -28,6 +28,7 @@ class Category(StrEnum):
     ALPHABETIC = "alphabetic"  # only A
     NUMERIC = "numeric"  # 9, S, V, P
     NUMERIC_EDITED = "numeric-edited"  # Z . , + - CR DB * $ B 0 / or an explicit point
+    NATIONAL = "national"  # only N: UTF-16 characters, two bytes each
 
 
 class Usage(StrEnum):
@@ -40,6 +41,7 @@ class Usage(StrEnum):
     PACKED_UNSIGNED = "COMP-3U"  # packed digits without a sign nibble (Cobrix extension)
     FLOAT = "COMP-1"  # 4-byte float, IBM hex or IEEE 754
     DOUBLE = "COMP-2"  # 8-byte float, IBM hex or IEEE 754
+    NATIONAL = "NATIONAL"  # UTF-16BE text (PIC N; also PIC N without a USAGE, as NSYMBOL(NATIONAL))
     INDEX = "INDEX"  # 4-byte binary
     POINTER = "POINTER"  # 4-byte binary
 
@@ -113,6 +115,11 @@ def parse_picture(source: str) -> Picture:
         raise PictureError(msg)
     expanded = _expand(source)
     symbols = set(expanded)
+    if "G" in symbols:
+        msg = f"PIC G (DBCS) in {source!r} is not supported: no DBCS EBCDIC code page (cp300, cp930) is available"
+        raise PictureError(msg, expanded.index("G"))
+    if symbols == {"N"}:
+        return Picture(source, expanded, Category.NATIONAL, len(expanded), 0, 0, signed=False)
     if symbols <= set("XA9") and symbols & set("XA"):
         category = Category.ALPHABETIC if symbols == {"A"} else Category.ALPHANUMERIC
         return Picture(source, expanded, category, len(expanded), 0, 0, signed=False)
@@ -195,6 +202,11 @@ def storage_length(picture: Picture | None, usage: Usage, *, sign_separate: bool
     if picture is None:
         msg = f"USAGE {usage.value} needs a PICTURE clause"
         raise PictureError(msg)
+    if (picture.category is Category.NATIONAL) != (usage is Usage.NATIONAL) and usage is not Usage.DISPLAY:
+        msg = f"USAGE {usage.value} does not fit picture {picture.source!r} (NATIONAL goes with PIC N only)"
+        raise PictureError(msg)
+    if picture.category is Category.NATIONAL:
+        return 2 * picture.size
     if usage is Usage.DISPLAY:
         extra = 1 if sign_separate and picture.category is Category.NUMERIC else 0
         return picture.size + extra
