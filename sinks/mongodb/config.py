@@ -22,6 +22,7 @@ __all__ = [
     "DELETE_STRATEGIES",
     "ID_STRATEGIES",
     "KEY_BASED_ID_STRATEGIES",
+    "NAMESPACE_MAPPERS",
     "POST_PROCESSORS",
     "WRITE_STRATEGIES",
     "MongoSinkConfig",
@@ -97,6 +98,12 @@ _CDC_HANDLER_CLASSES = {
     "PostgresHandler": "headwater",
 }
 CDC_HANDLERS = frozenset({"", "headwater"})
+
+_NAMESPACE_MAPPER_CLASSES = {
+    "DefaultNamespaceMapper": "default",
+    "FieldPathNamespaceMapper": "field-path",
+}
+NAMESPACE_MAPPERS = frozenset(_NAMESPACE_MAPPER_CLASSES.values())
 
 ProjectionType = t.Literal["", "allowlist", "blocklist"]
 _PROJECTION_ALIASES = {"none": "", "whitelist": "allowlist", "blacklist": "blocklist"}
@@ -185,6 +192,21 @@ class MongoSinkConfig(PluginConfig):
     """JSON list of ``{"oldName": "value.a.b", "newName": "c"}`` for rename-by-mapping."""
     field_renamer_regexp: str = "[]"
     """JSON list of ``{"regexp": "^value\\\\..*", "pattern": "_", "replace": "-"}`` for rename-by-regexp."""
+    namespace_mapper: str = "default"
+    """``default`` (``database`` and ``collection``) or ``field-path`` (mongo-kafka's
+    FieldPathNamespaceMapper): each record's database and/or collection is the string at a
+    dotted path of its key or value, e.g. ``source.table`` of a change event."""
+    namespace_mapper_key_database_field: str = ""
+    """field-path: dotted path in the record key naming the database."""
+    namespace_mapper_key_collection_field: str = ""
+    """field-path: dotted path in the record key naming the collection."""
+    namespace_mapper_value_database_field: str = ""
+    """field-path: dotted path in the record value naming the database."""
+    namespace_mapper_value_collection_field: str = ""
+    """field-path: dotted path in the record value naming the collection."""
+    namespace_mapper_error_if_invalid: bool = False
+    """field-path: a missing or non-string field makes the record a bad record; off: the
+    record goes to the default ``database``/``collection`` (as mongo-kafka)."""
     change_data_capture_handler: str = ""
     """``headwater`` (or mongo-kafka's Debezium RdbmsHandler class): apply change events by
     key; strategies and post processors are bypassed."""
@@ -278,6 +300,16 @@ class MongoSinkConfig(PluginConfig):
             _check_known(name, POST_PROCESSORS, "post processor")
         return ",".join(names)
 
+    @field_validator("namespace_mapper", mode="before")
+    @classmethod
+    def _namespace_mapper(cls, value: t.Any) -> t.Any:
+        return _short_name(value, _NAMESPACE_MAPPER_CLASSES, NAMESPACE_MAPPERS)
+
+    @field_validator("namespace_mapper")
+    @classmethod
+    def _known_namespace_mapper(cls, value: str) -> str:
+        return _check_known(value, NAMESPACE_MAPPERS, "namespace mapper")
+
     @field_validator("change_data_capture_handler", mode="before")
     @classmethod
     def _cdc_handler(cls, value: t.Any) -> t.Any:
@@ -324,6 +356,7 @@ class MongoSinkConfig(PluginConfig):
 
     def _check_one_topic(self) -> None:
         """Reject combinations mongo-kafka rejects too, before any task starts."""
+        self._check_namespace_mapper()
         if self.change_data_capture_handler:
             return
         strategy = self.document_id_strategy
@@ -367,6 +400,25 @@ class MongoSinkConfig(PluginConfig):
         ):
             msg = "a value projector in post.processor.chain needs value.projection.type and value.projection.list"
             raise ValueError(msg)
+
+    def _check_namespace_mapper(self) -> None:
+        paths = {
+            (part, kind): getattr(self, f"namespace_mapper_{kind}_{part}_field")
+            for part in ("database", "collection")
+            for kind in ("key", "value")
+        }
+        if self.namespace_mapper != "field-path":
+            if any(paths.values()):
+                msg = "namespace.mapper.*.field keys need namespace.mapper=field-path"
+                raise ValueError(msg)
+            return
+        if not any(paths.values()):
+            msg = "namespace.mapper=field-path needs a namespace.mapper.{key,value}.{database,collection}.field"
+            raise ValueError(msg)
+        for part in ("database", "collection"):
+            if paths[(part, "key")] and paths[(part, "value")]:
+                msg = f"set namespace.mapper.key.{part}.field or namespace.mapper.value.{part}.field, not both"
+                raise ValueError(msg)
 
     def for_topic(self, topic: str) -> MongoSinkConfig:
         """The settings for records of ``topic``: these keys, then its ``topic.override.<topic>.*`` keys.

@@ -17,6 +17,7 @@ from headwater.connectors.api import SinkRecord, SinkTask, SinkTaskContext
 from headwater.connectors.errors import RecordError, RetriableError
 from headwater.sinks.mongodb.client import BulkWriteFailure, MongoWriter, WriteOp, connect
 from headwater.sinks.mongodb.config import MongoSinkConfig
+from headwater.sinks.mongodb.namespace import NamespaceMapper
 from headwater.sinks.mongodb.strategies import WriteBuilder, make_builder
 
 __all__ = ["MongoSinkTask"]
@@ -29,8 +30,7 @@ Coordinates: t.TypeAlias = tuple[str, int, int]
 class _TopicPlan(t.NamedTuple):
     """Everything ``put`` needs for one topic, resolved once."""
 
-    database: str
-    collection: str
+    namespace: NamespaceMapper
     ordered: bool
     max_batch_size: int
     builder: WriteBuilder
@@ -68,9 +68,11 @@ class MongoSinkTask(SinkTask[MongoSinkConfig]):
         plan = self._plans.get(topic)
         if plan is None:
             settings = self.config.for_topic(topic)
-            database, collection = settings.namespace(topic)
             plan = self._plans[topic] = _TopicPlan(
-                database, collection, settings.bulk_write_ordered, settings.max_batch_size, make_builder(settings)
+                NamespaceMapper(settings, topic),
+                settings.bulk_write_ordered,
+                settings.max_batch_size,
+                make_builder(settings),
             )
         return plan
 
@@ -92,15 +94,16 @@ class MongoSinkTask(SinkTask[MongoSinkConfig]):
                 continue
             plan = self._plan(record.topic)
             try:
+                database, collection = plan.namespace.map(record)
                 operation = plan.builder.build(record)
             except RecordError as exc:
                 self._reject(record, exc)
                 continue
             if operation is None:
                 continue
-            group = groups.get((plan.database, plan.collection, plan.ordered, plan.max_batch_size))
+            group = groups.get((database, collection, plan.ordered, plan.max_batch_size))
             if group is None:
-                group = groups[(plan.database, plan.collection, plan.ordered, plan.max_batch_size)] = ([], [])
+                group = groups[(database, collection, plan.ordered, plan.max_batch_size)] = ([], [])
             group[0].append(operation)
             group[1].append(record)
         for (database, collection, ordered, max_batch_size), (operations, sources) in groups.items():

@@ -463,6 +463,71 @@ def test_topic_placeholder_and_overrides(harness: t.Callable[..., Harness]) -> N
     assert h.docs("all_orders") == [{"_id": "demo.orders#0#0", "v": 2}]
 
 
+def test_field_path_namespace_mapper_routes_each_record(harness: t.Callable[..., Harness]) -> None:
+    h = harness(
+        collection="fallback",
+        **{
+            "namespace.mapper": "com.mongodb.kafka.connect.sink.namespace.mapping.FieldPathNamespaceMapper",
+            "namespace.mapper.value.collection.field": "source.table",
+            "change.data.capture.handler": "headwater",
+        },
+    )
+    events = [
+        ({"id": 1}, {"op": "c", "after": {"id": 1, "n": "a"}, "source": {"table": "customers"}}),
+        ({"id": 7}, {"op": "c", "after": {"id": 7, "n": "b"}, "source": {"table": "orders"}}),
+        ({"id": 2}, {"op": "c", "after": {"id": 2, "n": "c"}, "source": {}}),  # no table: the default collection
+        ({"id": 1}, {"op": "u", "after": {"id": 1, "n": "a2"}, "source": {"table": "customers"}}),
+    ]
+    h.put([rec(i, value, key) for i, (key, value) in enumerate(events)])
+    assert h.docs("customers") == [{"_id": {"id": 1}, "id": 1, "n": "a2"}]
+    assert h.docs("orders") == [{"_id": {"id": 7}, "id": 7, "n": "b"}]
+    assert h.docs("fallback") == [{"_id": {"id": 2}, "id": 2, "n": "c"}]
+    assert h.reported == []
+
+
+def test_namespace_mapper_error_if_invalid_reports_the_record(harness: t.Callable[..., Harness]) -> None:
+    h = harness(
+        **{
+            "namespace.mapper": "field-path",
+            "namespace.mapper.key.database.field": "tenant",
+            "namespace.mapper.value.collection.field": "kind",
+            "namespace.mapper.error.if.invalid": "true",
+            "document.id.strategy": "provided-in-value",
+        }
+    )
+    tenant = f"t_{uuid.uuid4().hex[:8]}"
+    h.put(
+        [
+            rec(0, {"_id": 1, "kind": "things"}, key={"tenant": tenant}),
+            rec(1, {"_id": 2, "kind": "things"}, key={"tenant": "bad.name"}),
+            rec(2, {"_id": 3}, key={"tenant": tenant}),
+        ]
+    )
+    assert list(h.client[tenant]["things"].find()) == [{"_id": 1, "kind": "things"}]
+    assert [(r.offset, type(e)) for r, e in h.reported] == [(1, RecordError), (2, RecordError)]
+    assert "not a valid database name" in str(h.reported[0][1])
+    assert "namespace.mapper.value.collection.field" in str(h.reported[1][1])
+    h.client.drop_database(tenant)
+
+
+def test_namespace_mapper_config_errors() -> None:
+    with pytest.raises(ValueError, match=r"needs a namespace\.mapper"):
+        MongoSinkConfig.model_validate({"database": "d", "namespace.mapper": "field-path"})
+    with pytest.raises(ValueError, match="not both"):
+        MongoSinkConfig.model_validate(
+            {
+                "database": "d",
+                "namespace.mapper": "field-path",
+                "namespace.mapper.key.collection.field": "a",
+                "namespace.mapper.value.collection.field": "b",
+            }
+        )
+    with pytest.raises(ValueError, match=r"need namespace\.mapper=field-path"):
+        MongoSinkConfig.model_validate({"database": "d", "namespace.mapper.value.collection.field": "b"})
+    with pytest.raises(ValueError, match="unknown namespace mapper"):
+        MongoSinkConfig.model_validate({"database": "d", "namespace.mapper": "by-topic"})
+
+
 class FakeWriter:
     """Records bulk writes; optionally fails the first calls."""
 
