@@ -25,6 +25,7 @@ from headwater.codecs.copybook.encoder import (
     frame_text,
     frame_v,
     frame_vb,
+    frame_vbs,
     rdw,
 )
 from headwater.codecs.copybook.errors import CopybookSyntaxError, DecodeError, FramingError, SegmentHierarchyError
@@ -71,6 +72,7 @@ __all__ = [
     "frame_text",
     "frame_v",
     "frame_vb",
+    "frame_vbs",
     "parse_copybook",
     "rdw",
     "split_records",

@@ -31,6 +31,7 @@ __all__ = [
     "frame_text",
     "frame_v",
     "frame_vb",
+    "frame_vbs",
     "rdw",
 ]
 
@@ -335,6 +336,31 @@ def frame_vb(
         [rdw(len(r), big_endian=rdw_big_endian, adjustment=rdw_adjustment) + r for r in records],
         records_per_block, bdw_big_endian, bdw_adjustment,
     )  # fmt: skip
+
+
+def frame_vbs(records: Iterable[bytes], *, block_length: int = 64, big_endian: bool = True) -> bytes:
+    """RECFM=VBS: records cut into segments (SDW control codes 0 whole, 1 first, 3 middle,
+    2 last) so that no block holds more than ``block_length`` bytes, BDW included."""
+    blocks: list[bytes] = []
+    block = b""
+    room = block_length - 4
+    for record in records:
+        rest, first = record, True
+        while True:
+            if room - len(block) < 5:  # not even a 1-byte segment fits: close the block
+                blocks.append(block)
+                block = b""
+            take = min(len(rest), room - len(block) - 4)
+            last = take == len(rest)
+            control = (0 if last else 1) if first else (2 if last else 3)
+            header = (take + 4).to_bytes(2, "big" if big_endian else "little") + bytes([control, 0])
+            block += header + rest[:take]
+            rest, first = rest[take:], False
+            if last:
+                break
+    if block:
+        blocks.append(block)
+    return b"".join(rdw(len(b), big_endian=big_endian) + b for b in blocks)
 
 
 def frame_fb(

@@ -63,6 +63,7 @@ class RecordFormat(StrEnum):
     FB = "FB"  # fixed length in blocks (BDW, or block_length / records_per_block)
     V = "V"  # 4-byte RDW before each record
     VB = "VB"  # 4-byte BDW before each block of RDW records
+    VBS = "VBS"  # VB whose records may span blocks as segments (SDW control codes 0-3)
     T = "T"  # text lines ending in LF or CRLF
 
 
@@ -71,7 +72,7 @@ class RecordFormatOptions:
     """How to split a byte stream into records.
 
     Attributes:
-        record_format: F, FB, V, VB or T.
+        record_format: F, FB, V, VB, VBS or T.
         record_length: bytes of a fixed record; ``None`` takes the copybook's length
             (plus ``record_start_offset`` and ``record_end_offset``).
         block_length: FB without BDW: bytes per block (a short last block is allowed).

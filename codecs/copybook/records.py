@@ -228,6 +228,8 @@ class RecordSplitter:
             yield from self._variable(block=False)
         elif record_format is RecordFormat.VB:
             yield from self._variable(block=True)
+        elif record_format is RecordFormat.VBS:
+            yield from self._spanned()
         elif record_format is RecordFormat.FB and self.options.fb_has_bdw:
             yield from self._fixed_blocked()
         else:
@@ -346,6 +348,69 @@ class RecordSplitter:
             self._cursor = end
             if block_end is not None and end >= block_end:
                 self._block_end = None
+            yield record
+
+    def _spanned(self) -> Iterator[RawRecord]:
+        """RECFM=VBS: a logical record is one complete segment (SDW control code 0), or a
+        first (1), middle (3)... and last (2) segment, possibly in different blocks.
+
+        Resume points stay between logical records: a record whose segments are not all
+        here yet is split again, from its first segment, once more bytes arrive.
+        """
+        options = self.options
+        order: t.Literal["big", "little"] = "big" if options.rdw_big_endian else "little"
+        data_skip, data_cut = options.record_start_offset, options.record_end_offset
+        while True:
+            limit = self._limit()
+            restart = (self._cursor, self._block_end)
+            segments: list[bytes] = []
+            first_data = -1
+            complete = False
+            while not complete:
+                if self._block_end is None:
+                    if self._cursor + _HEADER > limit:
+                        break
+                    payload = self._descriptor(
+                        self._cursor, options.bdw_big_endian, options.bdw_adjustment, "BDW", True
+                    )
+                    self._block_end = self._cursor + _HEADER + payload
+                    self._cursor += _HEADER
+                if self._cursor >= self._block_end:
+                    self._block_end = None
+                    continue
+                if self._cursor + _HEADER > limit:
+                    break
+                header = bytes(self._view(self._cursor, self._cursor + _HEADER))
+                control = header[2]
+                if header[3] != 0 or control > 3:
+                    self._fail("SDW byte 3 must be a segment code 0-3 and byte 4 zero (not a VBS file?)", header)
+                if (control in (2, 3)) == (first_data < 0):
+                    what = "a middle or last segment without a first" if first_data < 0 else "a new record"
+                    self._fail(f"{what} where the previous record's segments should go on", header)
+                value = int.from_bytes(header[:2], order)
+                length = value - _HEADER + options.rdw_adjustment
+                if value == 0 or length < 0:
+                    self._fail(f"SDW length {value} is invalid (adjustment {options.rdw_adjustment})", header)
+                end = self._cursor + _HEADER + length
+                if end > self._block_end:
+                    self._fail(f"segment of {length} bytes runs past the end of its block at {self._block_end}", header)
+                if end > limit:
+                    break
+                if first_data < 0:
+                    first_data = self._cursor + _HEADER
+                segments.append(bytes(self._view(self._cursor + _HEADER, end)))
+                self._cursor = end
+                if self._cursor >= self._block_end:
+                    self._block_end = None
+                complete = control in (0, 2)
+            if not complete:
+                self._cursor, self._block_end = restart
+                return
+            data = b"".join(segments)
+            record = RawRecord(
+                self._number, first_data + data_skip, data[data_skip : max(data_skip, len(data) - data_cut)]
+            )
+            self._number += 1
             yield record
 
     def _text(self, final: bool) -> Iterator[RawRecord]:

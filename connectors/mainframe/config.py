@@ -79,8 +79,8 @@ class MainframeCopybookConfig(PluginConfig):
     generation_order: t.Literal["name", "mtime"] = "name"
     """snapshot-diff: order of the generations, by file name or by modification time."""
 
-    record_format: t.Literal["F", "FB", "V", "VB", "T"] = "F"
-    """F, FB, V (RDW), VB (BDW and RDW) or T (text lines)."""
+    record_format: t.Literal["F", "FB", "V", "VB", "VBS", "T"] = "F"
+    """F, FB, V (RDW), VB (BDW and RDW), VBS (VB with records spanning blocks) or T (text lines)."""
     record_length: int | None = Field(default=None, ge=1)
     """Fixed record length in bytes (default: from the copybook)."""
     block_length: int | None = Field(default=None, ge=1)

@@ -7,7 +7,8 @@ Offsets (JSON scalars only; the runtime stores them after Kafka acknowledged the
       {"record": n, "byte": e, "resume.byte": b, "resume.record": m, "resume.block.end": x|None}
 
   ``record`` is the number of the last record emitted (1-based) and ``byte`` the file
-  offset just past it (for people reading the offsets). The ``resume.*`` triple is a
+  offset just past it (for people reading the offsets; for a VBS record spanning blocks,
+  its first segment's data offset plus its length, which only resume.* must be exact). The ``resume.*`` triple is a
   :class:`~headwater.codecs.copybook.SplitPosition` at or before that record (the start
   of the chunk it was split from, or exactly after it for the last record of a poll):
   a restarted task splits again from there and skips records numbered ``<= record``. That

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from headwater.codecs.copybook.decoder import compile_plan
-from headwater.codecs.copybook.encoder import frame_fb, frame_text, frame_v, frame_vb, rdw
+from headwater.codecs.copybook.encoder import frame_fb, frame_text, frame_v, frame_vb, frame_vbs, rdw
 from headwater.codecs.copybook.errors import FramingError
 from headwater.codecs.copybook.options import RecordFormat, RecordFormatOptions
 from headwater.codecs.copybook.parser import parse_copybook
@@ -128,3 +128,45 @@ def test_records_before_a_broken_rdw_come_out_first(record_format: RecordFormat)
     assert [r.data for r in seen] == RECORDS
     assert caught.value.record_number == 4
     assert caught.value.byte_offset == data.index(broken)
+
+
+SPANNING = [b"A" * 150, b"BB", b"", b"C" * 61, b"D" * 300]
+
+
+@pytest.mark.parametrize("block_length", [40, 64, 1000])
+def test_vbs_records_span_blocks_and_split_bytewise_alike(block_length: int) -> None:
+    data = frame_vbs(SPANNING, block_length=block_length)
+    records = _split(data, record_format=RecordFormat.VBS)
+    assert [r.data for r in records] == SPANNING
+    assert [r.number for r in records] == [1, 2, 3, 4, 5]
+    assert _bytewise(data, record_format=RecordFormat.VBS) == records
+
+
+def test_vbs_resumes_between_logical_records() -> None:
+    data = frame_vbs(SPANNING, block_length=40)
+    splitter = RecordSplitter(RecordFormatOptions(record_format=RecordFormat.VBS))
+    # Stop in the middle of the fourth record's segments: only three whole records come out.
+    first = splitter.feed(data[: data.index(b"C" * 20) + 5])
+    assert [r.data for r in first] == SPANNING[:3]
+    resumed = RecordSplitter(RecordFormatOptions(record_format=RecordFormat.VBS), start=splitter.position)
+    rest = resumed.feed(data[splitter.position.offset :]) + resumed.finish()
+    assert [r.data for r in rest] == SPANNING[3:]
+    assert [r.number for r in rest] == [4, 5]
+
+
+@pytest.mark.parametrize(
+    ("segments", "reason"),
+    [
+        ([(3, b"xx")], "without a first"),
+        ([(1, b"xx"), (0, b"yy")], "a new record where the previous record's segments should go on"),
+        ([(5, b"xx")], "segment code 0-3"),
+        ([(1, b"xx")], "truncated record"),
+    ],
+)
+def test_vbs_framing_errors(segments: list[tuple[int, bytes]], reason: str) -> None:
+    block = b"".join((len(body) + 4).to_bytes(2, "big") + bytes([code, 0]) + body for code, body in segments)
+    data = frame_vbs([b"OK"]) + rdw(len(block)) + block
+    with pytest.raises(FramingError, match=reason) as caught:
+        list(split_records(data, RecordFormatOptions(record_format=RecordFormat.VBS), source="x.vbs"))
+    assert "x.vbs" in str(caught.value)
+    assert caught.value.record_number == 2

@@ -20,6 +20,7 @@ from headwater.codecs.copybook import (
     frame_text,
     frame_v,
     frame_vb,
+    frame_vbs,
     parse_copybook,
 )
 from headwater.codecs.envelope import canonical_key, fold
@@ -122,7 +123,7 @@ def test_config_errors_per_field(tmp_path: Path) -> None:
             "input.dir": str(tmp_path),
             "topic": "t",
             "key.fields": "ITEM_ID,NO_SUCH_FIELD",
-            "record.format": "VBS",
+            "record.format": "U",
             "segment.filter": "A",
             "code.page": "cp999",
             "finished.file.action": "move",
@@ -175,6 +176,7 @@ def test_task_configs_split_files_without_overlap(tmp_path: Path) -> None:
     [
         ("V", lambda rs: frame_v(rs), {}),
         ("VB", lambda rs: frame_vb(rs, records_per_block=7), {}),
+        ("VBS", lambda rs: frame_vbs(rs, block_length=50), {}),
         ("FB", lambda rs: frame_fb(rs, records_per_block=7), {}),
         ("FB", lambda rs: frame_fb(rs, with_bdw=False), {"records.per.block": "7"}),
         ("F", lambda rs: b"".join(rs), {}),
@@ -229,6 +231,23 @@ def test_old_files_keep_their_time_in_the_event_not_in_the_kafka_timestamp(tmp_p
 
 
 # ----------------------------------------------------------------------------- offsets and files
+
+
+def test_vbs_resumes_at_a_record_whose_segments_were_cut(tmp_path: Path) -> None:
+    rows = _rows(60)
+    data = frame_vbs(_records(rows), block_length=50)  # every record spans two or three blocks
+    cut = len(data) // 2 + 7
+    path = _write(tmp_path / "in" / "ITEMS.VBS", data[:cut])
+    config = _config(tmp_path, **{"record.format": "VBS"})
+    store = MemoryOffsetStore()
+    first = _task(config, store)
+    seen = drain(first, timeout=10)
+    _commit(first, store, seen)
+    first.close()
+    assert 0 < len(seen) < len(rows)
+    path.write_bytes(data)
+    resumed = drain(_task(config, store), timeout=10)
+    assert _after(seen) + _after(resumed) == rows
 
 
 def test_resume_mid_block_from_stored_offset(tmp_path: Path) -> None:
