@@ -211,6 +211,8 @@ class RecordSplitter:
             return (int.from_bytes(header, "big") & 0x7FFFFFFF) - _HEADER + adjustment
         value = int.from_bytes(header[:2], "big" if big_endian else "little")
         if header[2:] != b"\x00\x00":
+            if what == "RDW" and header[2] in (1, 2, 3) and header[3] == 0:
+                self._fail("RDW byte 3 holds a segment code: records span blocks (use record format VBS)", header)
             self._fail(f"{what} bytes 3-4 must be zero (wrong record format or endianness?)", header)
         payload = value - _HEADER + adjustment
         if value == 0 or payload < 0:

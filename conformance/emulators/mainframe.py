@@ -6,6 +6,8 @@ Scenarios (``SCENARIOS``):
   (COMP-3) and binary (COMP) fields; about 1 in 10 records updates an earlier customer.
   ``bad_records=N`` puts an invalid packed nibble into N records (they are not part of
   the final state: they belong in the dead-letter topic).
+* ``customers-vbs`` - the same customer master in RECFM=VBS: blocks of 200 bytes, so
+  records span blocks as first/middle/last segments.
 * ``accounts-fb`` - account records in RECFM=FB with a BDW per block of 20 records.
 * ``multisegment`` - RECFM=V customer ('C') and address ('A') segments sharing one
   record through REDEFINES, chosen by the segment field ``REC-TYPE``.
@@ -33,7 +35,7 @@ from pathlib import Path
 
 __all__ = ["SCENARIOS", "ScenarioFiles", "connector_config", "final_state", "generate"]
 
-SCENARIOS = ("customers-vb", "accounts-fb", "multisegment", "growing", "generations", "hierarchical")
+SCENARIOS = ("customers-vb", "customers-vbs", "accounts-fb", "multisegment", "growing", "generations", "hierarchical")
 
 CUSTOMERS_CPY = """\
       * CUSTOMER MASTER - UNLOADED FROM VSAM KSDS CUST.MASTER
@@ -125,6 +127,7 @@ _COMPANY_KINDS = ("MACHINES", "DATA SYSTEMS", "SOFTWARE", "COMPUTING", "BUSINESS
 _DEPARTMENTS = ("RESEARCH", "SALES", "FINANCE", "OPERATIONS", "SUPPORT", "LEGAL")
 _DEFAULT_COUNT = {
     "customers-vb": 1000,
+    "customers-vbs": 1000,
     "accounts-fb": 1000,
     "multisegment": 300,
     "growing": 600,
@@ -360,12 +363,12 @@ def generate(
         seed: the same seed always writes the same bytes.
         out_dir: folder to write to (created); data files go to ``out_dir/data``.
         count: records (customers for multisegment, rows per generation); a default per scenario.
-        bad_records: ``customers-vb`` only: records with invalid packed data.
+        bad_records: ``customers-vb`` and ``customers-vbs`` only: records with invalid packed data.
 
     Raises:
         ValueError: unknown scenario.
     """
-    from headwater.codecs.copybook import frame_fb, frame_v, frame_vb
+    from headwater.codecs.copybook import frame_fb, frame_v, frame_vb, frame_vbs
 
     if scenario not in SCENARIOS:
         msg = f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}"
@@ -378,10 +381,13 @@ def generate(
     copybook = out / f"{table}.cpy"
     copybook.write_text(copybook_text)
     files = ScenarioFiles(scenario, copybook, [], dict(_CONFIGS[scenario]), table)
-    if scenario == "customers-vb":
+    if scenario in ("customers-vb", "customers-vbs"):
         records = _encode(copybook_text, _customers(seed, count))
         _corrupt(records, seed, bad_records, _CUSTOMERS_BALANCE_OFFSET)
-        files.data.append(_write(data_dir / "CUST.MASTER.VB", frame_vb(records, records_per_block=25)))
+        if scenario == "customers-vb":
+            files.data.append(_write(data_dir / "CUST.MASTER.VB", frame_vb(records, records_per_block=25)))
+        else:
+            files.data.append(_write(data_dir / "CUST.MASTER.VBS", frame_vbs(records, block_length=200)))
     elif scenario == "accounts-fb":
         records = _encode(copybook_text, _accounts(seed, count))
         files.data.append(_write(data_dir / "ACCT.EXTRACT.FB", frame_fb(records, records_per_block=20)))
@@ -412,6 +418,7 @@ def _write(path: Path, data: bytes) -> Path:
 
 _COPYBOOKS = {
     "customers-vb": (CUSTOMERS_CPY, "customers"),
+    "customers-vbs": (CUSTOMERS_CPY, "customers"),
     "accounts-fb": (ACCOUNTS_CPY, "accounts"),
     "multisegment": (MULTISEGMENT_CPY, "customer_segments"),
     "growing": (TRANSACTIONS_CPY, "transactions"),
@@ -421,6 +428,7 @@ _COPYBOOKS = {
 
 _CONFIGS: dict[str, dict[str, str]] = {
     "customers-vb": {"record.format": "VB", "key.fields": "CUST_ID", "input.glob": "*.VB"},
+    "customers-vbs": {"record.format": "VBS", "key.fields": "CUST_ID", "input.glob": "*.VBS"},
     "accounts-fb": {"record.format": "FB", "key.fields": "ACCT_ID", "input.glob": "*.FB"},
     "multisegment": {
         "record.format": "V",
@@ -475,7 +483,7 @@ def final_state(scenario: str, seed: int, *, count: int | None = None, bad_recor
         raise ValueError(msg)
     count = _DEFAULT_COUNT[scenario] if count is None else count
     table = _COPYBOOKS[scenario][1]
-    if scenario == "customers-vb":
+    if scenario in ("customers-vb", "customers-vbs"):
         rows = _customers(seed, count)
         if bad_records:
             bad = _corrupt([b"\x00" * 80] * len(rows), seed, bad_records, 0)

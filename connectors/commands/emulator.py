@@ -19,7 +19,7 @@ import orjson
 
 __all__ = ["emulator"]
 
-_SCENARIOS = ("customers-vb", "accounts-fb", "multisegment", "growing", "generations", "hierarchical")
+_SCENARIOS = ("customers-vb", "customers-vbs", "accounts-fb", "multisegment", "growing", "generations", "hierarchical")
 
 
 def _json_default(value: Any) -> Any:
@@ -51,7 +51,7 @@ def final_state_group() -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--count", type=click.IntRange(min=1), help="Records (rows per generation); a default per scenario.")
 @click.option("--bad-records", type=click.IntRange(min=0), default=0, show_default=True,
-              help="customers-vb: records with invalid packed data (they belong in the dead-letter topic).")  # fmt: skip  # noqa: E501
+              help="customers-vb(s): records with invalid packed data (they belong in the dead-letter topic).")  # fmt: skip  # noqa: E501
 def generate_mainframe(scenario: str, seed: int, out_dir: Path, count: int | None, bad_records: int) -> None:
     """Write a mainframe dataset scenario (copybook + data files) into OUT."""
     from headwater.conformance.emulators.mainframe import connector_config, generate

@@ -170,3 +170,10 @@ def test_vbs_framing_errors(segments: list[tuple[int, bytes]], reason: str) -> N
         list(split_records(data, RecordFormatOptions(record_format=RecordFormat.VBS), source="x.vbs"))
     assert "x.vbs" in str(caught.value)
     assert caught.value.record_number == 2
+
+
+def test_a_vbs_file_read_as_vb_says_so() -> None:
+    with pytest.raises(FramingError, match="use record format VBS"):
+        list(
+            split_records(frame_vbs([b"X" * 100], block_length=40), RecordFormatOptions(record_format=RecordFormat.VB))
+        )

@@ -53,6 +53,10 @@ TestMainframeCustomersVB = get_source_test_class(
     )
 )
 
+TestMainframeCustomersVBS = get_source_test_class(
+    SourceHarness(connector_class=MainframeCopybookConnector, make_config=_make("customers-vbs"), final_state=_state)
+)
+
 TestMainframeMultisegment = get_source_test_class(
     SourceHarness(connector_class=MainframeCopybookConnector, make_config=_make("multisegment"), final_state=_state)
 )
