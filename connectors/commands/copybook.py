@@ -159,6 +159,13 @@ def _segment_children(values: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ..
     show_default=True,
     help="Added to the RDW length (its value counts the 4 header bytes).",
 )
+@click.option(
+    "--bdw-adjustment",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Added to the BDW length (its value counts the 4 header bytes).",
+)
 @click.option("--record-length-field", help="Field holding each record's length (F records without RDW).")
 @click.option("--file-start-offset", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--file-end-offset", type=click.IntRange(min=0), default=0, show_default=True)
@@ -197,6 +204,7 @@ def decode_command(
     rdw_endian: str,
     bdw_endian: str,
     rdw_adjustment: int,
+    bdw_adjustment: int,
     record_length_field: str | None,
     file_start_offset: int,
     file_end_offset: int,
@@ -225,6 +233,7 @@ def decode_command(
             rdw_big_endian=rdw_endian == "big",
             bdw_big_endian=bdw_endian == "big",
             rdw_adjustment=rdw_adjustment,
+            bdw_adjustment=bdw_adjustment,
             record_length_field=record_length_field,
             file_start_offset=file_start_offset,
             file_end_offset=file_end_offset,

@@ -93,6 +93,8 @@ class MainframeCopybookConfig(PluginConfig):
     """Byte order of the BDW length."""
     rdw_adjustment: int = 0
     """Added to the RDW length (use 4 when the writer's RDW value excludes the header)."""
+    bdw_adjustment: int = 0
+    """Added to the BDW length (use 4 when the writer's BDW value excludes the header)."""
     record_length_field: str | None = None
     """F records without RDW: the field holding each record's total length."""
     file_start_offset: int = Field(default=0, ge=0)
@@ -368,6 +370,7 @@ class MainframeCopybookConfig(PluginConfig):
             rdw_big_endian=self.rdw_endian == "big",
             bdw_big_endian=self.bdw_endian == "big",
             rdw_adjustment=self.rdw_adjustment,
+            bdw_adjustment=self.bdw_adjustment,
             record_length_field=self.record_length_field,
             file_start_offset=self.file_start_offset,
             file_end_offset=self.file_end_offset,

@@ -84,10 +84,11 @@ def test_variable_blocked_with_segments(tmp_path: Path) -> None:
         encode_record(layout, {"SEG_ID": "A", "ACCOUNT": {"AMOUNT": Decimal(-12)}}),
     ]
     data = tmp_path / "seg.dat"
-    data.write_bytes(b"HEADER" + frame_vb(records, rdw_big_endian=False, bdw_big_endian=False, rdw_adjustment=4))
+    framed = frame_vb(records, rdw_big_endian=False, bdw_big_endian=False, rdw_adjustment=4, bdw_adjustment=4)
+    data.write_bytes(b"HEADER" + framed)
     code, out, err = _run(
         "decode", str(cpy), str(data), "--record-format", "VB", "--rdw-endian", "little",
-        "--bdw-endian", "little", "--rdw-adjustment", "4", "--file-start-offset", "6",
+        "--bdw-endian", "little", "--rdw-adjustment", "4", "--bdw-adjustment", "4", "--file-start-offset", "6",
         "--segment-field", "SEG-ID", "--segment-map", "C=CUSTOMER", "--segment-map", "A=ACCOUNT",
         "--segment-filter", "A",
     )  # fmt: skip

@@ -145,10 +145,12 @@ def test_config_errors_per_field(tmp_path: Path) -> None:
 
 def test_config_maps_to_codec_options(tmp_path: Path) -> None:
     config = _config(tmp_path, **{"record.format": "VB", "rdw.endian": "little", "segment.field": "ITEM-NAME",
-                                  "segment.map": "A=ITEM-ID", "trim": "right", "on.error": "null"})  # fmt: skip
+                                  "segment.map": "A=ITEM-ID", "trim": "right", "on.error": "null",
+                                  "bdw.adjustment": "4"})  # fmt: skip
     options = config.format_options()
     assert options.record_format.value == "VB"
     assert not options.rdw_big_endian
+    assert (options.rdw_adjustment, options.bdw_adjustment) == (0, 4)
     decode = config.decode_options()
     assert decode.segment_map == (("A", "ITEM-ID"),)
     assert decode.trim.value == "right"
