@@ -219,6 +219,22 @@ class RecordSplitter:
             self._fail(f"{what} length {value} is invalid (adjustment {adjustment})", header)
         return payload
 
+    def _open_block(self, limit: int, *, multiple_of: int | None = None) -> bool:
+        """Read the BDW at the cursor and step past it; False when its 4 bytes are not all here.
+
+        ``multiple_of``: FB blocks must hold whole records of this length.
+        """
+        if self._cursor + _HEADER > limit:
+            return False
+        options = self.options
+        payload = self._descriptor(self._cursor, options.bdw_big_endian, options.bdw_adjustment, "BDW", True)
+        if multiple_of is not None and payload % multiple_of:
+            header = bytes(self._view(self._cursor, self._cursor + _HEADER))
+            self._fail(f"block of {payload} bytes is not a multiple of the record length {multiple_of}", header)
+        self._block_end = self._cursor + _HEADER + payload
+        self._cursor += _HEADER
+        return True
+
     def _extract(self, *, final: bool) -> Iterator[RawRecord]:
         record_format = self.options.record_format
         if self._cursor < self._buffer_start:
@@ -283,20 +299,12 @@ class RecordSplitter:
         return length
 
     def _fixed_blocked(self) -> Iterator[RawRecord]:
-        options = self.options
         length = self.fixed_length
         assert length is not None
         while True:
             limit = self._limit()
-            if self._block_end is None:
-                if self._cursor + _HEADER > limit:
-                    return
-                payload = self._descriptor(self._cursor, options.bdw_big_endian, options.bdw_adjustment, "BDW", True)
-                if payload % length:
-                    header = bytes(self._view(self._cursor, self._cursor + _HEADER))
-                    self._fail(f"block of {payload} bytes is not a multiple of the record length {length}", header)
-                self._block_end = self._cursor + _HEADER + payload
-                self._cursor += _HEADER
+            if self._block_end is None and not self._open_block(limit, multiple_of=length):
+                return
             if self._cursor >= self._block_end:
                 self._block_end = None
                 continue
@@ -319,12 +327,8 @@ class RecordSplitter:
         data_skip, data_cut = options.record_start_offset, options.record_end_offset
         limit = self._limit()
         while True:
-            if block and self._block_end is None:
-                if self._cursor + _HEADER > limit:
-                    break
-                payload = self._descriptor(self._cursor, options.bdw_big_endian, options.bdw_adjustment, "BDW", True)
-                self._block_end = self._cursor + _HEADER + payload
-                self._cursor += _HEADER
+            if block and self._block_end is None and not self._open_block(limit):
+                break
             block_end = self._block_end
             if block_end is not None and self._cursor >= block_end:
                 self._block_end = None
@@ -369,14 +373,8 @@ class RecordSplitter:
             first_data = -1
             complete = False
             while not complete:
-                if self._block_end is None:
-                    if self._cursor + _HEADER > limit:
-                        break
-                    payload = self._descriptor(
-                        self._cursor, options.bdw_big_endian, options.bdw_adjustment, "BDW", True
-                    )
-                    self._block_end = self._cursor + _HEADER + payload
-                    self._cursor += _HEADER
+                if self._block_end is None and not self._open_block(limit):
+                    break
                 if self._cursor >= self._block_end:
                     self._block_end = None
                     continue
