@@ -22,7 +22,9 @@ from headwater.connectors.config import ConnectorFile, WorkerConfig
 from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.runtime.metrics import WorkerMetrics
 from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetStore, OffsetStore
-from headwater.connectors.runtime.tasks import SinkTaskRunner, SourceTaskRunner, TaskEnvironment
+from headwater.connectors.runtime.sink_runner import SinkTaskRunner
+from headwater.connectors.runtime.source_runner import SourceTaskRunner
+from headwater.connectors.runtime.tasks import TaskEnvironment
 
 __all__ = [
     "CONNECTOR_STATE",

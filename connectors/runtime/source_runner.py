@@ -1,0 +1,281 @@
+"""The loop that drives one source task.
+
+``poll`` -> convert -> produce (idempotent, ``acks=all``) -> ``flush`` until every record
+is acknowledged -> dead-letter writes acknowledged -> offsets stored -> the task's
+``commit`` hook. A crash anywhere replays the uncommitted window; nothing is skipped.
+
+The runner obeys a ``paused`` event (Kafka Connect's PAUSED target state): a paused
+source stops calling ``poll`` after flushing and storing the offsets of what it already
+produced. Clearing the event resumes where it was.
+
+With ``exactly.once.source.support=enabled`` a source task's producer is transactional:
+each poll's records and the offset records that skip them are written in one Kafka
+transaction, so consumers reading committed data (librdkafka's default) see each record
+exactly once, whatever moment a crash hits.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+import typing as t
+
+import orjson
+
+from headwater.codecs.converters import to_json_bytes
+from headwater.connectors.api import ErrantSourceRecord, SourceOffset, SourcePartition, SourceRecord, SourceTaskContext
+from headwater.connectors.errors import FatalError, RecordError, RetriableError
+from headwater.connectors.runtime.dlq import ErrorHandler, Stage
+from headwater.connectors.runtime.offsets import ConnectorOffsets, KafkaOffsetStore, offset_key
+from headwater.connectors.runtime.retry import retry_call
+from headwater.connectors.runtime.tasks import CLIENT_LOG, StateListener, TaskEnvironment
+
+__all__ = ["SourceTaskRunner"]
+
+log = logging.getLogger(__name__)
+IDLE_WAIT_S = 0.05
+PAUSED_WAIT_S = 0.1
+
+
+class SourceTaskRunner:
+    """Runs one source task until ``stop`` is set; raises if the task fails."""
+
+    def __init__(self, env: TaskEnvironment) -> None:
+        self.env = env
+        self.name = env.framework.name
+        self._pending: dict[bytes, tuple[SourcePartition, SourceOffset]] = {}
+        self._partition_keys: dict[tuple[tuple[str, t.Any], ...], bytes] = {}
+        self._delivery_errors: list[str] = []
+        self._unacked = 0
+
+    def run(self, stop: threading.Event, on_state: StateListener, paused: threading.Event | None = None) -> None:
+        """Build the task from stored offsets and loop; on ``stop``, commit and return.
+
+        While ``paused`` is set the task is not polled; what it produced before is
+        flushed and its offsets stored as the pause begins, and the task stays open.
+        """
+        from confluent_kafka import Producer
+
+        env = self.env
+        task = env.plugin_class.task_class(
+            env.task_config,
+            SourceTaskContext(self.name, env.task_id, ConnectorOffsets(env.offset_store, self.name)),
+        )
+        exactly_once = env.transactional_id is not None
+        client_config = {**env.producer_config, "logger": CLIENT_LOG}
+        if exactly_once:
+            client_config["transactional.id"] = env.transactional_id
+        producer = Producer(client_config)
+        if exactly_once:
+            # Fences any earlier producer with this id (a zombie of this task) and aborts
+            # whatever transaction it left open.
+            producer.init_transactions(60)
+            producer.begin_transaction()
+        errors = env.error_handler()
+        paused = paused if paused is not None else threading.Event()
+        reported = "PAUSED" if paused.is_set() else "RUNNING"
+        on_state(reported)
+        failed = True
+        last_commit = time.monotonic()
+        try:
+            while not stop.is_set():
+                if paused.is_set():
+                    if reported != "PAUSED":
+                        if not exactly_once:  # exactly-once batches are committed as they are polled
+                            self._commit(producer, errors, task)
+                            last_commit = time.monotonic()
+                        reported = "PAUSED"
+                        on_state(reported)
+                    producer.poll(0)
+                    stop.wait(PAUSED_WAIT_S)
+                    continue
+                if reported != "RUNNING":
+                    reported = "RUNNING"
+                    on_state(reported)
+                started = time.monotonic()
+                records = retry_call(
+                    task.poll,
+                    env.retry_policy,
+                    what=f"{self.name}-{env.task_id} poll",
+                    stop=stop,
+                    on_retry=lambda _exc: env.metrics.total_retries.inc(),
+                )
+                if records:
+                    env.metrics.poll_batch_time.observe((time.monotonic() - started) * 1000)
+                    env.metrics.source_record_poll.inc(len(records))
+                    self._send(producer, errors, records)
+                    producer.poll(0)
+                    if exactly_once:
+                        self._commit_transaction(producer, errors, task)
+                else:
+                    producer.poll(0)
+                    stop.wait(IDLE_WAIT_S)
+                if not exactly_once and time.monotonic() - last_commit >= env.flush_interval_s:
+                    self._commit(producer, errors, task)
+                    last_commit = time.monotonic()
+            if exactly_once:
+                producer.abort_transaction(30)  # the open transaction is empty: all batches were committed
+            else:
+                self._commit(producer, errors, task)
+            failed = False
+        finally:
+            try:
+                task.close()
+            finally:
+                errors.close()
+                if failed and exactly_once:
+                    _abort_quietly(producer)
+                producer.flush(5)
+
+    def _partition_key(self, partition: SourcePartition) -> bytes:
+        # Partitions are small maps of scalars, so their items make a cheap cache key;
+        # this spares a JSON dump per record.
+        items = tuple(partition.items())
+        key = self._partition_keys.get(items)
+        if key is None:
+            if len(self._partition_keys) > 10_000:
+                self._partition_keys.clear()
+            key = self._partition_keys[items] = offset_key(self.name, partition)
+        return key
+
+    def _send(
+        self, producer: t.Any, errors: ErrorHandler, records: t.Sequence[SourceRecord | ErrantSourceRecord]
+    ) -> None:
+        key_to_bytes = self.env.key_converter.to_bytes
+        value_to_bytes = self.env.value_converter.to_bytes
+        produce = functools.partial(producer.produce, on_delivery=self._on_delivery)
+        pending = self._pending
+        sent = 0
+        for record in records:
+            partition_key = self._partition_key(record.partition)
+            if isinstance(record, ErrantSourceRecord):
+                where = record.error.location or orjson.dumps(dict(record.partition)).decode()
+                errors.handle(record.error, stage=Stage.TASK_POLL, where=where, value=record.raw or None)
+                pending[partition_key] = (record.partition, record.offset)
+                continue
+            topic = record.topic
+            try:
+                key = key_to_bytes(topic, record.key)
+            except RecordError as exc:
+                self._record_failed(errors, exc, Stage.KEY_CONVERTER, record)
+                pending[partition_key] = (record.partition, record.offset)
+                continue
+            try:
+                value = value_to_bytes(topic, record.value)
+            except RecordError as exc:
+                self._record_failed(errors, exc, Stage.VALUE_CONVERTER, record)
+                pending[partition_key] = (record.partition, record.offset)
+                continue
+            if record.headers or record.timestamp_ms is not None or record.kafka_partition is not None:
+                self._produce_with_options(producer, record, key, value)
+            else:
+                try:
+                    produce(topic, value, key)
+                except BufferError:
+                    # librdkafka's queue is full: serve delivery reports until it drains.
+                    self._produce_with_options(producer, record, key, value)
+            pending[partition_key] = (record.partition, record.offset)
+            sent += 1
+        self._unacked += sent
+
+    def _produce_with_options(
+        self, producer: t.Any, record: SourceRecord, key: bytes | None, value: bytes | None
+    ) -> None:
+        kwargs: dict[str, t.Any] = {}
+        if record.headers:
+            kwargs["headers"] = list(record.headers)
+        if record.timestamp_ms is not None:
+            kwargs["timestamp"] = record.timestamp_ms
+        if record.kafka_partition is not None:
+            kwargs["partition"] = record.kafka_partition
+        while True:
+            try:
+                producer.produce(record.topic, value, key, on_delivery=self._on_delivery, **kwargs)
+                return
+            except BufferError:
+                producer.poll(0.1)
+
+    def _commit_transaction(self, producer: t.Any, errors: ErrorHandler, task: t.Any) -> None:
+        """Commit this poll's records and their offsets atomically, then open the next transaction.
+
+        The offsets go to the offset topic through the same transactional producer, so a
+        consumer reading committed data sees the records exactly when the offsets that
+        skip them are stored; a crash before the commit leaves neither.
+        """
+        from confluent_kafka import KafkaException
+
+        env = self.env
+        store = t.cast(KafkaOffsetStore, env.offset_store)
+        started = time.monotonic()
+        entries = {key: offset for key, (_p, offset) in self._pending.items()}
+        for key, value in store.offset_messages(entries):
+            producer.produce(store.topic, value, key)
+        errors.flush()  # dead letters are written outside the transaction, before it commits
+        try:
+            producer.commit_transaction(60)
+        except KafkaException as exc:
+            env.metrics.offset_commit_failure.inc()
+            msg = f"transaction of {self.name}-{env.task_id} not committed ({exc}); restarting from committed offsets"
+            raise FatalError(msg) from exc
+        store.remember(entries)
+        env.metrics.source_record_write.inc(self._unacked)
+        env.metrics.offset_commit_success.inc()
+        env.metrics.offset_commit_time.observe((time.monotonic() - started) * 1000)
+        self._unacked = 0
+        pending, self._pending = self._pending, {}
+        producer.begin_transaction()
+        task.commit(list(pending.values()))
+
+    def _record_failed(self, errors: ErrorHandler, exc: RecordError, stage: Stage, record: SourceRecord) -> None:
+        partition = orjson.dumps(dict(record.partition)).decode()
+        where = f"record at {partition} offset {orjson.dumps(dict(record.offset)).decode()}"
+        try:
+            raw = to_json_bytes({"key": record.key, "value": record.value})
+        except TypeError:
+            raw = repr((record.key, record.value)).encode()
+        errors.handle(exc, stage=stage, where=where, topic=record.topic, value=raw)
+
+    def _on_delivery(self, error: t.Any, _message: t.Any) -> None:
+        if error is not None:
+            self._delivery_errors.append(str(error))
+
+    def _commit(self, producer: t.Any, errors: ErrorHandler, task: t.Any) -> None:
+        """Store offsets for everything acknowledged; never for anything that is not."""
+        env = self.env
+        started = time.monotonic()
+        remaining = producer.flush(60)
+        if remaining:
+            env.metrics.offset_commit_failure.inc()
+            msg = f"{remaining} records not acknowledged by Kafka within 60 s; offsets not stored"
+            raise RetriableError(msg)
+        if self._delivery_errors:
+            env.metrics.offset_commit_failure.inc()
+            msg = f"Kafka rejected records: {self._delivery_errors[:3]}; offsets not stored"
+            raise FatalError(msg)
+        env.metrics.source_record_write.inc(self._unacked)
+        self._unacked = 0
+        errors.flush()
+        if not self._pending:
+            return
+        pending = self._pending
+        retry_call(
+            lambda: env.offset_store.put_many({key: offset for key, (_p, offset) in pending.items()}),
+            env.retry_policy,
+            what=f"{self.name}-{env.task_id} offset commit",
+        )
+        self._pending = {}
+        env.metrics.offset_commit_success.inc()
+        env.metrics.offset_commit_time.observe((time.monotonic() - started) * 1000)
+        task.commit([(partition, offset) for partition, offset in pending.values()])
+
+
+def _abort_quietly(producer: t.Any) -> None:
+    """Abort a failed task's open transaction; its records were never visible."""
+    from confluent_kafka import KafkaException
+
+    try:
+        producer.abort_transaction(10)
+    except KafkaException as exc:
+        log.warning("could not abort the transaction of a failed task: %s", exc)
