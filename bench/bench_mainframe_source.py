@@ -49,7 +49,7 @@ def _source_only(config: MainframeCopybookConfig, count: int) -> tuple[float, So
         if sample is None and batch:
             sample = batch[0]
     elapsed = time.perf_counter() - started
-    task.close()
+    task.stop()
     assert isinstance(sample, SourceRecord)
     return count / elapsed, sample
 

@@ -84,7 +84,7 @@ def run_sink(uri: str, database: str, records: list[SinkRecord]) -> float:
             task.flush()
         return time.perf_counter() - started
     finally:
-        task.close()
+        task.stop()
 
 
 def run_raw(uri: str, database: str, records: list[SinkRecord]) -> float:

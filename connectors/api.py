@@ -2,26 +2,33 @@
 
 A source task ``poll()``s records that carry a source partition and a source offset; a
 sink task ``put()``s records and ``flush()``es them; a connector splits its work with
-``task_configs(max_tasks)``. Plugins never serialise and never store offsets: the runtime
-converts values with the configured converters, produces them, and stores offsets only
-after Kafka has acknowledged the records.
+``task_configs(max_tasks)``. Every other hook is optional with a safe default. Plugins
+never serialise and never store offsets: the runtime converts values with the configured
+converters, produces them, and stores offsets only after Kafka has acknowledged the
+records.
 """
 
 from __future__ import annotations
 
 import abc
 import enum
+import tempfile
 import typing as t
 from dataclasses import dataclass
+from pathlib import Path
 
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import RecordError
 
 __all__ = [
     "Capability",
+    "ConnectorContext",
     "ErrantSourceRecord",
+    "NullMetrics",
+    "OffsetMarker",
     "OffsetReader",
     "Plugin",
+    "PluginMetrics",
     "SinkConnector",
     "SinkRecord",
     "SinkTask",
@@ -32,6 +39,9 @@ __all__ = [
     "SourceRecord",
     "SourceTask",
     "SourceTaskContext",
+    "TaskContext",
+    "TopicPartition",
+    "TransactionContext",
 ]
 
 C = t.TypeVar("C", bound=PluginConfig)
@@ -45,6 +55,8 @@ SourceOffset: t.TypeAlias = t.Mapping[str, JsonScalar]
 JSON scalars only; big counters (an Oracle SCN) are strings, as Debezium stores them.
 """
 Headers: t.TypeAlias = tuple[tuple[str, bytes], ...]
+TopicPartition: t.TypeAlias = tuple[str, int]
+"""A Kafka topic-partition, ``("orders", 3)``."""
 
 
 class Capability(enum.Enum):
@@ -54,8 +66,9 @@ class Capability(enum.Enum):
     """Sources emit deletes (and tombstones); sinks apply them."""
     IDEMPOTENT_WRITES = "idempotent_writes"
     """Replaying records a sink already wrote leaves the target unchanged."""
-    SNAPSHOT = "snapshot"
-    """The source emits the initial state as ``op=r`` reads."""
+    OWNS_COMMIT_POINT = "owns_commit_point"
+    """The sink stores its progress in its target: ``open`` returns the offsets to resume
+    from and ``pre_commit`` returns only what the target holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +113,20 @@ class ErrantSourceRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class OffsetMarker:
+    """Advances a partition's stored offset without writing a Kafka record.
+
+    A source task returns it from ``poll()`` among its records: for a heartbeat (an
+    Oracle SCN that moved while no captured table changed) or a skipped range. The runtime
+    stores ``offset`` for ``partition`` once every record returned before it is
+    acknowledged, exactly as if a record with that offset had been written.
+    """
+
+    partition: SourcePartition
+    offset: SourceOffset
+
+
+@dataclass(frozen=True, slots=True)
 class SinkRecord:
     """One Kafka record as a sink task sees it: coordinates plus converted key and value."""
 
@@ -120,13 +147,147 @@ class OffsetReader(t.Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class SourceTaskContext:
-    """What the runtime gives a source task at construction."""
+class PluginMetrics(t.Protocol):
+    """Metrics a plugin defines for itself; they appear on ``/metrics`` with the task's labels.
 
-    connector_name: str
-    task_id: int
-    offsets: OffsetReader
+    Names are plain (``records_parsed``); the runtime prefixes them with
+    ``headwater_plugin_<plugin name>_`` and adds the ``connector`` and ``task`` labels.
+    Asking twice for one name returns the same series. Safe from any thread.
+    """
+
+    def counter(self, name: str, doc: str) -> MetricCounter:
+        """A monotonically increasing count."""
+        ...
+
+    def gauge(self, name: str, doc: str) -> MetricGauge:
+        """A value that goes up and down (a lag, a queue depth)."""
+        ...
+
+
+class MetricCounter(t.Protocol):
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class MetricGauge(t.Protocol):
+    def set(self, value: float) -> None: ...
+
+
+class _NullSeries:
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def set(self, value: float) -> None:
+        pass
+
+
+class NullMetrics:
+    """The metrics of a task built outside a worker (unit tests): every series discards."""
+
+    def counter(self, name: str, doc: str) -> MetricCounter:
+        return _NullSeries()
+
+    def gauge(self, name: str, doc: str) -> MetricGauge:
+        return _NullSeries()
+
+
+class TaskContext:
+    """What the runtime gives every task at construction.
+
+    The base class works on its own (unit tests, the conformance suite build tasks with
+    it); inside a worker the runtime passes a subclass that is wired to Kafka.
+
+    Attributes:
+        connector_name: the connector's ``name``.
+        task_id: the task's index, 0 to ``tasks.max - 1``.
+        metrics: the plugin's own metrics (:class:`PluginMetrics`).
+    """
+
+    def __init__(
+        self,
+        connector_name: str,
+        task_id: int,
+        *,
+        scratch_dir: Path | None = None,
+        metrics: PluginMetrics | None = None,
+    ) -> None:
+        self.connector_name = connector_name
+        self.task_id = task_id
+        self.metrics: PluginMetrics = metrics if metrics is not None else NullMetrics()
+        self._scratch_dir = scratch_dir
+
+    @property
+    def scratch_dir(self) -> Path:
+        """A folder private to this task for spills and temporary files, created on first use.
+
+        It survives a restart of the task on the same worker but is not durable state:
+        another worker does not see it, so a task must be able to rebuild from its offsets
+        alone. Built outside a worker it is a fresh temporary folder.
+        """
+        if self._scratch_dir is None:
+            self._scratch_dir = Path(tempfile.mkdtemp(prefix=f"headwater-{self.connector_name}-{self.task_id}-"))
+        self._scratch_dir.mkdir(parents=True, exist_ok=True)
+        return self._scratch_dir
+
+
+class TransactionContext(t.Protocol):
+    """Transaction boundaries chosen by a source task (KIP-618 ``transaction.boundary=connector``).
+
+    Given to the task as ``context.transactions`` only when the worker runs exactly-once
+    sources and the connector sets ``transaction.boundary=connector``; None otherwise.
+    Call it from ``poll()`` (the task's thread) only.
+    """
+
+    def commit_transaction(self, record: SourceRecord | None = None) -> None:
+        """Commit the open Kafka transaction after ``record`` (a record this ``poll()``
+        returns), or after the last record of this ``poll()`` when ``record`` is None.
+
+        The records up to that point and the offsets that skip them become visible
+        together; the records after it start the next transaction.
+        """
+        ...
+
+    def abort_transaction(self, record: SourceRecord | None = None) -> None:
+        """Abort the open transaction after ``record`` (or after this ``poll()``'s batch).
+
+        The aborted records are never visible to consumers reading committed data, and
+        their offsets are not stored: nothing is skipped, they are polled again only if
+        the task rewinds.
+        """
+        ...
+
+
+class SourceTaskContext(TaskContext):
+    """What the runtime gives a source task at construction.
+
+    Attributes:
+        offsets: the stored offsets of this connector's partitions (resume state).
+        transactions: set only under ``transaction.boundary=connector`` (see
+            :class:`TransactionContext`).
+    """
+
+    def __init__(
+        self,
+        connector_name: str,
+        task_id: int,
+        offsets: OffsetReader,
+        *,
+        scratch_dir: Path | None = None,
+        metrics: PluginMetrics | None = None,
+        transactions: TransactionContext | None = None,
+    ) -> None:
+        super().__init__(connector_name, task_id, scratch_dir=scratch_dir, metrics=metrics)
+        self.offsets = offsets
+        self.transactions = transactions
+        self.next_poll_delay_ms = 0
+
+    def next_poll_in(self, delay_ms: int) -> None:
+        """Ask the runtime to wait ``delay_ms`` before it calls ``poll()`` again.
+
+        Call it from ``poll()`` instead of sleeping there: the runtime waits without
+        holding the task's thread hostage, so pause, stop and offset commits are served at
+        once. A later call in the same ``poll()`` replaces the earlier one.
+        """
+        self.next_poll_delay_ms = max(0, int(delay_ms))
 
 
 class ErrantRecordReporter(t.Protocol):
@@ -135,18 +296,88 @@ class ErrantRecordReporter(t.Protocol):
     def __call__(self, record: SinkRecord, error: BaseException) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class SinkTaskContext:
+def _raise_reported(record: SinkRecord, error: BaseException) -> None:
+    raise error
+
+
+class SinkTaskContext(TaskContext):
     """What the runtime gives a sink task at construction.
 
-    ``report(record, error)`` hands one bad record to the runtime: with
-    ``errors.tolerance=all`` it goes to the dead-letter topic and the task carries on;
-    with ``none`` the call raises, which fails the task with an error naming the record.
+    Thread rules: :meth:`report`, :meth:`emit` and :meth:`request_commit` are safe from
+    any thread, including the plugin's own worker threads; the other methods are for the
+    thread that calls ``put()``/``open()``/``close()``.
+
+    Built outside a worker (unit tests), ``report`` calls the given reporter (by default
+    it raises the error), the assignment is empty and the other calls do nothing.
     """
 
-    connector_name: str
-    task_id: int
-    report: ErrantRecordReporter
+    def __init__(
+        self,
+        connector_name: str,
+        task_id: int,
+        report: ErrantRecordReporter | None = None,
+        *,
+        scratch_dir: Path | None = None,
+        metrics: PluginMetrics | None = None,
+    ) -> None:
+        super().__init__(connector_name, task_id, scratch_dir=scratch_dir, metrics=metrics)
+        self._reporter: ErrantRecordReporter = report if report is not None else _raise_reported
+
+    def report(self, record: SinkRecord, error: BaseException) -> None:
+        """Hand one bad record to the runtime; safe from any thread.
+
+        With ``errors.tolerance=all`` the record's original bytes and headers go to the
+        dead-letter topic (even if its offset was read long ago: the runtime keeps them
+        until the offset is committed) and the task carries on; with ``none`` the call
+        raises, which fails the task with an error naming the record.
+        """
+        self._reporter(record, error)
+
+    def assignment(self) -> frozenset[TopicPartition]:
+        """The topic-partitions this task is assigned now."""
+        return frozenset()
+
+    def pause(self, partitions: t.Iterable[TopicPartition]) -> None:
+        """Stop fetching ``partitions`` until :meth:`resume`; the task stays in its group."""
+
+    def resume(self, partitions: t.Iterable[TopicPartition]) -> None:
+        """Fetch ``partitions`` again after :meth:`pause`."""
+
+    def request_commit(self) -> None:
+        """Ask for ``pre_commit`` and a consumer offset commit soon, before the flush interval."""
+
+    def emit(self, topic: str, key: t.Any, value: t.Any, headers: Headers = ()) -> None:
+        """Write a record to Kafka (a response or result topic); safe from any thread.
+
+        ``key`` and ``value`` are structured data: the runtime converts them with the
+        connector's converters and produces them. Emitted records are acknowledged by
+        Kafka before the input offsets of the same commit are committed, so a crash can
+        duplicate them but never lose them.
+        """
+        msg = "emit() needs a worker: this context was built outside the runtime"
+        raise RuntimeError(msg)
+
+
+class ConnectorContext:
+    """What the runtime gives a connector (not a task).
+
+    Built outside a worker (unit tests) :meth:`request_task_reconfiguration` only records
+    the request in ``reconfiguration_requested``.
+    """
+
+    def __init__(self, connector_name: str) -> None:
+        self.connector_name = connector_name
+        self.reconfiguration_requested = False
+
+    def request_task_reconfiguration(self) -> None:
+        """Ask the runtime to call ``task_configs`` again (new tables appeared, a snapshot
+        finished); safe from any thread, e.g. a monitoring thread started in ``start()``.
+
+        When the new list differs from the stored one the runtime stores it (in
+        distributed mode in the config topic, where every worker sees it) and restarts
+        the connector's tasks with it.
+        """
+        self.reconfiguration_requested = True
 
 
 class Plugin(abc.ABC, t.Generic[C]):
@@ -154,6 +385,12 @@ class Plugin(abc.ABC, t.Generic[C]):
 
     Class attributes describe the plugin; ``name`` is also its ``connector.class`` alias
     and entry-point name.
+
+    Lifecycle, all on one runtime thread: ``__init__`` -> ``start()`` -> ``task_configs``
+    (again after each reconfiguration request) -> ``stop()``. In distributed mode the
+    connector runs on one worker only, and the task configs it returns are stored in the
+    config topic, so they may depend on the moment (a snapshot SCN read in ``start()``):
+    every worker starts its tasks from the stored list, never by calling ``task_configs``.
     """
 
     name: t.ClassVar[str]
@@ -161,16 +398,37 @@ class Plugin(abc.ABC, t.Generic[C]):
     capabilities: t.ClassVar[frozenset[Capability]] = frozenset()
     description: t.ClassVar[str] = ""
 
-    def __init__(self, config: C) -> None:
+    def __init__(self, config: C, context: ConnectorContext | None = None) -> None:
         self.config = config
+        self.context = context if context is not None else ConnectorContext(type(self).__name__)
+
+    def start(self) -> None:
+        """Optional: connect, read what the task configs need, start a monitoring thread.
+
+        Called once before the first ``task_configs``; an exception fails the connector.
+        """
 
     @abc.abstractmethod
     def task_configs(self, max_tasks: int) -> list[C]:
         """Split the work into at least one and at most ``max_tasks`` task configs.
 
-        Called once by the worker when the connector starts, after the config was
-        validated; each returned config builds one task.
+        Called by the runtime after ``start()``, and again after
+        ``context.request_task_reconfiguration()``; each returned config builds one task.
         """
+
+    def alter_offsets(self, offsets: t.Mapping[t.Any, t.Any]) -> None:
+        """Optional: check offsets an operator gives to ``PATCH /connectors/{name}/offsets``.
+
+        Called on a REST thread while the connector is STOPPED (KIP-875's
+        ``alterOffsets``), with the partitions and offsets of the request (a None offset
+        resets a partition): source partition mappings to source offset mappings, or
+        ``(topic, partition)`` to an ``int`` for sinks. Raise :class:`ConfigError` naming
+        the bad partition to refuse the request with a 400; nothing is written then. The
+        default accepts every offset.
+        """
+
+    def stop(self) -> None:
+        """Optional: release what ``start()`` took. Called once when the connector stops."""
 
 
 class SourceTask(abc.ABC, t.Generic[C]):
@@ -178,6 +436,7 @@ class SourceTask(abc.ABC, t.Generic[C]):
 
     All resume state comes from ``context.offsets``: after a crash the task is rebuilt
     and must continue after the last durable offset of each partition it owns.
+    Every method is called from the task's own thread.
     """
 
     def __init__(self, config: C, context: SourceTaskContext) -> None:
@@ -185,12 +444,14 @@ class SourceTask(abc.ABC, t.Generic[C]):
         self.context = context
 
     @abc.abstractmethod
-    def poll(self) -> t.Sequence[SourceRecord | ErrantSourceRecord]:
+    def poll(self) -> t.Sequence[SourceRecord | ErrantSourceRecord | OffsetMarker]:
         """Return the records that are ready, in offset order per partition.
 
         Called in a loop by the runtime's task thread. Return ``[]`` when idle; never
-        block for longer than about a second. Raise ``RetriableError`` for transient
-        trouble (the runtime backs off and calls again).
+        block for longer than about a second, and never sleep to pace yourself: call
+        ``context.next_poll_in(ms)`` and return. Raise ``RetriableError`` (with
+        ``retry_after_ms`` if the system said when) for transient trouble: the runtime
+        backs off and calls again.
         """
 
     def commit(self, offsets: t.Sequence[tuple[SourcePartition, SourceOffset]]) -> None:
@@ -200,24 +461,43 @@ class SourceTask(abc.ABC, t.Generic[C]):
         for offsets that are not yet stored.
         """
 
-    def close(self) -> None:
+    def stop(self) -> None:
         """Release resources. Called once when the task stops, even after a failure."""
 
 
 class SinkTask(abc.ABC, t.Generic[C]):
-    """Writes records to an external system. Built by the runtime once per task start."""
+    """Writes records to an external system. Built by the runtime once per task start.
+
+    ``open``, ``put``, ``flush``, ``pre_commit``, ``close`` and ``stop`` are called from
+    one runtime thread, never concurrently; the consumer keeps polling on another thread
+    while they run, so a slow batch never gets the task evicted from its group. A sink may
+    run its own threads (one per partition, say); from those it may call only
+    ``context.report``, ``context.emit`` and ``context.request_commit``.
+    """
 
     def __init__(self, config: C, context: SinkTaskContext) -> None:
         self.config = config
         self.context = context
+
+    def open(self, partitions: t.Sequence[TopicPartition]) -> t.Mapping[TopicPartition, int | None] | None:
+        """Optional: ``partitions`` were assigned to this task.
+
+        Return, for any of them, the offset to start reading from (the next offset to
+        write, as a sink that stores its progress in its target knows it); a partition
+        left out, or mapped to None, starts from the group's committed offset. Called
+        before the first ``put`` with records of these partitions.
+        """
+        return None
 
     @abc.abstractmethod
     def put(self, records: t.Sequence[SinkRecord]) -> None:
         """Write or buffer ``records`` (in offset order per Kafka partition).
 
         Hand single bad records to ``context.report`` and go on. Raise
-        ``RetriableError`` to have the runtime back off and deliver the same batch
-        again; any other exception fails the task.
+        ``RetriableError`` to have the runtime deliver the same batch again after a
+        backoff (after ``retry_after_ms`` when given; only the partitions named in the
+        error, or else the batch's partitions, are paused meanwhile); any other exception
+        fails the task.
         """
 
     @abc.abstractmethod
@@ -228,18 +508,28 @@ class SinkTask(abc.ABC, t.Generic[C]):
         writes nothing twice.
         """
 
-    def pre_commit(self, offsets: t.Mapping[tuple[str, int], int]) -> t.Mapping[tuple[str, int], int]:
+    def pre_commit(self, offsets: t.Mapping[TopicPartition, int]) -> t.Mapping[TopicPartition, int]:
         """Return the offsets (next to read, per topic-partition) that are safe to commit.
 
         Called by the runtime before each consumer offset commit. The default flushes
         and returns ``offsets``; a sink that owns its commit point returns only what it
-        has durably written.
+        has durably written (possibly less, or nothing): the runtime commits exactly that
+        and keeps every later record's original bytes for the dead-letter topic.
         """
         self.flush()
         return offsets
 
-    def close(self) -> None:
-        """Release resources. Called once when the task stops, after a final flush."""
+    def close(self, partitions: t.Sequence[TopicPartition], *, lost: bool) -> None:
+        """Optional: ``partitions`` are no longer this task's.
+
+        ``lost=False``: revoked in a rebalance; the runtime has already called
+        ``pre_commit`` and committed what it returned. ``lost=True``: taken away without a
+        hand-over (the group moved on): nothing was committed for them and another task
+        may already write them, so drop their buffers without writing.
+        """
+
+    def stop(self) -> None:
+        """Release resources. Called once when the task stops, after a final commit."""
 
 
 class SourceConnector(Plugin[C]):

@@ -35,7 +35,25 @@ class HeadwaterError(Exception):
 
 
 class RetriableError(HeadwaterError):
-    """A transient failure (network, timeout, failover): retrying the same call may succeed."""
+    """A transient failure (network, timeout, failover, throttling): retrying the same call may succeed.
+
+    Attributes:
+        retry_after_ms: when the system said how long to wait (an HTTP 429's
+            ``Retry-After``), the runtime waits at least this long before the retry.
+        partitions: for a sink, the ``(topic, partition)`` pairs the failure concerns; the
+            runtime pauses only those (default: every partition of the failed batch).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_ms: int | None = None,
+        partitions: t.Collection[tuple[str, int]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
+        self.partitions = frozenset(partitions) if partitions is not None else None
 
 
 class FatalError(HeadwaterError):

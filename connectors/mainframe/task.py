@@ -477,7 +477,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                 stream.last_committed = max(stream.last_committed, int(t.cast(int, offset["record"])))
                 self._maybe_release(stream)
 
-    def close(self) -> None:
+    def stop(self) -> None:
         """Close open file handles."""
         close = getattr(self.reader, "close", None)
         if close is not None:

@@ -92,7 +92,7 @@ class SinkTaskRunner:
             self._commit()
         finally:
             try:
-                self._task.close()
+                self._task.stop()
             finally:
                 self._errors.close()
                 # close() leaves the group; after a failure nothing more was committed,

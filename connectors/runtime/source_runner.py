@@ -122,7 +122,7 @@ class SourceTaskRunner:
             failed = False
         finally:
             try:
-                task.close()
+                task.stop()
             finally:
                 errors.close()
                 if failed and exactly_once:

@@ -192,7 +192,7 @@ class MongoSinkTask(SinkTask[MongoSinkConfig]):
     def flush(self) -> None:
         """Nothing to do: ``put`` returns only after MongoDB acknowledged its writes."""
 
-    def close(self) -> None:
+    def stop(self) -> None:
         """Close the MongoDB client. Called once by the runtime when the task stops."""
         self._writer.close()
 

@@ -132,7 +132,7 @@ def test_the_open_hierarchy_waits_for_the_next_root_or_the_quiet_end(tmp_path: P
         handle.write(frame_vb([raw.data for raw in tail], records_per_block=3))
     assert drain(task, timeout=10) == [], "children alone do not complete a hierarchy"
     _commit(task, store, first)
-    task.close()
+    task.stop()
     # Once the file is quiet, the last company is complete: a restart emits it whole.
     closing = _task(_config(keys, **{"file.quiet.ms": "0"}), store)
     assert _after(drain(closing, timeout=10)) == [expected[-1]]
@@ -154,7 +154,7 @@ def test_restart_inside_a_hierarchy_resumes_at_its_root(tmp_path: Path, commit_s
         committed = seen[: int(len(seen) * commit_share)]
         if committed:
             _commit(first, store, committed)
-        first.close()  # abort: whatever was read after the committed offset is not durable
+        first.stop()  # abort: whatever was read after the committed offset is not durable
         path.write_bytes(data)
         resumed = drain(_task(_config(keys, **{"file.quiet.ms": "0"}), store), timeout=10)
         assert _after(committed) + _after(resumed) == expected, f"cut at byte {cut}"

@@ -191,7 +191,7 @@ def test_append_mode_formats(
     _write(tmp_path / "in" / "ITEMS.DAT", frame(_records(rows)))
     task = _task(_config(tmp_path, **{"record.format": record_format, **extra}))
     records = drain(task, timeout=10)
-    task.close()
+    task.stop()
     assert _after(records) == rows
     first = records[0]
     assert isinstance(first, SourceRecord)
@@ -245,7 +245,7 @@ def test_vbs_resumes_at_a_record_whose_segments_were_cut(tmp_path: Path) -> None
     first = _task(config, store)
     seen = drain(first, timeout=10)
     _commit(first, store, seen)
-    first.close()
+    first.stop()
     assert 0 < len(seen) < len(rows)
     path.write_bytes(data)
     resumed = drain(_task(config, store), timeout=10)
@@ -260,7 +260,7 @@ def test_resume_mid_block_from_stored_offset(tmp_path: Path) -> None:
     store = MemoryOffsetStore()
     first = _task(config, store)
     seen = drain(first, timeout=10)
-    first.close()
+    first.stop()
     assert seen
     assert seen[-1].offset["resume.block.end"] is not None, "the cut must fall inside a block"
     # Store an offset from the middle of the poll (resumes by re-splitting from the chunk start).
@@ -434,7 +434,7 @@ def test_snapshot_diff_three_generations_with_restarts(tmp_path: Path) -> None:
     assert len(first) == len(generations[0])
     _commit(task, store, first)
     stream += first
-    task.close()
+    task.stop()
 
     # Generation 2 arrives; the task is restarted in the middle of its diff.
     _arrive(tmp_path, config, 2)
@@ -444,7 +444,7 @@ def test_snapshot_diff_three_generations_with_restarts(tmp_path: Path) -> None:
         partial += task.poll()
     _commit(task, store, partial[:20])
     stream += partial[:20]
-    task.close()
+    task.stop()
     task = _task(config, store)
     rest = drain(task, timeout=10)
     _commit(task, store, rest)
@@ -455,7 +455,7 @@ def test_snapshot_diff_three_generations_with_restarts(tmp_path: Path) -> None:
     assert state == {canonical_key({"ACCT_ID": row["ACCT_ID"]}): row for row in generations[1]}
     updates = [r for r in stream if r.value is not None and r.value["op"] == "u"]
     assert all(u.value["before"] != u.value["after"] for u in updates)
-    task.close()
+    task.stop()
 
     # Restart between generations, then generation 3.
     task = _task(config, store)

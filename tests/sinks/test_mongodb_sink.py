@@ -50,7 +50,7 @@ class Harness:
         return list(self.client[self.database][collection].find().sort("_id", 1))
 
     def close(self) -> None:
-        self.task.close()
+        self.task.stop()
         self.client.close()
 
 
@@ -621,7 +621,7 @@ def test_server_down_is_retriable() -> None:
         with pytest.raises(RetriableError, match="ServerSelectionTimeoutError"):
             task.put([rec(0, {"_id": 1})])
     finally:
-        task.close()
+        task.stop()
 
 
 # --- configuration --------------------------------------------------------------------
