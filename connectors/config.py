@@ -213,6 +213,9 @@ class WorkerConfig(PluginConfig):
     """Default key converter for connectors that do not set one."""
     value_converter: str = "json"
     """Default value converter for connectors that do not set one."""
+    scratch_dir: str = ".headwater/scratch"
+    """Folder under which each task gets a private scratch folder
+    (``<scratch.dir>/<connector>/<task>``) for spills and temporary files."""
     task_shutdown_graceful_timeout_ms: int = Field(default=10_000, ge=0)
     """How long a stopping task may take to flush and commit."""
     producer: dict[str, str] = Field(default_factory=dict, alias="producer.*")

@@ -9,11 +9,13 @@ per record, to keep them off the hot path.
 
 from __future__ import annotations
 
+import re
+import threading
 import typing as t
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Summary
 
-__all__ = ["TaskMetrics", "WorkerMetrics"]
+__all__ = ["PluginTaskMetrics", "TaskMetrics", "WorkerMetrics"]
 
 _LABELS = ("connector", "task")
 
@@ -23,6 +25,8 @@ class WorkerMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._plugin_families: dict[str, Counter | Gauge] = {}
+        self._plugin_lock = threading.Lock()
 
         def counter(group: str, name: str, doc: str) -> Counter:
             return Counter(f"kafka_connect_{group}_{name}", doc, _LABELS, registry=self.registry)
@@ -90,6 +94,21 @@ class WorkerMetrics:
         """The bound series of one task."""
         return TaskMetrics(self, connector, str(task_id))
 
+    def for_plugin(self, plugin: str, connector: str, task_id: int) -> PluginTaskMetrics:
+        """The series a plugin defines for itself, bound to one task's labels."""
+        return PluginTaskMetrics(self, plugin, connector, str(task_id))
+
+    def _plugin_family(self, kind: type[Counter] | type[Gauge], name: str, doc: str) -> t.Any:
+        """One family per (kind, name) in this registry, created on first use; thread-safe."""
+        with self._plugin_lock:
+            family = self._plugin_families.get(name)
+            if family is None:
+                family = self._plugin_families[name] = kind(name, doc, _LABELS, registry=self.registry)
+            elif not isinstance(family, kind):
+                msg = f"plugin metric {name} is already a {type(family).__name__}"
+                raise ValueError(msg)
+            return family
+
 
 class TaskMetrics:
     """One task's series, each bound to its labels on first use.
@@ -109,3 +128,29 @@ class TaskMetrics:
         child = family.labels(**self._labels)
         setattr(self, name, child)
         return child
+
+
+_METRIC_NAME = re.compile(r"[^a-zA-Z0-9_]")
+
+
+class PluginTaskMetrics:
+    """A plugin's own metrics (:class:`headwater.connectors.api.PluginMetrics`) for one task.
+
+    ``counter("rows_read", doc)`` is the series ``headwater_plugin_<plugin>_rows_read``
+    labelled with the task's connector and task id. Safe from any thread.
+    """
+
+    def __init__(self, metrics: WorkerMetrics, plugin: str, connector: str, task: str) -> None:
+        self._metrics = metrics
+        self._prefix = "headwater_plugin_" + _METRIC_NAME.sub("_", plugin) + "_"
+        self._labels = {"connector": connector, "task": task}
+
+    def counter(self, name: str, doc: str) -> t.Any:
+        """A counter bound to this task (``inc(amount)``)."""
+        family = self._metrics._plugin_family(Counter, self._prefix + _METRIC_NAME.sub("_", name), doc)
+        return family.labels(**self._labels)
+
+    def gauge(self, name: str, doc: str) -> t.Any:
+        """A gauge bound to this task (``set(value)``)."""
+        family = self._metrics._plugin_family(Gauge, self._prefix + _METRIC_NAME.sub("_", name), doc)
+        return family.labels(**self._labels)

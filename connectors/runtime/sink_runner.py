@@ -61,7 +61,10 @@ class SinkTaskRunner:
         env = self.env
         self._errors = env.error_handler()
         self._task = env.plugin_class.task_class(
-            env.task_config, SinkTaskContext(self.name, env.task_id, report=self._report)
+            env.task_config,
+            SinkTaskContext(
+                self.name, env.task_id, report=self._report, scratch_dir=env.scratch_dir, metrics=env.plugin_metrics
+            ),
         )
         self._consumer = Consumer({**env.consumer_config, "logger": CLIENT_LOG})
         self._consumer.subscribe(self._topics(), on_revoke=self._on_revoke, on_lost=self._on_lost)

@@ -61,7 +61,13 @@ class SourceTaskRunner:
         env = self.env
         task = env.plugin_class.task_class(
             env.task_config,
-            SourceTaskContext(self.name, env.task_id, ConnectorOffsets(env.offset_store, self.name)),
+            SourceTaskContext(
+                self.name,
+                env.task_id,
+                ConnectorOffsets(env.offset_store, self.name),
+                scratch_dir=env.scratch_dir,
+                metrics=env.plugin_metrics,
+            ),
         )
         exactly_once = env.transactional_id is not None
         client_config = {**env.producer_config, "logger": CLIENT_LOG}

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import typing as t
+from pathlib import Path
 
 from headwater.codecs.converters import Converter
+from headwater.connectors.api import PluginMetrics
 from headwater.connectors.config import ConnectorConfig, PluginConfig
 from headwater.connectors.runtime.dlq import ErrorHandler
 from headwater.connectors.runtime.metrics import TaskMetrics
@@ -49,6 +51,10 @@ class TaskEnvironment(t.NamedTuple):
     flush_interval_s: float
     transactional_id: str | None = None
     """Set for exactly-once sources: records and offsets go in one transaction per poll."""
+    scratch_dir: Path | None = None
+    """The task's private folder (``context.scratch_dir``), created on first use."""
+    plugin_metrics: PluginMetrics | None = None
+    """The plugin's own metrics (``context.metrics``), labelled with this task."""
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -15,6 +15,7 @@ import time
 import traceback
 import typing as t
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from headwater.codecs.converters import Converter, make_converter
 from headwater.connectors.api import SinkConnector
@@ -322,6 +323,10 @@ class Worker:
             metrics=self.metrics.for_task(framework.name, task_id),
             flush_interval_s=self.config.offset_flush_interval_ms / 1000,
             transactional_id=transactional_id,
+            scratch_dir=Path(self.config.scratch_dir) / framework.name / str(task_id),
+            plugin_metrics=self.metrics.for_plugin(
+                getattr(connector.plugin_class, "name", connector.plugin_class.__name__), framework.name, task_id
+            ),
         )
         state = TaskState(task_id, connector=framework.name)
         if paused:
