@@ -1,50 +1,103 @@
 #!/usr/bin/env bash
 # A mainframe VB dataset -> Kafka -> MongoDB, on the embedded defaults:
-# the local Kafka broker, SecantusDB (a MongoDB-wire server from the dev extra) on
-# 127.0.0.1:27017, and the dataset emulator. Run from the repository root after `make setup`.
+# the local Kafka broker, SecantusDB (a MongoDB-wire server from the dev extra) and the
+# dataset emulator. Run from anywhere after `make setup`; it cleans up what it started
+# (the worker and SecantusDB; the Kafka broker keeps running, as with `make demo`).
+#
+# Ports, overridable from the environment:
+#   HEADWATER_KAFKA_PORT (9092)  HEADWATER_REST_PORT (8083)  HEADWATER_MONGO_PORT (27017)
+#   HEADWATER_BOOTSTRAP_SERVERS  use this running Kafka instead of starting the local broker
+#   HEADWATER_EXAMPLE_TIMEOUT seconds to wait for MongoDB to equal the emulator's state (300)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+KAFKA_PORT=${HEADWATER_KAFKA_PORT:-9092}
+REST_PORT=${HEADWATER_REST_PORT:-8083}
+MONGO_PORT=${HEADWATER_MONGO_PORT:-27017}
+TIMEOUT=${HEADWATER_EXAMPLE_TIMEOUT:-300}
 WORK=.headwater/mainframe-to-mongodb
+# A topic of its own for each run: earlier runs (or the README's mainframe step, which
+# writes mainframe.customers) never mix into what this run checks.
+RUN=$(date +%s)
+TOPIC="mainframe.customers.$RUN"
+DATABASE="legacy_$RUN"
 rm -rf "$WORK" demo-mainframe && mkdir -p "$WORK"
 
-$BIN/headwater kafka start
-$BIN/secantusd-py --host 127.0.0.1 --port 27017 --storage-path :memory: > "$WORK/mongodb.log" 2>&1 &
+WORKER_PID=""
+MONGO_PID=""
+cleanup() {
+  [ -n "$WORKER_PID" ] && kill -TERM "$WORKER_PID" 2>/dev/null && wait "$WORKER_PID" 2>/dev/null
+  [ -n "$MONGO_PID" ] && kill "$MONGO_PID" 2>/dev/null && wait "$MONGO_PID" 2>/dev/null
+  return 0
+}
+trap cleanup EXIT
+
+if [ -n "${HEADWATER_BOOTSTRAP_SERVERS:-}" ]; then
+  BOOTSTRAP=$HEADWATER_BOOTSTRAP_SERVERS
+else
+  BOOTSTRAP=$($BIN/headwater kafka start --port "$KAFKA_PORT" | tail -n 1)
+fi
+$BIN/secantusd-py --host 127.0.0.1 --port "$MONGO_PORT" --storage-path :memory: > "$WORK/mongodb.log" 2>&1 &
 MONGO_PID=$!
-trap 'kill $MONGO_PID 2>/dev/null || true' EXIT
 
 $BIN/headwater emulator generate mainframe --scenario customers-vb --seed 1 --out demo-mainframe
 $BIN/headwater emulator final-state mainframe --scenario customers-vb --seed 1 > "$WORK/expected.jsonl"
 
 cat > "$WORK/worker.json" <<JSON
-{"bootstrap.servers": "127.0.0.1:9092", "offset.storage.file.filename": "$WORK/offsets.json",
- "offset.flush.interval.ms": "1000", "rest.port": "8083"}
+{"bootstrap.servers": "$BOOTSTRAP", "offset.storage.file.filename": "$WORK/offsets.json",
+ "offset.flush.interval.ms": "1000", "rest.port": "$REST_PORT"}
 JSON
-$BIN/headwater standalone "$WORK/worker.json" examples/mainframe-customers.json examples/mainframe-to-mongodb.json \
-  > "$WORK/worker.log" 2>&1 &
+# The example connector files, with this run's topic, database and ports.
+$BIN/python - "$WORK" "$TOPIC" "$DATABASE" "$MONGO_PORT" <<'PY'
+import json, sys
+work, topic, database, mongo_port = sys.argv[1:]
+source = json.load(open("examples/mainframe-customers.json"))
+source["config"]["topic"] = topic
+sink = json.load(open("examples/mainframe-to-mongodb.json"))
+sink["config"].update({
+    "topics": topic,
+    "database": database,
+    "connection.uri": f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true",
+})
+json.dump(source, open(f"{work}/source.json", "w"), indent=2)
+json.dump(sink, open(f"{work}/sink.json", "w"), indent=2)
+PY
+$BIN/headwater standalone "$WORK/worker.json" "$WORK/source.json" "$WORK/sink.json" > "$WORK/worker.log" 2>&1 &
 WORKER_PID=$!
 
-# Wait until MongoDB holds every customer the emulator says should be there.
-$BIN/python - "$WORK/expected.jsonl" <<'PY'
+# Poll until MongoDB equals the emulator's final state, document for document, or time out.
+$BIN/python - "$WORK/expected.jsonl" "$DATABASE" "$MONGO_PORT" "$TIMEOUT" <<'PY'
 import json, sys, time
 from decimal import Decimal
 import pymongo
+expected_file, database, mongo_port, timeout = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 expected = {json.dumps(e["key"], sort_keys=True): e["row"]
-            for e in map(lambda line: json.loads(line, parse_float=Decimal), open(sys.argv[1]))}
-collection = pymongo.MongoClient("mongodb://127.0.0.1:27017/?directConnection=true").legacy.customers
-deadline = time.time() + 300
-while (count := collection.count_documents({})) < len(expected):
-    if time.time() > deadline:
-        sys.exit(f"only {count} of {len(expected)} documents after 300 s")
-    time.sleep(1)
+            for e in map(lambda line: json.loads(line, parse_float=Decimal), open(expected_file))}
+collection = pymongo.MongoClient(f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true")[database].customers
+
 def plain(value):
     return value.to_decimal() if hasattr(value, "to_decimal") else value
-landed = {json.dumps(doc.pop("_id"), sort_keys=True): {k: plain(v) for k, v in doc.items()} for doc in collection.find()}
-wrong = [key for key, row in expected.items() if landed.get(key) != row]
-print(f"MongoDB legacy.customers holds {count} documents; {len(expected) - len(wrong)} of {len(expected)} "
-      "equal the emulator's final state")
-print("one of them:", next(iter(landed.values())))
-sys.exit(1 if wrong else 0)
+
+def landed():
+    return {json.dumps(doc.pop("_id"), sort_keys=True): {k: plain(v) for k, v in doc.items()}
+            for doc in collection.find()}
+
+deadline = time.time() + timeout
+while True:
+    current = landed()
+    wrong = [key for key, row in expected.items() if current.get(key) != row]
+    extra = [key for key in current if key not in expected]
+    if not wrong and not extra:
+        break
+    if time.time() > deadline:
+        print(f"after {timeout:.0f} s: {len(expected) - len(wrong)} of {len(expected)} documents equal the "
+              f"emulator's final state, {len(extra)} unexpected", file=sys.stderr)
+        sys.exit(1)
+    time.sleep(1)
+print(f"MongoDB {database}.customers holds {len(current)} documents; all {len(expected)} equal the emulator's "
+      "final state")
+print("one of them:", next(iter(current.values())))
 PY
-curl -s http://127.0.0.1:8083/connectors/mongodb-customers/status; echo
-kill -TERM $WORKER_PID && wait $WORKER_PID && echo "worker stopped cleanly"
+curl -s "http://127.0.0.1:$REST_PORT/connectors/mongodb-customers/status"; echo
+kill -TERM "$WORKER_PID" && wait "$WORKER_PID" && echo "worker stopped cleanly"
+WORKER_PID=""
