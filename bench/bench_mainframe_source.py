@@ -30,7 +30,7 @@ from headwater.codecs.converters import JsonConverter
 from headwater.conformance.emulators.mainframe import connector_config, generate
 from headwater.conformance.runtime import in_process_worker
 from headwater.connectors.api import SourceRecord, SourceTaskContext
-from headwater.connectors.config import parse_connector
+from headwater.connectors.loading import parse_connector
 from headwater.connectors.mainframe import MainframeCopybookTask
 from headwater.connectors.mainframe.config import MainframeCopybookConfig
 from headwater.connectors.runtime.offsets import ConnectorOffsets, MemoryOffsetStore

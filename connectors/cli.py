@@ -91,8 +91,9 @@ def _print_config_errors(error: ConfigError) -> None:
 )
 def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> None:
     """Check connector files; print one line per invalid or missing key."""
-    from headwater.connectors.config import WorkerConfig, load_connector_file, load_worker_file
+    from headwater.connectors.loading import load_connector_file, load_worker_file
     from headwater.connectors.runtime.worker import build_converters
+    from headwater.connectors.settings import WorkerConfig
 
     failed = False
     worker = load_worker_file(worker_file) if worker_file else WorkerConfig()
@@ -112,8 +113,8 @@ def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> Non
 def config_reference_markdown() -> str:
     """The config reference of every installed plugin as Markdown (it is in the README)."""
     from headwater.connectors.api import SinkConnector
-    from headwater.connectors.config import ConnectorConfig, WorkerConfig
     from headwater.connectors.registry import available_plugins
+    from headwater.connectors.settings import ConnectorConfig, WorkerConfig
 
     def table(schema: dict[str, t.Any]) -> list[str]:
         required = set(schema.get("required", ()))
@@ -215,7 +216,7 @@ def _serve_until_signalled(runner: _Runnable, rest: t.Any, announce: t.Callable[
 @click.argument("connector_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 def standalone(worker_file: Path, connector_files: tuple[Path, ...]) -> None:
     """Run connectors in one worker process until SIGTERM or SIGINT (then flush, commit, exit 0)."""
-    from headwater.connectors.config import load_connector_file, load_worker_file
+    from headwater.connectors.loading import load_connector_file, load_worker_file
     from headwater.connectors.runtime.rest import RestServer
     from headwater.connectors.runtime.worker import Worker
 
@@ -239,7 +240,7 @@ def distributed(worker_file: Path) -> None:
     tasks, flushing and committing, leaves the group and exits 0)."""
     import socket
 
-    from headwater.connectors.config import load_worker_file
+    from headwater.connectors.loading import load_worker_file
     from headwater.connectors.runtime.distributed import DistributedHerder
     from headwater.connectors.runtime.rest import RestServer
 

@@ -44,8 +44,8 @@ import zlib
 from dataclasses import dataclass
 
 from headwater.connectors.api import SinkConnector
-from headwater.connectors.config import ConnectorFile, WorkerConfig, parse_connector
 from headwater.connectors.errors import ConfigError, FieldError
+from headwater.connectors.loading import ConnectorFile, parse_connector
 from headwater.connectors.runtime import offset_admin
 from headwater.connectors.runtime.admin import (
     ConnectorExists,
@@ -65,6 +65,7 @@ from headwater.connectors.runtime.worker import (
     client_configs,
     fence_transactional_ids,
 )
+from headwater.connectors.settings import WorkerConfig
 
 __all__ = ["ConnectorPlan", "DistributedHerder", "task_slot"]
 

@@ -16,10 +16,10 @@ import logging
 import traceback
 import typing as t
 
-from headwater.connectors.config import ConnectorConfig
 from headwater.connectors.errors import FatalError
 from headwater.connectors.runtime.metrics import TaskMetrics
 from headwater.connectors.runtime.topics import ensure_topic
+from headwater.connectors.settings import ConnectorConfig
 
 __all__ = ["ErrorHandler", "Stage"]
 

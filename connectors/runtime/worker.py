@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 
 from headwater.codecs.converters import Converter, make_converter
 from headwater.connectors.api import SinkConnector
-from headwater.connectors.config import ConnectorFile, WorkerConfig
 from headwater.connectors.errors import ConfigError, FieldError
+from headwater.connectors.loading import ConnectorFile
 from headwater.connectors.runtime.metrics import WorkerMetrics
 from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetStore, OffsetStore
 from headwater.connectors.runtime.sink_runner import SinkTaskRunner
 from headwater.connectors.runtime.source_runner import SourceTaskRunner
 from headwater.connectors.runtime.tasks import TaskEnvironment
+from headwater.connectors.settings import WorkerConfig
 
 __all__ = [
     "CONNECTOR_STATE",

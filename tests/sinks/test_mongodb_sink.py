@@ -19,9 +19,9 @@ from headwater.codecs.converters import JsonConverter
 from headwater.codecs.envelope import fold, to_messages
 from headwater.conformance.mongodb import read_state
 from headwater.connectors.api import SinkRecord, SinkTaskContext
-from headwater.connectors.config import parse_connector
 from headwater.connectors.datagen.client import TableGenerator
 from headwater.connectors.errors import ConfigError, FatalError, RecordError, RetriableError
+from headwater.connectors.loading import parse_connector
 from headwater.sinks.mongodb import MongoSinkConnector, MongoSinkTask
 from headwater.sinks.mongodb.client import BulkWriteFailure, WriteError, WriteKind, WriteOp
 from headwater.sinks.mongodb.config import MongoSinkConfig
