@@ -118,7 +118,7 @@ def main() -> None:
         bootstrap = os.environ.get("HEADWATER_BOOTSTRAP_SERVERS", "").strip()
         broker = None
         if not bootstrap:
-            from headwater.connectors.runtime.broker import LocalKafka, find_free_port
+            from headwater.connectors.launch.broker import LocalKafka, find_free_port
 
             port = find_free_port()
             controller = find_free_port()

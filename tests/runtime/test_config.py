@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from headwater.conformance.process import write_json
 from headwater.connectors.api import SinkConnector, SinkRecord, SinkTask
 from headwater.connectors.cli import cli
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import ConfigError
+from headwater.connectors.launch.worker import write_json
 from headwater.connectors.loading import load_connector_file, load_worker_file, parse_connector
 from headwater.connectors.runtime.distributed import task_slot
 

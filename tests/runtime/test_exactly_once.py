@@ -11,10 +11,10 @@ import pytest
 from headwater.codecs.converters import JsonConverter
 from headwater.codecs.envelope import to_messages
 from headwater.conformance.kafka import consume_all
-from headwater.conformance.process import WorkerProcess
 from headwater.connectors.datagen.client import TableGenerator
 from headwater.connectors.datagen.config import DatagenConfig
 from headwater.connectors.errors import ConfigError
+from headwater.connectors.launch.worker import WorkerProcess
 from headwater.connectors.loading import load_worker_file
 from headwater.connectors.runtime.worker import Worker
 from headwater.connectors.settings import WorkerConfig

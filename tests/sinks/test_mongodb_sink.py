@@ -610,7 +610,7 @@ def test_unencodable_document_is_isolated(harness: t.Callable[..., Harness]) -> 
 
 
 def test_server_down_is_retriable() -> None:
-    from headwater.connectors.runtime.broker import find_free_port
+    from headwater.connectors.launch.broker import find_free_port
 
     uri = f"mongodb://127.0.0.1:{find_free_port()}/?directConnection=true&serverSelectionTimeoutMS=300"
     config = MongoSinkConfig.model_validate(
