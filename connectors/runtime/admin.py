@@ -217,11 +217,17 @@ class StandaloneAdmin:
 
         return client_configs(handle.file, self.worker.config)[1]
 
-    def offsets(self, name: str) -> list[dict[str, t.Any]]:
+    def _scope(self, name: str) -> offset_admin.OffsetScope:
         handle = self._handle(name)
-        if handle.type == "sink":
-            return offset_admin.sink_offsets(self._consumer_config(handle))
-        return offset_admin.source_offsets(self.worker.offset_store, name)
+        return offset_admin.OffsetScope(
+            name,
+            sink=handle.type == "sink",
+            store=lambda: self.worker.offset_store,
+            consumer_config=lambda: self._consumer_config(handle),
+        )
+
+    def offsets(self, name: str) -> list[dict[str, t.Any]]:
+        return offset_admin.read_offsets(self._scope(name))
 
     def pause(self, name: str) -> None:
         self._handle(name)
@@ -245,22 +251,10 @@ class StandaloneAdmin:
         return handle
 
     def reset_offsets(self, name: str) -> str:
-        handle = self._stopped(name)
-        if handle.type == "sink":
-            offset_admin.reset_sink_offsets(self._consumer_config(handle))
-        else:
-            offset_admin.reset_source_offsets(self.worker.offset_store, name)
-        return offset_admin.RESET
+        return offset_admin.reset_offsets(self._scope(name), lambda: self._stopped(name))
 
     def alter_offsets(self, name: str, body: t.Mapping[str, t.Any]) -> str:
-        handle = self._handle(name)
-        changes = offset_admin.parse_offsets(body, sink=handle.type == "sink")
-        self._stopped(name)
-        if handle.type == "sink":
-            offset_admin.alter_sink_offsets(self._consumer_config(handle), changes)
-        else:
-            offset_admin.alter_source_offsets(self.worker.offset_store, name, changes)
-        return offset_admin.ALTERED
+        return offset_admin.alter_offsets(self._scope(name), body, lambda: self._stopped(name))
 
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
         self._handle(name)

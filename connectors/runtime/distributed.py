@@ -550,11 +550,17 @@ class DistributedHerder:
             raise ConfigError([FieldError("config", msg)])
         return client_configs(plan.connector, self.worker_config)[1]
 
-    def offsets(self, name: str) -> list[dict[str, t.Any]]:
+    def _scope(self, name: str) -> offset_admin.OffsetScope:
         plan = self._require(name)
-        if plan.type == "sink":
-            return offset_admin.sink_offsets(self._consumer_config(plan))
-        return offset_admin.source_offsets(self.worker.offset_store, name)
+        return offset_admin.OffsetScope(
+            name,
+            sink=plan.type == "sink",
+            store=lambda: self.worker.offset_store,
+            consumer_config=lambda: self._consumer_config(plan),
+        )
+
+    def offsets(self, name: str) -> list[dict[str, t.Any]]:
+        return offset_admin.read_offsets(self._scope(name))
 
     # -- ConnectorAdmin: target states and offsets ------------------------------------------
 
@@ -597,23 +603,11 @@ class DistributedHerder:
 
     def reset_offsets(self, name: str) -> str:
         """Tombstone the STOPPED connector's source offsets, or delete its sink group."""
-        plan = self._stopped(name)
-        if plan.type == "sink":
-            offset_admin.reset_sink_offsets(self._consumer_config(plan))
-        else:
-            offset_admin.reset_source_offsets(self.worker.offset_store, name)
-        return offset_admin.RESET
+        return offset_admin.reset_offsets(self._scope(name), lambda: self._stopped(name))
 
     def alter_offsets(self, name: str, body: t.Mapping[str, t.Any]) -> str:
         """Write the given offsets of the STOPPED connector (source store or sink group)."""
-        plan = self._require(name)
-        changes = offset_admin.parse_offsets(body, sink=plan.type == "sink")
-        self._stopped(name)
-        if plan.type == "sink":
-            offset_admin.alter_sink_offsets(self._consumer_config(plan), changes)
-        else:
-            offset_admin.alter_source_offsets(self.worker.offset_store, name, changes)
-        return offset_admin.ALTERED
+        return offset_admin.alter_offsets(self._scope(name), body, lambda: self._stopped(name))
 
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
         """Restart the matching tasks if this worker runs them all.
