@@ -115,7 +115,6 @@ class TaskState:
     id: int
     state: str = "UNASSIGNED"
     trace: str | None = None
-    restarts: int = 0
     restart_now: threading.Event = field(default_factory=threading.Event)
     connector: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
@@ -427,7 +426,6 @@ class Worker:
             if state.stop.is_set():
                 return
             consecutive += 1
-            state.restarts += 1
             state.state = "RESTARTING"
             env.metrics.task_restarts.inc()
             self._report(state)
