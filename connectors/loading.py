@@ -71,6 +71,10 @@ def parse_connector(document: t.Mapping[str, t.Any], *, source: str | None = Non
         except ConfigError as exc:
             errors.extend(exc.errors)
     if plugin_class is not None:
+        task_keys = plugin_class.config_class.task_keys() & rest.keys()
+        for key in sorted(task_keys):
+            errors.append(FieldError(key, "set by the connector on each task's config, never by a user; remove it"))
+        rest = {key: value for key, value in rest.items() if key not in task_keys}
         try:
             plugin_config = plugin_class.config_class.model_validate(rest)
         except pydantic.ValidationError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from headwater.connectors.config import PluginConfig
+from headwater.connectors.config import PluginConfig, TaskKey
 
 TABLES = ("customers", "orders", "products")
 
@@ -28,7 +28,7 @@ class DatagenConfig(PluginConfig):
     """Most events returned by one poll."""
     tombstones_on_delete: bool = True
     """Emit a tombstone (null value) after each delete, as Debezium does."""
-    task_tables: str | None = None
+    task_tables: TaskKey[str | None] = None
     """Set by the connector in task configs: the tables one task generates."""
 
     @field_validator("tables")

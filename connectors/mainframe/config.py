@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from headwater.connectors.config import PluginConfig
+from headwater.connectors.config import PluginConfig, TaskKey
 
 if t.TYPE_CHECKING:
     from headwater.codecs.copybook import DecodeOptions, DecodePlan, Layout, RecordFormatOptions
@@ -153,9 +153,9 @@ class MainframeCopybookConfig(PluginConfig):
     tombstones_on_delete: bool = True
     """snapshot-diff: emit a tombstone (null value) after each delete, as Debezium does."""
 
-    task_index: int = Field(default=0, ge=0)
+    task_index: TaskKey[int] = Field(default=0, ge=0)
     """Set by the connector in task configs: this task's index."""
-    task_count: int = Field(default=1, ge=1)
+    task_count: TaskKey[int] = Field(default=1, ge=1)
     """Set by the connector in task configs: how many tasks share the files."""
 
     _layout: t.Any = PrivateAttr(default=None)
