@@ -99,7 +99,7 @@ def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> Non
     worker = load_worker_file(worker_file) if worker_file else WorkerConfig()
     for path in connector_files:
         try:
-            connector = load_connector_file(path)
+            connector = load_connector_file(path, policy=worker.provider_policy(remote=False))
             build_converters(connector, worker)
         except ConfigError as exc:
             failed = True
@@ -221,7 +221,8 @@ def standalone(worker_file: Path, connector_files: tuple[Path, ...]) -> None:
     from headwater.connectors.runtime.worker import Worker
 
     worker_config = load_worker_file(worker_file)
-    connectors = [load_connector_file(path) for path in connector_files]
+    policy = worker_config.provider_policy(remote=False)
+    connectors = [load_connector_file(path, policy=policy) for path in connector_files]
     worker = Worker(worker_config, connectors)
     rest = RestServer(worker, worker_config.rest_host, worker_config.rest_port)
 

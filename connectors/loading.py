@@ -14,7 +14,7 @@ import pydantic
 
 from headwater.connectors.config import PluginConfig, field_errors, redact
 from headwater.connectors.errors import ConfigError, FieldError
-from headwater.connectors.providers import resolve_all
+from headwater.connectors.providers import ProviderPolicy, resolve_all
 from headwater.connectors.settings import ConnectorConfig, WorkerConfig, group_prefixed
 
 __all__ = ["ConnectorFile", "load_connector_file", "load_worker_file", "parse_connector"]
@@ -34,8 +34,13 @@ class ConnectorFile(t.NamedTuple):
         return redact(self.raw, self.plugin_config.secret_keys())
 
 
-def parse_connector(document: t.Mapping[str, t.Any], *, source: str | None = None) -> ConnectorFile:
+def parse_connector(
+    document: t.Mapping[str, t.Any], *, source: str | None = None, policy: ProviderPolicy | None = None
+) -> ConnectorFile:
     """Validate a ``{"name": ..., "config": {...}}`` document (or a flat config with ``name``).
+
+    ``policy`` says what ``${file:}`` and ``${env:}`` references may read (default: any;
+    see :meth:`WorkerConfig.provider_policy`).
 
     Raises:
         ConfigError: with one entry per invalid or missing key, framework and plugin keys
@@ -49,7 +54,7 @@ def parse_connector(document: t.Mapping[str, t.Any], *, source: str | None = Non
         raw = dict(document)
     raw = {key: value for key, value in raw.items() if value is not None or key != "name"}
     try:
-        flat = resolve_all(raw)
+        flat = resolve_all(raw, policy)
     except ConfigError as exc:
         raise ConfigError(exc.errors, source=source) from None
     errors: list[FieldError] = []
@@ -112,10 +117,10 @@ def _load_json(path: Path) -> dict[str, t.Any]:
     return document
 
 
-def load_connector_file(path: str | Path) -> ConnectorFile:
+def load_connector_file(path: str | Path, *, policy: ProviderPolicy | None = None) -> ConnectorFile:
     """Load and validate one connector JSON file; errors name the file and each key."""
     path = Path(path)
-    return parse_connector(_load_json(path), source=str(path))
+    return parse_connector(_load_json(path), source=str(path), policy=policy)
 
 
 def load_worker_file(path: str | Path, *, distributed: bool = False) -> WorkerConfig:
@@ -125,7 +130,10 @@ def load_worker_file(path: str | Path, *, distributed: bool = False) -> WorkerCo
     """
     path = Path(path)
     document = _load_json(path)
-    flat = resolve_all(document)
+    try:
+        flat = resolve_all(document)
+    except ConfigError as exc:
+        raise ConfigError(exc.errors, source=str(path)) from None
     ours, rest = group_prefixed(WorkerConfig, flat)
     errors = [FieldError(key, "unknown worker key") for key in rest]
     try:

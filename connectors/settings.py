@@ -9,13 +9,16 @@ A connector file is ``{"name": ..., "config": {"connector.class": ..., "tasks.ma
 
 from __future__ import annotations
 
+import re
 import typing as t
+from pathlib import Path
 
 import pydantic
 from pydantic import Field
 
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import FieldError
+from headwater.connectors.providers import ProviderPolicy
 
 __all__ = ["ConnectorConfig", "WorkerConfig", "group_prefixed"]
 
@@ -148,6 +151,49 @@ class WorkerConfig(PluginConfig):
     """``key.converter.*`` defaults."""
     value_converter_config: dict[str, str] = Field(default_factory=dict, alias="value.converter.*")
     """``value.converter.*`` defaults."""
+    config_providers_file_param_allowed_paths: str | None = None
+    """Comma-separated directories that ``${file:...}`` references may read (KIP-993), e.g.
+    ``/etc/headwater/secrets``. Unset: connector files given on the command line may read
+    any file, and configs sent over REST (distributed mode) may read none."""
+    config_providers_env_param_allowlist_pattern: str | None = None
+    """A regular expression that the name in an ``${env:NAME}`` reference must match in
+    full (KIP-887), e.g. ``MONGODB_.*``. Unset: connector files given on the command line
+    may read any variable, and configs sent over REST (distributed mode) may read none."""
+
+    @pydantic.field_validator("config_providers_file_param_allowed_paths")
+    @classmethod
+    def _absolute_paths(cls, value: str | None) -> str | None:
+        if value is not None:
+            relative = [path for path in _csv(value) if not Path(path).is_absolute()]
+            if relative or not _csv(value):
+                msg = f"give absolute directories, comma-separated (not {', '.join(relative) or 'nothing'})"
+                raise ValueError(msg)
+        return value
+
+    @pydantic.field_validator("config_providers_env_param_allowlist_pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                msg = f"not a regular expression: {exc}"
+                raise ValueError(msg) from None
+        return value
+
+    def provider_policy(self, *, remote: bool) -> ProviderPolicy:
+        """What references in a connector config may read: ``remote`` for a config sent
+        over REST (closed unless the provider keys are set), else for a file given on the
+        command line (open unless they are set)."""
+        paths = self.config_providers_file_param_allowed_paths
+        pattern = self.config_providers_env_param_allowlist_pattern
+        closed = ProviderPolicy.closed()
+        return ProviderPolicy(
+            allowed_paths=tuple(Path(p).resolve() for p in _csv(paths))
+            if paths is not None
+            else (closed.allowed_paths if remote else None),
+            env_allowlist=re.compile(pattern) if pattern is not None else (closed.env_allowlist if remote else None),
+        )
 
     def consistency_errors(self) -> list[FieldError]:
         """Problems that involve more than one key (each field alone was valid)."""
@@ -214,3 +260,7 @@ def group_prefixed(model: type[PluginConfig], flat: t.Mapping[str, t.Any]) -> tu
         else:
             rest[key] = value
     return ours, rest
+
+
+def _csv(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import typing as t
 
 from headwater.connectors.errors import HeadwaterError
+from headwater.connectors.providers import reverse_transform
 from headwater.connectors.runtime import offset_admin
 
 if t.TYPE_CHECKING:
@@ -92,7 +93,8 @@ class ConnectorAdmin(t.Protocol):
         ...
 
     def task_configs(self, name: str) -> list[dict[str, t.Any]]:
-        """Each task's config, in task id order."""
+        """Each task's config, in task id order; a key whose value was a ``${...}``
+        reference shows the reference, never the resolved value."""
         ...
 
     def status(self, name: str) -> dict[str, t.Any]:
@@ -206,7 +208,8 @@ class StandaloneAdmin:
         return t.cast(dict[str, t.Any], self._handle(name).file.redacted())
 
     def task_configs(self, name: str) -> list[dict[str, t.Any]]:
-        return list(self._handle(name).task_configs)
+        handle = self._handle(name)
+        return [reverse_transform(handle.file.raw, config) for config in handle.task_configs]
 
     def status(self, name: str) -> dict[str, t.Any]:
         self._handle(name)

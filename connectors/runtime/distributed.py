@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from headwater.connectors.api import SinkConnector
 from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.loading import ConnectorFile, parse_connector
+from headwater.connectors.providers import ProviderPolicy, reverse_transform
 from headwater.connectors.runtime import offset_admin
 from headwater.connectors.runtime.admin import (
     ConnectorExists,
@@ -128,10 +129,10 @@ class _OwnedTask:
     document: dict[str, t.Any]
 
 
-def _plan(document: dict[str, t.Any]) -> ConnectorPlan:
+def _plan(document: dict[str, t.Any], policy: ProviderPolicy) -> ConnectorPlan:
     """Resolve, validate and split one stored connector document."""
     try:
-        connector = parse_connector(document)
+        connector = parse_connector(document, policy=policy)
     except ConfigError as exc:
         return ConnectorPlan(document, None, error=f"invalid config: {exc}")
     try:
@@ -319,7 +320,7 @@ class DistributedHerder:
             cached = self._plans.get(name)
             if cached is not None and cached.document == document:
                 return cached
-        plan = _plan(document)
+        plan = _plan(document, self.worker_config.provider_policy(remote=True))
         with self._plans_lock:
             self._plans[name] = plan
         return plan
@@ -519,7 +520,8 @@ class DistributedHerder:
     def task_configs(self, name: str) -> list[dict[str, t.Any]]:
         plan = self._require(name)
         configs = plan.task_configs[: self._task_count(name, plan)]
-        return [config.model_dump(by_alias=True, mode="json") for config in configs]
+        raw = plan.document.get("config", {})
+        return [reverse_transform(raw, config.model_dump(by_alias=True, mode="json")) for config in configs]
 
     def status(self, name: str) -> dict[str, t.Any]:
         """Every task of the connector, with the worker running it, from the status topic."""
@@ -650,7 +652,8 @@ class DistributedHerder:
         if "name" in config and config["name"] != name:
             message = f"{config['name']!r} does not match the connector name {name!r}"
             raise ConfigError([FieldError("name", message)])
-        connector = parse_connector({"name": name, "config": config})
+        policy = self.worker_config.provider_policy(remote=True)
+        connector = parse_connector({"name": name, "config": config}, policy=policy)
         build_converters(connector, self.worker_config)
         return connector
 

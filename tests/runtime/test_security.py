@@ -1,0 +1,141 @@
+"""Hardening (issue 13): config providers, REST authentication and TLS, plugin resolution."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import typing as t
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from headwater.conformance.runtime import in_process_worker
+from headwater.connectors.errors import ConfigError
+from headwater.connectors.loading import parse_connector
+from headwater.connectors.providers import ProviderPolicy, resolve_providers
+from headwater.connectors.runtime.distributed import DistributedHerder
+from headwater.connectors.runtime.rest import RestServer
+from headwater.connectors.settings import WorkerConfig
+
+DISTRIBUTED = {
+    "group_id": "g",
+    "config_storage_topic": "c",
+    "status_storage_topic": "s",
+    "offset_storage_topic": "o",
+}
+
+
+def _messages(error: ConfigError) -> dict[str, str]:
+    return {e.key: e.message for e in error.errors}
+
+
+def _datagen(name: str, **config: t.Any) -> dict[str, t.Any]:
+    return {"name": name, "config": {"connector.class": "datagen", **config}}
+
+
+# -- 1. config providers -----------------------------------------------------------------
+
+
+def test_file_reference_errors_do_not_tell_whether_a_file_exists(tmp_path: Path) -> None:
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "db.properties").write_text("user=loader\n")
+    outside = tmp_path / "outside.properties"
+    outside.write_text("user=root\n")
+    binary = allowed / "blob.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    policy = ProviderPolicy(allowed_paths=(allowed.resolve(),))
+    assert resolve_providers(f"${{file:{allowed}/db.properties:user}}", key="k", policy=policy) == "loader"
+    answers = set()
+    for reference in (
+        f"{outside}:user",  # exists, not allowed
+        f"{tmp_path}/missing.properties:user",  # does not exist, not allowed
+        f"{allowed}/missing.properties:user",  # does not exist, allowed
+        f"{allowed}/../outside.properties:user",  # escapes the allowed directory
+        f"{binary}:user",  # binary file
+        f"{allowed}/db.properties:nope",  # no such key
+        "/dev/zero:x",  # never read to the end
+    ):
+        with pytest.raises(ConfigError) as caught:
+            resolve_providers(f"${{file:{reference}}}", key="target.user", policy=policy)
+        (message,) = _messages(caught.value).values()
+        assert list(_messages(caught.value)) == ["target.user"]
+        answers.add(
+            message.replace(reference.rpartition(":")[0], "<path>").replace(reference.rpartition(":")[2], "<k>")
+        )
+    assert len(answers) == 1, answers
+
+
+def test_env_references_obey_the_allowlist(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONGODB_URI", "mongodb://x")
+    monkeypatch.setenv("HW_SECRET", "s3cr3t")
+    policy = WorkerConfig(config_providers_env_param_allowlist_pattern="MONGODB_.*").provider_policy(remote=True)
+    assert resolve_providers("${env:MONGODB_URI}", key="k", policy=policy) == "mongodb://x"
+    with pytest.raises(ConfigError, match="not allowed by the worker's config.providers.env.param.allowlist.pattern"):
+        resolve_providers("${env:HW_SECRET}", key="k", policy=policy)
+
+
+def test_unknown_provider_and_unclosed_reference_name_the_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_connector(_datagen("x", **{"topic.prefix": "${vault:secret/db:pw}", "tables": "${env:HOME"}))
+    messages = _messages(caught.value)
+    assert "unknown config provider 'vault'" in messages["topic.prefix"]
+    assert "unclosed reference" in messages["tables"]
+
+
+def test_rest_submitted_configs_read_nothing_unless_allowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HW_PREFIX", "from-env")
+    secrets = tmp_path / "s.properties"
+    secrets.write_text("prefix=from-file\n")
+    closed = DistributedHerder(WorkerConfig(**DISTRIBUTED))
+    for reference in ("${env:HW_PREFIX}", f"${{file:{secrets}:prefix}}"):
+        with pytest.raises(ConfigError) as caught:
+            closed._validate("x", {"connector.class": "datagen", "topic.prefix": reference})
+        assert list(_messages(caught.value)) == ["topic.prefix"]
+    opened = DistributedHerder(
+        WorkerConfig(
+            **DISTRIBUTED,
+            config_providers_file_param_allowed_paths=str(tmp_path),
+            config_providers_env_param_allowlist_pattern="HW_PREFIX",
+        )
+    )
+    assert opened._validate("x", {"connector.class": "datagen", "topic.prefix": "${env:HW_PREFIX}"}).plugin_config
+    assert opened._validate("x", {"connector.class": "datagen", "topic.prefix": f"${{file:{secrets}:prefix}}"})
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.mark.kafka
+def test_task_configs_over_rest_show_references_not_values(
+    kafka_bootstrap_servers: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"sec-{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("HW_TOPIC_PREFIX", prefix)
+    name = f"{prefix}-src"
+    connector = parse_connector(_datagen(name, **{"topic.prefix": "${env:HW_TOPIC_PREFIX}", "count": "10"}))
+    worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [connector])
+    rest = RestServer(worker, "127.0.0.1", 0)
+    worker.start()
+    rest.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not worker.connectors[name].task_configs:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        status, body = _get(f"{rest.url}/connectors/{name}/tasks")
+        assert status == 200
+        assert json.loads(body)[0]["config"]["topic.prefix"] == "${env:HW_TOPIC_PREFIX}"
+        assert prefix.encode() not in body.replace(name.encode(), b"")
+    finally:
+        worker.stop()
+        rest.stop()
