@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 import typing as t
 import urllib.error
@@ -75,7 +74,7 @@ def test_env_references_obey_the_allowlist(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("HW_SECRET", "s3cr3t")
     policy = WorkerConfig(config_providers_env_param_allowlist_pattern="MONGODB_.*").provider_policy(remote=True)
     assert resolve_providers("${env:MONGODB_URI}", key="k", policy=policy) == "mongodb://x"
-    with pytest.raises(ConfigError, match="not allowed by the worker's config.providers.env.param.allowlist.pattern"):
+    with pytest.raises(ConfigError, match=r"not allowed by the worker's config\.providers\.env\.param\.allowlist\.pattern"):
         resolve_providers("${env:HW_SECRET}", key="k", policy=policy)
 
 
