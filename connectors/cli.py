@@ -99,7 +99,7 @@ def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> Non
     worker = load_worker_file(worker_file) if worker_file else WorkerConfig()
     for path in connector_files:
         try:
-            connector = load_connector_file(path, policy=worker.provider_policy(remote=False))
+            connector = load_connector_file(path, worker=worker)
             build_converters(connector, worker)
         except ConfigError as exc:
             failed = True
@@ -137,7 +137,7 @@ def config_reference_markdown() -> str:
     for alias, plugin in available_plugins().items():
         kind = "sink" if issubclass(plugin, SinkConnector) else "source"
         lines += [f"### `{alias}` ({kind})", "", plugin.description, ""]
-        lines += [*table(plugin.config_class.model_json_schema(by_alias=True)), ""]
+        lines += [*table(plugin.config_class.user_json_schema()), ""]
     return "\n".join(lines)
 
 
@@ -170,7 +170,7 @@ def plugins(output_format: str, update_readme: Path | None) -> None:
             "type": "sink" if issubclass(plugin, SinkConnector) else "source",
             "description": plugin.description,
             "capabilities": sorted(capability.value for capability in plugin.capabilities),
-            "config": plugin.config_class.model_json_schema(by_alias=True),
+            "config": plugin.config_class.user_json_schema(),
         }
         for alias, plugin in available_plugins().items()
     ]
@@ -221,8 +221,7 @@ def standalone(worker_file: Path, connector_files: tuple[Path, ...]) -> None:
     from headwater.connectors.runtime.worker import Worker
 
     worker_config = load_worker_file(worker_file)
-    policy = worker_config.provider_policy(remote=False)
-    connectors = [load_connector_file(path, policy=policy) for path in connector_files]
+    connectors = [load_connector_file(path, worker=worker_config) for path in connector_files]
     worker = Worker(worker_config, connectors)
     rest = RestServer(worker, worker_config.rest_host, worker_config.rest_port)
 

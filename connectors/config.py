@@ -13,8 +13,7 @@ import re
 import typing as t
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, SecretStr
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from headwater.connectors.errors import FieldError
 
@@ -41,9 +40,10 @@ class _TaskInternal:
 _TASK_INTERNAL = _TaskInternal()
 _T = t.TypeVar("_T")
 
-TaskKey = t.Annotated[_T, SkipJsonSchema(), _TASK_INTERNAL]
+TaskKey = t.Annotated[_T, Field(json_schema_extra={"readOnly": True}), _TASK_INTERNAL]
 """A key the connector sets on the task configs it returns (``task.index``, ``task.tables``):
-left out of the JSON schema (``headwater plugins``, the README's reference) and refused in a
+``readOnly`` in the JSON schema and left out of :meth:`PluginConfig.user_json_schema`
+(``headwater plugins``, ``GET /connector-plugins``, the README's reference), refused in a
 user's connector config, while ``model_copy(update=...)`` in ``task_configs`` still sets it.
 Use as ``task_index: TaskKey[int] = Field(default=0, ge=0)``."""
 
@@ -87,6 +87,16 @@ class PluginConfig(BaseModel):
             for name, info in cls.model_fields.items()
             if any(marker is _TASK_INTERNAL for marker in info.metadata)
         )
+
+    @classmethod
+    def user_json_schema(cls) -> dict[str, t.Any]:
+        """The JSON schema of the keys a user may set: :data:`TaskKey` keys left out."""
+        schema = cls.model_json_schema(by_alias=True)
+        hidden = cls.task_keys()
+        schema["properties"] = {key: spec for key, spec in schema["properties"].items() if key not in hidden}
+        if "required" in schema:
+            schema["required"] = [key for key in schema["required"] if key not in hidden]
+        return schema
 
 
 def field_errors(exc: pydantic.ValidationError, prefix: str = "") -> list[FieldError]:

@@ -14,7 +14,7 @@ import pydantic
 
 from headwater.connectors.config import PluginConfig, field_errors, redact
 from headwater.connectors.errors import ConfigError, FieldError
-from headwater.connectors.providers import ProviderPolicy, resolve_all
+from headwater.connectors.providers import resolve_all
 from headwater.connectors.settings import ConnectorConfig, WorkerConfig, group_prefixed
 
 __all__ = ["ConnectorFile", "load_connector_file", "load_worker_file", "parse_connector"]
@@ -35,12 +35,19 @@ class ConnectorFile(t.NamedTuple):
 
 
 def parse_connector(
-    document: t.Mapping[str, t.Any], *, source: str | None = None, policy: ProviderPolicy | None = None
+    document: t.Mapping[str, t.Any],
+    *,
+    source: str | None = None,
+    worker: WorkerConfig | None = None,
+    remote: bool = False,
 ) -> ConnectorFile:
     """Validate a ``{"name": ..., "config": {...}}`` document (or a flat config with ``name``).
 
-    ``policy`` says what ``${file:}`` and ``${env:}`` references may read (default: any;
-    see :meth:`WorkerConfig.provider_policy`).
+    With ``worker``, its keys say what ``${file:}`` and ``${env:}`` references may read
+    (:meth:`WorkerConfig.provider_policy`; ``remote`` for a config sent over REST) and
+    which packages ``connector.class`` may name (``plugin.packages``). Without it (tests,
+    the conformance suite: trusted callers) references may read anything and any module
+    may be named.
 
     Raises:
         ConfigError: with one entry per invalid or missing key, framework and plugin keys
@@ -54,7 +61,7 @@ def parse_connector(
         raw = dict(document)
     raw = {key: value for key, value in raw.items() if value is not None or key != "name"}
     try:
-        flat = resolve_all(raw, policy)
+        flat = resolve_all(raw, worker.provider_policy(remote=remote) if worker is not None else None)
     except ConfigError as exc:
         raise ConfigError(exc.errors, source=source) from None
     errors: list[FieldError] = []
@@ -72,7 +79,7 @@ def parse_connector(
     connector_class = flat.get("connector.class")
     if isinstance(connector_class, str) and connector_class:
         try:
-            plugin_class = resolve_plugin(connector_class)
+            plugin_class = resolve_plugin(connector_class, worker.plugin_package_list() if worker else None)
         except ConfigError as exc:
             errors.extend(exc.errors)
     if plugin_class is not None:
@@ -117,10 +124,11 @@ def _load_json(path: Path) -> dict[str, t.Any]:
     return document
 
 
-def load_connector_file(path: str | Path, *, policy: ProviderPolicy | None = None) -> ConnectorFile:
-    """Load and validate one connector JSON file; errors name the file and each key."""
+def load_connector_file(path: str | Path, *, worker: WorkerConfig | None = None) -> ConnectorFile:
+    """Load and validate one connector JSON file given on the command line; errors name
+    the file and each key. ``worker`` as in :func:`parse_connector`."""
     path = Path(path)
-    return parse_connector(_load_json(path), source=str(path), policy=policy)
+    return parse_connector(_load_json(path), source=str(path), worker=worker)
 
 
 def load_worker_file(path: str | Path, *, distributed: bool = False) -> WorkerConfig:

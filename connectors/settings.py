@@ -151,6 +151,11 @@ class WorkerConfig(PluginConfig):
     """``key.converter.*`` defaults."""
     value_converter_config: dict[str, str] = Field(default_factory=dict, alias="value.converter.*")
     """``value.converter.*`` defaults."""
+    plugin_packages: str | None = Field(default=None, pattern=r"^\s*[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*$")
+    """Comma-separated package prefixes (``my_company.connectors``) whose classes a
+    ``connector.class`` may name by a dotted path. Registered plugins (entry points
+    ``headwater.sources``/``headwater.sinks``) are always allowed; any other module is
+    refused before it is imported."""
     config_providers_file_param_allowed_paths: str | None = None
     """Comma-separated directories that ``${file:...}`` references may read (KIP-993), e.g.
     ``/etc/headwater/secrets``. Unset: connector files given on the command line may read
@@ -180,6 +185,10 @@ class WorkerConfig(PluginConfig):
                 msg = f"not a regular expression: {exc}"
                 raise ValueError(msg) from None
         return value
+
+    def plugin_package_list(self) -> list[str]:
+        """``plugin.packages`` as a list of package prefixes."""
+        return _csv(self.plugin_packages)
 
     def provider_policy(self, *, remote: bool) -> ProviderPolicy:
         """What references in a connector config may read: ``remote`` for a config sent

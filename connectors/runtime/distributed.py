@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from headwater.connectors.api import SinkConnector
 from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.loading import ConnectorFile, parse_connector
-from headwater.connectors.providers import ProviderPolicy, reverse_transform
+from headwater.connectors.providers import reverse_transform
 from headwater.connectors.runtime import offset_admin
 from headwater.connectors.runtime.admin import (
     ConnectorExists,
@@ -129,10 +129,10 @@ class _OwnedTask:
     document: dict[str, t.Any]
 
 
-def _plan(document: dict[str, t.Any], policy: ProviderPolicy) -> ConnectorPlan:
-    """Resolve, validate and split one stored connector document."""
+def _plan(document: dict[str, t.Any], worker: WorkerConfig) -> ConnectorPlan:
+    """Resolve, validate and split one stored connector document (sent over REST)."""
     try:
-        connector = parse_connector(document, policy=policy)
+        connector = parse_connector(document, worker=worker, remote=True)
     except ConfigError as exc:
         return ConnectorPlan(document, None, error=f"invalid config: {exc}")
     try:
@@ -320,7 +320,7 @@ class DistributedHerder:
             cached = self._plans.get(name)
             if cached is not None and cached.document == document:
                 return cached
-        plan = _plan(document, self.worker_config.provider_policy(remote=True))
+        plan = _plan(document, self.worker_config)
         with self._plans_lock:
             self._plans[name] = plan
         return plan
@@ -652,8 +652,7 @@ class DistributedHerder:
         if "name" in config and config["name"] != name:
             message = f"{config['name']!r} does not match the connector name {name!r}"
             raise ConfigError([FieldError("name", message)])
-        policy = self.worker_config.provider_policy(remote=True)
-        connector = parse_connector({"name": name, "config": config}, policy=policy)
+        connector = parse_connector({"name": name, "config": config}, worker=self.worker_config, remote=True)
         build_converters(connector, self.worker_config)
         return connector
 

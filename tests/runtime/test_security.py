@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 import typing as t
 import urllib.error
@@ -139,3 +140,36 @@ def test_task_configs_over_rest_show_references_not_values(
     finally:
         worker.stop()
         rest.stop()
+
+
+# -- 3. connector.class ------------------------------------------------------------------
+
+
+def test_connector_class_never_imports_a_module_outside_the_allowed_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "imported"
+    (tmp_path / "hw_side_effect.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass NotAPlugin: ...\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    document = {"name": "x", "config": {"connector.class": "hw_side_effect:NotAPlugin"}}
+    for worker in (WorkerConfig(), WorkerConfig(plugin_packages="hw_side")):  # a prefix must match whole names
+        with pytest.raises(ConfigError) as caught:
+            parse_connector(document, worker=worker)
+        assert "plugin.packages" in _messages(caught.value)["connector.class"]
+        assert not marker.exists() and "hw_side_effect" not in sys.modules
+    # Allowed: imported, then refused for not being a connector.
+    with pytest.raises(ConfigError) as caught:
+        parse_connector(document, worker=WorkerConfig(plugin_packages="other, hw_side_effect"))
+    assert "is not a Headwater SourceConnector or SinkConnector" in _messages(caught.value)["connector.class"]
+    assert marker.exists()
+    monkeypatch.delitem(sys.modules, "hw_side_effect")
+
+
+def test_registered_plugins_resolve_by_alias_or_class_path() -> None:
+    for name in ("mongodb", "headwater.sinks.mongodb:MongoSinkConnector", "headwater.sinks.mongodb.MongoSinkConnector"):
+        config = {"connector.class": name, "topics": "t", "connection.uri": "mongodb://h", "database": "d"}
+        connector = parse_connector({"name": "m", "config": config}, worker=WorkerConfig())
+        assert connector.plugin_class.__name__ == "MongoSinkConnector"
+    with pytest.raises(ConfigError) as caught:
+        parse_connector(_datagen("x") | {"config": {"connector.class": "../etc:passwd"}}, worker=WorkerConfig())
+    assert "unknown plugin" in _messages(caught.value)["connector.class"]
