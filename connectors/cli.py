@@ -223,7 +223,7 @@ def standalone(worker_file: Path, connector_files: tuple[Path, ...]) -> None:
     worker_config = load_worker_file(worker_file)
     connectors = [load_connector_file(path, worker=worker_config) for path in connector_files]
     worker = Worker(worker_config, connectors)
-    rest = RestServer(worker, worker_config.rest_host, worker_config.rest_port)
+    rest = RestServer.for_worker(worker, worker_config)
 
     _serve_until_signalled(
         worker,
@@ -246,7 +246,7 @@ def distributed(worker_file: Path) -> None:
 
     worker_config = load_worker_file(worker_file, distributed=True)
     herder = DistributedHerder(worker_config)
-    rest = RestServer(herder, worker_config.rest_host, worker_config.rest_port)
+    rest = RestServer.for_worker(herder, worker_config)
     herder.worker_id = f"{socket.gethostname()}:{rest.port}"
 
     _serve_until_signalled(

@@ -14,7 +14,7 @@ import typing as t
 from pathlib import Path
 
 import pydantic
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import FieldError
@@ -137,6 +137,22 @@ class WorkerConfig(PluginConfig):
     """Interface the REST API listens on."""
     rest_port: int = Field(default=8083, ge=0, le=65535)
     """REST API port (0 picks a free one; -1 is not allowed)."""
+    listeners: str | None = None
+    """The REST listener as a URL, ``http://host:port`` or ``https://host:port`` (one
+    listener); replaces ``rest.host`` and ``rest.port`` when set."""
+    listeners_https_ssl_certificate_location: str | None = None
+    """An ``https`` listener's certificate chain, a PEM file."""
+    listeners_https_ssl_key_location: str | None = None
+    """An ``https`` listener's private key, a PEM file."""
+    listeners_https_ssl_key_password: SecretStr | None = None
+    """The password of an encrypted private key."""
+    rest_authentication_credentials_file: str | None = None
+    """Turns on HTTP basic auth for the REST API: a file of ``user: password[,role]`` lines
+    (Jetty's ``PropertyFileLoginModule`` format, as Kafka Connect reads it). A role is
+    ``admin`` (the default) or ``read-only`` (GET requests only)."""
+    rest_authentication_tokens_file: str | None = None
+    """Turns on bearer tokens for the REST API (``Authorization: Bearer <token>``): a file
+    of ``name: token[,role]`` lines, roles as for the credentials file."""
     key_converter: str = "json"
     """Default key converter for connectors that do not set one."""
     value_converter: str = "json"

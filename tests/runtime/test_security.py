@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
+import shutil
+import ssl
+import subprocess
 import sys
 import time
 import typing as t
@@ -19,6 +24,7 @@ from headwater.connectors.loading import parse_connector
 from headwater.connectors.providers import ProviderPolicy, resolve_providers
 from headwater.connectors.runtime.distributed import DistributedHerder
 from headwater.connectors.runtime.rest import RestServer
+from headwater.connectors.runtime.worker import Worker
 from headwater.connectors.settings import WorkerConfig
 
 DISTRIBUTED = {
@@ -173,3 +179,119 @@ def test_registered_plugins_resolve_by_alias_or_class_path() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_connector(_datagen("x") | {"config": {"connector.class": "../etc:passwd"}}, worker=WorkerConfig())
     assert "unknown plugin" in _messages(caught.value)["connector.class"]
+
+
+# -- 2. REST authentication and TLS --------------------------------------------------------
+
+
+def _call(
+    url: str, method: str = "GET", *, auth: tuple[str, str] | None = None, token: str | None = None, **kw: t.Any
+) -> tuple[int, dict[str, str]]:
+    request = urllib.request.Request(url, method=method, data=b"{}" if method != "GET" else None)
+    if auth is not None:
+        request.add_header("Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode())
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10, **kw) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers)
+
+
+def _serve(tmp_path: Path, **settings: t.Any) -> RestServer:
+    config = WorkerConfig(rest_port=0, offset_storage_file_filename=str(tmp_path / "o.json"), **settings)
+    rest = RestServer.for_worker(Worker(config, []), config)
+    rest.start()
+    return rest
+
+
+def test_basic_auth_and_tokens_with_read_only_and_admin_roles(tmp_path: Path) -> None:
+    users = tmp_path / "users.properties"
+    users.write_text("# Kafka Connect's format\nalice: wonderland,admin\nbob: builder,read-only\ncarol: plain\n")
+    tokens = tmp_path / "tokens.properties"
+    tokens.write_text("ci: t0ken-ci,read-only\n")
+    rest = _serve(
+        tmp_path,
+        rest_authentication_credentials_file=str(users),
+        rest_authentication_tokens_file=str(tokens),
+    )
+    try:
+        base = f"{rest.url}/connectors"
+        status, headers = _call(base)
+        assert status == 401
+        assert headers["WWW-Authenticate"] == 'Basic realm="headwater", Bearer realm="headwater"'
+        assert _call(base, auth=("alice", "wrong"))[0] == 401
+        assert _call(base, auth=("nobody", "wonderland"))[0] == 401
+        assert _call(base, token="t0ken-other")[0] == 401
+        assert _call(base, auth=("alice", "wonderland"))[0] == 200
+        assert _call(base, auth=("bob", "builder"))[0] == 200
+        assert _call(base, token="t0ken-ci")[0] == 200
+        assert _call(f"{rest.url}/metrics")[0] == 401
+        # Writes: read-only callers get 403; admins reach the route (a standalone worker answers 405).
+        assert _call(base, "POST", auth=("bob", "builder"))[0] == 403
+        assert _call(base, "POST", token="t0ken-ci")[0] == 403
+        assert _call(base, "POST", auth=("alice", "wonderland"))[0] == 405
+        assert _call(base, "POST", auth=("carol", "plain"))[0] == 405  # no role: admin, as Kafka Connect
+        assert _call(base, "POST")[0] == 401
+    finally:
+        rest.stop()
+
+
+def test_authentication_is_off_by_default(tmp_path: Path) -> None:
+    rest = _serve(tmp_path)
+    try:
+        assert _call(f"{rest.url}/connectors")[0] == 200
+    finally:
+        rest.stop()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_https_listener_with_a_self_signed_certificate(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    command = (
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
+    )
+    subprocess.run(
+        [*command.split(), "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    rest = _serve(
+        tmp_path,
+        listeners="https://127.0.0.1:0",
+        listeners_https_ssl_certificate_location=str(cert),
+        listeners_https_ssl_key_location=str(key),
+    )
+    try:
+        assert rest.url.startswith("https://127.0.0.1:")
+        trusting = ssl.create_default_context(cafile=str(cert))
+        assert _call(f"{rest.url}/connectors", context=trusting)[0] == 200
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+            _call(f"{rest.url}/connectors", context=ssl.create_default_context())
+        with pytest.raises((ConnectionError, http.client.HTTPException, urllib.error.URLError)):
+            _call(rest.url.replace("https://", "http://") + "/connectors")
+    finally:
+        rest.stop()
+    # The key files are checked when the worker starts, each problem naming its key.
+    config = WorkerConfig(listeners="https://127.0.0.1:0", listeners_https_ssl_certificate_location=str(cert))
+    with pytest.raises(ConfigError) as caught:
+        RestServer.for_worker(Worker(config, []), config)
+    assert list(_messages(caught.value)) == ["listeners.https.ssl.key.location"]
+    config = WorkerConfig(
+        listeners="https://127.0.0.1:0",
+        listeners_https_ssl_certificate_location=str(key),
+        listeners_https_ssl_key_location=str(cert),
+    )
+    with pytest.raises(ConfigError) as caught:
+        RestServer.for_worker(Worker(config, []), config)
+    assert list(_messages(caught.value)) == ["listeners.https.ssl.certificate.location"]
+
+
+def test_a_bad_credentials_file_names_the_key_and_line(tmp_path: Path) -> None:
+    users = tmp_path / "users.properties"
+    users.write_text("alice: pw,superuser\n")
+    config = WorkerConfig(rest_authentication_credentials_file=str(users))
+    with pytest.raises(ConfigError) as caught:
+        RestServer.for_worker(Worker(config, []), config)
+    assert "line 1: role 'superuser'" in _messages(caught.value)["rest.authentication.credentials.file"]
