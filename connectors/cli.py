@@ -92,15 +92,24 @@ def _print_config_errors(error: ConfigError) -> None:
 def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> None:
     """Check connector files; print one line per invalid or missing key."""
     from headwater.connectors.loading import load_connector_file, load_worker_file
-    from headwater.connectors.runtime.worker import build_converters
+    from headwater.connectors.runtime.rest_security import rest_config_errors
+    from headwater.connectors.runtime.worker import build_converters, check_clients
     from headwater.connectors.settings import WorkerConfig
 
     failed = False
     worker = load_worker_file(worker_file) if worker_file else WorkerConfig()
+    if worker_file:
+        errors = rest_config_errors(worker)
+        if errors:
+            failed = True
+            _print_config_errors(ConfigError(errors, source=str(worker_file)))
     for path in connector_files:
         try:
             connector = load_connector_file(path, worker=worker)
             build_converters(connector, worker)
+            check_clients(connector, worker)
+            if local := connector.plugin_config.local_errors():
+                raise ConfigError(local)
         except ConfigError as exc:
             failed = True
             _print_config_errors(ConfigError(exc.errors, source=str(path)))
@@ -218,10 +227,18 @@ def standalone(worker_file: Path, connector_files: tuple[Path, ...]) -> None:
     """Run connectors in one worker process until SIGTERM or SIGINT (then flush, commit, exit 0)."""
     from headwater.connectors.loading import load_connector_file, load_worker_file
     from headwater.connectors.runtime.rest import RestServer
-    from headwater.connectors.runtime.worker import Worker
+    from headwater.connectors.runtime.worker import Worker, build_converters, check_clients
 
     worker_config = load_worker_file(worker_file)
     connectors = [load_connector_file(path, worker=worker_config) for path in connector_files]
+    for path, connector in zip(connector_files, connectors, strict=True):
+        try:
+            build_converters(connector, worker_config)
+            check_clients(connector, worker_config)
+            if local := connector.plugin_config.local_errors():
+                raise ConfigError(local)
+        except ConfigError as exc:
+            raise ConfigError(exc.errors, source=str(path)) from None
     worker = Worker(worker_config, connectors)
     rest = RestServer.for_worker(worker, worker_config)
 

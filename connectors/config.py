@@ -21,9 +21,11 @@ __all__ = [
     "REDACTED",
     "PluginConfig",
     "TaskKey",
+    "TopicName",
     "field_errors",
     "redact",
     "to_dotted",
+    "topic_name_problem",
 ]
 
 REDACTED = "[hidden]"
@@ -46,6 +48,34 @@ TaskKey = t.Annotated[_T, Field(json_schema_extra={"readOnly": True}), _TASK_INT
 (``headwater plugins``, ``GET /connector-plugins``, the README's reference), refused in a
 user's connector config, while ``model_copy(update=...)`` in ``task_configs`` still sets it.
 Use as ``task_index: TaskKey[int] = Field(default=0, ge=0)``."""
+
+
+MAX_TOPIC_LENGTH = 249
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def topic_name_problem(name: str) -> str | None:
+    """Why Kafka would refuse ``name`` as a topic name, or None if it is legal."""
+    if name in (".", ".."):
+        return "'.' and '..' are not topic names"
+    if len(name) > MAX_TOPIC_LENGTH:
+        return f"a topic name has at most {MAX_TOPIC_LENGTH} characters, not {len(name)}"
+    if not _TOPIC_CHARS.fullmatch(name):
+        return "a topic name has only ASCII letters, digits, '.', '_' and '-'"
+    return None
+
+
+def _check_topic(value: str) -> str:
+    problem = topic_name_problem(value)
+    if problem is not None:
+        msg = f"{value!r}: {problem}"
+        raise ValueError(msg)
+    return value
+
+
+TopicName = t.Annotated[str, pydantic.AfterValidator(_check_topic)]
+"""A field holding one Kafka topic name, checked as Kafka checks it (legal characters,
+at most 249 of them, not ``.`` or ``..``)."""
 
 
 def to_dotted(name: str) -> str:
@@ -79,6 +109,16 @@ class PluginConfig(BaseModel):
                 keys.add(info.alias or name)
         return frozenset(keys)
 
+    def local_errors(self) -> list[FieldError]:
+        """Checks against the machine that will run the tasks (a directory that must
+        exist, a file that must be readable), for problems no key alone shows.
+
+        ``headwater validate`` and ``headwater standalone`` call it on the worker's
+        machine before any task starts; the model's validators must not touch the
+        machine, as a config is also validated where it will not run. Default: none.
+        """
+        return []
+
     @classmethod
     def task_keys(cls) -> frozenset[str]:
         """The dotted keys typed :data:`TaskKey`: set by the connector, never by a user."""
@@ -110,6 +150,8 @@ def field_errors(exc: pydantic.ValidationError, prefix: str = "") -> list[FieldE
             message = "unknown key (is it misspelt, or for another plugin?)"
         elif error["type"] == "missing":
             message = "missing (required)"
+        elif error["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
         errors.append(FieldError(key, message))
     return errors
 

@@ -14,8 +14,8 @@ import pydantic
 
 from headwater.connectors.config import PluginConfig, field_errors, redact
 from headwater.connectors.errors import ConfigError, FieldError
-from headwater.connectors.providers import resolve_all
-from headwater.connectors.settings import ConnectorConfig, WorkerConfig, group_prefixed
+from headwater.connectors.providers import resolve_all, resolve_providers
+from headwater.connectors.settings import ConnectorConfig, WorkerConfig, client_setting_errors, group_prefixed
 
 __all__ = ["ConnectorFile", "load_connector_file", "load_worker_file", "parse_connector"]
 
@@ -60,10 +60,17 @@ def parse_connector(
     else:
         raw = dict(document)
     raw = {key: value for key, value in raw.items() if value is not None or key != "name"}
-    try:
-        flat = resolve_all(raw, worker.provider_policy(remote=remote) if worker is not None else None)
-    except ConfigError as exc:
-        raise ConfigError(exc.errors, source=source) from None
+    policy = worker.provider_policy(remote=remote) if worker is not None else None
+    # A key whose reference does not resolve keeps its text, so it is not also reported
+    # missing; later errors about it are dropped, as the reference is the problem.
+    flat: dict[str, t.Any] = {}
+    reference_errors: list[FieldError] = []
+    for key, value in raw.items():
+        try:
+            flat[key] = resolve_providers(value, key=key, policy=policy)
+        except ConfigError as exc:
+            reference_errors.extend(exc.errors)
+            flat[key] = value
     errors: list[FieldError] = []
     if any(key == "transforms" or key.startswith("transforms.") for key in flat):
         errors.append(FieldError("transforms", "single message transforms are not supported yet"))
@@ -74,6 +81,8 @@ def parse_connector(
         framework = ConnectorConfig.model_validate(ours)
     except pydantic.ValidationError as exc:
         errors.extend(field_errors(exc))
+    errors += client_setting_errors(ours.get("producer.override.*", {}), kind="producer", prefix="producer.override.")
+    errors += client_setting_errors(ours.get("consumer.override.*", {}), kind="consumer", prefix="consumer.override.")
     plugin_class: type[t.Any] | None = None
     plugin_config: PluginConfig | None = None
     connector_class = flat.get("connector.class")
@@ -93,6 +102,9 @@ def parse_connector(
             errors.extend(field_errors(exc))
         if framework is not None:
             errors.extend(_check_kind(plugin_class, framework))
+    if reference_errors:
+        unresolved = {error.key for error in reference_errors}
+        errors = reference_errors + [error for error in errors if error.key not in unresolved]
     if errors or framework is None or plugin_class is None or plugin_config is None:
         raise ConfigError(errors, source=source)
     return ConnectorFile(framework, plugin_class, plugin_config, raw)
@@ -144,6 +156,8 @@ def load_worker_file(path: str | Path, *, distributed: bool = False) -> WorkerCo
         raise ConfigError(exc.errors, source=str(path)) from None
     ours, rest = group_prefixed(WorkerConfig, flat)
     errors = [FieldError(key, "unknown worker key") for key in rest]
+    errors += client_setting_errors(ours.get("producer.*", {}), kind="producer", prefix="producer.")
+    errors += client_setting_errors(ours.get("consumer.*", {}), kind="consumer", prefix="consumer.")
     try:
         config = WorkerConfig.model_validate(ours)
     except pydantic.ValidationError as exc:

@@ -42,6 +42,9 @@ PROVIDERS = ("env", "file")
 FILE_PATHS_KEY = "config.providers.file.param.allowed.paths"
 ENV_ALLOWLIST_KEY = "config.providers.env.param.allowlist.pattern"
 MAX_PROPERTIES_BYTES = 1 << 20
+# Kafka Connect's variable syntax, ``${provider:[path:]key}``; ``${topic}`` (no colon) is
+# not a reference and stays as written (the MongoDB sink's placeholder).
+_REFERENCE = re.compile(r"\$\{(?P<provider>[A-Za-z0-9_.-]+):(?P<body>[^}]*)(?P<end>\}?)")
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,8 @@ class ProviderPolicy:
 
 
 def has_references(value: t.Any) -> bool:
-    """Whether ``value`` is a string with a ``${`` reference in it."""
-    return isinstance(value, str) and "${" in value
+    """Whether ``value`` is a string with a ``${provider:...}`` reference in it."""
+    return isinstance(value, str) and _REFERENCE.search(value) is not None
 
 
 def resolve_providers(value: t.Any, *, key: str, policy: ProviderPolicy | None = None) -> t.Any:
@@ -93,18 +96,17 @@ def resolve_providers(value: t.Any, *, key: str, policy: ProviderPolicy | None =
     policy = policy or ProviderPolicy.unrestricted()
     out: list[str] = []
     pos = 0
-    while (start := value.find("${", pos)) >= 0:
-        end = value.find("}", start)
-        if end < 0:
-            message = f"unclosed reference {value[start : start + 40]!r}: a reference is ${{provider:...}}"
+    for match in _REFERENCE.finditer(value):
+        provider, body, closed = match.group("provider"), match.group("body"), match.group("end")
+        if not closed:
+            message = f"unclosed reference {match.group(0)[:40]!r}: a reference is ${{{provider}:...}}"
             raise ConfigError([FieldError(key, message)])
-        provider, sep, reference = value[start + 2 : end].partition(":")
-        if not sep or provider not in PROVIDERS:
+        if provider not in PROVIDERS:
             message = f"unknown config provider {provider!r} (known: {', '.join(PROVIDERS)})"
             raise ConfigError([FieldError(key, message)])
-        out.append(value[pos:start])
-        out.append(_env(reference, key, policy) if provider == "env" else _file(reference, key, policy))
-        pos = end + 1
+        out.append(value[pos : match.start()])
+        out.append(_env(body, key, policy) if provider == "env" else _file(body, key, policy))
+        pos = match.end()
     out.append(value[pos:])
     return "".join(out)
 

@@ -9,6 +9,7 @@ A connector file is ``{"name": ..., "config": {"connector.class": ..., "tasks.ma
 
 from __future__ import annotations
 
+import logging
 import re
 import typing as t
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pydantic
 from pydantic import Field, SecretStr
 
-from headwater.connectors.config import PluginConfig
+from headwater.connectors.config import PluginConfig, TopicName, topic_name_problem
 from headwater.connectors.errors import FieldError
 from headwater.connectors.providers import ProviderPolicy
 
@@ -72,6 +73,35 @@ class ConnectorConfig(PluginConfig):
     value_converter_config: dict[str, str] = Field(default_factory=dict, alias="value.converter.*")
     """``value.converter.*``: options of the value converter."""
 
+    @pydantic.field_validator("topics")
+    @classmethod
+    def _legal_topics(cls, value: str | None) -> str | None:
+        if value is not None:
+            names = [name.strip() for name in value.split(",") if name.strip()]
+            problems = [f"{name!r}: {problem}" for name in names if (problem := topic_name_problem(name))]
+            if problems or not names:
+                raise ValueError("; ".join(problems) or "no topic given")
+        return value
+
+    @pydantic.field_validator("errors_deadletterqueue_topic_name")
+    @classmethod
+    def _legal_dlq(cls, value: str) -> str:
+        if value and (problem := topic_name_problem(value)):
+            msg = f"{value!r}: {problem}"
+            raise ValueError(msg)
+        return value
+
+    @pydantic.field_validator("topics_regex")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                msg = f"not a regular expression: {exc}"
+                raise ValueError(msg) from None
+        return value
+
     @pydantic.field_validator("consumer_override")
     @classmethod
     def _no_shared_instance_id(cls, value: dict[str, str]) -> dict[str, str]:
@@ -88,17 +118,17 @@ class WorkerConfig(PluginConfig):
     """Kafka brokers, ``host:port[,host:port]``."""
     offset_storage_file_filename: str | None = None
     """Standalone offset store: a JSON file written atomically."""
-    offset_storage_topic: str | None = None
+    offset_storage_topic: TopicName | None = None
     """Compacted topic for source offsets (used instead of the file when set). Required by
     ``headwater distributed``."""
     group_id: str | None = Field(default=None, min_length=1)
     """Distributed mode: the workers with the same ``group.id`` form one cluster; it is
     also the Kafka consumer group through which they share the tasks."""
-    config_storage_topic: str | None = Field(default=None, min_length=1)
+    config_storage_topic: TopicName | None = None
     """Distributed mode: compacted single-partition topic holding the connector configs."""
-    status_storage_topic: str | None = Field(default=None, min_length=1)
+    status_storage_topic: TopicName | None = None
     """Distributed mode: compacted topic holding every connector's and task's state."""
-    task_slots_topic: str | None = Field(default=None, min_length=1)
+    task_slots_topic: TopicName | None = None
     """Distributed mode: the topic whose partitions the group assigns to workers; a worker
     runs the tasks whose slot ``(crc32(connector) + task) % task.slots`` it is assigned.
     Nothing is ever written to it. Default ``<group.id>-task-slots``."""
@@ -289,3 +319,43 @@ def group_prefixed(model: type[PluginConfig], flat: t.Mapping[str, t.Any]) -> tu
 
 def _csv(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+_QUIET = logging.getLogger("headwater.librdkafka.check")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
+
+
+def librdkafka_problem(kind: t.Literal["producer", "consumer"], settings: t.Mapping[str, t.Any]) -> str | None:
+    """librdkafka's complaint about ``settings``, found by building a client that never
+    connects (no ``bootstrap.servers``), or None if it takes them."""
+    from confluent_kafka import Consumer, KafkaException, Producer
+
+    config = {key: value for key, value in settings.items() if key != "bootstrap.servers"}
+    config["logger"] = _QUIET
+    try:
+        if kind == "producer":
+            Producer(config)
+        else:
+            Consumer({"group.id": "headwater-config-check", **config}).close()
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else exc
+        return str(error.str() if hasattr(error, "str") else error).strip()
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
+def client_setting_errors(
+    settings: t.Mapping[str, str], *, kind: t.Literal["producer", "consumer"], prefix: str
+) -> list[FieldError]:
+    """One error per key of ``settings`` (a ``producer.*``-style family) that librdkafka
+    refuses on its own: an unknown property, or a value it cannot take. Problems between
+    keys are left to :func:`librdkafka_problem` on the merged client config, as one
+    family's keys may be completed by another's (worker and connector overrides)."""
+    errors = []
+    for key, value in settings.items():
+        problem = librdkafka_problem(kind, {key: value})
+        if problem is not None and not problem.startswith("Failed to create"):
+            errors.append(FieldError(prefix + key, problem))
+    return errors

@@ -63,6 +63,7 @@ from headwater.connectors.runtime.worker import (
     TaskState,
     Worker,
     build_converters,
+    check_clients,
     client_configs,
     fence_transactional_ids,
 )
@@ -654,6 +655,7 @@ class DistributedHerder:
             raise ConfigError([FieldError("name", message)])
         connector = parse_connector({"name": name, "config": config}, worker=self.worker_config, remote=True)
         build_converters(connector, self.worker_config)
+        check_clients(connector, self.worker_config)
         return connector
 
     def create(self, document: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

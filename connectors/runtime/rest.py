@@ -96,8 +96,8 @@ class RestServer:
         host_key, port_key = ("listeners", "listeners") if config.listeners else ("rest.host", "rest.port")
         try:
             return cls(admin, listener.host, listener.port, tls=tls, auth=auth)
-        except socket.gaierror as exc:
-            message = f"{listener.host!r} does not resolve to an address: {exc.strerror}"
+        except (socket.gaierror, UnicodeError) as exc:
+            message = f"{listener.host!r} does not resolve to an address: {getattr(exc, 'strerror', None) or exc}"
             raise ConfigError([FieldError(host_key, message)]) from exc
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:

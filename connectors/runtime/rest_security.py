@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import socket
 import ssl
 import typing as t
 from dataclasses import dataclass
@@ -33,7 +34,15 @@ from headwater.connectors.errors import ConfigError, FieldError
 if t.TYPE_CHECKING:
     from headwater.connectors.settings import WorkerConfig
 
-__all__ = ["Authenticator", "Listener", "Principal", "listener_of", "read_login_file", "tls_context"]
+__all__ = [
+    "Authenticator",
+    "Listener",
+    "Principal",
+    "listener_of",
+    "read_login_file",
+    "rest_config_errors",
+    "tls_context",
+]
 
 ROLES = ("admin", "read-only")
 CREDENTIALS_KEY = "rest.authentication.credentials.file"
@@ -196,3 +205,27 @@ class Authenticator:
                     found = Principal(name, role)
             return found
         return None
+
+
+def rest_config_errors(config: WorkerConfig) -> list[FieldError]:
+    """What ``headwater validate --worker`` can know about the REST listener without
+    binding it: the listener, the TLS files, the login files, that the host resolves."""
+    errors: list[FieldError] = []
+    try:
+        listener = listener_of(config)
+    except ConfigError as exc:
+        return exc.errors
+    checks: list[t.Callable[[], object]] = [lambda: Authenticator.from_config(config)]
+    if listener.scheme == "https":
+        checks.append(lambda: tls_context(config))
+    for check in checks:
+        try:
+            check()
+        except ConfigError as exc:
+            errors += exc.errors
+    try:
+        socket.getaddrinfo(listener.host, listener.port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        key = "listeners" if config.listeners else "rest.host"
+        errors.append(FieldError(key, f"{listener.host!r} does not resolve to an address: {exc}"))
+    return errors

@@ -25,7 +25,7 @@ from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetSto
 from headwater.connectors.runtime.sink_runner import SinkTaskRunner
 from headwater.connectors.runtime.source_runner import SourceTaskRunner
 from headwater.connectors.runtime.tasks import TaskEnvironment
-from headwater.connectors.settings import WorkerConfig
+from headwater.connectors.settings import WorkerConfig, librdkafka_problem
 
 __all__ = [
     "CONNECTOR_STATE",
@@ -69,6 +69,23 @@ def build_converters(connector: ConnectorFile, worker: WorkerConfig) -> tuple[Co
     if errors:
         raise ConfigError(errors)
     return converters[0], converters[1]
+
+
+def check_clients(connector: ConnectorFile, worker: WorkerConfig) -> None:
+    """Build (without connecting) the producer and consumer the connector's tasks would
+    use, so that settings librdkafka refuses together (worker ``producer.*`` with the
+    connector's ``producer.override.*``) fail now rather than in a task restart loop.
+
+    Raises:
+        ConfigError: naming ``producer.*`` or ``consumer.*`` with librdkafka's reason.
+    """
+    errors = []
+    for kind, config in zip(("producer", "consumer"), client_configs(connector, worker), strict=True):
+        problem = librdkafka_problem(t.cast(t.Literal["producer", "consumer"], kind), config)
+        if problem is not None:
+            errors.append(FieldError(f"{kind}.*", problem))
+    if errors:
+        raise ConfigError(errors)
 
 
 def client_configs(connector: ConnectorFile, worker: WorkerConfig) -> tuple[dict[str, t.Any], dict[str, t.Any]]:

@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -92,6 +93,12 @@ def test_unknown_provider_and_unclosed_reference_name_the_key() -> None:
     messages = _messages(caught.value)
     assert "unknown config provider 'vault'" in messages["topic.prefix"]
     assert "unclosed reference" in messages["tables"]
+
+
+def test_a_placeholder_without_a_provider_is_not_a_reference() -> None:
+    config = {"connector.class": "mongodb", "topics": "t", "connection.uri": "mongodb://h", "database": "d"}
+    connector = parse_connector({"name": "m", "config": {**config, "collection": "${topic}"}}, worker=WorkerConfig())
+    assert connector.plugin_config.model_dump(by_alias=True)["collection"] == "${topic}"
 
 
 def test_rest_submitted_configs_read_nothing_unless_allowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -295,3 +302,93 @@ def test_a_bad_credentials_file_names_the_key_and_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         RestServer.for_worker(Worker(config, []), config)
     assert "line 1: role 'superuser'" in _messages(caught.value)["rest.authentication.credentials.file"]
+
+
+# -- 12. validate and standalone: one line per problem, never a traceback ---------------------
+
+HEADWATER = str(Path(sys.executable).with_name("headwater"))
+
+
+def _run(*args: str, cwd: Path) -> tuple[int, list[str]]:
+    result = subprocess.run([HEADWATER, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    return result.returncode, [line.strip() for line in output.splitlines() if line.startswith("  ")]
+
+
+def _write_json(path: Path, document: t.Any) -> str:
+    path.write_text(json.dumps(document))
+    return str(path)
+
+
+def _line(lines: list[str], key: str) -> str:
+    found = [line for line in lines if line.startswith(f"{key}: ")]
+    assert len(found) == 1, (key, lines)
+    return found[0]
+
+
+def test_validate_names_each_bad_worker_client_key(tmp_path: Path) -> None:
+    worker = {
+        "producer.acks": "banana",
+        "producer.no.such.property": "1",
+        "consumer.auto.offset.reset": "sometimes",
+        "offset.storage.topic": "a/b",
+    }
+    code, lines = _run("validate", "--worker", _write_json(tmp_path / "w.json", worker), "x.json", cwd=tmp_path)
+    assert code == 2
+    assert "Invalid value" in _line(lines, "producer.acks")
+    assert "No such configuration property" in _line(lines, "producer.no.such.property")
+    assert "sometimes" in _line(lines, "consumer.auto.offset.reset")
+    assert "only ASCII letters" in _line(lines, "offset.storage.topic")
+
+
+def test_validate_names_each_bad_connector_key(tmp_path: Path) -> None:
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(bytes(range(256)))
+    worker = _write_json(tmp_path / "w.json", {"rest.host": "no-such-host.invalid"})
+    source = {
+        "topic.prefix": f"${{file:{binary}:k}}",
+        "tables": "${vault:secret/tables:x}",
+        "seed": "${env:HOME",
+        "errors.deadletterqueue.topic.name": "..",
+        "producer.override.linger.ms": "-5",
+    }
+    sink = {"connector.class": "file", "file.dir": str(tmp_path), "topics": "ok,not ok," + "x" * 250}
+    mainframe = {
+        "connector.class": "mainframe-copybook",
+        "copybook.text": "       01  REC.\n           05  A  PIC X(3).\n",
+        "input.dir": str(tmp_path / "missing"),
+        "topic": "t",
+    }
+    files = [
+        _write_json(tmp_path / "source.json", _datagen("s", **source)),
+        _write_json(tmp_path / "sink.json", {"name": "k", "config": sink}),
+        _write_json(tmp_path / "mainframe.json", {"name": "m", "config": mainframe}),
+    ]
+    code, lines = _run("validate", "--worker", worker, *files, cwd=tmp_path)
+    assert code == 1
+    assert "does not resolve" in _line(lines, "rest.host")
+    assert "cannot resolve ${file:" in _line(lines, "topic.prefix")
+    assert "unknown config provider 'vault'" in _line(lines, "tables")
+    assert "unclosed reference" in _line(lines, "seed")
+    assert "'.' and '..' are not topic names" in _line(lines, "errors.deadletterqueue.topic.name")
+    assert "outside allowed range" in _line(lines, "producer.override.linger.ms")
+    topics = _line(lines, "topics")
+    assert "'not ok'" in topics and "at most 249 characters" in topics
+    assert "is not a directory here" in _line(lines, "input.dir")
+
+
+def test_standalone_refuses_a_taken_port_and_an_unknown_host(tmp_path: Path) -> None:
+    connector = _write_json(tmp_path / "c.json", _datagen("s", count="1"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        worker = {"offset.storage.file.filename": str(tmp_path / "o.json"), "rest.port": port}
+        code, lines = _run("standalone", _write_json(tmp_path / "w.json", worker), connector, cwd=tmp_path)
+    assert code == 2
+    assert f"port {port} on 127.0.0.1 is in use" in _line(lines, "rest.port")
+    worker = {"offset.storage.file.filename": str(tmp_path / "o.json"), "rest.host": "no-such-host.invalid"}
+    code, lines = _run("standalone", _write_json(tmp_path / "w2.json", worker), connector, cwd=tmp_path)
+    assert code == 2
+    assert "does not resolve" in _line(lines, "rest.host")
