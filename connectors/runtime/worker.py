@@ -132,6 +132,8 @@ class TaskState:
     id: int
     state: str = "UNASSIGNED"
     trace: str | None = None
+    restarts: int = 0
+    """Automatic restarts so far (the ``task.restart.max.attempts`` count)."""
     restart_now: threading.Event = field(default_factory=threading.Event)
     connector: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
@@ -443,6 +445,7 @@ class Worker:
             if state.stop.is_set():
                 return
             consecutive += 1
+            state.restarts += 1
             state.state = "RESTARTING"
             env.metrics.task_restarts.inc()
             self._report(state)
