@@ -23,7 +23,7 @@ from headwater.conformance.runtime import in_process_worker
 from headwater.connectors.errors import ConfigError
 from headwater.connectors.loading import parse_connector
 from headwater.connectors.providers import ProviderPolicy, resolve_providers
-from headwater.connectors.runtime.distributed import DistributedHerder
+from headwater.connectors.runtime.distributed import DistributedHerder, _plan
 from headwater.connectors.runtime.rest import RestServer
 from headwater.connectors.runtime.worker import Worker
 from headwater.connectors.settings import WorkerConfig
@@ -119,6 +119,19 @@ def test_rest_submitted_configs_read_nothing_unless_allowed(tmp_path: Path, monk
     )
     assert opened._validate("x", {"connector.class": "datagen", "topic.prefix": "${env:HW_PREFIX}"}).plugin_config
     assert opened._validate("x", {"connector.class": "datagen", "topic.prefix": f"${{file:{secrets}:prefix}}"})
+
+
+def test_distributed_task_configs_show_references_not_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HW_TOPIC_PREFIX", "resolved-prefix")
+    herder = DistributedHerder(WorkerConfig(**DISTRIBUTED, config_providers_env_param_allowlist_pattern="HW_.*"))
+    document = _datagen("x", **{"topic.prefix": "${env:HW_TOPIC_PREFIX}", "tasks.max": "2"})
+    plan = _plan(document, herder.worker_config)
+    assert plan.connector is not None and plan.error is None
+    monkeypatch.setattr(herder, "plan", lambda name: plan)
+    monkeypatch.setattr(herder, "target_state", lambda name: "STARTED")
+    configs = herder.task_configs("x")
+    assert [config["topic.prefix"] for config in configs] == ["${env:HW_TOPIC_PREFIX}"] * 2
+    assert "resolved-prefix" not in json.dumps(configs)
 
 
 def _get(url: str) -> tuple[int, bytes]:
