@@ -288,3 +288,14 @@ def test_task_internal_keys_are_not_user_keys(tmp_path: Path) -> None:
     connector = parse_connector({"name": "d", "config": {"connector.class": "datagen", "tasks.max": 2}})
     tasks = connector.plugin_class(connector.plugin_config).task_configs(2)
     assert sorted(task.model_dump(by_alias=True)["task.tables"] for task in tasks) == ["customers,products", "orders"]
+
+
+def test_a_plugin_imports_no_framework_config() -> None:
+    code = (
+        "import sys, headwater.connectors.datagen, headwater.sinks.file;"
+        "print(sorted(m for m in sys.modules if m.startswith('headwater.connectors.')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for module in ("settings", "providers", "loading", "runtime", "registry", "launch"):
+        assert f"'headwater.connectors.{module}" not in loaded, loaded
+    assert "'headwater.connectors.config'" in loaded
