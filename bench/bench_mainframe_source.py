@@ -30,7 +30,7 @@ from headwater.codecs.converters import JsonConverter
 from headwater.conformance.emulators.mainframe import connector_config, generate
 from headwater.conformance.runtime import in_process_worker
 from headwater.connectors.api import SourceRecord, SourceTaskContext
-from headwater.connectors.config import parse_connector
+from headwater.connectors.loading import parse_connector
 from headwater.connectors.mainframe import MainframeCopybookTask
 from headwater.connectors.mainframe.config import MainframeCopybookConfig
 from headwater.connectors.runtime.offsets import ConnectorOffsets, MemoryOffsetStore
@@ -118,7 +118,7 @@ def main() -> None:
         bootstrap = os.environ.get("HEADWATER_BOOTSTRAP_SERVERS", "").strip()
         broker = None
         if not bootstrap:
-            from headwater.connectors.runtime.broker import LocalKafka, find_free_port
+            from headwater.connectors.launch.broker import LocalKafka, find_free_port
 
             port = find_free_port()
             controller = find_free_port()

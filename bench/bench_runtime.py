@@ -230,7 +230,7 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="replace the section in bench/RESULTS.md")
     args = parser.parse_args()
 
-    from headwater.connectors.runtime.broker import LocalKafka, find_free_port
+    from headwater.connectors.launch.broker import LocalKafka, find_free_port
 
     folder = Path(tempfile.mkdtemp(prefix="hw-bench-"))
     bootstrap = os.environ.get("HEADWATER_BOOTSTRAP_SERVERS")

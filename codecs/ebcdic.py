@@ -88,10 +88,6 @@ class CodePage:
             msg = f"character {exc.args[0]!r} has no byte in code page {self.name}"
             raise ValueError(msg) from exc
 
-    def byte_of(self, char: str) -> int:
-        """The byte of one character (``ValueError`` if the page lacks it)."""
-        return self.encode(char)[0]
-
 
 def _family_of(table: str) -> Family:
     if table[0xF0:0xFA] == "0123456789":

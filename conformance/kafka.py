@@ -33,7 +33,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from headwater.connectors.errors import FatalError, RetriableError
-from headwater.connectors.runtime.broker import LocalKafka, find_free_port
+from headwater.connectors.launch.broker import LocalKafka, find_free_port
 from headwater.connectors.runtime.topics import wait_for_leaders
 
 __all__ = [
@@ -56,7 +56,7 @@ def kafka_bootstrap_servers(
     ``$HEADWATER_BOOTSTRAP_SERVERS`` wins when set (that broker is neither started nor
     stopped). Otherwise a single-node broker is started in a temp data dir on free ports
     (the first session on a machine also fetches the jars, see
-    :func:`~headwater.connectors.runtime.broker.ensure_kafka_libs`) and stopped when the
+    :func:`~headwater.connectors.launch.broker.ensure_kafka_libs`) and stopped when the
     session ends. The broker is shared by all tests: give each test its own topic names
     (e.g. with :func:`uuid.uuid4`).
     """

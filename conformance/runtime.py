@@ -6,8 +6,9 @@ import time
 import typing as t
 from pathlib import Path
 
-from headwater.connectors.config import ConnectorFile, WorkerConfig, parse_connector
+from headwater.connectors.loading import ConnectorFile, parse_connector
 from headwater.connectors.runtime.worker import Worker
+from headwater.connectors.settings import WorkerConfig
 
 __all__ = ["in_process_worker", "wait_for"]
 

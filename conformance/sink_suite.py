@@ -18,7 +18,8 @@ from headwater.connectors.api import (
     SinkRecord,
     SinkTaskContext,
 )
-from headwater.connectors.config import PluginConfig, parse_connector
+from headwater.connectors.config import PluginConfig
+from headwater.connectors.loading import parse_connector
 
 __all__ = ["get_sink_test_class"]
 

@@ -24,8 +24,9 @@ from headwater.connectors.api import (
     SourceRecord,
     SourceTaskContext,
 )
-from headwater.connectors.config import PluginConfig, parse_connector
+from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import ConfigError
+from headwater.connectors.loading import parse_connector
 from headwater.connectors.runtime.offsets import ConnectorOffsets, MemoryOffsetStore, offset_key
 
 __all__ = ["get_source_test_class"]

@@ -1,7 +1,8 @@
 """The Headwater connector runtime and the source plugins.
 
 A plugin imports its contract from here: ``SourceConnector``/``SourceTask``,
-``SinkConnector``/``SinkTask``, the record types, ``PluginConfig`` and the errors.
+``SinkConnector``/``SinkTask``, the record types, ``PluginConfig`` (with ``TaskKey`` and
+``TopicName`` field types) and the errors.
 """
 
 from headwater.connectors.api import (
@@ -16,7 +17,7 @@ from headwater.connectors.api import (
     SourceTask,
     SourceTaskContext,
 )
-from headwater.connectors.config import PluginConfig
+from headwater.connectors.config import PluginConfig, TaskKey, TopicName
 from headwater.connectors.errors import ConfigError, FatalError, FieldError, RecordError, RetriableError
 
 __all__ = [
@@ -36,4 +37,6 @@ __all__ = [
     "SourceRecord",
     "SourceTask",
     "SourceTaskContext",
+    "TaskKey",
+    "TopicName",
 ]

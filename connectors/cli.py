@@ -91,15 +91,25 @@ def _print_config_errors(error: ConfigError) -> None:
 )
 def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> None:
     """Check connector files; print one line per invalid or missing key."""
-    from headwater.connectors.config import WorkerConfig, load_connector_file, load_worker_file
-    from headwater.connectors.runtime.worker import build_converters
+    from headwater.connectors.loading import load_connector_file, load_worker_file
+    from headwater.connectors.runtime.rest_security import rest_config_errors
+    from headwater.connectors.runtime.worker import build_converters, check_clients
+    from headwater.connectors.settings import WorkerConfig
 
     failed = False
     worker = load_worker_file(worker_file) if worker_file else WorkerConfig()
+    if worker_file:
+        errors = rest_config_errors(worker)
+        if errors:
+            failed = True
+            _print_config_errors(ConfigError(errors, source=str(worker_file)))
     for path in connector_files:
         try:
-            connector = load_connector_file(path)
+            connector = load_connector_file(path, worker=worker)
             build_converters(connector, worker)
+            check_clients(connector, worker)
+            if local := connector.plugin_config.local_errors():
+                raise ConfigError(local)
         except ConfigError as exc:
             failed = True
             _print_config_errors(ConfigError(exc.errors, source=str(path)))
@@ -112,8 +122,8 @@ def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> Non
 def config_reference_markdown() -> str:
     """The config reference of every installed plugin as Markdown (it is in the README)."""
     from headwater.connectors.api import SinkConnector
-    from headwater.connectors.config import ConnectorConfig, WorkerConfig
     from headwater.connectors.registry import available_plugins
+    from headwater.connectors.settings import ConnectorConfig, WorkerConfig
 
     def table(schema: dict[str, t.Any]) -> list[str]:
         required = set(schema.get("required", ()))
@@ -136,7 +146,7 @@ def config_reference_markdown() -> str:
     for alias, plugin in available_plugins().items():
         kind = "sink" if issubclass(plugin, SinkConnector) else "source"
         lines += [f"### `{alias}` ({kind})", "", plugin.description, ""]
-        lines += [*table(plugin.config_class.model_json_schema(by_alias=True)), ""]
+        lines += [*table(plugin.config_class.user_json_schema()), ""]
     return "\n".join(lines)
 
 
@@ -169,7 +179,7 @@ def plugins(output_format: str, update_readme: Path | None) -> None:
             "type": "sink" if issubclass(plugin, SinkConnector) else "source",
             "description": plugin.description,
             "capabilities": sorted(capability.value for capability in plugin.capabilities),
-            "config": plugin.config_class.model_json_schema(by_alias=True),
+            "config": plugin.config_class.user_json_schema(),
         }
         for alias, plugin in available_plugins().items()
     ]
@@ -215,14 +225,22 @@ def _serve_until_signalled(runner: _Runnable, rest: t.Any, announce: t.Callable[
 @click.argument("connector_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 def standalone(worker_file: Path, connector_files: tuple[Path, ...]) -> None:
     """Run connectors in one worker process until SIGTERM or SIGINT (then flush, commit, exit 0)."""
-    from headwater.connectors.config import load_connector_file, load_worker_file
+    from headwater.connectors.loading import load_connector_file, load_worker_file
     from headwater.connectors.runtime.rest import RestServer
-    from headwater.connectors.runtime.worker import Worker
+    from headwater.connectors.runtime.worker import Worker, build_converters, check_clients
 
     worker_config = load_worker_file(worker_file)
-    connectors = [load_connector_file(path) for path in connector_files]
+    connectors = [load_connector_file(path, worker=worker_config) for path in connector_files]
+    for path, connector in zip(connector_files, connectors, strict=True):
+        try:
+            build_converters(connector, worker_config)
+            check_clients(connector, worker_config)
+            if local := connector.plugin_config.local_errors():
+                raise ConfigError(local)
+        except ConfigError as exc:
+            raise ConfigError(exc.errors, source=str(path)) from None
     worker = Worker(worker_config, connectors)
-    rest = RestServer(worker, worker_config.rest_host, worker_config.rest_port)
+    rest = RestServer.for_worker(worker, worker_config)
 
     _serve_until_signalled(
         worker,
@@ -239,13 +257,13 @@ def distributed(worker_file: Path) -> None:
     tasks, flushing and committing, leaves the group and exits 0)."""
     import socket
 
-    from headwater.connectors.config import load_worker_file
+    from headwater.connectors.loading import load_worker_file
     from headwater.connectors.runtime.distributed import DistributedHerder
     from headwater.connectors.runtime.rest import RestServer
 
     worker_config = load_worker_file(worker_file, distributed=True)
     herder = DistributedHerder(worker_config)
-    rest = RestServer(herder, worker_config.rest_host, worker_config.rest_port)
+    rest = RestServer.for_worker(herder, worker_config)
     herder.worker_id = f"{socket.gethostname()}:{rest.port}"
 
     _serve_until_signalled(

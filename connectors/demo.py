@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from headwater.codecs.envelope import fold
-from headwater.conformance.process import WorkerProcess
 from headwater.connectors.datagen.client import final_state, message_count
 from headwater.connectors.datagen.config import DatagenConfig
+from headwater.connectors.launch.worker import WorkerProcess
 
 __all__ = ["run_demo"]
 
@@ -40,7 +40,7 @@ def run_demo(*, count: int, out_dir: Path, bootstrap_servers: str | None) -> int
     console = Console()
     broker = None
     if not bootstrap_servers:
-        from headwater.connectors.runtime.broker import LocalKafka
+        from headwater.connectors.launch.broker import LocalKafka
 
         broker = LocalKafka(echo=lambda line: console.print(f"[dim]{line}[/dim]"))
         console.print("[bold]Starting the embedded Kafka broker[/bold] (the first start downloads its jars)")

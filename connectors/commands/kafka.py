@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from headwater.connectors.errors import FatalError
-from headwater.connectors.runtime.broker import (
+from headwater.connectors.launch.broker import (
     DEFAULT_DATA_DIR,
     DEFAULT_KAFKA_VERSION,
     DEFAULT_PORT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from headwater.connectors.config import PluginConfig
+from headwater.connectors.config import PluginConfig, TaskKey, topic_name_problem
 
 TABLES = ("customers", "orders", "products")
 
@@ -28,8 +28,18 @@ class DatagenConfig(PluginConfig):
     """Most events returned by one poll."""
     tombstones_on_delete: bool = True
     """Emit a tombstone (null value) after each delete, as Debezium does."""
-    task_tables: str | None = None
+    task_tables: TaskKey[str | None] = None
     """Set by the connector in task configs: the tables one task generates."""
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _legal_topics(cls, value: str) -> str:
+        for table in TABLES:
+            problem = topic_name_problem(f"{value}.{table}")
+            if problem is not None:
+                msg = f"topic {value}.{table}: {problem}"
+                raise ValueError(msg)
+        return value
 
     @field_validator("tables")
     @classmethod

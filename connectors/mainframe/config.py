@@ -17,7 +17,8 @@ from pathlib import Path
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from headwater.connectors.config import PluginConfig
+from headwater.connectors.config import PluginConfig, TaskKey, TopicName
+from headwater.connectors.errors import FieldError
 
 if t.TYPE_CHECKING:
     from headwater.codecs.copybook import DecodeOptions, DecodePlan, Layout, RecordFormatOptions
@@ -68,7 +69,7 @@ class MainframeCopybookConfig(PluginConfig):
     """Folder to watch for dataset files."""
     input_glob: str = Field(default="*", min_length=1)
     """Which files of ``input.dir`` to read (a glob relative to it, e.g. ``*.VB`` or ``**/*.dat``)."""
-    topic: str = Field(min_length=1)
+    topic: TopicName
     """Topic the change events go to."""
     mode: Mode = "append"
     """``append``: every record is a create event. ``snapshot-diff``: every file is a new full extract
@@ -153,12 +154,18 @@ class MainframeCopybookConfig(PluginConfig):
     tombstones_on_delete: bool = True
     """snapshot-diff: emit a tombstone (null value) after each delete, as Debezium does."""
 
-    task_index: int = Field(default=0, ge=0)
+    task_index: TaskKey[int] = Field(default=0, ge=0)
     """Set by the connector in task configs: this task's index."""
-    task_count: int = Field(default=1, ge=1)
+    task_count: TaskKey[int] = Field(default=1, ge=1)
     """Set by the connector in task configs: how many tasks share the files."""
 
     _layout: t.Any = PrivateAttr(default=None)
+
+    def local_errors(self) -> list[FieldError]:
+        """``input.dir`` must be a directory on this machine."""
+        if not Path(self.input_dir).is_dir():
+            return [FieldError("input.dir", f"{self.input_dir} is not a directory here (create it, or fix the path)")]
+        return []
 
     # ------------------------------------------------------------------ validators
 

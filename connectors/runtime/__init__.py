@@ -1,1 +1,1 @@
-"""The connector runtime: task loops, offsets, dead letters, metrics, REST, the local broker."""
+"""The connector runtime: task loops, offsets, dead letters, metrics, REST."""

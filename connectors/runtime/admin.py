@@ -12,6 +12,7 @@ from __future__ import annotations
 import typing as t
 
 from headwater.connectors.errors import HeadwaterError
+from headwater.connectors.providers import reverse_transform
 from headwater.connectors.runtime import offset_admin
 
 if t.TYPE_CHECKING:
@@ -92,7 +93,8 @@ class ConnectorAdmin(t.Protocol):
         ...
 
     def task_configs(self, name: str) -> list[dict[str, t.Any]]:
-        """Each task's config, in task id order."""
+        """Each task's config, in task id order; a key whose value was a ``${...}``
+        reference shows the reference, never the resolved value."""
         ...
 
     def status(self, name: str) -> dict[str, t.Any]:
@@ -206,7 +208,8 @@ class StandaloneAdmin:
         return t.cast(dict[str, t.Any], self._handle(name).file.redacted())
 
     def task_configs(self, name: str) -> list[dict[str, t.Any]]:
-        return list(self._handle(name).task_configs)
+        handle = self._handle(name)
+        return [reverse_transform(handle.file.raw, config) for config in handle.task_configs]
 
     def status(self, name: str) -> dict[str, t.Any]:
         self._handle(name)
@@ -217,11 +220,17 @@ class StandaloneAdmin:
 
         return client_configs(handle.file, self.worker.config)[1]
 
-    def offsets(self, name: str) -> list[dict[str, t.Any]]:
+    def _scope(self, name: str) -> offset_admin.OffsetScope:
         handle = self._handle(name)
-        if handle.type == "sink":
-            return offset_admin.sink_offsets(self._consumer_config(handle))
-        return offset_admin.source_offsets(self.worker.offset_store, name)
+        return offset_admin.OffsetScope(
+            name,
+            sink=handle.type == "sink",
+            store=lambda: self.worker.offset_store,
+            consumer_config=lambda: self._consumer_config(handle),
+        )
+
+    def offsets(self, name: str) -> list[dict[str, t.Any]]:
+        return offset_admin.read_offsets(self._scope(name))
 
     def pause(self, name: str) -> None:
         self._handle(name)
@@ -245,22 +254,10 @@ class StandaloneAdmin:
         return handle
 
     def reset_offsets(self, name: str) -> str:
-        handle = self._stopped(name)
-        if handle.type == "sink":
-            offset_admin.reset_sink_offsets(self._consumer_config(handle))
-        else:
-            offset_admin.reset_source_offsets(self.worker.offset_store, name)
-        return offset_admin.RESET
+        return offset_admin.reset_offsets(self._scope(name), lambda: self._stopped(name))
 
     def alter_offsets(self, name: str, body: t.Mapping[str, t.Any]) -> str:
-        handle = self._handle(name)
-        changes = offset_admin.parse_offsets(body, sink=handle.type == "sink")
-        self._stopped(name)
-        if handle.type == "sink":
-            offset_admin.alter_sink_offsets(self._consumer_config(handle), changes)
-        else:
-            offset_admin.alter_source_offsets(self.worker.offset_store, name, changes)
-        return offset_admin.ALTERED
+        return offset_admin.alter_offsets(self._scope(name), body, lambda: self._stopped(name))
 
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
         self._handle(name)

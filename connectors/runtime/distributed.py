@@ -44,8 +44,9 @@ import zlib
 from dataclasses import dataclass
 
 from headwater.connectors.api import SinkConnector
-from headwater.connectors.config import ConnectorFile, WorkerConfig, parse_connector
 from headwater.connectors.errors import ConfigError, FieldError
+from headwater.connectors.loading import ConnectorFile, parse_connector
+from headwater.connectors.providers import reverse_transform
 from headwater.connectors.runtime import offset_admin
 from headwater.connectors.runtime.admin import (
     ConnectorExists,
@@ -62,9 +63,11 @@ from headwater.connectors.runtime.worker import (
     TaskState,
     Worker,
     build_converters,
+    check_clients,
     client_configs,
     fence_transactional_ids,
 )
+from headwater.connectors.settings import WorkerConfig
 
 __all__ = ["ConnectorPlan", "DistributedHerder", "task_slot"]
 
@@ -127,10 +130,10 @@ class _OwnedTask:
     document: dict[str, t.Any]
 
 
-def _plan(document: dict[str, t.Any]) -> ConnectorPlan:
-    """Resolve, validate and split one stored connector document."""
+def _plan(document: dict[str, t.Any], worker: WorkerConfig) -> ConnectorPlan:
+    """Resolve, validate and split one stored connector document (sent over REST)."""
     try:
-        connector = parse_connector(document)
+        connector = parse_connector(document, worker=worker, remote=True)
     except ConfigError as exc:
         return ConnectorPlan(document, None, error=f"invalid config: {exc}")
     try:
@@ -318,7 +321,7 @@ class DistributedHerder:
             cached = self._plans.get(name)
             if cached is not None and cached.document == document:
                 return cached
-        plan = _plan(document)
+        plan = _plan(document, self.worker_config)
         with self._plans_lock:
             self._plans[name] = plan
         return plan
@@ -518,7 +521,8 @@ class DistributedHerder:
     def task_configs(self, name: str) -> list[dict[str, t.Any]]:
         plan = self._require(name)
         configs = plan.task_configs[: self._task_count(name, plan)]
-        return [config.model_dump(by_alias=True, mode="json") for config in configs]
+        raw = plan.document.get("config", {})
+        return [reverse_transform(raw, config.model_dump(by_alias=True, mode="json")) for config in configs]
 
     def status(self, name: str) -> dict[str, t.Any]:
         """Every task of the connector, with the worker running it, from the status topic."""
@@ -549,11 +553,17 @@ class DistributedHerder:
             raise ConfigError([FieldError("config", msg)])
         return client_configs(plan.connector, self.worker_config)[1]
 
-    def offsets(self, name: str) -> list[dict[str, t.Any]]:
+    def _scope(self, name: str) -> offset_admin.OffsetScope:
         plan = self._require(name)
-        if plan.type == "sink":
-            return offset_admin.sink_offsets(self._consumer_config(plan))
-        return offset_admin.source_offsets(self.worker.offset_store, name)
+        return offset_admin.OffsetScope(
+            name,
+            sink=plan.type == "sink",
+            store=lambda: self.worker.offset_store,
+            consumer_config=lambda: self._consumer_config(plan),
+        )
+
+    def offsets(self, name: str) -> list[dict[str, t.Any]]:
+        return offset_admin.read_offsets(self._scope(name))
 
     # -- ConnectorAdmin: target states and offsets ------------------------------------------
 
@@ -596,23 +606,11 @@ class DistributedHerder:
 
     def reset_offsets(self, name: str) -> str:
         """Tombstone the STOPPED connector's source offsets, or delete its sink group."""
-        plan = self._stopped(name)
-        if plan.type == "sink":
-            offset_admin.reset_sink_offsets(self._consumer_config(plan))
-        else:
-            offset_admin.reset_source_offsets(self.worker.offset_store, name)
-        return offset_admin.RESET
+        return offset_admin.reset_offsets(self._scope(name), lambda: self._stopped(name))
 
     def alter_offsets(self, name: str, body: t.Mapping[str, t.Any]) -> str:
         """Write the given offsets of the STOPPED connector (source store or sink group)."""
-        plan = self._require(name)
-        changes = offset_admin.parse_offsets(body, sink=plan.type == "sink")
-        self._stopped(name)
-        if plan.type == "sink":
-            offset_admin.alter_sink_offsets(self._consumer_config(plan), changes)
-        else:
-            offset_admin.alter_source_offsets(self.worker.offset_store, name, changes)
-        return offset_admin.ALTERED
+        return offset_admin.alter_offsets(self._scope(name), body, lambda: self._stopped(name))
 
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
         """Restart the matching tasks if this worker runs them all.
@@ -655,8 +653,9 @@ class DistributedHerder:
         if "name" in config and config["name"] != name:
             message = f"{config['name']!r} does not match the connector name {name!r}"
             raise ConfigError([FieldError("name", message)])
-        connector = parse_connector({"name": name, "config": config})
+        connector = parse_connector({"name": name, "config": config}, worker=self.worker_config, remote=True)
         build_converters(connector, self.worker_config)
+        check_clients(connector, self.worker_config)
         return connector
 
     def create(self, document: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

@@ -16,10 +16,10 @@ import logging
 import traceback
 import typing as t
 
-from headwater.connectors.config import ConnectorConfig
 from headwater.connectors.errors import FatalError
 from headwater.connectors.runtime.metrics import TaskMetrics
 from headwater.connectors.runtime.topics import ensure_topic
+from headwater.connectors.settings import ConnectorConfig
 
 __all__ = ["ErrorHandler", "Stage"]
 
@@ -34,8 +34,6 @@ class Stage(enum.StrEnum):
     TASK_PUT = "TASK_PUT"
     KEY_CONVERTER = "KEY_CONVERTER"
     VALUE_CONVERTER = "VALUE_CONVERTER"
-    KAFKA_PRODUCE = "KAFKA_PRODUCE"
-    KAFKA_CONSUME = "KAFKA_CONSUME"
 
 
 class ErrorHandler:

@@ -8,13 +8,17 @@ sink connector's offsets are the committed offsets of its consumer group
     {"partition": {"kafka_topic": t, "kafka_partition": p},
      "offset": {"kafka_offset": o}}                           # sink: the group's next offset to read
 
-Resets and alters are only safe while no task of the connector runs; the callers (the
-standalone admin and the distributed herder) check that the connector is STOPPED first.
+Resets and alters are only safe while no task of the connector runs. Both admins (the
+standalone admin and the distributed herder) describe a connector as an
+:class:`OffsetScope` and call :func:`read_offsets`, :func:`reset_offsets` and
+:func:`alter_offsets`, which hold the whole flow; the admins only say how to check that
+the connector is STOPPED.
 """
 
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass
 
 from headwater.connectors.errors import HeadwaterError, RetriableError
 from headwater.connectors.runtime.offsets import ConnectorOffsets, KafkaOffsetStore, OffsetStore, offset_key
@@ -25,9 +29,13 @@ __all__ = [
     "GroupNotEmpty",
     "InvalidOffsets",
     "OffsetChange",
+    "OffsetScope",
+    "alter_offsets",
     "alter_sink_offsets",
     "alter_source_offsets",
     "parse_offsets",
+    "read_offsets",
+    "reset_offsets",
     "reset_sink_offsets",
     "reset_source_offsets",
     "sink_offsets",
@@ -254,3 +262,66 @@ def alter_sink_offsets(consumer_config: t.Mapping[str, t.Any], changes: t.Sequen
     kept.update({tp: offset for tp, offset in wanted.items() if offset is not None})
     _delete_group(admin, group)
     _commit(admin, group, kept)
+
+
+# -- the REST flow -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OffsetScope:
+    """Where one connector's offsets live: a source's entries in the offset store, or a
+    sink's consumer group. Both are given lazily, as opening either may touch Kafka."""
+
+    connector: str
+    sink: bool
+    store: t.Callable[[], OffsetStore]
+    """The worker's offset store (sources)."""
+    consumer_config: t.Callable[[], t.Mapping[str, t.Any]]
+    """The sink's consumer config, with its ``group.id`` (sinks)."""
+
+
+def read_offsets(scope: OffsetScope) -> list[dict[str, t.Any]]:
+    """``GET .../offsets``: the connector's offsets in Kafka Connect's shape.
+
+    Raises:
+        RetriableError: a sink group's offsets could not be read.
+    """
+    if scope.sink:
+        return sink_offsets(scope.consumer_config())
+    return source_offsets(scope.store(), scope.connector)
+
+
+def reset_offsets(scope: OffsetScope, ensure_stopped: t.Callable[[], object]) -> str:
+    """``DELETE .../offsets``: once ``ensure_stopped`` passes, delete every offset of the
+    connector; returns Kafka Connect's message.
+
+    Raises:
+        ConnectorNotStopped, TasksStillStopping: from ``ensure_stopped``.
+        GroupNotEmpty: a sink's consumer group still has members.
+        RetriableError: Kafka did not acknowledge.
+    """
+    ensure_stopped()
+    if scope.sink:
+        reset_sink_offsets(scope.consumer_config())
+    else:
+        reset_source_offsets(scope.store(), scope.connector)
+    return RESET
+
+
+def alter_offsets(scope: OffsetScope, body: t.Mapping[str, t.Any], ensure_stopped: t.Callable[[], object]) -> str:
+    """``PATCH .../offsets``: check ``body`` for the connector's kind (a malformed body is
+    400 whatever the state), then, once ``ensure_stopped`` passes, write the offsets.
+
+    Raises:
+        InvalidOffsets: the body is malformed for the connector's kind.
+        ConnectorNotStopped, TasksStillStopping: from ``ensure_stopped``.
+        GroupNotEmpty: a sink's consumer group still has members.
+        RetriableError: Kafka did not acknowledge.
+    """
+    changes = parse_offsets(body, sink=scope.sink)
+    ensure_stopped()
+    if scope.sink:
+        alter_sink_offsets(scope.consumer_config(), changes)
+    else:
+        alter_source_offsets(scope.store(), scope.connector, changes)
+    return ALTERED

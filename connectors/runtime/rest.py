@@ -8,8 +8,12 @@ for the whole cluster. Secrets are hidden in every response.
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
+import socket
+import ssl
+import sys
 import threading
 import typing as t
 from http import HTTPStatus
@@ -19,7 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from headwater.connectors.errors import ConfigError, RetriableError
+from headwater.connectors.errors import ConfigError, FieldError, RetriableError
 from headwater.connectors.registry import available_plugins
 from headwater.connectors.runtime.admin import (
     ConnectorAdmin,
@@ -32,9 +36,11 @@ from headwater.connectors.runtime.admin import (
     TasksStillStopping,
 )
 from headwater.connectors.runtime.offset_admin import GroupNotEmpty, InvalidOffsets
+from headwater.connectors.runtime.rest_security import Authenticator, listener_of, tls_context
 
 if t.TYPE_CHECKING:
     from headwater.connectors.runtime.worker import Worker
+    from headwater.connectors.settings import WorkerConfig
 
 __all__ = ["RestServer"]
 
@@ -43,27 +49,67 @@ MAX_BODY = 1 << 20
 
 
 class RestServer:
-    """Serves one worker on ``rest.host:rest.port`` from a daemon thread."""
+    """Serves one worker on ``rest.host:rest.port`` (or ``listeners``) from a daemon thread."""
 
-    def __init__(self, admin: ConnectorAdmin | Worker, host: str, port: int) -> None:
+    def __init__(
+        self,
+        admin: ConnectorAdmin | Worker,
+        host: str,
+        port: int,
+        *,
+        tls: ssl.SSLContext | None = None,
+        auth: Authenticator | None = None,
+    ) -> None:
         """Bind the port (0 picks a free one); serve nothing before :meth:`start`.
 
         Args:
             admin: what the API answers for; a standalone :class:`Worker` is wrapped in
                 :class:`StandaloneAdmin`.
+            tls: serve HTTPS with this context; the handshake runs on the request's
+                handler thread, so a slow client never holds up the others.
+            auth: require a caller this authenticator knows (see :mod:`.rest_security`).
+
+        Raises:
+            OSError: the address cannot be bound (:meth:`for_worker` names the key).
         """
         from headwater.connectors.runtime.worker import Worker
 
         view: ConnectorAdmin = StandaloneAdmin(admin) if isinstance(admin, Worker) else admin
-        handler = type("Handler", (_Handler,), {"admin": view})
-        self.server = ThreadingHTTPServer((host, port), handler)
-        self.server.daemon_threads = True
+        handler = type("Handler", (_Handler,), {"admin": view, "auth": auth})
+        self.server = _Server((host, port), handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
+        self.scheme = "https" if tls is not None else "http"
         self.thread = threading.Thread(target=self.server.serve_forever, name="rest", daemon=True)
+
+    @classmethod
+    def for_worker(cls, admin: ConnectorAdmin | Worker, config: WorkerConfig) -> RestServer:
+        """The REST server a worker file asks for: listener, TLS and authentication.
+
+        Raises:
+            ConfigError: naming the key when a file cannot be loaded, the host does not
+                resolve or the port is taken.
+        """
+        listener = listener_of(config)
+        tls = tls_context(config) if listener.scheme == "https" else None
+        auth = Authenticator.from_config(config)
+        host_key, port_key = ("listeners", "listeners") if config.listeners else ("rest.host", "rest.port")
+        try:
+            return cls(admin, listener.host, listener.port, tls=tls, auth=auth)
+        except (socket.gaierror, UnicodeError) as exc:
+            message = f"{listener.host!r} does not resolve to an address: {getattr(exc, 'strerror', None) or exc}"
+            raise ConfigError([FieldError(host_key, message)]) from exc
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                message = f"port {listener.port} on {listener.host} is in use (another worker?); pick a free one"
+                raise ConfigError([FieldError(port_key, message)]) from exc
+            message = f"cannot listen on {listener.host}:{listener.port}: {exc.strerror or exc}"
+            raise ConfigError([FieldError(host_key, message)]) from exc
 
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
 
     @property
     def port(self) -> int:
@@ -76,6 +122,15 @@ class RestServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: t.Any, client_address: t.Any) -> None:
+        """A connection that fails outside a route (a failed TLS handshake, a client gone
+        away) is logged in one line, not as a traceback on stderr."""
+        log.info("rest: connection from %s failed: %s", client_address[0], sys.exc_info()[1])
 
 
 _NAME = r"(?P<name>[^/]+)"
@@ -113,7 +168,10 @@ class _BadRequest(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     admin: t.ClassVar[ConnectorAdmin]
+    auth: t.ClassVar[Authenticator | None]
     server_version = "headwater"
+    timeout = 60
+    """Seconds a connection may stay silent (TLS handshake included) before it is closed."""
 
     def log_message(self, format: str, *args: t.Any) -> None:
         log.debug("rest: " + format, *args)
@@ -133,7 +191,30 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._dispatch("PATCH")
 
+    def _authorized(self, method: str) -> bool:
+        """Answer 401 or 403 and return False unless the caller may send this request."""
+        if self.auth is None:
+            return True
+        principal = self.auth.authenticate(self.headers.get("Authorization"))
+        if principal is None:
+            self.close_connection = True
+            data = orjson.dumps({"error_code": 401, "message": "authentication required"})
+            self.send_response(HTTPStatus.UNAUTHORIZED)
+            self.send_header("WWW-Authenticate", self.auth.challenge)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return False
+        if method != "GET" and not principal.may_write:
+            self.close_connection = True
+            self._error(HTTPStatus.FORBIDDEN, f"{principal.name} is read-only: {method} needs the admin role")
+            return False
+        return True
+
     def _dispatch(self, method: str) -> None:
+        if not self._authorized(method):
+            return
         url = urlsplit(self.path)
         self.query = {key: values[-1] for key, values in parse_qs(url.query).items()}
         for route_method, pattern, action in _ROUTES:

@@ -19,11 +19,12 @@ from pathlib import Path
 
 from headwater.codecs.converters import Converter
 from headwater.connectors.api import PluginMetrics
-from headwater.connectors.config import ConnectorConfig, PluginConfig
+from headwater.connectors.config import PluginConfig
 from headwater.connectors.runtime.dlq import ErrorHandler
 from headwater.connectors.runtime.metrics import TaskMetrics
 from headwater.connectors.runtime.offsets import OffsetStore
 from headwater.connectors.runtime.retry import RetryPolicy
+from headwater.connectors.settings import ConnectorConfig
 
 __all__ = ["CLIENT_LOG", "StateListener", "TaskEnvironment"]
 

@@ -19,13 +19,14 @@ from pathlib import Path
 
 from headwater.codecs.converters import Converter, make_converter
 from headwater.connectors.api import SinkConnector
-from headwater.connectors.config import ConnectorFile, WorkerConfig
 from headwater.connectors.errors import ConfigError, FieldError
+from headwater.connectors.loading import ConnectorFile
 from headwater.connectors.runtime.metrics import WorkerMetrics
 from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetStore, OffsetStore
 from headwater.connectors.runtime.sink_runner import SinkTaskRunner
 from headwater.connectors.runtime.source_runner import SourceTaskRunner
 from headwater.connectors.runtime.tasks import TaskEnvironment
+from headwater.connectors.settings import WorkerConfig, librdkafka_problem
 
 __all__ = [
     "CONNECTOR_STATE",
@@ -69,6 +70,23 @@ def build_converters(connector: ConnectorFile, worker: WorkerConfig) -> tuple[Co
     if errors:
         raise ConfigError(errors)
     return converters[0], converters[1]
+
+
+def check_clients(connector: ConnectorFile, worker: WorkerConfig) -> None:
+    """Build (without connecting) the producer and consumer the connector's tasks would
+    use, so that settings librdkafka refuses together (worker ``producer.*`` with the
+    connector's ``producer.override.*``) fail now rather than in a task restart loop.
+
+    Raises:
+        ConfigError: naming ``producer.*`` or ``consumer.*`` with librdkafka's reason.
+    """
+    errors = []
+    for kind, config in zip(("producer", "consumer"), client_configs(connector, worker), strict=True):
+        problem = librdkafka_problem(t.cast(t.Literal["producer", "consumer"], kind), config)
+        if problem is not None:
+            errors.append(FieldError(f"{kind}.*", problem))
+    if errors:
+        raise ConfigError(errors)
 
 
 def client_configs(connector: ConnectorFile, worker: WorkerConfig) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
@@ -116,6 +134,7 @@ class TaskState:
     state: str = "UNASSIGNED"
     trace: str | None = None
     restarts: int = 0
+    """Automatic restarts so far (the ``task.restart.max.attempts`` count)."""
     restart_now: threading.Event = field(default_factory=threading.Event)
     connector: str = ""
     stop: threading.Event = field(default_factory=threading.Event)

@@ -37,11 +37,6 @@ class NamespaceMapper:
                         self._paths.append((index, kind, tuple(path.split("."))))
         self.error_if_invalid = settings.namespace_mapper_error_if_invalid
 
-    @property
-    def is_static(self) -> bool:
-        """True when every record of the topic goes to :attr:`default`."""
-        return not self._paths
-
     def map(self, record: SinkRecord) -> Namespace:
         """The record's namespace.
 

@@ -11,7 +11,7 @@ import pytest
 
 from headwater.codecs.envelope import canonical_key, fold
 from headwater.conformance.emulators.mainframe import connector_config, final_state, generate
-from headwater.conformance.process import WorkerProcess
+from headwater.connectors.launch.worker import WorkerProcess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

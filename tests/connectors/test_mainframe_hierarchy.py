@@ -20,8 +20,8 @@ from headwater.codecs.copybook import (
 from headwater.conformance.emulators.mainframe import COMPANIES_CPY, connector_config, final_state, generate
 from headwater.conformance.standard import drain
 from headwater.connectors.api import ErrantSourceRecord, SourceRecord, SourceTaskContext
-from headwater.connectors.config import parse_connector
 from headwater.connectors.errors import ConfigError
+from headwater.connectors.loading import parse_connector
 from headwater.connectors.mainframe import MainframeCopybookTask
 from headwater.connectors.mainframe.config import MainframeCopybookConfig
 from headwater.connectors.runtime.offsets import ConnectorOffsets, MemoryOffsetStore, offset_key

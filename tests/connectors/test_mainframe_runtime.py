@@ -13,7 +13,7 @@ from headwater.codecs.envelope import canonical_key, fold
 from headwater.conformance.emulators.mainframe import connector_config, final_state, generate
 from headwater.conformance.kafka import consume_all
 from headwater.conformance.runtime import in_process_worker
-from headwater.connectors.config import parse_connector
+from headwater.connectors.loading import parse_connector
 from headwater.connectors.runtime.offsets import ConnectorOffsets
 
 pytestmark = pytest.mark.kafka

@@ -27,8 +27,8 @@ from headwater.codecs.envelope import canonical_key, fold
 from headwater.conformance.emulators.mainframe import connector_config, final_state, generate
 from headwater.conformance.standard import drain
 from headwater.connectors.api import ErrantSourceRecord, SourceRecord, SourceTaskContext
-from headwater.connectors.config import parse_connector
 from headwater.connectors.errors import ConfigError, FatalError
+from headwater.connectors.loading import parse_connector
 from headwater.connectors.mainframe import MainframeCopybookConnector, MainframeCopybookTask
 from headwater.connectors.mainframe.config import MainframeCopybookConfig
 from headwater.connectors.runtime.offsets import ConnectorOffsets, MemoryOffsetStore, offset_key

@@ -18,8 +18,8 @@ from confluent_kafka.admin import AdminClient
 from headwater.conformance.kafka import consume_all, create_topic
 from headwater.connectors.commands.kafka import EXIT_NOT_RUNNING, kafka
 from headwater.connectors.errors import FatalError, RetriableError
-from headwater.connectors.runtime import broker as broker_mod
-from headwater.connectors.runtime.broker import (
+from headwater.connectors.launch import broker as broker_mod
+from headwater.connectors.launch.broker import (
     LocalKafka,
     ensure_kafka_libs,
     find_free_port,

@@ -12,16 +12,12 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from headwater.conformance.process import write_json
 from headwater.connectors.api import SinkConnector, SinkRecord, SinkTask
 from headwater.connectors.cli import cli
-from headwater.connectors.config import (
-    PluginConfig,
-    load_connector_file,
-    load_worker_file,
-    parse_connector,
-)
+from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import ConfigError
+from headwater.connectors.launch.worker import write_json
+from headwater.connectors.loading import load_connector_file, load_worker_file, parse_connector
 from headwater.connectors.runtime.distributed import task_slot
 
 
@@ -275,3 +271,31 @@ def test_distributed_mode_names_each_missing_key(tmp_path: Path) -> None:
 def test_task_slots_are_consecutive_per_connector() -> None:
     first = task_slot("orders-cdc", 0, 64)
     assert [task_slot("orders-cdc", i, 64) for i in range(3)] == [(first + i) % 64 for i in range(3)]
+
+
+def test_task_internal_keys_are_not_user_keys(tmp_path: Path) -> None:
+    listing = {entry["alias"]: entry for entry in json.loads(CliRunner().invoke(cli, ["plugins"]).output)}
+    assert "task.tables" not in listing["datagen"]["config"]["properties"]
+    assert "tables" in listing["datagen"]["config"]["properties"]
+    # A user's connector config may not set them; each is named with the reason.
+    bad = _write(
+        tmp_path / "bad.json", {"name": "b", "config": {"connector.class": "datagen", "task.tables": "orders"}}
+    )
+    result = CliRunner().invoke(cli, ["validate", str(bad)])
+    assert result.exit_code == 1
+    assert "task.tables: set by the connector on each task's config" in result.output
+    # The connector still sets them on its task configs.
+    connector = parse_connector({"name": "d", "config": {"connector.class": "datagen", "tasks.max": 2}})
+    tasks = connector.plugin_class(connector.plugin_config).task_configs(2)
+    assert sorted(task.model_dump(by_alias=True)["task.tables"] for task in tasks) == ["customers,products", "orders"]
+
+
+def test_a_plugin_imports_no_framework_config() -> None:
+    code = (
+        "import sys, headwater.connectors.datagen, headwater.sinks.file;"
+        "print(sorted(m for m in sys.modules if m.startswith('headwater.connectors.')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for module in ("settings", "providers", "loading", "runtime", "registry", "launch"):
+        assert f"'headwater.connectors.{module}" not in loaded, loaded
+    assert "'headwater.connectors.config'" in loaded

@@ -19,8 +19,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from headwater.conformance.file_sink import lines_landed, tables_off_final_state
 from headwater.conformance.kafka import consume_all
-from headwater.conformance.process import DistributedWorkerProcess
 from headwater.connectors.datagen.config import DatagenConfig
+from headwater.connectors.launch.worker import DistributedWorkerProcess
 
 # Quick failure detection for the tests: a dead worker leaves the cluster group, and its
 # sink consumers their groups, after 6 s instead of 10 s and 45 s.

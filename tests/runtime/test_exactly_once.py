@@ -11,12 +11,13 @@ import pytest
 from headwater.codecs.converters import JsonConverter
 from headwater.codecs.envelope import to_messages
 from headwater.conformance.kafka import consume_all
-from headwater.conformance.process import WorkerProcess
-from headwater.connectors.config import WorkerConfig, load_worker_file
 from headwater.connectors.datagen.client import TableGenerator
 from headwater.connectors.datagen.config import DatagenConfig
 from headwater.connectors.errors import ConfigError
+from headwater.connectors.launch.worker import WorkerProcess
+from headwater.connectors.loading import load_worker_file
 from headwater.connectors.runtime.worker import Worker
+from headwater.connectors.settings import WorkerConfig
 
 
 def test_exactly_once_needs_an_offset_topic(tmp_path: Path) -> None:
@@ -56,9 +57,7 @@ def test_kill_9_leaves_every_record_exactly_once(tmp_path: Path, kafka_bootstrap
     with restarted:
         for topic, messages in expected.items():
             committed = consume_all(kafka_bootstrap_servers, topic, timeout=180, min_messages=len(messages))
-            got = [
-                (converter.from_bytes(topic, m.key()), converter.from_bytes(topic, m.value())) for m in committed
-            ]
+            got = [(converter.from_bytes(topic, m.key()), converter.from_bytes(topic, m.value())) for m in committed]
             # Exactly once and in order: no duplicate from the window the crash cut off.
             assert len(got) == len(messages), topic
             assert json.dumps(got, default=str) == json.dumps(messages, default=str), topic

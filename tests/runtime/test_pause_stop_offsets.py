@@ -22,8 +22,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from headwater.conformance.file_sink import lines_landed
 from headwater.conformance.kafka import create_topic
-from headwater.conformance.process import rest_request
 from headwater.conformance.runtime import in_process_worker, wait_for
+from headwater.connectors.launch.worker import rest_request
 from headwater.connectors.runtime.offset_admin import ALTERED, RESET
 from headwater.connectors.runtime.rest import RestServer
 

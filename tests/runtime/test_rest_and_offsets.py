@@ -14,7 +14,7 @@ import pytest
 
 from headwater.conformance.kafka import consume_all
 from headwater.conformance.runtime import in_process_worker
-from headwater.connectors.config import parse_connector
+from headwater.connectors.loading import parse_connector
 from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetStore, offset_key
 from headwater.connectors.runtime.rest import RestServer
 

@@ -18,8 +18,8 @@ from confluent_kafka.admin import AdminClient
 
 from headwater.conformance.file_sink import lines_landed, tables_off_final_state
 from headwater.conformance.kafka import create_topic
-from headwater.conformance.process import WorkerProcess
 from headwater.connectors.datagen.config import DatagenConfig
+from headwater.connectors.launch.worker import WorkerProcess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

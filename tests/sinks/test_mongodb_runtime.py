@@ -16,11 +16,11 @@ from confluent_kafka import Producer
 from headwater.codecs.envelope import canonical_key
 from headwater.conformance.kafka import consume_all, create_topic
 from headwater.conformance.mongodb import SecantusServer, read_state
-from headwater.conformance.process import WorkerProcess
 from headwater.conformance.runtime import in_process_worker
-from headwater.connectors.config import parse_connector
 from headwater.connectors.datagen.client import final_state
 from headwater.connectors.datagen.config import DatagenConfig
+from headwater.connectors.launch.worker import WorkerProcess
+from headwater.connectors.loading import parse_connector
 
 CONNECTOR_CLASS = "headwater.sinks.mongodb:MongoSinkConnector"
 pytestmark = pytest.mark.kafka

@@ -19,9 +19,9 @@ from headwater.codecs.converters import JsonConverter
 from headwater.codecs.envelope import fold, to_messages
 from headwater.conformance.mongodb import read_state
 from headwater.connectors.api import SinkRecord, SinkTaskContext
-from headwater.connectors.config import parse_connector
 from headwater.connectors.datagen.client import TableGenerator
 from headwater.connectors.errors import ConfigError, FatalError, RecordError, RetriableError
+from headwater.connectors.loading import parse_connector
 from headwater.sinks.mongodb import MongoSinkConnector, MongoSinkTask
 from headwater.sinks.mongodb.client import BulkWriteFailure, WriteError, WriteKind, WriteOp
 from headwater.sinks.mongodb.config import MongoSinkConfig
@@ -610,7 +610,7 @@ def test_unencodable_document_is_isolated(harness: t.Callable[..., Harness]) -> 
 
 
 def test_server_down_is_retriable() -> None:
-    from headwater.connectors.runtime.broker import find_free_port
+    from headwater.connectors.launch.broker import find_free_port
 
     uri = f"mongodb://127.0.0.1:{find_free_port()}/?directConnection=true&serverSelectionTimeoutMS=300"
     config = MongoSinkConfig.model_validate(

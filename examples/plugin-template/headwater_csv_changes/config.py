@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from headwater.connectors.config import PluginConfig
+from headwater.connectors.config import PluginConfig, TaskKey
 from pydantic import Field, field_validator
 
 
@@ -21,9 +21,9 @@ class CsvChangesConfig(PluginConfig):
     """Comma-separated columns that form each row's key."""
     batch_size: int = Field(default=500, ge=1)
     """Most change events one poll returns."""
-    task_index: int = Field(default=0, ge=0)
+    task_index: TaskKey[int] = Field(default=0, ge=0)
     """Set by the connector in task configs: this task's index."""
-    task_count: int = Field(default=1, ge=1)
+    task_count: TaskKey[int] = Field(default=1, ge=1)
     """Set by the connector in task configs: how many tasks share the files."""
 
     @field_validator("key_columns")

@@ -1,0 +1,8 @@
+"""Launching processes for local use, tests and benchmarks: not part of the runtime.
+
+- :mod:`~headwater.connectors.launch.broker`: a real local Apache Kafka broker (KRaft),
+  behind ``headwater kafka`` and the test fixtures.
+- :mod:`~headwater.connectors.launch.worker`: real ``headwater standalone`` and
+  ``headwater distributed`` worker processes, driven over REST (the demo, crash tests,
+  benchmarks).
+"""

@@ -1,0 +1,169 @@
+"""Reading connector and worker files: resolve references, split the keys, validate.
+
+Every problem is collected per key and raised together as one :class:`ConfigError`
+before any task starts, so a user fixes everything in one pass.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+import orjson
+import pydantic
+
+from headwater.connectors.config import PluginConfig, field_errors, redact
+from headwater.connectors.errors import ConfigError, FieldError
+from headwater.connectors.providers import resolve_all, resolve_providers
+from headwater.connectors.settings import ConnectorConfig, WorkerConfig, client_setting_errors, group_prefixed
+
+__all__ = ["ConnectorFile", "load_connector_file", "load_worker_file", "parse_connector"]
+
+
+class ConnectorFile(t.NamedTuple):
+    """A validated connector: framework config, plugin class and plugin config."""
+
+    framework: ConnectorConfig
+    plugin_class: type[t.Any]
+    plugin_config: PluginConfig
+    raw: dict[str, t.Any]
+    """The config as written (providers unresolved), for status and REST output."""
+
+    def redacted(self) -> dict[str, t.Any]:
+        """``raw`` with secrets hidden."""
+        return redact(self.raw, self.plugin_config.secret_keys())
+
+
+def parse_connector(
+    document: t.Mapping[str, t.Any],
+    *,
+    source: str | None = None,
+    worker: WorkerConfig | None = None,
+    remote: bool = False,
+) -> ConnectorFile:
+    """Validate a ``{"name": ..., "config": {...}}`` document (or a flat config with ``name``).
+
+    With ``worker``, its keys say what ``${file:}`` and ``${env:}`` references may read
+    (:meth:`WorkerConfig.provider_policy`; ``remote`` for a config sent over REST) and
+    which packages ``connector.class`` may name (``plugin.packages``). Without it (tests,
+    the conformance suite: trusted callers) references may read anything and any module
+    may be named.
+
+    Raises:
+        ConfigError: with one entry per invalid or missing key, framework and plugin keys
+            together, so a user fixes everything in one pass.
+    """
+    from headwater.connectors.registry import resolve_plugin
+
+    if "config" in document and isinstance(document["config"], dict):
+        raw = {"name": document.get("name"), **document["config"]}
+    else:
+        raw = dict(document)
+    raw = {key: value for key, value in raw.items() if value is not None or key != "name"}
+    policy = worker.provider_policy(remote=remote) if worker is not None else None
+    # A key whose reference does not resolve keeps its text, so it is not also reported
+    # missing; later errors about it are dropped, as the reference is the problem.
+    flat: dict[str, t.Any] = {}
+    reference_errors: list[FieldError] = []
+    for key, value in raw.items():
+        try:
+            flat[key] = resolve_providers(value, key=key, policy=policy)
+        except ConfigError as exc:
+            reference_errors.extend(exc.errors)
+            flat[key] = value
+    errors: list[FieldError] = []
+    if any(key == "transforms" or key.startswith("transforms.") for key in flat):
+        errors.append(FieldError("transforms", "single message transforms are not supported yet"))
+        flat = {k: v for k, v in flat.items() if not k.startswith("transforms")}
+    ours, rest = group_prefixed(ConnectorConfig, flat)
+    framework: ConnectorConfig | None = None
+    try:
+        framework = ConnectorConfig.model_validate(ours)
+    except pydantic.ValidationError as exc:
+        errors.extend(field_errors(exc))
+    errors += client_setting_errors(ours.get("producer.override.*", {}), kind="producer", prefix="producer.override.")
+    errors += client_setting_errors(ours.get("consumer.override.*", {}), kind="consumer", prefix="consumer.override.")
+    plugin_class: type[t.Any] | None = None
+    plugin_config: PluginConfig | None = None
+    connector_class = flat.get("connector.class")
+    if isinstance(connector_class, str) and connector_class:
+        try:
+            plugin_class = resolve_plugin(connector_class, worker.plugin_package_list() if worker else None)
+        except ConfigError as exc:
+            errors.extend(exc.errors)
+    if plugin_class is not None:
+        task_keys = plugin_class.config_class.task_keys() & rest.keys()
+        for key in sorted(task_keys):
+            errors.append(FieldError(key, "set by the connector on each task's config, never by a user; remove it"))
+        rest = {key: value for key, value in rest.items() if key not in task_keys}
+        try:
+            plugin_config = plugin_class.config_class.model_validate(rest)
+        except pydantic.ValidationError as exc:
+            errors.extend(field_errors(exc))
+        if framework is not None:
+            errors.extend(_check_kind(plugin_class, framework))
+    if reference_errors:
+        unresolved = {error.key for error in reference_errors}
+        errors = reference_errors + [error for error in errors if error.key not in unresolved]
+    if errors or framework is None or plugin_class is None or plugin_config is None:
+        raise ConfigError(errors, source=source)
+    return ConnectorFile(framework, plugin_class, plugin_config, raw)
+
+
+def _check_kind(plugin_class: type[t.Any], framework: ConnectorConfig) -> list[FieldError]:
+    from headwater.connectors.api import SinkConnector
+
+    is_sink = issubclass(plugin_class, SinkConnector)
+    has_topics = bool(framework.topics or framework.topics_regex)
+    if is_sink and not has_topics:
+        return [FieldError("topics", "a sink needs topics or topics.regex")]
+    if is_sink and framework.topics and framework.topics_regex:
+        return [FieldError("topics", "set topics or topics.regex, not both")]
+    if not is_sink and has_topics:
+        return [FieldError("topics", "only sinks consume topics; a source names its topic in its own keys")]
+    return []
+
+
+def _load_json(path: Path) -> dict[str, t.Any]:
+    try:
+        document = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError([FieldError("file", f"cannot read: {exc.strerror}")], source=str(path)) from exc
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError([FieldError("file", f"not valid JSON: {exc}")], source=str(path)) from exc
+    if not isinstance(document, dict):
+        raise ConfigError([FieldError("file", "must hold a JSON object")], source=str(path))
+    return document
+
+
+def load_connector_file(path: str | Path, *, worker: WorkerConfig | None = None) -> ConnectorFile:
+    """Load and validate one connector JSON file given on the command line; errors name
+    the file and each key. ``worker`` as in :func:`parse_connector`."""
+    path = Path(path)
+    return parse_connector(_load_json(path), source=str(path), worker=worker)
+
+
+def load_worker_file(path: str | Path, *, distributed: bool = False) -> WorkerConfig:
+    """Load and validate a worker JSON file (flat keys, Kafka Connect's names).
+
+    With ``distributed`` the keys distributed mode needs are required too.
+    """
+    path = Path(path)
+    document = _load_json(path)
+    try:
+        flat = resolve_all(document)
+    except ConfigError as exc:
+        raise ConfigError(exc.errors, source=str(path)) from None
+    ours, rest = group_prefixed(WorkerConfig, flat)
+    errors = [FieldError(key, "unknown worker key") for key in rest]
+    errors += client_setting_errors(ours.get("producer.*", {}), kind="producer", prefix="producer.")
+    errors += client_setting_errors(ours.get("consumer.*", {}), kind="consumer", prefix="consumer.")
+    try:
+        config = WorkerConfig.model_validate(ours)
+    except pydantic.ValidationError as exc:
+        errors.extend(field_errors(exc))
+        raise ConfigError(errors, source=str(path)) from None
+    errors.extend(config.distributed_errors() if distributed else config.consistency_errors())
+    if errors:
+        raise ConfigError(errors, source=str(path))
+    return config
