@@ -126,6 +126,8 @@ class RecordSplitter:
         self._buffer = bytearray()
         self._probing = False
         self._tail_error = False
+        self.skipped_tail = False
+        """Whether the last :meth:`resync` took a truncated last record (not garbage)."""
         if start is None:
             self._buffer_start = 0
             self._cursor = options.file_start_offset
@@ -244,6 +246,7 @@ class RecordSplitter:
         self._number += 1
         self._cursor = end
         self._block_end = block_end
+        self.skipped_tail = self._tail_error
         self._tail_error = False
         self._compact()
         return record
