@@ -419,6 +419,8 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         for stream, _records in queued:
             if not stream.quarantine and self._streams.get(stream.name) is stream:
                 self._split(stream, None if stream.final_split else b"", out)
+                if stream.final_split and not stream.waiting:
+                    self._close_hierarchy(stream, out)  # the file ended: no more children can come
 
     def _scan(self, now: float, out: Output) -> None:
         config = self.config
@@ -497,7 +499,6 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                                     location=f"{name}: byte offset {stream.read_pos}")  # fmt: skip
                 offset = {"record": stream.last_emitted, "byte": stream.read_pos, **stream.anchor, **stream.id_fields()}
                 self._queue_errant(stream, [ErrantSourceRecord(stream.partition, offset, error)], final=True)
-                stream.last_emitted = max(stream.last_emitted, stream.last_committed)
             stream.size = stream.read_pos
         stream.successor = info
         stream.changed_at = now - self._quiet  # the old file will not change any more
@@ -524,7 +525,8 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         stored = self.context.offsets.offset(partition)
         if stored is not None:
             identity = _stored_identity(stored)
-            if identity is not None and identity != (0, 0) and info.identity != (0, 0) and identity != info.identity:
+            # The inode alone: a device number may change when a share is mounted again.
+            if identity is not None and identity[1] and info.inode and identity[1] != info.inode:
                 log.warning("%s is another file than the one its stored offset belongs to (inode %d, now %d); "
                             "reading it from its start", name, identity[1], info.inode)  # fmt: skip
                 stored = None

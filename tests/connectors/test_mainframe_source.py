@@ -386,6 +386,22 @@ def test_a_file_with_no_readable_record_is_quarantined(tmp_path: Path, action: s
     assert _drain_committing(_task(config, store), store) == []
 
 
+def test_a_large_unreadable_region_goes_to_the_dlq_in_pieces_that_name_their_offset(tmp_path: Path) -> None:
+    junk = bytes(range(1, 256)) * 2500  # 637,500 bytes without two zero bytes in a row: no BDW anywhere
+    _write(tmp_path / "in" / "JUNK.VB", junk)
+    store = MemoryOffsetStore()
+    out = _drain_committing(_task(_config(tmp_path, **{"record.format": "VB", "file.quiet.ms": "0"}), store), store)
+    assert all(isinstance(r, ErrantSourceRecord) for r in out)
+    assert b"".join(r.raw for r in out) == junk  # type: ignore[union-attr]
+    assert [len(r.raw) for r in out] == [262_144, 262_144, 113_212]  # type: ignore[union-attr]
+    assert [str(r.error).split(":")[1] for r in out] == [  # type: ignore[union-attr]
+        " record 1 at byte offset 0",
+        " record 1 at byte offset 262144",
+        " record 1 at byte offset 524288",
+    ]
+    assert (tmp_path / "in" / "failed" / "JUNK.VB").exists()
+
+
 def test_records_before_a_broken_rdw_are_stored_before_the_bad_bytes_are_reported(tmp_path: Path) -> None:
     rows = _rows(6)
     tail = b"\x00\x09\x00\x01" + b"\x40" * 5
