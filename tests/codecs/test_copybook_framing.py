@@ -9,6 +9,7 @@ skipped bytes however the stream was chunked or resumed, with every byte account
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import typing as t
 
@@ -188,7 +189,10 @@ def _streams(draw: st.DrawFn) -> tuple[RecordFormatOptions, int | None, bytes, l
             data = frame_vbs(records, block_length=draw(st.integers(min_value=12, max_value=64)))
         options = RecordFormatOptions(record_format=RecordFormat[kind])
         record_length = None
-    buffer = bytearray(data)
+    header = draw(st.binary(max_size=12))  # file.start.offset bytes, possibly longer than the first chunk
+    if header:
+        options = dataclasses.replace(options, file_start_offset=len(header))
+    buffer = bytearray(header + data)
     for _ in range(draw(st.integers(min_value=0, max_value=3))):
         action = draw(st.sampled_from(["overwrite", "insert", "cut"]))
         at = draw(st.integers(min_value=0, max_value=len(buffer)))
@@ -199,6 +203,8 @@ def _streams(draw: st.DrawFn) -> tuple[RecordFormatOptions, int | None, bytes, l
             buffer[at:at] = draw(st.binary(min_size=1, max_size=12))
         else:
             del buffer[at : at + draw(st.integers(min_value=1, max_value=12))]
+    if len(buffer) < len(header):
+        buffer += bytes(len(header) - len(buffer))  # the header is never cut short (that is no framing)
     cuts = draw(st.lists(st.integers(min_value=0, max_value=10_000), max_size=8))
     resume_choice = draw(st.integers(min_value=0, max_value=100))
     return options, record_length, bytes(buffer), cuts, resume_choice
