@@ -206,6 +206,10 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         )
         self._turn = 0
         self._snapshot = _SnapshotState(self) if config.mode == "snapshot-diff" else None
+        self._fatal: FramingError | None = None
+        """snapshot-diff: a framing error, raised once ``_unstored`` is false."""
+        self._unstored = False
+        """snapshot-diff: events were returned that the runtime has not stored yet."""
 
     # ------------------------------------------------------------------ shared helpers
 
@@ -297,13 +301,24 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         module docstring.
 
         Raises:
-            FramingError: snapshot-diff only: a generation's record structure is broken.
+            FramingError: snapshot-diff only: a generation's record structure is broken (a
+                gap would turn its missing keys into deletes). Raised once every event
+                returned before is stored, so a restart loop re-sends none.
         """
         if self._snapshot is not None:
-            return self._snapshot.poll()
+            return self._poll_snapshot(self._snapshot)
         out: Output = []
         self._release_errant(out)
         self._poll_append(out)
+        return out
+
+    def _poll_snapshot(self, snapshot: _SnapshotState) -> Output:
+        if self._fatal is not None:
+            if self._unstored:
+                return []  # wait until the runtime stored what was returned before
+            raise self._fatal
+        out = snapshot.poll()  # sets _fatal after the events before a framing error
+        self._unstored = self._unstored or bool(out)
         return out
 
     def _poll_append(self, out: Output) -> None:
@@ -690,6 +705,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
     def commit(self, offsets: t.Sequence[tuple[SourcePartition, SourceOffset]]) -> None:
         """Move or delete files whose records are all durable now (``finished.file.action``)."""
         if self._snapshot is not None:
+            self._unstored = False
             self._snapshot.commit(offsets)
             return
         for partition, offset in offsets:
@@ -848,11 +864,18 @@ class _SnapshotState:
             stream.size, stream.mtime_ms = (info.size, info.mtime_ms) if info else (0, 0)
         base_rows = self.base_rows or {}
         topic, partition, ts_ms = self.config.topic, self.partition, stream.mtime_ms
+        from headwater.codecs.copybook.errors import FramingError
+
         while len(out) < self.config.batch_size and time.monotonic() < deadline:
-            raws = task._read_chunk(stream)
-            finished = raws is None
-            if raws is None:
-                raws = stream.splitter.finish()
+            broken: FramingError | None = None
+            try:
+                raws = task._read_chunk(stream)
+                finished = raws is None
+                if raws is None:
+                    raws = stream.splitter.finish()
+            except FramingError as exc:
+                # The events before the break go out; the task fails once they are stored.
+                raws, finished, broken = exc.records_before, False, exc
             raws, anchor, end = task._chunk_records(stream, raws)
             last = raws[-1].number if raws else 0
             for raw, row, error in task._decode(raws, gen):
@@ -874,6 +897,9 @@ class _SnapshotState:
                           "generation": gen, "snapshot": "false"}  # fmt: skip
                 event = ChangeEvent(op, key, previous[1] if previous else None, row, source, ts_ms)
                 out.append(SourceRecord(partition, offset, topic, key, event.value()))
+            if broken is not None:
+                task._fatal = broken
+                return
             if finished:
                 self.phase = "deletes"
                 self.end = end

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from headwater.codecs.copybook import (
     DecodeError,
     DecodeOptions,
+    FramingError,
     encode_record,
     frame_fb,
     frame_text,
@@ -658,3 +659,26 @@ def test_emulator_cli_generate_and_final_state(tmp_path: Path) -> None:
     assert all(abs(line["row"]["BALANCE"].as_tuple().exponent) == 2 for line in lines)
     expected = final_state("customers-vb", 1)
     assert [line["key"] for line in lines] == [e["key"] for e in expected]
+
+
+def test_snapshot_diff_framing_error_fails_only_after_the_events_before_it_are_stored(tmp_path: Path) -> None:
+    """A gap in a generation would turn its keys into deletes: the task fails, but a restart loop re-sends nothing."""
+    config = _snapshot_config(tmp_path, **{"batch.size": "10"})
+    path = Path(config.input_dir) / "ACCT.FULL.G0001V00"
+    data = bytearray(path.read_bytes())
+    second_block = int.from_bytes(data[0:2], "big")
+    data[second_block + 2] = 0x05  # the second block's BDW is broken
+    path.write_bytes(bytes(data))
+    store = MemoryOffsetStore()
+    task = _task(config, store)
+    events: list[t.Any] = []
+    for _ in range(20):
+        events += task.poll()
+    assert len(events) == 20  # the first block's events, none after the break
+    assert task.poll() == []  # they are not stored yet: the error waits
+    _commit(task, store, events)
+    with pytest.raises(FramingError, match=r"ACCT\.FULL\.G0001V00.*BDW"):
+        task.poll()
+    restarted = _task(config, store)
+    with pytest.raises(FramingError, match=r"BDW"):
+        drain(restarted, timeout=10)
