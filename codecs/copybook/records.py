@@ -210,6 +210,9 @@ class RecordSplitter:
         a descriptor (for blocked formats, a block start; the end of the current block is
         tried first) from which ``3`` records split (or the data ends exactly); for F with a
         length field, any offset that does the same. A truncated tail is never searched.
+        Candidates are found by their two zero bytes, so an extended (31-bit) BDW is a
+        resync point only where the current block ends. VBS: the continuation segments
+        at the start of the block found belong to the skipped bytes.
 
         Args:
             final: no more bytes will come (the file is complete).
