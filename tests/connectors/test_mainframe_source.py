@@ -682,3 +682,20 @@ def test_snapshot_diff_framing_error_fails_only_after_the_events_before_it_are_s
     restarted = _task(config, store)
     with pytest.raises(FramingError, match=r"BDW"):
         drain(restarted, timeout=10)
+
+
+@pytest.mark.parametrize("action", ["new-generation", "fail"])
+def test_a_file_rewritten_shorter_in_place_is_a_new_generation_or_an_error(tmp_path: Path, action: str) -> None:
+    path = _write(tmp_path / "in" / "ITEMS.V", frame_v(_records(_rows(8))))
+    store = MemoryOffsetStore()
+    config = _config(tmp_path, **{"record.format": "V", "file.quiet.ms": "0", "replaced.file.action": action})
+    task = _task(config, store)
+    assert _after(_drain_committing(task, store)) == _rows(8)
+    with path.open("r+b") as handle:  # same inode, truncated and rewritten
+        handle.truncate(0)
+        handle.write(frame_v(_records(_rows(3, start=501))))
+    if action == "fail":
+        with pytest.raises(FatalError, match=r"ITEMS\.V shrank from 224 to 84 bytes"):
+            _drain_committing(task, store)
+    else:
+        assert _after(_drain_committing(task, store)) == _rows(3, start=501)
