@@ -216,7 +216,13 @@ class JsonConverter:
                 "set value.converter.schemas.enable=false for plain JSON"
             )
             raise RecordError(msg, raw=data)
-        return _apply_schema(document["schema"], document["payload"])
+        try:
+            return _apply_schema(document["schema"], document["payload"])
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            # decimal.InvalidOperation (a decimal beyond the context's precision), bad
+            # base64, a non-numeric scale: the record cannot be read, the next one can.
+            msg = f"value on topic {topic} does not match its Connect schema: {exc!r}"
+            raise RecordError(msg, raw=data) from exc
 
 
 class StringConverter:

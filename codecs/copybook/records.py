@@ -22,10 +22,15 @@ Header conventions (IBM):
 ``file_start_offset`` bytes are skipped at the start, ``file_end_offset`` bytes at the end
 are held back (they are a trailer); bytes left over when the stream ends are a
 :class:`FramingError` (truncated record).
+
+After a :class:`FramingError` a caller that wants to go on (``errors.tolerance=all``) calls
+:meth:`RecordSplitter.resync`: it returns the unreadable bytes as one record and moves
+past them to the next point where records split cleanly again (see there).
 """
 
 from __future__ import annotations
 
+import copy
 import typing as t
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -34,9 +39,14 @@ from typing import NamedTuple
 from headwater.codecs.copybook.errors import FramingError
 from headwater.codecs.copybook.options import RecordFormat, RecordFormatOptions
 
-__all__ = ["RawRecord", "RecordSplitter", "SplitPosition", "split_records"]
+if t.TYPE_CHECKING:
+    from headwater.codecs.copybook.decoder import DecodePlan
+
+__all__ = ["RawRecord", "RecordSplitter", "SplitPosition", "length_field_reader", "split_records"]
 
 _HEADER = 4
+_RESYNC_RECORDS = 3
+"""A resynchronisation point must split this many records cleanly (or reach the end of the data)."""
 
 
 class RawRecord(NamedTuple):
@@ -114,6 +124,10 @@ class RecordSplitter:
         self.length_reader = length_reader
         self.length_field_end = length_field_end
         self._buffer = bytearray()
+        self._probing = False
+        self._tail_error = False
+        self.skipped_tail = False
+        """Whether the last :meth:`resync` took a truncated last record (not garbage)."""
         if start is None:
             self._buffer_start = 0
             self._cursor = options.file_start_offset
@@ -124,6 +138,30 @@ class RecordSplitter:
             self._cursor = start.offset
             self._number = start.record_number
             self._block_end = start.block_end
+
+    @classmethod
+    def for_plan(
+        cls,
+        plan: DecodePlan,
+        options: RecordFormatOptions,
+        *,
+        start: SplitPosition | None = None,
+        source: str | None = None,
+    ) -> RecordSplitter:
+        """A splitter for the records ``plan`` decodes: the plan's record length, and its
+        ``options.record_length_field`` read through the plan (see :func:`length_field_reader`).
+
+        The one way the connector and ``headwater copybook decode`` build a splitter.
+        """
+        length_reader, length_field_end = length_field_reader(plan, options.record_length_field)
+        return cls(
+            options,
+            record_length=plan.record_length,
+            length_reader=length_reader,
+            length_field_end=length_field_end,
+            start=start,
+            source=source,
+        )
 
     @property
     def position(self) -> SplitPosition:
@@ -163,6 +201,122 @@ class RecordSplitter:
             yield from exc.records_before
             raise
 
+    def resync(self, *, final: bool) -> RawRecord | None:
+        """After a :class:`FramingError`: take the unreadable bytes at :attr:`position` out.
+
+        Called by a caller that goes on after a framing error (``feed`` or ``finish`` raised
+        it; :attr:`position` is at the broken header). Looks, in the bytes fed so far, for the
+        first later point where records split cleanly again: for V/VB/VBS and FB with BDWs
+        a descriptor (for blocked formats, a block start; the end of the current block is
+        tried first) from which ``3`` records split (or the data ends exactly); for F with a
+        length field, any offset that does the same. A truncated tail is never searched.
+        Candidates are found by their two zero bytes, so an extended (31-bit) BDW is a
+        resync point only where the current block ends. VBS: the continuation segments
+        at the start of the block found belong to the skipped bytes.
+
+        Args:
+            final: no more bytes will come (the file is complete).
+
+        Returns:
+            The skipped bytes as one :class:`RawRecord` (it takes the next record number, so
+            a restart resumes after it); :attr:`position` is then just past it and ``feed``
+            splits on from there. None when the bytes fed so far cannot tell where records
+            resume and ``final`` is false: feed more bytes (``feed`` raises the same error
+            again) and call this again. With ``final``, bytes with no resync point are
+            returned up to the end of the data.
+        """
+        begin = self._cursor
+        limit = self._limit()
+        end: int | None = None
+        block_end: int | None = None
+        if not self._tail_error:
+            firsts = [self._block_end] if self._block_end is not None and self._block_end > begin else []
+            for candidate in (*firsts, *self._candidates(begin + 1, limit)):
+                start = self._record_start(candidate, limit)
+                if start is None:
+                    continue
+                verdict = self._probe(*start, final=final)
+                if verdict:
+                    end, block_end = start
+                    break
+                if verdict is None:
+                    return None
+        if end is None:
+            if not final:
+                return None
+            end, block_end = max(begin, limit), None
+        record = RawRecord(self._number, begin, bytes(self._view(begin, end)))
+        self._number += 1
+        self._cursor = end
+        self._block_end = block_end
+        self.skipped_tail = self._tail_error
+        self._tail_error = False
+        self._compact()
+        return record
+
+    def _candidates(self, begin: int, limit: int) -> Iterator[int]:
+        """Offsets where a record (or block) might start: any, or only before two zero bytes."""
+        options = self.options
+        descriptors = options.record_format in (RecordFormat.V, RecordFormat.VB, RecordFormat.VBS) or (
+            options.record_format is RecordFormat.FB and options.fb_has_bdw
+        )
+        if not descriptors:
+            yield from range(begin, limit)
+            return
+        base = self._buffer_start
+        at = begin + 2 - base
+        while True:
+            found = self._buffer.find(b"\x00\x00", at, limit - base)
+            if found < 0:
+                return
+            yield base + found - 2
+            at = found + 1
+
+    def _record_start(self, at: int, limit: int) -> tuple[int, int | None] | None:
+        """Where a record can start from candidate ``at``: ``(offset, block_end)``, or None.
+
+        VBS: ``at`` is a block whose leading segments may continue a record that began
+        before it (they belong to the unreadable bytes): the first segment that starts a
+        record (code 0 or 1) in that block, or None when the block has none.
+        """
+        if self.options.record_format is not RecordFormat.VBS or at + _HEADER > limit:
+            return at, None
+        header = bytes(self._view(at, at + _HEADER))
+        if header[0] & 0x80:
+            return at, None
+        block_end = at + _HEADER + int.from_bytes(header[:2], "big" if self.options.bdw_big_endian else "little")
+        block_end += self.options.bdw_adjustment - _HEADER
+        order: t.Literal["big", "little"] = "big" if self.options.rdw_big_endian else "little"
+        cursor = at + _HEADER
+        while cursor + _HEADER <= min(limit, block_end):
+            segment = bytes(self._view(cursor, cursor + _HEADER))
+            if segment[2] in (0, 1):
+                return (cursor, block_end) if cursor > at + _HEADER else (at, None)
+            if segment[2] not in (2, 3) or segment[3]:
+                return None
+            length = int.from_bytes(segment[:2], order) + self.options.rdw_adjustment
+            if length < _HEADER:
+                return None
+            cursor += length
+        return None if cursor >= block_end else (at, None)
+
+    def _probe(self, at: int, block_end: int | None = None, *, final: bool) -> bool | None:
+        """True when records split cleanly from ``at``; False when not; None: too few bytes to tell."""
+        probe = copy.copy(self)  # shares the buffer; _probing keeps it from compacting it
+        probe._probing = True
+        probe._cursor, probe._block_end = at, block_end
+        count = 0
+        try:
+            for _record in probe._extract(final=final):
+                count += 1
+                if count >= _RESYNC_RECORDS:
+                    return True
+        except FramingError:
+            return False
+        if final:
+            return count > 0 and probe._cursor >= self._limit()
+        return None
+
     def _collect(self, *, final: bool) -> list[RawRecord]:
         records: list[RawRecord] = []
         try:
@@ -171,6 +325,7 @@ class RecordSplitter:
                 limit = self._limit()
                 if self._cursor < limit:
                     raw = bytes(self._view(self._cursor, limit))
+                    self._tail_error = True
                     self._fail(f"truncated record: {limit - self._cursor} bytes left at end of data", raw)
         except FramingError as exc:
             exc.records_before = records
@@ -190,11 +345,15 @@ class RecordSplitter:
         raise FramingError(reason, source=self.source, record_number=self._number, byte_offset=self._cursor, raw=raw)
 
     def _compact(self) -> None:
-        # Drop consumed bytes so a long-running stream keeps a small buffer.
-        consumed = self._cursor - self._buffer_start
+        # Drop consumed bytes so a long-running stream keeps a small buffer. The cursor may
+        # be past the bytes received so far (file_start_offset beyond a short first chunk):
+        # only bytes that are here can be dropped, the rest are skipped as they arrive.
+        if self._probing:
+            return
+        consumed = min(self._cursor - self._buffer_start, len(self._buffer))
         if consumed > 0 and consumed >= len(self._buffer) // 2:
             del self._buffer[:consumed]
-            self._buffer_start = self._cursor
+            self._buffer_start += consumed
 
     def _emit(self, begin: int, end: int) -> RawRecord:
         """A record spanning file offsets ``begin``..``end`` (record offsets removed)."""
@@ -372,37 +531,44 @@ class RecordSplitter:
             segments: list[bytes] = []
             first_data = -1
             complete = False
-            while not complete:
-                if self._block_end is None and not self._open_block(limit):
-                    break
-                if self._cursor >= self._block_end:
-                    self._block_end = None
-                    continue
-                if self._cursor + _HEADER > limit:
-                    break
-                header = bytes(self._view(self._cursor, self._cursor + _HEADER))
-                control = header[2]
-                if header[3] != 0 or control > 3:
-                    self._fail("SDW byte 3 must be a segment code 0-3 and byte 4 zero (not a VBS file?)", header)
-                if (control in (2, 3)) == (first_data < 0):
-                    what = "a middle or last segment without a first" if first_data < 0 else "a new record"
-                    self._fail(f"{what} where the previous record's segments should go on", header)
-                value = int.from_bytes(header[:2], order)
-                length = value - _HEADER + options.rdw_adjustment
-                if value == 0 or length < 0:
-                    self._fail(f"SDW length {value} is invalid (adjustment {options.rdw_adjustment})", header)
-                end = self._cursor + _HEADER + length
-                if end > self._block_end:
-                    self._fail(f"segment of {length} bytes runs past the end of its block at {self._block_end}", header)
-                if end > limit:
-                    break
-                if first_data < 0:
-                    first_data = self._cursor + _HEADER
-                segments.append(bytes(self._view(self._cursor + _HEADER, end)))
-                self._cursor = end
-                if self._cursor >= self._block_end:
-                    self._block_end = None
-                complete = control in (0, 2)
+            try:
+                while not complete:
+                    if self._block_end is None and not self._open_block(limit):
+                        break
+                    if self._cursor >= self._block_end:
+                        self._block_end = None
+                        continue
+                    if self._cursor + _HEADER > limit:
+                        break
+                    header = bytes(self._view(self._cursor, self._cursor + _HEADER))
+                    control = header[2]
+                    if header[3] != 0 or control > 3:
+                        self._fail("SDW byte 3 must be a segment code 0-3 and byte 4 zero (not a VBS file?)", header)
+                    if (control in (2, 3)) == (first_data < 0):
+                        what = "a middle or last segment without a first" if first_data < 0 else "a new record"
+                        self._fail(f"{what} where the previous record's segments should go on", header)
+                    value = int.from_bytes(header[:2], order)
+                    length = value - _HEADER + options.rdw_adjustment
+                    if value == 0 or length < 0:
+                        self._fail(f"SDW length {value} is invalid (adjustment {options.rdw_adjustment})", header)
+                    end = self._cursor + _HEADER + length
+                    if end > self._block_end:
+                        self._fail(
+                            f"segment of {length} bytes runs past the end of its block at {self._block_end}", header
+                        )
+                    if end > limit:
+                        break
+                    if first_data < 0:
+                        first_data = self._cursor + _HEADER
+                    segments.append(bytes(self._view(self._cursor + _HEADER, end)))
+                    self._cursor = end
+                    if self._cursor >= self._block_end:
+                        self._block_end = None
+                    complete = control in (0, 2)
+            except FramingError:
+                # The record's earlier segments are unreadable with it: a resync starts there.
+                self._cursor, self._block_end = restart
+                raise
             if not complete:
                 self._cursor, self._block_end = restart
                 return
@@ -451,3 +617,26 @@ def split_records(
         source=source,
     )
     yield from splitter.split([data])
+
+
+def length_field_reader(plan: DecodePlan, name: str | None) -> tuple[Callable[[bytes], int] | None, int]:
+    """The ``length_reader`` and ``length_field_end`` of a :class:`RecordSplitter` for field ``name``.
+
+    The reader decodes the field with ``plan`` from a record's first bytes; bytes the
+    field's PICTURE does not allow (or a value that is not a whole number) raise
+    ``ValueError``, which the splitter reports as a :class:`FramingError`. ``(None, 0)``
+    when ``name`` is empty.
+    """
+    if not name:
+        return None, 0
+    from headwater.codecs.copybook.fields import InvalidField
+
+    item = plan.layout.find(name)
+
+    def read_length(head: bytes) -> int:
+        try:
+            return int(plan.read_field(name, head))
+        except (InvalidField, TypeError, ArithmeticError) as exc:
+            raise ValueError(str(exc)) from exc
+
+    return read_length, item.offset + item.length

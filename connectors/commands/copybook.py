@@ -25,7 +25,6 @@ import orjson
 
 from headwater.codecs.copybook.decoder import DecodePlan, compile_plan, decode_records
 from headwater.codecs.copybook.errors import CopybookSyntaxError, DecodeError, FramingError, SegmentHierarchyError
-from headwater.codecs.copybook.fields import InvalidField
 from headwater.codecs.copybook.hierarchy import HierarchyAssembler, assemble_hierarchies
 from headwater.codecs.copybook.layout import Field, Layout
 from headwater.codecs.copybook.options import (
@@ -292,26 +291,7 @@ def _decode_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> 
 
 
 def _split_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> Iterator[tuple[int, int, bytes]]:
-    length_reader = None
-    length_field_end = 0
-    if options.record_length_field:
-        item = plan.layout.find(options.record_length_field)
-        length_field_end = item.offset + item.length
-        name = options.record_length_field
-
-        def length_reader(head: bytes) -> int:
-            try:
-                return int(plan.read_field(name, head))
-            except (InvalidField, TypeError) as exc:
-                raise ValueError(str(exc)) from exc
-
-    splitter = RecordSplitter(
-        options,
-        record_length=plan.record_length,
-        length_reader=length_reader,
-        length_field_end=length_field_end,
-        source=str(path),
-    )
+    splitter = RecordSplitter.for_plan(plan, options, source=str(path))
 
     def chunks() -> Iterator[bytes]:
         with path.open("rb") as handle:

@@ -21,11 +21,26 @@ __all__ = ["DatasetReader", "FileInfo", "LocalDatasetReader"]
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
-    """A dataset file: its name relative to the folder, size in bytes and mtime in ms."""
+    """A dataset file: its name relative to the folder, size in bytes, mtime in ms and identity.
+
+    ``device`` and ``inode`` tell a file from another one later put under the same name
+    (0 when the store has no such notion: the name is then the identity).
+    """
 
     name: str
     size: int
     mtime_ms: int
+    device: int = 0
+    inode: int = 0
+
+    @property
+    def identity(self) -> tuple[int, int]:
+        """``(device, inode)``: which file this is, whatever its name."""
+        return self.device, self.inode
+
+
+def _info(name: str, stat: os.stat_result) -> FileInfo:
+    return FileInfo(name, stat.st_size, stat.st_mtime_ns // 1_000_000, stat.st_dev, stat.st_ino)
 
 
 class DatasetReader(t.Protocol):
@@ -78,9 +93,7 @@ class LocalDatasetReader:
                 except FileNotFoundError:
                     continue  # removed between glob and stat
                 if path.is_file() and not path.name.startswith("."):
-                    found.append(
-                        FileInfo(path.relative_to(self.root).as_posix(), stat.st_size, stat.st_mtime_ns // 1_000_000)
-                    )
+                    found.append(_info(path.relative_to(self.root).as_posix(), stat))
         except OSError as exc:
             msg = f"cannot list {self.root}: {exc}"
             raise RetriableError(msg) from exc
@@ -95,7 +108,21 @@ class LocalDatasetReader:
         except OSError as exc:
             msg = f"cannot stat {name}: {exc}"
             raise RetriableError(msg) from exc
-        return FileInfo(name, stat.st_size, stat.st_mtime_ns // 1_000_000)
+        return _info(name, stat)
+
+    def opened(self, name: str) -> FileInfo | None:
+        """The file the cached read handle of ``name`` is open on (None when none is open).
+
+        After the name was replaced (a new file renamed over it) this is still the old
+        file, whose remaining bytes ``read`` goes on returning until :meth:`forget`.
+        """
+        handle = self._handles.get(name)
+        if handle is None:
+            return None
+        try:
+            return _info(name, os.fstat(handle.fileno()))
+        except OSError:
+            return None
 
     def read(self, name: str, offset: int, length: int) -> bytes:
         """See :meth:`DatasetReader.read`; keeps one open handle per file for sequential reads."""

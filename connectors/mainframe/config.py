@@ -150,7 +150,21 @@ class MainframeCopybookConfig(PluginConfig):
     finished_dir: str | None = None
     """Where ``finished.file.action=move`` puts finished files."""
     file_quiet_ms: int = Field(default=5_000, ge=0)
-    """append mode with move/delete: a fully read file unchanged for this long is finished."""
+    """append mode: a fully read file unchanged for this long is complete (moved or deleted with
+    ``finished.file.action``; with ``keep``, a truncated record at its end is reported then)."""
+    failed_file_action: t.Literal["move", "keep"] = "move"
+    """append mode: a file whose records cannot be delimited from some byte to its end (a README beside
+    the datasets, a file of another format) sends those bytes to the dead-letter topic (under
+    ``errors.tolerance=all``) and is then moved to ``failed.dir`` (``move``), or left where it is and
+    not read again (``keep``). Garbage inside a file is skipped up to the next valid BDW/RDW instead."""
+    failed_dir: str = ""
+    """Where ``failed.file.action=move`` puts such files; empty: the ``failed`` folder inside ``input.dir``
+    (never read)."""
+    replaced_file_action: t.Literal["new-generation", "fail"] = "new-generation"
+    """append mode: a file replaced under the same name (a new file renamed over it, or rewritten shorter)
+    while it is read. ``new-generation`` finishes the old file through the handle already open, then
+    reads the new one from its start (a part of the old file that could not be read is reported as a
+    bad record); ``fail`` stops the task with an error naming the file."""
     tombstones_on_delete: bool = True
     """snapshot-diff: emit a tombstone (null value) after each delete, as Debezium does."""
 

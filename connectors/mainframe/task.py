@@ -14,6 +14,18 @@ Offsets (JSON scalars only; the runtime stores them after Kafka acknowledged the
   a restarted task splits again from there and skips records numbered ``<= record``. That
   keeps every record's offset exact without recomputing block boundaries per record.
 
+  The offset also holds the file's identity (``device``, ``inode``): a file found under a
+  stored name with another identity (or shorter than the stored position) is a new
+  generation, read from its start (``replaced.file.action``). A file replaced while it is
+  read is finished through the handle already open on the old file first.
+
+  A framing error (bad BDW/RDW, garbage, a truncated last record) never stops the file:
+  the records before it are emitted, then the unreadable bytes (as bad records naming the
+  file and byte offset, at most 256 KiB each) once everything emitted before them is
+  stored, so that under ``errors.tolerance=none`` the task fails on them with nothing to
+  replay. Splitting then resumes at the next valid BDW/RDW; with none until the file's end,
+  the file is quarantined (``failed.file.action``; offset ``"failed": true``).
+
   With ``segment.children`` an event is a whole hierarchy (a root record and its
   descendants) and ``record`` is the last physical record before the next root, so a
   restart starts assembling at a root. A hierarchy is held back until the next root (or
@@ -38,6 +50,7 @@ import time
 import typing as t
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from headwater.codecs.envelope import ChangeEvent, Op, canonical_key, to_messages
 from headwater.connectors.api import (
@@ -48,7 +61,7 @@ from headwater.connectors.api import (
     SourceTask,
     SourceTaskContext,
 )
-from headwater.connectors.errors import FatalError
+from headwater.connectors.errors import FatalError, RecordError
 from headwater.connectors.mainframe.client import DatasetReader, FileInfo, LocalDatasetReader
 from headwater.connectors.mainframe.config import MainframeCopybookConfig, key_path
 
@@ -65,7 +78,6 @@ if t.TYPE_CHECKING:
         SplitPosition,
     )
     from headwater.codecs.copybook.errors import FramingError
-    from headwater.connectors.errors import RecordError
 
 __all__ = ["MainframeCopybookTask", "owns"]
 
@@ -74,6 +86,10 @@ log = logging.getLogger(__name__)
 Row: t.TypeAlias = dict[str, t.Any]
 Output: t.TypeAlias = "list[SourceRecord | ErrantSourceRecord]"
 _POLL_BUDGET_S = 0.5
+_DLQ_PIECE = 256 * 1024
+"""Unreadable bytes go to the dead-letter topic in pieces of at most this size."""
+_RESYNC_WINDOW = 16 * 1024 * 1024
+"""Bytes after a framing error searched for a resync point before the file is quarantined."""
 _CONNECTOR = "mainframe-copybook"
 
 
@@ -106,6 +122,35 @@ class _Stream:
     """segment.children: bad records read while a hierarchy is open, emitted with it."""
     last_fed: tuple[int, int, dict[str, t.Any]] = (0, 0, {})
     """segment.children: number, end byte and resume point of the last record fed to the assembler."""
+    identity: tuple[int, int] = (0, 0)
+    """(device, inode) of the file read; (0, 0) when the store has no identities."""
+    broken: FramingError | None = None
+    """A framing error whose resync point is not in the bytes read yet (more must come, or the file end)."""
+    waiting: bool = False
+    """Bad bytes of this file wait in the task's ``_errant`` list; nothing more is read until they go out."""
+    final_split: bool = False
+    """The waiting bad bytes came from the file's end-of-data check: split the rest as final too."""
+    quarantine: bool = False
+    """No record can be delimited up to the file's end: quarantine it once its bad bytes are stored."""
+    successor: FileInfo | None = None
+    """A new file now has this name: read it from its start once this one is done."""
+
+    def id_fields(self) -> dict[str, int]:
+        return {"device": self.identity[0], "inode": self.identity[1]}
+
+
+def _inside(folder: Path, root: Path) -> str | None:
+    """``folder`` relative to ``root`` as a name prefix (``failed/``), or None when it is elsewhere."""
+    try:
+        return folder.resolve().relative_to(root.resolve()).as_posix().rstrip("/") + "/"
+    except ValueError:
+        return None
+
+
+def _stored_identity(stored: SourceOffset) -> tuple[int, int] | None:
+    if "inode" not in stored:
+        return None  # stored before identities were tracked
+    return int(t.cast(int, stored.get("device") or 0)), int(t.cast(int, stored["inode"]))
 
 
 def _resume_fields(position: SplitPosition) -> dict[str, t.Any]:
@@ -143,49 +188,37 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         self._fast = self._plan.vectorizable and not config.segment_filter
         layout = config.layout()
         self._key_paths = [key_path(layout, name) for name in config.key_fields_list()]
-        self._length_reader, self._length_field_end = self._make_length_reader()
         self._chunk = max(64 * 1024, min(16 * 1024 * 1024, config.batch_size * (self._plan.record_length + 8)))
         self._interval = config.poll_interval_ms / 1000
         self._next_scan = 0.0
         self._quiet = config.file_quiet_ms / 1000
         self._streams: dict[str, _Stream] = {}
-        self._released: set[str] = set()
+        self._released: dict[str, tuple[int, int]] = {}
+        """Files moved, deleted or quarantined (by name: the identity they had)."""
+        self._errant: list[tuple[_Stream, list[ErrantSourceRecord]]] = []
+        """Unreadable bytes waiting until every record emitted before them is stored."""
+        input_dir = Path(config.input_dir)
+        self._failed_dir = Path(config.failed_dir) if config.failed_dir else input_dir / "failed"
+        self._excluded = tuple(
+            prefix
+            for folder in (self._failed_dir, config.finished_dir)
+            if folder and (prefix := _inside(Path(folder), input_dir)) is not None
+        )
         self._turn = 0
         self._snapshot = _SnapshotState(self) if config.mode == "snapshot-diff" else None
-        self._broken: FramingError | None = None
+        self._fatal: FramingError | None = None
+        """snapshot-diff: a framing error, raised once ``_unstored`` is false."""
+        self._unstored = False
+        """snapshot-diff: events were returned that the runtime has not stored yet."""
 
     # ------------------------------------------------------------------ shared helpers
-
-    def _make_length_reader(self) -> tuple[t.Callable[[bytes], int] | None, int]:
-        name = self.config.record_length_field
-        if not name:
-            return None, 0
-        from headwater.codecs.copybook.fields import InvalidField
-
-        item = self._plan.layout.find(name)
-        plan = self._plan
-
-        def read_length(head: bytes) -> int:
-            try:
-                return int(plan.read_field(name, head))
-            except (InvalidField, TypeError) as exc:
-                raise ValueError(str(exc)) from exc
-
-        return read_length, item.offset + item.length
 
     def _open_stream(
         self, name: str, partition: dict[str, t.Any], start: SplitPosition | None, skip_through: int = 0
     ) -> _Stream:
         from headwater.codecs.copybook import RecordSplitter
 
-        splitter = RecordSplitter(
-            self._format,
-            record_length=self._plan.record_length,
-            length_reader=self._length_reader,
-            length_field_end=self._length_field_end,
-            start=start,
-            source=name,
-        )
+        splitter = RecordSplitter.for_plan(self._plan, self._format, start=start, source=name)
         position = splitter.position
         stream = _Stream(
             name, partition, splitter, position.offset if start else 0, _resume_fields(position), skip_through
@@ -264,27 +297,28 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
 
         Lists the folder at most every ``poll.interval.ms``, reads until about
         ``batch.size`` records are ready or half a second has passed, and returns ``[]``
-        when there is nothing new.
+        when there is nothing new. A framing error in append mode is never raised: see the
+        module docstring.
 
         Raises:
-            FramingError: a file's record structure is broken (fatal for the task). The
-                records before the break are returned by one poll first, so they are
-                delivered and their offsets stored; the next poll raises.
+            FramingError: snapshot-diff only: a generation's record structure is broken (a
+                gap would turn its missing keys into deletes). Raised once every event
+                returned before is stored, so a restart loop re-sends none.
         """
-        from headwater.codecs.copybook.errors import FramingError
-
-        if self._broken is not None:
-            raise self._broken
         if self._snapshot is not None:
-            return self._snapshot.poll()
+            return self._poll_snapshot(self._snapshot)
         out: Output = []
-        try:
-            self._poll_append(out)
-        except FramingError as exc:
-            if not exc.records_before:
-                raise
-            self._broken = exc
-            self._emit_append(self._streams[t.cast(str, exc.source)], exc.records_before, out)
+        self._release_errant(out)
+        self._poll_append(out)
+        return out
+
+    def _poll_snapshot(self, snapshot: _SnapshotState) -> Output:
+        if self._fatal is not None:
+            if self._unstored:
+                return []  # wait until the runtime stored what was returned before
+            raise self._fatal
+        out = snapshot.poll()  # sets _fatal after the events before a framing error
+        self._unstored = self._unstored or bool(out)
         return out
 
     def _poll_append(self, out: Output) -> None:
@@ -299,55 +333,245 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         # Rotate the starting file so that one big file does not starve the others.
         self._turn = (self._turn + 1) % len(streams)
         for stream in streams[self._turn :] + streams[: self._turn]:
-            while len(out) < self.config.batch_size and time.monotonic() < deadline:
-                raws = self._read_chunk(stream)
-                if raws is None:
+            while len(out) < self.config.batch_size and time.monotonic() < deadline and not stream.waiting:
+                if not self._read_append(stream, out):
                     break
-                self._emit_append(stream, raws, out)
             if len(out) >= self.config.batch_size or time.monotonic() >= deadline:
                 break
+
+    def _read_append(self, stream: _Stream, out: Output) -> bool:
+        """Split and emit the next chunk of ``stream``; False when nothing was left to read."""
+        if stream.quarantine or stream.read_pos >= stream.size:
+            return False
+        data = self.reader.read(stream.name, stream.read_pos, min(self._chunk, stream.size - stream.read_pos))
+        if not data:
+            stream.size = stream.read_pos  # shorter than listed: wait for the next listing
+            return False
+        stream.read_pos += len(data)
+        self._split(stream, data, out)
+        return True
+
+    def _split(self, stream: _Stream, data: bytes | None, out: Output) -> None:
+        """Feed ``data`` (None: the file's data ended) to the splitter and emit the records.
+
+        A framing error emits the records split before it, then hands the bad bytes to
+        :meth:`_framing_error`.
+        """
+        from headwater.codecs.copybook.errors import FramingError
+
+        try:
+            raws = stream.splitter.finish() if data is None else stream.splitter.feed(data)
+        except FramingError as exc:
+            self._emit_append(stream, exc.records_before, out)
+            self._framing_error(stream, exc, out, final=data is None)
+            return
+        self._emit_append(stream, raws, out)
+
+    def _framing_error(self, stream: _Stream, exc: FramingError, out: Output, *, final: bool) -> None:
+        """Take the unreadable bytes out of ``stream`` and queue them as bad records.
+
+        ``final``: the file's data ended (it is quiet), so bytes with no resync point after
+        them are unreadable up to the end and the file is quarantined. Otherwise, when the
+        bytes read so far cannot tell where records resume, the error waits in
+        ``stream.broken`` for more bytes (at most ``_RESYNC_WINDOW``) or for the end.
+        """
+        splitter = stream.splitter
+        unresolved = stream.read_pos - splitter.position.offset
+        bad = splitter.resync(final=final or unresolved > _RESYNC_WINDOW)
+        if bad is None:
+            stream.broken = exc
+            return
+        stream.broken = None
+        data_end = stream.read_pos - self._format.file_end_offset
+        end = bad.offset + len(bad.data)
+        quarantine = end >= data_end and not splitter.skipped_tail
+        stream.anchor = _resume_fields(splitter.position)
+        if bad.number <= stream.skip_through:
+            # Reported before a restart (a later record is stored): split on.
+            self._split(stream, None if final else b"", out)
+            return
+        if stream.assembler is not None:
+            self._close_hierarchy(stream, out)  # the gap ends the open hierarchy
+        if quarantine:
+            what = "no record can be delimited after them: the file is quarantined"
+        elif splitter.skipped_tail:
+            what = "the file ended inside this record"
+        else:
+            what = f"records resume at byte {end}"
+        offset: dict[str, t.Any] = {"record": bad.number, "byte": end, **stream.anchor, **stream.id_fields()}
+        if quarantine:
+            offset["failed"] = True
+        message = f"{exc.reason}; {len(bad.data)} unreadable bytes {bad.offset}-{end} skipped, {what}"
+        records = []
+        for at in range(0, max(len(bad.data), 1), _DLQ_PIECE):
+            piece = bad.data[at : at + _DLQ_PIECE]
+            location = f"{stream.name}: record {bad.number} at byte offset {bad.offset + at}"
+            error = RecordError(message, location=location, raw=piece)
+            error.__cause__ = exc
+            records.append(ErrantSourceRecord(stream.partition, offset, error, piece))
+        log.warning("%s: %s: %s", self.context.connector_name, records[0].error.location, message)
+        self._queue_errant(stream, records, final=final, quarantine=quarantine)
+
+    def _queue_errant(
+        self, stream: _Stream, records: list[ErrantSourceRecord], *, final: bool, quarantine: bool = False
+    ) -> None:
+        stream.waiting, stream.final_split, stream.quarantine = True, final, quarantine
+        self._errant.append((stream, records))
+
+    def _release_errant(self, out: Output) -> None:
+        """Emit the queued bad bytes once every record emitted before them is stored.
+
+        Under ``errors.tolerance=none`` the task then fails on them, and a restart has
+        nothing to send again: the restart loop of a broken file duplicates no record.
+        """
+        if not self._errant or any(s.last_committed < s.last_emitted for s in self._streams.values()):
+            return
+        queued, self._errant = self._errant, []
+        for stream, records in queued:
+            out.extend(records)
+            stream.last_emitted = max(stream.last_emitted, int(t.cast(int, records[-1].offset["record"])))
+            stream.waiting = False
+        for stream, _records in queued:
+            if not stream.quarantine and self._streams.get(stream.name) is stream:
+                self._split(stream, None if stream.final_split else b"", out)
+                if stream.final_split and not stream.waiting:
+                    self._close_hierarchy(stream, out)  # the file ended: no more children can come
 
     def _scan(self, now: float, out: Output) -> None:
         config = self.config
         for info in self.reader.list(config.input_glob):
-            if info.name in self._released or not owns(info.name, config.task_index, config.task_count):
+            name = info.name
+            if name.startswith(self._excluded) or not owns(name, config.task_index, config.task_count):
                 continue
-            stream = self._streams.get(info.name)
+            released = self._released.get(name)
+            if released is not None and (released == info.identity or info.identity == (0, 0)):
+                continue
+            stream = self._streams.get(name)
             if stream is None:
-                stream = self._open(info)
-                self._streams[info.name] = stream
-            elif (info.size, info.mtime_ms) != (stream.size, stream.mtime_ms):
-                if info.size < stream.read_pos:
-                    msg = (
-                        f"{info.name} shrank from {stream.read_pos} to {info.size} bytes while being read; "
-                        "files must only grow (write a new file instead of rewriting one)"
-                    )
-                    raise FatalError(msg)
+                opened = self._open(info)
+                if opened is not None:
+                    self._streams[name] = opened
+                continue
+            if stream.successor is not None:
+                stream.successor = info
+                continue
+            if self._replaced(stream, info):
+                self._replace(stream, info, now)
+                continue
+            if (info.size, info.mtime_ms) != (stream.size, stream.mtime_ms):
                 stream.changed_at = now
                 if stream.finished:
-                    log.warning("%s changed after it was finished; the new bytes are ignored", info.name)
+                    log.warning("%s changed after it was finished; the new bytes are ignored", name)
             stream.size, stream.mtime_ms = info.size, info.mtime_ms
-        if config.finished_file_action != "keep":
-            for stream in list(self._streams.values()):
-                quiet = now - stream.changed_at >= self._quiet
-                if not stream.finished and quiet and stream.read_pos >= stream.size:
+        for stream in list(self._streams.values()):
+            quiet = now - stream.changed_at >= self._quiet
+            if stream.waiting or stream.quarantine or not quiet or stream.read_pos < stream.size:
+                continue
+            if stream.broken is not None:
+                self._framing_error(stream, stream.broken, out, final=True)
+            elif stream.successor is not None or config.finished_file_action != "keep":
+                if not stream.finished:
                     self._finish(stream, out)
-        elif config.segment_children:
-            for stream in self._streams.values():
-                if now - stream.changed_at >= self._quiet and stream.read_pos >= stream.size:
+                if stream.successor is not None and not stream.waiting:
+                    self._next_generation(stream)
+            else:
+                if self._leftover(stream):
+                    self._split(stream, None, out)  # reports a truncated last record
+                if config.segment_children and not stream.waiting:
                     self._close_hierarchy(stream, out)
 
-    def _open(self, info: FileInfo) -> _Stream:
-        partition = {"file": info.name}
-        stored = self.context.offsets.offset(partition)
-        if stored is None:
-            stream = self._open_stream(info.name, partition, None)
+    def _leftover(self, stream: _Stream) -> bool:
+        """Bytes after the last whole record (a truncated record, or a last text line)."""
+        return stream.splitter.position.offset < stream.read_pos - self._format.file_end_offset
+
+    def _replaced(self, stream: _Stream, info: FileInfo) -> bool:
+        """Whether ``info`` is another file than the one ``stream`` reads (or the same one rewritten shorter)."""
+        other = stream.identity != (0, 0) and info.identity != (0, 0) and info.identity != stream.identity
+        return other or info.size < stream.read_pos
+
+    def _replace(self, stream: _Stream, info: FileInfo, now: float) -> None:
+        """``stream``'s name now holds the file ``info``: finish the old file, then read ``info`` from its start."""
+        name = stream.name
+        if info.identity == stream.identity or info.identity == (0, 0):
+            change = f"shrank from {stream.read_pos} to {info.size} bytes while being read"
         else:
-            stream = self._open_stream(
-                info.name, partition, _stored_position(stored), int(t.cast(int, stored["record"]))
-            )
-        stream.size, stream.mtime_ms = info.size, info.mtime_ms
+            change = f"was replaced by another file (inode {stream.identity[1]} -> {info.inode}) while being read"
+        if self.config.replaced_file_action == "fail":
+            msg = f"{name} {change}; files must only grow (write a new file under a new name)"
+            raise FatalError(msg)
+        opened = getattr(self.reader, "opened", None)
+        old = opened(name) if opened is not None else None
+        if old is not None and old.identity == stream.identity and old.identity != info.identity:
+            stream.size = old.size  # read the rest of the old file through the handle still open on it
+            log.warning("%s %s; reading the old file to its end (%d bytes), then the new one from its start",
+                        name, change, old.size)  # fmt: skip
+        else:
+            lost = f"{stream.read_pos}-{stream.size}" if stream.size > stream.read_pos else "none known"
+            log.warning("%s %s; the old file can no longer be read (bytes %s of it unread); "
+                        "reading the new one from its start", name, change, lost)  # fmt: skip
+            if stream.size > stream.read_pos:
+                error = RecordError(f"{change} before bytes {lost} of the old file were read; they are lost",
+                                    location=f"{name}: byte offset {stream.read_pos}")  # fmt: skip
+                offset = {"record": stream.last_emitted, "byte": stream.read_pos, **stream.anchor, **stream.id_fields()}
+                self._queue_errant(stream, [ErrantSourceRecord(stream.partition, offset, error)], final=True)
+            stream.size = stream.read_pos
+        stream.successor = info
+        stream.changed_at = now - self._quiet  # the old file will not change any more
+
+    def _next_generation(self, stream: _Stream) -> None:
+        """The old file under ``stream``'s name is done: read its successor from the start."""
+        info = stream.successor
+        assert info is not None
+        forget = getattr(self.reader, "forget", None)
+        if forget is not None:
+            forget(stream.name)
+        new = self._open_stream(stream.name, stream.partition, None)
+        new.identity, new.size, new.mtime_ms = info.identity, info.size, info.mtime_ms
+        self._streams[stream.name] = new
+
+    def _open(self, info: FileInfo) -> _Stream | None:
+        """A stream for a newly listed file, resumed from its stored offset when that is this file's.
+
+        None when the stored offset quarantined this very file (it is moved away again if
+        the move did not happen before a restart).
+        """
+        name = info.name
+        partition = {"file": name}
+        stored = self.context.offsets.offset(partition)
+        if stored is not None:
+            identity = _stored_identity(stored)
+            # The inode alone: a device number may change when a share is mounted again.
+            if identity is not None and identity[1] and info.inode and identity[1] != info.inode:
+                log.warning("%s is another file than the one its stored offset belongs to (inode %d, now %d); "
+                            "reading it from its start", name, identity[1], info.inode)  # fmt: skip
+                stored = None
+            elif int(t.cast(int, stored["resume.byte"])) > info.size:
+                log.warning("%s is shorter (%d bytes) than its stored position (%s); reading it from its start",
+                            name, info.size, stored["resume.byte"])  # fmt: skip
+                stored = None
+        if stored is not None and stored.get("failed"):
+            self._quarantine(name, info.identity)
+            return None
+        if stored is None:
+            stream = self._open_stream(name, partition, None)
+        else:
+            stream = self._open_stream(name, partition, _stored_position(stored), int(t.cast(int, stored["record"])))
+        stream.size, stream.mtime_ms, stream.identity = info.size, info.mtime_ms, info.identity
         return stream
+
+    def _quarantine(self, name: str, identity: tuple[int, int]) -> None:
+        """Move (or, with ``failed.file.action=keep``, just stop reading) a file no record can be read from."""
+        forget = getattr(self.reader, "forget", None)
+        if forget is not None:
+            forget(name)
+        if self.config.failed_file_action == "move":
+            self.reader.move(name, str(self._failed_dir))
+            where = f"moved to {self._failed_dir}"
+        else:
+            where = "left in place and not read again"
+        self._released[name] = identity
+        log.warning("%s: %s is quarantined (its unreadable bytes are in the dead-letter topic): %s",
+                    self.context.connector_name, name, where)  # fmt: skip
 
     def _emit_append(self, stream: _Stream, raws: list[RawRecord], out: Output) -> None:
         if stream.assembler is not None:
@@ -357,7 +581,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         if not raws:
             return
         topic, name, partition = self.config.topic, stream.name, stream.partition
-        ts_ms, key_paths = stream.mtime_ms, self._key_paths
+        ts_ms, key_paths, identity = stream.mtime_ms, self._key_paths, stream.id_fields()
         record_end = self._format.record_end_offset
         last = raws[-1].number
         for raw, row, error in self._decode(raws, name):
@@ -366,6 +590,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                 "record": number,
                 "byte": raw.offset + len(raw.data) + record_end,
                 **(end if number == last else anchor),
+                **identity,
             }
             if error is not None:
                 out.append(ErrantSourceRecord(partition, offset, error, raw.data))
@@ -411,7 +636,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         if hierarchy is None:
             return
         number, byte_end, resume = stream.last_fed
-        offset = {"record": number, "byte": byte_end, **resume}
+        offset = {"record": number, "byte": byte_end, **resume, **stream.id_fields()}
         row = hierarchy.row
         key = self._key(row) if self._key_paths else {"file": stream.name, "record": hierarchy.record_number}
         source = {"connector": _CONNECTOR, "file": stream.name, "record": hierarchy.record_number,
@@ -424,7 +649,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         if not stream.held:
             return
         number, byte_end, resume = stream.last_fed
-        offset = {"record": number, "byte": byte_end, **resume}
+        offset = {"record": number, "byte": byte_end, **resume, **stream.id_fields()}
         out.extend(ErrantSourceRecord(stream.partition, offset, error, data) for error, data in stream.held)
         stream.held.clear()
         stream.last_emitted = number
@@ -436,17 +661,28 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
 
     def _finish(self, stream: _Stream, out: Output) -> None:
         """The file is complete: take a last text line, reject a truncated record, then maybe release it."""
-        self._emit_append(stream, stream.splitter.finish(), out)
-        self._close_hierarchy(stream, out)
+        self._split(stream, None, out)
+        if not stream.waiting:
+            self._close_hierarchy(stream, out)
         stream.finished = True
         self._maybe_release(stream)
 
     def _maybe_release(self, stream: _Stream) -> None:
-        if stream.finished and stream.last_committed >= stream.last_emitted:
-            self._release(stream.name)
+        """Release (or quarantine) a finished file once every record of it is stored."""
+        if (
+            stream.waiting
+            or stream.last_committed < stream.last_emitted
+            or self._streams.get(stream.name) is not stream
+        ):
+            return
+        if stream.quarantine:
+            self._quarantine(stream.name, stream.identity)
+            del self._streams[stream.name]
+        elif stream.finished and stream.successor is None:
+            self._release(stream.name, stream.identity)
             del self._streams[stream.name]
 
-    def _release(self, name: str) -> None:
+    def _release(self, name: str, identity: tuple[int, int] = (0, 0)) -> None:
         action = self.config.finished_file_action
         if action == "keep" or name in self._released:
             return
@@ -458,7 +694,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
             self.reader.move(name, self.config.finished_dir)
         else:
             self.reader.delete(name)
-        self._released.add(name)
+        self._released[name] = identity
         log.info(
             "%s: %s is durable in Kafka; %s",
             self.context.connector_name,
@@ -469,10 +705,14 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
     def commit(self, offsets: t.Sequence[tuple[SourcePartition, SourceOffset]]) -> None:
         """Move or delete files whose records are all durable now (``finished.file.action``)."""
         if self._snapshot is not None:
+            self._unstored = False
             self._snapshot.commit(offsets)
             return
         for partition, offset in offsets:
             stream = self._streams.get(t.cast(str, partition.get("file")))
+            stored = _stored_identity(offset)
+            if stream is not None and stored is not None and stored != stream.identity:
+                continue  # an older generation of the file under this name
             if stream is not None:
                 stream.last_committed = max(stream.last_committed, int(t.cast(int, offset["record"])))
                 self._maybe_release(stream)
@@ -624,11 +864,18 @@ class _SnapshotState:
             stream.size, stream.mtime_ms = (info.size, info.mtime_ms) if info else (0, 0)
         base_rows = self.base_rows or {}
         topic, partition, ts_ms = self.config.topic, self.partition, stream.mtime_ms
+        from headwater.codecs.copybook.errors import FramingError
+
         while len(out) < self.config.batch_size and time.monotonic() < deadline:
-            raws = task._read_chunk(stream)
-            finished = raws is None
-            if raws is None:
-                raws = stream.splitter.finish()
+            broken: FramingError | None = None
+            try:
+                raws = task._read_chunk(stream)
+                finished = raws is None
+                if raws is None:
+                    raws = stream.splitter.finish()
+            except FramingError as exc:
+                # The events before the break go out; the task fails once they are stored.
+                raws, finished, broken = exc.records_before, False, exc
             raws, anchor, end = task._chunk_records(stream, raws)
             last = raws[-1].number if raws else 0
             for raw, row, error in task._decode(raws, gen):
@@ -650,6 +897,9 @@ class _SnapshotState:
                           "generation": gen, "snapshot": "false"}  # fmt: skip
                 event = ChangeEvent(op, key, previous[1] if previous else None, row, source, ts_ms)
                 out.append(SourceRecord(partition, offset, topic, key, event.value()))
+            if broken is not None:
+                task._fatal = broken
+                return
             if finished:
                 self.phase = "deletes"
                 self.end = end

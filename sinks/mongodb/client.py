@@ -218,9 +218,8 @@ class PymongoWriter:
 
         if not operations:
             return 0
-        builders = self._builders
         try:
-            requests = [builders[op.kind](op) for op in operations]
+            requests = [self._build(op) for op in operations]
         except (TypeError, ValueError) as exc:
             # pymongo validates each write as it is built: find the bad ones.
             raise self._isolate(operations, exc) from exc
@@ -237,7 +236,9 @@ class PymongoWriter:
                 for error in details.get("writeErrors", ())
             ]
             raise BulkWriteFailure(sorted(errors, key=lambda error: error.index)) from exc
-        except (InvalidDocument, DocumentTooLarge, OverflowError) as exc:
+        except (InvalidDocument, DocumentTooLarge, OverflowError, TypeError, ValueError) as exc:
+            # Raised while pymongo encodes the batch (a value BSON cannot hold, a key the
+            # driver refuses): no write was sent.
             raise self._isolate(operations, exc) from exc
         except (ConnectionFailure, ExecutionTimeout, WTimeoutError) as exc:
             # ConnectionFailure covers AutoReconnect, NotPrimaryError, NetworkTimeout and
@@ -255,6 +256,22 @@ class PymongoWriter:
             raise FatalError(msg) from exc
         return int(result.inserted_count + result.upserted_count + result.matched_count + result.deleted_count)
 
+    def _build(self, op: WriteOp) -> t.Any:
+        """The driver request for ``op``, checked as pymongo checks it only once the batch is sent.
+
+        A replacement whose first key starts with ``$`` (pymongo reads it as an update) or
+        an update without ``$`` operators raises ``ValueError`` here, so that one write is
+        rejected instead of the whole batch failing inside ``bulk_write``.
+        """
+        from pymongo.common import validate_ok_for_replace, validate_ok_for_update
+
+        request = self._builders[op.kind](op)
+        if op.kind is WriteKind.REPLACE:
+            validate_ok_for_replace(_required(op.document))
+        elif op.kind is WriteKind.UPDATE:
+            validate_ok_for_update(_required(op.document))
+        return request
+
     def _isolate(self, operations: t.Sequence[WriteOp], cause: BaseException) -> BulkWriteFailure | FatalError:
         """Build and encode each write alone to find those that cannot be sent; none was applied.
 
@@ -266,7 +283,7 @@ class PymongoWriter:
         errors = []
         for index, op in enumerate(operations):
             try:
-                self._builders[op.kind](op)
+                self._build(op)
                 for part in (op.filter, op.document):
                     if part is not None:
                         size = len(bson.encode(part, codec_options=options))

@@ -89,3 +89,22 @@ def test_unknown_converter_and_options_are_config_errors() -> None:
         make_converter("org.apache.kafka.connect.json.JsonConverter", {"schemas.enable": "maybe"}, key="key.converter")
     assert caught.value.errors[0].key == "key.converter.schemas.enable"
     assert isinstance(make_converter("org.apache.kafka.connect.json.JsonConverter", {}, key="k"), JsonConverter)
+
+
+def test_a_decimal_beyond_the_precision_is_a_record_error_not_invalid_operation() -> None:
+    """Issue 13 item 12b: Connect-written JSON with a 40-digit plain-number decimal is one bad record."""
+    schema = {
+        "type": "struct",
+        "fields": [
+            {"field": "AMOUNT", "type": "bytes", "name": "org.apache.kafka.connect.data.Decimal",
+             "parameters": {"scale": "2"}, "optional": True},
+        ],
+        "optional": True,
+    }  # fmt: skip
+    data = json.dumps({"schema": schema, "payload": {"AMOUNT": 1234567890123456789012345678901234567890.12}})
+    data = data.replace("1.2345678901234568e+39", "1234567890123456789012345678901234567890.12")
+    with pytest.raises(RecordError, match=r"topic t1"):
+        JsonConverter().from_bytes("t1", data.encode())
+    bad_base64 = json.dumps({"schema": schema, "payload": {"AMOUNT": "not base64!"}}).encode()
+    with pytest.raises(RecordError, match=r"topic t1"):
+        JsonConverter().from_bytes("t1", bad_base64)

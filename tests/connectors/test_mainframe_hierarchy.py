@@ -235,3 +235,34 @@ def test_finished_file_emits_its_last_hierarchy_and_is_deleted_after_commit(tmp_
     assert path.exists(), "not durable yet"
     _commit(task, store, records)
     assert not path.exists()
+
+
+def test_a_broken_block_ends_the_open_hierarchy_and_the_next_roots_are_assembled(tmp_path: Path) -> None:
+    """A framing error inside a hierarchical file: the bad block goes out as bad bytes, after
+    the hierarchy read so far; companies after it are whole again, and a restart re-sends nothing."""
+    keys, path, data = _scenario(tmp_path)
+    at, blocks = 0, []
+    while at + 4 <= len(data):
+        blocks.append(at)
+        at += int.from_bytes(data[at : at + 2], "big")
+    broken = bytearray(data)
+    third = blocks[3]
+    broken[third + 2] = 0x01  # BDW bytes 3-4 must be zero
+    path.write_bytes(bytes(broken))
+    store = MemoryOffsetStore()
+    config = _config(keys)
+    task = _task(config, store)
+    out: list[t.Any] = []
+    for _ in range(400):
+        batch = task.poll()
+        _commit(task, store, batch)
+        out += batch
+    errant = [r for r in out if isinstance(r, ErrantSourceRecord) and "BDW" in str(r.error)]
+    assert len(errant) == 1
+    assert errant[0].raw == bytes(broken[third : blocks[4]])
+    rows = _after(out)
+    expected = _expected()
+    assert rows[0] == expected[0]
+    assert rows[-1] == expected[-1]  # companies after the gap are assembled whole
+    assert len({r["COMPANY_ID"] for r in rows}) == len(rows)
+    assert drain(_task(config, store), timeout=5) == []

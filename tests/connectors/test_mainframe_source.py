@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from headwater.codecs.copybook import (
     DecodeError,
     DecodeOptions,
+    FramingError,
     encode_record,
     frame_fb,
     frame_text,
@@ -337,35 +338,181 @@ def test_finished_file_released_only_after_commit(tmp_path: Path, action: str) -
     assert drain(task, timeout=5) == []
 
 
-def test_truncated_file_fails_when_finished(tmp_path: Path) -> None:
+def _drain_committing(
+    task: MainframeCopybookTask, store: MemoryOffsetStore, *, timeout: float = 10
+) -> list[SourceRecord | ErrantSourceRecord]:
+    """Poll until idle, storing each batch's offsets as the runtime does after Kafka acknowledged it."""
+    out: list[SourceRecord | ErrantSourceRecord] = []
+    idle = 0
+    deadline = time.monotonic() + timeout
+    while idle < 5:
+        batch = task.poll()
+        _commit(task, store, batch)
+        out += batch
+        idle = 0 if batch else idle + 1
+        time.sleep(0.02)
+        assert time.monotonic() < deadline, "the source did not go idle"
+    return out
+
+
+def test_truncated_last_record_of_a_finished_file_goes_to_the_dlq(tmp_path: Path) -> None:
     data = frame_v(_records(_rows(5)))
-    _write(tmp_path / "in" / "CUT.V", data[:-3])
+    path = _write(tmp_path / "in" / "CUT.V", data[:-3])
     config = _config(tmp_path, **{"record.format": "V", "finished.file.action": "delete", "file.quiet.ms": "0"})
+    store = MemoryOffsetStore()
+    out = _drain_committing(_task(config, store), store)
+    assert _after(out) == _rows(4)
+    errant = [r for r in out if isinstance(r, ErrantSourceRecord)]
+    assert len(errant) == 1
+    assert errant[0].raw == data[4 * 28 : -3]
+    assert "CUT.V: record 5 at byte offset 112" in str(errant[0].error)
+    assert "truncated" in str(errant[0].error)
+    assert not path.exists(), "the file is finished and its bad tail reported: it is released"
+
+
+@pytest.mark.parametrize("action", ["move", "keep"])
+def test_a_file_with_no_readable_record_is_quarantined(tmp_path: Path, action: str) -> None:
+    junk = b"\x00\x20\x01\x01" + b"\x40" * 40
+    path = _write(tmp_path / "in" / "BAD.VB", junk)
+    config = _config(tmp_path, **{"record.format": "VB", "file.quiet.ms": "0", "failed.file.action": action})
+    store = MemoryOffsetStore()
+    out = _drain_committing(_task(config, store), store)
+    assert [(type(r).__name__, r.raw) for r in out] == [("ErrantSourceRecord", junk)]  # type: ignore[union-attr]
+    assert "BAD.VB: record 1 at byte offset 0" in str(out[0].error)  # type: ignore[union-attr]
+    assert "BDW" in str(out[0].error)  # type: ignore[union-attr]
+    assert "quarantined" in str(out[0].error)  # type: ignore[union-attr]
+    assert path.exists() == (action == "keep")
+    assert (tmp_path / "in" / "failed" / "BAD.VB").exists() == (action == "move")
+    # A restart neither reads nor reports it again.
+    assert _drain_committing(_task(config, store), store) == []
+
+
+def test_a_large_unreadable_region_goes_to_the_dlq_in_pieces_that_name_their_offset(tmp_path: Path) -> None:
+    junk = bytes(range(1, 256)) * 2500  # 637,500 bytes without two zero bytes in a row: no BDW anywhere
+    _write(tmp_path / "in" / "JUNK.VB", junk)
+    store = MemoryOffsetStore()
+    out = _drain_committing(_task(_config(tmp_path, **{"record.format": "VB", "file.quiet.ms": "0"}), store), store)
+    assert all(isinstance(r, ErrantSourceRecord) for r in out)
+    assert b"".join(r.raw for r in out) == junk  # type: ignore[union-attr]
+    assert [len(r.raw) for r in out] == [262_144, 262_144, 113_212]  # type: ignore[union-attr]
+    assert [str(r.error).split(":")[1] for r in out] == [  # type: ignore[union-attr]
+        " record 1 at byte offset 0",
+        " record 1 at byte offset 262144",
+        " record 1 at byte offset 524288",
+    ]
+    assert (tmp_path / "in" / "failed" / "JUNK.VB").exists()
+
+
+def test_records_before_a_broken_rdw_are_stored_before_the_bad_bytes_are_reported(tmp_path: Path) -> None:
+    rows = _rows(6)
+    tail = b"\x00\x09\x00\x01" + b"\x40" * 5
+    _write(tmp_path / "in" / "BROKEN.V", frame_v(_records(rows)) + tail)
+    store = MemoryOffsetStore()
+    config = _config(tmp_path, **{"record.format": "V", "file.quiet.ms": "0"})
+    task = _task(config, store)
+    delivered = drain(task, timeout=10)  # nothing stored yet: the bad bytes wait for the six records
+    assert _after(delivered) == rows
+    assert all(isinstance(r, SourceRecord) for r in delivered)
+    _commit(task, store, delivered)
+    errant = task.poll()
+    assert len(errant) == 1
+    assert isinstance(errant[0], ErrantSourceRecord)
+    assert errant[0].raw == tail
+    assert "BROKEN.V: record 7 at byte offset 168" in str(errant[0].error)
+    assert "RDW bytes 3-4" in str(errant[0].error)
+    # errors.tolerance=none: the runtime fails the task on it without storing its offset. Each
+    # restart sends the same bad bytes again, and no record twice.
+    for _restart in range(3):
+        again = drain(_task(config, store), timeout=10)
+        assert [(type(r).__name__, r.raw) for r in again] == [("ErrantSourceRecord", tail)]  # type: ignore[union-attr]
+    # errors.tolerance=all: once its offset is stored, nothing is left.
+    _commit(task, store, errant)
+    assert drain(_task(config, store), timeout=10) == []
+
+
+def test_a_stray_file_beside_the_dataset_does_not_block_it(tmp_path: Path) -> None:
+    """Item 6: README.txt matches the default glob ``*``: it goes to the DLQ and failed/, the dataset is read."""
+    rows = _rows(40)
+    _write(tmp_path / "in" / "ITEMS.VB", frame_vb(_records(rows), records_per_block=7))
+    readme = b"Extracts from the nightly CUSTMAST job. Do not edit.\n" * 4
+    _write(tmp_path / "in" / "README.txt", readme)
+    store = MemoryOffsetStore()
+    config = _config(tmp_path, **{"record.format": "VB", "file.quiet.ms": "0"})
+    out = _drain_committing(_task(config, store), store)
+    assert sorted(_after(out), key=lambda row: row["ITEM_ID"]) == rows
+    errant = [r for r in out if isinstance(r, ErrantSourceRecord)]
+    assert [(r.raw, r.partition) for r in errant] == [(readme, {"file": "README.txt"})]
+    assert "README.txt: record 1 at byte offset 0" in str(errant[0].error)
+    assert (tmp_path / "in" / "failed" / "README.txt").read_bytes() == readme
+    assert (tmp_path / "in" / "ITEMS.VB").exists()
+
+
+def test_a_file_replaced_by_rename_while_read_is_read_to_its_end_then_the_new_one(tmp_path: Path) -> None:
+    """Item 7: the old file's last records (written after the rename) and the whole new file arrive."""
+    path = _write(tmp_path / "in" / "ITEMS.V", frame_v(_records(_rows(5))))
+    store = MemoryOffsetStore()
+    config = _config(tmp_path, **{"record.format": "V", "file.quiet.ms": "0"})
+    task = _task(config, store)
+    first = _drain_committing(task, store)
+    assert _after(first) == _rows(5)
+    with path.open("ab") as old:  # the writer still holds the old file open
+        _write(tmp_path / "new.V", frame_v(_records(_rows(10, start=101))))
+        os.replace(tmp_path / "new.V", path)
+        old.write(frame_v(_records(_rows(3, start=6))))
+    second = _drain_committing(task, store)
+    assert _after(second) == _rows(3, start=6) + _rows(10, start=101)
+    # The stored offset is the new file's: a restart sends nothing again.
+    assert _drain_committing(_task(config, store), store) == []
+    # Replaced by a file that cannot be read through an open handle any more: a fresh generation.
+    _write(tmp_path / "new.V", frame_v(_records(_rows(2, start=201))))
+    os.replace(tmp_path / "new.V", path)
+    assert _after(_drain_committing(_task(config, store), store)) == _rows(2, start=201)
+
+
+def test_a_replaced_file_fails_the_task_when_so_configured(tmp_path: Path) -> None:
+    path = _write(tmp_path / "in" / "ITEMS.V", frame_v(_records(_rows(5))))
+    config = _config(tmp_path, **{"record.format": "V", "replaced.file.action": "fail"})
     task = _task(config)
-    with pytest.raises(FatalError, match=r"CUT\.V.*truncated"):
+    assert len(drain(task, timeout=10)) == 5
+    _write(tmp_path / "new.V", frame_v(_records(_rows(10, start=101))))
+    os.replace(tmp_path / "new.V", path)
+    with pytest.raises(FatalError, match=r"ITEMS\.V was replaced by another file"):
         drain(task, timeout=10)
 
 
-def test_bad_block_descriptor_is_fatal(tmp_path: Path) -> None:
-    _write(tmp_path / "in" / "BAD.VB", b"\x00\x20\x01\x01" + b"\x40" * 40)
-    with pytest.raises(FatalError, match=r"BAD\.VB.*BDW"):
-        drain(_task(_config(tmp_path, **{"record.format": "VB"})), timeout=10)
-
-
-def test_records_before_a_broken_rdw_are_delivered_then_the_task_fails(tmp_path: Path) -> None:
-    rows = _rows(6)
-    _write(tmp_path / "in" / "BROKEN.V", frame_v(_records(rows)) + b"\x00\x09\x00\x01" + b"\x40" * 5)
+def test_truncated_last_record_is_reported_with_keep_once_the_file_is_quiet(tmp_path: Path) -> None:
+    """Item 8: finished.file.action=keep still reports the cut record, once."""
+    data = frame_v(_records(_rows(5)))
+    path = _write(tmp_path / "in" / "CUT.V", data[:-3])
     store = MemoryOffsetStore()
-    task = _task(_config(tmp_path, **{"record.format": "V"}), store)
-    delivered = task.poll()  # one poll reads the whole small file
-    _commit(task, store, delivered)
-    assert _after(delivered) == rows
-    with pytest.raises(FatalError, match=r"BROKEN\.V.*record 7.*RDW bytes 3-4"):
-        task.poll()
-    # A restart resumes after the six records and fails at once, on the same header.
-    restarted = _task(_config(tmp_path, **{"record.format": "V"}), store)
-    with pytest.raises(FatalError, match=r"record 7"):
-        assert drain(restarted, timeout=10) == []
+    config = _config(tmp_path, **{"record.format": "V", "file.quiet.ms": "200"})
+    task = _task(config, store)
+    out = _drain_committing(task, store)
+    assert _after(out) == _rows(4)
+    assert not [r for r in out if isinstance(r, ErrantSourceRecord)], "reported before the file was quiet"
+    time.sleep(0.3)
+    out = _drain_committing(task, store)
+    assert [(type(r).__name__, r.raw) for r in out] == [("ErrantSourceRecord", data[4 * 28 : -3])]  # type: ignore[union-attr]
+    assert path.exists()
+    time.sleep(0.3)
+    assert _drain_committing(task, store) == []
+    assert _drain_committing(_task(config, store), store) == []
+
+
+def test_file_start_offset_with_a_growing_file_first_seen_shorter_than_the_header(tmp_path: Path) -> None:
+    """Item 9: the header is skipped whatever the chunks; no record is misframed."""
+    rows = _rows(50)
+    data = b"HDR" * 40 + frame_v(_records(rows))
+    path = _write(tmp_path / "in" / "GROW.V", data[:50])
+    store = MemoryOffsetStore()
+    config = _config(tmp_path, **{"record.format": "V", "file.start.offset": "120"})
+    task = _task(config, store)
+    assert _drain_committing(task, store) == []
+    with path.open("ab") as handle:
+        handle.write(data[50:])
+    out = _drain_committing(task, store)
+    assert _after(out) == rows
+    assert not [r for r in out if isinstance(r, ErrantSourceRecord)]
 
 
 # ----------------------------------------------------------------------------- bad records
@@ -512,3 +659,43 @@ def test_emulator_cli_generate_and_final_state(tmp_path: Path) -> None:
     assert all(abs(line["row"]["BALANCE"].as_tuple().exponent) == 2 for line in lines)
     expected = final_state("customers-vb", 1)
     assert [line["key"] for line in lines] == [e["key"] for e in expected]
+
+
+def test_snapshot_diff_framing_error_fails_only_after_the_events_before_it_are_stored(tmp_path: Path) -> None:
+    """A gap in a generation would turn its keys into deletes: the task fails, but a restart loop re-sends nothing."""
+    config = _snapshot_config(tmp_path, **{"batch.size": "10"})
+    path = Path(config.input_dir) / "ACCT.FULL.G0001V00"
+    data = bytearray(path.read_bytes())
+    second_block = int.from_bytes(data[0:2], "big")
+    data[second_block + 2] = 0x05  # the second block's BDW is broken
+    path.write_bytes(bytes(data))
+    store = MemoryOffsetStore()
+    task = _task(config, store)
+    events: list[t.Any] = []
+    for _ in range(20):
+        events += task.poll()
+    assert len(events) == 20  # the first block's events, none after the break
+    assert task.poll() == []  # they are not stored yet: the error waits
+    _commit(task, store, events)
+    with pytest.raises(FramingError, match=r"ACCT\.FULL\.G0001V00.*BDW"):
+        task.poll()
+    restarted = _task(config, store)
+    with pytest.raises(FramingError, match=r"BDW"):
+        drain(restarted, timeout=10)
+
+
+@pytest.mark.parametrize("action", ["new-generation", "fail"])
+def test_a_file_rewritten_shorter_in_place_is_a_new_generation_or_an_error(tmp_path: Path, action: str) -> None:
+    path = _write(tmp_path / "in" / "ITEMS.V", frame_v(_records(_rows(8))))
+    store = MemoryOffsetStore()
+    config = _config(tmp_path, **{"record.format": "V", "file.quiet.ms": "0", "replaced.file.action": action})
+    task = _task(config, store)
+    assert _after(_drain_committing(task, store)) == _rows(8)
+    with path.open("r+b") as handle:  # same inode, truncated and rewritten
+        handle.truncate(0)
+        handle.write(frame_v(_records(_rows(3, start=501))))
+    if action == "fail":
+        with pytest.raises(FatalError, match=r"ITEMS\.V shrank from 224 to 84 bytes"):
+            _drain_committing(task, store)
+    else:
+        assert _after(_drain_committing(task, store)) == _rows(3, start=501)

@@ -94,6 +94,71 @@ def test_bad_record_and_duplicate_key_reach_the_dead_letter_topic(
     assert b"E11000" in dict(by_offset[30].headers())["__connect.errors.exception.message"]
 
 
+def test_dollar_field_and_oversized_decimal_are_dead_lettered_and_the_rest_written(
+    tmp_path: Path, kafka_bootstrap_servers: str, mongodb_uri: str
+) -> None:
+    """Issue 13 items 12b and 13: neither fails the task under errors.tolerance=all."""
+    name = f"mdol_{uuid.uuid4().hex[:8]}"
+    topic, dlq, database = name, f"{name}-dlq", f"db_{name}"
+    create_topic(kafka_bootstrap_servers, topic)
+    schema = {"type": "struct", "optional": False, "fields": [{"field": "_id", "type": "int64"},
+              {"field": "n", "type": "int64"}]}  # fmt: skip
+    values = [json.dumps({"schema": schema, "payload": {"_id": i, "n": i}}).encode() for i in range(50)]
+    dollar = {"type": "struct", "fields": [{"field": "$bad", "type": "int64"}, {"field": "_id", "type": "int64"}]}
+    values[10] = json.dumps({"schema": dollar, "payload": {"$bad": 1, "_id": 10}}).encode()
+    decimal_schema = {"type": "struct", "fields": [{"field": "_id", "type": "int64"},
+                      {"field": "amount", "type": "bytes", "name": "org.apache.kafka.connect.data.Decimal",
+                       "parameters": {"scale": "2"}}]}  # fmt: skip
+    values[25] = (
+        b'{"schema":' + json.dumps(decimal_schema).encode()
+        + b',"payload":{"_id":25,"amount":1234567890123456789012345678901234567890.12}}'
+    )  # fmt: skip
+    producer = Producer({"bootstrap.servers": kafka_bootstrap_servers})
+    for i, value in enumerate(values):
+        producer.produce(topic, key=str(i).encode(), value=value)
+    assert producer.flush(30) == 0
+    connector = parse_connector(
+        {
+            "name": name,
+            "config": {
+                "connector.class": CONNECTOR_CLASS,
+                "topics": topic,
+                "key.converter": "string",
+                "value.converter": "json",
+                "errors.tolerance": "all",
+                "errors.deadletterqueue.topic.name": dlq,
+                "errors.deadletterqueue.topic.replication.factor": "1",
+                "connection.uri": mongodb_uri,
+                "database": database,
+                "collection": "docs",
+                "document.id.strategy": "provided-in-value",
+            },
+        }
+    )
+    client: t.Any = pymongo.MongoClient(mongodb_uri)
+    worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [connector])
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while client[database]["docs"].count_documents({}) < 48:
+            assert time.monotonic() < deadline, f"the good records did not land: {worker.status(name)}"
+            time.sleep(0.2)
+        dead = consume_all(kafka_bootstrap_servers, dlq, min_messages=2)
+        status = worker.status(name)
+    finally:
+        assert worker.stop(30)
+    assert all(task["state"] == "RUNNING" for task in status["tasks"]), status
+    ids = sorted(document["_id"] for document in client[database]["docs"].find())
+    client.close()
+    assert ids == [i for i in range(50) if i not in (10, 25)]
+    by_offset = {int(dict(m.headers())["__connect.errors.offset"]): dict(m.headers()) for m in dead}
+    assert sorted(by_offset) == [10, 25]
+    assert by_offset[10]["__connect.errors.stage"] == b"TASK_PUT"
+    assert b"$" in by_offset[10]["__connect.errors.exception.message"]
+    assert by_offset[25]["__connect.errors.stage"] == b"VALUE_CONVERTER"
+    assert b"RecordError" in by_offset[25]["__connect.errors.exception.class.name"]
+
+
 def _pipeline(prefix: str, uri: str, database: str, *, count: int, rate: int) -> list[dict[str, t.Any]]:
     """A datagen source and a mongodb sink (CDC handler) as connector documents."""
     return [

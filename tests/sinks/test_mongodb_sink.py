@@ -609,6 +609,21 @@ def test_unencodable_document_is_isolated(harness: t.Callable[..., Harness]) -> 
     assert [d["_id"] for d in h.docs()] == [1, 4]
 
 
+@pytest.mark.parametrize("ordered", [True, False])
+def test_a_dollar_field_name_first_in_a_replacement_rejects_only_that_record(
+    harness: t.Callable[..., Harness], ordered: bool
+) -> None:
+    """pymongo refuses it inside bulk_write (a replacement starting with ``$``): only it goes to the DLQ."""
+    h = harness(collection="t", **{"document.id.strategy": "provided-in-key", "bulk.write.ordered": ordered})
+    values: list[dict[str, t.Any]] = [{"n": i} for i in range(6)]
+    values[2] = {"$bad": 1, "n": 2}
+    h.put([rec(i, v, key={"_id": i}) for i, v in enumerate(values)])
+    assert [r.offset for r, _ in h.reported] == [2]
+    assert "$" in str(h.reported[0][1])
+    assert "t-0@2" in str(h.reported[0][1])
+    assert [d["_id"] for d in h.docs()] == [0, 1, 3, 4, 5]
+
+
 def test_server_down_is_retriable() -> None:
     from headwater.connectors.launch.broker import find_free_port
 
