@@ -24,7 +24,7 @@ from headwater.codecs.copybook.parser import parse_copybook
 from headwater.conformance.emulators.mainframe import ScenarioFiles, connector_config, generate
 from headwater.conformance.kafka import consume_all
 from headwater.conformance.runtime import in_process_worker
-from headwater.connectors.config import parse_connector
+from headwater.connectors.loading import parse_connector
 from headwater.connectors.runtime.worker import Worker
 
 pytestmark = pytest.mark.kafka
