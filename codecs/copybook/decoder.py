@@ -27,7 +27,7 @@ from typing import Any
 
 from headwater.codecs.copybook.errors import DecodeError
 from headwater.codecs.copybook.fields import Converter, InvalidField, make_converter
-from headwater.codecs.copybook.layout import Field, Layout
+from headwater.codecs.copybook.layout import Field, Layout, output_name
 from headwater.codecs.copybook.options import DecodeOptions, OnError
 from headwater.codecs.ebcdic import CodePage, code_page, custom_code_page
 
@@ -53,6 +53,8 @@ class Node:
         converter: bytes -> value for elementary items, None for groups.
         children: prepared children of a group (FILLERs included: they take space).
         chain: names of the REDEFINES chain the item belongs to (empty when none).
+        hidden: not output (a dropped FILLER, or a group whose children are all hidden);
+            its bytes still take space and are never validated.
     """
 
     item: Field
@@ -60,6 +62,7 @@ class Node:
     converter: Converter | None
     children: tuple[Node, ...] = ()
     chain: frozenset[str] = frozenset()
+    hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,26 @@ def _chains(layout: Layout) -> dict[str, frozenset[str]]:
     return {name: frozenset(chain) for name, chain in chains.items()}
 
 
+class _FillerNames:
+    """Output keys of FILLER items under a ``filler_naming`` policy (Cobrix's names)."""
+
+    def __init__(self, policy: str) -> None:
+        self.policy = policy
+        self.groups = 0
+        self.values = 0
+
+    def key(self, item: Field, previous: str) -> str:
+        if not item.is_filler:
+            return item.key
+        if self.policy == "previous_field_name":
+            return output_name(f"FILLER_AFTER_{previous}") if previous else "FILLER"
+        if item.children:
+            self.groups += 1
+            return f"FILLER_{self.groups}"
+        self.values += 1
+        return f"FILLER_P{self.values}"
+
+
 def compile_plan(
     layout: Layout, options: DecodeOptions | None = None, *, custom_table: str | bytes | None = None
 ) -> DecodePlan:
@@ -171,11 +194,20 @@ def compile_plan(
     default_page = custom_code_page(table) if table is not None else code_page(options.code_page)
     overrides = {layout.find(name).name: code_page(page) for name, page in options.field_code_pages}
     chains = _chains(layout)
+    names = _FillerNames(options.filler_naming)
 
-    def prepare(item: Field) -> Node:
+    def prepare(item: Field, previous: str) -> Node:
         chain = chains.get(item.name, frozenset())
+        key = names.key(item, previous)
         if item.children:
-            return Node(item, item.key, None, tuple(prepare(c) for c in item.children), chain)
+            children = []
+            last = item.name  # Cobrix: the first child's "previous field" is its parent
+            for child in item.children:
+                prepared = prepare(child, last)
+                children.append(prepared)
+                last = prepared.key if child.is_filler else child.name
+            hidden = (item.is_filler and options.drop_group_fillers) or all(c.hidden for c in children)
+            return Node(item, key, None, tuple(children), chain, hidden)
         converter = make_converter(
             item,
             code_page=overrides.get(item.name, default_page),
@@ -183,9 +215,14 @@ def compile_plan(
             relaxed_sign=options.relaxed_sign,
             float_format=options.float_format,
         )
-        return Node(item, item.key, converter, (), chain)
+        return Node(item, key, converter, (), chain, item.is_filler and options.drop_value_fillers)
 
-    roots = tuple(prepare(root) for root in layout.output_roots)
+    prepared_roots = []
+    last_root = ""
+    for root in layout.output_roots:
+        prepared_roots.append(prepare(root, last_root))
+        last_root = prepared_roots[-1].key if root.is_filler else root.name
+    roots = tuple(prepared_roots)
     depending = frozenset(
         item.occurs.depending_on
         for item in layout.fields()
@@ -253,7 +290,7 @@ class _RecordDecoder:
             begin = starts.get(item.redefines, position) if item.redefines else position
             starts[item.name] = begin
             if node.chain and item.name in self.plan.controlled and item.name != self.selected:
-                if not item.is_filler:
+                if not node.hidden:
                     out[node.key] = None
                 if not self.plan.shifting:
                     position = max(position, begin + item.total_length)
@@ -267,7 +304,7 @@ class _RecordDecoder:
         occurs = item.occurs
         if occurs is None:
             value, end = self.element(node, start, subscript)
-            if not item.is_filler:
+            if not node.hidden:
                 out[node.key] = value
                 if self.plan.options.debug_hex and node.converter is not None:
                     out[f"{node.key}_hex"] = self.data[start : start + item.length].hex().upper()
@@ -286,7 +323,7 @@ class _RecordDecoder:
                 hexes.append(self.data[position - item.length : position].hex().upper())
         if not self.plan.shifting:
             position = start + item.total_length
-        if not item.is_filler:
+        if not node.hidden:
             out[node.key] = values
             if self.plan.options.debug_hex and node.converter is not None:
                 out[f"{node.key}_hex"] = hexes
@@ -313,8 +350,8 @@ class _RecordDecoder:
             end = self.group(node.children, start, out, subscript)
             return out, (end if self.plan.shifting else start + item.length)
         end = start + item.length
-        if item.is_filler:
-            return None, end  # FILLER bytes are never output, so never validated
+        if node.hidden:
+            return None, end  # hidden FILLER bytes are never output, so never validated
         raw = self.data[start:end]
         name = f"{item.name}({subscript})" if subscript else item.name
         if end > len(self.data):
