@@ -132,9 +132,7 @@ def detect_conventions(
     return fitting
 
 
-def _walk_blocks(
-    data: bytes, bdw_big: bool, bdw_adj: int, rdw_big: bool, rdw_adj: int, final: bool
-) -> bool | None:
+def _walk_blocks(data: bytes, bdw_big: bool, bdw_adj: int, rdw_big: bool, rdw_adj: int, final: bool) -> bool | None:
     """True: the first blocks parse cleanly; False: they do not; None: need more bytes."""
     position = 0
     blocks = 0
@@ -176,12 +174,16 @@ def _describe(convention: Convention, blocked: bool, big_endian: bool) -> str:
     return text
 
 
-def diagnose(head: bytes, *, final: bool) -> str | None:
+def diagnose(
+    head: bytes, *, final: bool, current: tuple[str, bool, bool | None, bool | None] | None = None
+) -> str | None:
     """Name the record formats under which ``head`` (the start of a file) parses cleanly.
 
     Tries V and VB, big- and little-endian, each length convention; returns a hint such as
     ``"the data looks like VB with big-endian descriptors: --record-format VB ..."``, or
-    None when nothing fits. Used to explain framing errors.
+    None when nothing fits. ``current`` (record format, big-endian, RDW and BDW
+    conventions) is the reading that just failed: it is not suggested again. Used to
+    explain framing errors.
     """
     hints: list[str] = []
     for blocked in (True, False):
@@ -189,6 +191,14 @@ def diagnose(head: bytes, *, final: bool) -> str | None:
             conventions = detect_conventions(
                 head, blocked=blocked, rdw_big_endian=big_endian, bdw_big_endian=big_endian, final=final
             )
+            conventions = [
+                (c, done)
+                for c, done in conventions
+                if current is None
+                or current[:2] != ("VB" if blocked else "V", big_endian)
+                or (current[2] is not False) != c.rdw_includes_header
+                or (blocked and (current[3] is not False) != c.bdw_includes_header)
+            ]
             if not conventions:
                 continue
             convention = conventions[0][0]

@@ -583,7 +583,7 @@ def _parse_replacing(where: _Token, text: str) -> list[_Replacing]:
             partial = "LEADING" if operands[index].upper() == "LEADING" else "TRAILING"
             index += 1
         if index + 2 >= len(operands) or operands[index + 1].upper() != "BY":
-            msg = f"REPLACING expects 'old BY new' pairs, found {' '.join(operands[index:index + 3])!r}"
+            msg = f"REPLACING expects 'old BY new' pairs, found {' '.join(operands[index : index + 3])!r}"
             raise CopybookSyntaxError(msg, line=where.line, column=where.column)
         old, new = _operand(operands[index]), _operand(operands[index + 2])
         words = tuple(old.upper().split())
@@ -613,7 +613,9 @@ def _apply_replacing(tokens: list[_Token], rule: _Replacing, where: _Token) -> l
                 elif rule.partial == "LEADING" and upper.startswith(old):
                     token = _Token(rule.new + token.text[len(old) :], token.line, token.column, "word")
                 elif rule.partial == "TRAILING" and upper.endswith(old):
-                    token = _Token(token.text[: len(token.text) - len(old)] + rule.new, token.line, token.column, "word")
+                    token = _Token(
+                        token.text[: len(token.text) - len(old)] + rule.new, token.line, token.column, "word"
+                    )
             out.append(token)
         return out
     width = len(rule.old)

@@ -197,7 +197,14 @@ class RecordSplitter:
         return memoryview(self._buffer)[begin - self._buffer_start : end - self._buffer_start]
 
     def _fail(self, reason: str, raw: bytes) -> t.NoReturn:
-        hint = diagnose(bytes(self._head), final=True) if self._head is not None else None
+        options = self.options
+        current = (
+            options.record_format.value,
+            options.rdw_big_endian,
+            options.rdw_includes_header,
+            options.bdw_includes_header,
+        )
+        hint = diagnose(bytes(self._head), final=True, current=current) if self._head is not None else None
         if hint:
             reason = f"{reason}; {hint}"
         raise FramingError(reason, source=self.source, record_number=self._number, byte_offset=self._cursor, raw=raw)

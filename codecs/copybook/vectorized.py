@@ -221,7 +221,7 @@ def _zoned(plan: DecodePlan, node: Node, column: Matrix) -> tuple[list[Any], Mas
     assert picture is not None
     family = plan.code_page.family
     tables = zoned_tables(family)
-    plain, over_digit, over_sign, relaxed_digit = _lookup(tables, family)
+    plain, over_digit, over_sign, _relaxed = _lookup(tables, family)
     relaxed = plan.options.relaxed_sign
     if relaxed:
         return None  # spaces around the digits move the sign position: the exact path decides

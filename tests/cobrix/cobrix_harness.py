@@ -88,7 +88,14 @@ def ensure_cobrix_libs(version: str = COBRIX_VERSION, cache_dir: Path | None = N
         with tempfile.TemporaryDirectory(prefix="headwater-cobrix-pom-") as pom_dir:
             (Path(pom_dir) / "pom.xml").write_text(_pom(version), encoding="utf-8")
             proc = subprocess.run(
-                [mvn, "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={scratch}"],
+                [
+                    mvn,
+                    "-q",
+                    "-B",
+                    "dependency:copy-dependencies",
+                    "-DincludeScope=runtime",
+                    f"-DoutputDirectory={scratch}",
+                ],
                 cwd=pom_dir,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,

@@ -68,7 +68,9 @@ def headwater_options(options: dict[str, Any]) -> tuple[RecordFormatOptions, Dec
         field_code_pages=tuple(field_pages),
         trim=trim[str(options.get("string_trimming_policy", "both"))],
         relaxed_sign=not _flag(options, "strict_sign_overpunching", True),
-        float_format=FloatFormat.IEEE if "IEEE" in str(options.get("floating_point_format", "IBM")) else FloatFormat.IBM,
+        float_format=FloatFormat.IEEE
+        if "IEEE" in str(options.get("floating_point_format", "IBM"))
+        else FloatFormat.IBM,
         on_error=OnError.NULL,
         variable_size_occurs=_flag(options, "variable_size_occurs", False),
         drop_group_fillers=_flag(options, "drop_group_fillers", False),
