@@ -198,7 +198,6 @@ def compile_plan(
 
     def prepare(item: Field, previous: str) -> Node:
         chain = chains.get(item.name, frozenset())
-        key = names.key(item, previous)
         if item.children:
             children = []
             last = item.name  # Cobrix: the first child's "previous field" is its parent
@@ -207,18 +206,24 @@ def compile_plan(
                 children.append(prepared)
                 last = prepared.key if child.is_filler else child.name
             hidden = (item.is_filler and options.drop_group_fillers) or all(c.hidden for c in children)
+            # Groups are numbered after their contents, and only when output (as Cobrix).
+            key = item.key if hidden else names.key(item, previous)
             return Node(item, key, None, tuple(children), chain, hidden)
+        hidden = item.is_filler and options.drop_value_fillers
+        key = item.key if hidden else names.key(item, previous)
         converter = make_converter(
             item,
             code_page=overrides.get(item.name, default_page),
             trim=options.trim,
             relaxed_sign=options.relaxed_sign,
             float_format=options.float_format,
+            zero_bytes_null=options.zero_bytes_null,
         )
-        return Node(item, key, converter, (), chain, item.is_filler and options.drop_value_fillers)
+        return Node(item, key, converter, (), chain, hidden)
 
     prepared_roots = []
-    last_root = ""
+    records = [root for root in layout.roots if root.level == 1]
+    last_root = records[0].name if len(records) == 1 and records[0].is_group else ""  # the collapsed 01
     for root in layout.output_roots:
         prepared_roots.append(prepare(root, last_root))
         last_root = prepared_roots[-1].key if root.is_filler else root.name
@@ -355,6 +360,8 @@ class _RecordDecoder:
         raw = self.data[start:end]
         name = f"{item.name}({subscript})" if subscript else item.name
         if end > len(self.data):
+            if self.plan.options.allow_short_records:
+                return None, end  # past the end of a short record: no value (Cobrix)
             self.fail(
                 f"record truncated: the field needs bytes {start}-{end - 1} of the record, which has {len(self.data)}",
                 name,

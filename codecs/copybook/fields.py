@@ -296,8 +296,32 @@ def make_converter(
     trim: Trim,
     relaxed_sign: bool,
     float_format: FloatFormat,
+    zero_bytes_null: bool = False,
 ) -> Converter:
-    """The converter for one elementary item under the given options."""
+    """The converter for one elementary item under the given options.
+
+    ``zero_bytes_null`` (Cobrix's ``improved_null_detection``): a DISPLAY or packed field
+    whose bytes are all 0x00 is None (no value written), not an empty string or an error.
+    Binary and floating-point fields are never affected (0x00 bytes are the number 0).
+    """
+    converter = _converter(item, code_page, trim, relaxed_sign, float_format)
+    if zero_bytes_null and item.usage not in _BINARY_USAGES:
+
+        def or_null(raw: bytes) -> Any:
+            return None if raw.count(0) == len(raw) else converter(raw)
+
+        return or_null
+    return converter
+
+
+_BINARY_USAGES = frozenset(
+    {Usage.BINARY, Usage.NATIVE_BINARY, Usage.BINARY_LE, Usage.FLOAT, Usage.DOUBLE, Usage.INDEX, Usage.POINTER}
+)
+
+
+def _converter(
+    item: Field, code_page: CodePage, trim: Trim, relaxed_sign: bool, float_format: FloatFormat
+) -> Converter:
     picture = item.picture
     usage = item.usage
     if usage in (Usage.FLOAT, Usage.DOUBLE):

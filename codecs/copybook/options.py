@@ -172,6 +172,9 @@ class DecodeOptions:
         on_error: ``fail`` (default) raises DecodeError; ``null`` sets the field to None and
             appends ``{"field", "offset", "reason", "raw"}`` to the record's ``_errors``.
         variable_size_occurs: ODO arrays take only their actual size; later fields shift.
+        zero_bytes_null: a DISPLAY or packed field of only 0x00 bytes is None (Cobrix's
+            ``improved_null_detection``, on by default there); otherwise text decodes to
+            "" and a number is invalid.
         allow_short_records: fields past the end of a short record are None (Cobrix);
             otherwise each is an error ("record truncated").
         drop_group_fillers: FILLER groups are left out of the output (default). When
@@ -203,6 +206,7 @@ class DecodeOptions:
     debug_hex: bool = False
     on_error: OnError = OnError.FAIL
     variable_size_occurs: bool = False
+    zero_bytes_null: bool = False
     allow_short_records: bool = False
     drop_group_fillers: bool = True
     drop_value_fillers: bool = True

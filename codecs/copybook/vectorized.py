@@ -86,6 +86,7 @@ class _Generator:
             and picture.category in (Category.ALPHANUMERIC, Category.ALPHABETIC)
             and node.converter is not None
             and self.plan.code_page is self._page_of(node)
+            and not self.plan.options.zero_bytes_null
         )
 
     def _page_of(self, node: Node) -> object:

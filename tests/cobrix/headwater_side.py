@@ -45,17 +45,17 @@ def _flag(options: dict[str, Any], key: str, default: bool) -> bool:
 def headwater_options(options: dict[str, Any]) -> tuple[RecordFormatOptions, DecodeOptions]:
     """Translate Cobrix option names into Headwater's options (the README table)."""
     record_format = RecordFormat(str(options.get("record_format", "F")))
-    rdw_includes = _flag(options, "is_rdw_part_of_record_length", False)
     format_options = RecordFormatOptions(
         record_format=record_format,
         rdw_big_endian=_flag(options, "is_rdw_big_endian", False),
         bdw_big_endian=_flag(options, "is_bdw_big_endian", False),
-        # Cobrix: length = RDW value + rdw_adjustment (the value excludes the header unless
-        # is_rdw_part_of_record_length). Headwater's adjustment is relative to IBM's
-        # convention (the value includes the 4 header bytes).
-        rdw_adjustment=int(options.get("rdw_adjustment", 0)) + (0 if rdw_includes else 4),
-        bdw_adjustment=int(options.get("bdw_adjustment", 0)) + 4,
-        allow_short_records=record_format in (RecordFormat.F, RecordFormat.FB),
+        # Cobrix: length = descriptor value + adjustment; the value excludes the header
+        # (unless is_rdw_part_of_record_length, which Cobrix takes as adjustment -4).
+        rdw_includes_header=_flag(options, "is_rdw_part_of_record_length", False),
+        bdw_includes_header=False,
+        rdw_adjustment=int(options.get("rdw_adjustment", 0)),
+        bdw_adjustment=int(options.get("bdw_adjustment", 0)),
+        allow_short_records=_flag(options, "allow_short_records", False),
     )
     trim = {"both": Trim.BOTH, "none": Trim.NONE, "left": Trim.LEFT, "right": Trim.RIGHT}
     field_pages: list[tuple[str, str]] = []
@@ -73,6 +73,8 @@ def headwater_options(options: dict[str, Any]) -> tuple[RecordFormatOptions, Dec
         else FloatFormat.IBM,
         on_error=OnError.NULL,
         variable_size_occurs=_flag(options, "variable_size_occurs", False),
+        allow_short_records=_flag(options, "allow_short_records", False),
+        zero_bytes_null=_flag(options, "improved_null_detection", True),
         drop_group_fillers=_flag(options, "drop_group_fillers", False),
         drop_value_fillers=_flag(options, "drop_value_fillers", True),
         filler_naming=str(options.get("filler_naming_policy", "sequence_numbers")),
