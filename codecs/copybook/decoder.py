@@ -29,6 +29,7 @@ from headwater.codecs.copybook.errors import DecodeError
 from headwater.codecs.copybook.fields import Converter, InvalidField, make_converter
 from headwater.codecs.copybook.layout import Field, Layout, output_name
 from headwater.codecs.copybook.options import DecodeOptions, OnError
+from headwater.codecs.copybook.picture import Usage
 from headwater.codecs.ebcdic import CodePage, code_page, custom_code_page
 
 __all__ = [
@@ -361,7 +362,16 @@ class _RecordDecoder:
         name = f"{item.name}({subscript})" if subscript else item.name
         if end > len(self.data):
             if self.plan.options.allow_short_records:
-                return None, end  # past the end of a short record: no value (Cobrix)
+                # Past the end of a short record (Cobrix): text keeps the bytes that are
+                # there, anything else has no value.
+                picture = item.picture
+                is_text = item.usage is Usage.DISPLAY and picture is not None and not picture.is_numeric
+                if is_text and start < len(self.data):
+                    try:
+                        return node.converter(bytes(raw)), end
+                    except InvalidField:
+                        pass
+                return None, end
             self.fail(
                 f"record truncated: the field needs bytes {start}-{end - 1} of the record, which has {len(self.data)}",
                 name,

@@ -246,7 +246,7 @@ public final class CobrixDecode {
             if (key.startsWith("field_code_page:")) {
                 String page = key.substring("field_code_page:".length());
                 for (String name : options.getProperty(key).split(",")) {
-                    fieldPages.put(name.trim().toUpperCase(), page);
+                    fieldPages.put(name.trim().toLowerCase(), page);
                 }
             }
         }

@@ -188,7 +188,7 @@ class CobrixOracle:
         case.mkdir()
         (case / "copybook.cpy").write_text(copybook, encoding="utf-8")
         (case / "data.bin").write_bytes(data)
-        lines = [f"{key}={_property(value)}" for key, value in options.items()]
+        lines = [f"{_key(key)}={_property(value)}" for key, value in options.items()]
         (case / "options.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
         self._ask(case)
         error = case / "cobrix.error"
@@ -251,3 +251,8 @@ def _exact(text: str) -> Any:
     from decimal import Decimal
 
     return Decimal(text)
+
+
+def _key(key: str) -> str:
+    # java.util.Properties reads ':' and '=' in a key as the separator unless escaped.
+    return key.replace(":", "\\:").replace("=", "\\=")
