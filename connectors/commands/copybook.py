@@ -280,6 +280,11 @@ def _segment_children(values: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ..
     "only the last digit (the first with SIGN LEADING) may carry the sign (Cobrix strict_sign_overpunching=false).",
 )
 @click.option(
+    "--improved-null-detection",
+    is_flag=True,
+    help="A DISPLAY or packed field of only 0x00 bytes is null (Cobrix's default), not '' or an error.",
+)
+@click.option(
     "--drop-group-fillers/--keep-group-fillers",
     default=True,
     show_default=True,
@@ -332,6 +337,7 @@ def decode_command(
     trim: str,
     variable_size_occurs: bool,
     relaxed_sign: bool,
+    improved_null_detection: bool,
     drop_group_fillers: bool,
     drop_value_fillers: bool,
     filler_naming: str,
@@ -368,6 +374,7 @@ def decode_command(
             trim=Trim(trim),
             relaxed_sign=relaxed_sign,
             allow_short_records=allow_short_records,
+            zero_bytes_null=improved_null_detection,
             drop_group_fillers=drop_group_fillers,
             drop_value_fillers=drop_value_fillers,
             filler_naming=filler_naming,
