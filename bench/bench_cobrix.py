@@ -28,7 +28,7 @@ from headwater.codecs.copybook.encoder import encode_record
 from headwater.codecs.copybook.parser import parse_copybook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "cobrix"))
-from cobrix_harness import COBRIX_VERSION, CobrixOracle  # noqa: E402
+from cobrix_harness import COBRIX_VERSION, CobrixOracle
 
 
 def main() -> None:
