@@ -121,7 +121,7 @@ class RecordSplitter:
         self._buffer = bytearray()
         # The first bytes of the stream, kept to explain framing errors (descriptors.diagnose).
         self._head = bytearray() if start is None or start.offset == 0 else None
-        self._detect = start is None and _needs_detection(options)
+        self._detect = _needs_detection(options)
         if start is None:
             self._buffer_start = 0
             self._cursor = options.file_start_offset
@@ -213,7 +213,13 @@ class RecordSplitter:
         """Settle the descriptor length conventions left open; False while more bytes are needed."""
         options = self.options
         blocked = options.record_format in (RecordFormat.VB, RecordFormat.VBS)
-        head = bytes(self._view(self._cursor, self._limit()))
+        begin = self._cursor
+        if blocked and self._block_end is not None:
+            # Resumed inside a block: the conventions are read from the next block on.
+            if self._block_end > self._limit() and not final:
+                return False
+            begin = min(self._block_end, self._limit())
+        head = bytes(self._view(begin, self._limit()))
         if len(head) < 2 * _HEADER and not final:
             return False
         found = detect_conventions(
