@@ -263,3 +263,13 @@ def test_parser_long_run(text: str) -> None:
 @given(_decode_cases())
 def test_decoder_long_run(case: tuple[str, DecodeOptions, list[bytes]]) -> None:
     test_decoder_raises_only_decode_errors_and_both_paths_agree.hypothesis.inner_test(case)  # type: ignore[attr-defined]
+
+
+@CI
+@given(st.integers(-9999, 9999), st.integers(0, 99))
+def test_comp_9_is_little_endian_both_ways(signed: int, small: int) -> None:
+    layout = parse_copybook("       01  R.\n           05  A PIC S9(4) COMP-9.\n           05  B PIC 9(2) COMP-9.\n")
+    data = encode_record(layout, {"A": signed, "B": small})
+    assert data == signed.to_bytes(2, "little", signed=True) + bytes([small])
+    plan = compile_plan(layout)
+    assert decode_record(plan, data) == decode_batch(plan, data)[0] == {"A": signed, "B": small}
