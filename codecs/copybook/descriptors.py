@@ -123,7 +123,10 @@ def detect_conventions(
                     continue
                 if (final and count < _ENOUGH and reached != len(data)) or (final and count < _MINIMUM):
                     continue
-                fitting.append((Convention(rdw_incl, None), final or count >= _ENOUGH))
+                # Walking exactly to the end of the bytes at hand counts as complete: a
+                # stream whose writer stopped between records must not wait forever.
+                complete = final or count >= _ENOUGH or (reached == len(data) and count >= _MINIMUM)
+                fitting.append((Convention(rdw_incl, None), complete))
                 continue
             bdw_adj = bdw_adjustment - (HEADER if bdw_incl else 0)
             outcome = _walk_blocks(data, bdw_big_endian, bdw_adj, rdw_big_endian, rdw_adj, final)
@@ -139,9 +142,9 @@ def _walk_blocks(data: bytes, bdw_big: bool, bdw_adj: int, rdw_big: bool, rdw_ad
     records = 0
     while blocks < _ENOUGH:
         if position + HEADER > len(data):
-            if not final:
-                return None
-            return position == len(data) and records >= _MINIMUM
+            if position == len(data) and records >= _MINIMUM:
+                return True  # every block so far ends exactly at the end of the bytes at hand
+            return None if not final else False
         header = data[position : position + HEADER]
         if header[0] & 0x80:
             value: int | None = int.from_bytes(header, "big") & 0x7FFFFFFF

@@ -60,13 +60,13 @@ def _read_text(path: str, *, errors: str = "strict") -> str:
 class MainframeCopybookConfig(PluginConfig):
     """Which datasets to read, how they are laid out, and how records become change events."""
 
+    copybook_dir: str = ""
+    """Comma-separated folders of COPY members (``NAME``, ``NAME.cpy``, ``NAME.cbl``...); the folder of
+    ``copybook.path`` is searched last. ``COPY ... REPLACING`` is applied."""
     copybook_path: str | None = None
     """Path of the COBOL copybook describing the records (give this or ``copybook.text``)."""
     copybook_text: str | None = None
     """The copybook itself, inline (give this or ``copybook.path``)."""
-    copybook_dir: str = ""
-    """Comma-separated folders of COPY members (``NAME``, ``NAME.cpy``, ``NAME.cbl``...); the folder of
-    ``copybook.path`` is searched last. ``COPY ... REPLACING`` is applied."""
     input_dir: str = Field(min_length=1)
     """Folder to watch for dataset files."""
     input_glob: str = Field(default="*", min_length=1)
