@@ -1,6 +1,6 @@
 """Headwater against Cobrix 2.6.9 on the same copybooks and bytes, field by field.
 
-Generated cases (``generate.make_case``) cover every USAGE, picture and sign form, OCCURS
+Generated cases (``cobrix_cases.make_case``) cover every USAGE, picture and sign form, OCCURS
 and ODO, REDEFINES, FILLERs, code pages and the F/FB/V/VB record formats with both
 descriptor conventions and endiannesses; a bounded number runs in CI, a larger sweep is
 marked ``slow``. Targeted cases pin each user-facing gap of issue 12 and each deliberate
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from cobrix_harness import CobrixOracle
-from generate import make_case
-from headwater_side import compare, headwater_decode
+from cobrix_cases import make_case
+from cobrix_headwater_side import compare, headwater_decode
 
 CI_CASES = 40
 SLOW_CASES = 600
