@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from cobrix_harness import CobrixOracle
 from cobrix_cases import make_case
+from cobrix_harness import CobrixOracle
 from cobrix_headwater_side import compare, headwater_decode
 
 CI_CASES = 40
