@@ -14,6 +14,7 @@ Maven (the first run fetches Cobrix's jars).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -94,6 +95,10 @@ def main() -> None:
         f"| Headwater `decode_batch` | {headwater_rate:,.1f} | {count / headwater_best:,.0f} |",
         f"| Cobrix {COBRIX_VERSION} reader (warm JIT) | {cobrix_rate:,.1f} | {count / cobrix_best:,.0f} |",
         f"| **ratio Headwater / Cobrix** | **{headwater_rate / cobrix_rate:.2f}** | |",
+        "",
+        f"Load average at the end: {os.getloadavg()[0]:.1f} (a shared machine: rounds vary by 2x; the best of "
+        "each side is compared). Cobrix's JVM runs JIT and GC on further threads; Headwater's "
+        "`copybook decode` reads files through this same `decode_batch` path.",
         "",
         "Reproduce: `.venv/bin/python bench/bench_cobrix.py --write`.",
     ]
