@@ -204,7 +204,8 @@ class RecordSplitter:
             options.rdw_includes_header,
             options.bdw_includes_header,
         )
-        hint = diagnose(bytes(self._head), final=True, current=current) if self._head is not None else None
+        head = self._head
+        hint = diagnose(bytes(head), final=len(head) < _HEAD_BYTES, current=current) if head is not None else None
         if hint:
             reason = f"{reason}; {hint}"
         raise FramingError(reason, source=self.source, record_number=self._number, byte_offset=self._cursor, raw=raw)
