@@ -212,4 +212,5 @@ def diagnose(
             break  # a VB reading explains more bytes than a V one
     if not hints:
         return None
-    return "the data looks like " + "; or ".join(hints)
+    source_keys = "the source's keys are the same with dots: record.format, rdw.endian, rdw.includes.header..."
+    return "the data looks like " + "; or ".join(hints) + f" ({source_keys})"
