@@ -7,7 +7,9 @@ decoded in a single call.
 
 Contract:
 
-* Names: ``cp037`` (the default used by the copybook decoder), ``cp273``, ``cp500``,
+* Names: ``common``, ``common_extended`` and ``cp037_extended`` are Cobrix's tables
+  (:mod:`headwater.codecs.ebcdic_cobrix`, for files moved from Cobrix); ``cp037`` (the
+  default used by the copybook decoder), ``cp273``, ``cp500``,
   ``cp875``, ``cp1047``, ``cp1140`` to ``cp1148``, any other single-byte page known to
   Python's ``codecs`` or to the ``ebcdic`` package (imported lazily, only when the
   standard library lacks the page), and ``ascii``.
@@ -132,18 +134,28 @@ def _table_from_codec(name: str) -> str:
     return table
 
 
+# Cobrix's own tables, by the names Cobrix users give (see headwater.codecs.ebcdic_cobrix).
+_COBRIX_NAMES = {"common": "common", "commonextended": "common_extended", "cp037extended": "cp037_extended"}
+
+
 @functools.cache
 def code_page(name: str = DEFAULT_CODE_PAGE) -> CodePage:
     """Return the code page called ``name`` (cached).
 
     Args:
         name: ``cp037``, ``cp1047``, ``cp1140``..., ``ascii``; ``037`` or ``ibm037``
-            spellings are accepted too.
+            spellings are accepted too. ``common``, ``common_extended`` and
+            ``cp037_extended`` are Cobrix's tables (control bytes become spaces).
 
     Raises:
         UnknownCodePageError: the page is unknown or not single-byte.
     """
     key = name.strip().lower().replace("_", "").replace("-", "")
+    cobrix = _COBRIX_NAMES.get(key)
+    if cobrix is not None:
+        from headwater.codecs.ebcdic_cobrix import COBRIX_TABLES
+
+        return CodePage(cobrix, COBRIX_TABLES[cobrix], "ebcdic")
     if key in {"ascii", "usascii"}:
         table = "".join(chr(b) if b < 0x80 else "\ufffd" for b in range(256))
         return CodePage("ascii", table, "ascii")

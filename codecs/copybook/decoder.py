@@ -27,8 +27,9 @@ from typing import Any
 
 from headwater.codecs.copybook.errors import DecodeError
 from headwater.codecs.copybook.fields import Converter, InvalidField, make_converter
-from headwater.codecs.copybook.layout import Field, Layout
+from headwater.codecs.copybook.layout import Field, Layout, output_name
 from headwater.codecs.copybook.options import DecodeOptions, OnError
+from headwater.codecs.copybook.picture import Usage
 from headwater.codecs.ebcdic import CodePage, code_page, custom_code_page
 
 __all__ = [
@@ -53,6 +54,8 @@ class Node:
         converter: bytes -> value for elementary items, None for groups.
         children: prepared children of a group (FILLERs included: they take space).
         chain: names of the REDEFINES chain the item belongs to (empty when none).
+        hidden: not output (a dropped FILLER, or a group whose children are all hidden);
+            its bytes still take space and are never validated.
     """
 
     item: Field
@@ -60,6 +63,7 @@ class Node:
     converter: Converter | None
     children: tuple[Node, ...] = ()
     chain: frozenset[str] = frozenset()
+    hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +155,26 @@ def _chains(layout: Layout) -> dict[str, frozenset[str]]:
     return {name: frozenset(chain) for name, chain in chains.items()}
 
 
+class _FillerNames:
+    """Output keys of FILLER items under a ``filler_naming`` policy (Cobrix's names)."""
+
+    def __init__(self, policy: str) -> None:
+        self.policy = policy
+        self.groups = 0
+        self.values = 0
+
+    def key(self, item: Field, previous: str) -> str:
+        if not item.is_filler:
+            return item.key
+        if self.policy == "previous_field_name":
+            return output_name(f"FILLER_AFTER_{previous}") if previous else "FILLER"
+        if item.children:
+            self.groups += 1
+            return f"FILLER_{self.groups}"
+        self.values += 1
+        return f"FILLER_P{self.values}"
+
+
 def compile_plan(
     layout: Layout, options: DecodeOptions | None = None, *, custom_table: str | bytes | None = None
 ) -> DecodePlan:
@@ -171,21 +195,40 @@ def compile_plan(
     default_page = custom_code_page(table) if table is not None else code_page(options.code_page)
     overrides = {layout.find(name).name: code_page(page) for name, page in options.field_code_pages}
     chains = _chains(layout)
+    names = _FillerNames(options.filler_naming)
 
-    def prepare(item: Field) -> Node:
+    def prepare(item: Field, previous: str) -> Node:
         chain = chains.get(item.name, frozenset())
         if item.children:
-            return Node(item, item.key, None, tuple(prepare(c) for c in item.children), chain)
+            children = []
+            last = item.name  # Cobrix: the first child's "previous field" is its parent
+            for child in item.children:
+                prepared = prepare(child, last)
+                children.append(prepared)
+                last = prepared.key if child.is_filler else child.name
+            hidden = (item.is_filler and options.drop_group_fillers) or all(c.hidden for c in children)
+            # Groups are numbered after their contents, and only when output (as Cobrix).
+            key = item.key if hidden else names.key(item, previous)
+            return Node(item, key, None, tuple(children), chain, hidden)
+        hidden = item.is_filler and options.drop_value_fillers
+        key = item.key if hidden else names.key(item, previous)
         converter = make_converter(
             item,
             code_page=overrides.get(item.name, default_page),
             trim=options.trim,
             relaxed_sign=options.relaxed_sign,
             float_format=options.float_format,
+            zero_bytes_null=options.zero_bytes_null,
         )
-        return Node(item, item.key, converter, (), chain)
+        return Node(item, key, converter, (), chain, hidden)
 
-    roots = tuple(prepare(root) for root in layout.output_roots)
+    prepared_roots = []
+    records = [root for root in layout.roots if root.level == 1]
+    last_root = records[0].name if len(records) == 1 and records[0].is_group else ""  # the collapsed 01
+    for root in layout.output_roots:
+        prepared_roots.append(prepare(root, last_root))
+        last_root = prepared_roots[-1].key if root.is_filler else root.name
+    roots = tuple(prepared_roots)
     depending = frozenset(
         item.occurs.depending_on
         for item in layout.fields()
@@ -253,7 +296,7 @@ class _RecordDecoder:
             begin = starts.get(item.redefines, position) if item.redefines else position
             starts[item.name] = begin
             if node.chain and item.name in self.plan.controlled and item.name != self.selected:
-                if not item.is_filler:
+                if not node.hidden:
                     out[node.key] = None
                 if not self.plan.shifting:
                     position = max(position, begin + item.total_length)
@@ -267,7 +310,7 @@ class _RecordDecoder:
         occurs = item.occurs
         if occurs is None:
             value, end = self.element(node, start, subscript)
-            if not item.is_filler:
+            if not node.hidden:
                 out[node.key] = value
                 if self.plan.options.debug_hex and node.converter is not None:
                     out[f"{node.key}_hex"] = self.data[start : start + item.length].hex().upper()
@@ -286,7 +329,7 @@ class _RecordDecoder:
                 hexes.append(self.data[position - item.length : position].hex().upper())
         if not self.plan.shifting:
             position = start + item.total_length
-        if not item.is_filler:
+        if not node.hidden:
             out[node.key] = values
             if self.plan.options.debug_hex and node.converter is not None:
                 out[f"{node.key}_hex"] = hexes
@@ -313,11 +356,22 @@ class _RecordDecoder:
             end = self.group(node.children, start, out, subscript)
             return out, (end if self.plan.shifting else start + item.length)
         end = start + item.length
-        if item.is_filler:
-            return None, end  # FILLER bytes are never output, so never validated
+        if node.hidden:
+            return None, end  # hidden FILLER bytes are never output, so never validated
         raw = self.data[start:end]
         name = f"{item.name}({subscript})" if subscript else item.name
         if end > len(self.data):
+            if self.plan.options.allow_short_records:
+                # Past the end of a short record (Cobrix): text keeps the bytes that are
+                # there, anything else has no value.
+                picture = item.picture
+                is_text = item.usage is Usage.DISPLAY and picture is not None and not picture.is_numeric
+                if is_text and start < len(self.data):
+                    try:
+                        return node.converter(bytes(raw)), end
+                    except InvalidField:
+                        pass
+                return None, end
             self.fail(
                 f"record truncated: the field needs bytes {start}-{end - 1} of the record, which has {len(self.data)}",
                 name,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import struct
+import typing as t
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -89,13 +90,14 @@ class _Encoder:
             return struct.pack(">f" if usage is Usage.FLOAT else ">d", number)
         if usage in (Usage.INDEX, Usage.POINTER):
             return int(value or 0).to_bytes(4, "big", signed=False)
-        if usage in (Usage.BINARY, Usage.NATIVE_BINARY):
+        if usage in (Usage.BINARY, Usage.NATIVE_BINARY, Usage.BINARY_LE):
             if picture is not None and not picture.is_numeric:
                 return bytes.fromhex(value) if value else bytes(length)
             unscaled = _unscaled(value or 0, picture.scale if picture else 0, name)
             signed = picture.signed if picture else False
+            order: t.Literal["big", "little"] = "little" if usage is Usage.BINARY_LE else "big"
             try:
-                return unscaled.to_bytes(length, "big", signed=signed)
+                return unscaled.to_bytes(length, order, signed=signed)
             except OverflowError as exc:
                 msg = f"{name}: {value} does not fit in {length} binary bytes"
                 raise ValueError(msg) from exc

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import struct
+import typing as t
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Context, Decimal
@@ -145,43 +146,58 @@ def _national(trim: Trim) -> Converter:
 
 
 def _zoned(item: Field, picture: Picture, tables: ZonedTables, relaxed: bool) -> Converter:
+    """Zoned decimal. Strict: every byte a digit, the sign (when signed) overpunched on the
+    last byte (first with SIGN LEADING) or in its separate byte. Relaxed (``relaxed_sign``):
+    spaces before and after the digits are ignored, and the sign may be overpunched on the
+    last (first with SIGN LEADING) remaining digit, also in an unsigned field (positive
+    only); every other position must still be a plain digit."""
     signed = picture.signed
     scale = picture.scale
     separate = item.sign_separate and signed
     leading = item.sign_leading
-    plain = tables.relaxed_digit if relaxed else tables.plain
+    plain = tables.plain
     space = tables.space
+    space_char = bytes([space])
+    zero = 0xF0 if space == 0x40 else 0x30
 
     def convert(raw: bytes) -> int | Decimal | None:
         if raw.count(space) == len(raw):
             return None
         body = raw
         sign = 1
+        shift = 0  # index in ``raw`` of body[0], for messages
         if separate:
             sign_byte = raw[0] if leading else raw[-1]
             body = raw[1:] if leading else raw[:-1]
+            shift = 1 if leading else 0
             if sign_byte == tables.minus:
                 sign = -1
             elif sign_byte != tables.plus:
                 msg = f"sign byte {sign_byte:02X} is neither '+' nor '-'"
                 raise InvalidField(msg)
-        elif signed or relaxed:
-            index = 0 if leading else len(raw) - 1
-            punched = raw[index]
+        if relaxed:
+            stripped = body.lstrip(space_char)
+            shift += len(body) - len(stripped)
+            body = stripped.rstrip(space_char)
+            if not body:
+                return None
+        if not separate and (signed or relaxed):
+            index = 0 if leading else len(body) - 1
+            punched = body[index]
             digit = tables.over_digit[punched]
             sign = tables.over_sign[punched]
             if digit < 0 or sign == 0:
-                msg = f"byte {punched:02X} at position {index} is not a digit"
+                msg = f"byte {punched:02X} at position {index + shift} is not a digit"
                 raise InvalidField(msg)
             if sign < 0 and not signed:
                 msg = "negative sign in an unsigned field"
                 raise InvalidField(msg)
-            body = raw[:index] + bytes([0xF0 | digit if space == 0x40 else 0x30 | digit]) + raw[index + 1 :]
+            body = body[:index] + bytes([zero | digit]) + body[index + 1 :]
         value = 0
         for index, byte in enumerate(body):
             digit = plain[byte]
             if digit < 0:
-                msg = f"byte {byte:02X} at position {index} is not a digit"
+                msg = f"byte {byte:02X} at position {index + shift} is not a digit"
                 raise InvalidField(msg)
             value = value * 10 + digit
         return scaled(sign * value, scale)
@@ -223,13 +239,11 @@ def _packed(picture: Picture | None, usage: Usage, relaxed: bool) -> Converter:
 def _binary(item: Field, picture: Picture | None) -> Converter:
     signed = picture.signed if picture is not None else False
     scale = picture.scale if picture is not None else 0
+    order: t.Literal["big", "little"] = "little" if item.usage is Usage.BINARY_LE else "big"
 
     def convert(raw: bytes) -> int | Decimal:
-        return scaled(int.from_bytes(raw, "big", signed=signed), scale)
+        return scaled(int.from_bytes(raw, order, signed=signed), scale)
 
-    if item.length not in (1, 2, 4, 8, 16):
-        msg = f"binary field {item.name} has unsupported length {item.length}"
-        raise ValueError(msg)
     return convert
 
 
@@ -265,7 +279,7 @@ def _edited(picture: Picture, code_page: CodePage) -> Converter:
         cleaned = text.strip("+-CRDB$* ").replace(",", "").replace(" ", "").replace("/", "")
         whole, _, fraction = cleaned.partition(".")
         digits = (whole + fraction).lstrip("*") or "0"
-        if not digits.isdigit():
+        if not (digits.isascii() and digits.isdigit() and (whole or "0").isdigit()):
             msg = f"{text!r} does not match the edited picture {picture.source}"
             raise InvalidField(msg)
         fraction = fraction.ljust(scale, "0")[:scale] if scale > 0 else ""
@@ -282,8 +296,32 @@ def make_converter(
     trim: Trim,
     relaxed_sign: bool,
     float_format: FloatFormat,
+    zero_bytes_null: bool = False,
 ) -> Converter:
-    """The converter for one elementary item under the given options."""
+    """The converter for one elementary item under the given options.
+
+    ``zero_bytes_null`` (Cobrix's ``improved_null_detection``): a DISPLAY or packed field
+    whose bytes are all 0x00 is None (no value written), not an empty string or an error.
+    Binary and floating-point fields are never affected (0x00 bytes are the number 0).
+    """
+    converter = _converter(item, code_page, trim, relaxed_sign, float_format)
+    if zero_bytes_null and item.usage not in _BINARY_USAGES:
+
+        def or_null(raw: bytes) -> Any:
+            return None if raw.count(0) == len(raw) else converter(raw)
+
+        return or_null
+    return converter
+
+
+_BINARY_USAGES = frozenset(
+    {Usage.BINARY, Usage.NATIVE_BINARY, Usage.BINARY_LE, Usage.FLOAT, Usage.DOUBLE, Usage.INDEX, Usage.POINTER}
+)
+
+
+def _converter(
+    item: Field, code_page: CodePage, trim: Trim, relaxed_sign: bool, float_format: FloatFormat
+) -> Converter:
     picture = item.picture
     usage = item.usage
     if usage in (Usage.FLOAT, Usage.DOUBLE):
@@ -292,7 +330,7 @@ def make_converter(
         return _packed(picture, usage, relaxed_sign)
     if usage in (Usage.INDEX, Usage.POINTER):
         return _binary(item, None)
-    if usage in (Usage.BINARY, Usage.NATIVE_BINARY):
+    if usage in (Usage.BINARY, Usage.NATIVE_BINARY, Usage.BINARY_LE):
         if picture is not None and not picture.is_numeric:
             return lambda raw: raw.hex().upper()
         return _binary(item, picture)

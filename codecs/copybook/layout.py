@@ -123,14 +123,19 @@ class Layout:
         roots: the level-01 and level-77 items in source order. Several 01 records share
             offset 0 (they redefine each other, as in COBOL).
         renames: the level-66 entries.
-        record_length: bytes of the longest record (ODO arrays at their maximum).
+        record_length: bytes of the longest record (ODO arrays at their maximum). Level-77
+            items are standalone (working-storage) items, not part of the record: they
+            are listed in ``roots`` but never decoded, encoded or counted here.
         variable: True when the layout has OCCURS ... DEPENDING ON.
+        notes: how the parser read the source where a rule had to be chosen (for example
+            level numbers in column 7 of a fixed-format copybook), for ``copybook layout``.
     """
 
     roots: tuple[Field, ...]
     renames: tuple[Renames, ...] = ()
     record_length: int = 0
     variable: bool = False
+    notes: tuple[str, ...] = ()
     _by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -157,10 +162,10 @@ class Layout:
         """The items that become top-level keys.
 
         A single 01 group is collapsed (its children are the record's keys), like
-        Cobrix's ``collapse_root``; with several 01 records each becomes a key.
+        Cobrix's ``collapse_root``; with several 01 records each becomes a key. Level-77
+        items are not part of the record and are never output.
         """
-        records = [root for root in self.roots if root.level == 1]
+        records = tuple(root for root in self.roots if root.level == 1)
         if len(records) == 1 and records[0].is_group:
-            others = tuple(root for root in self.roots if root is not records[0])
-            return records[0].children + others
-        return self.roots
+            return records[0].children
+        return records

@@ -24,6 +24,7 @@ from enum import StrEnum
 from headwater.connectors.errors import ConfigError, FieldError
 
 __all__ = [
+    "FILLER_NAMING",
     "DecodeOptions",
     "FloatFormat",
     "OnError",
@@ -31,6 +32,9 @@ __all__ = [
     "RecordFormatOptions",
     "Trim",
 ]
+
+
+FILLER_NAMING = ("sequence_numbers", "previous_field_name")
 
 
 class Trim(StrEnum):
@@ -79,10 +83,20 @@ class RecordFormatOptions:
         records_per_block: FB without BDW: records per block (alternative to block_length).
         fb_has_bdw: FB blocks start with a BDW (the default when neither block_length nor
             records_per_block is given).
-        rdw_big_endian / bdw_big_endian: byte order of the 2-byte lengths in the headers.
-        rdw_adjustment / bdw_adjustment: added to the payload length. The IBM header value
-            counts its own 4 bytes (payload = value - 4 + adjustment); use +4 for writers
-            whose value excludes the header (Cobrix's default reading).
+        rdw_big_endian / bdw_big_endian: byte order of the lengths in the headers. Big:
+            ``LL LL 00 00`` (IBM). Little: Cobrix's reversed word ``00 00 LL LL`` (length
+            low byte first in bytes 3-4), or ``LL LL 00 00`` with the length low byte
+            first; both forms are accepted.
+        rdw_includes_header / bdw_includes_header: whether the header's length value
+            counts its own 4 bytes (True: IBM; False: the value is the payload length, as
+            many transferred files and Cobrix's default). None (default) detects it from
+            the first descriptors of the file when only one convention fits them, else
+            takes IBM's (see :mod:`headwater.codecs.copybook.descriptors`).
+        rdw_adjustment / bdw_adjustment: added to the payload length after the convention
+            above (payload = value - 4 + adjustment with IBM's convention).
+        allow_short_records: an FB block may end with a record shorter than the record
+            length (Cobrix decodes it with the missing fields null); otherwise such a
+            block is a framing error.
         record_length_field: name of a numeric field holding the record's total length
             (records without RDW; used with F).
         file_start_offset / file_end_offset: bytes skipped at the start / end of the file.
@@ -98,6 +112,9 @@ class RecordFormatOptions:
     bdw_big_endian: bool = True
     rdw_adjustment: int = 0
     bdw_adjustment: int = 0
+    rdw_includes_header: bool | None = None
+    bdw_includes_header: bool | None = None
+    allow_short_records: bool = False
     record_length_field: str | None = None
     file_start_offset: int = 0
     file_end_offset: int = 0
@@ -123,6 +140,16 @@ class RecordFormatOptions:
             raise ConfigError(errors)
 
     @property
+    def rdw_payload_adjustment(self) -> int:
+        """Added to the RDW value to get the payload length (convention and adjustment)."""
+        return self.rdw_adjustment - (0 if self.rdw_includes_header is False else 4)
+
+    @property
+    def bdw_payload_adjustment(self) -> int:
+        """Added to the BDW value to get the block payload length."""
+        return self.bdw_adjustment - (0 if self.bdw_includes_header is False else 4)
+
+    @property
     def fb_has_bdw(self) -> bool:
         """FB blocks carry a BDW unless a block size is given."""
         return self.block_length is None and self.records_per_block is None
@@ -145,6 +172,19 @@ class DecodeOptions:
         on_error: ``fail`` (default) raises DecodeError; ``null`` sets the field to None and
             appends ``{"field", "offset", "reason", "raw"}`` to the record's ``_errors``.
         variable_size_occurs: ODO arrays take only their actual size; later fields shift.
+        zero_bytes_null: a DISPLAY or packed field of only 0x00 bytes is None (Cobrix's
+            ``improved_null_detection``, on by default there); otherwise text decodes to
+            "" and a number is invalid.
+        allow_short_records: fields past the end of a short record are None (Cobrix);
+            otherwise each is an error ("record truncated").
+        drop_group_fillers: FILLER groups are left out of the output (default). When
+            False they are output as groups named by ``filler_naming`` (Cobrix's default).
+        drop_value_fillers: elementary FILLERs are left out (default, as Cobrix). When
+            False they are output, named by ``filler_naming``.
+        filler_naming: ``sequence_numbers`` (``FILLER_1``... for groups, ``FILLER_P1``...
+            for values, numbered in record order) or ``previous_field_name``
+            (``FILLER_AFTER_<previous item>``), as Cobrix's ``filler_naming_policy``.
+            A group whose children are all dropped FILLERs is left out too (Cobrix).
         segment_field: field holding the segment id (multisegment files).
         segment_map: ``(segment_id, redefine_name)`` pairs: decode only that REDEFINES
             alternative for records of that segment (the other alternatives become None).
@@ -166,12 +206,20 @@ class DecodeOptions:
     debug_hex: bool = False
     on_error: OnError = OnError.FAIL
     variable_size_occurs: bool = False
+    zero_bytes_null: bool = False
+    allow_short_records: bool = False
+    drop_group_fillers: bool = True
+    drop_value_fillers: bool = True
+    filler_naming: str = "sequence_numbers"
     segment_field: str | None = None
     segment_map: tuple[tuple[str, str], ...] = ()
     segment_filter: tuple[str, ...] = field(default=())
     segment_children: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
     def __post_init__(self) -> None:
+        if self.filler_naming not in FILLER_NAMING:
+            choices = ", ".join(FILLER_NAMING)
+            raise ConfigError([FieldError("filler_naming", f"must be one of {choices}, got {self.filler_naming!r}")])
         if (self.segment_map or self.segment_filter) and not self.segment_field:
             raise ConfigError([FieldError("segment_field", "required with segment_map or segment_filter")])
         if self.segment_children:

@@ -5,6 +5,9 @@ Source formats:
 * ``fixed``: columns 1-6 are the sequence area (ignored), column 7 the indicator (``*``
   and ``/`` comment lines, ``D`` debug lines are skipped, ``-`` continues the previous
   line's word or literal), code sits in columns 8-72 and anything past 72 is ignored.
+  A digit in column 7 that starts a level number (``      01  R.``, as in hand-edited
+  copybooks; Cobrix reads them too) is code, not an indicator: the line's code starts in
+  column 7, and the layout's ``notes`` say so.
 * ``free``: code anywhere; ``*>`` starts a comment, a line whose first non-blank is ``*``
   is a comment.
 * ``auto`` (default): ``free`` if a line has a level number, or a comment, starting in
@@ -18,26 +21,41 @@ COMP-4, BINARY, COMP-5, COMP-3, PACKED-DECIMAL, COMP-3U, COMP-1, COMP-2, INDEX, 
 SIGN LEADING/TRAILING [SEPARATE [CHARACTER]], OCCURS n [TO m] [TIMES] [DEPENDING ON x],
 REDEFINES. Parsed and ignored: VALUE(S), INDEXED BY, ASCENDING/DESCENDING KEY, SYNC
 (no slack bytes are inserted, as in Cobrix), JUSTIFIED, BLANK WHEN ZERO, EXTERNAL, GLOBAL.
-COPY/REPLACING is not supported. Any other word is a :class:`CopybookSyntaxError` naming
-its line and column.
+``COPY member [OF|IN library] [REPLACING a BY b ...].`` includes a member through the
+caller's ``include`` function (the CLI reads ``<copybook folder>/<member>[.cpy|.cbl|.cob]``);
+REPLACING takes words, literals and ``==pseudo-text==``; a pseudo-text of one word that
+starts with ``:`` or ``(`` (``==:TAG:==``), or the LEADING/TRAILING forms, replace part of a
+word, as IBM COBOL does. Any other word is a :class:`CopybookSyntaxError` naming its line
+and column.
+
+Limits, checked before anything is expanded: a picture or item of at most
+:data:`MAX_ITEM_BYTES` bytes, a record of at most :data:`MAX_RECORD_BYTES`, OCCURS counts
+of at most :data:`MAX_OCCURS`, COPY nesting of at most :data:`MAX_COPY_DEPTH`. Level numbers
+and counts must be ASCII digits.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from headwater.codecs.copybook.errors import CopybookSyntaxError
 from headwater.codecs.copybook.layout import Condition, Field, Layout, Occurs, Renames
 from headwater.codecs.copybook.picture import (
+    MAX_ITEM_BYTES,
     PictureError,
     Usage,
     parse_picture,
     storage_length,
 )
 
-__all__ = ["SourceFormat", "parse_copybook"]
+__all__ = ["MAX_COPY_DEPTH", "MAX_ITEM_BYTES", "MAX_OCCURS", "MAX_RECORD_BYTES", "SourceFormat", "parse_copybook"]
+
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+MAX_OCCURS = 1_000_000
+MAX_COPY_DEPTH = 10
 
 SourceFormat = Literal["auto", "fixed", "free"]
 
@@ -47,6 +65,10 @@ _USAGE_WORDS: dict[str, Usage] = {
     "COMPUTATIONAL": Usage.BINARY,
     "COMP-4": Usage.BINARY,
     "COMPUTATIONAL-4": Usage.BINARY,
+    "COMP-0": Usage.BINARY,  # Cobrix: big-endian binary, as COMP
+    "COMPUTATIONAL-0": Usage.BINARY,
+    "COMP-9": Usage.BINARY_LE,  # Cobrix: little-endian binary
+    "COMPUTATIONAL-9": Usage.BINARY_LE,
     "BINARY": Usage.BINARY,
     "COMP-5": Usage.NATIVE_BINARY,
     "COMPUTATIONAL-5": Usage.NATIVE_BINARY,
@@ -187,10 +209,14 @@ def _continue_line(code: str, line: int, first_column: int, tokens: list[_Token]
     tokens.extend(rest)
 
 
-def _tokenize(text: str, source_format: SourceFormat) -> list[_Token]:
+_LEVEL_IN_COLUMN_7 = re.compile(r"[0-9]{1,2}(\s|$)")
+
+
+def _tokenize(text: str, source_format: SourceFormat, notes: list[str] | None = None) -> list[_Token]:
     lines = [line.expandtabs(8).rstrip("\r\n") for line in text.splitlines()]
     chosen = _detect_format(lines) if source_format == "auto" else source_format
     tokens: list[_Token] = []
+    column_7_levels: list[int] = []
     for number, line in enumerate(lines, start=1):
         if chosen == "fixed":
             indicator = line[6:7]
@@ -200,8 +226,16 @@ def _tokenize(text: str, source_format: SourceFormat) -> list[_Token]:
             if indicator == "-":
                 _continue_line(code, number, 8, tokens)
                 continue
+            if indicator.isascii() and indicator.isdigit() and _LEVEL_IN_COLUMN_7.match(line, 6):
+                # A level number starting in column 7: code, not an indicator.
+                column_7_levels.append(number)
+                _lex_code(line[6:72], number, 7, tokens)
+                continue
             if indicator not in {"", " "}:
-                msg = f"unknown indicator {indicator!r} in column 7"
+                msg = (
+                    f"unknown indicator {indicator!r} in column 7 (fixed format: '*' or '/' comment, "
+                    "'-' continuation, 'D' debug line, blank, or a level number starting there)"
+                )
                 raise CopybookSyntaxError(msg, line=number, column=7)
             _lex_code(code, number, 8, tokens)
         else:
@@ -213,6 +247,12 @@ def _tokenize(text: str, source_format: SourceFormat) -> list[_Token]:
         last = tokens[-1]
         msg = "literal is not closed"
         raise CopybookSyntaxError(msg, line=last.line, column=last.column)
+    if column_7_levels and notes is not None:
+        shown = ", ".join(str(n) for n in column_7_levels[:5]) + (", ..." if len(column_7_levels) > 5 else "")
+        notes.append(
+            f"fixed format: level numbers start in column 7 on {len(column_7_levels)} line(s) ({shown}); "
+            "read as code, not as indicators"
+        )
     return tokens
 
 
@@ -245,10 +285,13 @@ class _Sentence:
             return True
         return False
 
-    def integer(self, what: str) -> int:
+    def integer(self, what: str, maximum: int) -> int:
         token = self.next(what)
-        if not token.text.isdigit():
+        if not (token.text.isascii() and token.text.isdigit()):
             msg = f"expected {what}, found {token.text!r}"
+            raise CopybookSyntaxError(msg, line=token.line, column=token.column)
+        if len(token.text.lstrip("0")) > len(str(maximum)) or int(token.text) > maximum:
+            msg = f"{what} {token.text} is more than the limit of {maximum:,}"
             raise CopybookSyntaxError(msg, line=token.line, column=token.column)
         return int(token.text)
 
@@ -366,16 +409,19 @@ def _parse_sign(sentence: _Sentence, entry: _Entry, where: _Token) -> None:
 
 
 def _parse_occurs(sentence: _Sentence, entry: _Entry, where: _Token) -> None:
-    first = sentence.integer("the OCCURS count")
+    first = sentence.integer("the OCCURS count", MAX_OCCURS)
     maximum = first
     minimum = first
-    if sentence.accept("TO"):
-        maximum = sentence.integer("the OCCURS maximum")
+    ranged = sentence.accept("TO")
+    if ranged:
+        maximum = sentence.integer("the OCCURS maximum", MAX_OCCURS)
     sentence.accept("TIMES")
     depending_on = None
     if sentence.accept("DEPENDING"):
         sentence.accept("ON")
         depending_on = sentence.name("the DEPENDING ON item")
+        if not ranged:
+            minimum = 0  # OCCURS n DEPENDING ON x: 0 to n, as IBM and Cobrix read it
     if maximum < minimum or maximum == 0:
         msg = f"OCCURS {minimum} TO {maximum} is not a valid range"
         raise CopybookSyntaxError(msg, line=where.line, column=where.column)
@@ -385,7 +431,10 @@ def _parse_occurs(sentence: _Sentence, entry: _Entry, where: _Token) -> None:
 
 def _level(sentence: _Sentence) -> tuple[int, _Token]:
     token = sentence.next("a level number")
-    if not token.text.isdigit() or not (1 <= int(token.text) <= 49 or int(token.text) in {66, 77, 88}):
+    text = token.text
+    if not (text.isascii() and text.isdigit() and len(text) <= 2) or not (
+        1 <= int(text) <= 49 or int(text) in {66, 77, 88}
+    ):
         msg = f"expected a level number (01-49, 66, 77, 88), found {token.text!r}"
         raise CopybookSyntaxError(msg, line=token.line, column=token.column)
     return int(token.text), token
@@ -398,25 +447,194 @@ def _entry_name(sentence: _Sentence) -> str:
     return sentence.name("a data name")
 
 
-def parse_copybook(text: str, *, source_format: SourceFormat = "auto", source: str | None = None) -> Layout:
+Include = Callable[[str], str]
+
+
+def parse_copybook(
+    text: str,
+    *,
+    source_format: SourceFormat = "auto",
+    source: str | None = None,
+    include: Include | None = None,
+) -> Layout:
     """Parse copybook text into a layout with byte offsets.
 
     Args:
         text: the copybook source (the caller reads the file).
         source_format: ``fixed``, ``free`` or ``auto`` (see the module docstring).
         source: a name for messages (usually the copybook file name).
+        include: returns the text of a COPY member by name (upper case, as written in
+            the COPY statement); raises ``KeyError`` or ``OSError`` when there is none.
+            Without it a COPY statement is an error.
 
     Raises:
         CopybookSyntaxError: naming the line and column of the first problem.
     """
     try:
-        tokens = _tokenize(text, source_format)
+        notes: list[str] = []
+        tokens = _tokenize(text, source_format, notes)
+        tokens = _expand_copies(tokens, include, source_format, (), notes)
         roots, renames = _build_tree(_sentences(tokens))
-        return _place_layout(roots, renames)
+        layout = _place_layout(roots, renames)
+        return Layout(layout.roots, layout.renames, layout.record_length, layout.variable, tuple(notes))
     except CopybookSyntaxError as exc:
         if source and exc.source is None:
             raise CopybookSyntaxError(exc.reason, line=exc.line, column=exc.column, source=source) from exc
         raise
+
+
+# ------------------------------------------------------------------------------- COPY
+
+_OPERAND = re.compile(r"""==(.*?)==|'[^']*'|"[^"]*"|\S+""", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class _Replacing:
+    old: tuple[str, ...]  # upper-cased words of the operand
+    new: str  # replacement text
+    partial: Literal["", "LEADING", "TRAILING", "TAG"]
+
+
+def _expand_copies(
+    tokens: list[_Token],
+    include: Include | None,
+    source_format: SourceFormat,
+    chain: tuple[str, ...],
+    notes: list[str],
+) -> list[_Token]:
+    """Replace each ``COPY member ... .`` statement by the member's tokens."""
+    if not any(token.kind == "word" and token.upper == "COPY" for token in tokens):
+        return tokens
+    out: list[_Token] = []
+    position = 0
+    while position < len(tokens):
+        token = tokens[position]
+        if not (token.kind == "word" and token.upper == "COPY"):
+            out.append(token)
+            position += 1
+            continue
+        end = position + 1
+        while end < len(tokens) and tokens[end].kind != "period":
+            end += 1
+        if end >= len(tokens):
+            msg = "COPY statement is not terminated by a period"
+            raise CopybookSyntaxError(msg, line=token.line, column=token.column)
+        statement = tokens[position + 1 : end]
+        out.extend(_copy_member(token, statement, include, source_format, chain, notes))
+        position = end + 1
+    return out
+
+
+def _copy_member(
+    where: _Token,
+    statement: list[_Token],
+    include: Include | None,
+    source_format: SourceFormat,
+    chain: tuple[str, ...],
+    notes: list[str],
+) -> list[_Token]:
+    if not statement:
+        msg = "COPY needs a member name"
+        raise CopybookSyntaxError(msg, line=where.line, column=where.column)
+    member = statement[0].text.strip("'\"").upper()
+    rest = statement[1:]
+    if rest and rest[0].upper in {"OF", "IN"}:
+        rest = rest[2:]  # the library name: members are looked up by name alone
+    if rest and rest[0].upper == "SUPPRESS":
+        rest = rest[1:]
+    replacing: list[_Replacing] = []
+    if rest:
+        if rest[0].upper != "REPLACING":
+            msg = f"unexpected {rest[0].text!r} in COPY {member} (expected REPLACING or a period)"
+            raise CopybookSyntaxError(msg, line=rest[0].line, column=rest[0].column)
+        replacing = _parse_replacing(rest[0], " ".join(t.text for t in rest[1:]))
+    if include is None:
+        msg = f"COPY {member}: no copybook library given (the CLI's --copybook-dir, the source's copybook.dir)"
+        raise CopybookSyntaxError(msg, line=where.line, column=where.column)
+    if member in chain or len(chain) >= MAX_COPY_DEPTH:
+        path = " -> ".join([*chain, member])
+        msg = f"COPY {member}: members include each other or nest too deep ({path})"
+        raise CopybookSyntaxError(msg, line=where.line, column=where.column)
+    try:
+        text = include(member)
+    except (KeyError, OSError) as exc:
+        msg = f"COPY {member}: member not found ({exc})"
+        raise CopybookSyntaxError(msg, line=where.line, column=where.column) from exc
+    try:
+        inner = _tokenize(text, source_format, None)
+        inner = _expand_copies(inner, include, source_format, (*chain, member), notes)
+    except CopybookSyntaxError as exc:
+        msg = f"in COPY {member} line {exc.line}, column {exc.column}: {exc.reason}"
+        raise CopybookSyntaxError(msg, line=where.line, column=where.column) from exc
+    notes.append(f"COPY {member} included at line {where.line}" + (" with REPLACING" if replacing else ""))
+    for rule in replacing:
+        inner = _apply_replacing(inner, rule, where)
+    return inner
+
+
+def _parse_replacing(where: _Token, text: str) -> list[_Replacing]:
+    """``a BY b`` pairs of a REPLACING phrase (words, literals or ==pseudo-text==)."""
+    operands = [m.group(0) for m in _OPERAND.finditer(text)]
+    rules: list[_Replacing] = []
+    index = 0
+    while index < len(operands):
+        partial: Literal["", "LEADING", "TRAILING", "TAG"] = ""
+        if operands[index].upper() in {"LEADING", "TRAILING"}:
+            partial = "LEADING" if operands[index].upper() == "LEADING" else "TRAILING"
+            index += 1
+        if index + 2 >= len(operands) or operands[index + 1].upper() != "BY":
+            msg = f"REPLACING expects 'old BY new' pairs, found {' '.join(operands[index : index + 3])!r}"
+            raise CopybookSyntaxError(msg, line=where.line, column=where.column)
+        old, new = _operand(operands[index]), _operand(operands[index + 2])
+        words = tuple(old.upper().split())
+        if not words:
+            msg = "REPLACING with empty pseudo-text to replace"
+            raise CopybookSyntaxError(msg, line=where.line, column=where.column)
+        if not partial and len(words) == 1 and words[0][0] in ":(":
+            partial = "TAG"
+        rules.append(_Replacing(words, new, partial))
+        index += 3
+    return rules
+
+
+def _operand(text: str) -> str:
+    return text[2:-2].strip() if text.startswith("==") and text.endswith("==") and len(text) >= 4 else text
+
+
+def _apply_replacing(tokens: list[_Token], rule: _Replacing, where: _Token) -> list[_Token]:
+    if rule.partial:
+        old = rule.old[0]
+        out = []
+        for token in tokens:
+            if token.kind == "word":
+                upper = token.upper
+                if rule.partial == "TAG" and old in upper:
+                    token = _Token(_replace_ci(token.text, old, rule.new), token.line, token.column, "word")
+                elif rule.partial == "LEADING" and upper.startswith(old):
+                    token = _Token(rule.new + token.text[len(old) :], token.line, token.column, "word")
+                elif rule.partial == "TRAILING" and upper.endswith(old):
+                    token = _Token(
+                        token.text[: len(token.text) - len(old)] + rule.new, token.line, token.column, "word"
+                    )
+            out.append(token)
+        return out
+    width = len(rule.old)
+    out = []
+    position = 0
+    while position < len(tokens):
+        window = tokens[position : position + width]
+        if len(window) == width and tuple(t.upper for t in window) == rule.old:
+            first = window[0]
+            _lex_code(rule.new, first.line, first.column, out)
+            position += width
+        else:
+            out.append(tokens[position])
+            position += 1
+    return out
+
+
+def _replace_ci(text: str, old: str, new: str) -> str:
+    return re.sub(re.escape(old), lambda _: new, text, flags=re.IGNORECASE)
 
 
 def _build_tree(sentences: list[_Sentence]) -> tuple[list[_Entry], list[Renames]]:
@@ -486,7 +704,16 @@ def _place(
     if entry.children:
         children: list[Field] = []
         position = offset
+        seen: dict[str, _Entry] = {}
         for child in entry.children:
+            if child.name != "FILLER":
+                if child.name in seen:
+                    msg = (
+                        f"{entry.name} has two items named {child.name} (lines {seen[child.name].line} and "
+                        f"{child.line}): their values would share one key; rename one"
+                    )
+                    raise CopybookSyntaxError(msg, line=child.line, column=child.column)
+                seen[child.name] = child
             if child.redefines is not None:
                 target = next((c for c in reversed(children) if c.name == child.redefines), None)
                 if target is None:
@@ -497,6 +724,9 @@ def _place(
                 placed = _place(child, position, usage, (sign_leading, sign_separate))
             children.append(placed)
             position = max(position, placed.end)
+            if position - offset > MAX_RECORD_BYTES:
+                msg = f"{entry.name} is longer than the limit of {MAX_RECORD_BYTES:,} bytes"
+                raise CopybookSyntaxError(msg, line=child.line, column=child.column)
         return Field(
             level=entry.level, name=entry.name, offset=offset, length=position - offset,
             usage=usage, occurs=entry.occurs, redefines=entry.redefines,
@@ -525,6 +755,10 @@ def _place(
 
 
 def _place_layout(roots: list[_Entry], renames: list[Renames]) -> Layout:
+    if not any(root.level == 1 for root in roots):
+        first = roots[0]
+        msg = "the copybook defines no level-01 record (level-77 items are standalone, not record fields)"
+        raise CopybookSyntaxError(msg, line=first.line, column=first.column)
     placed: list[Field] = []
     for root in roots:
         if root.redefines is not None and not any(p.name == root.redefines for p in placed):
@@ -547,7 +781,10 @@ def _place_layout(roots: list[_Entry], renames: list[Renames]) -> Layout:
             if name is not None and name not in names:
                 msg = f"66 {rename.name} RENAMES {name}: no such item"
                 raise CopybookSyntaxError(msg, line=rename.line, column=1)
-    length = max((top.end for top in placed), default=0)
+    length = max((top.end for top in placed if top.level == 1), default=0)
+    if length > MAX_RECORD_BYTES:
+        msg = f"the record is {length:,} bytes, more than the limit of {MAX_RECORD_BYTES:,}"
+        raise CopybookSyntaxError(msg, line=roots[0].line, column=roots[0].column)
     return Layout(tuple(placed), tuple(renames), length, variable)
 
 

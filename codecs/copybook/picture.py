@@ -10,7 +10,10 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Category", "Picture", "PictureError", "Usage", "parse_picture", "storage_length"]
+__all__ = ["MAX_ITEM_BYTES", "Category", "Picture", "PictureError", "Usage", "parse_picture", "storage_length"]
+
+# The largest picture (display positions) parsed; checked before any repeat is expanded.
+MAX_ITEM_BYTES = 16 * 1024 * 1024
 
 
 class PictureError(ValueError):
@@ -35,7 +38,8 @@ class Usage(StrEnum):
     """Storage format of an elementary item."""
 
     DISPLAY = "DISPLAY"
-    BINARY = "COMP"  # COMP, COMP-4, BINARY: big-endian two's complement
+    BINARY = "COMP"  # COMP, COMP-4, BINARY (and Cobrix's COMP-0): big-endian two's complement
+    BINARY_LE = "COMP-9"  # Cobrix's COMP-9: little-endian two's complement; 1 byte up to 2 digits
     NATIVE_BINARY = "COMP-5"  # same bytes as COMP; not truncated to the PIC digits
     PACKED = "COMP-3"  # PACKED-DECIMAL
     PACKED_UNSIGNED = "COMP-3U"  # packed digits without a sign nibble (Cobrix extension)
@@ -78,7 +82,7 @@ class Picture:
         return self.category in (Category.NUMERIC, Category.NUMERIC_EDITED)
 
 
-_REPEAT = re.compile(r"(CR|DB|.)\((\d+)\)")
+_REPEAT = re.compile(r"(CR|DB|.)\(([0-9]+)\)")
 _EDIT_SYMBOLS = set("Z*.,+-$B0/") | {"C", "D"}
 
 
@@ -86,12 +90,18 @@ def _expand(source: str) -> str:
     text = source.upper()
     position = 0
     parts: list[str] = []
+    size = 0
     while position < len(text):
         match = _REPEAT.match(text, position)
         if match:
-            count = int(match.group(2))
+            digits = match.group(2).lstrip("0")
+            count = int(digits or "0") if len(digits) <= 9 else MAX_ITEM_BYTES + 1
             if count == 0:
                 msg = f"repeat count 0 in picture {source!r}"
+                raise PictureError(msg, match.start(2))
+            size += count
+            if size > MAX_ITEM_BYTES:
+                msg = f"picture {source!r} is larger than the limit of {MAX_ITEM_BYTES:,} positions"
                 raise PictureError(msg, match.start(2))
             parts.append(match.group(1) * count)
             position = match.end()
@@ -211,12 +221,14 @@ def storage_length(picture: Picture | None, usage: Usage, *, sign_separate: bool
         extra = 1 if sign_separate and picture.category is Category.NUMERIC else 0
         return picture.size + extra
     if not picture.is_numeric:
-        if usage in (Usage.PACKED_UNSIGNED, Usage.BINARY, Usage.NATIVE_BINARY):
+        if usage in (Usage.PACKED_UNSIGNED, Usage.BINARY, Usage.NATIVE_BINARY, Usage.BINARY_LE):
             return picture.size  # PIC X(k) COMP / COMP-3U: k raw bytes
         msg = f"USAGE {usage.value} needs a numeric picture, got {picture.source!r}"
         raise PictureError(msg)
     if usage in (Usage.BINARY, Usage.NATIVE_BINARY):
         return binary_length(picture.digits)
+    if usage is Usage.BINARY_LE:
+        return 1 if picture.digits <= 2 else binary_length(picture.digits)
     if usage is Usage.PACKED:
         return picture.digits // 2 + 1
     return (picture.digits + 1) // 2  # PACKED_UNSIGNED

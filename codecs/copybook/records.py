@@ -9,8 +9,11 @@ the position remembers where the current block ends).
 Header conventions (IBM):
 
 * RDW/BDW: 2-byte length, then 2 bytes that must be zero. The length counts the 4 header
-  bytes, so ``payload = length - 4 + adjustment`` (use adjustment ``+4`` for writers whose
-  length excludes the header). Big-endian by default; little-endian is an option.
+  bytes, so ``payload = length - 4 + adjustment``; ``*_includes_header=False`` reads
+  lengths that exclude the header (Cobrix's default), and when neither is given the
+  convention is detected from the first descriptors (see
+  :mod:`headwater.codecs.copybook.descriptors`). Big-endian by default; little-endian
+  accepts Cobrix's reversed word ``00 00 LL HH`` and ``LL HH 00 00``.
 * An extended BDW (high bit of the first byte set) holds a 31-bit length in all 4 bytes.
 * FB: blocks start with a BDW, unless ``block_length`` or ``records_per_block`` is given
   (then blocks are plain; a short last block is fine, padding after the last whole record
@@ -31,11 +34,13 @@ past them to the next point where records split cleanly again (see there).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import typing as t
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from headwater.codecs.copybook.descriptors import descriptor_value, detect_conventions, diagnose
 from headwater.codecs.copybook.errors import FramingError
 from headwater.codecs.copybook.options import RecordFormat, RecordFormatOptions
 
@@ -128,6 +133,9 @@ class RecordSplitter:
         self._tail_error = False
         self.skipped_tail = False
         """Whether the last :meth:`resync` took a truncated last record (not garbage)."""
+        # The first bytes of the stream, kept to explain framing errors (descriptors.diagnose).
+        self._head = bytearray() if start is None or start.offset == 0 else None
+        self._detect = _needs_detection(options)
         if start is None:
             self._buffer_start = 0
             self._cursor = options.file_start_offset
@@ -176,6 +184,8 @@ class RecordSplitter:
                 the error's ``records_before``, and :attr:`position` is just past them.
         """
         self._buffer += chunk
+        if self._head is not None and len(self._head) < _HEAD_BYTES:
+            self._head += bytes(chunk[: _HEAD_BYTES - len(self._head)])
         return self._collect(final=False)
 
     def finish(self) -> list[RawRecord]:
@@ -284,8 +294,10 @@ class RecordSplitter:
         header = bytes(self._view(at, at + _HEADER))
         if header[0] & 0x80:
             return at, None
-        block_end = at + _HEADER + int.from_bytes(header[:2], "big" if self.options.bdw_big_endian else "little")
-        block_end += self.options.bdw_adjustment - _HEADER
+        value = descriptor_value(header, self.options.bdw_big_endian)
+        if value is None:
+            return None
+        block_end = at + _HEADER + value + self.options.bdw_payload_adjustment
         order: t.Literal["big", "little"] = "big" if self.options.rdw_big_endian else "little"
         cursor = at + _HEADER
         while cursor + _HEADER <= min(limit, block_end):
@@ -294,7 +306,7 @@ class RecordSplitter:
                 return (cursor, block_end) if cursor > at + _HEADER else (at, None)
             if segment[2] not in (2, 3) or segment[3]:
                 return None
-            length = int.from_bytes(segment[:2], order) + self.options.rdw_adjustment
+            length = int.from_bytes(segment[:2], order) + self.options.rdw_payload_adjustment + _HEADER
             if length < _HEADER:
                 return None
             cursor += length
@@ -341,8 +353,61 @@ class RecordSplitter:
     def _view(self, begin: int, end: int) -> memoryview:
         return memoryview(self._buffer)[begin - self._buffer_start : end - self._buffer_start]
 
-    def _fail(self, reason: str, raw: bytes) -> None:
+    def _fail(self, reason: str, raw: bytes) -> t.NoReturn:
+        options = self.options
+        current = (
+            options.record_format.value,
+            options.rdw_big_endian,
+            options.rdw_includes_header,
+            options.bdw_includes_header,
+        )
+        head = self._head
+        hint = diagnose(bytes(head), final=len(head) < _HEAD_BYTES, current=current) if head is not None else None
+        if hint:
+            reason = f"{reason}; {hint}"
         raise FramingError(reason, source=self.source, record_number=self._number, byte_offset=self._cursor, raw=raw)
+
+    def _detect_conventions(self, final: bool) -> bool:
+        """Settle the descriptor length conventions left open; False while more bytes are needed."""
+        options = self.options
+        blocked = options.record_format in (RecordFormat.VB, RecordFormat.VBS)
+        begin = self._cursor
+        if blocked and self._block_end is not None:
+            # Resumed inside a block: the conventions are read from the next block on.
+            if self._block_end > self._limit() and not final:
+                return False
+            begin = min(self._block_end, self._limit())
+        head = bytes(self._view(begin, self._limit()))
+        if len(head) < 2 * _HEADER and not final:
+            return False
+        found = detect_conventions(
+            head,
+            blocked=blocked,
+            rdw_big_endian=options.rdw_big_endian,
+            bdw_big_endian=options.bdw_big_endian,
+            rdw_adjustment=options.rdw_adjustment,
+            bdw_adjustment=options.bdw_adjustment,
+            rdw_includes_header=options.rdw_includes_header,
+            bdw_includes_header=options.bdw_includes_header,
+            final=final or len(head) >= _HEAD_BYTES,
+        )
+        # IBM's convention (lengths count the header) while it fits; another one only when
+        # IBM's does not and exactly one other fits beyond doubt.
+        ibm = [c for c, _ in found if c.rdw_includes_header is not False and c.bdw_includes_header is not False]
+        chosen = found[0][0] if len(found) == 1 and found[0][1] and not ibm else None
+        if not ibm and chosen is None and any(not complete for _, complete in found) and not final:
+            return False  # IBM's is ruled out; wait until the other is beyond doubt
+        self.options = dataclasses.replace(
+            options,
+            rdw_includes_header=chosen.rdw_includes_header if chosen else options.rdw_includes_header is not False,
+            bdw_includes_header=(
+                chosen.bdw_includes_header
+                if chosen and chosen.bdw_includes_header is not None
+                else options.bdw_includes_header is not False
+            ),
+        )
+        self._detect = False
+        return True
 
     def _compact(self) -> None:
         # Drop consumed bytes so a long-running stream keeps a small buffer. The cursor may
@@ -367,15 +432,17 @@ class RecordSplitter:
     def _descriptor(self, at: int, big_endian: bool, adjustment: int, what: str, extended: bool) -> int:
         header = bytes(self._view(at, at + _HEADER))
         if extended and header[0] & 0x80:
-            return (int.from_bytes(header, "big") & 0x7FFFFFFF) - _HEADER + adjustment
-        value = int.from_bytes(header[:2], "big" if big_endian else "little")
-        if header[2:] != b"\x00\x00":
+            return (int.from_bytes(header, "big") & 0x7FFFFFFF) + adjustment
+        value = descriptor_value(header, big_endian)
+        if value is None:
             if what == "RDW" and header[2] in (1, 2, 3) and header[3] == 0:
                 self._fail("RDW byte 3 holds a segment code: records span blocks (use record format VBS)", header)
-            self._fail(f"{what} bytes 3-4 must be zero (wrong record format or endianness?)", header)
-        payload = value - _HEADER + adjustment
+            if big_endian:
+                self._fail(f"{what} bytes 3-4 must be zero (wrong record format or endianness?)", header)
+            self._fail(f"{what} is neither 00 00 LL HH nor LL HH 00 00 (wrong record format or endianness?)", header)
+        payload = value + adjustment
         if value == 0 or payload < 0:
-            self._fail(f"{what} length {value} is invalid (adjustment {adjustment})", header)
+            self._fail(f"{what} length {value} is invalid (payload adjustment {adjustment})", header)
         return payload
 
     def _open_block(self, limit: int, *, multiple_of: int | None = None) -> bool:
@@ -386,8 +453,8 @@ class RecordSplitter:
         if self._cursor + _HEADER > limit:
             return False
         options = self.options
-        payload = self._descriptor(self._cursor, options.bdw_big_endian, options.bdw_adjustment, "BDW", True)
-        if multiple_of is not None and payload % multiple_of:
+        payload = self._descriptor(self._cursor, options.bdw_big_endian, options.bdw_payload_adjustment, "BDW", True)
+        if multiple_of is not None and payload % multiple_of and not options.allow_short_records:
             header = bytes(self._view(self._cursor, self._cursor + _HEADER))
             self._fail(f"block of {payload} bytes is not a multiple of the record length {multiple_of}", header)
         self._block_end = self._cursor + _HEADER + payload
@@ -399,6 +466,8 @@ class RecordSplitter:
         if self._cursor < self._buffer_start:
             msg = "resume position is before the first fed byte"
             raise ValueError(msg)
+        if self._detect and not self._detect_conventions(final):
+            return
         if record_format is RecordFormat.T:
             yield from self._text(final)
         elif record_format is RecordFormat.V:
@@ -467,10 +536,11 @@ class RecordSplitter:
             if self._cursor >= self._block_end:
                 self._block_end = None
                 continue
-            if self._cursor + length > limit:
+            end = min(self._cursor + length, self._block_end)  # short only with allow_short_records
+            if end > limit:
                 return
             begin = self._cursor
-            self._cursor += length
+            self._cursor = end
             if self._cursor >= self._block_end:
                 self._block_end = None
             yield self._emit(begin, self._cursor)
@@ -482,7 +552,7 @@ class RecordSplitter:
         options = self.options
         buffer, base = self._buffer, self._buffer_start
         rdw_order: t.Literal["big", "little"] = "big" if options.rdw_big_endian else "little"
-        rdw_adjustment = options.rdw_adjustment - _HEADER
+        rdw_adjustment = options.rdw_payload_adjustment
         data_skip, data_cut = options.record_start_offset, options.record_end_offset
         limit = self._limit()
         while True:
@@ -499,7 +569,7 @@ class RecordSplitter:
             value = int.from_bytes(buffer[at : at + 2], rdw_order)
             length = value + rdw_adjustment
             if value == 0 or length < 0 or buffer[at + 2] or buffer[at + 3]:
-                length = self._descriptor(cursor, options.rdw_big_endian, options.rdw_adjustment, "RDW", False)
+                length = self._descriptor(cursor, options.rdw_big_endian, rdw_adjustment, "RDW", False)
             end = cursor + _HEADER + length
             if block_end is not None and end > block_end:
                 header = bytes(buffer[at : at + _HEADER])
@@ -548,7 +618,7 @@ class RecordSplitter:
                         what = "a middle or last segment without a first" if first_data < 0 else "a new record"
                         self._fail(f"{what} where the previous record's segments should go on", header)
                     value = int.from_bytes(header[:2], order)
-                    length = value - _HEADER + options.rdw_adjustment
+                    length = value + options.rdw_payload_adjustment
                     if value == 0 or length < 0:
                         self._fail(f"SDW length {value} is invalid (adjustment {options.rdw_adjustment})", header)
                     end = self._cursor + _HEADER + length
@@ -597,6 +667,20 @@ class RecordSplitter:
             if line_end == begin:
                 continue  # empty line
             yield self._emit(begin, line_end)
+
+
+_HEAD_BYTES = 64 * 1024
+
+
+def _needs_detection(options: RecordFormatOptions) -> bool:
+    """True when a V/VB/VBS descriptor length convention is left to detection."""
+    if options.record_format in (RecordFormat.V, RecordFormat.VBS):
+        return options.rdw_includes_header is None and options.rdw_adjustment == 0
+    if options.record_format is RecordFormat.VB:
+        rdw_open = options.rdw_includes_header is None and options.rdw_adjustment == 0
+        bdw_open = options.bdw_includes_header is None and options.bdw_adjustment == 0
+        return rdw_open or bdw_open
+    return False
 
 
 def split_records(

@@ -86,6 +86,7 @@ class _Generator:
             and picture.category in (Category.ALPHANUMERIC, Category.ALPHABETIC)
             and node.converter is not None
             and self.plan.code_page is self._page_of(node)
+            and not self.plan.options.zero_bytes_null
         )
 
     def _page_of(self, node: Node) -> object:
@@ -100,8 +101,7 @@ class _Generator:
     def group(self, nodes: tuple[Node, ...], delta: int) -> str:
         parts: list[str] = []
         for node in nodes:
-            item = node.item
-            if item.is_filler:
+            if node.hidden:
                 continue
             parts.append(f"{node.key!r}: {self.item(node, delta)}")
             if self.plan.options.debug_hex and node.converter is not None:
@@ -222,9 +222,11 @@ def _zoned(plan: DecodePlan, node: Node, column: Matrix) -> tuple[list[Any], Mas
     assert picture is not None
     family = plan.code_page.family
     tables = zoned_tables(family)
-    plain, over_digit, over_sign, relaxed_digit = _lookup(tables, family)
+    plain, over_digit, over_sign, _relaxed = _lookup(tables, family)
     relaxed = plan.options.relaxed_sign
-    digit_table = relaxed_digit if relaxed else plain
+    if relaxed:
+        return None  # spaces around the digits move the sign position: the exact path decides
+    digit_table = plain
     rows, width = column.shape
     blank = (column == tables.space).all(axis=1)
     separate = item.sign_separate and picture.signed
@@ -285,10 +287,11 @@ def _binary(node: Node, column: Matrix) -> tuple[list[Any], Mask] | None:
     item = node.item
     picture = item.picture
     width = column.shape[1]
-    if width not in (2, 4, 8) or (picture is not None and not picture.is_numeric):
+    if width not in (1, 2, 4, 8) or (picture is not None and not picture.is_numeric):
         return None
     signed = picture is not None and picture.signed
-    dtype = np.dtype(f">{'i' if signed else 'u'}{width}")
+    order = "<" if item.usage is Usage.BINARY_LE else ">"
+    dtype = np.dtype(f"{order}{'i' if signed else 'u'}{width}")
     values = np.ascontiguousarray(column).view(dtype).reshape(-1)
     scale = picture.scale if picture is not None else 0
     return _scale_values(values.tolist(), scale), np.zeros(len(values), dtype=bool)
@@ -331,7 +334,7 @@ def _decode_column(plan: DecodePlan, node: Node, column: Matrix) -> tuple[list[A
     result: tuple[list[Any], Mask] | None = None
     if item.usage in (Usage.PACKED, Usage.PACKED_UNSIGNED):
         result = _packed(plan, node, column)
-    elif item.usage in (Usage.BINARY, Usage.NATIVE_BINARY, Usage.INDEX, Usage.POINTER):
+    elif item.usage in (Usage.BINARY, Usage.NATIVE_BINARY, Usage.BINARY_LE, Usage.INDEX, Usage.POINTER):
         result = _binary(node, column)
     elif item.usage in (Usage.FLOAT, Usage.DOUBLE):
         result = _float(plan, node, column)

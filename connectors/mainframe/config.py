@@ -61,6 +61,9 @@ def _read_text(path: str, *, errors: str = "strict") -> str:
 class MainframeCopybookConfig(PluginConfig):
     """Which datasets to read, how they are laid out, and how records become change events."""
 
+    copybook_dir: str = ""
+    """Comma-separated folders of COPY members (``NAME``, ``NAME.cpy``, ``NAME.cbl``...); the folder of
+    ``copybook.path`` is searched last. ``COPY ... REPLACING`` is applied."""
     copybook_path: str | None = None
     """Path of the COBOL copybook describing the records (give this or ``copybook.text``)."""
     copybook_text: str | None = None
@@ -92,10 +95,18 @@ class MainframeCopybookConfig(PluginConfig):
     """Byte order of the RDW length."""
     bdw_endian: t.Literal["big", "little"] = "big"
     """Byte order of the BDW length."""
+    rdw_includes_header: t.Literal["auto", "true", "false"] = "auto"
+    """Whether RDW lengths count the 4 RDW bytes (``true``: IBM; ``false``: payload only, Cobrix's default);
+    ``auto`` takes the one convention that fits the first RDWs of each file, else IBM's."""
+    bdw_includes_header: t.Literal["auto", "true", "false"] = "auto"
+    """Whether BDW lengths count the 4 BDW bytes (as ``rdw.includes.header``)."""
     rdw_adjustment: int = 0
-    """Added to the RDW length (use 4 when the writer's RDW value excludes the header)."""
+    """Added to the RDW payload length after the convention above."""
     bdw_adjustment: int = 0
-    """Added to the BDW length (use 4 when the writer's BDW value excludes the header)."""
+    """Added to the BDW payload length after the convention above."""
+    allow_short_records: bool = False
+    """Records shorter than the copybook (FB blocks, V records) decode with the missing fields null (Cobrix);
+    otherwise they are bad records."""
     record_length_field: str | None = None
     """F records without RDW: the field holding each record's total length."""
     file_start_offset: int = Field(default=0, ge=0)
@@ -108,13 +119,26 @@ class MainframeCopybookConfig(PluginConfig):
     """Bytes to skip at the end of each record."""
 
     code_page: str = "cp037"
-    """EBCDIC code page of text fields (cp037, cp273, cp500, cp875, cp1047, cp1140-cp1148, ascii)."""
+    """EBCDIC code page of text fields (cp037, cp273, cp500, cp875, cp1047, cp1140-cp1148, ascii), or
+    Cobrix's tables ``common``, ``common_extended``, ``cp037_extended`` (control bytes become spaces)."""
+    field_code_pages: str = ""
+    """Per-field code pages (Cobrix ``field_code_page:PAGE``): ``cp037=FIELD1,FIELD2;cp1047=FIELD3``."""
+    improved_null_detection: bool = False
+    """A DISPLAY or packed field of only 0x00 bytes is null (Cobrix's default); otherwise text is "" and a
+    number is invalid."""
+    drop_group_fillers: bool = True
+    """Leave FILLER groups out of the events (Cobrix keeps them: ``drop_group_fillers=false``)."""
+    drop_value_fillers: bool = True
+    """Leave elementary FILLERs out of the events (as Cobrix)."""
+    filler_naming: t.Literal["sequence_numbers", "previous_field_name"] = "sequence_numbers"
+    """Names of kept FILLERs: ``FILLER_1``/``FILLER_P1``... or ``FILLER_AFTER_<previous field>``."""
     code_page_file: str | None = None
     """A file holding a custom 256-character code page table (UTF-8; character i is byte i)."""
     trim: t.Literal["none", "left", "right", "both"] = "both"
     """Which ends of text fields lose their blanks."""
     relaxed_sign: bool = False
-    """Accept overpunched signs in unsigned fields and leading spaces in zoned numbers."""
+    """Zoned numbers: ignore spaces around the digits and accept a positive overpunch in unsigned fields;
+    only the last digit (first with SIGN LEADING) may carry the sign."""
     float_format: t.Literal["ibm", "ieee"] = "ibm"
     """COMP-1/COMP-2 encoding: IBM hexadecimal float or IEEE 754."""
     variable_size_occurs: bool = False
@@ -199,11 +223,20 @@ class MainframeCopybookConfig(PluginConfig):
     # Cross-key checks live on the later key (``info.data`` holds the keys declared
     # before it), so each problem is reported under the key that has to change.
 
+    @field_validator("copybook_dir")
+    @classmethod
+    def _member_folders(cls, value: str) -> str:
+        for folder in _csv(value):
+            if not Path(folder).is_dir():
+                msg = f"{folder} is not a folder"
+                raise ValueError(msg)
+        return value
+
     @field_validator("copybook_path")
     @classmethod
-    def _copybook_file(cls, value: str | None) -> str | None:
+    def _copybook_file(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
-            _parse(_read_text(value, errors="replace"))
+            _parse(_read_text(value, errors="replace"), _folders(info.data.get("copybook_dir", ""), value))
         return value
 
     @field_validator("copybook_text")
@@ -213,7 +246,7 @@ class MainframeCopybookConfig(PluginConfig):
             if info.data.get("copybook_path") is not None:
                 msg = "give copybook.path or copybook.text, not both"
                 raise ValueError(msg)
-            _parse(value)
+            _parse(value, _folders(info.data.get("copybook_dir", ""), None))
         elif "copybook_path" in info.data and info.data["copybook_path"] is None:
             msg = "give copybook.text or copybook.path"
             raise ValueError(msg)
@@ -267,6 +300,23 @@ class MainframeCopybookConfig(PluginConfig):
             code_page(value)
         except UnknownCodePageError as exc:
             raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("field_code_pages")
+    @classmethod
+    def _field_pages(cls, value: str, info: ValidationInfo) -> str:
+        from headwater.codecs.ebcdic import UnknownCodePageError, code_page
+
+        layout = _layout_of(info.data)
+        for page, name in _field_page_pairs(value):
+            try:
+                code_page(page)
+                if layout is not None:
+                    layout.find(name)
+            except UnknownCodePageError as exc:
+                raise ValueError(str(exc)) from exc
+            except KeyError as exc:
+                raise ValueError(exc.args[0]) from None
         return value
 
     @field_validator("code_page_file")
@@ -363,8 +413,8 @@ class MainframeCopybookConfig(PluginConfig):
     def layout(self) -> Layout:
         """The parsed copybook (parsed once per copybook text)."""
         if self._layout is None:
-            text, _source = self.copybook_source()
-            self._layout = _parse(text)
+            text, source = self.copybook_source()
+            self._layout = _parse(text, _folders(self.copybook_dir, source))
         return t.cast("Layout", self._layout)
 
     def key_fields_list(self) -> list[str]:
@@ -392,6 +442,9 @@ class MainframeCopybookConfig(PluginConfig):
             bdw_big_endian=self.bdw_endian == "big",
             rdw_adjustment=self.rdw_adjustment,
             bdw_adjustment=self.bdw_adjustment,
+            rdw_includes_header=_tristate(self.rdw_includes_header),
+            bdw_includes_header=_tristate(self.bdw_includes_header),
+            allow_short_records=self.allow_short_records,
             record_length_field=self.record_length_field,
             file_start_offset=self.file_start_offset,
             file_end_offset=self.file_end_offset,
@@ -405,6 +458,7 @@ class MainframeCopybookConfig(PluginConfig):
 
         return DecodeOptions(
             code_page=self.code_page,
+            field_code_pages=tuple((name, page) for page, name in _field_page_pairs(self.field_code_pages)),
             custom_code_page=Path(self.code_page_file).read_text(encoding="utf-8") if self.code_page_file else None,
             trim=Trim(self.trim),
             relaxed_sign=self.relaxed_sign,
@@ -412,6 +466,11 @@ class MainframeCopybookConfig(PluginConfig):
             debug_hex=self.debug_hex,
             on_error=OnError(self.on_error),
             variable_size_occurs=self.variable_size_occurs,
+            allow_short_records=self.allow_short_records,
+            zero_bytes_null=self.improved_null_detection,
+            drop_group_fillers=self.drop_group_fillers,
+            drop_value_fillers=self.drop_value_fillers,
+            filler_naming=self.filler_naming,
             segment_field=self.segment_field,
             segment_map=self.segment_pairs(),
             segment_filter=tuple(_csv(self.segment_filter)),
@@ -423,13 +482,39 @@ class MainframeCopybookConfig(PluginConfig):
         return _compile(self)
 
 
+def _tristate(value: str) -> bool | None:
+    return None if value == "auto" else value == "true"
+
+
+def _field_page_pairs(value: str) -> list[tuple[str, str]]:
+    """``cp037=A,B;cp1047=C`` as (page, field) pairs; ValueError naming a malformed entry."""
+    pairs: list[tuple[str, str]] = []
+    for entry in (part.strip() for part in value.split(";")):
+        if not entry:
+            continue
+        page, sep, names = entry.partition("=")
+        if not sep or not page.strip() or not _csv(names):
+            msg = f"expected PAGE=FIELD1,FIELD2 entries separated by ';', got {entry!r}"
+            raise ValueError(msg)
+        pairs.extend((page.strip(), name) for name in _csv(names))
+    return pairs
+
+
+def _folders(copybook_dir: str | None, copybook_path: str | None) -> tuple[str, ...]:
+    folders = _csv(copybook_dir or "")
+    if copybook_path is not None:
+        folders.append(str(Path(copybook_path).parent))
+    return tuple(folders)
+
+
 @functools.lru_cache(maxsize=32)
-def _parse(text: str) -> Layout:
-    """Parse copybook text; a syntax error becomes a ValueError naming line and column."""
+def _parse(text: str, folders: tuple[str, ...] = ()) -> Layout:
+    """Parse copybook text (COPY members from ``folders``); a syntax error is a ValueError naming line and column."""
     from headwater.codecs.copybook import CopybookSyntaxError, parse_copybook
+    from headwater.connectors.commands.copybook import member_reader
 
     try:
-        return parse_copybook(text)
+        return parse_copybook(text, include=member_reader(tuple(Path(folder) for folder in folders)))
     except CopybookSyntaxError as exc:
         msg = f"line {exc.line}, column {exc.column}: {exc.reason}"
         raise ValueError(msg) from None
@@ -439,9 +524,11 @@ def _layout_of(data: t.Mapping[str, t.Any]) -> Layout | None:
     """The layout from already validated keys, or None when the copybook key was invalid."""
     try:
         if data.get("copybook_text") is not None:
-            return _parse(data["copybook_text"])
+            return _parse(data["copybook_text"], _folders(data.get("copybook_dir"), None))
         if data.get("copybook_path") is not None:
-            return _parse(Path(data["copybook_path"]).read_text(encoding="utf-8", errors="replace"))
+            path = data["copybook_path"]
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+            return _parse(text, _folders(data.get("copybook_dir"), path))
     except (ValueError, OSError):
         return None
     return None

@@ -198,3 +198,61 @@ def test_decode_segment_children_errors(tmp_path: Path) -> None:
     code, _, err = _run(*_hierarchy_args(tmp_path, [company(1, "A")]), "--segment-children", "COMPANY")
     assert code == 2
     assert "PARENT=CHILD1,CHILD2" in err
+
+
+def test_layout_notes_column_7_levels_and_77_items(tmp_path: Path) -> None:
+    book = tmp_path / "col7.cpy"
+    book.write_text("      01  R.\n      05  A  PIC X(2).\n      77  K  PIC 9.\n")
+    code, out, _ = _run("layout", str(book))
+    assert code == 0
+    assert "note: fixed format: level numbers start in column 7" in out
+    assert "standalone item: not part of the record" in out
+    assert "record length: 2" in out
+
+
+def test_decode_copy_members_from_a_library_folder(tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    library.mkdir()
+    (library / "ADDR.cpy").write_text("           05  :P:-CITY  PIC X(3).\n")
+    book = tmp_path / "main.cpy"
+    book.write_text("       01  R.\n           05  ID  PIC 9.\n           COPY ADDR REPLACING ==:P:== BY ==HOME==.\n")
+    data = tmp_path / "data.bin"
+    data.write_bytes("1NYC".encode("cp037"))
+    code, out, err = _run("decode", str(book), str(data), "--copybook-dir", str(library))
+    assert code == 0, err
+    assert orjson.loads(out) == {"ID": 1, "HOME_CITY": "NYC"}
+    code, _, err = _run("decode", str(book), str(data))
+    assert code == 1 and "COPY ADDR: member not found" in err
+
+
+def test_decode_prints_integers_wider_than_64_bits(tmp_path: Path) -> None:
+    book = tmp_path / "wide.cpy"
+    book.write_text("       01  R.\n           05  N  PIC 9(20).\n")
+    data = tmp_path / "data.bin"
+    data.write_bytes("98765432109876543210".encode("cp037"))
+    code, out, err = _run("decode", str(book), str(data))
+    assert code == 0, err
+    assert out.strip() == '{"N":98765432109876543210}'
+
+
+def test_vb_file_read_as_f_names_the_record_format(tmp_path: Path) -> None:
+    book = tmp_path / "vb.cpy"
+    book.write_text("       01  R.\n           05  A  PIC X(5).\n           05  N  PIC 9(3).\n")
+    layout = parse_copybook(book.read_text())
+    records = [encode_record(layout, {"A": f"R{i}", "N": i}) for i in range(6)]
+    data = tmp_path / "data.vb"
+    data.write_bytes(frame_vb(records, records_per_block=3))
+    code, _, err = _run("decode", str(book), str(data))
+    assert code == 1
+    assert "looks like VB" in err and "--record-format VB" in err
+
+
+def test_little_endian_descriptors_and_excluded_header_are_read(tmp_path: Path) -> None:
+    book = tmp_path / "v.cpy"
+    book.write_text("       01  R.\n           05  A  PIC X(3).\n")
+    body = b"".join(b"\x00\x00" + (3).to_bytes(2, "little") + text.encode("cp037") for text in ("abc", "def", "ghi"))
+    data = tmp_path / "data.v"
+    data.write_bytes(body)
+    code, out, err = _run("decode", str(book), str(data), "--record-format", "V", "--rdw-endian", "little")
+    assert code == 0, err
+    assert [orjson.loads(line)["A"] for line in out.splitlines()] == ["abc", "def", "ghi"]

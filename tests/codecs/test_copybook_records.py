@@ -177,3 +177,26 @@ def test_a_vbs_file_read_as_vb_says_so() -> None:
         list(
             split_records(frame_vbs([b"X" * 100], block_length=40), RecordFormatOptions(record_format=RecordFormat.VB))
         )
+
+
+def test_descriptor_convention_is_detected_again_after_a_resume() -> None:
+    """Payload-only lengths (no header counted) are found from the resume point too."""
+    from headwater.codecs.copybook.records import RecordSplitter
+
+    records = [b"abc", b"defgh", b"ij"] * 4
+    blocks = []
+    for start in range(0, len(records), 3):
+        body = b"".join(len(r).to_bytes(2, "big") + b"\x00\x00" + r for r in records[start : start + 3])
+        blocks.append(len(body).to_bytes(2, "big") + b"\x00\x00" + body)
+    data = b"".join(blocks)
+    options = RecordFormatOptions(record_format=RecordFormat.VB)
+    first = RecordSplitter(options)
+    assert [r.data for r in first.split([data])] == records
+    # Resume inside the second block, before its second record (as a restarted source does).
+    from headwater.codecs.copybook.records import SplitPosition
+
+    second = len(blocks[0])
+    position = SplitPosition(offset=second + 4 + 4 + 3, record_number=5, block_end=second + len(blocks[1]))
+    resumed = RecordSplitter(options, start=position)
+    rest = [r.data for r in resumed.split([data[position.offset :]])]
+    assert rest == records[4:]

@@ -699,3 +699,35 @@ def test_a_file_rewritten_shorter_in_place_is_a_new_generation_or_an_error(tmp_p
             _drain_committing(task, store)
     else:
         assert _after(_drain_committing(task, store)) == _rows(3, start=501)
+
+
+def test_a_cobrix_style_file_decodes_with_the_cobrix_options(tmp_path: Path) -> None:
+    """Little-endian reversed-word RDWs with payload lengths, a COPY member, Cobrix's code page
+    table, a field code page and kept FILLER groups: the issue-12 options reach the source."""
+    library = tmp_path / "lib"
+    library.mkdir()
+    (library / "ITEMBODY.cpy").write_text("           05  :X:-NAME   PIC X(4).\n           05  FILLER.\n"
+                                          "               10  :X:-QTY PIC 9(2) COMP-9.\n")  # fmt: skip
+    book = tmp_path / "items.cpy"
+    book.write_text(
+        "      01  ITEM.\n      05  ITEM-ID PIC 9(3).\n           COPY ITEMBODY REPLACING ==:X:== BY ==ITEM==.\n"
+    )
+    records = [f"{i:03d}".encode("cp037") + b"\x4a" + "AB ".encode("cp037") + bytes([i]) for i in (1, 2, 3)]
+    data = b"".join(b"\x00\x00" + len(r).to_bytes(2, "little") + r for r in records)
+    _write(tmp_path / "in" / "ITEMS.V", data)
+    config = MainframeCopybookConfig.model_validate({
+        "copybook.path": str(book), "copybook.dir": str(library), "input.dir": str(tmp_path / "in"),
+        "topic": "items", "poll.interval.ms": "10", "key.fields": "ITEM-ID", "record.format": "V",
+        "rdw.endian": "little", "code.page": "common", "field.code.pages": "cp037=ITEM-NAME",
+        "drop.group.fillers": "false",
+    })  # fmt: skip
+    task = _task(config)
+    decoded = _after(drain(task, timeout=10))
+    task.stop()
+    assert decoded == [{"ITEM_ID": i, "ITEM_NAME": "¢AB", "FILLER_1": {"ITEM_QTY": i}} for i in (1, 2, 3)]
+
+
+def test_cobrix_option_keys_are_checked(tmp_path: Path) -> None:
+    problems = _errors({"copybook.text": COPYBOOK, "input.dir": "x", "topic": "t", "field.code.pages": "cp999=ITEM-ID",
+                        "copybook.dir": str(tmp_path / "missing"), "filler.naming": "odd"})  # fmt: skip
+    assert {"field.code.pages", "copybook.dir", "filler.naming"} <= set(problems)
