@@ -62,6 +62,7 @@ __all__ = [
     "debezium",
     "decimal_of",
     "describe",
+    "envelope",
     "exact",
     "from_connect_json",
     "from_unscaled",
@@ -899,3 +900,26 @@ def _is_open(schema: Schema | None) -> bool:
     if schema.type is Type.ARRAY:
         return _is_open(schema.items)
     return False
+
+
+# -- Debezium's change-event envelope -------------------------------------------------------
+
+
+def envelope(row: Schema, source: Schema, *, name: str | None = None) -> Schema:
+    """The schema of a Debezium change event (``before``, ``after``, ``source``, ``op``, ``ts_ms``).
+
+    ``row`` is the table's row schema (Debezium names it ``<topic>.Value``); ``name`` is the
+    envelope's (``<topic>.Envelope``). ``before`` and ``after`` are the optional row, so a
+    create, an update and a delete share one schema.
+    """
+    return struct(
+        {
+            "before": row.optional(),
+            "after": row.optional(),
+            "source": source,
+            "op": STRING,
+            "ts_ms": INT64.optional(),
+        },
+        name=name,
+        version=1 if name else None,
+    )
