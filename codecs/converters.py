@@ -196,25 +196,31 @@ def _shape(value: t.Any) -> t.Hashable:
 class TopicSchemas:
     """Inferred schemas per topic, the fallback when a record carries none.
 
-    Each topic keeps the merge of everything seen (:func:`schema.merge`), so a null or an
-    empty array never changes the schema once a record had data there, and a decimal
-    column keeps its widest scale. Values of one shape reuse their inference.
+    Each topic keeps the merge of everything seen with the same top-level fields
+    (:func:`schema.merge`), so a null or an empty array never changes the schema once a
+    record had data there, and a decimal column keeps its widest scale. Values of one
+    shape reuse their inference.
     """
 
     def __init__(self, cache_size: int = 1000) -> None:
         self.cache_size = cache_size
-        self._known: dict[str, Schema | None] = {}
+        self._known: dict[tuple[str, t.Hashable], Schema | None] = {}
         self._by_shape: dict[tuple[str, t.Hashable], tuple[Schema | None, Schema]] = {}
 
     def schema(self, topic: str, value: t.Any) -> Schema:
-        known = self._known.get(topic)
+        # Values with other top-level fields (a key and a value through one converter,
+        # two record types on one topic) are separate lineages, never merged.
+        lineage = (topic, tuple(value) if isinstance(value, dict) else type(value).__name__)
+        known = self._known.get(lineage)
         key = (topic, _shape(value))
         cached = self._by_shape.get(key)
         if cached is not None and cached[0] is known:
             return cached[1]
         merged = s.merge(known, s.infer(value))
         if merged != known:
-            self._known[topic] = known = merged
+            if len(self._known) >= self.cache_size:
+                self._known.clear()
+            self._known[lineage] = known = merged
         closed = s.close(merged)
         if len(self._by_shape) >= self.cache_size:
             self._by_shape.clear()
