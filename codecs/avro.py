@@ -285,8 +285,6 @@ def to_connect_schema(avro: t.Any, *, _names: dict[str, Schema] | None = None) -
         schema = Schema(Type.STRUCT, name=None if default_name else full, fields=tuple(fields))
         if avro.get("doc") is not None:
             schema = replace(schema, doc=avro["doc"])
-        names[full] = schema
-        names[avro["name"]] = schema
     elif kind == "array":
         items = avro["items"]
         if (
@@ -324,6 +322,9 @@ def to_connect_schema(avro: t.Any, *, _names: dict[str, Schema] | None = None) -
         schema = replace(schema, doc=avro["connect.doc"])
     if "connect.parameters" in avro and not schema.is_decimal:
         schema = replace(schema, parameters=Parameters(avro["connect.parameters"]))
+    if kind == "record":
+        # Later references by (full) name get the annotated schema.
+        names[full] = names[avro["name"]] = schema
     return schema
 
 
