@@ -116,7 +116,8 @@ def test_a_copybook_column_added_registers_a_new_compatible_version(schema_regis
     topic = _topic("acct")
     converter = _converter(schema_registry_url, fmt)
     v1, v2 = _mainframe_schema(COPYBOOK_V1, topic), _mainframe_schema(COPYBOOK_V2, topic)
-    row = {"ACCT_ID": 1, "HOLDER": "ADA", "BALANCE": Decimal("-12.50"), "HISTORY": [{"AMOUNT": Decimal("1.00")}, {"AMOUNT": None}, {"AMOUNT": Decimal("-0.05")}]}
+    history = [{"AMOUNT": Decimal("1.00")}, {"AMOUNT": None}, {"AMOUNT": Decimal("-0.05")}]
+    row = {"ACCT_ID": 1, "HOLDER": "ADA", "BALANCE": Decimal("-12.50"), "HISTORY": history}
     old = converter.from_connect_data(topic, v1, _event(row))
     new = converter.from_connect_data(topic, v2, _event({**row, "BRANCH": "0042"}))
     assert _get(f"{schema_registry_url}/subjects/{topic}-value/versions") == [1, 2]
