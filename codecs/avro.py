@@ -35,6 +35,7 @@ NAMESPACE = "io.confluent.connect.avro"
 DEFAULT_NAME = "ConnectDefault"
 MAP_ENTRY = "MapEntry"
 DEFAULT_PRECISION = 64
+RECORD_DOC = "io.confluent.connect.avro.record.doc"
 _INVALID = re.compile(r"[^A-Za-z0-9_]")
 
 _PRIMITIVE = {
@@ -155,8 +156,8 @@ class _Writer:
         record = {"type": "record", "name": short, "fields": fields}
         if namespace_part:
             record["namespace"] = namespace_part
-        if schema.doc is not None:
-            record["doc"] = schema.doc
+        if RECORD_DOC in schema.parameters:
+            record["doc"] = schema.parameters[RECORD_DOC]
         self.defined[schema] = full
         return self._annotate(record, schema)
 
@@ -284,7 +285,8 @@ def to_connect_schema(avro: t.Any, *, _names: dict[str, Schema] | None = None) -
         default_name = full.startswith(f"{NAMESPACE}.{DEFAULT_NAME}")
         schema = Schema(Type.STRUCT, name=None if default_name else full, fields=tuple(fields))
         if avro.get("doc") is not None:
-            schema = replace(schema, doc=avro["doc"])
+            # As Confluent's AvroData: the record's Avro doc is a parameter; the Connect doc is connect.doc.
+            schema = replace(schema, parameters=Parameters({RECORD_DOC: avro["doc"]}))
     elif kind == "array":
         items = avro["items"]
         if (
@@ -321,7 +323,7 @@ def to_connect_schema(avro: t.Any, *, _names: dict[str, Schema] | None = None) -
     if "connect.doc" in avro:
         schema = replace(schema, doc=avro["connect.doc"])
     if "connect.parameters" in avro and not schema.is_decimal:
-        schema = replace(schema, parameters=Parameters(avro["connect.parameters"]))
+        schema = replace(schema, parameters=Parameters({**schema.parameters, **avro["connect.parameters"]}))
     if kind == "record":
         # Later references by (full) name get the annotated schema.
         names[full] = names[avro["name"]] = schema
