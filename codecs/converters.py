@@ -257,6 +257,15 @@ class JsonConverter(Converter):
         self._schema_bytes: dict[Schema, bytes] = {}
         self._cache_size = size
         self._parsed: dict[bytes, Schema] = {}
+        self._encoders: dict[Schema, s.Encoder] = {}
+
+    def _encoder(self, schema: Schema) -> s.Encoder:
+        encoder = self._encoders.get(schema)
+        if encoder is None:
+            if len(self._encoders) >= self._cache_size:
+                self._encoders.clear()
+            encoder = self._encoders[schema] = s.json_encoder(schema, decimal_format=self.decimal_format)
+        return encoder
 
     def _envelope_schema(self, schema: Schema) -> bytes:
         # Serialising a schema costs several times the payload; records share schemas.
@@ -278,7 +287,7 @@ class JsonConverter(Converter):
                         _to_base64_decimals(value) if self.decimal_format == "BASE64" else value, default=_default
                     )
                 schema = self._inferred.schema(topic, value)
-            payload = s.value_to_json(schema, value, decimal_format=self.decimal_format)
+            payload = self._encoder(schema)(value)
             body = orjson.dumps(payload, default=_default)
         except (s.SchemaError, TypeError) as exc:
             msg = f"cannot convert the {'key' if self.is_key else 'value'} to JSON for topic {topic}: {exc}"

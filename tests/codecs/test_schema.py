@@ -144,3 +144,26 @@ def test_debezium_variable_scale_decimal() -> None:
     value = s.debezium.variable_scale_decimal(D("-1234.567"))
     s.debezium.VARIABLE_SCALE_DECIMAL.validate(value)
     assert value["scale"] == 3 and s.from_unscaled(value["value"], 3) == D("-1234.567")
+
+
+@pytest.mark.parametrize("decimal_format", ["NUMERIC", "BASE64"])
+def test_the_compiled_encoder_matches_value_to_json(decimal_format: str) -> None:
+    encode = s.json_encoder(ROW, decimal_format=decimal_format)
+    values = [
+        {"id": 1, "name": "a", "balance": D("1.5"), "opened": datetime.date(2020, 1, 1), "seen": None, "at": None,
+         "tags": ["x", "y"], "attrs": None, "ratio": 1, "ts": 5},
+        {"id": 2, "name": None, "balance": D("1.50"), "opened": None, "seen": None, "at": None, "tags": [],
+         "attrs": {"k": 3}, "ratio": None, "ts": None},
+        {"id": 3},  # missing fields: defaults and nulls
+    ]  # fmt: skip
+    for value in values:
+        assert encode(value) == s.value_to_json(ROW, value, decimal_format=decimal_format)
+    for bad, message in [
+        ({"id": "1"}, "id: str"),
+        ({"id": None}, "id: null in a required int32"),
+        ({"id": 1, "balance": D("0.001")}, "balance: 0.001 has more than 2 decimal places"),
+        ({"id": 1, "tags": ["a", 1]}, r"tags\[1\]: int"),
+        ({"id": 1, "x": 1}, r"fields \['x'\] are not in the schema"),
+    ]:
+        with pytest.raises(s.SchemaError, match=message):
+            encode(bad)
