@@ -649,7 +649,7 @@ def value_to_json(
                 else:
                     mismatch(path or "<root>", schema, value)
             if decimal_format == "BASE64":
-                return base64.b64encode(unscaled_bytes(value, schema.scale)).decode()
+                return base64.b64encode(unscaled_bytes(rescale(value, schema.scale, path), schema.scale)).decode()
             return rescale(value, schema.scale, path)
         if name == DATE_NAME and isinstance(value, datetime.date):
             return (value - EPOCH).days
