@@ -206,19 +206,19 @@ class AvroConverter(RegistryConverter):
         if value is None:
             return None
         schema = self.schema_for(topic, schema, value)
-        try:
-            datum = avro_codec.to_avro_value(schema, value)
-        except s.SchemaError as exc:
-            msg = f"the {self.side} on topic {topic} does not fit its schema: {exc}"
-            raise RecordError(msg) from exc
-        serializer = self._serializers.get(schema)
-        if serializer is None:
+        cached = self._serializers.get(schema)
+        if cached is None:
             from confluent_kafka.schema_registry.avro import AvroSerializer
 
             schema_str = json.dumps(avro_codec.to_avro_schema(schema))
-            serializer = self._serializers.remember(
-                schema, AvroSerializer(self.client, schema_str, conf=self.serializer_conf())
-            )
+            serializer = AvroSerializer(self.client, schema_str, conf=self.serializer_conf())
+            cached = self._serializers.remember(schema, (serializer, avro_codec.avro_encoder(schema)))
+        serializer, encode = cached
+        try:
+            datum = encode(value)
+        except s.SchemaError as exc:
+            msg = f"the {self.side} on topic {topic} does not fit its schema: {exc}"
+            raise RecordError(msg) from exc
         try:
             return t.cast(bytes, serializer(datum, self._context(topic)))
         except Exception as exc:
@@ -256,20 +256,23 @@ class JsonSchemaConverter(RegistryConverter):
         if value is None:
             return None
         schema = self.schema_for(topic, schema, value)
-        try:
-            payload = s.value_to_json(schema, value, decimal_format="NUMERIC", map_entries=True)
-        except s.SchemaError as exc:
-            msg = f"the {self.side} on topic {topic} does not fit its schema: {exc}"
-            raise RecordError(msg) from exc
-        serializer = self._serializers.get(schema)
-        if serializer is None:
+        cached = self._serializers.get(schema)
+        if cached is None:
             from confluent_kafka.schema_registry.json_schema import JSONSerializer
 
             schema_str = json.dumps(json_schema_codec.to_json_schema(schema))
-            serializer = self._serializers.remember(
-                schema,
-                JSONSerializer(schema_str, self.client, conf=self.serializer_conf(), json_encode=to_json_bytes),
-            )
+            # The payload is checked against the Connect schema on the way; validating the
+            # JSON Schema again would cost ten times the conversion.
+            conf = {**self.serializer_conf(), "validate": False}
+            serializer = JSONSerializer(schema_str, self.client, conf=conf, json_encode=to_json_bytes)
+            encoder = s.json_encoder(schema, decimal_format="NUMERIC", map_entries=True)
+            cached = self._serializers.remember(schema, (serializer, encoder))
+        serializer, encode = cached
+        try:
+            payload = encode(value)
+        except s.SchemaError as exc:
+            msg = f"the {self.side} on topic {topic} does not fit its schema: {exc}"
+            raise RecordError(msg) from exc
         try:
             return t.cast(bytes, serializer(payload, self._context(topic)))
         except Exception as exc:

@@ -167,3 +167,28 @@ def test_the_compiled_encoder_matches_value_to_json(decimal_format: str) -> None
     ]:
         with pytest.raises(s.SchemaError, match=message):
             encode(bad)
+
+
+def test_the_compiled_avro_encoder_matches_to_avro_value() -> None:
+    from headwater.codecs import avro
+
+    schema = s.struct(
+        {
+            "id": s.INT32,
+            "amount": s.decimal_of(2, precision=9).optional(),
+            "rows": s.array_of(s.struct({"n": s.INT64, "d": s.decimal_of(1).optional()})).optional(),
+            "ratio": s.FLOAT64.optional(),
+            "when": s.DATE.optional(),
+        }
+    )
+    encode = avro.avro_encoder(schema)
+    for value in [
+        {"id": 1, "amount": D("1.50"), "rows": [{"n": 1, "d": D("0.5")}], "ratio": 1.5, "when": None},
+        {"id": 2, "amount": D("1.5"), "rows": [{"n": 1, "d": None}], "ratio": 2, "when": datetime.date(2020, 1, 1)},
+        {"id": 3},
+    ]:
+        assert encode(value) == avro.to_avro_value(schema, value)
+    with pytest.raises(s.SchemaError, match=r"rows\[0\]\.d: 0\.55 has more than 1 decimal places"):
+        encode({"id": 1, "amount": None, "rows": [{"n": 1, "d": D("0.55")}], "ratio": None, "when": None})
+    with pytest.raises(s.SchemaError, match="id: str"):
+        encode({"id": "1", "amount": None, "rows": None, "ratio": None, "when": None})
