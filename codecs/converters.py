@@ -69,6 +69,8 @@ class SchemaAndValue:
 
 
 NULL = SchemaAndValue(None, None)
+_ENVELOPE_START = b'{"schema":'
+_PAYLOAD_KEY = b',"payload":'
 
 
 class Converter(abc.ABC):
@@ -256,7 +258,7 @@ class JsonConverter(Converter):
         self._inferred = TopicSchemas(size)
         self._schema_bytes: dict[Schema, bytes] = {}
         self._cache_size = size
-        self._parsed: dict[bytes, Schema] = {}
+        self._parsed: dict[bytes, tuple[Schema, s.Encoder, bool]] = {}
         self._encoders: dict[Schema, s.Encoder] = {}
 
     def _encoder(self, schema: Schema) -> s.Encoder:
@@ -299,6 +301,10 @@ class JsonConverter(Converter):
     def to_connect_data(self, topic: str, data: bytes | None) -> SchemaAndValue:
         if data is None:
             return NULL
+        if self.schemas_enable and data.startswith(_ENVELOPE_START):
+            known = self._known_envelope(data)
+            if known is not None:
+                return known
         try:
             # Decimals must survive exactly, so numbers are parsed as Decimal when the
             # schema says a Decimal is inside (orjson has no Decimal parsing); the schema
@@ -322,22 +328,45 @@ class JsonConverter(Converter):
             )
             raise RecordError(msg, raw=data)
         try:
-            schema = self._schema_of(document["schema"])
-            return SchemaAndValue(schema, s.value_from_json(schema, document["payload"]))
+            if document["schema"] is None:
+                return SchemaAndValue(None, document["payload"])
+            schema = s.from_connect_json(document["schema"])
+            decode = s.json_decoder(schema)
+            value = decode(document["payload"])
         except s.SchemaError as exc:
             msg = f"JSON on topic {topic} does not match its schema: {exc}"
             raise RecordError(msg, raw=data) from exc
+        self._remember_envelope(data, document["schema"], schema, decode)
+        return SchemaAndValue(schema, value)
 
-    def _schema_of(self, document: t.Any) -> Schema | None:
-        if document is None:
+    def _known_envelope(self, data: bytes) -> SchemaAndValue | None:
+        """Records of one schema share its bytes: with those seen before, parse only the payload."""
+        end = data.find(_PAYLOAD_KEY)
+        known = self._parsed.get(data[len(_ENVELOPE_START) : end]) if end > 0 else None
+        if known is None:
             return None
-        key = orjson.dumps(document, default=_default)
-        cached = self._parsed.get(key)
-        if cached is None:
-            if len(self._parsed) >= self._cache_size:
-                self._parsed.clear()
-            cached = self._parsed[key] = s.from_connect_json(document)
-        return cached
+        schema, decode, exact = known
+        payload = data[end + len(_PAYLOAD_KEY) : -1]
+        try:
+            return SchemaAndValue(schema, decode(loads_exact(payload) if exact else orjson.loads(payload)))
+        except (ValueError, s.SchemaError):
+            return None  # the full parse names the problem
+
+    def _remember_envelope(self, data: bytes, document: t.Any, schema: Schema, decode: s.Encoder) -> None:
+        # A JSON value is self-delimiting: bytes that parse to this schema document and are
+        # followed by the payload key are the schema of any record that starts with them.
+        end = data.find(_PAYLOAD_KEY)
+        if end <= 0:
+            return
+        candidate = data[len(_ENVELOPE_START) : end]
+        try:
+            if orjson.loads(candidate) != document:
+                return
+        except orjson.JSONDecodeError:
+            return
+        if len(self._parsed) >= self._cache_size:
+            self._parsed.clear()
+        self._parsed[candidate] = (schema, decode, DECIMAL_SCHEMA_NAME.encode() in candidate)
 
 
 def _to_base64_decimals(value: t.Any) -> t.Any:
