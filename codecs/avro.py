@@ -29,7 +29,7 @@ from dataclasses import replace
 from headwater.codecs import schema as s
 from headwater.codecs.schema import Field, Parameters, Schema, Type
 
-__all__ = ["avro_encoder", "from_avro_value", "to_avro_schema", "to_avro_value", "to_connect_schema"]
+__all__ = ["avro_decoder", "avro_encoder", "from_avro_value", "to_avro_schema", "to_avro_value", "to_connect_schema"]
 
 NAMESPACE = "io.confluent.connect.avro"
 DEFAULT_NAME = "ConnectDefault"
@@ -434,3 +434,21 @@ def _compile(schema: Schema) -> Encoder | None:
         return out
 
     return struct
+
+
+def avro_decoder(schema: Schema) -> Encoder:
+    """:func:`from_avro_value` for one schema, or nothing at all when fastavro's values are
+    already the Connect values (no scrubbed names, maps or timestamps inside)."""
+
+    def plain(part: Schema | None) -> bool:
+        if part is None:
+            return True
+        if part.type is Type.MAP or part.name == s.TIMESTAMP_NAME:
+            return False
+        if part.type is Type.ARRAY:
+            return plain(part.items)
+        return all(_scrub(item.name) == item.name and plain(item.schema) for item in part.fields)
+
+    if plain(schema):
+        return lambda value: value
+    return lambda value: from_avro_value(schema, value)

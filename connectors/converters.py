@@ -228,7 +228,8 @@ class AvroConverter(RegistryConverter):
         import fastavro
 
         avro = json.loads(schema_str)
-        return avro_codec.to_connect_schema(avro), fastavro.parse_schema(avro)
+        schema = avro_codec.to_connect_schema(avro)
+        return schema, fastavro.parse_schema(avro), avro_codec.avro_decoder(schema)
 
     def to_connect_data(self, topic: str, data: bytes | None) -> SchemaAndValue:
         if data is None:
@@ -238,11 +239,11 @@ class AvroConverter(RegistryConverter):
         import fastavro
 
         try:
-            schema, parsed = self._writer_schema(data)
+            schema, parsed, decode = self._writer_schema(data)
             value = fastavro.schemaless_reader(io.BytesIO(data[5:]), parsed, None)
-        except Exception as exc:
+        except Exception as exc:  # the serde raises many kinds; _fail classifies them
             self._fail(topic, exc, "deserialise", raw=data)
-        return SchemaAndValue(schema, avro_codec.from_avro_value(schema, value))
+        return SchemaAndValue(schema, decode(value))
 
 
 class JsonSchemaConverter(RegistryConverter):
