@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import signal
@@ -43,7 +44,6 @@ from headwater.connectors.errors import FatalError
 from headwater.connectors.runtime.broker import (
     Echo,
     _cmdline,
-    _default_echo,
     _find_java,
     _port_is_free,
     _reap,
@@ -72,6 +72,11 @@ _PID_FILE = "registry.pid"
 _URL_FILE = "registry.url"
 _MAVEN_TIMEOUT_S = 1800.0
 _children: dict[int, subprocess.Popen[bytes]] = {}
+_log = logging.getLogger(__name__)
+
+
+def _default_echo(message: str) -> None:
+    _log.info("%s", message)
 
 
 def registry_app_dir(version: str = DEFAULT_REGISTRY_VERSION, cache_dir: Path | None = None) -> Path:
