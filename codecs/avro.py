@@ -167,6 +167,13 @@ def to_avro_schema(schema: Schema) -> t.Any:
     return _Writer().convert(schema)
 
 
+def record_names(schema: Schema) -> dict[Schema, str]:
+    """The Avro full name :func:`to_avro_schema` gives each (required) struct inside ``schema``."""
+    writer = _Writer()
+    writer.convert(schema)
+    return dict(writer.defined)
+
+
 def to_avro_value(schema: Schema, value: t.Any, *, json_default: bool = False, path: str = "") -> t.Any:
     """``value`` ready for fastavro under :func:`to_avro_schema` of ``schema``.
 
@@ -373,13 +380,23 @@ def avro_encoder(schema: Schema) -> Encoder:
     decimals at the schema's scale) pass unchanged; anything else takes
     :func:`to_avro_value`, which converts or raises the precise error.
     """
-    compiled = _compile(schema)
+    compiled = _compile(schema, record_names(schema))
     if compiled is None:
         return lambda value: value if value is None else to_avro_value(schema, value)
     return lambda value: value if value is None else compiled(value)
 
 
-def _compile(schema: Schema) -> Encoder | None:
+def _tagged(schema: Schema, inner: Encoder | None, names: t.Mapping[Schema, str]) -> Encoder | None:
+    """For an optional struct: name the union branch, so fastavro need not try each one."""
+    name = names.get(schema.required()) if schema.is_optional and schema.type is Type.STRUCT else None
+    if name is None:
+        return inner
+    if inner is None:
+        return lambda value: (name, value)
+    return lambda value: (name, inner(value))
+
+
+def _compile(schema: Schema, names: t.Mapping[Schema, str]) -> Encoder | None:
     def slow(value: t.Any) -> t.Any:
         return to_avro_value(schema, value)
 
@@ -399,7 +416,8 @@ def _compile(schema: Schema) -> Encoder | None:
         allowed = _PYTHON_TYPES[kind]
         return lambda value: value if type(value) in allowed else slow(value)
     if kind is Type.ARRAY:
-        inner = _compile(t.cast(Schema, schema.items))
+        items = t.cast(Schema, schema.items)
+        inner = _tagged(items, _compile(items, names), names)
 
         def array(value: t.Any) -> t.Any:
             if type(value) is not list or inner is None:
@@ -412,12 +430,15 @@ def _compile(schema: Schema) -> Encoder | None:
         return array
     if any(_scrub(item.name) != item.name for item in schema.fields):
         return slow
-    names = frozenset(schema.field_names)
-    parts = [(item.name, _compile(item.schema), item.schema.is_optional and item.schema.default is None)
-             for item in schema.fields]  # fmt: skip
+    field_names = frozenset(schema.field_names)
+    parts = [
+        (item.name, _tagged(item.schema, _compile(item.schema, names), names),
+         item.schema.is_optional and item.schema.default is None)
+        for item in schema.fields
+    ]  # fmt: skip
 
     def struct(value: t.Any) -> t.Any:
-        if type(value) is not dict or value.keys() != names:
+        if type(value) is not dict or value.keys() != field_names:
             return slow(value)
         out: dict[str, t.Any] = {}
         try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import io
 
+import fastavro
 import pytest
 
 from headwater.codecs import schema as s
@@ -179,16 +181,27 @@ def test_the_compiled_avro_encoder_matches_to_avro_value() -> None:
             "rows": s.array_of(s.struct({"n": s.INT64, "d": s.decimal_of(1).optional()})).optional(),
             "ratio": s.FLOAT64.optional(),
             "when": s.DATE.optional(),
+            "inner": s.struct({"n": s.INT64, "d": s.decimal_of(1).optional()}, name="x.Inner").optional(),
         }
     )
     encode = avro.avro_encoder(schema)
+    parsed = fastavro.parse_schema(avro.to_avro_schema(schema))
+
+    def written(datum: object) -> bytes:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, parsed, datum)
+        return out.getvalue()
+
     for value in [
-        {"id": 1, "amount": D("1.50"), "rows": [{"n": 1, "d": D("0.5")}], "ratio": 1.5, "when": None},
-        {"id": 2, "amount": D("1.5"), "rows": [{"n": 1, "d": None}], "ratio": 2, "when": datetime.date(2020, 1, 1)},
+        {"id": 1, "amount": D("1.50"), "rows": [{"n": 1, "d": D("0.5")}], "ratio": 1.5, "when": None, "inner": None},
+        {"id": 2, "amount": D("1.5"), "rows": [{"n": 1, "d": None}], "ratio": 2, "when": datetime.date(2020, 1, 1),
+         "inner": {"n": 5, "d": D("1.0")}},
         {"id": 3},
-    ]:
-        assert encode(value) == avro.to_avro_value(schema, value)
+    ]:  # fmt: skip
+        assert written(encode(value)) == written(avro.to_avro_value(schema, value))
     with pytest.raises(s.SchemaError, match=r"rows\[0\]\.d: 0\.55 has more than 1 decimal places"):
-        encode({"id": 1, "amount": None, "rows": [{"n": 1, "d": D("0.55")}], "ratio": None, "when": None})
+        encode(
+            {"id": 1, "amount": None, "rows": [{"n": 1, "d": D("0.55")}], "ratio": None, "when": None, "inner": None}
+        )
     with pytest.raises(s.SchemaError, match="id: str"):
-        encode({"id": "1", "amount": None, "rows": None, "ratio": None, "when": None})
+        encode({"id": "1", "amount": None, "rows": None, "ratio": None, "when": None, "inner": None})
