@@ -32,7 +32,7 @@ from headwater.codecs.copybook.options import OnError
 from headwater.codecs.copybook.picture import Category, Usage
 from headwater.codecs.schema import Schema
 
-__all__ = ["ERRORS_SCHEMA", "item_schema", "record_schema"]
+__all__ = ["ERRORS_SCHEMA", "hierarchy_schema", "item_schema", "key_schema", "record_schema"]
 
 ERRORS_SCHEMA = s.array_of(
     s.struct({"field": s.STRING, "offset": s.INT64, "reason": s.STRING, "raw": s.STRING})
@@ -130,3 +130,68 @@ def key_schema(row: Schema, paths: t.Sequence[tuple[str, ...]], *, name: str | N
             raise s.SchemaError(msg)
         fields.append((path[-1], current))
     return s.struct(fields, name=name)
+
+
+def _at(schema: Schema, path: t.Sequence[str]) -> Schema | None:
+    current: Schema | None = schema
+    for key in path:
+        found = current.field(key) if current is not None else None
+        current = found.schema if found is not None else None
+    return current
+
+
+def _edit(schema: Schema, path: t.Sequence[str], change: t.Callable[[Schema], Schema | None]) -> Schema:
+    """``schema`` with the part at ``path`` replaced by ``change(part)`` (None removes it)."""
+    key, rest = path[0], path[1:]
+    fields: list[tuple[str, Schema]] = []
+    for item in schema.fields:
+        if item.name != key:
+            fields.append((item.name, item.schema))
+            continue
+        changed = _edit(item.schema, rest, change) if rest else change(item.schema)
+        if changed is not None:
+            fields.append((item.name, changed))
+    return s.struct(fields, name=schema.name, version=schema.version, doc=schema.doc, optional=schema.is_optional)
+
+
+def hierarchy_schema(plan: DecodePlan, *, name: str | None = None) -> Schema:
+    """The schema of the nested records :class:`~headwater.codecs.copybook.HierarchyAssembler`
+    builds with ``segment_children``: each root segment's group (optional: a record has
+    only its own root's, the others are absent and written as null), and inside each
+    parent's group one array per child segment of that child's group, recursively (each
+    entry with ``_errors`` under ``on_error=null``).
+    """
+    from headwater.codecs.copybook.hierarchy import segment_tree
+
+    tree = segment_tree(plan)
+    flat = record_schema(plan, name=name)
+    layout = plan.layout
+    errors = plan.options.on_error is not OnError.FAIL
+
+    def entry(segment: str) -> Schema:
+        group = _at(flat, tree.paths[segment])
+        assert group is not None
+        fields = [(item.name, item.schema) for item in group.fields]
+        fields += [
+            (layout.find(child).key, s.array_of(entry(child)).optional()) for child in tree.children_of.get(segment, ())
+        ]
+        if errors:
+            fields.append(("_errors", ERRORS_SCHEMA))
+        return s.struct(fields)
+
+    row = flat
+    # A row keeps only its own root segment's alternative of the REDEFINES chain; children
+    # live in their parents' groups. Everything else of the chain leaves the top level.
+    for segment in sorted(set(tree.paths) - tree.roots, key=lambda item: -len(tree.paths[item])):
+        row = _edit(row, tree.paths[segment], lambda _part: None)
+    for segment in tree.roots:
+        children = tree.children_of.get(segment, ())
+        if not children:
+            continue
+
+        def add_children(group: Schema, children: tuple[str, ...] = children) -> Schema:
+            extra = [(layout.find(child).key, s.array_of(entry(child)).optional()) for child in children]
+            return s.struct([(item.name, item.schema) for item in group.fields] + extra, optional=group.is_optional)
+
+        row = _edit(row, tree.paths[segment], add_children)
+    return row

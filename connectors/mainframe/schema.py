@@ -10,7 +10,7 @@ from __future__ import annotations
 import typing as t
 
 from headwater.codecs import schema as s
-from headwater.codecs.copybook.schema import key_schema, record_schema
+from headwater.codecs.copybook.schema import hierarchy_schema, key_schema, record_schema
 from headwater.codecs.schema import Schema
 
 if t.TYPE_CHECKING:
@@ -39,14 +39,15 @@ FILE_KEY = {"file": s.STRING, "record": s.INT64}
 def record_schemas(
     config: MainframeCopybookConfig, plan: DecodePlan, key_paths: t.Sequence[tuple[str, ...]]
 ) -> tuple[Schema | None, Schema | None]:
-    """``(key_schema, value_schema)`` of the task's records; ``(None, None)`` for hierarchies.
+    """``(key_schema, value_schema)`` of the task's records.
 
-    A hierarchy (``segment.children``) nests child segments whose shape the layout alone
-    does not give yet, so its records go without schemas (the converter infers them).
+    With ``segment.children`` the rows are hierarchies: child segments nested as arrays in
+    their parents' groups (:func:`~headwater.codecs.copybook.schema.hierarchy_schema`).
     """
-    if config.segment_children:
-        return None, None
     topic = config.topic
-    row = record_schema(plan, name=f"{topic}.Value")
+    if config.segment_children:
+        row = hierarchy_schema(plan, name=f"{topic}.Value")
+    else:
+        row = record_schema(plan, name=f"{topic}.Value")
     key = key_schema(row, key_paths, name=f"{topic}.Key") if key_paths else s.struct(FILE_KEY, name=f"{topic}.Key")
     return key, s.envelope(row, SOURCE_SCHEMA, name=f"{topic}.Envelope")

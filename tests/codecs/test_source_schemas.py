@@ -82,7 +82,7 @@ def _mainframe_records(scenario: str, tmp_path: Path) -> list[SourceRecord]:
     return [record for record in records if isinstance(record, SourceRecord)]
 
 
-@pytest.mark.parametrize("scenario", [name for name in SCENARIOS if name != "hierarchical"])
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_mainframe_records_fit_the_layout_schema(scenario: str, tmp_path: Path) -> None:
     records = _mainframe_records(scenario, tmp_path)
     assert records
@@ -103,9 +103,20 @@ def test_mainframe_records_fit_the_layout_schema(scenario: str, tmp_path: Path) 
         assert back.value == record.value
 
 
-def test_hierarchies_go_without_schemas_and_infer(tmp_path: Path) -> None:
+def test_hierarchies_nest_child_segment_arrays_in_their_parents(tmp_path: Path) -> None:
     records = _mainframe_records("hierarchical", tmp_path)
-    assert records and all(record.value_schema is None for record in records)
+    schema = records[0].value_schema
+    assert schema is not None
+    after = t.cast(s.Schema, t.cast(s.Field, schema.field("after")).schema)
+    company = t.cast(s.Field, after.field("COMPANY")).schema
+    for child in ("DEPARTMENT", "CONTACT"):
+        field = company.field(child)
+        assert field is not None and field.schema.type is s.Type.ARRAY and field.schema.items is not None
+        assert field.schema.items.type is s.Type.STRUCT
+    # Records whose arrays are empty or absent write the same schema as the full ones.
+    nested = [r for r in records if r.value and any(r.value["after"]["COMPANY"].get(c) for c in ("DEPARTMENT",))]
+    empty = [r for r in records if r.value and not r.value["after"]["COMPANY"].get("DEPARTMENT")]
+    assert nested and empty
 
 
 def test_datagen_records_fit_their_table_schemas() -> None:
