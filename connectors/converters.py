@@ -174,10 +174,11 @@ class RegistryConverter(Converter):
         return schema if schema is not None else self._inferred.schema(topic, value)
 
     def close(self) -> None:
+        """Close the registry client's HTTP session."""
         import contextlib
 
         with contextlib.suppress(Exception):
-            self.client.__exit__()
+            self.client.close()
 
     def _writer_schema(self, data: bytes) -> t.Any:
         """The registered schema a message names in its wire header (cached by id)."""
