@@ -235,7 +235,7 @@ class JsonConverter(Converter):
 
     name = "json"
     aliases = ("org.apache.kafka.connect.json.JsonConverter",)
-    settings = frozenset({"schemas.enable", "decimal.format", "schemas.cache.size", "replace.null.with.default"})
+    settings = frozenset({"schemas.enable", "decimal.format", "schemas.cache.size"})
 
     def __init__(
         self,
@@ -388,16 +388,33 @@ class StringConverter(Converter):
     aliases = ("org.apache.kafka.connect.storage.StringConverter",)
     settings = frozenset({"encoding", "converter.encoding"})
 
+    def __init__(
+        self, config: t.Mapping[str, str] | None = None, *, is_key: bool = False, prefix: str | None = None
+    ) -> None:
+        super().__init__(config, is_key=is_key, prefix=prefix)
+        setting = "converter.encoding" if "converter.encoding" in self.config else "encoding"
+        self.encoding = self.config.get(setting, "UTF-8")
+        try:
+            "".encode(self.encoding)
+        except LookupError:
+            self.invalid(setting, f"unknown encoding {self.encoding!r}")
+
     def from_connect_data(self, topic: str, schema: Schema | None, value: t.Any) -> bytes | None:
-        return None if value is None else str(value).encode()
+        if value is None:
+            return None
+        try:
+            return str(value).encode(self.encoding)
+        except UnicodeEncodeError as exc:
+            msg = f"record on topic {topic} cannot be written as {self.encoding}: {exc}"
+            raise RecordError(msg) from exc
 
     def to_connect_data(self, topic: str, data: bytes | None) -> SchemaAndValue:
         if data is None:
             return NULL
         try:
-            return SchemaAndValue(s.STRING.optional(), data.decode())
+            return SchemaAndValue(s.STRING.optional(), data.decode(self.encoding))
         except UnicodeDecodeError as exc:
-            msg = f"record on topic {topic} is not UTF-8: {exc}"
+            msg = f"record on topic {topic} is not {self.encoding}: {exc}"
             raise RecordError(msg, raw=data) from exc
 
 

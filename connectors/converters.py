@@ -15,7 +15,8 @@ Settings (Confluent's names, under ``key.converter.`` / ``value.converter.``):
   ``TopicRecordNameStrategy``, bare or as Confluent's class names,
 - ``auto.register.schemas`` (default true), ``use.latest.version`` (default false),
 - ``schema.registry.request.timeout.ms`` (default 10000): every registry request is
-  bounded, so a lost answer fails the record as retriable instead of hanging the task.
+  bounded, so a lost answer fails the record as retriable instead of hanging the task;
+  ``latest.cache.ttl.sec``, ``schemas.cache.size``.
 
 The Connect schema comes from the record (``SourceRecord.value_schema``), else it is
 inferred. A changed source schema (a column added, optional or with a default) is
@@ -77,7 +78,6 @@ class RegistryConverter(Converter):
             "schema.registry.request.timeout.ms",
             "schemas.cache.size",
             "latest.cache.ttl.sec",
-            "connect.meta.data",
         }
     )
 
@@ -108,6 +108,8 @@ class RegistryConverter(Converter):
         if source not in ("USER_INFO", "URL", "SASL_INHERIT"):
             self.invalid("basic.auth.credentials.source", "must be USER_INFO or URL")
         client_conf: dict[str, t.Any] = {"url": self.url, "timeout": self.timeout_s, "max.retries": 1}
+        if "latest.cache.ttl.sec" in self.config:
+            client_conf["cache.latest.ttl.sec"] = self.int_setting("latest.cache.ttl.sec", -1)
         if source == "USER_INFO" and self.config.get("basic.auth.user.info"):
             client_conf["basic.auth.user.info"] = self.config["basic.auth.user.info"]
         from confluent_kafka.schema_registry import SchemaRegistryClient

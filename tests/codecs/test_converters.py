@@ -143,3 +143,15 @@ def test_decimals_beyond_28_digits_survive_schemaless_too() -> None:
     big = {"v": Decimal("123456789012345678901234567890")}
     assert base64_converter.from_bytes("t", base64_converter.to_bytes("t", big)) == big
     assert str(base64_converter.from_bytes("t", base64_converter.to_bytes("t", big))["v"]) == str(big["v"])
+
+
+def test_string_converter_encoding_and_unknown_settings() -> None:
+    latin = make_converter("string", {"converter.encoding": "latin-1"}, key="value.converter")
+    assert latin.from_connect_data("t", None, "café") == "café".encode("latin-1")
+    assert latin.to_connect_data("t", b"caf\xe9").value == "café"
+    with pytest.raises(ConfigError) as caught:
+        make_converter("string", {"converter.encoding": "klingon"}, key="value.converter")
+    assert caught.value.errors[0].key == "value.converter.converter.encoding"
+    with pytest.raises(ConfigError) as caught:
+        make_converter("avro", {"schema.registry.url": "http://x", "connect.meta.data": "false"}, key="key.converter")
+    assert caught.value.errors[0].key == "key.converter.connect.meta.data"
