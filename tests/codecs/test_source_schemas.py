@@ -78,7 +78,7 @@ def _mainframe_records(scenario: str, tmp_path: Path) -> list[SourceRecord]:
     try:
         records = drain(task, timeout=30)
     finally:
-        task.close()
+        task.stop()
     return [record for record in records if isinstance(record, SourceRecord)]
 
 

@@ -20,7 +20,7 @@ from headwater.codecs import schema as s
 from headwater.codecs.converters import Converter, make_converter
 from headwater.codecs.copybook import DecodeOptions, compile_plan, parse_copybook
 from headwater.conformance.file_sink import tables_off_final_state
-from headwater.conformance.process import WorkerProcess
+from headwater.connectors.launch.worker import WorkerProcess
 from headwater.connectors.api import SourceRecord, SourceTaskContext
 from headwater.connectors.datagen.config import DatagenConfig
 from headwater.connectors.datagen.task import DatagenTask
@@ -287,7 +287,7 @@ def test_mainframe_records_round_trip(schema_registry_url: str, tmp_path: Path, 
     try:
         records = [record for record in drain(task, timeout=30) if isinstance(record, SourceRecord)]
     finally:
-        task.close()
+        task.stop()
     assert records
     keys = make_converter(fmt, {"schema.registry.url": schema_registry_url}, key="key.converter")
     converter = _converter(schema_registry_url, fmt)
