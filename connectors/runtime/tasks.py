@@ -22,6 +22,7 @@ from headwater.connectors.runtime.dlq import ErrorHandler
 from headwater.connectors.runtime.metrics import TaskMetrics
 from headwater.connectors.runtime.offsets import OffsetStore
 from headwater.connectors.runtime.retry import RetryPolicy
+from headwater.connectors.transforms import TransformChain
 
 __all__ = ["CLIENT_LOG", "StateListener", "TaskEnvironment"]
 
@@ -49,6 +50,8 @@ class TaskEnvironment(t.NamedTuple):
     flush_interval_s: float
     transactional_id: str | None = None
     """Set for exactly-once sources: records and offsets go in one transaction per poll."""
+    transforms: TransformChain | None = None
+    """The connector's single message transforms (source: after poll; sink: before put)."""
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -322,6 +322,7 @@ class Worker:
             metrics=self.metrics.for_task(framework.name, task_id),
             flush_interval_s=self.config.offset_flush_interval_ms / 1000,
             transactional_id=transactional_id,
+            transforms=connector.transforms,
         )
         state = TaskState(task_id, connector=framework.name)
         if paused:
