@@ -27,6 +27,7 @@ import decimal
 import typing as t
 
 from headwater.codecs.converters import to_json_bytes
+from headwater.codecs.schema import Schema
 from headwater.connectors.api import SinkRecord, SourceRecord
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import RecordError
@@ -39,7 +40,9 @@ __all__ = [
     "Transformation",
     "header_bytes",
     "record_partition",
+    "replace",
     "require_map",
+    "schema_of",
 ]
 
 Record = t.TypeVar("Record", SourceRecord, SinkRecord)
@@ -149,11 +152,10 @@ def header_bytes(value: t.Any) -> bytes:
 
 
 def replace(record: Record, **changes: t.Any) -> Record:
-    """``dataclasses.replace`` that ignores schema fields the record type does not have yet."""
-    fields = {field.name for field in dataclasses.fields(record)}
-    return dataclasses.replace(record, **{key: value for key, value in changes.items() if key in fields})
+    """A copy of ``record`` with ``changes`` (``dataclasses.replace``; records are frozen)."""
+    return dataclasses.replace(record, **changes)
 
 
-def schema_of(record: AnyRecord, part: str) -> t.Any:
-    """The record's ``key_schema`` or ``value_schema`` (None when absent or schemaless)."""
-    return getattr(record, f"{part}_schema", None)
+def schema_of(record: AnyRecord, part: str) -> Schema | None:
+    """The record's ``key_schema`` or ``value_schema`` (None for a schemaless record)."""
+    return record.key_schema if part == "key" else record.value_schema

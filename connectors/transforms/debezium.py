@@ -29,7 +29,8 @@ import typing as t
 from pydantic import model_validator
 
 from headwater.connectors.config import PluginConfig
-from headwater.connectors.transforms.base import Record, Transformation, header_bytes, replace, schema_of
+from headwater.connectors.transforms import schemas
+from headwater.connectors.transforms.base import Record, Transformation, header_bytes, replace
 from headwater.connectors.transforms.fields import csv
 
 __all__ = ["ExtractNewRecordState"]
@@ -117,12 +118,10 @@ class ExtractNewRecordState(Transformation):
         envelope = record.value
         if envelope is None:
             return record if self.keep_tombstones else None
-        if schema_of(record, "value") is not None:
-            from headwater.connectors.transforms import schemas
-
-            if not schemas.is_envelope_schema(schema_of(record, "value")):
-                return record
-        elif not is_envelope(envelope):
+        envelope_schema = record.value_schema
+        if envelope_schema is not None and not schemas.is_envelope_schema(envelope_schema):
+            return record
+        if not is_envelope(envelope):
             return record
         op = envelope.get("op")
         if op == "t":
@@ -147,11 +146,9 @@ class ExtractNewRecordState(Transformation):
         if self.route_by and row.get(self.route_by) is not None:
             topic = str(row[self.route_by])
         new_schema = None
-        if schema_of(record, "value") is not None:
-            from headwater.connectors.transforms import schemas
-
+        if envelope_schema is not None:
             new_schema = schemas.unwrapped_schema(
-                schema_of(record, "value"), deleted=deleted, fields=self.fields, rewrite=self.deletes == "rewrite"
+                envelope_schema, deleted=deleted, fields=self.fields, rewrite=self.deletes == "rewrite"
             )
         return replace(record, topic=topic, value=row, value_schema=new_schema, headers=headers)
 

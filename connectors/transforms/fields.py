@@ -15,10 +15,12 @@ import typing as t
 
 from pydantic import Field, field_validator, model_validator
 
+from headwater.codecs import schema as s
 from headwater.codecs.converters import to_json_bytes
 from headwater.connectors.api import SinkRecord
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import RecordError
+from headwater.connectors.transforms import schemas
 from headwater.connectors.transforms.base import (
     AnyRecord,
     Record,
@@ -70,11 +72,13 @@ class FieldTransform(Transformation):
         """The new key or value of a record without a schema."""
         raise NotImplementedError
 
-    def with_schema(self, data: t.Any, schema: t.Any, record: AnyRecord) -> tuple[t.Any, t.Any]:
-        """The new data and schema of a record with a schema (default: the schemaless result, schema unchanged)."""
-        from headwater.connectors.transforms import schemas
+    def with_schema(self, data: t.Any, schema: s.Schema, record: AnyRecord) -> tuple[t.Any, s.Schema]:
+        """The new data and schema of a record with a schema.
 
-        return schemas.apply_with_schema(self, data, schema, record)
+        The default keeps the schema and computes the data as without one (struct values
+        are dicts either way): right for transformations that change no type.
+        """
+        return self.schemaless(data, record), schema
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,6 +159,21 @@ class InsertField(FieldTransform):
         value.update(self.insertions(record))
         return value
 
+    def with_schema(self, data: t.Any, schema: s.Schema, record: AnyRecord) -> tuple[t.Any, s.Schema]:
+        schemas.require_struct(schema, self.purpose)
+        added = []
+        for spec, kind in (
+            (self.topic, s.STRING),
+            (self.partition, s.INT32),
+            (self.offset, s.INT64),
+            (self.timestamp, s.TIMESTAMP),
+            (self.static, s.STRING),
+        ):
+            if spec is not None:
+                added.append((spec[0], kind.optional() if spec[1] else kind))
+        kept = [(item.name, item.schema) for item in schema.fields if item.name not in {name for name, _ in added}]
+        return self.schemaless(data, record), schemas.with_fields(schema, kept + added)
+
 
 def _utc_from_ms(ms: int) -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=ms)
@@ -221,6 +240,15 @@ class ReplaceField(FieldTransform):
     def schemaless(self, data: t.Any, record: AnyRecord) -> t.Any:
         value = require_map(data, self.purpose)
         return {self.renamed(name): item for name, item in value.items() if self.keeps(name)}
+
+    def with_schema(self, data: t.Any, schema: s.Schema, record: AnyRecord) -> tuple[t.Any, s.Schema]:
+        schemas.require_struct(schema, self.purpose)
+        kept = [(self.renamed(item.name), item.schema) for item in schema.fields if self.keeps(item.name)]
+        new_schema = schemas.with_fields(schema, kept)
+        value = require_map(data, self.purpose)
+        return {self.renamed(item.name): value.get(item.name) for item in schema.fields if self.keeps(item.name)}, (
+            new_schema
+        )
 
 
 class ReplaceFieldKey(ReplaceField):
@@ -391,6 +419,10 @@ class ExtractField(FieldTransform):
     def schemaless(self, data: t.Any, record: AnyRecord) -> t.Any:
         return require_map(data, self.purpose).get(t.cast(FieldConfig, self.config).field)
 
+    def with_schema(self, data: t.Any, schema: s.Schema, record: AnyRecord) -> tuple[t.Any, s.Schema]:
+        name = t.cast(FieldConfig, self.config).field
+        return self.schemaless(data, record), schemas.field_schema(schema, name, self.purpose)
+
 
 class ExtractFieldKey(ExtractField):
     part = "key"
@@ -410,6 +442,10 @@ class HoistField(FieldTransform):
 
     def schemaless(self, data: t.Any, record: AnyRecord) -> t.Any:
         return {t.cast(FieldConfig, self.config).field: data}
+
+    def with_schema(self, data: t.Any, schema: s.Schema, record: AnyRecord) -> tuple[t.Any, s.Schema]:
+        name = t.cast(FieldConfig, self.config).field
+        return {name: data}, s.struct({name: schema})
 
 
 class HoistFieldKey(HoistField):
@@ -437,6 +473,22 @@ class Flatten(FieldTransform):
         out: dict[str, t.Any] = {}
         self._flatten(require_map(data, self.purpose), "", out)
         return out
+
+    def with_schema(self, data: t.Any, schema: s.Schema, record: AnyRecord) -> tuple[t.Any, s.Schema]:
+        schemas.require_struct(schema, self.purpose)
+        pairs: list[tuple[str, s.Schema]] = []
+        self._flatten_schema(schema, "", False, pairs)
+        return self.schemaless(data, record), schemas.with_fields(schema, pairs)
+
+    def _flatten_schema(self, schema: s.Schema, prefix: str, optional: bool, out: list[tuple[str, s.Schema]]) -> None:
+        delimiter = t.cast(FlattenConfig, self.config).delimiter
+        for item in schema.fields:
+            path = f"{prefix}{delimiter}{item.name}" if prefix else item.name
+            nested_optional = optional or item.schema.is_optional
+            if item.schema.type is s.Type.STRUCT:
+                self._flatten_schema(item.schema, path, nested_optional, out)
+            else:
+                out.append((path, item.schema.optional() if nested_optional else item.schema))
 
     def _flatten(self, value: t.Mapping[str, t.Any], prefix: str, out: dict[str, t.Any]) -> None:
         delimiter = t.cast(FlattenConfig, self.config).delimiter
@@ -594,6 +646,25 @@ class Cast(FieldTransform):
                     msg = f"field {name!r}: {exc}"
                     raise RecordError(msg) from exc
         return value
+
+    def with_schema(self, data: t.Any, schema: s.Schema, record: AnyRecord) -> tuple[t.Any, s.Schema]:
+        if self.whole is not None:
+            if not schema.type.is_primitive:
+                msg = f"cannot cast a {s.describe(schema)} as a whole"
+                raise RecordError(msg)
+            return self.schemaless(data, record), schemas.keep_optional(schema, schemas.CAST_SCHEMAS[self.whole])
+        schemas.require_struct(schema, self.purpose)
+        pairs = []
+        for item in schema.fields:
+            kind = self.fields.get(item.name)
+            if kind is None:
+                pairs.append((item.name, item.schema))
+            elif not item.schema.type.is_primitive:
+                msg = f"field {item.name!r}: cannot cast a {s.describe(item.schema)} to {kind}"
+                raise RecordError(msg)
+            else:
+                pairs.append((item.name, schemas.keep_optional(item.schema, schemas.CAST_SCHEMAS[kind])))
+        return self.schemaless(data, record), schemas.with_fields(schema, pairs)
 
 
 class CastKey(Cast):

@@ -10,7 +10,9 @@ import typing as t
 
 from pydantic import Field, field_validator, model_validator
 
+from headwater.codecs import schema as s
 from headwater.connectors.config import PluginConfig
+from headwater.connectors.transforms import schemas
 from headwater.connectors.transforms.base import AnyRecord, Record, Transformation, header_bytes, replace, require_map
 from headwater.connectors.transforms.fields import FieldTransform, csv
 
@@ -73,6 +75,13 @@ class HeaderFrom(FieldTransform):
         for field, _header in self.pairs:
             value.pop(field, None)
         return value
+
+    def with_schema(self, data: t.Any, schema: s.Schema, record: AnyRecord) -> tuple[t.Any, s.Schema]:
+        moved = {field for field, _header in self.pairs}
+        for field in moved:
+            schemas.field_schema(schema, field, self.purpose)
+        kept = [(item.name, item.schema) for item in schema.fields if item.name not in moved]
+        return self.schemaless(data, record), schemas.with_fields(schema, kept)
 
 
 class HeaderFromKey(HeaderFrom):

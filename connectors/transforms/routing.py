@@ -10,14 +10,30 @@ from pydantic import Field, field_validator
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.transforms.base import AnyRecord, Predicate, Record, Transformation, replace
 
-__all__ = ["Filter", "HasHeaderKey", "RecordIsTombstone", "RegexRouter", "TopicNameMatches", "java_replacement"]
+__all__ = [
+    "Filter",
+    "HasHeaderKey",
+    "RecordIsTombstone",
+    "RegexRouter",
+    "TopicNameMatches",
+    "java_regex",
+    "java_replacement",
+]
 
 _CONNECT = "org.apache.kafka.connect.transforms."
 
 
+_JAVA_NAMED_GROUP = re.compile(r"(?<!\\)\(\?<([A-Za-z][A-Za-z0-9]*)>")
+
+
+def java_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a Java regular expression: its named groups ``(?<name>...)`` become Python's ``(?P<name>...)``."""
+    return re.compile(_JAVA_NAMED_GROUP.sub(r"(?P<\1>", pattern))
+
+
 def _regex(value: str) -> str:
     try:
-        re.compile(value)
+        java_regex(value)
     except re.error as exc:
         msg = f"not a valid regular expression: {exc}"
         raise ValueError(msg) from exc
@@ -82,7 +98,7 @@ class RegexRouter(Transformation):
 
     def __init__(self, config: RegexRouterConfig) -> None:
         super().__init__(config)
-        self.regex = re.compile(config.regex)
+        self.regex = java_regex(config.regex)
         self.template = java_replacement(config.replacement)
 
     def apply(self, record: Record) -> Record | None:
@@ -119,7 +135,7 @@ class TopicNameMatches(Predicate):
 
     def __init__(self, config: TopicNameMatchesConfig) -> None:
         super().__init__(config)
-        self.pattern = re.compile(config.pattern)
+        self.pattern = java_regex(config.pattern)
 
     def test(self, record: AnyRecord) -> bool:
         return self.pattern.fullmatch(record.topic) is not None

@@ -13,9 +13,11 @@ import typing as t
 
 from pydantic import Field, field_validator, model_validator
 
+from headwater.codecs import schema as s
 from headwater.codecs.javatime import JavaDateFormat
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import RecordError
+from headwater.connectors.transforms import schemas
 from headwater.connectors.transforms.base import AnyRecord, Record, Transformation, replace, require_map
 from headwater.connectors.transforms.fields import FieldTransform
 
@@ -25,6 +27,7 @@ _CONNECT = "org.apache.kafka.connect.transforms."
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 TargetType: t.TypeAlias = t.Literal["string", "unix", "Date", "Time", "Timestamp"]
 Precision: t.TypeAlias = t.Literal["seconds", "milliseconds", "microseconds", "nanoseconds"]
+_TARGET_SCHEMAS = {"string": s.STRING, "unix": s.INT64, "Date": s.DATE, "Time": s.TIME, "Timestamp": s.TIMESTAMP}
 _PER_SECOND = {"seconds": 1, "milliseconds": 1_000, "microseconds": 1_000_000, "nanoseconds": 1_000_000_000}
 
 
@@ -116,6 +119,17 @@ class TimestampConverter(FieldTransform):
             return micros * self.per_second // 1_000_000
         assert self.format is not None  # the config requires it for target.type=string
         return self.format.format(moment)
+
+    def with_schema(self, data: t.Any, schema: s.Schema, record: AnyRecord) -> tuple[t.Any, s.Schema]:
+        target = _TARGET_SCHEMAS[self.target]
+        if not self.field:
+            return self.convert(data), schemas.keep_optional(schema, target)
+        field_schema = schemas.field_schema(schema, self.field, self.purpose)
+        pairs = [
+            (item.name, schemas.keep_optional(field_schema, target) if item.name == self.field else item.schema)
+            for item in schema.fields
+        ]
+        return self.schemaless(data, record), schemas.with_fields(schema, pairs)
 
     def schemaless(self, data: t.Any, record: AnyRecord) -> t.Any:
         if not self.field:
