@@ -68,10 +68,12 @@ __all__ = [
     "infer",
     "map_of",
     "merge",
+    "mismatch",
     "rescale",
     "struct",
     "to_connect_json",
     "unscaled_bytes",
+    "validate_primitive",
     "value_from_json",
     "value_to_json",
 ]
@@ -454,9 +456,14 @@ _INT_RANGES = {
 }
 
 
-def _fail(path: str, schema: Schema, value: t.Any, why: str = "") -> t.NoReturn:
+def mismatch(path: str, schema: Schema, value: t.Any, why: str = "") -> t.NoReturn:
     msg = f"{path}: {type(value).__name__} {value!r:.60} does not fit {describe(schema)}{why}"
     raise SchemaError(msg)
+
+
+def validate_primitive(schema: Schema, value: t.Any, path: str) -> None:
+    """Raise :class:`SchemaError` if ``value`` does not fit the primitive (or logical) ``schema``."""
+    _validate(schema, value, path)
 
 
 def _validate(schema: Schema, value: t.Any, path: str) -> None:
@@ -469,53 +476,53 @@ def _validate(schema: Schema, value: t.Any, path: str) -> None:
     name = schema.name
     if name == DECIMAL:
         if not isinstance(value, decimal.Decimal):
-            _fail(path, schema, value)
+            mismatch(path, schema, value)
         rescale(value, schema.scale, path)
         return
     if name == DATE_NAME:
         if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
-            _fail(path, schema, value)
+            mismatch(path, schema, value)
         return
     if name == TIME_NAME:
         if not isinstance(value, datetime.time):
-            _fail(path, schema, value)
+            mismatch(path, schema, value)
         return
     if name == TIMESTAMP_NAME:
         if not isinstance(value, datetime.datetime):
-            _fail(path, schema, value)
+            mismatch(path, schema, value)
         return
     if kind in _INT_RANGES:
         low, high = _INT_RANGES[kind]
         if not isinstance(value, int) or isinstance(value, bool):
-            _fail(path, schema, value)
+            mismatch(path, schema, value)
         if not low <= value <= high:
-            _fail(path, schema, value, " (out of range)")
+            mismatch(path, schema, value, " (out of range)")
     elif kind in (Type.FLOAT32, Type.FLOAT64):
         if not isinstance(value, (float, int)) or isinstance(value, bool):
-            _fail(path, schema, value)
+            mismatch(path, schema, value)
     elif kind is Type.BOOLEAN:
         if not isinstance(value, bool):
-            _fail(path, schema, value)
+            mismatch(path, schema, value)
     elif kind is Type.STRING:
         if not isinstance(value, str):
-            _fail(path, schema, value)
+            mismatch(path, schema, value)
     elif kind is Type.BYTES:
         if not isinstance(value, (bytes, bytearray, memoryview)):
-            _fail(path, schema, value)
+            mismatch(path, schema, value)
     elif kind is Type.ARRAY:
         if not isinstance(value, (list, tuple)):
-            _fail(path, schema, value)
+            mismatch(path, schema, value)
         for index, item in enumerate(value):
             _validate(t.cast(Schema, schema.items), item, f"{path}[{index}]")
     elif kind is Type.MAP:
         if not isinstance(value, t.Mapping):
-            _fail(path, schema, value)
+            mismatch(path, schema, value)
         for key, item in value.items():
             _validate(t.cast(Schema, schema.keys), key, f"{path}.<key>")
             _validate(t.cast(Schema, schema.values), item, f"{path}[{key!r}]")
     else:
         if not isinstance(value, t.Mapping):
-            _fail(path, schema, value)
+            mismatch(path, schema, value)
         unknown = set(value) - set(schema.field_names)
         if unknown:
             msg = f"{path}: fields {sorted(unknown)} are not in {schema.name or 'the struct'}"
@@ -602,19 +609,24 @@ def from_connect_json(document: t.Any, path: str = "") -> Schema:
     return schema
 
 
-def value_to_json(schema: Schema, value: t.Any, *, decimal_format: str = "BASE64", path: str = "") -> t.Any:
+def value_to_json(
+    schema: Schema, value: t.Any, *, decimal_format: str = "BASE64", map_entries: bool = False, path: str = ""
+) -> t.Any:
     """``value`` as Connect's ``JsonConverter`` payload under ``schema``: JSON-ready Python data.
 
     Decimals become base64 strings (``BASE64``) or exact :class:`decimal.Decimal` numbers
     (``NUMERIC``, to be written as JSON numbers), rescaled to the schema's scale; dates,
-    times and timestamps become Connect's ints; bytes become base64.
+    times and timestamps become Connect's ints; bytes become base64. Maps with non-string
+    keys become ``[key, value]`` pairs, or ``{"key", "value"}`` entries with ``map_entries``.
 
     Raises:
         SchemaError: naming the field path of a value that does not fit.
     """
     if value is None:
         if schema.default is not None:
-            return value_to_json(schema, schema.default, decimal_format=decimal_format, path=path)
+            return value_to_json(
+                schema, schema.default, decimal_format=decimal_format, map_entries=map_entries, path=path
+            )
         if not schema.is_optional:
             msg = f"{path or '<root>'}: null in a required {describe(schema)}"
             raise SchemaError(msg)
@@ -627,7 +639,7 @@ def value_to_json(schema: Schema, value: t.Any, *, decimal_format: str = "BASE64
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     value = decimal.Decimal(str(value))
                 else:
-                    _fail(path or "<root>", schema, value)
+                    mismatch(path or "<root>", schema, value)
             if decimal_format == "BASE64":
                 return base64.b64encode(unscaled_bytes(value, schema.scale)).decode()
             return rescale(value, schema.scale, path)
@@ -641,7 +653,7 @@ def value_to_json(schema: Schema, value: t.Any, *, decimal_format: str = "BASE64
             return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
     if kind is Type.STRUCT:
         if not isinstance(value, t.Mapping):
-            _fail(path or "<root>", schema, value)
+            mismatch(path or "<root>", schema, value)
         unknown = set(value) - set(schema.field_names)
         if unknown:
             msg = f"{path or '<root>'}: fields {sorted(unknown)} are not in the schema {schema.name or ''}".rstrip()
@@ -651,55 +663,62 @@ def value_to_json(schema: Schema, value: t.Any, *, decimal_format: str = "BASE64
                 item.schema,
                 value.get(item.name),
                 decimal_format=decimal_format,
+                map_entries=map_entries,
                 path=f"{path}.{item.name}" if path else item.name,
             )
             for item in schema.fields
         }
     if kind is Type.ARRAY:
         if not isinstance(value, (list, tuple)):
-            _fail(path or "<root>", schema, value)
+            mismatch(path or "<root>", schema, value)
         items = t.cast(Schema, schema.items)
         return [
-            value_to_json(items, item, decimal_format=decimal_format, path=f"{path}[{index}]")
+            value_to_json(items, item, decimal_format=decimal_format, map_entries=map_entries, path=f"{path}[{index}]")
             for index, item in enumerate(value)
         ]
     if kind is Type.MAP:
         if not isinstance(value, t.Mapping):
-            _fail(path or "<root>", schema, value)
+            mismatch(path or "<root>", schema, value)
         keys, values = t.cast(Schema, schema.keys), t.cast(Schema, schema.values)
         if keys.type is Type.STRING:
             return {
-                key: value_to_json(values, item, decimal_format=decimal_format, path=f"{path}[{key!r}]")
+                key: value_to_json(
+                    values, item, decimal_format=decimal_format, map_entries=map_entries, path=f"{path}[{key!r}]"
+                )
                 for key, item in value.items()
             }
-        # Connect writes maps with non-string keys as an array of [key, value] pairs.
-        return [
+        # Connect's JsonConverter writes maps with non-string keys as [key, value] pairs,
+        # Confluent's JSON Schema converter as {"key": ..., "value": ...} entries.
+        pairs = [
             [
-                value_to_json(keys, key, decimal_format=decimal_format, path=f"{path}<key>"),
-                value_to_json(values, item, decimal_format=decimal_format, path=f"{path}[{key!r}]"),
+                value_to_json(keys, key, decimal_format=decimal_format, map_entries=map_entries, path=f"{path}<key>"),
+                value_to_json(
+                    values, item, decimal_format=decimal_format, map_entries=map_entries, path=f"{path}[{key!r}]"
+                ),
             ]
             for key, item in value.items()
         ]
+        return [{"key": key, "value": item} for key, item in pairs] if map_entries else pairs
     if kind is Type.BYTES:
         if isinstance(value, (bytes, bytearray, memoryview)):
             return base64.b64encode(bytes(value)).decode()
-        _fail(path or "<root>", schema, value)
+        mismatch(path or "<root>", schema, value)
     if kind in _INT_RANGES:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, decimal.Decimal) and value == value.to_integral_value():
             return int(value)
-        _fail(path or "<root>", schema, value)
+        mismatch(path or "<root>", schema, value)
     if kind in (Type.FLOAT32, Type.FLOAT64):
         if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
             return float(value)
-        _fail(path or "<root>", schema, value)
+        mismatch(path or "<root>", schema, value)
     if kind is Type.BOOLEAN:
         if isinstance(value, bool):
             return value
-        _fail(path or "<root>", schema, value)
+        mismatch(path or "<root>", schema, value)
     if not isinstance(value, str):
-        _fail(path or "<root>", schema, value)
+        mismatch(path or "<root>", schema, value)
     return value
 
 
@@ -739,26 +758,27 @@ def value_from_json(schema: Schema | None, value: t.Any, path: str = "") -> t.An
         raise SchemaError(msg) from exc
     if kind is Type.STRUCT:
         if not isinstance(value, dict):
-            _fail(path or "<root>", schema, value)
+            mismatch(path or "<root>", schema, value)
         return {
             item.name: value_from_json(item.schema, value.get(item.name), f"{path}.{item.name}" if path else item.name)
             for item in schema.fields
         }
     if kind is Type.ARRAY:
         if not isinstance(value, list):
-            _fail(path or "<root>", schema, value)
+            mismatch(path or "<root>", schema, value)
         return [value_from_json(schema.items, item, f"{path}[{index}]") for index, item in enumerate(value)]
     if kind is Type.MAP:
         if isinstance(value, dict):
             return {key: value_from_json(schema.values, item, f"{path}[{key!r}]") for key, item in value.items()}
         if isinstance(value, list):
+            pairs = [(pair["key"], pair["value"]) if isinstance(pair, dict) else pair for pair in value]
             return {
-                value_from_json(schema.keys, pair[0], f"{path}<key>"): value_from_json(
-                    schema.values, pair[1], f"{path}<value>"
+                value_from_json(schema.keys, key, f"{path}<key>"): value_from_json(
+                    schema.values, item, f"{path}<value>"
                 )
-                for pair in value
+                for key, item in pairs
             }
-        _fail(path or "<root>", schema, value)
+        mismatch(path or "<root>", schema, value)
     if kind is Type.BYTES:
         if isinstance(value, str):
             try:
@@ -766,17 +786,17 @@ def value_from_json(schema: Schema | None, value: t.Any, path: str = "") -> t.An
             except ValueError as exc:
                 msg = f"{path or '<root>'}: bytes field is not base64: {exc}"
                 raise SchemaError(msg) from exc
-        _fail(path or "<root>", schema, value)
+        mismatch(path or "<root>", schema, value)
     if kind in _INT_RANGES:
         if isinstance(value, decimal.Decimal) and value == value.to_integral_value():
             return int(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        _fail(path or "<root>", schema, value)
+        mismatch(path or "<root>", schema, value)
     if kind in (Type.FLOAT32, Type.FLOAT64):
         if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
             return float(value)
-        _fail(path or "<root>", schema, value)
+        mismatch(path or "<root>", schema, value)
     return value
 
 

@@ -80,8 +80,11 @@ def test_bad_bytes_are_record_errors_that_name_the_topic() -> None:
 
 def test_unknown_converter_and_options_are_config_errors() -> None:
     with pytest.raises(ConfigError) as caught:
-        make_converter("avro", {}, key="value.converter")
+        make_converter("protobuf-nope", {}, key="value.converter")
     assert caught.value.errors[0].key == "value.converter"
+    with pytest.raises(ConfigError) as caught:
+        make_converter("io.confluent.connect.avro.AvroConverter", {}, key="value.converter")
+    assert caught.value.errors[0].key == "value.converter.schema.registry.url"
     with pytest.raises(ConfigError) as caught:
         make_converter("json", {"schemas.enable": "maybe", "colour": "x"}, key="key.converter")
     assert {e.key for e in caught.value.errors} == {"key.converter.colour"}
