@@ -39,7 +39,7 @@ import typing as t
 import zlib
 from dataclasses import dataclass, field
 
-from headwater.codecs.envelope import ChangeEvent, Op, canonical_key, to_messages
+from headwater.codecs.envelope import ChangeEvent, Op, canonical_key, source_block, to_messages
 from headwater.connectors.api import (
     ErrantSourceRecord,
     SourceOffset,
@@ -49,8 +49,10 @@ from headwater.connectors.api import (
     SourceTaskContext,
 )
 from headwater.connectors.errors import FatalError
+from headwater.connectors.initial_load import InitialLoad
 from headwater.connectors.mainframe.client import DatasetReader, FileInfo, LocalDatasetReader
 from headwater.connectors.mainframe.config import MainframeCopybookConfig, key_path
+from headwater.connectors.version import HEADWATER_VERSION
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -75,6 +77,11 @@ Row: t.TypeAlias = dict[str, t.Any]
 Output: t.TypeAlias = "list[SourceRecord | ErrantSourceRecord]"
 _POLL_BUDGET_S = 0.5
 _CONNECTOR = "mainframe-copybook"
+
+
+def _source(config: MainframeCopybookConfig, ts_ms: int, **fields: t.Any) -> dict[str, t.Any]:
+    """The ``source`` block: Debezium's common fields (``name`` is the topic), then the file position."""
+    return source_block(version=HEADWATER_VERSION, connector=_CONNECTOR, name=config.topic, ts_ms=ts_ms, **fields)
 
 
 def owns(name: str, task_index: int, task_count: int) -> bool:
@@ -371,8 +378,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                 out.append(ErrantSourceRecord(partition, offset, error, raw.data))
             elif row is not None:
                 key = self._key(row) if key_paths else {"file": name, "record": number}
-                source = {"connector": _CONNECTOR, "file": name, "record": number, "offset": raw.offset,
-                          "generation": None, "snapshot": "false"}  # fmt: skip
+                source = _source(self.config, ts_ms, file=name, record=number, offset=raw.offset, generation=None)
                 value = {"before": None, "after": row, "source": source, "op": "c", "ts_ms": ts_ms}
                 out.append(SourceRecord(partition, offset, topic, key, value))
             else:
@@ -414,8 +420,8 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         offset = {"record": number, "byte": byte_end, **resume}
         row = hierarchy.row
         key = self._key(row) if self._key_paths else {"file": stream.name, "record": hierarchy.record_number}
-        source = {"connector": _CONNECTOR, "file": stream.name, "record": hierarchy.record_number,
-                  "offset": hierarchy.byte_offset, "generation": None, "snapshot": "false"}  # fmt: skip
+        source = _source(self.config, stream.mtime_ms, file=stream.name, record=hierarchy.record_number,
+                         offset=hierarchy.byte_offset, generation=None)  # fmt: skip
         value = {"before": None, "after": row, "source": source, "op": "c", "ts_ms": stream.mtime_ms}
         out.append(SourceRecord(stream.partition, offset, self.config.topic, key, value))
         stream.last_emitted = number
@@ -512,6 +518,7 @@ class _SnapshotState:
         self.next_scan = 0.0
         self.history: list[str] = []
         self.end: dict[str, t.Any] = {"resume.byte": 0, "resume.record": 1, "resume.block.end": None}
+        self.initial_load = InitialLoad()
         stored = task.context.offsets.offset(self.partition)
         if stored is not None:
             generation = str(stored["generation"])
@@ -635,7 +642,7 @@ class _SnapshotState:
                 number = raw.number
                 offset = self._offset("scan", number, end if number == last else anchor)
                 if error is not None:
-                    out.append(ErrantSourceRecord(partition, offset, error, raw.data))
+                    out.extend(self.initial_load.other(ErrantSourceRecord(partition, offset, error, raw.data)))
                     continue
                 if row is None:
                     continue
@@ -646,11 +653,14 @@ class _SnapshotState:
                 if previous is not None and previous[1] == row:
                     continue  # unchanged since the last generation
                 op = Op.CREATE if previous is None else Op.UPDATE
-                source = {"connector": _CONNECTOR, "file": gen, "record": number, "offset": raw.offset,
-                          "generation": gen, "snapshot": "false"}  # fmt: skip
+                source = _source(self.config, ts_ms, file=gen, record=number, offset=raw.offset, generation=gen)
                 event = ChangeEvent(op, key, previous[1] if previous else None, row, source, ts_ms)
+                if self.base is None:  # the first generation is the initial load: reads
+                    out.extend(self.initial_load.read(partition, offset, topic, event))
+                    continue
                 out.append(SourceRecord(partition, offset, topic, key, event.value()))
             if finished:
+                out.extend(self.initial_load.finish())
                 self.phase = "deletes"
                 self.end = end
                 return
@@ -673,8 +683,7 @@ class _SnapshotState:
             self.deleted += 1
             phase = "done" if self.deleted == len(self.deletes) else "deletes"
             offset = self._offset(phase, 0, end)
-            source = {"connector": _CONNECTOR, "file": gen, "record": None, "offset": None,
-                      "generation": gen, "snapshot": "false"}  # fmt: skip
+            source = _source(self.config, ts_ms, file=gen, record=None, offset=None, generation=gen)
             event = ChangeEvent(Op.DELETE, key, row, None, source, ts_ms)
             for message_key, value in to_messages(event, tombstone_on_delete=self.config.tombstones_on_delete):
                 out.append(SourceRecord(partition, offset, topic, message_key, value))
