@@ -52,6 +52,7 @@ from headwater.connectors.errors import FatalError
 from headwater.connectors.initial_load import InitialLoad
 from headwater.connectors.mainframe.client import DatasetReader, FileInfo, LocalDatasetReader
 from headwater.connectors.mainframe.config import MainframeCopybookConfig, key_path
+from headwater.connectors.mainframe.field_types import FieldTypes
 from headwater.connectors.version import HEADWATER_VERSION
 
 if t.TYPE_CHECKING:
@@ -150,6 +151,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         self._fast = self._plan.vectorizable and not config.segment_filter
         layout = config.layout()
         self._key_paths = [key_path(layout, name) for name in config.key_fields_list()]
+        self._field_types = FieldTypes(config.field_types, layout)
         self._length_reader, self._length_field_end = self._make_length_reader()
         self._chunk = max(64 * 1024, min(16 * 1024 * 1024, config.batch_size * (self._plan.record_length + 8)))
         self._interval = config.poll_interval_ms / 1000
@@ -216,6 +218,12 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
 
     def _decode(self, raws: list[RawRecord], source: str) -> Iterator[tuple[RawRecord, Row | None, DecodeError | None]]:
         """Each split record with its decoded row (None: dropped by the segment filter) or its error."""
+        decoded = self._decode_records(raws, source)
+        return self._field_types.apply(decoded, source) if self._field_types else decoded
+
+    def _decode_records(
+        self, raws: list[RawRecord], source: str
+    ) -> Iterator[tuple[RawRecord, Row | None, DecodeError | None]]:
         from headwater.codecs.copybook import DecodeError, decode_record, decode_records
 
         rest = raws
