@@ -107,6 +107,7 @@ class SinkTaskRunner:
         assert self._errors is not None
         key_converter = env.key_converter
         value_converter = env.value_converter
+        transforms = env.transforms or None
         records: list[SinkRecord] = []
         last: dict[tuple[str, int], int] = {}
         for message in messages:
@@ -143,8 +144,8 @@ class SinkTaskRunner:
             record: SinkRecord | None = SinkRecord(
                 topic, partition, offset, key, value, tuple(headers) if headers else (), message.timestamp()[1]
             )
-            if env.transforms and record is not None:
-                record = self._transform(record, message, env.transforms)
+            if transforms is not None:
+                record = self._transform(record, message, transforms)
             if record is not None:
                 records.append(record)
         # Kept until the next commit so that a record reported later (from a buffering

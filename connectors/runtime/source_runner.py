@@ -148,7 +148,7 @@ class SourceTaskRunner:
         value_to_bytes = self.env.value_converter.to_bytes
         produce = functools.partial(producer.produce, on_delivery=self._on_delivery)
         pending = self._pending
-        transforms = self.env.transforms
+        transforms = self.env.transforms or None
         sent = 0
         for record in records:
             partition_key = self._partition_key(record.partition)
@@ -157,7 +157,7 @@ class SourceTaskRunner:
                 errors.handle(record.error, stage=Stage.TASK_POLL, where=where, value=record.raw or None)
                 pending[partition_key] = (record.partition, record.offset)
                 continue
-            if transforms:
+            if transforms is not None:
                 transformed = self._transform(errors, record, transforms)
                 if transformed is None:  # dropped by a transform, or sent to the dead-letter topic
                     pending[partition_key] = (record.partition, record.offset)
