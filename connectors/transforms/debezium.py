@@ -28,6 +28,7 @@ import typing as t
 
 from pydantic import model_validator
 
+from headwater.codecs import schema as s
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.transforms import schemas
 from headwater.connectors.transforms.base import Record, Transformation, header_bytes, replace
@@ -88,7 +89,12 @@ def _metadata_specs(spec: str, prefix: str) -> list[tuple[str | None, str, str]]
 
 def is_envelope(value: t.Any) -> bool:
     """True for a Debezium change-event value (schemaless: a map with op, before and after)."""
-    return isinstance(value, t.Mapping) and "op" in value and "after" in value and "before" in value
+    return (
+        (type(value) is dict or isinstance(value, t.Mapping))
+        and "op" in value
+        and "after" in value
+        and ("before" in value)
+    )
 
 
 class ExtractNewRecordState(Transformation):
@@ -113,6 +119,7 @@ class ExtractNewRecordState(Transformation):
         self.fields = _metadata_specs(config.add_fields, config.add_fields_prefix)
         self.headers = _metadata_specs(config.add_headers, config.add_headers_prefix)
         self.route_by = config.route_by_field
+        self._schemas: dict[tuple[int, bool], tuple[s.Schema, s.Schema]] = {}
 
     def apply(self, record: Record) -> Record | None:
         envelope = record.value
@@ -147,17 +154,25 @@ class ExtractNewRecordState(Transformation):
             topic = str(row[self.route_by])
         new_schema = None
         if envelope_schema is not None:
-            new_schema = schemas.unwrapped_schema(
+            new_schema = self._row_schema(envelope_schema, deleted)
+        return replace(record, topic=topic, value=row, value_schema=new_schema, headers=headers)
+
+    def _row_schema(self, envelope_schema: s.Schema, deleted: bool) -> s.Schema:
+        """The unwrapped row's schema, remembered per envelope schema object (sources reuse theirs)."""
+        cache_key = (id(envelope_schema), deleted)
+        cached = self._schemas.get(cache_key)
+        if cached is None or cached[0] is not envelope_schema:
+            row = schemas.unwrapped_schema(
                 envelope_schema, deleted=deleted, fields=self.fields, rewrite=self.deletes == "rewrite"
             )
-        return replace(record, topic=topic, value=row, value_schema=new_schema, headers=headers)
+            if len(self._schemas) >= 1_000:
+                self._schemas.clear()
+            cached = self._schemas[cache_key] = (envelope_schema, row)
+        return cached[1]
 
 
 def _lookup(envelope: t.Mapping[str, t.Any], struct: str | None, field: str) -> t.Any:
-    if struct is not None:
-        block = envelope.get(struct)
-        return block.get(field) if isinstance(block, t.Mapping) else None
-    if field in envelope:
+    if struct is None and field in envelope:
         return envelope[field]
-    source = envelope.get("source")
-    return source.get(field) if isinstance(source, t.Mapping) else None
+    block = envelope.get(struct or "source")
+    return block.get(field) if type(block) is dict or isinstance(block, t.Mapping) else None

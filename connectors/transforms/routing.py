@@ -100,12 +100,22 @@ class RegexRouter(Transformation):
         super().__init__(config)
         self.regex = java_regex(config.regex)
         self.template = java_replacement(config.replacement)
+        self._routes: dict[str, str] = {}
+
+    def route(self, topic: str) -> str:
+        """The new name of ``topic`` (itself when it does not match); remembered, as topics are few."""
+        routed = self._routes.get(topic)
+        if routed is None:
+            match = self.regex.fullmatch(topic)
+            routed = topic if match is None else match.expand(self.template)
+            if len(self._routes) >= 10_000:
+                self._routes.clear()
+            self._routes[topic] = routed
+        return routed
 
     def apply(self, record: Record) -> Record | None:
-        match = self.regex.fullmatch(record.topic)
-        if match is None:
-            return record
-        return replace(record, topic=match.expand(self.template))
+        topic = self.route(record.topic)
+        return record if topic == record.topic else replace(record, topic=topic)
 
 
 class Filter(Transformation):
