@@ -475,20 +475,32 @@ class Flatten(FieldTransform):
         return out
 
     def with_schema(self, data: t.Any, schema: s.Schema, record: AnyRecord) -> tuple[t.Any, s.Schema]:
+        """Flattened by the schema: a null optional struct gives a null for each of its fields."""
         schemas.require_struct(schema, self.purpose)
         pairs: list[tuple[str, s.Schema]] = []
-        self._flatten_schema(schema, "", False, pairs)
-        return self.schemaless(data, record), schemas.with_fields(schema, pairs)
+        values: dict[str, t.Any] = {}
+        self._flatten_schema(schema, require_map(data, self.purpose), "", False, pairs, values)
+        return values, schemas.with_fields(schema, pairs)
 
-    def _flatten_schema(self, schema: s.Schema, prefix: str, optional: bool, out: list[tuple[str, s.Schema]]) -> None:
+    def _flatten_schema(
+        self,
+        schema: s.Schema,
+        value: t.Mapping[str, t.Any] | None,
+        prefix: str,
+        optional: bool,
+        pairs: list[tuple[str, s.Schema]],
+        values: dict[str, t.Any],
+    ) -> None:
         delimiter = t.cast(FlattenConfig, self.config).delimiter
         for item in schema.fields:
             path = f"{prefix}{delimiter}{item.name}" if prefix else item.name
             nested_optional = optional or item.schema.is_optional
+            inner = value.get(item.name) if value is not None else None
             if item.schema.type is s.Type.STRUCT:
-                self._flatten_schema(item.schema, path, nested_optional, out)
+                self._flatten_schema(item.schema, inner, path, nested_optional, pairs, values)
             else:
-                out.append((path, item.schema.optional() if nested_optional else item.schema))
+                pairs.append((path, item.schema.optional() if nested_optional else item.schema))
+                values[path] = inner
 
     def _flatten(self, value: t.Mapping[str, t.Any], prefix: str, out: dict[str, t.Any]) -> None:
         delimiter = t.cast(FlattenConfig, self.config).delimiter

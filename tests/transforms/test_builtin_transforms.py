@@ -188,6 +188,9 @@ def test_flatten_with_a_schema_makes_fields_under_optional_structs_optional() ->
     assert out.value_schema.field_names == ("id", "name.first", "name.last")
     assert out.value_schema.field("name.first").schema == s.STRING.optional()
     assert out.value_schema.field("id").schema == s.INT32
+    empty = applied(chain("Flatten$Value"), sink({"id": 2, "name": None}, value_schema=row))
+    assert empty.value == {"id": 2, "name.first": None, "name.last": None}
+    empty.value_schema.validate(empty.value)
 
 
 # -- Cast --------------------------------------------------------------------------------------
