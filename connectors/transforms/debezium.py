@@ -30,6 +30,7 @@ from pydantic import model_validator
 
 from headwater.codecs import schema as s
 from headwater.connectors.config import PluginConfig
+from headwater.connectors.errors import RecordError
 from headwater.connectors.transforms import schemas
 from headwater.connectors.transforms.base import Record, Transformation, header_bytes, replace
 from headwater.connectors.transforms.fields import csv
@@ -144,7 +145,11 @@ class ExtractNewRecordState(Transformation):
             return None
         if deleted and self.deletes == "tombstone":
             return replace(record, value=None, value_schema=None, headers=headers)
-        row = dict(envelope.get("before") if deleted else envelope["after"] or {})
+        state = envelope.get("before") if deleted else envelope["after"]
+        if not isinstance(state, t.Mapping):
+            msg = f"a change event with op {op!r} needs a {'before' if deleted else 'after'} row to unwrap"
+            raise RecordError(msg)
+        row = dict(state)
         for struct, field, name in self.fields:
             row[name] = _lookup(envelope, struct, field)
         if self.deletes == "rewrite":

@@ -397,8 +397,6 @@ class ValueToKey(Transformation):
             return record
         schema = schema_of(record, "value")
         if schema is not None:
-            from headwater.connectors.transforms import schemas
-
             key, key_schema = schemas.value_to_key(self.fields, record.value, schema)
             return replace(record, key=key, key_schema=key_schema)
         value = require_map(record.value, self.purpose)

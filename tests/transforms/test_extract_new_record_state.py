@@ -101,6 +101,15 @@ def test_route_by_field_and_non_envelopes() -> None:
     assert chain.apply(plain) is plain
 
 
+def test_a_delete_without_its_before_row_is_a_record_error() -> None:
+    from headwater.connectors.transforms import TransformError
+
+    chain = unwrap(**{"delete.tombstone.handling.mode": "rewrite"})
+    broken = SourceRecord({}, {}, "t", {"id": 1}, {"op": "d", "before": None, "after": None, "source": {}})
+    with pytest.raises(TransformError, match="op 'd' needs a before row"):
+        chain.apply(broken)
+
+
 def test_with_a_schema_the_row_schema_carries_the_added_fields() -> None:
     row = s.struct({"id": s.INT32, "name": s.STRING.optional()}, name="shop.customers.Value", optional=True)
     source_schema = s.struct({"version": s.STRING, "connector": s.STRING, "name": s.STRING, "ts_ms": s.INT64,
