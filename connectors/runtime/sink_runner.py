@@ -229,7 +229,11 @@ class SinkTaskRunner:
             self._index = {
                 (m.topic(), m.partition(), m.offset()): m for batch in self._batches for m in batch if m.error() is None
             }
-        return self._index.get((record.topic, record.partition, record.offset))
+        found = self._index.get((record.topic, record.partition, record.offset))
+        if found is None:  # a transform renamed the topic: match the partition and offset it kept
+            same = [m for (_t, p, o), m in self._index.items() if (p, o) == (record.partition, record.offset)]
+            found = same[0] if len(same) == 1 else None
+        return found
 
     def _report(self, record: SinkRecord, error: BaseException) -> None:
         assert self._errors is not None

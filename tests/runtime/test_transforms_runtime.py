@@ -13,7 +13,7 @@ from headwater.conformance.kafka import consume_all, create_topic
 from headwater.conformance.runtime import in_process_worker, wait_for
 from headwater.connectors.api import SinkConnector, SinkRecord, SinkTask, SourceConnector, SourceRecord, SourceTask
 from headwater.connectors.config import PluginConfig, parse_connector
-from headwater.connectors.errors import ConfigError
+from headwater.connectors.errors import ConfigError, RecordError
 
 pytestmark = pytest.mark.kafka
 
@@ -59,7 +59,11 @@ class KeepConfig(PluginConfig):
 
 class KeepTask(SinkTask[KeepConfig]):
     def put(self, records: t.Sequence[SinkRecord]) -> None:
-        WRITTEN.setdefault(self.context.connector_name, []).extend(records)
+        for record in records:
+            if isinstance(record.value, dict) and record.value.get("bad"):
+                self.context.report(record, RecordError("target refused it", record=record))
+            else:
+                WRITTEN.setdefault(self.context.connector_name, []).append(record)
 
     def flush(self) -> None:
         return None
@@ -135,6 +139,7 @@ def test_sink_transforms_run_after_the_converter_and_before_put(kafka_bootstrap_
         {"op": "d", "before": {"id": 1, "v": "a"}, "after": None, "source": {"table": "t"}, "ts_ms": 2},
         None,
         {"op": "c", "before": None, "after": {"id": 2, "v": 5}, "source": {"table": "t"}, "ts_ms": 3},
+        {"op": "c", "before": None, "after": {"id": 3, "v": 6, "bad": True}, "source": {"table": "t"}, "ts_ms": 4},
     ]
     producer = Producer({"bootstrap.servers": kafka_bootstrap_servers})
     for i, event in enumerate(events):
@@ -148,7 +153,10 @@ def test_sink_transforms_run_after_the_converter_and_before_put(kafka_bootstrap_
         "value.converter.schemas.enable": "false",
         "errors.tolerance": "all",
         "errors.deadletterqueue.topic.name": dlq,
-        "transforms": "unwrap,cast",
+        "transforms": "unwrap,cast,route",
+        "transforms.route.type": "RegexRouter",
+        "transforms.route.regex": "(.*)-in",
+        "transforms.route.replacement": "$1-flat",
         "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
         "transforms.unwrap.add.fields": "op,table",
         "transforms.cast.type": "Cast$Value",
@@ -158,17 +166,22 @@ def test_sink_transforms_run_after_the_converter_and_before_put(kafka_bootstrap_
     worker.start()
     try:
         wait_for(lambda: len(WRITTEN.get(name, [])) >= 2, what="two records put", worker=worker)
-        dead = consume_all(kafka_bootstrap_servers, dlq, min_messages=1)
+        dead = consume_all(kafka_bootstrap_servers, dlq, min_messages=2)
     finally:
         assert worker.stop(20)
     # the create of id 1 fails the cast ("a"), the delete becomes a tombstone, the source tombstone is dropped
-    assert [(r.key, r.value) for r in WRITTEN[name]] == [("1", None), ("3", {"id": 2, "v": 5, "__op": "c",
-                                                                              "__table": "t"})]  # fmt: skip
-    assert [m.value() for m in dead] == [orjson.dumps(events[0])]  # the original bytes
+    routed = f"{name}-flat"
+    flat = {"id": 2, "v": 5, "__op": "c", "__table": "t"}
+    assert [(r.topic, r.key, r.value) for r in WRITTEN[name]] == [(routed, "1", None), (routed, "3", flat)]
+    assert [m.value() for m in dead] == [orjson.dumps(events[0]), orjson.dumps(events[4])]  # the original bytes
     headers = dict(dead[0].headers() or [])
     assert headers["__connect.errors.stage"] == b"TRANSFORMATION"
     assert headers["__connect.errors.class.name"] == b"org.apache.kafka.connect.transforms.Cast$Value"
     assert headers["__connect.errors.offset"] == b"0"
+    # a record the sink refused after a transform renamed its topic reaches the DLQ with its original bytes
+    put_headers = dict(dead[1].headers() or [])
+    assert put_headers["__connect.errors.stage"] == b"TASK_PUT"
+    assert put_headers["__connect.errors.offset"] == b"4"
 
 
 def test_connector_files_with_transforms_are_validated_per_key() -> None:
