@@ -11,6 +11,7 @@ import typing as t
 
 from headwater.codecs import schema as s
 from headwater.codecs.copybook.schema import hierarchy_schema, key_schema, record_schema
+from headwater.codecs.envelope import source_schema
 from headwater.codecs.schema import Schema
 
 if t.TYPE_CHECKING:
@@ -19,19 +20,18 @@ if t.TYPE_CHECKING:
 
 __all__ = ["SOURCE_SCHEMA", "record_schemas"]
 
-SOURCE_SCHEMA = s.struct(
+SOURCE_SCHEMA = source_schema(
+    "mainframe-copybook",
     {
-        "connector": s.STRING,
         "file": s.STRING.optional(),
         "record": s.INT64.optional(),
         "offset": s.INT64.optional(),
         "generation": s.STRING.optional(),
-        "snapshot": s.STRING.optional(),
     },
-    name="io.headwater.connector.mainframe.Source",
 )
-"""The ``source`` block of the change events (keep in step with the task's ``source`` dicts);
-a snapshot-diff delete has no record number or offset."""
+"""The ``source`` block of the change events: Debezium's common fields (``version``,
+``connector``, ``name``, ``ts_ms``, ``snapshot``), then the file position (keep in step with
+the task's ``_source``); a snapshot-diff delete has no record number or offset."""
 
 FILE_KEY = {"file": s.STRING, "record": s.INT64}
 
@@ -49,5 +49,9 @@ def record_schemas(
         row = hierarchy_schema(plan, name=f"{topic}.Value")
     else:
         row = record_schema(plan, name=f"{topic}.Value")
+    if config.field_types:
+        from headwater.connectors.mainframe.field_types import FieldTypes
+
+        row = FieldTypes(config.field_types, config.layout()).rewrite_schema(row)
     key = key_schema(row, key_paths, name=f"{topic}.Key") if key_paths else s.struct(FILE_KEY, name=f"{topic}.Key")
     return key, s.envelope(row, SOURCE_SCHEMA, name=f"{topic}.Envelope")

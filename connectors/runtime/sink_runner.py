@@ -1,6 +1,6 @@
 """The loop that drives one sink task in consumer group ``connect-<name>``.
 
-consume -> convert -> ``put`` -> ``pre_commit`` (which flushes) -> dead-letter writes
+consume -> convert -> transforms -> ``put`` -> ``pre_commit`` (which flushes) -> dead-letter writes
 acknowledged -> consumer offsets committed. A crash anywhere replays the uncommitted
 window; nothing is skipped.
 
@@ -21,6 +21,7 @@ from headwater.connectors.errors import FatalError, RecordError, RetriableError
 from headwater.connectors.runtime.dlq import ErrorHandler, Stage
 from headwater.connectors.runtime.retry import retry_call
 from headwater.connectors.runtime.tasks import CLIENT_LOG, StateListener, TaskEnvironment
+from headwater.connectors.transforms import TransformChain, TransformError
 
 __all__ = ["SinkTaskRunner"]
 
@@ -109,6 +110,7 @@ class SinkTaskRunner:
         assert self._errors is not None
         key_converter = env.key_converter
         value_converter = env.value_converter
+        transforms = env.transforms or None
         records: list[SinkRecord] = []
         last: dict[tuple[str, int], int] = {}
         for message in messages:
@@ -142,19 +144,21 @@ class SinkTaskRunner:
                 )
                 continue
             headers = message.headers()
-            records.append(
-                SinkRecord(
-                    topic,
-                    partition,
-                    offset,
-                    key.value,
-                    value.value,
-                    tuple(headers) if headers else (),
-                    message.timestamp()[1],
-                    key_schema=key.schema,
-                    value_schema=value.schema,
-                )
+            record: SinkRecord | None = SinkRecord(
+                topic,
+                partition,
+                offset,
+                key.value,
+                value.value,
+                tuple(headers) if headers else (),
+                message.timestamp()[1],
+                key_schema=key.schema,
+                value_schema=value.schema,
             )
+            if transforms is not None:
+                record = self._transform(record, message, transforms)
+            if record is not None:
+                records.append(record)
         # Kept until the next commit so that a record reported later (from a buffering
         # sink's flush) can still go to the dead-letter topic with its original bytes.
         self._batches.append(messages)
@@ -174,6 +178,27 @@ class SinkTaskRunner:
             env.metrics.put_batch_time.observe((time.monotonic() - started) * 1000)
             env.metrics.sink_record_send.inc(len(records))
         self._next.update(last)
+
+    def _transform(self, record: SinkRecord, message: t.Any, transforms: TransformChain) -> SinkRecord | None:
+        """The record after the connector's transforms; None if they dropped it or it failed
+        (then its original bytes went to the dead-letter topic, stage TRANSFORMATION, or the task fails)."""
+        assert self._errors is not None
+        try:
+            return transforms.apply(record)
+        except TransformError as exc:
+            self._errors.handle(
+                exc,
+                stage=Stage.TRANSFORMATION,
+                where=f"{record.topic}-{record.partition}@{record.offset}",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=message.key(),
+                value=message.value(),
+                headers=message.headers() or (),
+                class_name=exc.class_name,
+            )
+            return None
 
     def _hold(self, messages: t.Sequence[t.Any]) -> None:
         """While paused: pause partitions assigned since, and rewind any that still
@@ -215,7 +240,11 @@ class SinkTaskRunner:
             self._index = {
                 (m.topic(), m.partition(), m.offset()): m for batch in self._batches for m in batch if m.error() is None
             }
-        return self._index.get((record.topic, record.partition, record.offset))
+        found = self._index.get((record.topic, record.partition, record.offset))
+        if found is None:  # a transform renamed the topic: match the partition and offset it kept
+            same = [m for (_t, p, o), m in self._index.items() if (p, o) == (record.partition, record.offset)]
+            found = same[0] if len(same) == 1 else None
+        return found
 
     def _report(self, record: SinkRecord, error: BaseException) -> None:
         assert self._errors is not None

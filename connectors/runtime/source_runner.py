@@ -1,6 +1,6 @@
 """The loop that drives one source task.
 
-``poll`` -> convert -> produce (idempotent, ``acks=all``) -> ``flush`` until every record
+``poll`` -> transforms -> convert -> produce (idempotent, ``acks=all``) -> ``flush`` until every record
 is acknowledged -> dead-letter writes acknowledged -> offsets stored -> the task's
 ``commit`` hook. A crash anywhere replays the uncommitted window; nothing is skipped.
 
@@ -31,6 +31,7 @@ from headwater.connectors.runtime.dlq import ErrorHandler, Stage
 from headwater.connectors.runtime.offsets import ConnectorOffsets, KafkaOffsetStore, offset_key
 from headwater.connectors.runtime.retry import retry_call
 from headwater.connectors.runtime.tasks import CLIENT_LOG, StateListener, TaskEnvironment
+from headwater.connectors.transforms import TransformChain, TransformError
 
 __all__ = ["SourceTaskRunner"]
 
@@ -153,6 +154,7 @@ class SourceTaskRunner:
         value_to_bytes = self.env.value_converter.from_connect_data
         produce = functools.partial(producer.produce, on_delivery=self._on_delivery)
         pending = self._pending
+        transforms = self.env.transforms or None
         sent = 0
         for record in records:
             partition_key = self._partition_key(record.partition)
@@ -161,6 +163,12 @@ class SourceTaskRunner:
                 errors.handle(record.error, stage=Stage.TASK_POLL, where=where, value=record.raw or None)
                 pending[partition_key] = (record.partition, record.offset)
                 continue
+            if transforms is not None:
+                transformed = self._transform(errors, record, transforms)
+                if transformed is None:  # dropped by a transform, or sent to the dead-letter topic
+                    pending[partition_key] = (record.partition, record.offset)
+                    continue
+                record = transformed
             topic = record.topic
             try:
                 key = key_to_bytes(topic, record.key_schema, record.key)
@@ -234,14 +242,25 @@ class SourceTaskRunner:
         producer.begin_transaction()
         task.commit(list(pending.values()))
 
-    def _record_failed(self, errors: ErrorHandler, exc: RecordError, stage: Stage, record: SourceRecord) -> None:
+    def _transform(self, errors: ErrorHandler, record: SourceRecord, transforms: TransformChain) -> SourceRecord | None:
+        """The record after the connector's transforms; None if they dropped it or it failed
+        (then it went to ``errors``, stage TRANSFORMATION, or the task fails)."""
+        try:
+            return transforms.apply(record)
+        except TransformError as exc:
+            self._record_failed(errors, exc, Stage.TRANSFORMATION, record, class_name=exc.class_name)
+            return None
+
+    def _record_failed(
+        self, errors: ErrorHandler, exc: RecordError, stage: Stage, record: SourceRecord, class_name: str | None = None
+    ) -> None:
         partition = orjson.dumps(dict(record.partition)).decode()
         where = f"record at {partition} offset {orjson.dumps(dict(record.offset)).decode()}"
         try:
             raw = to_json_bytes({"key": record.key, "value": record.value})
         except TypeError:
             raw = repr((record.key, record.value)).encode()
-        errors.handle(exc, stage=stage, where=where, topic=record.topic, value=raw)
+        errors.handle(exc, stage=stage, where=where, topic=record.topic, value=raw, class_name=class_name)
 
     def _on_delivery(self, error: t.Any, _message: t.Any) -> None:
         if error is not None:

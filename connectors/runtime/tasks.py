@@ -25,6 +25,7 @@ from headwater.connectors.runtime.metrics import TaskMetrics
 from headwater.connectors.runtime.offsets import OffsetStore
 from headwater.connectors.runtime.retry import RetryPolicy
 from headwater.connectors.settings import ConnectorConfig
+from headwater.connectors.transforms import TransformChain
 
 __all__ = ["CLIENT_LOG", "StateListener", "TaskEnvironment"]
 
@@ -56,6 +57,8 @@ class TaskEnvironment(t.NamedTuple):
     """The task's private folder (``context.scratch_dir``), created on first use."""
     plugin_metrics: PluginMetrics | None = None
     """The plugin's own metrics (``context.metrics``), labelled with this task."""
+    transforms: TransformChain | None = None
+    """The connector's single message transforms (source: after poll; sink: before put)."""
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -346,6 +346,7 @@ class Worker:
             plugin_metrics=self.metrics.for_plugin(
                 getattr(connector.plugin_class, "name", connector.plugin_class.__name__), framework.name, task_id
             ),
+            transforms=connector.transforms,
         )
         state = TaskState(task_id, connector=framework.name)
         if paused:

@@ -20,11 +20,11 @@ from headwater.codecs import schema as s
 from headwater.codecs.converters import Converter, make_converter
 from headwater.codecs.copybook import DecodeOptions, compile_plan, parse_copybook
 from headwater.conformance.file_sink import tables_off_final_state
-from headwater.connectors.launch.worker import WorkerProcess
 from headwater.connectors.api import SourceRecord, SourceTaskContext
 from headwater.connectors.datagen.config import DatagenConfig
 from headwater.connectors.datagen.task import DatagenTask
 from headwater.connectors.errors import RecordError
+from headwater.connectors.launch.worker import WorkerProcess
 from headwater.connectors.mainframe.schema import SOURCE_SCHEMA
 from headwater.connectors.runtime.offsets import ConnectorOffsets, MemoryOffsetStore
 
