@@ -66,6 +66,10 @@ class Capability(enum.Enum):
     """Sources emit deletes (and tombstones); sinks apply them."""
     IDEMPOTENT_WRITES = "idempotent_writes"
     """Replaying records a sink already wrote leaves the target unchanged."""
+    TRANSACTION_BOUNDARIES = "transaction_boundaries"
+    """The source marks where Kafka transactions end (``context.transactions``); only such
+    a plugin accepts ``transaction.boundary=connector`` (KIP-618's
+    ``canDefineTransactionBoundaries``)."""
     OWNS_COMMIT_POINT = "owns_commit_point"
     """The sink stores its progress in its target: ``open`` returns the offsets to resume
     from and ``pre_commit`` returns only what the target holds."""
@@ -234,19 +238,27 @@ class TransactionContext(t.Protocol):
 
     Given to the task as ``context.transactions`` only when the worker runs exactly-once
     sources and the connector sets ``transaction.boundary=connector``; None otherwise.
-    Call it from ``poll()`` (the task's thread) only.
+    Call it from ``poll()`` (the task's thread) only; a mark naming a record that this
+    ``poll()`` does not return fails the task.
+
+    A transaction stays open across polls until the task marks its end. What is open when
+    the task stops (or fails) is aborted and polled again from the stored offsets after
+    the restart; a pause keeps it open (a pause longer than the producer's
+    ``transaction.timeout.ms`` makes the broker abort it, and the task then restarts from
+    the stored offsets: nothing is lost or duplicated either way).
     """
 
-    def commit_transaction(self, record: SourceRecord | None = None) -> None:
-        """Commit the open Kafka transaction after ``record`` (a record this ``poll()``
-        returns), or after the last record of this ``poll()`` when ``record`` is None.
+    def commit_transaction(self, record: SourceRecord | OffsetMarker | None = None) -> None:
+        """Commit the open Kafka transaction after ``record`` (a record or marker this
+        ``poll()`` returns), or after the last record of this ``poll()`` when ``record``
+        is None.
 
         The records up to that point and the offsets that skip them become visible
         together; the records after it start the next transaction.
         """
         ...
 
-    def abort_transaction(self, record: SourceRecord | None = None) -> None:
+    def abort_transaction(self, record: SourceRecord | OffsetMarker | None = None) -> None:
         """Abort the open transaction after ``record`` (or after this ``poll()``'s batch).
 
         The aborted records are never visible to consumers reading committed data, and

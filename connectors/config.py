@@ -143,6 +143,14 @@ class ConnectorConfig(PluginConfig):
     """``key.converter.*``: options of the key converter, e.g. ``schemas.enable``."""
     value_converter_config: dict[str, str] = Field(default_factory=dict, alias="value.converter.*")
     """``value.converter.*``: options of the value converter."""
+    transaction_boundary: t.Literal["poll", "interval", "connector"] = "poll"
+    """Sources under ``exactly.once.source.support=enabled`` (KIP-618): one Kafka transaction
+    per ``poll()`` (``poll``), per ``transaction.boundary.interval.ms`` (``interval``), or
+    where the task marks it through ``context.transactions`` (``connector``, only for
+    plugins that declare ``Capability.TRANSACTION_BOUNDARIES``)."""
+    transaction_boundary_interval_ms: int | None = Field(default=None, ge=1)
+    """With ``transaction.boundary=interval``: milliseconds between commits (the worker's
+    ``offset.flush.interval.ms`` if unset)."""
 
     @pydantic.field_validator("consumer_override")
     @classmethod
@@ -432,7 +440,18 @@ def _check_kind(plugin_class: type[t.Any], framework: ConnectorConfig) -> list[F
         return [FieldError("topics", "set topics or topics.regex, not both")]
     if not is_sink and has_topics:
         return [FieldError("topics", "only sinks consume topics; a source names its topic in its own keys")]
+    if framework.transaction_boundary == "connector" and not _defines_boundaries(plugin_class):
+        name = getattr(plugin_class, "name", plugin_class.__name__)
+        message = f"{name} cannot define transaction boundaries; use poll or interval"
+        return [FieldError("transaction.boundary", message)]
     return []
+
+
+def _defines_boundaries(plugin_class: type[t.Any]) -> bool:
+    from headwater.connectors.api import Capability, SourceConnector
+
+    capabilities: frozenset[t.Any] = getattr(plugin_class, "capabilities", frozenset())
+    return issubclass(plugin_class, SourceConnector) and Capability.TRANSACTION_BOUNDARIES in capabilities
 
 
 def _load_json(path: Path) -> dict[str, t.Any]:

@@ -33,7 +33,7 @@ class DatagenTask(SourceTask[DatagenConfig]):
         if self.config.rate > 0:
             allowed = int((time.monotonic() - self._started) * self.config.rate) - self._emitted
             if allowed <= 0:
-                time.sleep(min(0.1, 1 / self.config.rate))
+                self.context.next_poll_in(max(1, int(-allowed / self.config.rate * 1000)) + 1)
                 return []
             budget = min(budget, allowed)
         records: list[SourceRecord] = []
