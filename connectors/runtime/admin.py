@@ -246,6 +246,10 @@ class StandaloneAdmin:
 
     def reset_offsets(self, name: str) -> str:
         handle = self._stopped(name)
+        changes = offset_admin.reset_changes(self.offsets(name))
+        offset_admin.ask_connector(
+            handle.file.plugin_class, handle.file.plugin_config, changes, sink=handle.type == "sink"
+        )
         if handle.type == "sink":
             offset_admin.reset_sink_offsets(self._consumer_config(handle))
         else:
@@ -256,6 +260,9 @@ class StandaloneAdmin:
         handle = self._handle(name)
         changes = offset_admin.parse_offsets(body, sink=handle.type == "sink")
         self._stopped(name)
+        offset_admin.ask_connector(
+            handle.file.plugin_class, handle.file.plugin_config, changes, sink=handle.type == "sink"
+        )
         if handle.type == "sink":
             offset_admin.alter_sink_offsets(self._consumer_config(handle), changes)
         else:

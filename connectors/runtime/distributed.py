@@ -594,9 +594,17 @@ class DistributedHerder:
             raise TasksStillStopping(msg)
         return plan
 
+    def _ask_connector(self, plan: ConnectorPlan, changes: t.Sequence[offset_admin.OffsetChange]) -> None:
+        connector = plan.connector
+        if connector is None:
+            msg = f"the config of connector {plan.document.get('name')} does not validate: {plan.error}"
+            raise ConfigError([FieldError("config", msg)])
+        offset_admin.ask_connector(connector.plugin_class, connector.plugin_config, changes, sink=plan.type == "sink")
+
     def reset_offsets(self, name: str) -> str:
         """Tombstone the STOPPED connector's source offsets, or delete its sink group."""
         plan = self._stopped(name)
+        self._ask_connector(plan, offset_admin.reset_changes(self.offsets(name)))
         if plan.type == "sink":
             offset_admin.reset_sink_offsets(self._consumer_config(plan))
         else:
@@ -608,6 +616,7 @@ class DistributedHerder:
         plan = self._require(name)
         changes = offset_admin.parse_offsets(body, sink=plan.type == "sink")
         self._stopped(name)
+        self._ask_connector(plan, changes)
         if plan.type == "sink":
             offset_admin.alter_sink_offsets(self._consumer_config(plan), changes)
         else:

@@ -9,12 +9,15 @@ sink connector's offsets are the committed offsets of its consumer group
      "offset": {"kafka_offset": o}}                           # sink: the group's next offset to read
 
 Resets and alters are only safe while no task of the connector runs; the callers (the
-standalone admin and the distributed herder) check that the connector is STOPPED first.
+standalone admin and the distributed herder) check that the connector is STOPPED first,
+then let the connector refuse the change (:func:`ask_connector`, KIP-875's
+``alterOffsets``) before they write anything.
 """
 
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Iterator, Mapping
 
 from headwater.connectors.errors import HeadwaterError, RetriableError
 from headwater.connectors.runtime.offsets import ConnectorOffsets, KafkaOffsetStore, OffsetStore, offset_key
@@ -27,7 +30,9 @@ __all__ = [
     "OffsetChange",
     "alter_sink_offsets",
     "alter_source_offsets",
+    "ask_connector",
     "parse_offsets",
+    "reset_changes",
     "reset_sink_offsets",
     "reset_source_offsets",
     "sink_offsets",
@@ -100,6 +105,61 @@ def _check_sink_entry(index: int, partition: dict[str, t.Any], offset: dict[str,
 
 def _is_int(value: object) -> t.TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+# -- the connector's say (KIP-875) ---------------------------------------------------
+
+
+class _Partition(Mapping[str, t.Any]):
+    """A source partition as a read-only, hashable mapping (a key of ``alter_offsets``'s argument)."""
+
+    def __init__(self, items: t.Mapping[str, t.Any]) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, key: str) -> t.Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted((key, repr(value)) for key, value in self._items.items())))
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+
+def ask_connector(
+    plugin_class: type[t.Any], plugin_config: t.Any, changes: t.Sequence[OffsetChange], *, sink: bool
+) -> None:
+    """Hand the requested changes to a fresh instance of the connector's ``alter_offsets``.
+
+    Called before anything is written, for a ``PATCH`` and for a reset (every stored
+    partition mapped to None). A source connector gets its partition mappings (hashable,
+    read-only) to offset mappings or None; a sink gets ``(topic, partition)`` to the next
+    offset to read or None. The instance is not started (as Kafka Connect's).
+
+    Raises:
+        ConfigError: the connector refuses (REST 400 with its message); nothing was written.
+    """
+    offsets: dict[t.Any, t.Any]
+    if sink:
+        offsets = {
+            (partition["kafka_topic"], partition["kafka_partition"]): None if offset is None else offset["kafka_offset"]
+            for partition, offset in changes
+        }
+    else:
+        offsets = {_Partition(partition): None if offset is None else dict(offset) for partition, offset in changes}
+    plugin_class(plugin_config).alter_offsets(offsets)
+
+
+def reset_changes(current: t.Sequence[t.Mapping[str, t.Any]]) -> list[OffsetChange]:
+    """The changes a reset makes: every partition of ``current`` (the ``GET .../offsets``
+    entries) mapped to None."""
+    return [(dict(entry["partition"]), None) for entry in current]
 
 
 # -- sources -------------------------------------------------------------------------
