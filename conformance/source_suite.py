@@ -305,6 +305,8 @@ def get_source_test_class(harness: SourceHarness) -> type:
             committed: list[list[SourceRecord]] = []
             aborted: list[list[SourceRecord]] = []
             open_after: list[bool] = []
+            closed_after: list[dict[str, int]] = []
+            """Per poll: the records of the transactions committed by its end, per topic."""
             current: list[SourceRecord] = []
             try:
                 empty, deadline = 0, time.monotonic() + harness.drain_timeout
@@ -323,6 +325,7 @@ def get_source_test_class(harness: SourceHarness) -> type:
                         current = []
                     assert not after, "a transaction mark named a record that poll() did not return"
                     open_after.append(bool(current))
+                    closed_after.append(_count_topics(r for transaction in committed for r in transaction))
                     empty = 0 if batch else empty + 1
                     assert time.monotonic() < deadline, "source did not go idle in time"
             finally:
@@ -332,10 +335,14 @@ def get_source_test_class(harness: SourceHarness) -> type:
             # Crash in a poll while a transaction spans polls (records sent, not yet committed).
             crash_at = next((index + 1 for index, spans in enumerate(open_after) if spans), 1)
             crashed: list[int] = []
+            visible_at_crash: dict[str, int] = {}
 
             def crash(index: int) -> None:
                 if index == crash_at and not crashed:
                     crashed.append(index)
+                    # What a read_committed consumer sees now: the transactions closed so far, no more.
+                    for out_topic in closed_after[-1]:
+                        visible_at_crash[out_topic] = len(consume_all(kafka_bootstrap_servers, out_topic, idle=0.2))
                     msg = "conformance: injected crash inside an open transaction"
                     raise RuntimeError(msg)
 
@@ -368,6 +375,11 @@ def get_source_test_class(harness: SourceHarness) -> type:
                         for m in read
                     ]
             assert crashed, "the injected crash never happened"
+            closed = {topic: closed_after[crash_at - 1].get(topic, 0) for topic in visible_at_crash}
+            assert visible_at_crash == closed, (
+                f"inside an open transaction a read_committed consumer saw {visible_at_crash} records; only the "
+                f"{closed} of the transactions committed before may be visible"
+            )
             for out_topic, messages in expected.items():
                 seen = got[out_topic]
                 assert not {_dumps(m) for m in seen} & never - {_dumps(m) for m in messages}, (
@@ -667,6 +679,13 @@ class _RecordingTransactions:
         after, at_end = self.after, self.at_end
         self.after, self.at_end = {}, None
         return after, at_end
+
+
+def _count_topics(records: t.Iterable[SourceRecord]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record.topic] = counts.get(record.topic, 0) + 1
+    return counts
 
 
 def _as_json(key: t.Any, value: t.Any) -> t.Any:
