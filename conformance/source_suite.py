@@ -264,7 +264,7 @@ def get_source_test_class(harness: SourceHarness) -> type:
             from headwater.conformance.kafka import consume_all
 
             topic = f"conformance-{uuid.uuid4().hex[:8]}"
-            config = plugin.config_class.model_validate(harness.make_config(tmp_path / "direct", topic))
+            config = plugin.config_class.model_validate(harness.make_config(_folder(tmp_path / "direct"), topic))
             task = self._task(config, MemoryOffsetStore())
             try:
                 items = drain(task, timeout=harness.drain_timeout)
@@ -299,7 +299,7 @@ def get_source_test_class(harness: SourceHarness) -> type:
 
             _requires(Capability.TRANSACTION_BOUNDARIES, plugin)
             topic = f"conformance-{uuid.uuid4().hex[:8]}"
-            config = plugin.config_class.model_validate(harness.make_config(tmp_path / "direct", topic))
+            config = plugin.config_class.model_validate(harness.make_config(_folder(tmp_path / "direct"), topic))
             recorder = _RecordingTransactions()
             task = self._task(config, MemoryOffsetStore(), transactions=recorder)
             committed: list[list[SourceRecord]] = []
@@ -679,6 +679,11 @@ class _RecordingTransactions:
         after, at_end = self.after, self.at_end
         self.after, self.at_end = {}, None
         return after, at_end
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _count_topics(records: t.Iterable[SourceRecord]) -> dict[str, int]:
