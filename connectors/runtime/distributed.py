@@ -889,13 +889,26 @@ class DistributedHerder:
         if target != "STARTED" or self.configs.get(TARGET_STATE_PREFIX + t.cast(str, name)) is not None:
             self.configs.put(TARGET_STATE_PREFIX + t.cast(str, name), {"state": target})
         self.configs.put(CONNECTOR_PREFIX + t.cast(str, name), {"name": name, "config": config})
+        self._await_task_list(t.cast(str, name))
         return self.info(t.cast(str, name))
+
+    def _await_task_list(self, name: str, timeout: float = 10.0) -> None:
+        """Wait (bounded) until the connector's leader committed the task list of its
+        current config, so the answer lists the tasks; returns early if it failed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.target_state(name) != "STOPPED":
+            plan = self.plan(name)
+            status = self.statuses.get(CONNECTOR_STATUS_PREFIX + name) or {}
+            if plan is None or plan.stored is not None or plan.error is not None or status.get("state") == "FAILED":
+                return
+            time.sleep(POLL_INTERVAL_S / 2)
 
     def put_config(self, name: str, config: t.Mapping[str, t.Any]) -> tuple[bool, dict[str, t.Any]]:
         config = dict(config)
         self._validate(name, config)
         created = not self.exists(name)
         self.configs.put(CONNECTOR_PREFIX + name, {"name": name, "config": config})
+        self._await_task_list(name)
         return created, self.info(name)
 
     def delete(self, name: str) -> None:
