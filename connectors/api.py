@@ -297,7 +297,9 @@ class SourceTaskContext(TaskContext):
 
         Call it from ``poll()`` instead of sleeping there: the runtime waits without
         holding the task's thread hostage, so pause, stop and offset commits are served at
-        once. A later call in the same ``poll()`` replaces the earlier one.
+        once. A later call in the same ``poll()`` replaces the earlier one; it holds for
+        the next poll only. Without it the runtime polls again at once after records and
+        after a short wait (50 ms) after an empty poll.
         """
         self.next_poll_delay_ms = max(0, int(delay_ms))
 
@@ -399,8 +401,11 @@ class Plugin(abc.ABC, t.Generic[C]):
     and entry-point name.
 
     Lifecycle, all on one runtime thread: ``__init__`` -> ``start()`` -> ``task_configs``
-    (again after each reconfiguration request) -> ``stop()``. In distributed mode the
-    connector runs on one worker only, and the task configs it returns are stored in the
+    (again after each reconfiguration request) -> ``stop()`` (when the connector is
+    STOPPED or deleted, the worker stops, or, in distributed mode, the connector moves to
+    another worker in a rebalance; a new instance is started wherever it runs next). A
+    PAUSED connector keeps running. In distributed mode the connector runs on one worker
+    only (the owner of its task 0's slot), and the task configs it returns are stored in the
     config topic, so they may depend on the moment (a snapshot SCN read in ``start()``):
     every worker starts its tasks from the stored list, never by calling ``task_configs``.
     """
@@ -432,8 +437,10 @@ class Plugin(abc.ABC, t.Generic[C]):
         """Optional: check offsets an operator gives to ``PATCH /connectors/{name}/offsets``.
 
         Called on a REST thread while the connector is STOPPED (KIP-875's
-        ``alterOffsets``), with the partitions and offsets of the request (a None offset
-        resets a partition): source partition mappings to source offset mappings, or
+        ``alterOffsets``), on a fresh instance that is not started, before anything is
+        written, with the partitions and offsets of the request (a None offset resets a
+        partition; ``DELETE .../offsets`` passes every stored partition with None):
+        source partition mappings (read-only, hashable) to source offset mappings, or
         ``(topic, partition)`` to an ``int`` for sinks. Raise :class:`ConfigError` naming
         the bad partition to refuse the request with a 400; nothing is written then. The
         default accepts every offset.
