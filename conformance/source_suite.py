@@ -399,7 +399,7 @@ def get_source_test_class(harness: SourceHarness) -> type:
             real_sleep = time.sleep
 
             def spy(seconds: float) -> None:
-                if observed.polling.active:
+                if getattr(observed.polling, "active", False):
                     observed.sleeps.append(seconds)
                 real_sleep(seconds)
 
@@ -578,7 +578,7 @@ class _Observed:
         self.metric_names: set[str] = set()
         self.sleeps: list[float] = []
         self.polling = threading.local()
-        self.polling.active = False
+        """``active`` is set on a task's thread while it is inside ``poll()``."""
 
     def idle_for(self, seconds: float) -> bool:
         """True when polls returned nothing for ``seconds`` (and at least two did)."""

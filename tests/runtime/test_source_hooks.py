@@ -5,6 +5,7 @@ boundaries for a plugin that cannot mark them."""
 from __future__ import annotations
 
 import time
+import typing as t
 import uuid
 from pathlib import Path
 
@@ -84,3 +85,47 @@ def test_interval_boundary_commits_by_the_clock_and_markers_go_in_the_transactio
     finally:
         reread.stop(5)
     assert stored == {"seq": 12, "end": True}, "the end marker's offset was not stored in the transaction"
+
+
+def test_alter_offsets_gets_source_and_sink_shapes() -> None:
+    """KIP-875: sources get hashable partition mappings, sinks (topic, partition) -> int; None resets."""
+    from headwater.connectors.runtime import offset_admin
+
+    seen: list[dict[object, object]] = []
+
+    class Recording(ReferenceSource):
+        def alter_offsets(self, offsets: t.Mapping[t.Any, t.Any]) -> None:
+            seen.append(dict(offsets))
+
+    config = ReferenceSource.config_class.model_validate({"topic": "t"})
+    changes = [({"partition": "p0"}, {"seq": 3}), ({"partition": "p1"}, None)]
+    offset_admin.ask_connector(Recording, config, changes, sink=False)
+    assert [(dict(partition), offset) for partition, offset in seen[-1].items()] == changes
+    sink_changes = [
+        ({"kafka_topic": "orders", "kafka_partition": 2}, {"kafka_offset": 40}),
+        ({"kafka_topic": "orders", "kafka_partition": 3}, None),
+    ]
+    offset_admin.ask_connector(Recording, config, sink_changes, sink=True)
+    assert seen[-1] == {("orders", 2): 40, ("orders", 3): None}
+    with pytest.raises(ConfigError, match=r"offsets\[p0\]\.seq"):
+        offset_admin.ask_connector(ReferenceSource, config, [({"partition": "p0"}, {"seq": -1})], sink=False)
+
+
+def test_stored_task_configs_keep_provider_references(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task keeping the connector's ${env:} value is stored with the reference, not the resolved secret."""
+    from headwater.connectors.runtime.distributed import task_properties
+
+    monkeypatch.setenv("REFERENCE_TOPIC", "orders")
+    connector = parse_connector(
+        {"name": "r", "config": {"connector.class": REFERENCE, "topic": "${env:REFERENCE_TOPIC}", "count": "5"}}
+    )
+    plugin = connector.plugin_class(connector.plugin_config)
+    plugin.start()
+    try:
+        task_config = plugin.task_configs(2)[1]
+    finally:
+        plugin.stop()
+    stored = task_properties(connector, task_config)
+    assert stored["topic"] == "${env:REFERENCE_TOPIC}"
+    assert stored["task.partitions"] == "p1"
+    assert stored["count"] == 5
