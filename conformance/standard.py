@@ -21,7 +21,14 @@ configs stay within ``tasks.max``; records carry JSON-safe partitions and offset
 offsets round-trip through JSON; a resume after an abort loses nothing (duplicates only
 from the uncommitted window); an idle poll returns quickly; the state check (folding
 the change stream by key reproduces the source's final state); and the same through a
-real Kafka and the real runtime.
+real Kafka and the real runtime. Through the real runtime too, the optional hooks:
+offset-only markers advance the stored offset with no record; connector-defined
+transactions are visible whole or not at all to a ``read_committed`` consumer, even
+with a crash inside one (needs ``Capability.TRANSACTION_BOUNDARIES``); the runtime waits
+as ``next_poll_in`` asks, no poll sleeps, and a ``retry_after_ms`` is respected; the
+task's scratch folder and plugin metrics are the worker's; the connector is started
+before ``task_configs`` and stopped, and a reconfiguration request restarts its tasks;
+``alter_offsets`` refuses the harness's bad offsets before anything is written.
 
 Sink suite: put and flush write everything; a sink flushed twice writes once; a
 replay is idempotent (if declared); a tombstone deletes (if declared); a bad record
@@ -44,9 +51,12 @@ from headwater.codecs.envelope import fold
 from headwater.connectors.api import (
     Capability,
     ErrantSourceRecord,
+    OffsetMarker,
     SinkConnector,
     SourceConnector,
     SourceRecord,
+    SourceTask,
+    SourceTaskContext,
 )
 from headwater.connectors.config import PluginConfig
 
@@ -69,6 +79,13 @@ class SourceHarness:
         bad_config: plugin keys that must be rejected, and ``bad_keys`` the dotted keys
             the rejection must name.
         drain_timeout: seconds a drain may take before the test fails.
+        make_task: optional; builds a task as ``make_task(task_class, config, context)``,
+            e.g. handing it the plugin's emulator or a client pointed at one. The suite
+            builds every task through it, also inside the real runtime (as the worker's
+            ``task_factory``, wrapped by the suite to observe the task). Default:
+            ``task_class(config, context)``.
+        bad_offsets: optional; ``PATCH .../offsets`` entries (``{"partition",
+            "offset"}``) that the connector's ``alter_offsets`` must refuse.
     """
 
     connector_class: type[SourceConnector[t.Any]]
@@ -77,6 +94,15 @@ class SourceHarness:
     bad_config: t.Mapping[str, str] | None = None
     bad_keys: frozenset[str] = frozenset()
     drain_timeout: float = 120.0
+    make_task: t.Callable[[type[SourceTask[t.Any]], PluginConfig, SourceTaskContext], SourceTask[t.Any]] | None = None
+    bad_offsets: t.Sequence[t.Mapping[str, t.Any]] | None = None
+
+    def build_task(self, config: PluginConfig, context: SourceTaskContext) -> SourceTask[t.Any]:
+        """A task of the plugin, through ``make_task`` when given."""
+        task_class = self.connector_class.task_class
+        if self.make_task is not None:
+            return self.make_task(task_class, config, context)
+        return task_class(config, context)
 
 
 @dataclass(frozen=True)
@@ -113,9 +139,11 @@ def _json_safe_scalar_map(mapping: t.Any) -> bool:
     )
 
 
-def drain(task: t.Any, *, timeout: float, idle_polls: int = 5) -> list[SourceRecord | ErrantSourceRecord]:
+def drain(
+    task: t.Any, *, timeout: float, idle_polls: int = 5
+) -> list[SourceRecord | ErrantSourceRecord | OffsetMarker]:
     """Poll ``task`` until ``idle_polls`` polls in a row return nothing."""
-    records: list[SourceRecord | ErrantSourceRecord] = []
+    records: list[SourceRecord | ErrantSourceRecord | OffsetMarker] = []
     empty = 0
     deadline = time.monotonic() + timeout
     while empty < idle_polls:
@@ -132,7 +160,7 @@ def drain(task: t.Any, *, timeout: float, idle_polls: int = 5) -> list[SourceRec
     return records
 
 
-def _fold_records(records: t.Iterable[SourceRecord | ErrantSourceRecord]) -> State:
+def _fold_records(records: t.Iterable[SourceRecord | ErrantSourceRecord | OffsetMarker]) -> State:
     by_topic: dict[str, list[tuple[t.Any, t.Any]]] = {}
     for record in records:
         if isinstance(record, SourceRecord):

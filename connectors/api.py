@@ -67,6 +67,10 @@ class Capability(enum.Enum):
     """Sources emit deletes (and tombstones); sinks apply them."""
     IDEMPOTENT_WRITES = "idempotent_writes"
     """Replaying records a sink already wrote leaves the target unchanged."""
+    TRANSACTION_BOUNDARIES = "transaction_boundaries"
+    """The source marks where Kafka transactions end (``context.transactions``); only such
+    a plugin accepts ``transaction.boundary=connector`` (KIP-618's
+    ``canDefineTransactionBoundaries``)."""
     OWNS_COMMIT_POINT = "owns_commit_point"
     """The sink stores its progress in its target: ``open`` returns the offsets to resume
     from and ``pre_commit`` returns only what the target holds."""
@@ -243,19 +247,27 @@ class TransactionContext(t.Protocol):
 
     Given to the task as ``context.transactions`` only when the worker runs exactly-once
     sources and the connector sets ``transaction.boundary=connector``; None otherwise.
-    Call it from ``poll()`` (the task's thread) only.
+    Call it from ``poll()`` (the task's thread) only; a mark naming a record that this
+    ``poll()`` does not return fails the task.
+
+    A transaction stays open across polls until the task marks its end. What is open when
+    the task stops (or fails) is aborted and polled again from the stored offsets after
+    the restart; a pause keeps it open (a pause longer than the producer's
+    ``transaction.timeout.ms`` makes the broker abort it, and the task then restarts from
+    the stored offsets: nothing is lost or duplicated either way).
     """
 
-    def commit_transaction(self, record: SourceRecord | None = None) -> None:
-        """Commit the open Kafka transaction after ``record`` (a record this ``poll()``
-        returns), or after the last record of this ``poll()`` when ``record`` is None.
+    def commit_transaction(self, record: SourceRecord | OffsetMarker | None = None) -> None:
+        """Commit the open Kafka transaction after ``record`` (a record or marker this
+        ``poll()`` returns), or after the last record of this ``poll()`` when ``record``
+        is None.
 
         The records up to that point and the offsets that skip them become visible
         together; the records after it start the next transaction.
         """
         ...
 
-    def abort_transaction(self, record: SourceRecord | None = None) -> None:
+    def abort_transaction(self, record: SourceRecord | OffsetMarker | None = None) -> None:
         """Abort the open transaction after ``record`` (or after this ``poll()``'s batch).
 
         The aborted records are never visible to consumers reading committed data, and
@@ -294,7 +306,9 @@ class SourceTaskContext(TaskContext):
 
         Call it from ``poll()`` instead of sleeping there: the runtime waits without
         holding the task's thread hostage, so pause, stop and offset commits are served at
-        once. A later call in the same ``poll()`` replaces the earlier one.
+        once. A later call in the same ``poll()`` replaces the earlier one; it holds for
+        the next poll only. Without it the runtime polls again at once after records and
+        after a short wait (50 ms) after an empty poll.
         """
         self.next_poll_delay_ms = max(0, int(delay_ms))
 
@@ -396,8 +410,11 @@ class Plugin(abc.ABC, t.Generic[C]):
     and entry-point name.
 
     Lifecycle, all on one runtime thread: ``__init__`` -> ``start()`` -> ``task_configs``
-    (again after each reconfiguration request) -> ``stop()``. In distributed mode the
-    connector runs on one worker only, and the task configs it returns are stored in the
+    (again after each reconfiguration request) -> ``stop()`` (when the connector is
+    STOPPED or deleted, the worker stops, or, in distributed mode, the connector moves to
+    another worker in a rebalance; a new instance is started wherever it runs next). A
+    PAUSED connector keeps running. In distributed mode the connector runs on one worker
+    only (the owner of its task 0's slot), and the task configs it returns are stored in the
     config topic, so they may depend on the moment (a snapshot SCN read in ``start()``):
     every worker starts its tasks from the stored list, never by calling ``task_configs``.
     """
@@ -429,8 +446,10 @@ class Plugin(abc.ABC, t.Generic[C]):
         """Optional: check offsets an operator gives to ``PATCH /connectors/{name}/offsets``.
 
         Called on a REST thread while the connector is STOPPED (KIP-875's
-        ``alterOffsets``), with the partitions and offsets of the request (a None offset
-        resets a partition): source partition mappings to source offset mappings, or
+        ``alterOffsets``), on a fresh instance that is not started, before anything is
+        written, with the partitions and offsets of the request (a None offset resets a
+        partition; ``DELETE .../offsets`` passes every stored partition with None):
+        source partition mappings (read-only, hashable) to source offset mappings, or
         ``(topic, partition)`` to an ``int`` for sinks. Raise :class:`ConfigError` naming
         the bad partition to refuse the request with a 400; nothing is written then. The
         default accepts every offset.

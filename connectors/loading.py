@@ -139,7 +139,18 @@ def _check_kind(plugin_class: type[t.Any], framework: ConnectorConfig) -> list[F
         return [FieldError("topics", "set topics or topics.regex, not both")]
     if not is_sink and has_topics:
         return [FieldError("topics", "only sinks consume topics; a source names its topic in its own keys")]
+    if framework.transaction_boundary == "connector" and not _defines_boundaries(plugin_class):
+        name = getattr(plugin_class, "name", plugin_class.__name__)
+        message = f"{name} cannot define transaction boundaries; use poll or interval"
+        return [FieldError("transaction.boundary", message)]
     return []
+
+
+def _defines_boundaries(plugin_class: type[t.Any]) -> bool:
+    from headwater.connectors.api import Capability, SourceConnector
+
+    capabilities: frozenset[t.Any] = getattr(plugin_class, "capabilities", frozenset())
+    return issubclass(plugin_class, SourceConnector) and Capability.TRANSACTION_BOUNDARIES in capabilities
 
 
 def _load_json(path: Path) -> dict[str, t.Any]:

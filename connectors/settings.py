@@ -72,6 +72,14 @@ class ConnectorConfig(PluginConfig):
     """``key.converter.*``: options of the key converter, e.g. ``schemas.enable``."""
     value_converter_config: dict[str, str] = Field(default_factory=dict, alias="value.converter.*")
     """``value.converter.*``: options of the value converter."""
+    transaction_boundary: t.Literal["poll", "interval", "connector"] = "poll"
+    """Sources under ``exactly.once.source.support=enabled`` (KIP-618): one Kafka transaction
+    per ``poll()`` (``poll``), per ``transaction.boundary.interval.ms`` (``interval``), or
+    where the task marks it through ``context.transactions`` (``connector``, only for
+    plugins that declare ``Capability.TRANSACTION_BOUNDARIES``)."""
+    transaction_boundary_interval_ms: int | None = Field(default=None, ge=1)
+    """With ``transaction.boundary=interval``: milliseconds between commits (the worker's
+    ``offset.flush.interval.ms`` if unset)."""
 
     @pydantic.field_validator("topics")
     @classmethod

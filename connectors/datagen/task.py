@@ -34,9 +34,12 @@ class DatagenTask(SourceTask[DatagenConfig]):
         """Up to ``batch.size`` events, round-robin over tables, paced by ``rate``."""
         budget = self.config.batch_size
         if self.config.rate > 0:
-            allowed = int((time.monotonic() - self._started) * self.config.rate) - self._emitted
+            elapsed = time.monotonic() - self._started
+            allowed = int(elapsed * self.config.rate) - self._emitted
             if allowed <= 0:
-                time.sleep(min(0.1, 1 / self.config.rate))
+                # Ask to be polled again when the next event is due, instead of sleeping here.
+                due_s = (self._emitted + 1) / self.config.rate - elapsed
+                self.context.next_poll_in(max(1, int(due_s * 1000) + 1))
                 return []
             budget = min(budget, allowed)
         records: list[SourceRecord] = []
