@@ -7,6 +7,7 @@ import typing as t
 from pathlib import Path
 
 from headwater.connectors.config import ConnectorFile, WorkerConfig, parse_connector
+from headwater.connectors.runtime.tasks import TaskFactory, build_task
 from headwater.connectors.runtime.worker import Worker
 
 __all__ = ["in_process_worker", "wait_for"]
@@ -16,12 +17,15 @@ def in_process_worker(
     bootstrap_servers: str,
     folder: Path,
     connectors: t.Sequence[ConnectorFile | t.Mapping[str, t.Any]],
+    *,
+    task_factory: TaskFactory = build_task,
     **worker_settings: t.Any,
 ) -> Worker:
     """A :class:`Worker` (not started) with a file offset store in ``folder``.
 
     ``connectors`` are parsed connector files or ``{"name", "config"}`` documents; offsets
     are flushed every 200 ms so tests see them quickly; REST is not started.
+    ``task_factory`` builds the tasks (the sink suite wraps the plugin's task with it).
     """
     settings: dict[str, t.Any] = {
         "bootstrap_servers": bootstrap_servers,
@@ -31,7 +35,7 @@ def in_process_worker(
         **worker_settings,
     }
     files = [c if isinstance(c, ConnectorFile) else parse_connector(c) for c in connectors]
-    return Worker(WorkerConfig(**settings), files)
+    return Worker(WorkerConfig(**settings), files, task_factory=task_factory)
 
 
 def wait_for(

@@ -25,7 +25,7 @@ from headwater.connectors.runtime.metrics import TaskMetrics
 from headwater.connectors.runtime.offsets import OffsetStore
 from headwater.connectors.runtime.retry import RetryPolicy
 
-__all__ = ["CLIENT_LOG", "StateListener", "TaskEnvironment"]
+__all__ = ["CLIENT_LOG", "StateListener", "TaskEnvironment", "TaskFactory", "build_task"]
 
 CLIENT_LOG = logging.getLogger("librdkafka")
 """The logger librdkafka's own lines go to (passed to every client as ``logger``)."""
@@ -33,6 +33,20 @@ CLIENT_LOG = logging.getLogger("librdkafka")
 StateListener: t.TypeAlias = t.Callable[[str], None]
 """Called from the task's thread with ``"RUNNING"`` or ``"PAUSED"`` each time the task
 actually turns so (once at start, then on every pause or resume it has carried out)."""
+
+
+TaskFactory: t.TypeAlias = t.Callable[[type[t.Any], PluginConfig, t.Any], t.Any]
+"""Builds a task: ``(task_class, task_config, context) -> task``.
+
+The runtime's default is ``task_class(task_config, context)``. The conformance suite
+passes one that wraps the plugin's task (to inject failures or observe calls), and a
+plugin's harness may build its task with an emulator client.
+"""
+
+
+def build_task(task_class: type[t.Any], config: PluginConfig, context: t.Any) -> t.Any:
+    """The default :data:`TaskFactory`: the plugin's own constructor."""
+    return task_class(config, context)
 
 
 class TaskEnvironment(t.NamedTuple):
@@ -55,6 +69,8 @@ class TaskEnvironment(t.NamedTuple):
     """The task's private folder (``context.scratch_dir``), created on first use."""
     plugin_metrics: PluginMetrics | None = None
     """The plugin's own metrics (``context.metrics``), labelled with this task."""
+    task_factory: TaskFactory = build_task
+    """How the runner builds the task (see :data:`TaskFactory`)."""
 
     @property
     def retry_policy(self) -> RetryPolicy:

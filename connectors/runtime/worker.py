@@ -25,7 +25,7 @@ from headwater.connectors.runtime.metrics import WorkerMetrics
 from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetStore, OffsetStore
 from headwater.connectors.runtime.sink_runner import SinkTaskRunner
 from headwater.connectors.runtime.source_runner import SourceTaskRunner
-from headwater.connectors.runtime.tasks import TaskEnvironment
+from headwater.connectors.runtime.tasks import TaskEnvironment, TaskFactory, build_task
 
 __all__ = [
     "CONNECTOR_STATE",
@@ -194,6 +194,7 @@ class Worker:
         connectors: t.Sequence[ConnectorFile],
         *,
         on_task_state: TaskListener | None = None,
+        task_factory: TaskFactory = build_task,
     ) -> None:
         """Check the connectors and the worker config; start nothing.
 
@@ -203,6 +204,8 @@ class Worker:
             on_task_state: called from a task's thread each time it turns RUNNING, FAILED
                 or RESTARTING (never once the task was asked to stop); exceptions it
                 raises are logged and ignored.
+            task_factory: builds every task (see :data:`TaskFactory`); the conformance
+                suite wraps the plugin's tasks with it.
         """
         names = [connector.framework.name for connector in connectors]
         duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -218,6 +221,7 @@ class Worker:
         self._tasks: list[TaskState] = []
         self._tasks_lock = threading.Lock()
         self._on_task_state = on_task_state
+        self._task_factory = task_factory
         self._store: OffsetStore | None = None
         self._target_lock = threading.Lock()
         self._pending = list(connectors)
@@ -327,6 +331,7 @@ class Worker:
             plugin_metrics=self.metrics.for_plugin(
                 getattr(connector.plugin_class, "name", connector.plugin_class.__name__), framework.name, task_id
             ),
+            task_factory=self._task_factory,
         )
         state = TaskState(task_id, connector=framework.name)
         if paused:
