@@ -338,7 +338,12 @@ class SinkTaskContext(TaskContext):
         return frozenset()
 
     def pause(self, partitions: t.Iterable[TopicPartition]) -> None:
-        """Stop fetching ``partitions`` until :meth:`resume`; the task stays in its group."""
+        """Stop fetching ``partitions`` until :meth:`resume`; the task stays in its group.
+
+        No record of them reaches ``put`` after this returns, until they are resumed. The
+        pause lasts through the runtime's own pauses (retries, the PAUSED state) and ends
+        when the partition is closed (revoked or lost).
+        """
 
     def resume(self, partitions: t.Iterable[TopicPartition]) -> None:
         """Fetch ``partitions`` again after :meth:`pause`."""
@@ -494,10 +499,13 @@ class SinkTask(abc.ABC, t.Generic[C]):
         """Write or buffer ``records`` (in offset order per Kafka partition).
 
         Hand single bad records to ``context.report`` and go on. Raise
-        ``RetriableError`` to have the runtime deliver the same batch again after a
-        backoff (after ``retry_after_ms`` when given; only the partitions named in the
-        error, or else the batch's partitions, are paused meanwhile); any other exception
-        fails the task.
+        ``RetriableError`` to have the runtime deliver the same records again after a
+        backoff (at least ``retry_after_ms`` when given), in a ``put`` of their own; any
+        other exception fails the task. When the error names ``partitions``, only the
+        batch's records of those partitions come again and only those partitions are
+        paused meanwhile (the batch's other records count as written); otherwise the
+        whole batch comes again and all of its partitions are paused. Other partitions
+        keep flowing in other ``put`` calls.
         """
 
     @abc.abstractmethod

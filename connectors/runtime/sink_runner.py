@@ -357,6 +357,7 @@ class SinkTaskRunner:
             self._poll_job()
             if self._job is not None:
                 continue
+            self._apply_pauses()  # the put that just ended may have paused partitions
             now = time.monotonic()
             if self._target_paused:
                 if reported != "PAUSED":
@@ -652,7 +653,9 @@ class SinkTaskRunner:
         )
 
     def _due_retry(self, now: float) -> _Retry | None:
-        due = [retry for retry in self._retries if retry.not_before <= now]
+        with self._lock:
+            plugin_paused = set(self._plugin_paused)
+        due = [retry for retry in self._retries if retry.not_before <= now and not retry.partitions & plugin_paused]
         return min(due, key=lambda retry: retry.not_before) if due else None
 
     # -- committing ---------------------------------------------------------------------
