@@ -62,7 +62,7 @@ def change_stream(count: int = 400, keys: int = 40, seed: int = 3, *, start: int
         row = {
             "id": key_id,
             "name": f"customer {key_id} v{seq}",
-            "balance": Decimal(rng.randrange(-1_000_000, 1_000_000)) / 100,
+            "balance": Decimal(rng.randrange(-1_000_000, 1_000_000)).scaleb(-2),  # always two decimals
             "active": rng.random() < 0.8,
             "note": None if rng.random() < 0.5 else f"note {seq}",
         }
@@ -601,6 +601,14 @@ def get_sink_test_class(harness: SinkHarness) -> type:
                 def __getattr__(self, attribute: str) -> t.Any:
                     return getattr(self.consumer, attribute)
 
+            class CommitsWhenAsked(_Probe):
+                """After the loss, asks for a commit (periodic commits are off in this test)."""
+
+                def put(self, records: t.Sequence[SinkRecord]) -> None:
+                    self.forward(records)
+                    if any(lost for _, _, lost in self.calls.closes):
+                        self.context.request_commit()
+
             monkeypatch.setattr(sink_runner, "_make_consumer", Stalling)
             sink = connector(
                 name,
@@ -618,7 +626,7 @@ def get_sink_test_class(harness: SinkHarness) -> type:
                 kafka_bootstrap_servers,
                 tmp_path,
                 [sink],
-                task_factory=factory(_Probe, calls),
+                task_factory=factory(CommitsWhenAsked, calls),
                 offset_flush_interval_ms=600_000,
             )
             worker.start()
