@@ -98,7 +98,7 @@ def _sink(tmp_path: Path, topic: str, **framework: str) -> t.Any:
 
 
 def _put_offsets(log: dict[str, t.Any], partition: int) -> list[int]:
-    return [o for _, records in log["puts"] for p, o in records if p == partition]
+    return [o for _, records in list(log.get("puts", [])) for p, o in records if p == partition]
 
 
 def _state_is(config: PluginConfig, topic: str, messages: t.Sequence[tuple[t.Any, t.Any]]) -> t.Callable[[], bool]:
