@@ -530,14 +530,16 @@ class SinkTask(abc.ABC, t.Generic[C]):
     def close(self, partitions: t.Sequence[TopicPartition], *, lost: bool) -> None:
         """Optional: ``partitions`` are no longer this task's.
 
-        ``lost=False``: revoked in a rebalance; the runtime has already called
-        ``pre_commit`` and committed what it returned. ``lost=True``: taken away without a
-        hand-over (the group moved on): nothing was committed for them and another task
-        may already write them, so drop their buffers without writing.
+        ``lost=False``: revoked in a rebalance, or the task is stopping; the runtime has
+        already called ``pre_commit`` and committed what it returned. ``lost=True``: taken
+        away without a hand-over (the group moved on): nothing was committed for them and
+        another task may already write them, so drop their buffers without writing. Not
+        called after the task failed: ``stop`` follows directly then.
         """
 
     def stop(self) -> None:
-        """Release resources. Called once when the task stops, after a final commit."""
+        """Release resources. Called once when the task stops: after a final commit and
+        ``close``, or, after a failure, with nothing more committed."""
 
 
 class SourceConnector(Plugin[C]):

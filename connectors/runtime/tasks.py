@@ -6,7 +6,8 @@ Commit order is what makes a ``kill -9`` harmless:
   ``acks=all``) -> ``flush`` until every record is acknowledged -> dead-letter writes
   acknowledged -> offsets stored -> the task's ``commit`` hook;
 - sink (:mod:`.sink_runner`): consume -> convert -> ``put`` -> ``pre_commit`` (which
-  flushes) -> dead-letter writes acknowledged -> consumer offsets committed.
+  flushes) -> emitted records and dead-letter writes acknowledged -> the offsets
+  ``pre_commit`` returned committed.
 
 A crash anywhere replays the uncommitted window; nothing is skipped.
 """
