@@ -16,14 +16,16 @@ Commit order: ``put`` -> ``pre_commit`` -> emitted records acknowledged -> dead-
 writes acknowledged -> consumer offsets committed, exactly as ``pre_commit`` returned
 them. A crash anywhere replays the uncommitted window; nothing is skipped.
 
-Memory: the records waiting for ``put()`` are at most ``max.poll.records``
-(``consumer.override.max.poll.records``, default 500); when that buffer is full every
-partition is paused (records fetched meanwhile are rewound with a seek, not kept). Each
-record's original key, value and headers are kept until its offset is committed (so a
-record reported late still reaches the dead-letter topic as it was read), at most
-``uncommitted.max.bytes`` of them: at that bound the runtime stops fetching and asks for a
-commit until ``pre_commit`` lets some go. A sink that holds its commit point back must
-therefore commit before it has buffered that much. librdkafka's own fetch queue
+Memory: the runtime fills a put buffer of ``max.poll.records`` records
+(``consumer.override.max.poll.records``, default 500) while the task works on the
+previous batch. Once it is full, it polls at most one record every half second (to stay
+in the group), and at twice ``max.poll.records`` it pauses every partition (records that
+still arrive are rewound with a seek, not kept). Each record's original key, value and
+headers are kept until its offset is committed (so a record reported late still reaches
+the dead-letter topic as it was read); past ``uncommitted.max.bytes`` of them the
+runtime fetches as if the put buffer were full and asks for a commit every second until
+``pre_commit`` lets some go. A sink that holds its commit point back must therefore
+commit before it has buffered that much. librdkafka's own fetch queue
 (``queued.max.messages.kbytes``) comes on top.
 
 Pausing: a partition is paused in the consumer while any of these holds: the connector's
@@ -58,6 +60,7 @@ DEFAULT_MAX_POLL_RECORDS = 500
 
 _IDLE_POLL_S = 0.1
 _BUSY_POLL_S = 0.02
+_FULL_WAIT_S = 0.5
 
 
 def _make_consumer(config: dict[str, t.Any]) -> t.Any:
@@ -353,7 +356,14 @@ class SinkTaskRunner:
                     reported = "RUNNING"
                     on_state(reported)
             self._apply_pauses()
-            self._take(self._consumer.consume(self._room(), self._poll_timeout()))
+            if self._full():
+                # The put buffer is full: wait for the running put rather than fetch,
+                # but still poll (a record at most) so the group keeps the task.
+                if self._job is not None:
+                    concurrent.futures.wait([self._job.future], timeout=_FULL_WAIT_S)
+                self._take(self._consumer.consume(1, 0 if self._job is not None else _IDLE_POLL_S))
+            else:
+                self._take(self._consumer.consume(self.max_poll_records - len(self._pending), self._poll_timeout()))
             self._poll_job()
             if self._job is not None:
                 continue
@@ -389,8 +399,8 @@ class SinkTaskRunner:
             ):
                 self._start_batch()
 
-    def _room(self) -> int:
-        return max(1, self.max_poll_records - len(self._pending))
+    def _full(self) -> bool:
+        return len(self._pending) >= self.max_poll_records or self.retained.bytes >= self.retained_limit
 
     def _poll_timeout(self) -> float:
         if self._job is not None:
@@ -436,8 +446,10 @@ class SinkTaskRunner:
         held = self._held()
         self._rewind_pending(held - self._held_now)
         self._held_now = held
-        full = len(self._pending) >= self.max_poll_records or self.retained.bytes >= self.retained_limit
-        desired = set(self._assigned) if full else held
+        # Past twice the batch size (a put that runs for minutes, or records held back up
+        # to uncommitted.max.bytes) stop fetching: what still arrives is rewound.
+        overfull = len(self._pending) >= 2 * self.max_poll_records
+        desired = set(self._assigned) if overfull else held
         newly = desired - self._paused_now
         if newly:
             self._consumer.pause([KafkaPartition(topic, partition) for topic, partition in sorted(newly)])
