@@ -21,7 +21,7 @@ from headwater.conformance.sink_suite import change_stream
 from headwater.conformance.standard import _normalise
 from headwater.connectors.api import SinkRecord, SinkTaskContext, TopicPartition
 from headwater.connectors.config import ConnectorConfig, PluginConfig, WorkerConfig, parse_connector
-from headwater.connectors.errors import ConfigError, RetriableError
+from headwater.connectors.errors import ConfigError, RecordError, RetriableError
 
 Hook: t.TypeAlias = t.Callable[["Recording", t.Sequence[SinkRecord]], t.Sequence[SinkRecord]]
 CommitHook: t.TypeAlias = t.Callable[["Recording"], None]
@@ -253,3 +253,71 @@ def test_max_poll_records_must_be_a_positive_count() -> None:
 
 def test_the_reference_connector_is_a_sink() -> None:
     assert ReferenceSinkConnector.task_class is ReferenceSinkTask
+
+
+def test_retained_records_count_their_bytes_and_go_once_committed() -> None:
+    from headwater.connectors.runtime.sink_runner import RetainedRecords
+
+    retained = RetainedRecords()
+    retained.add(("t", 0), 5, b"k", b"value", (("h", b"12"),))
+    retained.add(("t", 0), 6, None, b"v", ())
+    retained.add(("t", 1), 5, b"kk", None, ())
+    assert retained.bytes == (1 + 5 + 1 + 2) + 1 + 2
+    retained.add(("t", 0), 6, None, b"v", ())  # read again after a rewind: counted once
+    assert retained.bytes == 12
+    assert retained.get(("t", 0), 5) == (b"k", b"value", (("h", b"12"),))
+    retained.release(("t", 0), 6)
+    assert retained.get(("t", 0), 5) is None and retained.get(("t", 0), 6) == (None, b"v", ())
+    retained.drop(("t", 1))
+    assert retained.bytes == 1 and retained.get(("t", 1), 5) is None
+
+
+@pytest.mark.kafka
+def test_a_report_from_a_plugin_thread_under_tolerance_none_fails_the_task(
+    tmp_path: Path, kafka_bootstrap_servers: str
+) -> None:
+    topic = f"threadreport-{uuid.uuid4().hex[:6]}"
+    create_topic(kafka_bootstrap_servers, topic)
+    _produce(kafka_bootstrap_servers, topic, change_stream(count=20, keys=20, seed=24))
+    log: dict[str, t.Any] = {}
+
+    def report_offset_3(task: Recording, records: t.Sequence[SinkRecord]) -> t.Sequence[SinkRecord]:
+        bad = [r for r in records if r.offset == 3]
+
+        def report() -> None:
+            try:
+                task.context.report(bad[0], RecordError("the target refused it"))
+            except Exception as exc:
+                log["raised"] = exc
+
+        if bad:
+            reporter = threading.Thread(target=report)
+            reporter.start()
+            reporter.join()
+        return [r for r in records if r.offset != 3]
+
+    sink = _sink(tmp_path, topic, **{"task.restart.max.attempts": "0"})
+    worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [sink], task_factory=_factory(log, report_offset_3))
+    name = sink.framework.name
+    worker.start()
+    try:
+        wait_for(lambda: worker.status(name)["tasks"][0]["state"] == "FAILED", timeout=30, what="FAILED")
+        trace = worker.status(name)["tasks"][0]["trace"]
+    finally:
+        assert worker.stop(30)
+    assert f"{topic}-0@3" in trace and "errors.tolerance=all" in trace
+    assert "raised" in log, "the reporting thread gets the error too"
+    committed = _committed_offset(kafka_bootstrap_servers, f"connect-{name}", topic)
+    assert committed is None or committed <= 3, "nothing past the refused record may be committed"
+
+
+def _committed_offset(bootstrap: str, group: str, topic: str) -> int | None:
+    from confluent_kafka import Consumer
+    from confluent_kafka import TopicPartition as KafkaPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        (found,) = consumer.committed([KafkaPartition(topic, 0)], timeout=10)
+    finally:
+        consumer.close()
+    return found.offset if found.offset >= 0 else None
