@@ -321,3 +321,25 @@ def _committed_offset(bootstrap: str, group: str, topic: str) -> int | None:
     finally:
         consumer.close()
     return found.offset if found.offset >= 0 else None
+
+
+@pytest.mark.kafka
+def test_batch_max_wait_ms_fills_a_put_from_records_that_trickle_in(
+    tmp_path: Path, kafka_bootstrap_servers: str
+) -> None:
+    topic = f"batchwait-{uuid.uuid4().hex[:6]}"
+    create_topic(kafka_bootstrap_servers, topic)
+    messages = change_stream(count=30, keys=30, seed=25)
+    log: dict[str, t.Any] = {}
+    sink = _sink(tmp_path, topic, **{"batch.max.wait.ms": "2000", "consumer.override.max.poll.records": "1000"})
+    worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [sink], task_factory=_factory(log))
+    worker.start()
+    try:
+        wait_for(lambda: len(log.get("opens", [])) >= 2, timeout=30, what="the assignment", worker=worker)
+        for burst in range(3):
+            _produce(kafka_bootstrap_servers, topic, messages[burst * 10 : burst * 10 + 10])
+            time.sleep(0.3)
+        wait_for(lambda: len(_put_offsets(log, 0)) >= 30, timeout=30, what="every record", worker=worker)
+    finally:
+        assert worker.stop(30)
+    assert [len(records) for _, records in log["puts"]] == [30], "one put once the wait was over"
