@@ -343,3 +343,40 @@ def test_batch_max_wait_ms_fills_a_put_from_records_that_trickle_in(
     finally:
         assert worker.stop(30)
     assert [len(records) for _, records in log["puts"]] == [30], "one put once the wait was over"
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("retry_after_ms", [None, 60_000])
+def test_put_retries_end_at_errors_retry_timeout(
+    tmp_path: Path, kafka_bootstrap_servers: str, retry_after_ms: int | None
+) -> None:
+    topic = f"retrytimeout-{uuid.uuid4().hex[:6]}"
+    create_topic(kafka_bootstrap_servers, topic)
+    _produce(kafka_bootstrap_servers, topic, change_stream(count=5, keys=5, seed=26))
+    log: dict[str, t.Any] = {}
+
+    def always_throttled(task: Recording, records: t.Sequence[SinkRecord]) -> t.Sequence[SinkRecord]:
+        log["attempts"] = log.get("attempts", 0) + 1
+        msg = "throttled"
+        raise RetriableError(msg, retry_after_ms=retry_after_ms)
+
+    sink = _sink(
+        tmp_path,
+        topic,
+        **{"errors.retry.timeout": "800", "errors.retry.delay.max.ms": "50", "task.restart.max.attempts": "0"},
+    )
+    worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [sink], task_factory=_factory(log, always_throttled))
+    name = sink.framework.name
+    started = time.monotonic()
+    worker.start()
+    try:
+        wait_for(lambda: worker.status(name)["tasks"][0]["state"] == "FAILED", timeout=20, what="FAILED")
+        trace = worker.status(name)["tasks"][0]["trace"]
+    finally:
+        assert worker.stop(30)
+    assert "errors.retry.timeout=800" in trace
+    if retry_after_ms is None:
+        assert log["attempts"] > 3, "the put should have been retried with backoff until the timeout"
+    else:
+        assert log["attempts"] == 1, "a retry-after beyond the timeout fails at once"
+    assert time.monotonic() - started < 15
