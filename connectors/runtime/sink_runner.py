@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import queue
 import random
 import threading
 import time
@@ -137,6 +138,39 @@ class _Job:
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     retry: _Retry | None = None
     on_committed: t.Callable[[], None] | None = None
+
+
+class _TaskThread:
+    """The one thread that calls into the plugin, one call at a time, in submission order.
+
+    A daemon thread (unlike a ``ThreadPoolExecutor``'s), so that a ``put`` stuck for good
+    in a task the worker gave up on does not keep the process from exiting.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[tuple[concurrent.futures.Future[t.Any], t.Callable[[], t.Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while (call := self._calls.get()) is not None:
+            future, function = call
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(function())
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+    def submit(self, function: t.Callable[..., t.Any], *args: t.Any) -> concurrent.futures.Future[t.Any]:
+        future: concurrent.futures.Future[t.Any] = concurrent.futures.Future()
+        self._calls.put((future, lambda: function(*args)))
+        return future
+
+    def shutdown(self) -> None:
+        """End the thread after the calls already submitted."""
+        self._calls.put(None)
 
 
 class _Emitter:
@@ -253,7 +287,7 @@ class SinkTaskRunner:
         self._task: t.Any = None
         self._consumer: t.Any = None
         self._errors: ErrorHandler | None = None
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor: _TaskThread | None = None
 
     # -- what the task context calls (any thread) ------------------------------------
 
@@ -320,8 +354,7 @@ class SinkTaskRunner:
         env = self.env
         paused = paused if paused is not None else threading.Event()
         self._errors = env.error_handler()
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-{env.task_id}-put")
-        failed = True
+        self._executor = _TaskThread(f"{self.name}-{env.task_id}-task")
         try:
             context = _RuntimeSinkContext(self)
             self._task = self._call(lambda: env.task_factory(env.plugin_class.task_class, env.task_config, context))
@@ -334,9 +367,8 @@ class SinkTaskRunner:
             self._raise_failure()
             self._commit_now(None)
             self._close_all()
-            failed = False
         finally:
-            self._shutdown(failed)
+            self._shutdown()
 
     def _loop(self, stop: threading.Event, on_state: StateListener, paused: threading.Event) -> None:
         reported = "PAUSED" if paused.is_set() else "RUNNING"
@@ -808,9 +840,10 @@ class SinkTaskRunner:
         if assigned:
             self._call(lambda: self._task.close(assigned, lost=False))
 
-    def _shutdown(self, failed: bool) -> None:
-        # After a failure nothing more is committed (the rebalance callbacks of close()
-        # see _closed), so the next owner of the partitions replays the uncommitted window.
+    def _shutdown(self) -> None:
+        """``stop`` the task, then close the clients. After a failure nothing more is
+        committed (the rebalance callbacks of the consumer's close see ``_closed``), so
+        the next owner of the partitions replays the uncommitted window."""
         self._closed = True
         try:
             if self._task is not None and self._executor is not None:
@@ -824,4 +857,4 @@ class SinkTaskRunner:
                 if self._consumer is not None:
                     self._consumer.close()
                 if self._executor is not None:
-                    self._executor.shutdown(wait=not failed)
+                    self._executor.shutdown()
