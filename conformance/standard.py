@@ -32,9 +32,16 @@ before ``task_configs`` and stopped, and a reconfiguration request restarts its 
 
 Sink suite: put and flush write everything; a sink flushed twice writes once; a
 replay is idempotent (if declared); a tombstone deletes (if declared); a bad record
-is reported and the rest lands; and through a real Kafka and the real runtime, the
-target equals the folded stream while a malformed message reaches the dead-letter topic
-with Kafka Connect's ``__connect.errors.*`` headers.
+is reported and the rest lands; and through a real Kafka and the real runtime (with
+the plugin's task wrapped through the runtime's task factory): the target equals the
+folded stream while a malformed message reaches the dead-letter topic with Kafka
+Connect's ``__connect.errors.*`` headers; three partitions keep their order in small
+batches; a retriable error with ``retry_after_ms`` pauses only its partition; a crash
+between the write and the offset commit loses nothing (and duplicates nothing for
+``OWNS_COMMIT_POINT`` sinks); a restart starts from ``open``'s offsets; lost partitions
+are closed with ``lost=True`` and nothing is committed for them; a record reported
+after commits that held it back reaches the dead-letter topic with its original bytes.
+The sink tests use their own change-stream generator (no ``datagen``).
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ from headwater.connectors.api import (
     ErrantSourceRecord,
     OffsetMarker,
     SinkConnector,
+    SinkTask,
+    SinkTaskContext,
     SourceConnector,
     SourceRecord,
     SourceTask,
@@ -118,6 +127,7 @@ class SinkHarness:
         count_writes: optional; how many writes (lines, rows, invocations) the target has
             for ``topic``, to check that a second flush writes nothing.
         bad_value: a record value the sink must reject as a record error (None: skip).
+        make_task: see below.
     """
 
     connector_class: type[SinkConnector[t.Any]]
@@ -125,6 +135,12 @@ class SinkHarness:
     read_state: t.Callable[[PluginConfig, str], dict[str, t.Any]]
     count_writes: t.Callable[[PluginConfig, str], int] | None = None
     bad_value: t.Any = None
+    make_task: t.Callable[[PluginConfig, SinkTaskContext], SinkTask[t.Any]] | None = None
+    """Optional: builds a task for a validated config and a context; this is how a plugin
+    hands the suite its emulator or client, e.g.
+    ``lambda config, context: MySinkTask(config, context, client=EMULATOR)``. The suite
+    uses it for the in-memory tests and, wrapped, as the runtime's task factory in the
+    Kafka tests. Default: ``connector_class.task_class(config, context)``."""
 
 
 def _requires(capability: Capability, plugin: type[t.Any]) -> None:

@@ -361,7 +361,12 @@ class SinkTaskContext(TaskContext):
         return frozenset()
 
     def pause(self, partitions: t.Iterable[TopicPartition]) -> None:
-        """Stop fetching ``partitions`` until :meth:`resume`; the task stays in its group."""
+        """Stop fetching ``partitions`` until :meth:`resume`; the task stays in its group.
+
+        No record of them reaches ``put`` after this returns, until they are resumed. The
+        pause lasts through the runtime's own pauses (retries, the PAUSED state) and ends
+        when the partition is closed (revoked or lost).
+        """
 
     def resume(self, partitions: t.Iterable[TopicPartition]) -> None:
         """Fetch ``partitions`` again after :meth:`pause`."""
@@ -522,10 +527,13 @@ class SinkTask(abc.ABC, t.Generic[C]):
         """Write or buffer ``records`` (in offset order per Kafka partition).
 
         Hand single bad records to ``context.report`` and go on. Raise
-        ``RetriableError`` to have the runtime deliver the same batch again after a
-        backoff (after ``retry_after_ms`` when given; only the partitions named in the
-        error, or else the batch's partitions, are paused meanwhile); any other exception
-        fails the task.
+        ``RetriableError`` to have the runtime deliver the same records again after a
+        backoff (at least ``retry_after_ms`` when given), in a ``put`` of their own; any
+        other exception fails the task. When the error names ``partitions``, only the
+        batch's records of those partitions come again and only those partitions are
+        paused meanwhile (the batch's other records count as written); otherwise the
+        whole batch comes again and all of its partitions are paused. Other partitions
+        keep flowing in other ``put`` calls.
         """
 
     @abc.abstractmethod
@@ -550,14 +558,16 @@ class SinkTask(abc.ABC, t.Generic[C]):
     def close(self, partitions: t.Sequence[TopicPartition], *, lost: bool) -> None:
         """Optional: ``partitions`` are no longer this task's.
 
-        ``lost=False``: revoked in a rebalance; the runtime has already called
-        ``pre_commit`` and committed what it returned. ``lost=True``: taken away without a
-        hand-over (the group moved on): nothing was committed for them and another task
-        may already write them, so drop their buffers without writing.
+        ``lost=False``: revoked in a rebalance, or the task is stopping; the runtime has
+        already called ``pre_commit`` and committed what it returned. ``lost=True``: taken
+        away without a hand-over (the group moved on): nothing was committed for them and
+        another task may already write them, so drop their buffers without writing. Not
+        called after the task failed: ``stop`` follows directly then.
         """
 
     def stop(self) -> None:
-        """Release resources. Called once when the task stops, after a final commit."""
+        """Release resources. Called once when the task stops: after a final commit and
+        ``close``, or, after a failure, with nothing more committed."""
 
 
 class SourceConnector(Plugin[C]):

@@ -357,7 +357,8 @@ class DistributedHerder:
         config = self.worker_config
         return {
             "bootstrap.servers": config.bootstrap_servers,
-            **config.consumer,
+            # max.poll.records is Kafka Connect's sink batch size, unknown to librdkafka.
+            **{key: value for key, value in config.consumer.items() if key != "max.poll.records"},
             "group.id": config.group_id,
             "client.id": f"headwater-worker-{self.worker_id}",
             "partition.assignment.strategy": "roundrobin",

@@ -6,7 +6,8 @@ Commit order is what makes a ``kill -9`` harmless:
   ``acks=all``) -> ``flush`` until every record is acknowledged -> dead-letter writes
   acknowledged -> offsets stored -> the task's ``commit`` hook;
 - sink (:mod:`.sink_runner`): consume -> convert -> ``put`` -> ``pre_commit`` (which
-  flushes) -> dead-letter writes acknowledged -> consumer offsets committed.
+  flushes) -> emitted records and dead-letter writes acknowledged -> the offsets
+  ``pre_commit`` returned committed.
 
 A crash anywhere replays the uncommitted window; nothing is skipped.
 """
@@ -27,7 +28,7 @@ from headwater.connectors.runtime.retry import RetryPolicy
 from headwater.connectors.settings import ConnectorConfig
 from headwater.connectors.transforms import TransformChain
 
-__all__ = ["CLIENT_LOG", "StateListener", "TaskEnvironment", "TaskFactory"]
+__all__ = ["CLIENT_LOG", "StateListener", "TaskEnvironment", "TaskFactory", "build_task"]
 
 CLIENT_LOG = logging.getLogger("librdkafka")
 """The logger librdkafka's own lines go to (passed to every client as ``logger``)."""
@@ -40,6 +41,11 @@ actually turns so (once at start, then on every pause or resume it has carried o
 TaskFactory: t.TypeAlias = t.Callable[[type[t.Any], PluginConfig, TaskContext], t.Any]
 """``(task_class, task_config, context) -> task``: how a worker builds a task (the default
 is ``task_class(task_config, context)``); called on the task's thread at each (re)start."""
+
+
+def build_task(task_class: type[t.Any], config: PluginConfig, context: TaskContext) -> t.Any:
+    """The default :data:`TaskFactory`: the plugin's own constructor."""
+    return task_class(config, context)
 
 
 class TaskEnvironment(t.NamedTuple):

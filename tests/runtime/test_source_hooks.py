@@ -14,8 +14,8 @@ from reference_source import ReferenceSource
 
 from headwater.conformance.kafka import consume_all
 from headwater.conformance.runtime import in_process_worker, wait_for
-from headwater.connectors.loading import parse_connector
 from headwater.connectors.errors import ConfigError
+from headwater.connectors.loading import parse_connector
 from headwater.connectors.runtime.offsets import ConnectorOffsets
 
 REFERENCE = f"{ReferenceSource.__module__}:{ReferenceSource.__qualname__}"
