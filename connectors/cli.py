@@ -54,6 +54,7 @@ class _LazyGroup(click.Group):
         "kafka": "headwater.connectors.commands.kafka:kafka",
         "copybook": "headwater.connectors.commands.copybook:copybook",
         "emulator": "headwater.connectors.commands.emulator:emulator",
+        "oracle": "headwater.connectors.commands.oracle:oracle",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
