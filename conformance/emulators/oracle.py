@@ -382,6 +382,7 @@ class _History:
         self.committed: dict[str, dict[tuple[t.Any, ...], tuple[str, dict[str, t.Any]]]] = {}
         self.commit_log: list[tuple[int, list[_Change]]] = []
         self.ddl_log: list[tuple[int, str, TableMetadata]] = []
+        self.spans: list[tuple[int, int]] = []  # (start SCN, end SCN) of every transaction
         serials = {q: 0 for q in self.tables}
         self.initial: dict[str, dict[tuple[t.Any, ...], tuple[str, dict[str, t.Any]]]] = {}
         next_key = {q: 1 for q in self.tables}
@@ -469,6 +470,7 @@ class _History:
             else:
                 self.events.append(_Event(scn, 7, tx.xid, tx.thread, start_scn=tx.start_scn))
                 self._commit(tx, scn)
+            self.spans.append((tx.start_scn, self.scn + 1))
             if finished in ddl_points:
                 pending_ddl.append(ddl_points.pop(finished))
             if pending_ddl and not any("SHOP.CUSTOMERS" in x.working for x in open_txs):
@@ -814,6 +816,11 @@ class LogMinerEmulator:
         self._raise_now("current_scn")
         self.reveal(self.scenario.reveal_scns)
         return self.visible_scn
+
+    def oldest_active_transaction_scn(self) -> int | None:
+        """See :meth:`OracleClient.oldest_active_transaction_scn`."""
+        scn = self.visible_scn
+        return min((start for start, end in self.history.spans if start <= scn < end), default=None)
 
     def list_tables(self, owners: t.Collection[str] | None = None) -> list[tuple[str, str]]:
         """See :meth:`OracleClient.list_tables`."""

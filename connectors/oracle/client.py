@@ -102,6 +102,13 @@ class OracleClient(t.Protocol):
         """``SELECT CURRENT_SCN FROM V$DATABASE``."""
         ...
 
+    def oldest_active_transaction_scn(self) -> int | None:
+        """The start SCN of the oldest transaction open now (``V$TRANSACTION``), or None.
+
+        A snapshot taken at SCN S misses the changes that open transactions made before
+        S; the source mines from here so their commits after S come through whole."""
+        ...
+
     def list_tables(self, owners: t.Collection[str] | None = None) -> list[tuple[str, str]]:
         """``(owner, table)`` of every user table (of ``owners`` when given), sorted."""
         ...
@@ -179,6 +186,13 @@ class OracledbClient:
         with self._conn.cursor() as cur:
             cur.execute("SELECT CURRENT_SCN FROM V$DATABASE")
             return int(cur.fetchone()[0])
+
+    def oldest_active_transaction_scn(self) -> int | None:
+        """See :meth:`OracleClient.oldest_active_transaction_scn`."""
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT MIN(START_SCN) FROM V$TRANSACTION")
+            found = cur.fetchone()[0]
+            return None if found is None else int(found)
 
     def list_tables(self, owners: t.Collection[str] | None = None) -> list[tuple[str, str]]:
         """See :meth:`OracleClient.list_tables`."""

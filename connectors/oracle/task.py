@@ -1,0 +1,511 @@
+"""The ``oracle-logminer`` task: snapshot AS OF an SCN, then stream LogMiner windows.
+
+One task per connector; its source partition is ``{"server": <topic.prefix>}`` and its
+offset (all strings or booleans, as Debezium stores them):
+
+- ``scn``: the resume SCN, mining restarts after it: at most the start SCN of the oldest
+  transaction still open minus one, so that a transaction that was open at a crash is
+  mined again whole;
+- ``commit_scn``: ``"<commit SCN>:<redo thread>:<xid>-<xid>..."``, the last commit SCN
+  emitted and the transactions emitted at it (a restart skips transactions committed
+  below it, and those listed at it);
+- ``tx_id``/``tx_seq`` (only on records inside a transaction): how many changes of
+  that transaction are already written, so a restart part-way through a transaction
+  writes the rest and nothing twice;
+- ``snapshot_completed``: false while the initial snapshot runs (a restart redoes it).
+
+Streaming: every round reads the current SCN, opens a LogMiner session on the window
+``(mined, min(current, mined + batch)]``, feeds its rows to a
+:class:`~headwater.connectors.oracle.buffer.TransactionBuffer` and turns each committed
+transaction into change events in commit order (one Kafka transaction per Oracle
+transaction when ``context.transactions`` is set). The window grows while the source
+lags and shrinks when it has caught up. Records come out of a generator, at most
+``max.batch.size`` per ``poll()``, so a huge transaction never sits in memory as records.
+
+Errors: ORA-01291 (a log is gone) is a :class:`FatalError` naming the SCN and the remedy,
+or, with ``snapshot.mode=when_needed``, a new snapshot. Connection trouble (ORA-00028,
+ORA-00310, ORA-03113, ORA-01555 in a snapshot, DPY-4011) is a :class:`RetriableError`; the
+task then resumes from the last offset it returned. Statements it cannot read become
+:class:`ErrantSourceRecord` s naming the SCN, XID and table.
+
+All methods run on the task's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import typing as t
+
+from headwater.codecs.oracle.convert import OracleColumn, ValueConversionError, convert_value
+from headwater.codecs.oracle.redo import parse_redo
+from headwater.codecs.oracle.render import debezium_value
+from headwater.connectors.api import (
+    ErrantSourceRecord,
+    OffsetMarker,
+    SourceRecord,
+    SourceTask,
+    SourceTaskContext,
+)
+from headwater.connectors.errors import FatalError, RecordError, RetriableError
+from headwater.connectors.oracle.buffer import BufferedChange, CommittedTransaction, TransactionBuffer
+from headwater.connectors.oracle.client import OracleClient, TableMetadata, oracle_error_code
+from headwater.connectors.oracle.config import OracleLogMinerConfig
+
+__all__ = ["OracleLogMinerTask", "build_client"]
+
+log = logging.getLogger(__name__)
+
+_TOPIC_CHARS = re.compile(r"[^a-zA-Z0-9._-]")
+_RETRIABLE = {28, 310, 1089, 1555, 3113, 3114, 3135, 12514, 12541, 12170}
+Item: t.TypeAlias = SourceRecord | ErrantSourceRecord | OffsetMarker
+
+
+class _Pause:
+    """Yielded by the generator when it has caught up: ``poll()`` returns what it has."""
+
+
+_PAUSE = _Pause()
+
+
+def build_client(config: OracleLogMinerConfig) -> OracleClient:
+    """The emulator when ``emulator.scenario`` is set, else python-oracledb (thin mode)."""
+    if config.emulator_scenario is not None:
+        from headwater.conformance.emulators.oracle import LogMinerEmulator
+
+        return LogMinerEmulator(config.emulator_scenario, config.emulator_seed)
+    from headwater.connectors.oracle.client import OracledbClient
+
+    assert config.database_hostname is not None
+    assert config.database_user is not None
+    password = config.database_password.get_secret_value() if config.database_password else ""
+    dsn = f"{config.database_hostname}:{config.database_port}/{config.database_dbname}"
+    return OracledbClient(dsn, config.database_user, password)
+
+
+class _ResnapshotNeeded(Exception):
+    """Internal: the resume SCN's logs are gone and snapshot.mode=when_needed."""
+
+
+def _format_commit(scn: int, thread: int, xids: t.Iterable[str]) -> str:
+    return f"{scn}:{thread}:{'-'.join(xids)}"
+
+
+def _parse_commit(text: str | None) -> tuple[int, set[str]]:
+    if not text:
+        return 0, set()
+    scn, _, rest = text.partition(":")
+    _, _, xids = rest.partition(":")
+    return int(scn), {x for x in xids.split("-") if x}
+
+
+class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
+    """See the module doc."""
+
+    def __init__(
+        self,
+        config: OracleLogMinerConfig,
+        context: SourceTaskContext,
+        client: OracleClient | None = None,
+    ) -> None:
+        super().__init__(config, context)
+        self.client = client if client is not None else build_client(config)
+        self.partition = {"server": config.topic_prefix}
+        self.tables: dict[str, TableMetadata] = {}
+        self._known_columns: dict[str, dict[str, OracleColumn]] = {}
+        self._by_object: dict[int, TableMetadata] = {}
+        self._work: t.Iterator[Item | _Pause] | None = None
+        self._last_offset: dict[str, t.Any] | None = None
+        self._batch = config.log_mining_batch_size_default
+        self._mining_from = 0
+        self._last_heartbeat = time.monotonic()
+        metrics = context.metrics
+        self._m_events = metrics.counter("events", "change events emitted")
+        self._m_transactions = metrics.counter("transactions", "committed transactions emitted")
+        self._m_rolled_back = metrics.counter("rolled_back", "transactions rolled back and dropped")
+        self._m_lag = metrics.gauge("lag_scns", "SCNs between the database and the mined window")
+
+    # ------------------------------------------------------------------ metadata
+
+    def _load_tables(self) -> None:
+        for owner, name in self.client.list_tables():
+            if self.config.captures(owner, name):
+                self._remember(self.client.table_metadata(owner, name))
+
+    def _remember(self, meta: TableMetadata) -> None:
+        self.tables[meta.qualified] = meta
+        known = self._known_columns.setdefault(meta.qualified, {})
+        known.update({c.name: c for c in meta.columns})
+        if meta.object_id:
+            self._by_object[meta.object_id] = meta
+
+    def topic(self, meta: TableMetadata) -> str:
+        """``<topic.prefix>.<OWNER>.<TABLE>`` with characters Kafka refuses replaced by ``_``."""
+        return _TOPIC_CHARS.sub("_", f"{self.config.topic_prefix}.{meta.owner}.{meta.name}")
+
+    # ------------------------------------------------------------------ poll
+
+    def poll(self) -> list[Item]:
+        """Up to ``max.batch.size`` records (and offset markers) from the snapshot or stream."""
+        if self._work is None:
+            self._work = self._run(self.context.offsets.offset(self.partition))
+        out: list[Item] = []
+        try:
+            for item in self._work:
+                if isinstance(item, _Pause):
+                    break
+                out.append(item)
+                self._last_offset = dict(item.offset)
+                if len(out) >= self.config.max_batch_size:
+                    break
+            else:
+                self._work = None
+        except _ResnapshotNeeded:
+            self._work = self._run(None, resnapshot=True)
+        except Exception as exc:
+            code = oracle_error_code(exc)
+            if code is None and not _is_connection_error(exc):
+                raise
+            self._work = None  # the next poll resumes from the last offset returned
+            if code == 1291:
+                raise self._missing_log_error(exc) from exc
+            if code is not None and code not in _RETRIABLE:
+                msg = f"Oracle error while capturing changes: {exc}"
+                raise FatalError(msg) from exc
+            if out:
+                return out
+            msg = f"Oracle error during mining ({exc}); resuming from the last offset"
+            raise RetriableError(msg) from exc
+        return out
+
+    def _missing_log_error(self, exc: BaseException) -> FatalError:
+        scn = self._mining_from
+        msg = (
+            f"{exc}: the redo logs holding SCN {scn} (this connector's resume point) are no longer available. "
+            "Restore the archived logs covering that SCN and restart, or set snapshot.mode=when_needed "
+            "(or reset this connector's offsets) to take a new snapshot; changes between that SCN and the "
+            "new snapshot cannot be recovered from LogMiner."
+        )
+        return FatalError(msg)
+
+    # ------------------------------------------------------------------ the generator
+
+    def _run(self, stored: t.Mapping[str, t.Any] | None, *, resnapshot: bool = False) -> t.Iterator[Item | _Pause]:
+        if self._last_offset is not None and not resnapshot:
+            stored = self._last_offset  # resuming after a retriable error in this process
+        self._load_tables()
+        mode = self.config.snapshot_mode
+        if resnapshot or stored is None or not stored.get("snapshot_completed", True):
+            if mode == "no_data" and not resnapshot:
+                scn = self.client.current_scn()
+                stored = {"scn": str(scn), "commit_scn": "", "snapshot_completed": True}
+                yield OffsetMarker(self.partition, stored)
+            else:
+                stored = yield from self._snapshot()
+        yield from self._stream(stored)
+
+    def _snapshot(self) -> t.Generator[Item, None, dict[str, t.Any]]:
+        scn = self.client.current_scn()
+        oldest = self.client.oldest_active_transaction_scn()
+        resume = min(scn, oldest - 1) if oldest is not None else scn
+        # Transactions committed at or before the snapshot SCN are in the snapshot: skip them.
+        done = {"scn": str(resume), "commit_scn": _format_commit(scn + 1, 1, []), "snapshot_completed": True}
+        running = {"scn": str(resume), "commit_scn": "", "snapshot_completed": False}
+        names = sorted(self.tables)
+        last: SourceRecord | None = None
+        ts = int(time.time() * 1000)
+        for index, name in enumerate(names):
+            meta = self.tables[name]
+            rows = self.client.flashback_select(meta.owner, meta.name, scn)
+            pending = next(rows, None)
+            while pending is not None:
+                row, pending = pending, next(rows, None)
+                final = pending is None and index == len(names) - 1
+                value_row = {c.name: debezium_value(c, row.get(c.name)) for c in meta.columns}
+                source = self._source(meta, snapshot="last" if final else "true", scn=scn, ts_ms=ts)
+                value = {"before": None, "after": value_row, "source": source, "op": "r", "ts_ms": ts}
+                record = SourceRecord(
+                    self.partition, done if final else running, self.topic(meta), self._key(meta, value_row), value
+                )
+                last = record
+                if pending is None and self.context.transactions is not None:
+                    self.context.transactions.commit_transaction(record)  # one Kafka transaction per table
+                yield record
+        if last is None:
+            yield OffsetMarker(self.partition, done)
+        log.info("snapshot of %d table(s) at SCN %d finished; streaming from SCN %d", len(names), scn, resume)
+        return done
+
+    def _stream(self, stored: t.Mapping[str, t.Any]) -> t.Iterator[Item | _Pause]:
+        mined = int(stored["scn"])
+        commit_scn, emitted = _parse_commit(t.cast(str | None, stored.get("commit_scn")))
+        partial_xid = t.cast(str | None, stored.get("tx_id"))
+        partial_seq = int(t.cast(str, stored.get("tx_seq") or 0))
+        buffer = TransactionBuffer(
+            spill_threshold=self.config.log_mining_buffer_spill_threshold,
+            spill_dir=self.context.scratch_dir,
+            skip_committed=emitted,
+            skip_commit_scn=commit_scn,
+        )
+        last_commit = (commit_scn, 1, sorted(emitted))
+        while True:
+            top = self.client.current_scn()
+            self._m_lag.set(max(0, top - mined))
+            if top <= mined:
+                self.context.next_poll_in(self.config.log_mining_sleep_time_ms)
+                yield from self._heartbeat(mined, buffer, last_commit)
+                yield _PAUSE
+                continue
+            end = min(top, mined + self._batch)
+            self._mining_from = mined
+            try:
+                self.client.start_logminer(mined, end)
+            except Exception as exc:
+                if oracle_error_code(exc) == 1291 and self.config.snapshot_mode == "when_needed":
+                    log.warning(
+                        "redo for SCN %d is gone (%s); taking a new snapshot (snapshot.mode=when_needed)", mined, exc
+                    )
+                    raise _ResnapshotNeeded from exc
+                raise
+            try:
+                for row in self.client.fetch_contents(mined, end):
+                    if row.operation_code == 5:
+                        self._ddl(row.seg_owner, row.table_name)
+                        continue
+                    if row.operation_code == 255 and not self.config.captures(
+                        row.seg_owner or "", row.table_name or ""
+                    ):
+                        continue
+                    done = buffer.feed(row)
+                    if done is None:
+                        continue
+                    skip = partial_seq if done.xid == partial_xid else 0
+                    partial_xid, partial_seq = None, 0
+                    previous_commit = last_commit
+                    last_commit = self._next_commit(last_commit, done)
+                    if done.unsupported:
+                        log.warning(
+                            "transaction %s: %d change(s) LogMiner cannot render (OPERATION_CODE 255, "
+                            "an unsupported column type) were skipped", done.xid, done.unsupported,
+                        )  # fmt: skip
+                    yield from self._emit(done, buffer, mined, previous_commit, last_commit, skip)
+            finally:
+                self.client.end_logminer()
+            self._m_rolled_back.inc(buffer.rolled_back)
+            buffer.rolled_back = 0
+            # Adapt the window: grow while behind, shrink once caught up.
+            if end < top:
+                self._batch = min(self.config.log_mining_batch_size_max, self._batch * 2)
+            else:
+                self._batch = max(self.config.log_mining_batch_size_min, self._batch // 2)
+            mined = end
+            yield OffsetMarker(self.partition, self._offset(buffer, mined, last_commit))
+
+    @staticmethod
+    def _next_commit(last: tuple[int, int, list[str]], done: CommittedTransaction) -> tuple[int, int, list[str]]:
+        if done.commit_scn == last[0]:
+            return (last[0], done.thread, [*last[2], done.xid])
+        return (done.commit_scn, done.thread, [done.xid])
+
+    def _offset(
+        self, buffer: TransactionBuffer, mined: int, last_commit: tuple[int, int, list[str]], **extra: t.Any
+    ) -> dict[str, t.Any]:
+        oldest = buffer.oldest_open_scn()
+        resume = mined if oldest is None else min(mined, oldest - 1)
+        return {
+            "scn": str(resume),
+            "commit_scn": _format_commit(*last_commit) if last_commit[0] else "",
+            "snapshot_completed": True,
+            **extra,
+        }
+
+    def _heartbeat(
+        self, mined: int, buffer: TransactionBuffer, last_commit: tuple[int, int, list[str]]
+    ) -> t.Iterator[Item]:
+        offset = self._offset(buffer, mined, last_commit)
+        interval = self.config.heartbeat_interval_ms
+        if interval and (time.monotonic() - self._last_heartbeat) * 1000 >= interval:
+            self._last_heartbeat = time.monotonic()
+            topic = f"{self.config.heartbeat_topics_prefix}.{self.config.topic_prefix}"
+            ts = int(time.time() * 1000)
+            yield SourceRecord(self.partition, offset, topic, {"serverName": self.config.topic_prefix}, {"ts_ms": ts})
+        else:
+            yield OffsetMarker(self.partition, offset)
+
+    def _ddl(self, owner: str | None, table: str | None) -> None:
+        if owner is None or table is None or not self.config.captures(owner, table):
+            return
+        try:
+            meta = self.client.table_metadata(owner, table)
+        except Exception as exc:
+            if oracle_error_code(exc) == 942:  # the table was dropped
+                self.tables.pop(f"{owner}.{table}", None)
+                return
+            raise
+        self._remember(meta)
+        log.info("table %s.%s changed; now %d columns", owner, table, len(meta.columns))
+
+    # ------------------------------------------------------------------ events
+
+    def _emit(
+        self,
+        done: CommittedTransaction,
+        buffer: TransactionBuffer,
+        mined: int,
+        previous_commit: tuple[int, int, list[str]],
+        last_commit: tuple[int, int, list[str]],
+        skip: int,
+    ) -> t.Iterator[Item]:
+        final_offset = self._offset(buffer, mined, last_commit)
+        in_tx = {**self._offset(buffer, mined, previous_commit), "tx_id": done.xid}
+        transactions = self.context.transactions
+        counts: dict[str, int] = {}
+        previous: Item | None = None
+        sequence = 0
+        for change in done.changes:
+            sequence += 1
+            if sequence <= skip:
+                continue
+            items = self._change_records(change, done, {**in_tx, "tx_seq": str(sequence)})
+            for item in items:
+                if previous is not None:
+                    yield previous
+                previous = item
+                if isinstance(item, SourceRecord) and item.value is not None:
+                    counts[item.topic] = counts.get(item.topic, 0) + 1
+                    self._m_events.inc()
+        if previous is None:
+            yield OffsetMarker(self.partition, final_offset)
+            return
+        # The last item of the transaction carries the offset that marks it emitted.
+        if isinstance(previous, SourceRecord):
+            last: Item = SourceRecord(
+                previous.partition, final_offset, previous.topic, previous.key, previous.value, previous.headers
+            )
+        elif isinstance(previous, ErrantSourceRecord):
+            last = ErrantSourceRecord(previous.partition, final_offset, previous.error, previous.raw)
+        else:
+            last = OffsetMarker(self.partition, final_offset)
+        if self.config.provide_transaction_metadata:
+            yield last
+            last = self._transaction_end(done, counts, final_offset)
+        self._m_transactions.inc()
+        if transactions is not None and isinstance(last, SourceRecord):
+            transactions.commit_transaction(last)  # poll() returns ``last`` in this batch
+        yield last
+
+    def _transaction_end(
+        self, done: CommittedTransaction, counts: dict[str, int], offset: t.Mapping[str, t.Any]
+    ) -> SourceRecord:
+        topic = f"{self.config.topic_prefix}.transaction"
+        value = {
+            "status": "END",
+            "id": done.xid.lower(),
+            "event_count": sum(counts.values()),
+            "data_collections": [{"data_collection": k, "event_count": v} for k, v in sorted(counts.items())],
+            "ts_ms": done.commit_timestamp_ms,
+        }
+        return SourceRecord(self.partition, offset, topic, {"id": done.xid.lower()}, value)
+
+    def _source(self, meta: TableMetadata, *, snapshot: str, scn: int, ts_ms: int, **more: t.Any) -> dict[str, t.Any]:
+        return {
+            "version": "headwater",
+            "connector": "oracle",
+            "name": self.config.topic_prefix,
+            "ts_ms": ts_ms,
+            "snapshot": snapshot,
+            "db": self.config.database_dbname,
+            "schema": meta.owner,
+            "table": meta.name,
+            "scn": str(scn),
+            **more,
+        }
+
+    @staticmethod
+    def _key(meta: TableMetadata, row: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
+        if not meta.primary_key:
+            return None
+        return {name: row.get(name) for name in meta.primary_key}
+
+    def _resolve(self, change: BufferedChange) -> TableMetadata | None:
+        name = f"{change.owner}.{change.table}"
+        if name in self.tables:
+            return self.tables[name]
+        return None
+
+    def _change_records(
+        self, change: BufferedChange, done: CommittedTransaction, offset: dict[str, t.Any]
+    ) -> list[Item]:
+        where = f"SCN {change.scn}, XID {done.xid}, table {change.owner}.{change.table}"
+        if change.operation_code not in (1, 2, 3):
+            return []
+        if change.owner == "UNKNOWN" or change.table.startswith("OBJ# "):
+            error = RecordError(
+                "LogMiner could not name this table's columns (dictionary version mismatch after DDL); "
+                "the change cannot be decoded with the online catalog",
+                location=where,
+                raw=change.sql.encode(),
+            )
+            return [ErrantSourceRecord(self.partition, offset, error, change.sql.encode())]
+        if not self.config.captures(change.owner, change.table):
+            return []
+        meta = self._resolve(change)
+        if meta is None:
+            return []
+        try:
+            parsed = parse_redo(change.sql, position=where)
+            known = self._known_columns[meta.qualified]
+            old = {k: self._convert(known, meta, k, v) for k, v in parsed.old.items()}
+            new = {k: self._convert(known, meta, k, v) for k, v in parsed.new.items()}
+        except RecordError as exc:
+            return [ErrantSourceRecord(self.partition, offset, exc, change.sql.encode())]
+        names = [c.name for c in meta.columns]
+        lobs = {c.name for c in meta.columns if c.base_type in ("CLOB", "NCLOB", "BLOB")}
+        placeholder = self.config.unavailable_value_placeholder
+
+        def image(values: dict[str, t.Any]) -> dict[str, t.Any]:
+            return {n: values.get(n, placeholder if n in lobs else None) for n in names}
+
+        source = self._source(
+            meta, snapshot="false", scn=change.scn, ts_ms=change.timestamp_ms,
+            txId=done.xid.lower(), commit_scn=str(done.commit_scn), start_scn=str(done.start_scn),
+            row_id=change.row_id, rs_id=change.rs_id, ssn=change.ssn, redo_thread=change.thread,
+            commit_ts_ms=done.commit_timestamp_ms,
+        )  # fmt: skip
+        ts = int(time.time() * 1000)
+        topic = self.topic(meta)
+        if parsed.operation == "INSERT":
+            after = image(new)
+            value = {"before": None, "after": after, "source": source, "op": "c", "ts_ms": ts}
+            return [SourceRecord(self.partition, offset, topic, self._key(meta, after), value)]
+        before = image(old)
+        if parsed.operation == "UPDATE":
+            after = image({**old, **new})
+            value = {"before": before, "after": after, "source": source, "op": "u", "ts_ms": ts}
+            return [SourceRecord(self.partition, offset, topic, self._key(meta, after), value)]
+        value = {"before": before, "after": None, "source": source, "op": "d", "ts_ms": ts}
+        key = self._key(meta, before)
+        out: list[Item] = [SourceRecord(self.partition, offset, topic, key, value)]
+        if self.config.tombstones_on_delete:
+            out.append(SourceRecord(self.partition, offset, topic, key, None))
+        return out
+
+    @staticmethod
+    def _convert(known: dict[str, OracleColumn], meta: TableMetadata, name: str, literal: str | None) -> t.Any:
+        column = known.get(name)
+        if column is None:
+            msg = f"column {name!r} is not in {meta.qualified}'s metadata"
+            raise ValueConversionError(msg)
+        return convert_value(column, literal)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def stop(self) -> None:
+        """Close the database session."""
+        self.client.close()
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return text.startswith(("DPY-4011", "DPY-6005", "DPY-4005"))
