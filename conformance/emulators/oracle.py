@@ -817,6 +817,10 @@ class LogMinerEmulator:
         self.reveal(self.scenario.reveal_scns)
         return self.visible_scn
 
+    def scn_to_timestamp(self, scn: int) -> dt.datetime:
+        """See :meth:`OracleClient.scn_to_timestamp` (10 ms per SCN from the history's start)."""
+        return _EPOCH + dt.timedelta(milliseconds=10 * (scn - self.history.first_scn))
+
     def oldest_active_transaction_scn(self) -> int | None:
         """See :meth:`OracleClient.oldest_active_transaction_scn`."""
         scn = self.visible_scn
@@ -888,7 +892,7 @@ class LogMinerEmulator:
         sequence = self.log_sequence(event.scn)
         block = (event.scn - self.history.first_scn) % self.scenario.log_scns
         rs_id = f" 0x{sequence:06x}.{block * 7 + 2:08x}.{(event.ssn * 16) % 0x1F0 + 0x10:04x} "
-        timestamp = _EPOCH + dt.timedelta(milliseconds=10 * (event.scn - self.history.first_scn))
+        timestamp = self.scn_to_timestamp(event.scn)
         owner = table = row_id = info = None
         status = 0
         redo: str
@@ -948,20 +952,27 @@ class LogMinerEmulator:
 # --------------------------------------------------------------------------- outputs
 
 
-def _json_value(value: t.Any) -> t.Any:
+def _json_value(value: t.Any, binary: str = "base64") -> t.Any:
     if isinstance(value, bytes):
         import base64
 
+        if binary == "bytes":
+            return value
+        if binary == "hex":
+            return value.hex()
+        if binary == "base64-url-safe":
+            return base64.urlsafe_b64encode(value).decode()
         return base64.b64encode(value).decode()
     return value
 
 
-def final_state(scenario: str | Scenario, seed: int) -> list[dict[str, t.Any]]:
+def final_state(scenario: str | Scenario, seed: int, *, binary: str = "base64") -> list[dict[str, t.Any]]:
     """The rows a consumer holds after folding the change stream by key, one entry per row:
     ``{"table": "SHOP.CUSTOMERS", "key": {...}, "row": {...}}`` with Debezium's values
     (:func:`headwater.codecs.oracle.convert.convert_value`; RAW as base64, as Kafka
-    Connect's JSON converter writes bytes). Tables LogMiner cannot render (GEO) are left
-    out: no change of theirs reaches a consumer.
+    Connect's JSON converter writes bytes, or as ``binary`` names it, like the source's
+    ``binary.handling.mode``). Tables LogMiner cannot render (GEO) are left out: no change
+    of theirs reaches a consumer.
     """
     history = _History(load_scenario(scenario) if isinstance(scenario, str) else scenario, seed)
     state = history.state_at(history.last_scn)
@@ -971,7 +982,7 @@ def final_state(scenario: str | Scenario, seed: int) -> list[dict[str, t.Any]]:
         if any(c.base_type == "SDO_GEOMETRY" for c in meta.columns):
             continue
         for _key, (_, row) in sorted(state[table].items()):
-            typed = {c.name: _json_value(debezium_value(c, row.get(c.name))) for c in meta.columns}
+            typed = {c.name: _json_value(debezium_value(c, row.get(c.name)), binary) for c in meta.columns}
             out.append({"table": table, "key": {k: typed[k] for k in meta.primary_key}, "row": typed})
     return out
 

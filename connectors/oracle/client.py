@@ -102,6 +102,10 @@ class OracleClient(t.Protocol):
         """``SELECT CURRENT_SCN FROM V$DATABASE``."""
         ...
 
+    def scn_to_timestamp(self, scn: int) -> dt.datetime:
+        """``SCN_TO_TIMESTAMP(scn)`` in UTC (the time of a snapshot's SCN)."""
+        ...
+
     def oldest_active_transaction_scn(self) -> int | None:
         """The start SCN of the oldest transaction open now (``V$TRANSACTION``), or None.
 
@@ -186,6 +190,14 @@ class OracledbClient:
         with self._conn.cursor() as cur:
             cur.execute("SELECT CURRENT_SCN FROM V$DATABASE")
             return int(cur.fetchone()[0])
+
+    def scn_to_timestamp(self, scn: int) -> dt.datetime:
+        """See :meth:`OracleClient.scn_to_timestamp`."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT SYS_EXTRACT_UTC(CAST(SCN_TO_TIMESTAMP(:s) AS TIMESTAMP WITH TIME ZONE)) FROM DUAL", s=scn
+            )
+            return t.cast(dt.datetime, cur.fetchone()[0])
 
     def oldest_active_transaction_scn(self) -> int | None:
         """See :meth:`OracleClient.oldest_active_transaction_scn`."""

@@ -59,6 +59,8 @@ class OracleLogMinerConfig(PluginConfig):
     """Prefix of the heartbeat topic."""
     provide_transaction_metadata: bool = False
     """Write BEGIN/END events (with per-table counts) to ``<topic.prefix>.transaction``."""
+    binary_handling_mode: t.Literal["bytes", "base64", "base64-url-safe", "hex"] = "bytes"
+    """How RAW and BLOB values are written, as Debezium's ``binary.handling.mode``."""
     tombstones_on_delete: bool = True
     """Emit a tombstone after each delete, as Debezium does."""
     max_batch_size: int = Field(default=10_000, ge=1)

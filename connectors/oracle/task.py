@@ -33,6 +33,8 @@ All methods run on the task's thread.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import logging
 import re
 import time
@@ -155,6 +157,8 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             for item in self._work:
                 if isinstance(item, _Pause):
                     break
+                if isinstance(item, OffsetMarker) and dict(item.offset) == self._last_offset:
+                    continue  # nothing moved: an idle poll returns nothing
                 out.append(item)
                 self._last_offset = dict(item.offset)
                 if len(out) >= self.config.max_batch_size:
@@ -214,7 +218,9 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         running = {"scn": str(resume), "commit_scn": "", "snapshot_completed": False}
         names = sorted(self.tables)
         last: SourceRecord | None = None
-        ts = int(time.time() * 1000)
+        # ts_ms is the snapshot SCN's time (not the processing time, as in Debezium): a
+        # replayed snapshot or stream then carries identical events.
+        ts = _epoch_ms(self.client.scn_to_timestamp(scn))
         for index, name in enumerate(names):
             meta = self.tables[name]
             rows = self.client.flashback_select(meta.owner, meta.name, scn)
@@ -222,7 +228,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             while pending is not None:
                 row, pending = pending, next(rows, None)
                 final = pending is None and index == len(names) - 1
-                value_row = {c.name: debezium_value(c, row.get(c.name)) for c in meta.columns}
+                value_row = {c.name: self._binary(debezium_value(c, row.get(c.name))) for c in meta.columns}
                 source = self._source(meta, snapshot="last" if final else "true", scn=scn, ts_ms=ts)
                 value = {"before": None, "after": value_row, "source": source, "op": "r", "ts_ms": ts}
                 record = SourceRecord(
@@ -473,7 +479,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             row_id=change.row_id, rs_id=change.rs_id, ssn=change.ssn, redo_thread=change.thread,
             commit_ts_ms=done.commit_timestamp_ms,
         )  # fmt: skip
-        ts = int(time.time() * 1000)
+        ts = done.commit_timestamp_ms  # deterministic (see _snapshot)
         topic = self.topic(meta)
         if parsed.operation == "INSERT":
             after = image(new)
@@ -491,19 +497,34 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             out.append(SourceRecord(self.partition, offset, topic, key, None))
         return out
 
-    @staticmethod
-    def _convert(known: dict[str, OracleColumn], meta: TableMetadata, name: str, literal: str | None) -> t.Any:
+    def _convert(self, known: dict[str, OracleColumn], meta: TableMetadata, name: str, literal: str | None) -> t.Any:
         column = known.get(name)
         if column is None:
             msg = f"column {name!r} is not in {meta.qualified}'s metadata"
             raise ValueConversionError(msg)
-        return convert_value(column, literal)
+        return self._binary(convert_value(column, literal))
+
+    def _binary(self, value: t.Any) -> t.Any:
+        """RAW/BLOB values as ``binary.handling.mode`` asks."""
+        if not isinstance(value, bytes) or self.config.binary_handling_mode == "bytes":
+            return value
+        if self.config.binary_handling_mode == "hex":
+            return value.hex()
+        if self.config.binary_handling_mode == "base64-url-safe":
+            return base64.urlsafe_b64encode(value).decode()
+        return base64.b64encode(value).decode()
 
     # ------------------------------------------------------------------ lifecycle
 
     def stop(self) -> None:
         """Close the database session."""
         self.client.close()
+
+
+def _epoch_ms(stamp: dt.datetime) -> int:
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return int(stamp.timestamp() * 1000)
 
 
 def _is_connection_error(exc: BaseException) -> bool:

@@ -82,7 +82,7 @@ def test_debezium_reads_the_same_values_from_emulated_redo(
     "sql",
     [
         'insert into "S"."T"("A","B","C","D")'
-        ' values (\'O\'\'Brien\',NULL,-1.5E+03,UNISTR(\'\\0412\') || UNISTR(\'x\'));',
+        " values ('O''Brien',NULL,-1.5E+03,UNISTR('\\0412') || UNISTR('x'));",
         'insert into "S"."T"("A","B","C","D") values (\'x\',EMPTY_CLOB(),EMPTY_BLOB(),Unsupported Type);',
         'update "S"."T" a set a."A" = \'x, where y\' where a."A" = \'1\' and a."B" IS NULL and a."C" = 2;',
         'update "S"."T" set "B" = TO_TIMESTAMP_TZ(\'2024-02-14 10:58:02.202590 +01:00\') where "A" = \'k\';',
