@@ -29,6 +29,7 @@ RAW, BLOB                                  ``bytes``
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import typing as t
 from dataclasses import dataclass
@@ -72,15 +73,25 @@ class OracleColumn:
     @property
     def base_type(self) -> str:
         """The type without its parameters: ``TIMESTAMP(6) WITH TIME ZONE`` -> ``TIMESTAMP WITH TIME ZONE``."""
-        return re.sub(r"\(\d+\)", "", self.data_type).upper()
+        return _base_type(self.data_type)
 
     @property
     def fraction_digits(self) -> int:
         """Fractional-second digits of a TIMESTAMP type (DATA_SCALE, else the ``(n)`` in the name, else 6)."""
         if self.scale is not None:
             return self.scale
-        found = re.search(r"TIMESTAMP\((\d)\)", self.data_type.upper())
-        return int(found.group(1)) if found else 6
+        return _type_digits(self.data_type)
+
+
+@functools.lru_cache(maxsize=1024)
+def _base_type(data_type: str) -> str:
+    return re.sub(r"\(\d+\)", "", data_type).upper()
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_digits(data_type: str) -> int:
+    found = re.search(r"TIMESTAMP\((\d)\)", data_type.upper())
+    return int(found.group(1)) if found else 6
 
 
 _FUNCTION = re.compile(r"\s*(?:/\*[^*]*\*/\s*)?([A-Za-z_]+)\s*\((.*)\)\s*", re.DOTALL)
@@ -129,10 +140,21 @@ def _function(literal: str) -> tuple[str, list[str]] | None:
     return m.group(1).upper(), [a.replace("''", "'") for a in _ARGS.findall(m.group(2))]
 
 
+def _first_argument(literal: str) -> str:
+    """The first quoted argument of ``F('...', ...)`` (or the literal itself), quickly."""
+    start = literal.find("'")
+    if start < 0:
+        return literal
+    end = literal.find("'", start + 1)
+    if end < 0 or literal[end + 1 : end + 2] == "'":
+        found = _function(literal)
+        return found[1][0] if found and found[1] else literal
+    return literal[start + 1 : end]
+
+
 def _parts_of(literal: str, column: OracleColumn) -> tuple[str, datetime_parts]:
     """Return the timestamp text inside TO_DATE/TO_TIMESTAMP(_TZ) (or the bare text) parsed."""
-    found = _function(literal)
-    text = found[1][0] if found and found[1] else literal
+    text = _first_argument(literal)
     m = _TS.fullmatch(text)
     if m is None:
         msg = f"column {column.name} ({column.data_type}): not a date or timestamp: {literal!r}"
@@ -197,8 +219,7 @@ _DS = re.compile(r"\s*([+-])?(\d+)\s+(\d+):(\d+):(\d+)(?:\.(\d+))?\s*")
 
 
 def _interval(literal: str, column: OracleColumn) -> float:
-    found = _function(literal)
-    text = found[1][0] if found and found[1] else literal
+    text = _first_argument(literal)
     m = _YM.fullmatch(text)
     if m:
         months = int(m.group(2)) * 12 + int(m.group(3))
@@ -218,7 +239,7 @@ _TEXT_FUNCTION = re.compile(r"\s*(?:UNISTR|EMPTY_N?CLOB)\s*\(", re.IGNORECASE)
 
 
 def _text(literal: str, column: OracleColumn, quoted: bool | None) -> str:
-    if quoted or _TEXT_FUNCTION.match(literal) is None:
+    if quoted or "(" not in literal or _TEXT_FUNCTION.match(literal) is None:
         return literal
     out = []
     for part in _split_concat(literal):
@@ -238,7 +259,7 @@ def _binary(literal: str, column: OracleColumn) -> bytes:
     found = _function(literal)
     if found and found[0] == "EMPTY_BLOB":
         return b""
-    hex_text = found[1][0] if found and found[0] == "HEXTORAW" and found[1] else literal
+    hex_text = _first_argument(literal) if found and found[0] == "HEXTORAW" else literal
     try:
         return bytes.fromhex(hex_text)
     except ValueError as exc:
@@ -247,19 +268,41 @@ def _binary(literal: str, column: OracleColumn) -> bytes:
 
 
 def _number(literal: str, column: OracleColumn) -> int | Decimal:
+    precision, scale = column.precision, column.scale
+    if scale == 0 and precision is not None and precision < 19:
+        try:
+            return int(literal)
+        except ValueError:
+            pass  # a decimal point or an exponent: the general path below
     try:
         value = Decimal(literal.strip())
     except InvalidOperation as exc:
         msg = f"column {column.name} ({column.data_type}): not a number: {literal!r}"
         raise ValueConversionError(msg) from exc
-    precision, scale = column.precision, column.scale
     if scale is None:
         return value  # NUMBER without precision, FLOAT: VariableScaleDecimal, as written
     if scale > 0:
-        return value.quantize(Decimal(1).scaleb(-scale))
+        return value.quantize(_quantum(scale))
     if precision is not None and precision - scale < 19:
         return int(value)
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
+
+
+_KINDS = {
+    **dict.fromkeys(("NUMBER", "INTEGER", "FLOAT", "DECIMAL", "NUMERIC", "SMALLINT", "INT"), "number"),
+    **dict.fromkeys(("BINARY_FLOAT", "BINARY_DOUBLE"), "float"),
+    **dict.fromkeys(("CHAR", "NCHAR", "VARCHAR2", "NVARCHAR2", "VARCHAR", "CLOB", "NCLOB", "ROWID", "LONG"), "text"),
+    **dict.fromkeys(("RAW", "BLOB", "LONG RAW"), "binary"),
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "zoned",
+    "TIMESTAMP WITH LOCAL TIME ZONE": "local",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _quantum(scale: int) -> Decimal:
+    return Decimal(1).scaleb(-scale)
 
 
 def _float(literal: str) -> float:
@@ -284,28 +327,31 @@ def convert_value(column: OracleColumn, literal: str | None, *, quoted: bool | N
     if literal is None or literal == "Unsupported Type":
         return None
     base = column.base_type
+    kind = _KINDS.get(base)
+    if kind is None and base.startswith("INTERVAL"):
+        kind = "interval"
     try:
-        if base in ("NUMBER", "INTEGER", "FLOAT", "DECIMAL", "NUMERIC", "SMALLINT", "INT"):
+        if kind == "number":
             return _number(literal, column)
-        if base in ("BINARY_FLOAT", "BINARY_DOUBLE"):
-            return _float(literal)
-        if base in ("CHAR", "NCHAR", "VARCHAR2", "NVARCHAR2", "VARCHAR", "CLOB", "NCLOB", "ROWID", "LONG"):
+        if kind == "text":
             return _text(literal, column, quoted)
-        if base in ("RAW", "BLOB", "LONG RAW"):
+        if kind == "float":
+            return _float(literal)
+        if kind == "binary":
             return _binary(literal, column)
-        if base == "DATE":
+        if kind == "date":
             _, parts = _parts_of(literal, column)
             return _epoch(*_naive(parts), 1_000)
-        if base == "TIMESTAMP":
+        if kind == "timestamp":
             _, parts = _parts_of(literal, column)
             digits = column.fraction_digits
             unit = 1_000 if digits <= 3 else 1_000_000 if digits <= 6 else 1_000_000_000
             return _epoch(*_naive(parts), unit)
-        if base == "TIMESTAMP WITH TIME ZONE":
+        if kind == "zoned":
             return _zoned(_parts_of(literal, column)[1], local=False)
-        if base == "TIMESTAMP WITH LOCAL TIME ZONE":
+        if kind == "local":
             return _zoned(_parts_of(literal, column)[1], local=True)
-        if base.startswith("INTERVAL"):
+        if kind == "interval":
             return _interval(literal, column)
     except (ValueError, OverflowError) as exc:
         msg = f"column {column.name} ({column.data_type}): cannot convert {literal!r}: {exc}"

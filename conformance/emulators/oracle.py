@@ -162,7 +162,7 @@ SCENARIOS: dict[str, Scenario] = {
         ddl=False,
         unsupported=False,
         long_values=0.0,
-        reveal_scns=1_000_000_000,
+        reveal_scns=20_000,
     ),
 }
 
@@ -384,6 +384,9 @@ class _History:
         self.ddl_log: list[tuple[int, str, TableMetadata]] = []
         self.spans: list[tuple[int, int]] = []  # (start SCN, end SCN) of every transaction
         serials = {q: 0 for q in self.tables}
+        self.key_lists: dict[str, list[tuple[t.Any, ...]]] = {}
+        self.key_positions: dict[str, dict[tuple[t.Any, ...], int]] = {}
+        self.locks: dict[tuple[str, tuple[t.Any, ...]], str] = {}
         self.initial: dict[str, dict[tuple[t.Any, ...], tuple[str, dict[str, t.Any]]]] = {}
         next_key = {q: 1 for q in self.tables}
         for q, meta in self.tables.items():
@@ -394,6 +397,8 @@ class _History:
                 rows[key] = (_rowid(meta.object_id, serials[q]), _row(rng, meta, key))
             self.initial[q] = rows
             self.committed[q] = {k: (r, dict(v)) for k, (r, v) in rows.items()}
+            self.key_lists[q] = list(rows)
+            self.key_positions[q] = {k: i for i, k in enumerate(rows)}
         self.snapshot_scn = self.scn
         self._generate(rng, next_key, serials)
         self.last_scn = self.scn
@@ -413,6 +418,8 @@ class _History:
 
     def version_at(self, table: str, scn: int) -> tuple[int, TableMetadata]:
         versions = self.versions[table]
+        if len(versions) == 1:
+            return 0, versions[0][1]
         index = bisect.bisect_right([s for s, _ in versions], scn) - 1
         return index, versions[index][1]
 
@@ -471,20 +478,47 @@ class _History:
                 self.events.append(_Event(scn, 7, tx.xid, tx.thread, start_scn=tx.start_scn))
                 self._commit(tx, scn)
             self.spans.append((tx.start_scn, self.scn + 1))
+            for lock in tx.locked:
+                self.locks.pop(lock, None)
             if finished in ddl_points:
                 pending_ddl.append(ddl_points.pop(finished))
             if pending_ddl and not any("SHOP.CUSTOMERS" in x.working for x in open_txs):
                 self._ddl(rng, pending_ddl.pop(0), xid_seq)
                 xid_seq += 1
 
-    def _visible_rows(self, tx: _Tx, table: str) -> list[tuple[t.Any, ...]]:
-        keys = set(self.committed[table])
-        for key, (_, row) in tx.working.get(table, {}).items():
-            if row is None:
-                keys.discard(key)
+    def _pick(self, rng: random.Random, tx: _Tx, table: str) -> tuple[t.Any, ...] | None:
+        """A row ``tx`` may update or delete: visible to it and not locked by another
+        transaction (a few random tries, so that big tables cost nothing)."""
+        for _ in range(8):
+            own = tx.working.get(table)
+            if own and rng.random() < 0.3:
+                alive = [k for k, (_, row) in own.items() if row is not None]
+                if not alive:
+                    continue
+                key = alive[rng.randrange(len(alive))]
             else:
-                keys.add(key)
-        return sorted(keys)
+                keys = self.key_lists[table]
+                if not keys:
+                    return None
+                key = keys[rng.randrange(len(keys))]
+            if self.locks.get((table, key), tx.xid) != tx.xid:
+                continue
+            if self._current(tx, table, key) is None:
+                continue
+            return key
+        return None
+
+    def _index(self, table: str, key: tuple[t.Any, ...], present: bool) -> None:
+        keys, positions = self.key_lists[table], self.key_positions[table]
+        if present and key not in positions:
+            positions[key] = len(keys)
+            keys.append(key)
+        elif not present and key in positions:
+            index = positions.pop(key)
+            last = keys.pop()
+            if index < len(keys):
+                keys[index] = last
+                positions[last] = index
 
     def _current(self, tx: _Tx, table: str, key: tuple[t.Any, ...]) -> tuple[str, dict[str, t.Any]] | None:
         work = tx.working.get(table, {})
@@ -505,12 +539,11 @@ class _History:
         weights = [1 if q == "SHOP.GEO" else 10 for q in names]
         table = rng.choices(names, weights)[0]
         version, meta = self.version_at(table, self.scn)
-        locked_by_others = set().union(*(x.locked for x in open_txs if x is not tx))
-        candidates = [k for k in self._visible_rows(tx, table) if (table, k) not in locked_by_others]
         choice = rng.random()
+        picked = None if choice < 0.45 else self._pick(rng, tx, table)
         scn = self._tick(rng)
         tx.ssn += 1
-        if choice < 0.45 or not candidates:
+        if picked is None:
             key = self._new_key(meta, next_key)
             serials[table] += 1
             row_id = _rowid(meta.object_id, serials[table])
@@ -520,7 +553,7 @@ class _History:
             change = _Change(table, "INSERT", row_id, None, after, version)
             tx.working.setdefault(table, {})[key] = (row_id, after)
         else:
-            key = rng.choice(candidates)
+            key = picked
             current = self._current(tx, table, key)
             assert current is not None
             row_id, before = current
@@ -539,6 +572,7 @@ class _History:
         if any(c.base_type == "SDO_GEOMETRY" for c in meta.columns):
             change.kind = "UNSUPPORTED:" + change.kind
         tx.locked.add((table, key))
+        self.locks[(table, key)] = tx.xid
         tx.ops.append(change)
         self.events.append(
             _Event(
@@ -594,6 +628,7 @@ class _History:
                     self.committed[table].pop(key, None)
                 else:
                     self.committed[table][key] = (row_id, dict(row))
+                self._index(table, key, row is not None)
         self.commit_log.append((scn, list(tx.ops)))
 
     def _ddl(self, rng: random.Random, action: str, xid_seq: int) -> None:
@@ -761,6 +796,7 @@ class LogMinerEmulator:
         self._session: tuple[int, int] | None = None
         self._faults: list[_Fault] = []
         self.calls: dict[str, int] = {}
+        self._row_cache: dict[int, tuple[int, list[LogMinerRow]]] = {}
 
     # -- test controls
 
@@ -871,8 +907,8 @@ class LogMinerEmulator:
         first = bisect.bisect_right(self.history.event_scns, start_scn)
         last = bisect.bisect_right(self.history.event_scns, end_scn)
         count = 0
-        for event in self.history.events[first:last]:
-            for row in self._rows(event):
+        for index in range(first, last):
+            for row in self._cached_rows(index):
                 if fault is not None and count == fault.after_rows:
                     raise _ora(fault.code)
                 count += 1
@@ -887,6 +923,18 @@ class LogMinerEmulator:
         self._session = None
 
     # -- rows
+
+    def _cached_rows(self, index: int) -> list[LogMinerRow]:
+        """The rows of event ``index``, rendered once per dictionary version of its table."""
+        event = self.history.events[index]
+        table = event.change.table if event.change is not None else None
+        version = self.history.version_at(table, self.visible_scn)[0] if table else 0
+        cached = self._row_cache.get(index)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        rows = self._rows(event)
+        self._row_cache[index] = (version, rows)
+        return rows
 
     def _rows(self, event: _Event) -> list[LogMinerRow]:
         sequence = self.log_sequence(event.scn)
