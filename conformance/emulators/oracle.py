@@ -1054,3 +1054,89 @@ def redo_statements(scenario: str | Scenario, seed: int) -> t.Iterator[tuple[Tab
         qualified = f"{row.seg_owner}.{row.table_name}"
         meta = emulator.history.version_at(qualified, row.scn)[1]
         yield meta, row, sql
+
+
+class BigTransactionEmulator:
+    """An :class:`~headwater.connectors.oracle.client.OracleClient` holding one huge transaction.
+
+    ``rows`` inserts into ``SHOP.EVENTS`` in a single transaction, then its COMMIT; every
+    ``V$LOGMNR_CONTENTS`` row is made when fetched and nothing is kept, so the memory a
+    test measures is the source's, not the emulator's. Each ``current_scn`` call reveals
+    ``reveal_scns`` more SCNs (one insert per SCN), so the transaction spans many windows.
+    """
+
+    COLUMNS = (
+        OracleColumn("ID", "NUMBER", 22, 10, 0, column_id=1),
+        OracleColumn("PAYLOAD", "VARCHAR2", 200, column_id=2),
+    )
+
+    def __init__(self, rows: int, reveal_scns: int = 50_000) -> None:
+        self.rows = rows
+        self.reveal_scns = reveal_scns
+        self.first_scn = 5_000_000
+        self.last_scn = self.first_scn + rows + 2  # START, the inserts, COMMIT
+        self.visible_scn = self.first_scn
+        self.meta = TableMetadata("SHOP", "EVENTS", self.COLUMNS, ("ID",), 80_000)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the COMMIT is visible."""
+        return self.visible_scn >= self.last_scn
+
+    def current_scn(self) -> int:
+        """See :meth:`OracleClient.current_scn`."""
+        self.visible_scn = min(self.last_scn, self.visible_scn + self.reveal_scns)
+        return self.visible_scn
+
+    def scn_to_timestamp(self, scn: int) -> dt.datetime:
+        """See :meth:`OracleClient.scn_to_timestamp`."""
+        return _EPOCH + dt.timedelta(milliseconds=scn - self.first_scn)
+
+    def oldest_active_transaction_scn(self) -> int | None:
+        """See :meth:`OracleClient.oldest_active_transaction_scn`."""
+        return self.first_scn + 1 if self.first_scn < self.visible_scn < self.last_scn else None
+
+    def list_tables(self, owners: t.Collection[str] | None = None) -> list[tuple[str, str]]:
+        """See :meth:`OracleClient.list_tables`."""
+        return [("SHOP", "EVENTS")]
+
+    def table_metadata(self, owner: str, table: str) -> TableMetadata:
+        """See :meth:`OracleClient.table_metadata`."""
+        return self.meta
+
+    def flashback_select(self, owner: str, table: str, scn: int) -> t.Iterator[dict[str, t.Any]]:
+        """See :meth:`OracleClient.flashback_select` (the table is empty before the commit)."""
+        if scn >= self.last_scn:
+            for i in range(self.rows):
+                yield {"ID": i + 1, "PAYLOAD": f"event {i + 1}, it's payload"}
+
+    def start_logminer(self, start_scn: int, end_scn: int) -> None:
+        """See :meth:`OracleClient.start_logminer`."""
+
+    def fetch_contents(self, start_scn: int, end_scn: int, arraysize: int = 10_000) -> t.Iterator[LogMinerRow]:
+        """See :meth:`OracleClient.fetch_contents`."""
+        xid = "0004000A00000BAD"
+        for scn in range(max(start_scn + 1, self.first_scn + 1), min(end_scn, self.visible_scn) + 1):
+            index = scn - self.first_scn - 1
+            stamp = self.scn_to_timestamp(scn)
+            base = {"scn": scn, "timestamp": stamp, "xid": xid, "rs_id": " 0x000001.00000001.0010 ", "thread": 1}
+            if index == 0:
+                yield LogMinerRow(start_scn=scn, commit_scn=None, operation="START", operation_code=6, seg_owner=None,
+                                  table_name=None, row_id=None, rollback=0, ssn=0, csf=0, info=None, status=0,
+                                  sql_redo="set transaction read write;", **base)  # fmt: skip
+            elif index <= self.rows:
+                key = index
+                sql = f'insert into "SHOP"."EVENTS"("ID","PAYLOAD") values ({key},\'event {key}, it\'\'s payload\');'
+                yield LogMinerRow(start_scn=None, commit_scn=None, operation="INSERT", operation_code=1,
+                                  seg_owner="SHOP", table_name="EVENTS", row_id=_rowid(80_000, key), rollback=0,
+                                  ssn=key, csf=0, info=None, status=0, sql_redo=sql, **base)  # fmt: skip
+            else:
+                yield LogMinerRow(start_scn=None, commit_scn=scn, operation="COMMIT", operation_code=7,
+                                  seg_owner=None, table_name=None, row_id=None, rollback=0, ssn=0, csf=0, info=None,
+                                  status=0, sql_redo="commit;", **base)  # fmt: skip
+
+    def end_logminer(self) -> None:
+        """See :meth:`OracleClient.end_logminer`."""
+
+    def close(self) -> None:
+        """See :meth:`OracleClient.close`."""
