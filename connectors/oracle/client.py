@@ -29,6 +29,7 @@ __all__ = [
     "OracleClient",
     "OracledbClient",
     "TableMetadata",
+    "driver_error_code",
     "oracle_error_code",
 ]
 
@@ -89,10 +90,20 @@ class LogMinerRow:
 
 
 def oracle_error_code(exc: BaseException) -> int | None:
-    """The ORA code of an ``oracledb.DatabaseError`` (or the emulator's look-alike), else None."""
+    """The ORA code of an ``oracledb.DatabaseError`` (or the emulator's look-alike), else None
+    (also for python-oracledb's own ``DPY-`` errors, whose code is 0)."""
     info = exc.args[0] if exc.args else None
     code = getattr(info, "code", None)
-    return code if isinstance(code, int) else None
+    if not isinstance(code, int) or not str(getattr(info, "full_code", "ORA-")).startswith("ORA-"):
+        return None
+    return code
+
+
+def driver_error_code(exc: BaseException) -> str | None:
+    """python-oracledb's own error code (``"DPY-6005"``), or None."""
+    info = exc.args[0] if exc.args else None
+    full_code = getattr(info, "full_code", None)
+    return full_code if isinstance(full_code, str) and full_code.startswith("DPY-") else None
 
 
 class OracleClient(t.Protocol):
@@ -180,10 +191,20 @@ class OracledbClient:
         import oracledb  # lazy: an optional dependency (pip install headwater[oracle])
 
         self._oracledb = oracledb
-        self._conn = oracledb.connect(user=user, password=password, dsn=dsn)
-        with self._conn.cursor() as cur:
-            cur.execute("ALTER SESSION SET TIME_ZONE = 'UTC'")
-            cur.execute("ALTER SESSION SET NLS_NUMERIC_CHARACTERS = '.,'")
+        self._dsn, self._user, self._password = dsn, user, password
+        self._connection: t.Any = None
+
+    @property
+    def _conn(self) -> t.Any:
+        """The connection, opened on first use (so that a database that is down is a
+        retriable error of ``poll()``, not a failure to build the task)."""
+        if self._connection is None:
+            conn = self._oracledb.connect(user=self._user, password=self._password, dsn=self._dsn)
+            with conn.cursor() as cur:
+                cur.execute("ALTER SESSION SET TIME_ZONE = 'UTC'")
+                cur.execute("ALTER SESSION SET NLS_NUMERIC_CHARACTERS = '.,'")
+            self._connection = conn
+        return self._connection
 
     def current_scn(self) -> int:
         """See :meth:`OracleClient.current_scn`."""
@@ -298,4 +319,6 @@ class OracledbClient:
 
     def close(self) -> None:
         """See :meth:`OracleClient.close`."""
-        self._conn.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

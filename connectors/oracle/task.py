@@ -52,7 +52,7 @@ from headwater.connectors.api import (
 )
 from headwater.connectors.errors import FatalError, RecordError, RetriableError
 from headwater.connectors.oracle.buffer import BufferedChange, CommittedTransaction, TransactionBuffer
-from headwater.connectors.oracle.client import OracleClient, TableMetadata, oracle_error_code
+from headwater.connectors.oracle.client import OracleClient, TableMetadata, driver_error_code, oracle_error_code
 from headwater.connectors.oracle.config import OracleLogMinerConfig
 
 __all__ = ["OracleLogMinerTask", "build_client"]
@@ -527,6 +527,9 @@ def _epoch_ms(stamp: dt.datetime) -> int:
     return int(stamp.timestamp() * 1000)
 
 
+_RETRIABLE_DRIVER = {"DPY-4011", "DPY-6005", "DPY-4005", "DPY-4024", "DPY-6000"}
+
+
 def _is_connection_error(exc: BaseException) -> bool:
-    text = str(exc)
-    return text.startswith(("DPY-4011", "DPY-6005", "DPY-4005"))
+    """python-oracledb's own errors for a connection that failed or broke."""
+    return driver_error_code(exc) in _RETRIABLE_DRIVER
