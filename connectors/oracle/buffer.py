@@ -14,7 +14,8 @@ transactions in commit order:
 - ROLLBACK (36) drops the whole transaction; COMMIT (7) returns it.
 - UNSUPPORTED (255) rows are kept out of the events and counted per transaction.
 - Transactions already emitted (a restart that re-mines from the resume SCN) are
-  skipped: the caller passes the committed XIDs at the restart commit SCN and the SCN.
+  skipped: the caller passes, per redo thread, the last commit SCN emitted and the XIDs
+  emitted at it, and the snapshot SCN below which everything is in the snapshot.
 
 A transaction with more than ``spill_threshold`` changes moves its changes to a file in
 ``spill_dir`` (one JSON line per change) and reads them back at commit, so memory stays
@@ -94,9 +95,11 @@ class TransactionBuffer:
     Args:
         spill_threshold: changes held in memory per transaction before spilling to disk.
         spill_dir: where spill files go (the task's scratch directory).
-        skip_committed: XIDs already emitted at ``skip_commit_scn`` (from the offset).
-        skip_commit_scn: the commit SCN of the last emitted transaction(s); transactions
-            committing below it, or at it with an XID in ``skip_committed``, are dropped.
+        emitted: per redo thread, the commit SCN of the last emitted transaction(s) and
+            their XIDs (from the offset); a transaction of that thread committing below
+            it, or at it with a listed XID, is dropped.
+        floor: transactions committing at or below this SCN are dropped (they are in the
+            snapshot taken at it).
     """
 
     def __init__(
@@ -104,13 +107,13 @@ class TransactionBuffer:
         *,
         spill_threshold: int = 100_000,
         spill_dir: Path | None = None,
-        skip_committed: t.Collection[str] = (),
-        skip_commit_scn: int = 0,
+        emitted: t.Mapping[int, tuple[int, t.Collection[str]]] | None = None,
+        floor: int = 0,
     ) -> None:
         self.spill_threshold = spill_threshold
         self.spill_dir = spill_dir
-        self.skip_committed = set(skip_committed)
-        self.skip_commit_scn = skip_commit_scn
+        self.emitted = {thread: (scn, set(xids)) for thread, (scn, xids) in (emitted or {}).items()}
+        self.floor = floor
         self.open: dict[str, _Open] = {}
         self._pending: list[LogMinerRow] = []
         self.rolled_back = 0
@@ -205,7 +208,8 @@ class TransactionBuffer:
     def _commit(self, row: LogMinerRow) -> CommittedTransaction | None:
         tx = self.open.pop(row.xid, None)
         commit_scn = row.commit_scn or row.scn
-        if commit_scn < self.skip_commit_scn or (commit_scn == self.skip_commit_scn and row.xid in self.skip_committed):
+        last_scn, last_xids = self.emitted.get(row.thread, (0, set()))
+        if commit_scn <= self.floor or commit_scn < last_scn or (commit_scn == last_scn and row.xid in last_xids):
             if tx is not None:
                 self._discard(tx)
             return None

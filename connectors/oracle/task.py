@@ -90,16 +90,24 @@ class _ResnapshotNeeded(Exception):
     """Internal: the resume SCN's logs are gone and snapshot.mode=when_needed."""
 
 
-def _format_commit(scn: int, thread: int, xids: t.Iterable[str]) -> str:
-    return f"{scn}:{thread}:{'-'.join(xids)}"
+Commits: t.TypeAlias = dict[int, tuple[int, tuple[str, ...]]]
+"""Per redo thread: the last commit SCN emitted and the XIDs emitted at it."""
 
 
-def _parse_commit(text: str | None) -> tuple[int, set[str]]:
-    if not text:
-        return 0, set()
-    scn, _, rest = text.partition(":")
-    _, _, xids = rest.partition(":")
-    return int(scn), {x for x in xids.split("-") if x}
+def _format_commits(commits: Commits) -> str:
+    """Debezium's ``commit_scn``: ``"<scn>:<thread>:<xid>-<xid>,..."``, one entry per redo thread."""
+    return ",".join(f"{scn}:{thread}:{'-'.join(xids)}" for thread, (scn, xids) in sorted(commits.items()))
+
+
+def _parse_commits(text: str | None) -> Commits:
+    out: Commits = {}
+    for entry in (text or "").split(","):
+        if not entry.strip():
+            continue
+        scn, _, rest = entry.strip().partition(":")
+        thread, _, xids = rest.partition(":")
+        out[int(thread or 1)] = (int(scn), tuple(x for x in xids.split("-") if x))
+    return out
 
 
 class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
@@ -121,6 +129,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         self._last_offset: dict[str, t.Any] | None = None
         self._batch = config.log_mining_batch_size_default
         self._mining_from = 0
+        self._snapshot_scn: str | None = None
         self._last_heartbeat = time.monotonic()
         metrics = context.metrics
         self._m_events = metrics.counter("events", "change events emitted")
@@ -214,8 +223,8 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         oldest = self.client.oldest_active_transaction_scn()
         resume = min(scn, oldest - 1) if oldest is not None else scn
         # Transactions committed at or before the snapshot SCN are in the snapshot: skip them.
-        done = {"scn": str(resume), "commit_scn": _format_commit(scn + 1, 1, []), "snapshot_completed": True}
-        running = {"scn": str(resume), "commit_scn": "", "snapshot_completed": False}
+        done = {"scn": str(resume), "commit_scn": "", "snapshot_scn": str(scn), "snapshot_completed": True}
+        running = {"scn": str(resume), "commit_scn": "", "snapshot_scn": str(scn), "snapshot_completed": False}
         names = sorted(self.tables)
         last: SourceRecord | None = None
         # ts_ms is the snapshot SCN's time (not the processing time, as in Debezium): a
@@ -245,16 +254,17 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
 
     def _stream(self, stored: t.Mapping[str, t.Any]) -> t.Iterator[Item | _Pause]:
         mined = int(stored["scn"])
-        commit_scn, emitted = _parse_commit(t.cast(str | None, stored.get("commit_scn")))
+        commits = _parse_commits(t.cast(str | None, stored.get("commit_scn")))
+        self._snapshot_scn = t.cast(str | None, stored.get("snapshot_scn"))
         partial_xid = t.cast(str | None, stored.get("tx_id"))
         partial_seq = int(t.cast(str, stored.get("tx_seq") or 0))
         buffer = TransactionBuffer(
             spill_threshold=self.config.log_mining_buffer_spill_threshold,
             spill_dir=self.context.scratch_dir,
-            skip_committed=emitted,
-            skip_commit_scn=commit_scn,
+            emitted=commits,
+            floor=int(self._snapshot_scn or 0),
         )
-        last_commit = (commit_scn, 1, sorted(emitted))
+        last_commit = commits
         while True:
             top = self.client.current_scn()
             self._m_lag.set(max(0, top - mined))
@@ -309,26 +319,23 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             yield OffsetMarker(self.partition, self._offset(buffer, mined, last_commit))
 
     @staticmethod
-    def _next_commit(last: tuple[int, int, list[str]], done: CommittedTransaction) -> tuple[int, int, list[str]]:
-        if done.commit_scn == last[0]:
-            return (last[0], done.thread, [*last[2], done.xid])
-        return (done.commit_scn, done.thread, [done.xid])
+    def _next_commit(last: Commits, done: CommittedTransaction) -> Commits:
+        scn, xids = last.get(done.thread, (0, ()))
+        entry = (scn, (*xids, done.xid)) if done.commit_scn == scn else (done.commit_scn, (done.xid,))
+        return {**last, done.thread: entry}
 
-    def _offset(
-        self, buffer: TransactionBuffer, mined: int, last_commit: tuple[int, int, list[str]], **extra: t.Any
-    ) -> dict[str, t.Any]:
+    def _offset(self, buffer: TransactionBuffer, mined: int, last_commit: Commits, **extra: t.Any) -> dict[str, t.Any]:
         oldest = buffer.oldest_open_scn()
         resume = mined if oldest is None else min(mined, oldest - 1)
         return {
             "scn": str(resume),
-            "commit_scn": _format_commit(*last_commit) if last_commit[0] else "",
+            "commit_scn": _format_commits(last_commit),
+            **({"snapshot_scn": self._snapshot_scn} if self._snapshot_scn else {}),
             "snapshot_completed": True,
             **extra,
         }
 
-    def _heartbeat(
-        self, mined: int, buffer: TransactionBuffer, last_commit: tuple[int, int, list[str]]
-    ) -> t.Iterator[Item]:
+    def _heartbeat(self, mined: int, buffer: TransactionBuffer, last_commit: Commits) -> t.Iterator[Item]:
         offset = self._offset(buffer, mined, last_commit)
         interval = self.config.heartbeat_interval_ms
         if interval and (time.monotonic() - self._last_heartbeat) * 1000 >= interval:
@@ -359,8 +366,8 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         done: CommittedTransaction,
         buffer: TransactionBuffer,
         mined: int,
-        previous_commit: tuple[int, int, list[str]],
-        last_commit: tuple[int, int, list[str]],
+        previous_commit: Commits,
+        last_commit: Commits,
         skip: int,
     ) -> t.Iterator[Item]:
         final_offset = self._offset(buffer, mined, last_commit)

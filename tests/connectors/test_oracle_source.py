@@ -271,3 +271,27 @@ def test_include_list_limits_the_tables() -> None:
     task, emulator = _task(config)
     items = _run(task, emulator)
     assert {i.topic for i in items if isinstance(i, SourceRecord)} == {"oracle.SHOP.CUSTOMERS"}
+
+
+def test_two_redo_threads_keep_a_commit_scn_each_and_restart_cleanly(tmp_path: t.Any) -> None:
+    scenario = tmp_path / "rac.json"
+    scenario.write_text('{"base": "rollbacks", "threads": 2}')
+    config = _config(str(scenario), 14, **{"max.batch.size": 9})
+    emulator = LogMinerEmulator(str(scenario), 14)
+    assert {e.thread for e in emulator.history.events} == {1, 2}
+    task, _ = _task(config, emulator=emulator)
+    first: list[Item] = []
+    while len(_events(first)) < 150:
+        first.extend(task.poll())
+        task.context.next_poll_delay_ms = 0  # type: ignore[attr-defined]
+    commit_scn = first[-1].offset["commit_scn"]
+    assert [entry.split(":")[1] for entry in commit_scn.split(",")] == ["1", "2"]
+    second_task, second_emulator = _task(config, first[-1].offset)
+    second = _run(second_task, second_emulator)
+    assert not set(_events(first)) & set(_events(second))
+    expected = {
+        canonical_key(e["key"]) + e["table"]: e["row"]
+        for e in final_state(str(scenario), 14)
+        if e["table"] != "SHOP.GEO"
+    }
+    assert _folded([*first, *second]) == expected
