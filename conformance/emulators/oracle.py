@@ -148,7 +148,9 @@ class Scenario:
 
 SCENARIOS: dict[str, Scenario] = {
     "default": Scenario(),
-    "simple": Scenario(transactions=40, rollback_ratio=0, savepoint_ratio=0, ddl=False, unsupported=False),
+    "simple": Scenario(
+        transactions=40, rollback_ratio=0, savepoint_ratio=0, ddl=False, unsupported=False, reveal_scns=50
+    ),
     "rollbacks": Scenario(transactions=120, rollback_ratio=0.3, savepoint_ratio=0.4, ddl=False, unsupported=False),
     "long-transaction": Scenario(transactions=200, long_transaction=150, ddl=False, reveal_scns=100),
     "missing-log": Scenario(transactions=400, log_scns=200, retained_logs=3, ddl=False, unsupported=False),

@@ -374,20 +374,33 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         in_tx = {**self._offset(buffer, mined, previous_commit), "tx_id": done.xid}
         transactions = self.context.transactions
         counts: dict[str, int] = {}
+        metadata = self.config.provide_transaction_metadata
         previous: Item | None = None
         sequence = 0
+        total = 0
         for change in done.changes:
             sequence += 1
             if sequence <= skip:
                 continue
             items = self._change_records(change, done, {**in_tx, "tx_seq": str(sequence)})
             for item in items:
+                if previous is None and metadata and skip == 0:
+                    yield self._transaction_begin(done, {**in_tx, "tx_seq": "0"})
                 if previous is not None:
                     yield previous
                 previous = item
                 if isinstance(item, SourceRecord) and item.value is not None:
-                    counts[item.topic] = counts.get(item.topic, 0) + 1
+                    source = item.value["source"]
+                    collection = f"{source['db']}.{source['schema']}.{source['table']}"
+                    counts[collection] = counts.get(collection, 0) + 1
+                    total += 1
                     self._m_events.inc()
+                    if metadata:
+                        item.value["transaction"] = {
+                            "id": done.xid.lower(),
+                            "total_order": total,
+                            "data_collection_order": counts[collection],
+                        }
         if previous is None:
             yield OffsetMarker(self.partition, final_offset)
             return
@@ -407,6 +420,17 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         if transactions is not None and isinstance(last, SourceRecord):
             transactions.commit_transaction(last)  # poll() returns ``last`` in this batch
         yield last
+
+    def _transaction_begin(self, done: CommittedTransaction, offset: t.Mapping[str, t.Any]) -> SourceRecord:
+        topic = f"{self.config.topic_prefix}.transaction"
+        value = {
+            "status": "BEGIN",
+            "id": done.xid.lower(),
+            "event_count": None,
+            "data_collections": None,
+            "ts_ms": done.commit_timestamp_ms,
+        }
+        return SourceRecord(self.partition, offset, topic, {"id": done.xid.lower()}, value)
 
     def _transaction_end(
         self, done: CommittedTransaction, counts: dict[str, int], offset: t.Mapping[str, t.Any]

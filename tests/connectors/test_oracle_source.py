@@ -5,6 +5,7 @@ repeat a transaction, big transactions spill, Oracle errors map to Headwater err
 from __future__ import annotations
 
 import base64
+import time
 import typing as t
 
 import pytest
@@ -180,13 +181,21 @@ def test_exactly_once_commits_one_kafka_transaction_per_oracle_transaction() -> 
     transactions = _Transactions()
     task, emulator = _task(_config("simple", 8), transactions=transactions)
     items = _run(task, emulator)
-    streamed_txids = {txid for txid, _, _ in _events(items)}
-    committed = [r for r in transactions.commits if r is not None and r.value and r.value["op"] != "r"]
-    assert len(committed) == len(streamed_txids)
-    assert {r.value["source"]["txId"] for r in committed} == streamed_txids
-    records = [i for i in items if isinstance(i, SourceRecord)]
-    for record in transactions.commits:
-        assert record in records
+    streamed: list[tuple[SourceRecord, str]] = []  # every streamed record with its XID (tombstones too)
+    for item in items:
+        if isinstance(item, SourceRecord) and (item.value is None or item.value["op"] != "r"):
+            txid = item.value["source"]["txId"] if item.value is not None else streamed[-1][1]
+            streamed.append((item, txid))
+    txids = [txid for _, txid in streamed]
+    assert len(set(txids)) > 10
+    commits = [r for r in transactions.commits if r is not None and (r.value is None or r.value["op"] != "r")]
+    assert len(commits) == len(set(txids)), "one Kafka transaction per Oracle transaction"
+    positions = {id(record): index for index, (record, _) in enumerate(streamed)}
+    for record in commits:
+        index = positions[id(record)]
+        assert index == len(streamed) - 1 or txids[index + 1] != txids[index], (
+            "commit after a transaction's last record"
+        )
 
 
 def test_big_transactions_spill_to_the_scratch_folder(tmp_path: t.Any) -> None:
@@ -295,3 +304,29 @@ def test_two_redo_threads_keep_a_commit_scn_each_and_restart_cleanly(tmp_path: t
         if e["table"] != "SHOP.GEO"
     }
     assert _folded([*first, *second]) == expected
+
+
+def test_transaction_metadata_topic_has_begin_and_end_with_counts() -> None:
+    task, emulator = _task(_config("simple", 15, **{"provide.transaction.metadata": True}))
+    items = _run(task, emulator)
+    markers = [i for i in items if isinstance(i, SourceRecord) and i.topic == "oracle.transaction"]
+    begins = [m.value for m in markers if m.value["status"] == "BEGIN"]
+    ends = [m.value for m in markers if m.value["status"] == "END"]
+    assert len(begins) > 10
+    assert [b["id"] for b in begins] == [e["id"] for e in ends]
+    data = [i.value for i in items if isinstance(i, SourceRecord) and i.value and i.value.get("op") in ("c", "u", "d")]
+    for end in ends:
+        events = [d for d in data if d["transaction"]["id"] == end["id"]]
+        assert end["event_count"] == len(events)
+        assert sum(c["event_count"] for c in end["data_collections"]) == len(events)
+        assert [d["transaction"]["total_order"] for d in events] == list(range(1, len(events) + 1))
+
+
+def test_heartbeats_go_to_the_heartbeat_topic_when_idle() -> None:
+    task, emulator = _task(_config("simple", 16, **{"heartbeat.interval.ms": 1}))
+    _run(task, emulator)
+    time.sleep(0.01)
+    idle = task.poll()
+    heartbeats = [i for i in idle if isinstance(i, SourceRecord)]
+    assert [h.topic for h in heartbeats] == ["__debezium-heartbeat.oracle"]
+    assert heartbeats[0].key == {"serverName": "oracle"}
