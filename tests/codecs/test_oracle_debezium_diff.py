@@ -60,7 +60,10 @@ def _compare(
     return None
 
 
-@pytest.mark.parametrize(("scenario", "seed"), [("default", 1), ("default", 2), ("rollbacks", 3)])
+@pytest.mark.parametrize(
+    ("scenario", "seed"),
+    [("default", 1), ("default", 2), ("rollbacks", 3), pytest.param("bulk", 4, marks=pytest.mark.slow)],
+)
 def test_debezium_reads_the_same_values_from_emulated_redo(
     debezium: DebeziumRedoParser, scenario: str, seed: int
 ) -> None:

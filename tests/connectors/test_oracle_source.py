@@ -330,3 +330,14 @@ def test_heartbeats_go_to_the_heartbeat_topic_when_idle() -> None:
     heartbeats = [i for i in idle if isinstance(i, SourceRecord)]
     assert [h.topic for h in heartbeats] == ["__debezium-heartbeat.oracle"]
     assert heartbeats[0].key == {"serverName": "oracle"}
+
+
+def test_unsupported_changes_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    config = OracleLogMinerConfig.model_validate({"emulator.scenario": "long-transaction", "emulator.seed": 17})
+    task, emulator = _task(config)
+    with caplog.at_level("WARNING"):
+        items = _run(task, emulator)
+    assert any("OPERATION_CODE 255" in message for message in caplog.messages)
+    geo = [i for i in items if isinstance(i, SourceRecord) and i.topic == "oracle.SHOP.GEO"]
+    assert geo, "the table is snapshotted"
+    assert all(r.value["op"] == "r" and r.value["after"]["SHAPE"] is None for r in geo if r.value)
