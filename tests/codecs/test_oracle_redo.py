@@ -279,3 +279,14 @@ def test_fuzz_mangled_statements_fail_only_with_record_errors(
         else:
             assert error.location is not None
             assert error.location.startswith("line 1, character ")
+
+
+def test_json_and_xml_markers_are_kept_as_written() -> None:
+    sql = 'insert into "S"."T"("ID","DOC","X") values (1,/* JSON */ HEXTORAW(\'7b7d\'),XMLType(:1));'
+    assert parse_redo(sql).new == {"ID": "1", "DOC": "/* JSON */ HEXTORAW('7b7d')", "X": "XMLType(:1)"}
+
+
+def test_keywords_in_any_case_and_blanks_between_tokens() -> None:
+    sql = 'UPDATE "S"."T"  SET "A"=\'x\' ,  "B" = NULL  WHERE "A" = \'y\'  AND "B" IS NULL ;'
+    change = parse_redo(sql)
+    assert (change.new, change.old) == ({"A": "x", "B": None}, {"A": "y", "B": None})
