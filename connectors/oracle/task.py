@@ -6,9 +6,11 @@ offset (all strings or booleans, as Debezium stores them):
 - ``scn``: the resume SCN, mining restarts after it: at most the start SCN of the oldest
   transaction still open minus one, so that a transaction that was open at a crash is
   mined again whole;
-- ``commit_scn``: ``"<commit SCN>:<redo thread>:<xid>-<xid>..."``, the last commit SCN
-  emitted and the transactions emitted at it (a restart skips transactions committed
-  below it, and those listed at it);
+- ``commit_scn``: ``"<commit SCN>:<redo thread>:<xid>-<xid>,..."``, per redo thread the
+  last commit SCN emitted and the transactions emitted at it (a restart skips that
+  thread's transactions committed below it, and those listed at it);
+- ``snapshot_scn``: the SCN of the snapshot; transactions committed at or below it are
+  in the snapshot and never streamed;
 - ``tx_id``/``tx_seq`` (only on records inside a transaction): how many changes of
   that transaction are already written, so a restart part-way through a transaction
   writes the rest and nothing twice;
@@ -18,8 +20,13 @@ Streaming: every round reads the current SCN, opens a LogMiner session on the wi
 ``(mined, min(current, mined + batch)]``, feeds its rows to a
 :class:`~headwater.connectors.oracle.buffer.TransactionBuffer` and turns each committed
 transaction into change events in commit order (one Kafka transaction per Oracle
-transaction when ``context.transactions`` is set). The window grows while the source
-lags and shrinks when it has caught up. Records come out of a generator, at most
+transaction when ``context.transactions`` is set). The window doubles while the source
+lags (up to ``log.mining.batch.size.max``) and halves once it has caught up (down to
+``...min``). DDL rows refresh the table's metadata; UNSUPPORTED (255) changes of captured
+tables are skipped with a warning; with ``provide.transaction.metadata`` BEGIN and END
+events go to ``<topic.prefix>.transaction``. Envelope ``ts_ms`` is the commit time (the
+snapshot SCN's time for ``op=r``), not the processing time as in Debezium, so replayed
+events are identical. Records come out of a generator, at most
 ``max.batch.size`` per ``poll()``, so a huge transaction never sits in memory as records.
 
 Errors: ORA-01291 (a log is gone) is a :class:`FatalError` naming the SCN and the remedy,
