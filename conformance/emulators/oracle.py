@@ -127,6 +127,11 @@ class Scenario:
         undo_scns: how far back a flashback read can go.
         reveal_scns: how far each ``current_scn`` call moves the database forward.
         threads: redo threads (RAC nodes); transactions are spread over them.
+        lobs: add the DOCUMENTS table (a CLOB and a BLOB): LOB values are written as
+            LogMiner shows them, EMPTY_CLOB()/EMPTY_BLOB() in the insert, then a
+            SEL_LOB_LOCATOR (9) row and LOB_WRITE (10) rows of at most 1,000 characters (and a
+            LOB_TRIM (11) when a value gets shorter). Transactions that touch DOCUMENTS never
+            roll back (in whole or to a savepoint).
     """
 
     transactions: int = 300
@@ -144,6 +149,7 @@ class Scenario:
     undo_scns: int = 1_000_000
     reveal_scns: int = 500
     threads: int = 1
+    lobs: bool = False
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -153,6 +159,7 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "rollbacks": Scenario(transactions=120, rollback_ratio=0.3, savepoint_ratio=0.4, ddl=False, unsupported=False),
     "long-transaction": Scenario(transactions=200, long_transaction=150, ddl=False, reveal_scns=100),
+    "lobs": Scenario(transactions=150, ddl=False, unsupported=False, lobs=True, reveal_scns=200),
     "missing-log": Scenario(transactions=400, log_scns=200, retained_logs=3, ddl=False, unsupported=False),
     "bulk": Scenario(
         transactions=2_000,
@@ -235,6 +242,14 @@ def _tables(scenario: Scenario) -> list[TableMetadata]:
         TableMetadata("SHOP", "CUSTOMERS", numbered(customers), ("ID",), 74858),
         TableMetadata("SHOP", "ORDER LINES", numbered(orders), ("ORDER_ID", "LINE_NO"), 74860),
     ]
+    if scenario.lobs:
+        documents = (
+            _c("ID", "NUMBER", 22, 10, 0),
+            _c("TITLE", "VARCHAR2", 100),
+            _c("BODY", "CLOB", 4000),
+            _c("PICTURE", "BLOB", 4000),
+        )
+        tables.append(TableMetadata("SHOP", "DOCUMENTS", numbered(documents), ("ID",), 74864))
     if scenario.unsupported:
         geo = (_c("ID", "NUMBER", 22, 10, 0), _c("SHAPE", "SDO_GEOMETRY", 1))
         tables.append(TableMetadata("SHOP", "GEO", numbered(geo), ("ID",), 74862))
@@ -247,7 +262,7 @@ _CITIES = ["Paris", "Zürich", "Москва", "東京", "Reykjavík", "Lagos", 
 
 def _value(rng: random.Random, column: OracleColumn, key: int) -> t.Any:
     base = column.base_type
-    if rng.random() < 0.08 and column.name not in ("ID", "ORDER_ID", "LINE_NO", "NAME"):
+    if rng.random() < 0.08 and column.name not in ("ID", "ORDER_ID", "LINE_NO", "NAME", "TITLE"):
         return None
     if base == "NUMBER":
         if column.scale is None:
@@ -296,6 +311,10 @@ def _value(rng: random.Random, column: OracleColumn, key: int) -> t.Any:
         return IntervalYM(int(months / 12), months - int(months / 12) * 12)
     if base == "RAW":
         return rng.randbytes(rng.randint(1, column.length))
+    if base == "CLOB":
+        return ("Chapter it's " + "lorem ipsum, dolor " * 200)[: rng.randint(1, 3_000)]
+    if base == "BLOB":
+        return rng.randbytes(rng.randint(1, 1_500))
     if base == "SDO_GEOMETRY":
         return f"POINT({rng.randint(0, 90)} {rng.randint(0, 90)})"
     msg = f"no generator for {column.data_type}"
@@ -351,6 +370,7 @@ class _Event:
     ddl: str | None = None
     ddl_table: str | None = None
     start_scn: int | None = None
+    lob: tuple[str, t.Any, int] | None = None  # column, chunk (or new length for a trim), offset
 
 
 @dataclass(slots=True)
@@ -538,6 +558,8 @@ class _History:
         open_txs: list[_Tx],
     ) -> None:
         names = sorted(self.tables)
+        if tx.rollback or tx.savepoint_at is not None or tx.savepoint_mark is not None:
+            names = [q for q in names if q != "SHOP.DOCUMENTS"]  # LOB work is never undone here
         weights = [1 if q == "SHOP.GEO" else 10 for q in names]
         table = rng.choices(names, weights)[0]
         version, meta = self.version_at(table, self.scn)
@@ -576,16 +598,36 @@ class _History:
         tx.locked.add((table, key))
         self.locks[(table, key)] = tx.xid
         tx.ops.append(change)
-        self.events.append(
-            _Event(
-                scn,
-                255 if change.kind.startswith("UNSUPPORTED") else _OP_CODES[change.kind],
-                tx.xid,
-                tx.thread,
-                tx.ssn,
-                change,
+        lob_columns = [c.name for c in meta.columns if _lob(c)]
+        if lob_columns and change.kind == "UPDATE":
+            # LOB columns set to a value are written through a locator, not in the UPDATE.
+            assert change.after is not None
+            change.set_columns = tuple(
+                n for n in change.set_columns if n not in lob_columns or change.after.get(n) is None
             )
-        )
+        if change.kind != "UPDATE" or change.set_columns:
+            code = 255 if change.kind.startswith("UNSUPPORTED") else _OP_CODES[change.kind]
+            self.events.append(_Event(scn, code, tx.xid, tx.thread, tx.ssn, change))
+        if lob_columns and change.kind in ("INSERT", "UPDATE"):
+            self._lob_events(rng, tx, change, lob_columns)
+
+    def _lob_events(self, rng: random.Random, tx: _Tx, change: _Change, lob_columns: list[str]) -> None:
+        """SEL_LOB_LOCATOR, LOB_WRITE and LOB_TRIM rows for the LOB values ``change`` sets."""
+        assert change.after is not None
+        for name in lob_columns:
+            value = change.after.get(name)
+            previous = change.before.get(name) if change.before is not None else None
+            if value is None or (change.kind == "UPDATE" and value == previous):
+                continue
+            tx.ssn += 1
+            self.events.append(_Event(self._tick(rng), 9, tx.xid, tx.thread, tx.ssn, change, lob=(name, None, 0)))
+            for offset in range(0, len(value), 1_000):
+                chunk = value[offset : offset + 1_000]
+                event = _Event(self._tick(rng), 10, tx.xid, tx.thread, tx.ssn, change, lob=(name, chunk, offset + 1))
+                self.events.append(event)
+            if previous is not None and len(previous) > len(value):
+                event = _Event(self._tick(rng), 11, tx.xid, tx.thread, tx.ssn, change, lob=(name, len(value), 0))
+                self.events.append(event)
 
     def _undo(self, rng: random.Random, tx: _Tx, mark: int, *, final: bool = False) -> None:
         """Undo rows (ROLLBACK=1) for ``tx.ops[mark:]`` in reverse order, and restore the working state."""
@@ -689,6 +731,9 @@ _OP_NAMES = {
     5: "DDL",
     6: "START",
     7: "COMMIT",
+    9: "SEL_LOB_LOCATOR",
+    10: "LOB_WRITE",
+    11: "LOB_TRIM",
     36: "ROLLBACK",
     255: "UNSUPPORTED",
 }
@@ -707,7 +752,10 @@ def render_change(change: _Change, meta: TableMetadata) -> str:
     columns = meta.columns
 
     def lit(column: OracleColumn, row: dict[str, t.Any]) -> str:
-        return quote(literal(column, row.get(column.name)))
+        value = row.get(column.name)
+        if _lob(column) and value is not None:
+            return "EMPTY_BLOB()" if column.base_type == "BLOB" else "EMPTY_CLOB()"
+        return quote(literal(column, value))
 
     if change.kind == "INSERT":
         assert change.after is not None
@@ -724,6 +772,34 @@ def render_change(change: _Change, meta: TableMetadata) -> str:
     assert change.after is not None
     sets = ", ".join(f'"{c.name}" = {lit(c, change.after)}' for c in columns if c.name in change.set_columns)
     return f'update "{owner}"."{name}" set {sets} where {where};'
+
+
+_LOB_DECLARE = (
+    "DECLARE \n loc_c CLOB; \n buf_c VARCHAR2(6426); \n loc_b BLOB; \n buf_b RAW(6426); \n"
+    " loc_t VARCHAR2(50); \n buf_t VARCHAR2(50); \nBEGIN\n"
+)
+
+
+def render_lob(lob: tuple[str, t.Any, int], change: _Change, meta: TableMetadata, code: int) -> str:
+    """SQL_REDO of a SEL_LOB_LOCATOR (9), LOB_WRITE (10) or LOB_TRIM (11) row."""
+    name, payload, offset = lob
+    column = meta.column(name)
+    assert column is not None
+    binary = column.base_type == "BLOB"
+    locator, buffer = ("loc_b", "buf_b") if binary else ("loc_c", "buf_c")
+    if code == 9:
+        owner, _, table = change.table.partition(".")
+        row = change.after or {}
+        where = " and ".join(
+            f'"{c.name}" IS NULL' if row.get(c.name) is None else f'"{c.name}" = {quote(literal(c, row.get(c.name)))}'
+            for c in meta.columns
+            if not _lob(c)
+        )
+        return f'{_LOB_DECLARE} select "{name}" into {locator} from "{owner}"."{table}" where {where} for update;\nEND;'
+    if code == 11:
+        return f" dbms_lob.trim({locator}, {payload});"
+    data = f"HEXTORAW('{payload.hex()}')" if binary else quote(payload)
+    return f" {buffer} := {data}; \n  dbms_lob.write({locator}, {len(payload)}, {offset}, {buffer});"
 
 
 def render_mismatch(change: _Change, meta: TableMetadata) -> str:
@@ -949,6 +1025,13 @@ class LogMinerEmulator:
         code = event.code
         if code in (6, 7, 36):
             redo = {6: "set transaction read write;", 7: "commit;", 36: "rollback;"}[code]
+        elif code in (9, 10, 11):
+            change = event.change
+            assert change is not None
+            assert event.lob is not None
+            owner, _, table = change.table.partition(".")
+            row_id = change.row_id
+            redo = render_lob(event.lob, change, self.history.version_at(change.table, event.scn)[1], code)
         elif code == 5:
             assert event.ddl is not None
             assert event.ddl_table is not None

@@ -13,6 +13,8 @@ transactions in commit order:
   ``ROW_ID``, as Debezium does.
 - ROLLBACK (36) drops the whole transaction; COMMIT (7) returns it.
 - UNSUPPORTED (255) rows are kept out of the events and counted per transaction.
+- LOB rows (9 SEL_LOB_LOCATOR, 10 LOB_WRITE, 11 LOB_TRIM) stay in the transaction, in order,
+  for the task to assemble when ``lob.enabled``.
 - Transactions already emitted (a restart that re-mines from the resume SCN) are
   skipped: the caller passes, per redo thread, the last commit SCN emitted and the XIDs
   emitted at it, and the snapshot SCN below which everything is in the snapshot.
@@ -158,6 +160,10 @@ class TransactionBuffer:
                 self._remove_last(tx, row.row_id or "")
                 return None
             self._add(tx, row)
+            return None
+        if code in (9, 10, 11):  # SEL_LOB_LOCATOR, LOB_WRITE, LOB_TRIM: kept in order for the task
+            if not row.rollback:
+                self._add(self._tx(row), row)
             return None
         if code == 255:
             self._tx(row).unsupported += 0 if row.rollback else 1

@@ -48,7 +48,7 @@ import time
 import typing as t
 
 from headwater.codecs.oracle.convert import OracleColumn, ValueConversionError, convert_value
-from headwater.codecs.oracle.redo import parse_redo
+from headwater.codecs.oracle.redo import RedoChange, parse_redo
 from headwater.codecs.oracle.render import debezium_value
 from headwater.connectors.api import (
     ErrantSourceRecord,
@@ -383,31 +383,25 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         counts: dict[str, int] = {}
         metadata = self.config.provide_transaction_metadata
         previous: Item | None = None
-        sequence = 0
         total = 0
-        for change in done.changes:
-            sequence += 1
-            if sequence <= skip:
-                continue
-            items = self._change_records(change, done, {**in_tx, "tx_seq": str(sequence)})
-            for item in items:
-                if previous is None and metadata and skip == 0:
-                    yield self._transaction_begin(done, {**in_tx, "tx_seq": "0"})
-                if previous is not None:
-                    yield previous
-                previous = item
-                if isinstance(item, SourceRecord) and item.value is not None:
-                    source = item.value["source"]
-                    collection = f"{source['db']}.{source['schema']}.{source['table']}"
-                    counts[collection] = counts.get(collection, 0) + 1
-                    total += 1
-                    self._m_events.inc()
-                    if metadata:
-                        item.value["transaction"] = {
-                            "id": done.xid.lower(),
-                            "total_order": total,
-                            "data_collection_order": counts[collection],
-                        }
+        for item in self._tx_items(done, in_tx, skip):
+            if previous is None and metadata and skip == 0:
+                yield self._transaction_begin(done, {**in_tx, "tx_seq": "0"})
+            if previous is not None:
+                yield previous
+            previous = item
+            if isinstance(item, SourceRecord) and item.value is not None:
+                source = item.value["source"]
+                collection = f"{source['db']}.{source['schema']}.{source['table']}"
+                counts[collection] = counts.get(collection, 0) + 1
+                total += 1
+                self._m_events.inc()
+                if metadata:
+                    item.value["transaction"] = {
+                        "id": done.xid.lower(),
+                        "total_order": total,
+                        "data_collection_order": counts[collection],
+                    }
         if previous is None:
             yield OffsetMarker(self.partition, final_offset)
             return
@@ -427,6 +421,74 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         if transactions is not None and isinstance(last, SourceRecord):
             transactions.commit_transaction(last)  # poll() returns ``last`` in this batch
         yield last
+
+    def _tx_items(self, done: CommittedTransaction, in_tx: dict[str, t.Any], skip: int) -> t.Iterator[Item]:
+        """The records of one transaction's changes, after the first ``skip`` changes.
+
+        Streamed change by change; with ``lob.enabled`` the transaction is gathered first so
+        that LOB writes land in the insert or update they belong to (or in an update of
+        their own, built from the locator's WHERE image)."""
+        if not self.config.lob_enabled:
+            for sequence, change in enumerate(done.changes, start=1):
+                if sequence > skip:
+                    yield from self._change_records(change, done, {**in_tx, "tx_seq": str(sequence)})
+            return
+        items: list[Item] = []
+        targets: list[_LobTarget] = []
+        current: _LobTarget | None = None
+        sequence = 0
+        for change in done.changes:
+            sequence += 1
+            if sequence <= skip:
+                continue
+            offset = {**in_tx, "tx_seq": str(sequence)}
+            if change.operation_code in (1, 2, 3):
+                items.extend(self._change_records(change, done, offset))
+                continue
+            try:
+                if change.operation_code == 9:
+                    current = self._lob_locator(change, done, items, offset)
+                    if current is not None:
+                        targets.append(current)
+                elif current is not None:
+                    current.apply(change.sql)
+            except RecordError as exc:
+                items.append(ErrantSourceRecord(self.partition, offset, exc, change.sql.encode()))
+        for target in targets:
+            record = items[target.index]
+            assert isinstance(record, SourceRecord)
+            record.value["after"][target.column] = self._binary(target.value)
+        yield from items
+
+    def _lob_locator(
+        self, change: BufferedChange, done: CommittedTransaction, items: list[Item], offset: dict[str, t.Any]
+    ) -> _LobTarget | None:
+        where = f"SCN {change.scn}, XID {done.xid}, table {change.owner}.{change.table}"
+        found = _LOCATOR.search(change.sql)
+        if found is None:
+            msg = "not a SEL_LOB_LOCATOR statement LogMiner writes"
+            raise RecordError(msg, location=where, raw=change.sql.encode())
+        column, locator, owner, table, condition = found.groups()
+        meta = self.tables.get(f"{owner}.{table}")
+        if meta is None or not self.config.captures(owner, table):
+            return None
+        parsed = parse_redo(f'delete from "{owner}"."{table}" where {condition};', position=where)
+        known = self._known_columns[meta.qualified]
+        image = {k: self._convert(known, meta, k, v) for k, v in parsed.old.items()}
+        key = self._key(meta, image)
+        topic = self.topic(meta)
+        binary = locator == "loc_b"
+        for index in range(len(items) - 1, -1, -1):
+            item = items[index]
+            if isinstance(item, SourceRecord) and item.topic == topic and item.key == key:
+                if item.value is not None and item.value["op"] in ("c", "u"):
+                    return _LobTarget(index, column, b"" if binary else "")
+                break  # a delete or tombstone: the LOB write starts a new update
+        # No insert or update of this row in the transaction: an update of its own, whose
+        # before and after images are the locator's WHERE image (supplemental logging of all columns).
+        lob_update = RedoChange("UPDATE", owner, table, {}, dict(parsed.old))
+        items.extend(self._records_from(lob_update, meta, change, done, offset))
+        return _LobTarget(len(items) - 1, column, b"" if binary else "")
 
     def _transaction_begin(self, done: CommittedTransaction, offset: t.Mapping[str, t.Any]) -> SourceRecord:
         topic = f"{self.config.topic_prefix}.transaction"
@@ -499,17 +561,33 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             return []
         try:
             parsed = parse_redo(change.sql, position=where)
-            known = self._known_columns[meta.qualified]
-            old = {k: self._convert(known, meta, k, v) for k, v in parsed.old.items()}
-            new = {k: self._convert(known, meta, k, v) for k, v in parsed.new.items()}
+            return self._records_from(parsed, meta, change, done, offset)
         except RecordError as exc:
             return [ErrantSourceRecord(self.partition, offset, exc, change.sql.encode())]
+
+    def _records_from(
+        self,
+        parsed: RedoChange,
+        meta: TableMetadata,
+        change: BufferedChange,
+        done: CommittedTransaction,
+        offset: dict[str, t.Any],
+    ) -> list[Item]:
+        """The change event(s) of one parsed statement (a delete is followed by a tombstone)."""
+        known = self._known_columns[meta.qualified]
+        old = {k: self._convert(known, meta, k, v) for k, v in parsed.old.items()}
+        new = {k: self._convert(known, meta, k, v) for k, v in parsed.new.items()}
         names = [c.name for c in meta.columns]
         lobs = {c.name for c in meta.columns if c.base_type in ("CLOB", "NCLOB", "BLOB")}
         placeholder = self.config.unavailable_value_placeholder
+        keep_lobs = self.config.lob_enabled
 
         def image(values: dict[str, t.Any]) -> dict[str, t.Any]:
-            return {n: values.get(n, placeholder if n in lobs else None) for n in names}
+            # Without lob.enabled a LOB's value never reaches the redo SQL (only EMPTY_CLOB()).
+            return {
+                n: (values.get(n, placeholder) if keep_lobs else placeholder) if n in lobs else values.get(n)
+                for n in names
+            }
 
         source = self._source(
             meta, snapshot="false", scn=change.scn, ts_ms=change.timestamp_ms,
@@ -557,6 +635,46 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
     def stop(self) -> None:
         """Close the database session."""
         self.client.close()
+
+
+_LOCATOR = re.compile(
+    r'select "([^"]*)" into (loc_[bc]) from "([^"]*)"\."([^"]*)" where (.*) for update;', re.DOTALL | re.IGNORECASE
+)
+_LOB_WRITE = re.compile(
+    r":= ((?:HEXTORAW\()?'.*'(?:\))?);\s*dbms_lob\.write\([^,]+,\s*(\d+)\s*,\s*(\d+)\s*,", re.DOTALL | re.IGNORECASE
+)
+_LOB_TRIM = re.compile(r"dbms_lob\.trim\([^,]+,\s*(\d+)\s*\)", re.IGNORECASE)
+
+
+class _LobTarget:
+    """One LOB value being assembled from LOB_WRITE/LOB_TRIM rows, and the record it goes to."""
+
+    def __init__(self, index: int, column: str, value: str | bytes) -> None:
+        self.index = index
+        self.column = column
+        self.value = value
+
+    def apply(self, sql: str) -> None:
+        """Apply a LOB_WRITE (data at a 1-based offset) or a LOB_TRIM (cut to a length)."""
+        trim = _LOB_TRIM.search(sql)
+        if trim is not None and "dbms_lob.write" not in sql:
+            self.value = self.value[: int(trim.group(1))]
+            return
+        found = _LOB_WRITE.search(sql)
+        if found is None:
+            msg = "not a LOB_WRITE or LOB_TRIM statement LogMiner writes"
+            raise RecordError(msg, raw=sql.encode())
+        literal, offset = found.group(1), int(found.group(3))
+        if literal.upper().startswith("HEXTORAW("):
+            data: str | bytes = bytes.fromhex(literal[literal.index("'") + 1 : literal.rindex("'")])
+        else:
+            data = literal[1:-1].replace("''", "'")
+        value = self.value
+        if isinstance(value, bytes) != isinstance(data, bytes):
+            msg = "a LOB_WRITE of text into a BLOB (or of bytes into a CLOB)"
+            raise RecordError(msg, raw=sql.encode())
+        pad = (b"\x00" if isinstance(value, bytes) else " ") * max(0, offset - 1 - len(value))
+        self.value = value[: offset - 1] + pad + data + value[offset - 1 + len(data) :]  # type: ignore[operator]
 
 
 def _epoch_ms(stamp: dt.datetime) -> int:

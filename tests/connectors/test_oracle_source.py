@@ -341,3 +341,48 @@ def test_unsupported_changes_are_skipped_with_a_warning(caplog: pytest.LogCaptur
     geo = [i for i in items if isinstance(i, SourceRecord) and i.topic == "oracle.SHOP.GEO"]
     assert geo, "the table is snapshotted"
     assert all(r.value["op"] == "r" and r.value["after"]["SHAPE"] is None for r in geo if r.value)
+
+
+def _fold_keeping_unavailable(items: t.Iterable[Item], placeholder: str) -> dict[str, dict[str, t.Any]]:
+    """Fold as a consumer of Debezium's LOB placeholder does: the placeholder keeps the value it had."""
+    state: dict[str, dict[str, t.Any]] = {}
+    for item in items:
+        if not isinstance(item, SourceRecord) or not item.topic.startswith("oracle.SHOP."):
+            continue
+        table = "SHOP." + item.topic.removeprefix("oracle.SHOP.").replace("_", " ")
+        key = canonical_key(item.key) + table
+        if item.value is None or item.value["op"] == "d":
+            state.pop(key, None)
+            continue
+        row = dict(item.value["after"])
+        for name, value in row.items():
+            if value == placeholder:
+                row[name] = state.get(key, {}).get(name, placeholder)
+        state[key] = row
+    return state
+
+
+def test_lobs_are_assembled_from_locator_and_write_rows_when_enabled() -> None:
+    config = _config("lobs", 18, **{"lob.enabled": True, "binary.handling.mode": "base64"})
+    task, emulator = _task(config)
+    items = _run(task, emulator)
+    assert not [i for i in items if isinstance(i, ErrantSourceRecord)]
+    documents = [i for i in items if isinstance(i, SourceRecord) and i.value and i.topic == "oracle.SHOP.DOCUMENTS"]
+    streamed = [d for d in documents if d.value["op"] in ("c", "u")]
+    assert any(len(d.value["after"]["BODY"] or "") > 1_000 for d in streamed), "values longer than one LOB_WRITE"
+    placeholder = config.unavailable_value_placeholder
+    assert _fold_keeping_unavailable(items, placeholder) == _expected("lobs", 18)
+
+
+def test_lobs_are_the_placeholder_when_not_enabled() -> None:
+    config = _config("lobs", 19)
+    task, emulator = _task(config)
+    items = _run(task, emulator)
+    streamed = [
+        i.value for i in items if isinstance(i, SourceRecord) and i.value and i.topic == "oracle.SHOP.DOCUMENTS"
+    ]
+    changes = [v for v in streamed if v["op"] in ("c", "u")]
+    assert changes
+    assert all(v["after"]["BODY"] == config.unavailable_value_placeholder for v in changes)
+    assert all(v["after"]["PICTURE"] == config.unavailable_value_placeholder for v in changes)
+    assert all(v["after"]["TITLE"] != config.unavailable_value_placeholder for v in changes)
