@@ -11,7 +11,9 @@ the database's SCN forward by ``reveal_scns``, so a restarted worker meets the s
 history, only possibly at another pace.
 
 ``V$LOGMNR_CONTENTS`` rows follow Oracle's formats: ``OPERATION``/``OPERATION_CODE``
-(1 insert, 2 delete, 3 update, 5 DDL, 6 start, 7 commit, 36 rollback, 255 unsupported),
+(1 insert, 2 delete, 3 update, 5 DDL, 6 start, 7 commit, 9/10/11 LOB locator, write and
+trim in the ``lobs`` scenario, 36 rollback, 255 unsupported; 27 replication markers and
+34 missing SCN are not produced),
 ``ROLLBACK=1`` undo rows of a rollback to savepoint (and of a full rollback, before its
 36 row) carrying the ``ROW_ID`` of the change they undo, ``RS_ID`` with LogMiner's
 blanks, ``SSN``, ``THREAD#``, ``SEQUENCE#``, ``XID`` as 16 hex digits, ``INFO``/``STATUS``,

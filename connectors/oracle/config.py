@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import typing as t
 
@@ -89,11 +90,16 @@ class OracleLogMinerConfig(PluginConfig):
 
     def captures(self, owner: str, table: str) -> bool:
         """Whether ``OWNER.TABLE`` passes the include and exclude lists (full-match regexes)."""
-        name = f"{owner}.{table}"
+        return _captures(self.table_include_list, self.table_exclude_list, f"{owner}.{table}")
 
-        def matches(patterns: str | None) -> bool:
-            return any(re.fullmatch(p.strip(), name) for p in (patterns or "").split(",") if p.strip())
 
-        if self.table_include_list and not matches(self.table_include_list):
-            return False
-        return not matches(self.table_exclude_list)
+@functools.lru_cache(maxsize=4096)
+def _captures(include: str | None, exclude: str | None, name: str) -> bool:
+    """Cached: the lists are fixed per config and every change asks about its table."""
+
+    def matches(patterns: str | None) -> bool:
+        return any(re.fullmatch(p.strip(), name) for p in (patterns or "").split(",") if p.strip())
+
+    if include and not matches(include):
+        return False
+    return not matches(exclude)
