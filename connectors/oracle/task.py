@@ -76,6 +76,8 @@ class _Pause:
 
 
 _PAUSE = _Pause()
+_MISSING = object()
+_VALUE_CACHE_SIZE = 100_000
 
 
 def build_client(config: OracleLogMinerConfig) -> OracleClient:
@@ -137,6 +139,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         self._batch = config.log_mining_batch_size_default
         self._mining_from = 0
         self._snapshot_scn: str | None = None
+        self._values: dict[tuple[str, str, str], t.Any] = {}
         self._last_heartbeat = time.monotonic()
         metrics = context.metrics
         self._m_events = metrics.counter("events", "change events emitted")
@@ -364,6 +367,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
                 return
             raise
         self._remember(meta)
+        self._values.clear()  # a column's type may have changed
         log.info("table %s.%s changed; now %d columns", owner, table, len(meta.columns))
 
     # ------------------------------------------------------------------ events
@@ -614,11 +618,24 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         return out
 
     def _convert(self, known: dict[str, OracleColumn], meta: TableMetadata, name: str, literal: str | None) -> t.Any:
+        """The typed value of one literal. Results are cached per column and literal: a
+        WHERE clause repeats the values the row's last change wrote, and the values are
+        immutable (int, Decimal, str, float, bytes)."""
+        if literal is None:
+            return None
         column = known.get(name)
         if column is None:
             msg = f"column {name!r} is not in {meta.qualified}'s metadata"
             raise ValueConversionError(msg)
-        return self._binary(convert_value(column, literal))
+        cache_key = (meta.qualified, name, literal)
+        cached = self._values.get(cache_key, _MISSING)
+        if cached is not _MISSING:
+            return cached
+        value = self._binary(convert_value(column, literal))
+        if len(self._values) >= _VALUE_CACHE_SIZE:
+            self._values.clear()
+        self._values[cache_key] = value
+        return value
 
     def _binary(self, value: t.Any) -> t.Any:
         """RAW/BLOB values as ``binary.handling.mode`` asks."""
