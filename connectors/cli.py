@@ -55,6 +55,7 @@ class _LazyGroup(click.Group):
         "registry": "headwater.connectors.commands.registry:registry",
         "copybook": "headwater.connectors.commands.copybook:copybook",
         "emulator": "headwater.connectors.commands.emulator:emulator",
+        "oracle": "headwater.connectors.commands.oracle:oracle",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -5,6 +5,9 @@ data files (see :mod:`headwater.conformance.emulators.mainframe`) and prints the
 keys that read them; ``final-state mainframe --scenario NAME --seed N`` prints the keyed
 rows a consumer must hold after folding the change stream, one JSON object per line
 (``{"table": ..., "key": {...}, "row": {...}}``, decimals as JSON numbers with full scale).
+``final-state oracle --scenario NAME --seed N`` does the same for the Oracle LogMiner
+emulator (:mod:`headwater.conformance.emulators.oracle`; NAME is a built-in scenario or a
+JSON scenario file), with Debezium's values (times as epoch units, RAW as base64).
 """
 
 from __future__ import annotations
@@ -76,4 +79,20 @@ def final_state_mainframe(scenario: str, seed: int, count: int | None, bad_recor
 
     out = sys.stdout.buffer
     for entry in final_state(scenario, seed, count=count, bad_records=bad_records):
+        out.write(orjson.dumps(entry, default=_json_default, option=orjson.OPT_APPEND_NEWLINE))
+
+
+@final_state_group.command("oracle")
+@click.option("--scenario", default="default", show_default=True, help="A built-in scenario or a JSON scenario file.")
+@click.option("--seed", type=int, default=1, show_default=True)
+def final_state_oracle(scenario: str, seed: int) -> None:
+    """Print the final rows of an Oracle emulator scenario as JSON lines."""
+    from headwater.conformance.emulators.oracle import final_state, load_scenario
+
+    try:
+        spec = load_scenario(scenario)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scenario") from exc
+    out = sys.stdout.buffer
+    for entry in final_state(spec, seed):
         out.write(orjson.dumps(entry, default=_json_default, option=orjson.OPT_APPEND_NEWLINE))
