@@ -318,28 +318,43 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             table = tables[self._turn % len(tables)]
             self._turn += 1
             try:
-                produced = self._work(table, self.config.batch_size - len(out))
+                produced = self._work(table, self.config.batch_size - len(out), deadline)
             except SapCallError as exc:
                 raise FatalError(advice(table.name, exc, self.config.sap_user)) from exc
             idle = 0 if produced else idle + 1
             out.extend(produced)
-        if not out:
-            waits = [max(0.0, tb.next_cycle_at - time.monotonic()) for tb in tables if not tb.done]
+        if any(self._busy(tb) for tb in tables):
+            self.context.next_poll_in(0)
+        else:
+            waits = [max(0.0, tb.next_cycle_at - time.monotonic()) for tb in tables if tb.mode != "snapshot"]
             self.context.next_poll_in(int(min(waits, default=1.0) * 1000) or 100)
         return out
 
-    def _work(self, table: _Table, room: int) -> list[Output]:
-        if table.queue:
-            return [table.queue.popleft() for _ in range(min(room, len(table.queue)))]
-        if table.mode == "snapshot":
-            return self._snapshot_step(table)
-        if time.monotonic() < table.next_cycle_at and table.reader is None and not table.docs:
-            return []
-        if table.mode == "timestamp":
-            self._timestamp_step(table)
-        else:
-            self._change_document_step(table)
+    def _work(self, table: _Table, room: int, deadline: float) -> list[Output]:
+        """Read ``table`` until it has records to hand out, has nothing left to read now, or time is up."""
+        while not table.queue:
+            if table.mode == "snapshot":
+                if table.done:
+                    return []
+                table.queue.extend(self._snapshot_step(table))
+            elif time.monotonic() < table.next_cycle_at and table.reader is None and not table.docs:
+                return []
+            elif table.mode == "timestamp":
+                self._timestamp_step(table)
+                if table.reader is None and not table.queue:
+                    return []  # a cycle ended with nothing new
+            else:
+                self._change_document_step(table)
+                if table.reader is None and not table.docs and not table.queue:
+                    return []
+            if time.monotonic() > deadline:
+                break
         return [table.queue.popleft() for _ in range(min(room, len(table.queue)))]
+
+    def _busy(self, table: _Table) -> bool:
+        if table.queue or table.reader is not None or table.docs:
+            return True
+        return table.mode == "snapshot" and not table.done
 
     def _reader(self, table: _Table, condition: str, start_after: str | None = None) -> RangeReader:
         return RangeReader(
