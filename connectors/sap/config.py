@@ -114,6 +114,10 @@ class SapRfcTableConfig(PluginConfig):
     """``YYYYMMDDHHMMSS`` to start delta modes from (default: the beginning)."""
     tombstones_on_delete: bool = True
     """Emit a tombstone (null value) after each delete, as Debezium does."""
+    offset_markers: bool = True
+    """Advance the stored offset past change documents and key ranges that give no record
+    (OffsetMarker, contract v2). ``false`` for a runtime without marker support: those are
+    then read again after a restart, which emits nothing twice."""
     batch_size: int = Field(default=2_000, ge=1, le=100_000)
     """Most records returned by one poll."""
     sap_ashost: str = ""

@@ -13,6 +13,10 @@ Partition per table ``{"client": <sap.client>, "table": <TABLE>}``; offsets (JSO
   "changenr": <CHANGENR>}``: the last change document handled; the same overlap, and
   documents are deduplicated on CHANGENR.
 
+``ts_ms`` (event and source) is the SAP time of the change (the change document's or the
+changed-on stamp, server-local time read as UTC); snapshot reads carry 0, as SAP gives no
+time for them, so replaying a read gives the same event.
+
 Every method runs on the task's thread. A broken connection raises RetriableError with
 the read state intact, so the runtime's retry continues where the call failed: no row
 is lost and none is emitted twice.
@@ -323,12 +327,31 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
                 raise FatalError(advice(table.name, exc, self.config.sap_user)) from exc
             idle = 0 if produced else idle + 1
             out.extend(produced)
+        out = self._collapse_markers(out)
         if any(self._busy(tb) for tb in tables):
             self.context.next_poll_in(0)
         else:
             waits = [max(0.0, tb.next_cycle_at - time.monotonic()) for tb in tables if tb.mode != "snapshot"]
             self.context.next_poll_in(int(min(waits, default=1.0) * 1000) or 100)
         return out
+
+    def _collapse_markers(self, out: list[Output]) -> list[Output]:
+        """Drop each OffsetMarker that a later record of its partition in the batch supersedes.
+
+        With ``offset.markers=false`` the remaining ones are dropped too: the skipped
+        documents or ranges are then read again after a restart (they give no records, so
+        nothing is duplicated).
+        """
+        kept: list[Output] = []
+        followed: set[str] = set()
+        for item in reversed(out):
+            name = str(item.partition.get("table"))
+            if isinstance(item, OffsetMarker) and (name in followed or not self.config.offset_markers):
+                continue
+            followed.add(name)
+            kept.append(item)
+        kept.reverse()
+        return kept
 
     def _work(self, table: _Table, room: int, deadline: float) -> list[Output]:
         """Read ``table`` until it has records to hand out, has nothing left to read now, or time is up."""
@@ -379,9 +402,10 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             table.started_at = time.monotonic()
         rows = table.reader.step()
         out: list[Output] = []
-        for raw in rows:
+        for index, raw in enumerate(rows):
             table.last_key = self._key_text(table, raw)
-            offset = {"mode": "snapshot", "key": table.last_key, "done": False}
+            last = table.reader.done and index == len(rows) - 1
+            offset = {"mode": "snapshot", "key": table.last_key, "done": last}
             out.extend(self._event(table, raw, Op.READ, offset, snapshot=True))
         table.read_rows += len(rows)
         self._rows_read.inc(len(rows))
@@ -390,7 +414,8 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             self._rate.set(table.read_rows / elapsed)
         if table.reader.done:
             table.done = True
-            out.append(OffsetMarker(table.partition, {"mode": "snapshot", "key": table.last_key, "done": True}))
+            if not rows:
+                out.append(OffsetMarker(table.partition, {"mode": "snapshot", "key": table.last_key, "done": True}))
         return out
 
     # -- timestamp -----------------------------------------------------------------
@@ -580,7 +605,7 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             "version": "1",
             "connector": _CONNECTOR,
             "name": self.config.topic_prefix,
-            "ts_ms": _stamp_ms(stamp) if stamp else int(time.time() * 1000),
+            "ts_ms": _stamp_ms(stamp) if stamp else 0,
             "snapshot": "true" if snapshot else "false",
             "db": self._sysid,
             "sysid": self._sysid,
@@ -616,7 +641,7 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             before=None,
             after=row,
             source=self._source(table, stamp, snapshot=snapshot, extra=extra or {}),
-            ts_ms=int(time.time() * 1000),
+            ts_ms=_stamp_ms(stamp) if stamp else 0,
         )
         return self._records(table, event, offset)
 
@@ -636,7 +661,7 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             before=dict(key),
             after=None,
             source=self._source(table, stamp, snapshot=False, extra=extra),
-            ts_ms=int(time.time() * 1000),
+            ts_ms=_stamp_ms(stamp),
         )
         return self._records(table, event, offset)
 
