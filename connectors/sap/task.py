@@ -10,8 +10,12 @@ Partition per table ``{"client": <sap.client>, "table": <TABLE>}``; offsets (JSO
   dropped (in memory while the task runs; after a restart rows up to
   ``(watermark, key)`` are skipped).
 * change-documents: ``{"mode": "change-documents", "watermark": "YYYYMMDDHHMMSS",
-  "changenr": <CHANGENR>}``: the last change document handled; the same overlap, and
-  documents are deduplicated on CHANGENR.
+  "changenr": <CHANGENR>, "changenr.max": <CHANGENR>}``: the last change document
+  handled in (stamp, number) order and the highest number handled; the same overlap, and
+  documents are deduplicated on CHANGENR. After a restart a document stamped before the
+  watermark is handled again only when its number is above ``changenr.max`` (a late
+  commit); one committed late with a *lower* number than an already handled one, or a
+  timestamp-mode row committed late across a restart, can be missed.
 
 ``ts_ms`` (event and source) is the SAP time of the change (the change document's or the
 changed-on stamp, server-local time read as UTC); snapshot reads carry 0, as SAP gives no
@@ -136,7 +140,14 @@ class _Table:
     done: bool = False
     last_key: str | None = None
     watermark: str = _EPOCH
+    since: str = _EPOCH
+    """Delta modes: the next read starts ``overlap.seconds`` before this stamp. It lags a cycle
+    behind the watermark: a row or document committed while a cycle read its key ranges
+    can carry a stamp below the cycle's watermark, and the next cycle still reads it."""
+    cycle_start: str = _EPOCH
     changenr: str = ""
+    max_changenr: str = ""
+    """change-documents: the highest CHANGENR handled (late commits carry higher numbers)."""
     resume_after: tuple[str, str] | None = None
     """After a restart: (stamp, key or CHANGENR) already emitted; skip up to it."""
     seen: dict[str, str] = field(default_factory=dict)
@@ -285,7 +296,7 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
 
     def _restore(self, table: _Table) -> None:
         stored = self.context.offsets.offset(table.partition)
-        table.watermark = self.config.initial_watermark or _EPOCH
+        table.watermark = table.since = self.config.initial_watermark or _EPOCH
         if not stored:
             return
         if stored.get("mode") != table.mode:
@@ -298,11 +309,14 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             table.last_key = t.cast(str | None, stored.get("key"))
         elif table.mode == "timestamp":
             table.watermark = str(stored.get("watermark") or table.watermark)
+            table.since = str(stored.get("since") or table.watermark)
             table.last_key = t.cast(str | None, stored.get("key"))
             table.resume_after = (table.watermark, table.last_key or "")
         else:
             table.watermark = str(stored.get("watermark") or table.watermark)
+            table.since = str(stored.get("since") or table.watermark)
             table.changenr = str(stored.get("changenr") or "")
+            table.max_changenr = str(stored.get("changenr.max") or table.changenr)
             table.resume_after = (table.watermark, table.changenr)
 
     # -- polling -------------------------------------------------------------------
@@ -434,7 +448,8 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
     def _timestamp_step(self, table: _Table) -> None:
         settings = self.config.settings(table.name)
         if table.reader is None:
-            date, clock = _minus(table.watermark, self.config.overlap_seconds)
+            table.cycle_start = table.watermark
+            date, clock = _minus(table.since, self.config.overlap_seconds)
             since = _since(settings.changed_date_field, settings.changed_time_field, date, clock)
             if settings.created_date_field:
                 created = _since(settings.created_date_field, settings.created_time_field, date, clock)
@@ -453,18 +468,20 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             if table.seen.get(key_text, "") >= stamp and key_text in table.seen:
                 continue
             if table.resume_after is not None and (stamp, key_text) <= table.resume_after:
+                table.seen[key_text] = stamp
                 continue
             table.seen[key_text] = stamp
             if (stamp, key_text) > (table.watermark, table.last_key or ""):
                 table.watermark, table.last_key = stamp, key_text
-            offset = {"mode": "timestamp", "watermark": table.watermark, "key": table.last_key}
+            offset = {"mode": "timestamp", "watermark": table.watermark, "key": table.last_key, "since": table.since}
             table.queue.extend(self._event(table, raw, Op.CREATE if is_new else Op.UPDATE, offset, stamp=stamp))
         self._end_cycle(table)
 
     def _end_cycle(self, table: _Table) -> None:
-        low = "".join(_minus(table.watermark, self.config.overlap_seconds))
+        table.since = table.cycle_start
+        low = "".join(_minus(table.since, self.config.overlap_seconds))
         table.seen = {k: s for k, s in table.seen.items() if s >= low}
-        table.resume_after = None if not table.seen else table.resume_after
+        table.resume_after = None  # what it skipped is in ``seen`` now
         table.reader = None
         table.collected = []
         table.next_cycle_at = time.monotonic() + self.config.poll_interval_ms / 1000
@@ -494,7 +511,8 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             return
         if table.reader is None:
             cdhdr = _cd_columns("CDHDR")
-            date, clock = _minus(table.watermark, self.config.overlap_seconds)
+            table.cycle_start = table.watermark
+            date, clock = _minus(table.since, self.config.overlap_seconds)
             condition = _and(
                 f"OBJECTCLAS = {quote(self.config.object_class(table.name))}", _since("UDATE", "UTIME", date, clock)
             )
@@ -509,7 +527,8 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             changenr = raw["CHANGENR"].strip()
             if changenr in table.seen:
                 continue
-            if table.resume_after is not None and (stamp, changenr) <= table.resume_after:
+            if table.resume_after is not None and self._handled_before_restart(table, stamp, changenr):
+                table.seen[changenr] = stamp
                 continue
             docs.append((stamp, changenr, raw))
         docs.sort(key=lambda item: (item[0], item[1]))
@@ -518,6 +537,18 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
         table.reader = None
         if not chunks:
             self._end_cycle(table)
+
+    @staticmethod
+    def _handled_before_restart(table: _Table, stamp: str, changenr: str) -> bool:
+        """After a restart: was this document handled (and committed) by the previous run?
+
+        Documents up to ``(watermark, changenr)`` were, except a late commit: stamped before
+        the watermark but numbered above every document handled (``changenr.max``).
+        """
+        assert table.resume_after is not None
+        if (stamp, changenr) > table.resume_after:
+            return False
+        return stamp == table.resume_after[0] or changenr <= table.max_changenr
 
     def _handle_documents(self, table: _Table, headers: list[RawRow]) -> None:
         """Turn a chunk of CDHDR rows into events: CDPOS by change number, then the rows by key."""
@@ -556,7 +587,14 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             table.seen[changenr] = stamp
             if (stamp, changenr) > (table.watermark, table.changenr):
                 table.watermark, table.changenr = stamp, changenr
-            offset = {"mode": "change-documents", "watermark": table.watermark, "changenr": table.changenr}
+            table.max_changenr = max(table.max_changenr, changenr)
+            offset = {
+                "mode": "change-documents",
+                "watermark": table.watermark,
+                "changenr": table.changenr,
+                "changenr.max": table.max_changenr,
+                "since": table.since,
+            }
             produced: list[Output] = []
             extra = {"changenr": changenr, "user": header["USERNAME"].strip(), "tcode": header["TCODE"].strip()}
             for tabkey, indicator in per_doc.get(changenr, {}).items():
