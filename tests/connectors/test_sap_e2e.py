@@ -6,7 +6,6 @@ topics still gives the emulator's final state.
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
