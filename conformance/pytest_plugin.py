@@ -6,6 +6,8 @@ one line per plugin:
 
 - ``kafka_bootstrap_servers``: a real local KRaft broker for the session (or
   ``$HEADWATER_BOOTSTRAP_SERVERS``);
+- ``schema_registry_url``: a real local schema registry (Apicurio, Confluent API) for the
+  session (or ``$HEADWATER_SCHEMA_REGISTRY_URL``);
 
 and the ``kafka`` marker for tests that need it.
 """
@@ -15,8 +17,9 @@ from __future__ import annotations
 import pytest
 
 from headwater.conformance.kafka import kafka_bootstrap_servers
+from headwater.conformance.registry import schema_registry_url
 
-__all__ = ["kafka_bootstrap_servers"]
+__all__ = ["kafka_bootstrap_servers", "schema_registry_url"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

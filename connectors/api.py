@@ -17,6 +17,7 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
+from headwater.codecs.schema import Schema
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import RecordError
 
@@ -94,6 +95,10 @@ class SourceRecord:
     headers: Headers = ()
     timestamp_ms: int | None = None
     kafka_partition: int | None = None
+    key_schema: Schema | None = None
+    """The key's schema (:mod:`headwater.codecs.schema`); None lets the converter infer one."""
+    value_schema: Schema | None = None
+    """The value's schema, derived from the source's metadata; None lets the converter infer one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +142,10 @@ class SinkRecord:
     value: t.Any
     headers: Headers = ()
     timestamp_ms: int | None = None
+    key_schema: Schema | None = None
+    """The key's schema as the key converter read it (None for schemaless converters)."""
+    value_schema: Schema | None = None
+    """The value's schema as the value converter read it (None for schemaless converters)."""
 
 
 class OffsetReader(t.Protocol):

@@ -11,18 +11,56 @@ import random
 import typing as t
 from decimal import Decimal
 
+from headwater.codecs import schema as s
 from headwater.codecs.envelope import ChangeEvent, Op, to_messages
 
 if t.TYPE_CHECKING:
     from headwater.connectors.datagen.config import DatagenConfig
 
-__all__ = ["BASE_TS_MS", "TableGenerator", "final_state", "message_count"]
+__all__ = ["BASE_TS_MS", "TableGenerator", "final_state", "message_count", "table_schemas"]
 
 BASE_TS_MS = 1_700_000_000_000
 _FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Niklaus")
 _LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton", "Wirth")
 _STATUS = ("NEW", "PAID", "SHIPPED", "DELIVERED", "RETURNED")
 _KEY_FIELD = {"customers": "id", "orders": "order_id", "products": "sku"}
+
+# The tables' columns as a database would declare them; keep in step with _make_row.
+_ROWS = {
+    "customers": {
+        "id": s.INT32,
+        "name": s.STRING,
+        "email": s.STRING,
+        "balance": s.decimal_of(2, precision=10),
+        "version": s.INT32,
+    },
+    "orders": {
+        "order_id": s.INT32,
+        "customer_id": s.INT32,
+        "amount": s.decimal_of(2, precision=10),
+        "status": s.STRING,
+        "version": s.INT32,
+    },
+    "products": {
+        "sku": s.STRING,
+        "title": s.STRING,
+        "price": s.decimal_of(2, precision=7),
+        "stock": s.INT32,
+        "version": s.INT32,
+    },
+}
+_SOURCE = s.struct(
+    {"connector": s.STRING, "table": s.STRING, "seq": s.INT64, "snapshot": s.STRING.optional()},
+    name="io.headwater.connector.datagen.Source",
+)
+
+
+def table_schemas(table: str, topic: str) -> tuple[s.Schema, s.Schema]:
+    """``(key_schema, value_schema)`` of ``table``'s change events on ``topic``, named as Debezium names them."""
+    row = s.struct(_ROWS[table], name=f"{topic}.Value")
+    key_field = _KEY_FIELD[table]
+    key = s.struct({key_field: _ROWS[table][key_field]}, name=f"{topic}.Key")
+    return key, s.envelope(row, _SOURCE, name=f"{topic}.Envelope")
 
 
 class TableGenerator:

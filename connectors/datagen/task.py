@@ -7,7 +7,7 @@ import typing as t
 
 from headwater.codecs.envelope import to_messages
 from headwater.connectors.api import SourceRecord, SourceTask, SourceTaskContext
-from headwater.connectors.datagen.client import TableGenerator
+from headwater.connectors.datagen.client import TableGenerator, table_schemas
 from headwater.connectors.datagen.config import DatagenConfig
 
 
@@ -17,13 +17,16 @@ class DatagenTask(SourceTask[DatagenConfig]):
     def __init__(self, config: DatagenConfig, context: SourceTaskContext) -> None:
         super().__init__(config, context)
         self._streams: list[tuple[dict[str, str], TableGenerator, int, str]] = []
+        self._schemas: dict[str, tuple[t.Any, t.Any]] = {}
         for table in config.own_tables():
             partition = {"table": table}
             generator = TableGenerator(table, seed=config.seed, keys=config.keys)
             stored = context.offsets.offset(partition)
             if stored is not None:
                 generator.skip_to(int(t.cast(int, stored["seq"])))
-            self._streams.append((partition, generator, config.table_count(table), f"{config.topic_prefix}.{table}"))
+            topic = f"{config.topic_prefix}.{table}"
+            self._streams.append((partition, generator, config.table_count(table), topic))
+            self._schemas[topic] = table_schemas(table, topic)
         self._started = time.monotonic()
         self._emitted = 0
 
@@ -42,12 +45,17 @@ class DatagenTask(SourceTask[DatagenConfig]):
             return records
         share = max(1, budget // len(live))
         for partition, generator, limit, topic in live:
+            key_schema, value_schema = self._schemas[topic]
             for _ in range(share if limit < 0 else min(share, limit - generator.sequence)):
                 event = generator.next_event()
                 offset = {"seq": generator.sequence}
                 for key, value in to_messages(event, tombstone_on_delete=self.config.tombstones_on_delete):
                     # The Kafka timestamp is left to the producer: the synthetic ts_ms lies in
                     # the past, and the broker's time-based retention would delete it.
-                    records.append(SourceRecord(partition, offset, topic, key, value))
+                    records.append(
+                        SourceRecord(
+                            partition, offset, topic, key, value, key_schema=key_schema, value_schema=value_schema
+                        )
+                    )
         self._emitted += len(records)
         return records

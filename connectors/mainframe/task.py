@@ -37,7 +37,7 @@ import logging
 import time
 import typing as t
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from headwater.codecs.envelope import ChangeEvent, Op, canonical_key, to_messages
 from headwater.connectors.api import (
@@ -51,6 +51,7 @@ from headwater.connectors.api import (
 from headwater.connectors.errors import FatalError
 from headwater.connectors.mainframe.client import DatasetReader, FileInfo, LocalDatasetReader
 from headwater.connectors.mainframe.config import MainframeCopybookConfig, key_path
+from headwater.connectors.mainframe.schema import record_schemas
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -143,6 +144,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         self._fast = self._plan.vectorizable and not config.segment_filter
         layout = config.layout()
         self._key_paths = [key_path(layout, name) for name in config.key_fields_list()]
+        self._schemas = record_schemas(config, self._plan, self._key_paths)
         self._length_reader, self._length_field_end = self._make_length_reader()
         self._chunk = max(64 * 1024, min(16 * 1024 * 1024, config.batch_size * (self._plan.record_length + 8)))
         self._interval = config.poll_interval_ms / 1000
@@ -260,6 +262,16 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
     # ------------------------------------------------------------------ append mode
 
     def poll(self) -> Output:
+        """The records of :meth:`_poll_records`, with the key and value schemas of the layout."""
+        key_schema, value_schema = self._schemas
+        if value_schema is None:
+            return self._poll_records()
+        return [
+            replace(r, key_schema=key_schema, value_schema=value_schema) if type(r) is SourceRecord else r
+            for r in self._poll_records()
+        ]
+
+    def _poll_records(self) -> Output:
         """Records from the owned files (append) or the current generation's diff (snapshot-diff).
 
         Lists the folder at most every ``poll.interval.ms``, reads until about

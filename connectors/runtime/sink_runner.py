@@ -125,9 +125,9 @@ class SinkTaskRunner:
             last[(topic, partition)] = offset + 1
             stage = Stage.KEY_CONVERTER
             try:
-                key = key_converter.from_bytes(topic, message.key())
+                key = key_converter.to_connect_data(topic, message.key())
                 stage = Stage.VALUE_CONVERTER
-                value = value_converter.from_bytes(topic, message.value())
+                value = value_converter.to_connect_data(topic, message.value())
             except RecordError as exc:
                 self._errors.handle(
                     exc,
@@ -144,7 +144,15 @@ class SinkTaskRunner:
             headers = message.headers()
             records.append(
                 SinkRecord(
-                    topic, partition, offset, key, value, tuple(headers) if headers else (), message.timestamp()[1]
+                    topic,
+                    partition,
+                    offset,
+                    key.value,
+                    value.value,
+                    tuple(headers) if headers else (),
+                    message.timestamp()[1],
+                    key_schema=key.schema,
+                    value_schema=value.schema,
                 )
             )
         # Kept until the next commit so that a record reported later (from a buffering

@@ -149,8 +149,8 @@ class SourceTaskRunner:
     def _send(
         self, producer: t.Any, errors: ErrorHandler, records: t.Sequence[SourceRecord | ErrantSourceRecord]
     ) -> None:
-        key_to_bytes = self.env.key_converter.to_bytes
-        value_to_bytes = self.env.value_converter.to_bytes
+        key_to_bytes = self.env.key_converter.from_connect_data
+        value_to_bytes = self.env.value_converter.from_connect_data
         produce = functools.partial(producer.produce, on_delivery=self._on_delivery)
         pending = self._pending
         sent = 0
@@ -163,13 +163,13 @@ class SourceTaskRunner:
                 continue
             topic = record.topic
             try:
-                key = key_to_bytes(topic, record.key)
+                key = key_to_bytes(topic, record.key_schema, record.key)
             except RecordError as exc:
                 self._record_failed(errors, exc, Stage.KEY_CONVERTER, record)
                 pending[partition_key] = (record.partition, record.offset)
                 continue
             try:
-                value = value_to_bytes(topic, record.value)
+                value = value_to_bytes(topic, record.value_schema, record.value)
             except RecordError as exc:
                 self._record_failed(errors, exc, Stage.VALUE_CONVERTER, record)
                 pending[partition_key] = (record.partition, record.offset)

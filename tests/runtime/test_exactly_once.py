@@ -56,9 +56,7 @@ def test_kill_9_leaves_every_record_exactly_once(tmp_path: Path, kafka_bootstrap
     with restarted:
         for topic, messages in expected.items():
             committed = consume_all(kafka_bootstrap_servers, topic, timeout=180, min_messages=len(messages))
-            got = [
-                (converter.from_bytes(topic, m.key()), converter.from_bytes(topic, m.value())) for m in committed
-            ]
+            got = [(converter.from_bytes(topic, m.key()), converter.from_bytes(topic, m.value())) for m in committed]
             # Exactly once and in order: no duplicate from the window the crash cut off.
             assert len(got) == len(messages), topic
             assert json.dumps(got, default=str) == json.dumps(messages, default=str), topic

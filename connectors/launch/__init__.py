@@ -1,0 +1,1 @@
+"""Launchers of the local servers Headwater's examples and tests run on (Kafka, the schema registry)."""
