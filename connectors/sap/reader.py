@@ -15,6 +15,7 @@ projection reads may mix versions; a row deleted in between is dropped).
 
 from __future__ import annotations
 
+import datetime as dt
 import typing as t
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -189,8 +190,18 @@ def sort_key(columns: t.Sequence[Column], values: t.Sequence[str]) -> tuple[t.An
     return tuple(out)
 
 
+def _bad(column: Column, text: str) -> t.NoReturn:
+    msg = f"field {column.name}: {text!r} does not fit type {column.datatype}"
+    raise ValueError(msg)
+
+
 def decode(column: Column, text: str) -> t.Any:
     """One field's internal text as a value: see the README's SAP type table.
+
+    CHAR (and CLNT, CUKY, UNIT, LANG) -> ``str`` without trailing blanks; NUMC -> ``str``
+    with its leading zeros; DATS -> ``datetime.date`` (None for ``00000000`` or blanks);
+    TIMS -> ``datetime.time``; DEC, CURR, QUAN -> ``Decimal`` at the field's scale;
+    INT1/2/4/8 -> ``int``; FLTP -> ``float``.
 
     Raises:
         RecordError: text that is not valid for the type (a packed overflow ``*``...).
@@ -204,18 +215,20 @@ def decode(column: Column, text: str) -> t.Any:
         value = text.strip()
         if value in ("", "00000000"):
             return None
-        if len(value) != 8 or not value.isdigit():
+        try:
+            return dt.date(int(value[:4]), int(value[4:6]), int(value[6:8])) if len(value) == 8 else _bad(column, text)
+        except ValueError as exc:
             msg = f"field {column.name}: {text!r} is not a date (YYYYMMDD)"
-            raise RecordError(msg)
-        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+            raise RecordError(msg) from exc
     if kind == "T":
         value = text.strip()
         if not value:
             return None
-        if len(value) != 6 or not value.isdigit():
+        try:
+            return dt.time(int(value[:2]), int(value[2:4]), int(value[4:6])) if len(value) == 6 else _bad(column, text)
+        except ValueError as exc:
             msg = f"field {column.name}: {text!r} is not a time (HHMMSS)"
-            raise RecordError(msg)
-        return f"{value[:2]}:{value[2:4]}:{value[4:]}"
+            raise RecordError(msg) from exc
     value = text.strip()
     if value.startswith("*"):
         msg = (

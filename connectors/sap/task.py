@@ -63,6 +63,7 @@ from headwater.connectors.sap.reader import (
     quote,
     sort_key,
 )
+from headwater.connectors.sap.schemas import table_schemas
 
 __all__ = ["SapRfcTableTask", "advice"]
 
@@ -145,6 +146,8 @@ class _Table:
     behind the watermark: a row or document committed while a cycle read its key ranges
     can carry a stamp below the cycle's watermark, and the next cycle still reads it."""
     cycle_start: str = _EPOCH
+    schemas: tuple[t.Any, t.Any] = (None, None)
+    """(key schema, envelope schema) from the dictionary."""
     changenr: str = ""
     max_changenr: str = ""
     """change-documents: the highest CHANGENR handled (late commits carry higher numbers)."""
@@ -291,6 +294,8 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             groups=groups,
             condition=settings.where.strip(),
         )
+        read = [c for c in dictionary.columns if c in identity or any(c in g for g in groups)]
+        table.schemas = table_schemas(table.topic, identity, read)
         self._restore(table)
         return table
 
@@ -651,7 +656,8 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             "table": table.name,
             "mode": table.mode,
             "changenr": extra.get("changenr"),
-            **{k: v for k, v in extra.items() if k != "changenr"},
+            "user": extra.get("user"),
+            "tcode": extra.get("tcode"),
         }
 
     def _event(
@@ -693,10 +699,15 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             message = f"{table.name} TABKEY {tabkey!r}: {exc}"
             error = RecordError(message, location=f"table {table.name}")
             return [ErrantSourceRecord(table.partition, dict(offset), error, tabkey.encode())]
+        before = {
+            c.name: key.get(c.name)
+            for c in table.dictionary.columns
+            if c in table.identity or any(c in g for g in table.groups)
+        }
         event = ChangeEvent(
             op=Op.DELETE,
             key=key,
-            before=dict(key),
+            before=before,
             after=None,
             source=self._source(table, stamp, snapshot=False, extra=extra),
             ts_ms=_stamp_ms(stamp),
@@ -704,10 +715,17 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
         return self._records(table, event, offset)
 
     def _records(self, table: _Table, event: ChangeEvent, offset: SourceOffset) -> list[Output]:
-        # Record schemas: a key and envelope schema derived from the dictionary (Decimal with
-        # its scale, Date, Time) belong here once codecs/schema.py is available on this branch.
+        key_schema, value_schema = table.schemas
         return [
-            SourceRecord(partition=table.partition, offset=dict(offset), topic=table.topic, key=key, value=value)
+            SourceRecord(
+                partition=table.partition,
+                offset=dict(offset),
+                topic=table.topic,
+                key=key,
+                value=value,
+                key_schema=key_schema,
+                value_schema=value_schema,
+            )
             for key, value in to_messages(event, tombstone_on_delete=self.config.tombstones_on_delete)
         ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import json
 import sys
 import typing as t
@@ -14,7 +15,7 @@ from headwater.codecs.envelope import canonical_key
 from headwater.conformance.emulators.sap import DEFAULT_PASSWORD, DEFAULT_USER, SapSystem, final_state, pyrfc
 from headwater.conformance.standard import _fold_records, drain
 from headwater.connectors.api import ErrantSourceRecord, SourceRecord, SourceTaskContext
-from headwater.connectors.errors import ConfigError, FatalError, RetriableError
+from headwater.connectors.errors import ConfigError, FatalError, RecordError, RetriableError
 from headwater.connectors.runtime.offsets import ConnectorOffsets, MemoryOffsetStore, offset_key
 from headwater.connectors.sap import SapRfcTableConnector, SapRfcTableTask
 from headwater.connectors.sap.reader import Column, decode, where_lines
@@ -106,7 +107,9 @@ def test_deletes_arrive_through_change_documents() -> None:
     deletes = [r for r in _records(records) if r.value is not None and r.value["op"] == "d"]
     assert deletes, "the erp history deletes customers and sales orders"
     for record in deletes:
-        assert record.value["before"] == record.key and record.value["source"]["changenr"]
+        before = record.value["before"]
+        assert {k: v for k, v in before.items() if v is not None} == record.key, "a delete's before holds the key"
+        assert record.value["source"]["changenr"]
         index = records.index(record)
         assert records[index + 1].value is None and records[index + 1].key == record.key, "a tombstone follows"
     folded = _fold_records(records)
@@ -226,6 +229,23 @@ def test_real_adapter_runs_unchanged_against_a_pyrfc_module_on_the_path(
     assert record.partition == {"client": "100", "table": "KNA1"}
 
 
+def test_records_carry_schemas_from_the_dictionary() -> None:
+    from headwater.codecs.converters import JsonConverter
+
+    records, _ = _run({"tables": "VBAK", "emulator.scenario": "erp", "emulator.history": "committed"})
+    record = _records(records)[0]
+    assert record.key_schema is not None and record.value_schema is not None
+    after = {f.name: f.schema for f in record.value_schema.field("after").schema.fields}
+    assert after["NETWR"].name == "org.apache.kafka.connect.data.Decimal" and after["NETWR"].parameters["scale"] == "2"
+    assert after["ERDAT"].name == "org.apache.kafka.connect.data.Date"
+    assert after["ERZET"].name == "org.apache.kafka.connect.data.Time"
+    assert [f.name for f in record.key_schema.fields] == ["MANDT", "VBELN"]
+    converter = JsonConverter()
+    for r in _records(records):
+        data = converter.from_connect_data(r.topic, r.value_schema, r.value)
+        assert converter.to_connect_data(r.topic, data).value["after"] == r.value["after"]
+
+
 def test_values_are_decoded_by_the_dictionary() -> None:
     records, _ = _run({"tables": "VBAK", "emulator.scenario": "erp", "emulator.history": "committed"})
     rows = [r.value["after"] for r in _records(records)]
@@ -233,10 +253,11 @@ def test_values_are_decoded_by_the_dictionary() -> None:
     assert str(negative["NETWR"]).startswith("-") and negative["NETWR"].as_tuple().exponent == -2
     assert all(isinstance(row["ZZITEMS"], int) and len(row["ZZPRIO"]) == 2 for row in rows)
     assert any(row["AEDAT"] is None for row in rows), "an empty date is null"
-    assert all(len(row["ERDAT"]) == 10 and row["ERDAT"][4] == "-" for row in rows)
+    assert all(isinstance(row["ERDAT"], dt.date) and isinstance(row["ERZET"], dt.time) for row in rows)
     bad = Column("NETWR", "CURR", "P", 5, 2, key=False, text="")
     assert isinstance(_run_decode(bad, "*6.00"), Exception)
-    assert decode(Column("T", "TIMS", "T", 6, 0, False, ""), "235959") == "23:59:59"
+    assert decode(Column("T", "TIMS", "T", 6, 0, False, ""), "235959") == dt.time(23, 59, 59)
+    assert isinstance(_run_decode(Column("D", "DATS", "D", 8, 0, False, ""), "20250231"), RecordError)
 
 
 def _run_decode(column: Column, text: str) -> t.Any:

@@ -17,6 +17,7 @@ memory dump of an unbounded read above a row limit. All methods are thread-safe.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import threading
 import typing as t
@@ -349,9 +350,9 @@ def decode_value(f: Field, value: t.Any) -> t.Any:
     """A column value as the ``sap-rfc-table`` source emits it (the documented mapping)."""
     kind = f.inttype
     if kind == "D":
-        return None if value in ("00000000", "") else f"{value[:4]}-{value[4:6]}-{value[6:]}"
+        return None if value in ("00000000", "") else dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
     if kind == "T":
-        return f"{value[:2]}:{value[2:4]}:{value[4:]}"
+        return dt.time(int(value[:2]), int(value[2:4]), int(value[4:]))
     if kind == "P":
         return Decimal(value).quantize(Decimal(1).scaleb(-f.decimals))
     if kind in "Ibs8":
