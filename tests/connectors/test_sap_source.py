@@ -306,3 +306,53 @@ def test_config_errors_name_the_keys() -> None:
     assert "table.VBAK.changed.date.field" in refused(tables="VBAK", mode="timestamp", **{"emulator.scenario": "erp"})
     assert "sap.ashost" in refused(tables="VBAK")
     assert "table.ZZZ.object.class" in refused(tables="ZZZ", mode="change-documents", **{"emulator.scenario": "erp"})
+
+
+class _Series:
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def inc(self, amount: float = 1) -> None:
+        self.value += amount
+
+    def set(self, value: float) -> None:
+        self.value = value
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.series: dict[str, _Series] = {}
+
+    def counter(self, name: str, doc: str) -> _Series:
+        return self.series.setdefault(name, _Series())
+
+    def gauge(self, name: str, doc: str) -> _Series:
+        return self.series.setdefault(name, _Series())
+
+
+def test_snapshot_progress_is_reported_as_metrics() -> None:
+    metrics = _Metrics()
+    config = SapRfcTableConnector.config_class.model_validate(
+        {"tables": "MARA", "emulator.scenario": "large", "emulator.count": "1200", "page.size": "200"}
+    )
+    offsets = ConnectorOffsets(MemoryOffsetStore(), "sap-test")
+    task = SapRfcTableTask(config, SourceTaskContext("sap-test", 0, offsets, metrics=metrics))
+    try:
+        drain(task, timeout=60)
+    finally:
+        task.stop()
+    assert metrics.series["snapshot_rows_estimated"].value == 1200, "estimated from EM_GET_NUMBER_OF_ENTRIES"
+    assert metrics.series["snapshot_rows_read"].value == 1200
+    assert metrics.series["snapshot_rows_per_second"].value > 0
+
+
+def test_final_state_command_prints_the_emulated_tables() -> None:
+    from click.testing import CliRunner
+
+    from headwater.connectors.commands.emulator import emulator
+
+    result = CliRunner().invoke(emulator, ["final-state", "sap", "--scenario", "erp", "--seed", "1", "--table", "kna1"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert len(lines) == len(_expected("KNA1")) and {line["table"] for line in lines} == {"KNA1"}
+    assert lines[0]["key"] == {"MANDT": "100", "KUNNR": lines[0]["row"]["KUNNR"]}
