@@ -6,8 +6,8 @@ Scenarios (``SCENARIOS``):
   wide documents (ZWIDE) created over 2025; steps 1..N (seven minutes apart from
   2026-01-05 08:00:00) create, change and delete customers and sales orders and change
   materials, several changes sharing one second. About one step in six also commits a
-  change stamped with the *previous* step's time (a late commit from the update task),
-  which only an overlap window catches.
+  change stamped 20 seconds before the *previous* step (a late commit from the update
+  task): a reader whose watermark already passed that stamp must look back to see it.
 * ``large`` - a material master of ``count`` rows (default 20 000) loaded by a legacy
   migration (no change documents), and nothing else.
 
