@@ -78,3 +78,52 @@ def test_change_documents_to_kafka_across_a_worker_restart(tmp_path: Path, kafka
         folded = fold((converter.from_bytes(topic, m.key()), converter.from_bytes(topic, m.value())) for m in messages)
         expected = {canonical_key(e["key"]): e["row"] for e in final_state("erp", SEED, count=STEPS, tables=[table])}
         assert _normalise(folded) == _normalise(expected), f"{topic} folds to a different state"
+
+
+@pytest.mark.slow
+def test_kill_9_and_restart_still_folds_to_the_final_state(tmp_path: Path, kafka_bootstrap_servers: str) -> None:
+    import json
+
+    from headwater.conformance.process import WorkerProcess
+
+    prefix = f"sapk-{uuid.uuid4().hex[:8]}"
+    connector = {
+        "name": prefix,
+        "config": {
+            "connector.class": "sap-rfc-table",
+            "tables": "KNA1,VBAK",
+            "mode": "change-documents",
+            "topic.prefix": prefix,
+            "emulator.scenario": "erp",
+            "emulator.seed": str(SEED),
+            "emulator.count": str(STEPS),
+            "page.size": "25",
+            "poll.interval.ms": "50",
+            "offset.markers": "false",
+        },
+    }
+    goal = {"KNA1": _last_stamp("KNA1"), "VBAK": _last_stamp("VBAK")}
+    offsets_file = tmp_path / "work" / "offsets.json"
+
+    def watermarks() -> dict[str, str]:
+        if not offsets_file.exists():
+            return {}
+        stored = json.loads(offsets_file.read_text())
+        return {e["key"][1]["table"]: e["offset"].get("watermark", "") for e in stored if e["key"][0] == prefix}
+
+    worker = WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [connector])
+    with worker:
+        worker.wait_until(lambda: len(watermarks()) == 2, timeout=60, what="first offsets")
+        worker.kill()
+    assert watermarks() != goal, "the worker must die before the end of the history"
+    restarted = WorkerProcess(tmp_path / "work", kafka_bootstrap_servers, [connector])
+    with restarted:
+        restarted.wait_until(lambda: watermarks() == goal, timeout=120, what="the whole history")
+        assert restarted.stop() == 0
+    converter = JsonConverter()
+    for table in ("KNA1", "VBAK"):
+        topic = f"{prefix}.{table}"
+        messages = consume_all(kafka_bootstrap_servers, topic, min_messages=1)
+        folded = fold((converter.from_bytes(topic, m.key()), converter.from_bytes(topic, m.value())) for m in messages)
+        expected = {canonical_key(e["key"]): e["row"] for e in final_state("erp", SEED, count=STEPS, tables=[table])}
+        assert _normalise(folded) == _normalise(expected), f"{topic} folds to a different state after kill -9"
