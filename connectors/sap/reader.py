@@ -23,7 +23,17 @@ from decimal import Decimal, InvalidOperation
 from headwater.connectors.errors import FatalError, RecordError
 from headwater.connectors.sap.client import RfcClient, SapCallError
 
-__all__ = ["Column", "Dictionary", "RangeReader", "Row", "decode", "where_lines"]
+__all__ = [
+    "Column",
+    "Dictionary",
+    "RangeReader",
+    "Row",
+    "and_conditions",
+    "decode",
+    "key_bound",
+    "key_in",
+    "where_lines",
+]
 
 WIDTH = 512
 _LINE = 72
@@ -142,7 +152,8 @@ def where_lines(condition: str) -> list[dict[str, str]]:
     return [{"TEXT": line} for line in lines]
 
 
-def _and(*conditions: str) -> str:
+def and_conditions(*conditions: str) -> str:
+    """The conditions joined with AND, each in parentheses (empty ones left out)."""
     parts = [c for c in conditions if c]
     if len(parts) <= 1:
         return parts[0] if parts else ""
@@ -317,7 +328,7 @@ class RangeReader:
     def step(self) -> list[RawRow]:
         """Read the next range; its rows when it was complete, else [] after splitting it."""
         current = self._stack[-1]
-        condition = _and(
+        condition = and_conditions(
             self.condition,
             key_bound(self.key, current.low, ">", ">") if current.low is not None else "",
             key_bound(self.key, current.high, "<", "<=") if current.high is not None else "",

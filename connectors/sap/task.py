@@ -56,7 +56,7 @@ from headwater.connectors.sap.reader import (
     RangeReader,
     RawRow,
     Row,
-    _and,
+    and_conditions,
     decode,
     key_in,
     projections,
@@ -459,7 +459,7 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             if settings.created_date_field:
                 created = _since(settings.created_date_field, settings.created_time_field, date, clock)
                 since = f"( {since} ) OR ( {settings.changed_date_field} = '00000000' AND ( {created} ) )"
-            table.reader = self._reader(table, _and(table.condition, since))
+            table.reader = self._reader(table, and_conditions(table.condition, since))
             table.collected = []
         table.collected.extend(table.reader.step())
         if not table.reader.done:
@@ -518,7 +518,7 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             cdhdr = _cd_columns("CDHDR")
             table.cycle_start = table.watermark
             date, clock = _minus(table.since, self.config.overlap_seconds)
-            condition = _and(
+            condition = and_conditions(
                 f"OBJECTCLAS = {quote(self.config.object_class(table.name))}", _since("UDATE", "UTIME", date, clock)
             )
             table.reader = self._cd_reader(table, "CDHDR", cdhdr[:3], [cdhdr[3:]], condition)
@@ -560,7 +560,7 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
         objectclas = quote(self.config.object_class(table.name))
         numbers = [h["CHANGENR"].strip() for h in headers]
         cdpos = _cd_columns("CDPOS")
-        condition = _and(
+        condition = and_conditions(
             f"OBJECTCLAS = {objectclas}",
             f"TABNAME = {quote(table.name)}",
             "CHANGENR IN ( " + " , ".join(quote(n) for n in numbers) + " )",
@@ -626,7 +626,9 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
         if not tabkeys:
             return {}
         keys = {tk: self._split_tabkey(table, tk) for tk in sorted(tabkeys)}
-        condition = _and(table.condition, key_in(table.key, [[k[c.name] for c in table.key] for k in keys.values()]))
+        condition = and_conditions(
+            table.condition, key_in(table.key, [[k[c.name] for c in table.key] for k in keys.values()])
+        )
         rows = _drain(self._reader(table, condition))
         found = {sort_key(table.key, [r[c.name] for c in table.key]): r for r in rows}
         out = {}

@@ -159,7 +159,7 @@ class SapSystem:
             "LANGU": "E",
         }
         cdhdr = self.tables["CDHDR"]
-        cdhdr.rows[cdhdr.key_of(header | {"MANDANT": base["MANDANT"]})] = cdhdr.complete(header)
+        cdhdr.rows[cdhdr.key_of(header)] = cdhdr.complete(header)
         cdpos = self.tables["CDPOS"]
         for item in items:
             row = cdpos.complete(base | item)
