@@ -31,6 +31,7 @@ def _last_stamp(table: str) -> str:
     return max(stamps)
 
 
+@pytest.mark.slow
 def test_change_documents_to_kafka_across_a_worker_restart(tmp_path: Path, kafka_bootstrap_servers: str) -> None:
     prefix = f"sap-{uuid.uuid4().hex[:8]}"
     connector = parse_connector(
