@@ -1,5 +1,7 @@
 """``headwater emulator``: write realistic test datasets and print their expected final state.
 
+``final-state sap --scenario NAME --seed N`` prints the rows of an emulated SAP system's
+tables after its whole history (see :mod:`headwater.conformance.emulators.sap`).
 ``generate mainframe --scenario NAME --seed N --out DIR`` writes a scenario's copybook and
 data files (see :mod:`headwater.conformance.emulators.mainframe`) and prints the connector
 keys that read them; ``final-state mainframe --scenario NAME --seed N`` prints the keyed
@@ -95,4 +97,20 @@ def final_state_oracle(scenario: str, seed: int) -> None:
         raise click.BadParameter(str(exc), param_hint="--scenario") from exc
     out = sys.stdout.buffer
     for entry in final_state(spec, seed):
+        out.write(orjson.dumps(entry, default=_json_default, option=orjson.OPT_APPEND_NEWLINE))
+
+
+@final_state_group.command("sap")
+@click.option("--scenario", type=click.Choice(("erp", "large")), required=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--count", type=click.IntRange(min=1), help="Change steps (erp) or materials (large); a default per scenario."
+)
+@click.option("--table", "tables", multiple=True, help="Only these tables (default: MARA, KNA1, VBAK, ZWIDE).")
+def final_state_sap(scenario: str, seed: int, count: int | None, tables: tuple[str, ...]) -> None:
+    """Print the final keyed rows of an emulated SAP system's tables as JSON lines."""
+    from headwater.conformance.emulators.sap import final_state
+
+    out = sys.stdout.buffer
+    for entry in final_state(scenario, seed, count=count, tables=[name.upper() for name in tables] or None):
         out.write(orjson.dumps(entry, default=_json_default, option=orjson.OPT_APPEND_NEWLINE))
