@@ -28,3 +28,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "kafka: needs a real Kafka broker (started by the kafka_bootstrap_servers fixture)"
     )
     config.addinivalue_line("markers", "slow: takes more than a few seconds (crash and end-to-end tests)")
+    config.addinivalue_line(
+        "markers",
+        "sweep: a long fuzz, differential or memory sweep (minutes); `make test-sweep` runs them, `make test` does not",
+    )

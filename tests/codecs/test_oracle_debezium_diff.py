@@ -62,7 +62,7 @@ def _compare(
 
 @pytest.mark.parametrize(
     ("scenario", "seed"),
-    [("default", 1), ("default", 2), ("rollbacks", 3), ("lobs", 5), pytest.param("bulk", 4, marks=pytest.mark.slow)],
+    [("default", 1), ("default", 2), ("rollbacks", 3), ("lobs", 5), pytest.param("bulk", 4, marks=pytest.mark.sweep)],
 )
 def test_debezium_reads_the_same_values_from_emulated_redo(
     debezium: DebeziumRedoParser, scenario: str, seed: int

@@ -28,7 +28,7 @@ def test_a_transaction_ten_times_larger_does_not_grow_memory() -> None:
     assert large["max_rss_kb"] - small["max_rss_kb"] < 20_000, (small, large)
 
 
-@pytest.mark.slow
+@pytest.mark.sweep
 def test_a_million_row_transaction_stays_under_128_mib() -> None:
     result = _measure(1_000_000)
     assert result["events"] == 1_000_000
