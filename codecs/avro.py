@@ -364,9 +364,7 @@ def from_avro_default(schema: Schema, value: t.Any) -> t.Any:
     if kind is Type.MAP:
         keys, values = t.cast(Schema, schema.keys), t.cast(Schema, schema.values)
         if isinstance(value, list):
-            return {
-                from_avro_default(keys, item["key"]): from_avro_default(values, item["value"]) for item in value
-            }
+            return {from_avro_default(keys, item["key"]): from_avro_default(values, item["value"]) for item in value}
         if isinstance(value, t.Mapping):
             return {key: from_avro_default(values, item) for key, item in value.items()}
     if kind is Type.BYTES and isinstance(value, str):
