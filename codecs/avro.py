@@ -331,10 +331,48 @@ def to_connect_schema(avro: t.Any, *, _names: dict[str, Schema] | None = None) -
         schema = replace(schema, doc=avro["connect.doc"])
     if "connect.parameters" in avro and not schema.is_decimal:
         schema = replace(schema, parameters=Parameters({**schema.parameters, **avro["connect.parameters"]}))
+    if avro.get("connect.default") is not None:
+        # As Confluent's AvroData: the Connect default travels as connect.default.
+        schema = replace(schema, default=from_avro_default(schema, avro["connect.default"]))
     if kind == "record":
         # Later references by (full) name get the annotated schema.
         names[full] = names[avro["name"]] = schema
     return schema
+
+
+def from_avro_default(schema: Schema, value: t.Any) -> t.Any:
+    """The Connect value of an Avro JSON default that :func:`to_avro_value` wrote with
+    ``json_default`` under ``schema`` (bytes and decimals as latin-1 strings, logical
+    types as Connect's ints).
+
+    Raises:
+        SchemaError: naming the field path of a default that does not fit.
+    """
+    if value is None:
+        return None
+    if schema.is_decimal:
+        if not isinstance(value, str):
+            s.mismatch("<default>", schema, value)
+        return s.from_unscaled(value.encode("latin-1"), schema.scale)
+    if schema.name in _LOGICAL:
+        return s.value_from_json(schema, value, path="<default>")
+    kind = schema.type
+    if kind is Type.STRUCT and isinstance(value, t.Mapping):
+        return {item.name: from_avro_default(item.schema, value.get(_scrub(item.name))) for item in schema.fields}
+    if kind is Type.ARRAY and isinstance(value, list):
+        return [from_avro_default(t.cast(Schema, schema.items), item) for item in value]
+    if kind is Type.MAP:
+        keys, values = t.cast(Schema, schema.keys), t.cast(Schema, schema.values)
+        if isinstance(value, list):
+            return {from_avro_default(keys, item["key"]): from_avro_default(values, item["value"]) for item in value}
+        if isinstance(value, t.Mapping):
+            return {key: from_avro_default(values, item) for key, item in value.items()}
+    if kind is Type.BYTES and isinstance(value, str):
+        return value.encode("latin-1")
+    if kind in (Type.FLOAT32, Type.FLOAT64) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    s.validate_primitive(schema, value, "<default>")
+    return value
 
 
 def from_avro_value(schema: Schema | None, value: t.Any) -> t.Any:

@@ -33,7 +33,7 @@ from collections import OrderedDict
 from headwater.codecs import avro as avro_codec
 from headwater.codecs import json_schema as json_schema_codec
 from headwater.codecs import schema as s
-from headwater.codecs.converters import Converter, SchemaAndValue, TopicSchemas, to_json_bytes
+from headwater.codecs.converters import Converter, SchemaAndValue, TopicSchemas, loads_exact, to_json_bytes
 from headwater.codecs.schema import Schema
 from headwater.connectors.errors import RecordError, RetriableError
 
@@ -264,7 +264,8 @@ class JsonSchemaConverter(RegistryConverter):
         if cached is None:
             from confluent_kafka.schema_registry.json_schema import JSONSerializer
 
-            schema_str = json.dumps(json_schema_codec.to_json_schema(schema))
+            # Defaults are exact: a Decimal default is written as a JSON number, every digit kept.
+            schema_str = to_json_bytes(json_schema_codec.to_json_schema(schema)).decode()
             # The payload is checked against the Connect schema on the way; validating the
             # JSON Schema again would cost ten times the conversion.
             conf = {**self.serializer_conf(), "validate": False}
@@ -283,7 +284,7 @@ class JsonSchemaConverter(RegistryConverter):
             self._fail(topic, exc, "serialise")
 
     def read_schema(self, schema_str: str) -> t.Any:
-        return json_schema_codec.to_connect_schema(json.loads(schema_str))
+        return json_schema_codec.to_connect_schema(loads_exact(schema_str))
 
     def to_connect_data(self, topic: str, data: bytes | None) -> SchemaAndValue:
         if data is None:

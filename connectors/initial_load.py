@@ -3,8 +3,9 @@
 A source that emits the current state of its data before (or instead of) changes feeds
 the load's rows through :class:`InitialLoad`; each comes out as ``op: "r"`` with
 ``source.snapshot: "true"``, and the last one with ``"last"``. Since the last row is only
-known at the end, the latest read is held back until the next read or :meth:`finish`;
-records reported in between (bad input) are held behind it, so offsets stay in order.
+known at the end, the latest read is held back until the next read or :meth:`finish`
+(or :meth:`interrupt`, when the input breaks before the end: the held read goes out
+unmarked); records reported in between (bad input) are held behind it, so offsets stay in order.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ class InitialLoad:
     def finish(self) -> Output:
         """The load is complete: what is held, the last read marked ``snapshot: "last"``."""
         return self._release(last=True)
+
+    def interrupt(self) -> Output:
+        """The load stops before its end (its input is broken): what is held, ready to emit,
+        none marked ``"last"`` since the load's last row was never read. A restart resumes
+        the load after the stored offsets."""
+        return self._release(last=False)
 
     def _release(self, *, last: bool) -> Output:
         out: Output = []

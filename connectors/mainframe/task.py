@@ -927,6 +927,9 @@ class _SnapshotState:
                     continue
                 out.append(SourceRecord(partition, offset, topic, key, event.value()))
             if broken is not None:
+                # Every read before the break goes out (none is the load's last): the
+                # failure waits until they are stored.
+                out.extend(self.initial_load.interrupt())
                 task._fatal = broken
                 return
             if finished:

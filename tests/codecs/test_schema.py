@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import io
+import typing as t
 
 import fastavro
 import pytest
@@ -205,3 +206,28 @@ def test_the_compiled_avro_encoder_matches_to_avro_value() -> None:
         )
     with pytest.raises(s.SchemaError, match="id: str"):
         encode({"id": "1", "amount": None, "rows": None, "ratio": None, "when": None, "inner": None})
+
+
+def test_defaults_and_parameters_round_trip_through_avro_and_json_schema() -> None:
+    """As Confluent's AvroData: a default travels as ``connect.default``, parameters as ``connect.parameters``."""
+    import json
+
+    from headwater.codecs import avro, json_schema
+    from headwater.codecs.converters import loads_exact, to_json_bytes
+    from headwater.codecs.envelope import source_schema
+
+    schema = s.struct(
+        {
+            "source": source_schema("datagen", {"table": s.STRING}),
+            "amount": s.decimal_of(2, precision=9).with_default(D("1.50")),
+            "when": s.DATE.optional().with_default(datetime.date(2020, 1, 2)),
+            "blob": s.BYTES.with_default(b"\x00\xff"),
+            "count": s.INT16.optional().with_default(7),
+            "row": ROW.optional(),
+        },
+        name="x.Event",
+    )
+    snapshot = t.cast(s.Field, schema.field("source")).schema.field("snapshot")
+    assert snapshot is not None and snapshot.schema.default == "false"
+    assert avro.to_connect_schema(json.loads(json.dumps(avro.to_avro_schema(schema)))) == schema
+    assert json_schema.to_connect_schema(loads_exact(to_json_bytes(json_schema.to_json_schema(schema)))) == schema

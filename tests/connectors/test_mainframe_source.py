@@ -631,10 +631,10 @@ def test_snapshot_diff_initial_load_survives_a_restart_and_marks_one_last_row(tm
     while len(partial) < 20:
         partial += task.poll()
     _commit(task, store, partial[:20])
-    task.close()
+    task.stop()
     task = _task(config, store)
     rest = drain(task, timeout=10)
-    task.close()
+    task.stop()
     load = partial[:20] + rest
     rows = _generations(5, 60)[0]
     assert len(load) == len(rows)  # the row held back at the restart was read again, none twice
@@ -701,6 +701,8 @@ def test_snapshot_diff_framing_error_fails_only_after_the_events_before_it_are_s
     for _ in range(20):
         events += task.poll()
     assert len(events) == 20  # the first block's events, none after the break
+    # The initial load broke before its end: no row is marked as its last.
+    assert {r.value["source"]["snapshot"] for r in events} == {"true"}
     assert task.poll() == []  # they are not stored yet: the error waits
     _commit(task, store, events)
     with pytest.raises(FramingError, match=r"ACCT\.FULL\.G0001V00.*BDW"):

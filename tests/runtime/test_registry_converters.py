@@ -19,6 +19,7 @@ import pytest
 from headwater.codecs import schema as s
 from headwater.codecs.converters import Converter, make_converter
 from headwater.codecs.copybook import DecodeOptions, compile_plan, parse_copybook
+from headwater.codecs.envelope import source_block
 from headwater.conformance.file_sink import tables_off_final_state
 from headwater.connectors.api import SourceRecord, SourceTaskContext
 from headwater.connectors.datagen.config import DatagenConfig
@@ -106,9 +107,17 @@ def _mainframe_schema(copybook: str, topic: str) -> s.Schema:
 
 
 def _event(row: dict[str, object]) -> dict[str, object]:
-    source = {"connector": "mainframe-copybook", "file": "ACCT.FB", "record": 1, "offset": 0}
-    return {"before": None, "after": row, "source": {**source, "generation": None, "snapshot": "false"},
-            "op": "c", "ts_ms": 1}  # fmt: skip
+    source = source_block(
+        version="1.0",
+        connector="mainframe-copybook",
+        name="acct",
+        ts_ms=1,
+        file="ACCT.FB",
+        record=1,
+        offset=0,
+        generation=None,
+    )
+    return {"before": None, "after": row, "source": source, "op": "c", "ts_ms": 1}  # fmt: skip
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
