@@ -22,7 +22,12 @@ from headwater.connectors.launch.worker import DistributedWorkerProcess
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 HERE = Path(__file__).resolve().parent
-FAST = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000", "task.slots": "8", "plugin.packages": "reference_source"}
+FAST = {
+    "session.timeout.ms": "6000",
+    "heartbeat.interval.ms": "1000",
+    "task.slots": "8",
+    "plugin.packages": "reference_source",
+}
 
 
 def _running(worker: DistributedWorkerProcess, name: str, count: int) -> bool:
