@@ -200,6 +200,10 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
                     continue  # nothing moved: an idle poll returns nothing
                 out.append(item)
                 self._last_offset = dict(item.offset)
+                if isinstance(item, OffsetMarker) and self.context.transactions is not None:
+                    # Markers come only between Oracle transactions (and at window ends):
+                    # each closes the Kafka transaction, so offsets advance while idle too.
+                    self.context.transactions.commit_transaction(item)
                 if len(out) >= self.config.max_batch_size:
                     break
             else:
@@ -277,8 +281,8 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
                 if pending is None and self.context.transactions is not None:
                     self.context.transactions.commit_transaction(record)  # one Kafka transaction per table
                 yield record
-        if last is None:
-            yield OffsetMarker(self.partition, done)
+        if last is None or last.offset is not done:
+            yield OffsetMarker(self.partition, done)  # the last table was empty: mark the snapshot done
         log.info("snapshot of %d table(s) at SCN %d finished; streaming from SCN %d", len(names), scn, resume)
         return done
 
@@ -373,7 +377,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             topic = f"{self.config.heartbeat_topics_prefix}.{self.config.topic_prefix}"
             ts = int(time.time() * 1000)
             key = {"serverName": self.config.topic_prefix}
-            yield SourceRecord(
+            beat = SourceRecord(
                 self.partition,
                 offset,
                 topic,
@@ -382,6 +386,9 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
                 key_schema=HEARTBEAT_KEY,
                 value_schema=HEARTBEAT_VALUE,
             )
+            if self.context.transactions is not None:
+                self.context.transactions.commit_transaction(beat)  # poll() returns it
+            yield beat
         else:
             yield OffsetMarker(self.partition, offset)
 
@@ -442,11 +449,14 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         if isinstance(previous, SourceRecord):
             last: Item = dataclasses.replace(previous, offset=final_offset)
         elif isinstance(previous, ErrantSourceRecord):
-            last = ErrantSourceRecord(previous.partition, final_offset, previous.error, previous.raw)
+            # A marker after it carries the final offset (and ends the Kafka transaction).
+            yield previous
+            last = OffsetMarker(self.partition, final_offset)
         else:
             last = OffsetMarker(self.partition, final_offset)
         if self.config.provide_transaction_metadata:
-            yield last
+            if not isinstance(last, OffsetMarker):  # the END event carries the final offset
+                yield last
             last = self._transaction_end(done, counts, final_offset)
         self._m_transactions.inc()
         if transactions is not None and isinstance(last, SourceRecord):
@@ -562,6 +572,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             "schema": meta.owner,
             "table": meta.name,
             "scn": str(scn),
+            **_STREAM_SOURCE_FIELDS,  # null in snapshot events, as Debezium writes them
             **more,
         }
 
@@ -737,6 +748,11 @@ class _LobTarget:
             raise RecordError(msg, raw=sql.encode())
         pad = (b"\x00" if isinstance(value, bytes) else " ") * max(0, offset - 1 - len(value))
         self.value = value[: offset - 1] + pad + data + value[offset - 1 + len(data) :]  # type: ignore[operator]
+
+
+_STREAM_SOURCE_FIELDS: dict[str, t.Any] = dict.fromkeys(
+    ("txId", "commit_scn", "start_scn", "row_id", "rs_id", "ssn", "redo_thread", "commit_ts_ms")
+)
 
 
 def _epoch_ms(stamp: dt.datetime) -> int:

@@ -30,9 +30,9 @@ class _Offsets:
 
 class _Transactions:
     def __init__(self) -> None:
-        self.commits: list[SourceRecord | None] = []
+        self.commits: list[SourceRecord | OffsetMarker | None] = []
 
-    def commit_transaction(self, record: SourceRecord | None = None) -> None:
+    def commit_transaction(self, record: SourceRecord | OffsetMarker | None = None) -> None:
         self.commits.append(record)
 
     def abort_transaction(self, record: SourceRecord | None = None) -> None:
@@ -188,7 +188,9 @@ def test_exactly_once_commits_one_kafka_transaction_per_oracle_transaction() -> 
             streamed.append((item, txid))
     txids = [txid for _, txid in streamed]
     assert len(set(txids)) > 10
-    commits = [r for r in transactions.commits if r is not None and (r.value is None or r.value["op"] != "r")]
+    commits = [
+        r for r in transactions.commits if isinstance(r, SourceRecord) and (r.value is None or r.value["op"] != "r")
+    ]
     assert len(commits) == len(set(txids)), "one Kafka transaction per Oracle transaction"
     positions = {id(record): index for index, (record, _) in enumerate(streamed)}
     for record in commits:
