@@ -37,6 +37,7 @@ every type but one already; :func:`connect_value` turns a ``NUMBER`` without sca
 from __future__ import annotations
 
 import decimal
+import re
 import typing as t
 from dataclasses import dataclass, replace
 
@@ -58,6 +59,8 @@ __all__ = [
     "is_variable_scale",
     "table_schemas",
 ]
+
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.]")
 
 MICRO_DURATION = s.Schema(s.Type.FLOAT64, name="io.debezium.time.MicroDuration", version=1)
 """Debezium's ``interval.handling.mode=numeric``: an interval in microseconds."""
@@ -206,7 +209,9 @@ def table_schemas(
     """
     fields = [(c.name, column_schema(c, binary_handling_mode)) for c in columns]
     by_name = dict(fields)
-    name = f"{owner}.{table}"
+    # Debezium's schema names: characters Avro refuses (a space, ``#``, ``$``) become ``_``.
+    prefix = _NAME_CHARS.sub("_", prefix)
+    name = _NAME_CHARS.sub("_", f"{owner}.{table}")
     row = s.struct(fields)
     envelope = envelope_schema(row, SOURCE, prefix=prefix, table=name)
     if transaction_block:

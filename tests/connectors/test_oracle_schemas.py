@@ -122,6 +122,8 @@ def test_every_record_fits_its_schema(scenario: str, extra: dict[str, str]) -> N
     assert after.field("BALANCE").schema.parameters == {"scale": "2", "connect.decimal.precision": "12"}
     assert customers[0].key_schema is not None and customers[0].key_schema.name == "srv.SHOP.CUSTOMERS.Key"
     assert customers[0].key_schema.field("ID").schema == s.INT64
+    lines = next(r for r in records if r.topic == "srv.SHOP.ORDER_LINES" and r.value_schema is not None)
+    assert lines.value_schema is not None and lines.value_schema.name == "srv.SHOP.ORDER_LINES.Envelope"
     source = schema.field("source").schema
     assert source.field("scn").schema == s.STRING.optional()
 
