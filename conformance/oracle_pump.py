@@ -1,9 +1,9 @@
 """Run an ``oracle-logminer`` task against the LogMiner emulator straight into Kafka.
 
-For the end-to-end test and the benchmark while the worker's support for offset markers
-(contract v2) lands: the task is polled directly, records are serialised with a
-:class:`~headwater.codecs.converters.JsonConverter` and produced with the runtime's
-producer settings; offset markers are skipped (nothing is stored). Not a runtime:
+For the end-to-end test and the benchmark of the task alone (the worker runs it in
+``test_oracle_worker`` and the conformance suite): the task is polled directly, records
+are serialised with a :class:`~headwater.codecs.converters.JsonConverter` and produced
+with the runtime's producer settings; offset markers are skipped (nothing is stored). Not a runtime:
 no offsets, no retries, no transactions.
 """
 

@@ -48,6 +48,7 @@ from pathlib import Path
 
 from headwater.codecs.oracle.convert import OracleColumn
 from headwater.codecs.oracle.render import IntervalYM, debezium_value, literal, oracle_internal_bytes, quote
+from headwater.codecs.oracle.schema import connect_value
 from headwater.connectors.oracle.client import LogMinerRow, TableMetadata
 
 __all__ = [
@@ -1104,7 +1105,9 @@ def _json_value(value: t.Any, binary: str = "base64") -> t.Any:
 def final_state(scenario: str | Scenario, seed: int, *, binary: str = "base64") -> list[dict[str, t.Any]]:
     """The rows a consumer holds after folding the change stream by key, one entry per row:
     ``{"table": "SHOP.CUSTOMERS", "key": {...}, "row": {...}}`` with Debezium's values
-    (:func:`headwater.codecs.oracle.convert.convert_value`; RAW as base64, as Kafka
+    (:func:`headwater.codecs.oracle.convert.convert_value`, then
+    :func:`headwater.codecs.oracle.schema.connect_value`: a NUMBER without scale is
+    Debezium's VariableScaleDecimal struct with its bytes; RAW as base64, as Kafka
     Connect's JSON converter writes bytes, or as ``binary`` names it, like the source's
     ``binary.handling.mode``). Tables LogMiner cannot render (GEO) are left out: no change
     of theirs reaches a consumer.
@@ -1117,7 +1120,9 @@ def final_state(scenario: str | Scenario, seed: int, *, binary: str = "base64") 
         if any(c.base_type == "SDO_GEOMETRY" for c in meta.columns):
             continue
         for _key, (_, row) in sorted(state[table].items()):
-            typed = {c.name: _json_value(debezium_value(c, row.get(c.name)), binary) for c in meta.columns}
+            typed = {
+                c.name: _json_value(connect_value(c, debezium_value(c, row.get(c.name))), binary) for c in meta.columns
+            }
             out.append({"table": table, "key": {k: typed[k] for k in meta.primary_key}, "row": typed})
     return out
 

@@ -14,6 +14,7 @@ JSON scenario file), with Debezium's values (times as epoch units, RAW as base64
 
 from __future__ import annotations
 
+import base64
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +32,8 @@ def _json_default(value: Any) -> Any:
     # Exact decimals: the digits and scale as written (59.80 stays 59.80).
     if isinstance(value, Decimal):
         return orjson.Fragment(str(value))
+    if isinstance(value, bytes):  # a VariableScaleDecimal's value: base64, as Connect's JSON converter
+        return base64.b64encode(value).decode()
     msg = f"cannot serialise {type(value).__name__}"
     raise TypeError(msg)
 

@@ -12,7 +12,11 @@ __all__ = ["OracleLogMinerConnector"]
 
 
 class OracleLogMinerConnector(SourceConnector[OracleLogMinerConfig]):
-    """Debezium-compatible change events from Oracle redo (LogMiner), or from the LogMiner emulator."""
+    """Debezium-compatible change events from Oracle redo (LogMiner), or from the LogMiner emulator.
+
+    Declares transaction boundaries: under ``transaction.boundary=connector`` each committed
+    Oracle transaction is one Kafka transaction (the snapshot: one per table).
+    """
 
     name: t.ClassVar[str] = "oracle-logminer"
     description: t.ClassVar[str] = (
@@ -21,7 +25,7 @@ class OracleLogMinerConnector(SourceConnector[OracleLogMinerConfig]):
     )
     config_class = OracleLogMinerConfig
     task_class = OracleLogMinerTask
-    capabilities: t.ClassVar[frozenset[Capability]] = frozenset({Capability.DELETES})
+    capabilities: t.ClassVar[frozenset[Capability]] = frozenset({Capability.DELETES, Capability.TRANSACTION_BOUNDARIES})
 
     def task_configs(self, max_tasks: int) -> list[OracleLogMinerConfig]:
         """One task: LogMiner output is one ordered stream per database."""

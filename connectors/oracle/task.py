@@ -26,7 +26,10 @@ lags (up to ``log.mining.batch.size.max``) and halves once it has caught up (dow
 tables are skipped with a warning; with ``provide.transaction.metadata`` BEGIN and END
 events go to ``<topic.prefix>.transaction``. Envelope ``ts_ms`` is the commit time (the
 snapshot SCN's time for ``op=r``), not the processing time as in Debezium, so replayed
-events are identical. Records come out of a generator, at most
+events are identical. Every record carries its key and value schemas
+(:mod:`headwater.codecs.oracle.schema`, Debezium's types and names), built once per table
+and again after its DDL; a NUMBER without scale is Debezium's VariableScaleDecimal struct.
+Records come out of a generator, at most
 ``max.batch.size`` per ``poll()``, so a huge transaction never sits in memory as records.
 
 Errors: ORA-01291 (a log is gone) is a :class:`FatalError` naming the SCN and the remedy,
@@ -41,6 +44,7 @@ All methods run on the task's thread.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -50,6 +54,15 @@ import typing as t
 from headwater.codecs.oracle.convert import OracleColumn, ValueConversionError, convert_value
 from headwater.codecs.oracle.redo import RedoChange, parse_redo
 from headwater.codecs.oracle.render import debezium_value
+from headwater.codecs.oracle.schema import (
+    HEARTBEAT_KEY,
+    HEARTBEAT_VALUE,
+    TRANSACTION_KEY,
+    TRANSACTION_VALUE,
+    TableSchemas,
+    connect_value,
+    table_schemas,
+)
 from headwater.connectors.api import (
     ErrantSourceRecord,
     OffsetMarker,
@@ -133,6 +146,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         self.partition = {"server": config.topic_prefix}
         self.tables: dict[str, TableMetadata] = {}
         self._known_columns: dict[str, dict[str, OracleColumn]] = {}
+        self._schemas: dict[str, TableSchemas] = {}
         self._by_object: dict[int, TableMetadata] = {}
         self._work: t.Iterator[Item | _Pause] | None = None
         self._last_offset: dict[str, t.Any] | None = None
@@ -158,6 +172,12 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         self.tables[meta.qualified] = meta
         known = self._known_columns.setdefault(meta.qualified, {})
         known.update({c.name: c for c in meta.columns})
+        # Built once per table version: here when the table is first seen and after DDL.
+        self._schemas[meta.qualified] = table_schemas(
+            self.config.topic_prefix, meta.owner, meta.name, meta.columns, meta.primary_key,
+            binary_handling_mode=self.config.binary_handling_mode,
+            transaction_block=self.config.provide_transaction_metadata,
+        )  # fmt: skip
         if meta.object_id:
             self._by_object[meta.object_id] = meta
 
@@ -180,6 +200,10 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
                     continue  # nothing moved: an idle poll returns nothing
                 out.append(item)
                 self._last_offset = dict(item.offset)
+                if isinstance(item, OffsetMarker) and self.context.transactions is not None:
+                    # Markers come only between Oracle transactions (and at window ends):
+                    # each closes the Kafka transaction, so offsets advance while idle too.
+                    self.context.transactions.commit_transaction(item)
                 if len(out) >= self.config.max_batch_size:
                     break
             else:
@@ -247,18 +271,18 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             while pending is not None:
                 row, pending = pending, next(rows, None)
                 final = pending is None and index == len(names) - 1
-                value_row = {c.name: self._binary(debezium_value(c, row.get(c.name))) for c in meta.columns}
+                value_row = {
+                    c.name: connect_value(c, self._binary(debezium_value(c, row.get(c.name)))) for c in meta.columns
+                }
                 source = self._source(meta, snapshot="last" if final else "true", scn=scn, ts_ms=ts)
                 value = {"before": None, "after": value_row, "source": source, "op": "r", "ts_ms": ts}
-                record = SourceRecord(
-                    self.partition, done if final else running, self.topic(meta), self._key(meta, value_row), value
-                )
+                record = self._record(meta, done if final else running, self._key(meta, value_row), value)
                 last = record
                 if pending is None and self.context.transactions is not None:
                     self.context.transactions.commit_transaction(record)  # one Kafka transaction per table
                 yield record
-        if last is None:
-            yield OffsetMarker(self.partition, done)
+        if last is None or last.offset is not done:
+            yield OffsetMarker(self.partition, done)  # the last table was empty: mark the snapshot done
         log.info("snapshot of %d table(s) at SCN %d finished; streaming from SCN %d", len(names), scn, resume)
         return done
 
@@ -352,7 +376,19 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             self._last_heartbeat = time.monotonic()
             topic = f"{self.config.heartbeat_topics_prefix}.{self.config.topic_prefix}"
             ts = int(time.time() * 1000)
-            yield SourceRecord(self.partition, offset, topic, {"serverName": self.config.topic_prefix}, {"ts_ms": ts})
+            key = {"serverName": self.config.topic_prefix}
+            beat = SourceRecord(
+                self.partition,
+                offset,
+                topic,
+                key,
+                {"ts_ms": ts},
+                key_schema=HEARTBEAT_KEY,
+                value_schema=HEARTBEAT_VALUE,
+            )
+            if self.context.transactions is not None:
+                self.context.transactions.commit_transaction(beat)  # poll() returns it
+            yield beat
         else:
             yield OffsetMarker(self.partition, offset)
 
@@ -411,15 +447,16 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             return
         # The last item of the transaction carries the offset that marks it emitted.
         if isinstance(previous, SourceRecord):
-            last: Item = SourceRecord(
-                previous.partition, final_offset, previous.topic, previous.key, previous.value, previous.headers
-            )
+            last: Item = dataclasses.replace(previous, offset=final_offset)
         elif isinstance(previous, ErrantSourceRecord):
-            last = ErrantSourceRecord(previous.partition, final_offset, previous.error, previous.raw)
+            # A marker after it carries the final offset (and ends the Kafka transaction).
+            yield previous
+            last = OffsetMarker(self.partition, final_offset)
         else:
             last = OffsetMarker(self.partition, final_offset)
         if self.config.provide_transaction_metadata:
-            yield last
+            if not isinstance(last, OffsetMarker):  # the END event carries the final offset
+                yield last
             last = self._transaction_end(done, counts, final_offset)
         self._m_transactions.inc()
         if transactions is not None and isinstance(last, SourceRecord):
@@ -503,7 +540,10 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             "data_collections": None,
             "ts_ms": done.commit_timestamp_ms,
         }
-        return SourceRecord(self.partition, offset, topic, {"id": done.xid.lower()}, value)
+        return SourceRecord(
+            self.partition, offset, topic, {"id": done.xid.lower()}, value,
+            key_schema=TRANSACTION_KEY, value_schema=TRANSACTION_VALUE,
+        )  # fmt: skip
 
     def _transaction_end(
         self, done: CommittedTransaction, counts: dict[str, int], offset: t.Mapping[str, t.Any]
@@ -516,7 +556,10 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             "data_collections": [{"data_collection": k, "event_count": v} for k, v in sorted(counts.items())],
             "ts_ms": done.commit_timestamp_ms,
         }
-        return SourceRecord(self.partition, offset, topic, {"id": done.xid.lower()}, value)
+        return SourceRecord(
+            self.partition, offset, topic, {"id": done.xid.lower()}, value,
+            key_schema=TRANSACTION_KEY, value_schema=TRANSACTION_VALUE,
+        )  # fmt: skip
 
     def _source(self, meta: TableMetadata, *, snapshot: str, scn: int, ts_ms: int, **more: t.Any) -> dict[str, t.Any]:
         return {
@@ -529,6 +572,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             "schema": meta.owner,
             "table": meta.name,
             "scn": str(scn),
+            **_STREAM_SOURCE_FIELDS,  # null in snapshot events, as Debezium writes them
             **more,
         }
 
@@ -582,15 +626,13 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         old = {k: self._convert(known, meta, k, v) for k, v in parsed.old.items()}
         new = {k: self._convert(known, meta, k, v) for k, v in parsed.new.items()}
         names = [c.name for c in meta.columns]
-        lobs = {c.name for c in meta.columns if c.base_type in ("CLOB", "NCLOB", "BLOB")}
-        placeholder = self.config.unavailable_value_placeholder
+        lobs = {c.name: self._placeholder(c) for c in meta.columns if c.base_type in ("CLOB", "NCLOB", "BLOB")}
         keep_lobs = self.config.lob_enabled
 
         def image(values: dict[str, t.Any]) -> dict[str, t.Any]:
             # Without lob.enabled a LOB's value never reaches the redo SQL (only EMPTY_CLOB()).
             return {
-                n: (values.get(n, placeholder) if keep_lobs else placeholder) if n in lobs else values.get(n)
-                for n in names
+                n: (values.get(n, lobs[n]) if keep_lobs else lobs[n]) if n in lobs else values.get(n) for n in names
             }
 
         source = self._source(
@@ -600,21 +642,20 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             commit_ts_ms=done.commit_timestamp_ms,
         )  # fmt: skip
         ts = done.commit_timestamp_ms  # deterministic (see _snapshot)
-        topic = self.topic(meta)
         if parsed.operation == "INSERT":
             after = image(new)
             value = {"before": None, "after": after, "source": source, "op": "c", "ts_ms": ts}
-            return [SourceRecord(self.partition, offset, topic, self._key(meta, after), value)]
+            return [self._record(meta, offset, self._key(meta, after), value)]
         before = image(old)
         if parsed.operation == "UPDATE":
             after = image({**old, **new})
             value = {"before": before, "after": after, "source": source, "op": "u", "ts_ms": ts}
-            return [SourceRecord(self.partition, offset, topic, self._key(meta, after), value)]
+            return [self._record(meta, offset, self._key(meta, after), value)]
         value = {"before": before, "after": None, "source": source, "op": "d", "ts_ms": ts}
         key = self._key(meta, before)
-        out: list[Item] = [SourceRecord(self.partition, offset, topic, key, value)]
+        out: list[Item] = [self._record(meta, offset, key, value)]
         if self.config.tombstones_on_delete:
-            out.append(SourceRecord(self.partition, offset, topic, key, None))
+            out.append(dataclasses.replace(out[0], value=None, value_schema=None))
         return out
 
     def _convert(self, known: dict[str, OracleColumn], meta: TableMetadata, name: str, literal: str | None) -> t.Any:
@@ -631,11 +672,26 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         cached = self._values.get(cache_key, _MISSING)
         if cached is not _MISSING:
             return cached
-        value = self._binary(convert_value(column, literal))
+        value = connect_value(column, self._binary(convert_value(column, literal)))
         if len(self._values) >= _VALUE_CACHE_SIZE:
             self._values.clear()
         self._values[cache_key] = value
         return value
+
+    def _record(
+        self, meta: TableMetadata, offset: t.Mapping[str, t.Any], key: t.Any, value: dict[str, t.Any]
+    ) -> SourceRecord:
+        """A change event of ``meta`` with the table's key and envelope schemas."""
+        schemas = self._schemas[meta.qualified]
+        return SourceRecord(
+            self.partition, offset, self.topic(meta), key, value,
+            key_schema=schemas.key if key is not None else None, value_schema=schemas.value,
+        )  # fmt: skip
+
+    def _placeholder(self, column: OracleColumn) -> t.Any:
+        """``unavailable.value.placeholder`` as the LOB column's type holds it (a BLOB: its bytes)."""
+        text = self.config.unavailable_value_placeholder
+        return self._binary(text.encode()) if column.base_type == "BLOB" else text
 
     def _binary(self, value: t.Any) -> t.Any:
         """RAW/BLOB values as ``binary.handling.mode`` asks."""
@@ -692,6 +748,11 @@ class _LobTarget:
             raise RecordError(msg, raw=sql.encode())
         pad = (b"\x00" if isinstance(value, bytes) else " ") * max(0, offset - 1 - len(value))
         self.value = value[: offset - 1] + pad + data + value[offset - 1 + len(data) :]  # type: ignore[operator]
+
+
+_STREAM_SOURCE_FIELDS: dict[str, t.Any] = dict.fromkeys(
+    ("txId", "commit_scn", "start_scn", "row_id", "rs_id", "ssn", "redo_thread", "commit_ts_ms")
+)
 
 
 def _epoch_ms(stamp: dt.datetime) -> int:

@@ -8,11 +8,8 @@ in-process and through-Kafka state checks compare the same text.
 
 from __future__ import annotations
 
-import inspect
 import typing as t
 from pathlib import Path
-
-import pytest
 
 from headwater.codecs.envelope import canonical_key
 from headwater.conformance.emulators.oracle import final_state
@@ -53,34 +50,9 @@ def _state(config: PluginConfig) -> dict[str, dict[str, t.Any]]:
     return out
 
 
-def _runtime_handles_offset_markers() -> bool:
-    """Whether this checkout's source runner accepts OffsetMarker (contract v2, runtime side)."""
-    from headwater.connectors.runtime import source_runner
-
-    return "OffsetMarker" in inspect.getsource(source_runner)
-
-
-_needs_markers = pytest.mark.skipif(
-    not _runtime_handles_offset_markers(),
-    reason="the worker on this branch does not handle OffsetMarker yet (contract v2 runtime work in progress)",
-)
-
-
-def _suite(harness: SourceHarness) -> type:
-    base = get_source_test_class(harness)
-
-    class Suite(base):  # type: ignore[misc, valid-type]
-        @pytest.mark.kafka
-        @_needs_markers
-        def test_state_check_through_kafka(self, tmp_path: Path, kafka_bootstrap_servers: str) -> None:
-            super().test_state_check_through_kafka(tmp_path, kafka_bootstrap_servers)
-
-    return Suite
-
-
 _BAD = {"snapshot.mode": "sometimes", "table.include.list": "SHOP.(", "log.mining.batch.size.min": "0"}
 
-TestOracleRollbacks = _suite(
+TestOracleRollbacks = get_source_test_class(
     SourceHarness(
         connector_class=OracleLogMinerConnector,
         make_config=_make("rollbacks", 21),
@@ -90,7 +62,7 @@ TestOracleRollbacks = _suite(
     )
 )
 
-TestOracleLongTransaction = _suite(
+TestOracleLongTransaction = get_source_test_class(
     SourceHarness(
         connector_class=OracleLogMinerConnector, make_config=_make("long-transaction", 22), final_state=_state
     )
