@@ -32,6 +32,14 @@ class SnowflakeClient(t.Protocol):
         """Run one query and return its column names and rows."""
         ...
 
+    def commit(self) -> None:
+        """Commit the open transaction (the session runs with autocommit off)."""
+        ...
+
+    def rollback(self) -> None:
+        """Roll the open transaction back."""
+        ...
+
     def close(self) -> None:
         """End the session; idempotent."""
         ...
@@ -80,6 +88,12 @@ class DriverClient:
         rows = list(cursor.fetchall())
         return [d.name for d in cursor.description], rows
 
+    def commit(self) -> None:
+        self._run("COMMIT", None)
+
+    def rollback(self) -> None:
+        self._run("ROLLBACK", None)
+
     def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
@@ -87,7 +101,8 @@ class DriverClient:
 
 
 def connect(config: SnowflakeSinkConfig) -> DriverClient:
-    """A session on the configured account, database and schema (both created if missing).
+    """A session on the configured account, database and schema (both created if missing),
+    with autocommit off.
 
     Raises:
         ConfigError: the ``snowflake`` extra is not installed.
@@ -131,6 +146,9 @@ def connect(config: SnowflakeSinkConfig) -> DriverClient:
     client.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
     client.execute(f"CREATE SCHEMA IF NOT EXISTS {database}.{schema}")
     client.execute(f"USE SCHEMA {database}.{schema}")
+    # Every statement from here on runs in a transaction that only COMMIT ends: the rows
+    # and the offsets of a batch become visible together (and it saves a BEGIN per batch).
+    connection.autocommit(False)
     return client
 
 

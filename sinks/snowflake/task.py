@@ -3,7 +3,8 @@
 Each due batch of one table is loaded into the task's own load table (bound ``INSERT``
 for small batches, ``PUT`` of a gzip'd JSON-lines file to a stage and ``COPY INTO`` for
 large ones), then applied, and the next offset of every partition in the batch is
-written to the offsets table, all between one ``BEGIN`` and ``COMMIT``. ``open`` returns
+appended to the offsets table, all in one transaction (the session runs with autocommit
+off, so only ``COMMIT`` ends it). ``open`` returns
 those stored offsets, so a restarted or rebalanced task resumes from what Snowflake
 holds; records below them (a replay) are skipped; ``pre_commit`` reports only stored
 offsets. A crash at any point therefore neither loses nor duplicates a row.
@@ -36,6 +37,8 @@ from headwater.sinks.snowflake.config import SnowflakeSinkConfig
 __all__ = ["SnowflakeSinkTask"]
 
 _UPSERT_OPS = frozenset({"c", "r", "u"})
+_CLEANUP_EVERY = 20
+"""Writes between two cleanups of a load table."""
 
 
 def _json(value: t.Any) -> str:
@@ -82,24 +85,46 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
             f"CREATE TABLE IF NOT EXISTS {self.offsets_table}"
             " (CONNECTOR VARCHAR, TOPIC VARCHAR, PARTITION NUMBER(10,0), NEXT_OFFSET NUMBER(19,0))"
         )
-        self.stored: dict[TopicPartition, int] = {
-            (topic, int(partition)): int(next_offset)
-            for topic, partition, next_offset in self.client.execute(
-                f"SELECT TOPIC, PARTITION, NEXT_OFFSET FROM {self.offsets_table} WHERE CONNECTOR = %s",
-                (context.connector_name,),
-            )
-        }
+        self.client.commit()
+        self.stored: dict[TopicPartition, int] = self._read_offsets()
         self.seen: dict[TopicPartition, int] = dict(self.stored)
         """Next offset past what is stored or buffered, per partition (skips redeliveries)."""
         self.columns: dict[str, dict[str, str]] = {}
         """cdc tables: column -> type, as created or read from the information schema."""
         self.prepared: set[str] = set()
+        self.loads: dict[str, int] = {}
+        """Writes per load table since its last cleanup (rows of committed batches stay
+        there, told apart by their batch id, until every ``_CLEANUP_EVERY`` writes)."""
         self.stage = ident(f"HEADWATER_STAGE_{context.task_id}")
         self.rows_written = 0
 
     # -- the contract ---------------------------------------------------------------------
 
+    def _read_offsets(self) -> dict[TopicPartition, int]:
+        """The stored next offsets of this connector (the offsets table is append-only:
+        one row per partition per write; the largest wins)."""
+        rows = self.client.execute(
+            f"SELECT TOPIC, PARTITION, MAX(NEXT_OFFSET) FROM {self.offsets_table}"
+            " WHERE CONNECTOR = %s GROUP BY TOPIC, PARTITION",
+            (self.context.connector_name,),
+        )
+        self.client.commit()
+        return {(topic, int(partition)): int(next_offset) for topic, partition, next_offset in rows}
+
     def open(self, partitions: t.Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
+        """Re-read the stored offsets (another task may have written these partitions since
+        this one started) and drop the superseded offset rows of the partitions, which
+        only this task writes now."""
+        current = self._read_offsets()
+        for tp in partitions:
+            if tp in current:
+                self.stored[tp] = current[tp]
+                self.client.execute(
+                    f"DELETE FROM {self.offsets_table}"
+                    " WHERE CONNECTOR = %s AND TOPIC = %s AND PARTITION = %s AND NEXT_OFFSET < %s",
+                    (self.context.connector_name, tp[0], tp[1], current[tp]),
+                )
+        self.client.commit()
         for tp in partitions:
             self.seen[tp] = self.stored.get(tp, 0)
         return {tp: self.stored.get(tp) for tp in partitions}
@@ -185,44 +210,48 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
 
     def _write_table(self, table: str, batch: t.Mapping[TopicPartition, t.Sequence[SinkRecord]]) -> None:
         name = ident(table)
+        load = self._load(name)
+        batch_id = uuid.uuid4().hex
         records = [record for records in batch.values() for record in records]
         if self.config.snowflake_ingestion_mode == "raw":
             self._prepare_raw(name)
-            lines = [self._raw_line(record) for record in records]
+            lines = [self._raw_line(record, batch_id) for record in records]
             apply = [
-                f"INSERT INTO {name} (RECORD_CONTENT, RECORD_METADATA) SELECT V['c'], V['m'] FROM {self._load(name)}"
+                f"INSERT INTO {name} (RECORD_CONTENT, RECORD_METADATA) SELECT V['c'], V['m'] FROM {load}"
+                f" WHERE V['b']::VARCHAR = '{batch_id}'"
             ]
         else:
-            rows = self._cdc_rows(name, records)
+            rows = self._cdc_rows(name, records, batch_id)
             lines = [row.line for row in rows]
-            apply = self._cdc_apply(name, [row.record for row in rows]) if rows else []
+            apply = self._cdc_apply(name, [row.record for row in rows], batch_id) if rows else []
         ends = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         staged = self._stage(name, lines) if len(lines) > self.config.snowflake_stage_threshold_records else None
-        load = self._load(name)
-        self.client.execute("BEGIN")
         try:
             if lines:
-                self.client.execute(f"DELETE FROM {load}")
+                writes = self.loads.get(load, 0)
+                if writes % _CLEANUP_EVERY == 0:
+                    self.client.execute(f"DELETE FROM {load}")
+                self.loads[load] = writes + 1
                 if staged is not None:
                     self.client.execute(f"COPY INTO {load} FROM @{self.stage}/{staged} FILE_FORMAT = (TYPE = JSON)")
                 else:
                     self._insert_lines(load, lines)
                 for statement in apply:
                     self.client.execute(statement)
-            for (topic, partition), end in ends.items():
-                self.client.execute(
-                    f"DELETE FROM {self.offsets_table} WHERE CONNECTOR = %s AND TOPIC = %s AND PARTITION = %s",
-                    (self.context.connector_name, topic, partition),
-                )
-                self.client.execute(
-                    f"INSERT INTO {self.offsets_table} (CONNECTOR, TOPIC, PARTITION, NEXT_OFFSET)"
-                    " VALUES (%s, %s, %s, %s)",
-                    (self.context.connector_name, topic, partition, end),
-                )
-            self.client.execute("COMMIT")
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(ends))
+            self.client.execute(
+                f"INSERT INTO {self.offsets_table} (CONNECTOR, TOPIC, PARTITION, NEXT_OFFSET) VALUES {values}",
+                [
+                    item
+                    for (topic, partition), end in ends.items()
+                    for item in (self.context.connector_name, topic, partition, end)
+                ],
+            )
+            self.client.commit()
         except BaseException:
+            self.loads.pop(load, None)  # clean the load table first on the retry
             with contextlib.suppress(Exception):  # the first error is the one to raise
-                self.client.execute("ROLLBACK")
+                self.client.rollback()
             raise
         self.stored.update(ends)
         self.rows_written += len(lines)
@@ -263,9 +292,10 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
     def _prepare_load(self, name: str) -> None:
         self.client.execute(f"CREATE TABLE IF NOT EXISTS {self._load(name)} (V VARIANT)")
         self.client.execute(f"CREATE STAGE IF NOT EXISTS {self.stage}")
+        self.client.commit()  # DDL before the batch's transaction
 
     @staticmethod
-    def _raw_line(record: SinkRecord) -> dict[str, t.Any]:
+    def _raw_line(record: SinkRecord, batch_id: str) -> dict[str, t.Any]:
         key = record.key
         metadata: dict[str, t.Any] = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
         if record.timestamp_ms is not None:
@@ -283,7 +313,7 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
             }
         value = record.value
         content = value.decode("utf-8", "replace") if isinstance(value, bytes) else to_json(value, record.value_schema)
-        return {"c": content, "m": metadata}
+        return {"b": batch_id, "c": content, "m": metadata}
 
     # -- cdc ------------------------------------------------------------------------------
 
@@ -299,7 +329,7 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
             self._prepare_load(name)
         return self.columns[name]
 
-    def _cdc_rows(self, name: str, records: t.Sequence[SinkRecord]) -> list[_Row]:
+    def _cdc_rows(self, name: str, records: t.Sequence[SinkRecord], batch_id: str) -> list[_Row]:
         """The load lines; adds missing columns (creating the table on first use), reports
         records whose values do not fit the table's columns."""
         columns = self._table_columns(name)
@@ -331,7 +361,7 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
             for column, item in row.items():
                 field = row_schema.field(column) if row_schema is not None else None
                 line_row[column] = to_json(item, field.schema if field is not None else None)
-            rows.append(_Row(record, {"k": k, "d": after is None, "row": line_row}))
+            rows.append(_Row(record, {"b": batch_id, "k": k, "d": after is None, "row": line_row}))
         self._evolve(name, columns, planned, key_columns or [])
         return rows
 
@@ -346,9 +376,10 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
         else:
             for column, kind in added.items():
                 self.client.execute(f"ALTER TABLE {name} ADD COLUMN {quote(column)} {kind}")
+        self.client.commit()  # DDL before the batch's transaction
         columns.update(added)
 
-    def _cdc_apply(self, name: str, records: t.Sequence[SinkRecord]) -> list[str]:
+    def _cdc_apply(self, name: str, records: t.Sequence[SinkRecord], batch_id: str) -> list[str]:
         """Last event per key wins: delete every key of the batch, insert the surviving rows."""
         columns = self.columns[name]
         key = list(t.cast("dict[str, t.Any]", records[0].key))
@@ -362,9 +393,10 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
         partition = ", ".join(read(column) for column in key)
         names = ", ".join(quote(column) for column in columns)
         values = ", ".join(read(column) for column in columns)
+        this_batch = f"V['b']::VARCHAR = '{batch_id}'"
         return [
-            f"DELETE FROM {name} USING (SELECT DISTINCT {key_select} FROM {load}) S WHERE {match}",
-            f"INSERT INTO {name} ({names}) SELECT {values} FROM (SELECT V FROM {load}"
+            f"DELETE FROM {name} USING (SELECT DISTINCT {key_select} FROM {load} WHERE {this_batch}) S WHERE {match}",
+            f"INSERT INTO {name} ({names}) SELECT {values} FROM (SELECT V FROM {load} WHERE {this_batch}"
             f" QUALIFY ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY V['k']::NUMBER DESC) = 1)"
             " WHERE NOT V['d']::BOOLEAN",
         ]
