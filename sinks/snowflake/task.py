@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import json
 import typing as t
 import uuid
+
+import orjson
 
 from headwater.connectors.api import SinkRecord, SinkTask, SinkTaskContext, TopicPartition
 from headwater.connectors.batching import Batcher
@@ -41,8 +42,15 @@ _CLEANUP_EVERY = 20
 """Writes between two cleanups of a load table."""
 
 
+def _default(value: t.Any) -> t.Any:
+    """What orjson cannot write itself: exact decimals as strings, binaries as hex."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    return str(value)
+
+
 def _json(value: t.Any) -> str:
-    return json.dumps(value, default=str, separators=(",", ":"))
+    return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _literal(text: str) -> str:
@@ -304,7 +312,7 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
             metadata["key"] = (
                 key.decode("utf-8", "replace")
                 if isinstance(key, bytes)
-                else (key if isinstance(key, str) else _json(to_json(key, None)))
+                else (key if isinstance(key, str) else _json(key))
             )
         if record.headers:
             metadata["headers"] = {
@@ -312,7 +320,14 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
                 for name, value in record.headers
             }
         value = record.value
-        content = value.decode("utf-8", "replace") if isinstance(value, bytes) else to_json(value, record.value_schema)
+        # Schemaless values go as they are (orjson writes decimals as strings); with a schema,
+        # logical types (dates, timestamps) are rendered first.
+        if isinstance(value, bytes):
+            content: t.Any = value.decode("utf-8", "replace")
+        elif record.value_schema is not None:
+            content = to_json(value, record.value_schema)
+        else:
+            content = value
         return {"b": batch_id, "c": content, "m": metadata}
 
     # -- cdc ------------------------------------------------------------------------------
