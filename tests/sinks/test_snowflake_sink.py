@@ -259,3 +259,51 @@ def test_config_needs_an_account_and_a_secret() -> None:
         SnowflakeSinkConfig.secret_keys()
     )
     assert ConfigError  # the driver-missing error is a ConfigError (see client.connect)
+
+
+def test_cdc_column_types_come_from_the_record_schema() -> None:
+    """Decimal(p,s) -> NUMBER(p,s), Debezium Date/MicroTimestamp -> DATE/TIMESTAMP_NTZ, bytes -> BINARY."""
+    import datetime as dt
+
+    from headwater.codecs.schema import Schema, Type, debezium, decimal_of, struct
+
+    topic = f"typed_{uuid.uuid4().hex[:8]}"
+    config, task, reported = _task(topic, **{"snowflake.ingestion.mode": "cdc"})
+    row_schema = struct(
+        {
+            "id": Schema(Type.INT32),
+            "price": decimal_of(3, precision=12),
+            "born": debezium.DATE,
+            "seen": debezium.MICRO_TIMESTAMP,
+            "blob": Schema(Type.BYTES, is_optional=True),
+        },
+        optional=True,
+    )
+    value_schema = struct({"before": row_schema, "after": row_schema, "op": Schema(Type.STRING)})
+    row = {"id": 5, "price": Decimal("12.500"), "born": 19_000, "seen": 1_700_000_000_123_456, "blob": b"\x00\xff"}
+    record = SinkRecord(
+        topic, 0, 0, {"id": 5}, {"before": None, "after": row, "op": "c"}, (), 0, value_schema=value_schema
+    )
+    try:
+        task.put([record])
+        task.flush()
+    finally:
+        task.stop()
+    assert not reported
+    _, types = _query(
+        config,
+        "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE FROM INFORMATION_SCHEMA.COLUMNS"
+        f" WHERE TABLE_SCHEMA = CURRENT_SCHEMA() AND TABLE_NAME = '{topic.upper()}'",
+    )
+    kinds = {name: (kind, precision, scale) for name, kind, precision, scale in types}
+    assert kinds["price"] == ("NUMBER", 12, 3)
+    assert kinds["born"][0] == "DATE"
+    assert kinds["seen"][0].startswith("TIMESTAMP")
+    assert kinds["blob"][0] == "BINARY"
+    assert read_cdc(config, topic)[canonical_key({"id": 5})] == {
+        "id": 5,
+        "price": Decimal("12.500"),
+        "born": dt.date(1970, 1, 1) + dt.timedelta(days=19_000),
+        "seen": dt.datetime(2023, 11, 14, 22, 13, 20, 123456),
+        "blob": bytearray(b"\x00\xff"),
+    }
