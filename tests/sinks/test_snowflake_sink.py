@@ -307,3 +307,71 @@ def test_cdc_column_types_come_from_the_record_schema() -> None:
         "seen": dt.datetime(2023, 11, 14, 22, 13, 20, 123456),
         "blob": bytearray(b"\x00\xff"),
     }
+
+
+_CHILD = """
+import os, signal, sys
+from headwater.conformance.sink_suite import _as_sink_records, change_stream
+from headwater.connectors.api import SinkTaskContext
+from headwater.sinks.snowflake import SnowflakeSinkTask
+from headwater.sinks.snowflake.config import SnowflakeSinkConfig
+import json
+
+config = SnowflakeSinkConfig.model_validate(json.loads(sys.argv[1]))
+topic = sys.argv[2]
+task = SnowflakeSinkTask(config, SinkTaskContext("kill9-" + topic, 0))
+records = _as_sink_records(topic, change_stream(count=300, keys=40))
+real = task.client.execute
+writes = 0
+
+def execute(sql, params=None):
+    global writes
+    if config.snowflake_ingestion_mode == "cdc" and " USING " in sql:
+        writes += 1
+        if writes == 3:  # the batch is loaded, the transaction is open
+            os.kill(os.getpid(), signal.SIGKILL)
+    result = real(sql, params)
+    if config.snowflake_ingestion_mode == "raw" and sql.startswith("INSERT INTO HEADWATER_KAFKA_OFFSETS"):
+        writes += 1
+        if writes == 3:  # rows and offsets written, not committed
+            os.kill(os.getpid(), signal.SIGKILL)
+    return result
+
+task.client.execute = execute
+task.open([(topic, 0)])
+for start in range(0, len(records), 100):
+    task.put(records[start : start + 100])
+    task.flush()
+"""
+
+
+@pytest.mark.parametrize("mode", ["raw", "cdc"])
+def test_kill_9_mid_flush_then_restart_neither_loses_nor_duplicates(mode: str) -> None:
+    """A process killed inside its third batch's transaction; a new task resumes from the
+    stored offsets. fakesnow never rolls back a dead session's transaction (Snowflake
+    aborts it when the session expires), so in cdc mode the kill comes before the batch's
+    first change to the target table: after that, the restarted task's DELETE would
+    conflict with the dead transaction for ever."""
+    import subprocess
+    import sys
+
+    topic = f"kill_{mode}_{uuid.uuid4().hex[:8]}"
+    keys = _config(Path(), topic, **{"snowflake.ingestion.mode": mode, "snowflake.stage.threshold.records": "50"})
+    child = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(keys), topic], capture_output=True, timeout=120)
+    assert child.returncode == -9, child.stderr.decode()[-2000:]
+
+    messages = change_stream(count=300, keys=40)
+    records = _as_sink_records(topic, messages)
+    config = SnowflakeSinkConfig.model_validate(keys)
+    task = SnowflakeSinkTask(config, SinkTaskContext(f"kill9-{topic}", 0))
+    try:
+        stored = task.open([(topic, 0)])[(topic, 0)]
+        assert stored == 200  # two batches committed, the third died before its COMMIT
+        task.put(records[stored:])  # the consumer rewinds to the stored offset
+        task.flush()
+    finally:
+        task.stop()
+    if mode == "raw":
+        assert [m["offset"] for m, _ in _raw_rows(config, topic)] == list(range(len(records)))
+    else:
+        assert _normalise(read_cdc(config, topic)) == _normalise(fold(messages))
