@@ -20,6 +20,11 @@ __all__ = ["DriverClient", "SnowflakeClient", "connect", "ident", "quote"]
 
 Row: t.TypeAlias = tuple[t.Any, ...]
 
+_RETRIABLE_ERRNOS = frozenset({604, 606, 608, 625})
+"""Snowflake errors that pass: a query cancelled by the server (604), no running warehouse
+(606: suspended or resuming), a warehouse being resized or restarted (608), a statement
+that timed out waiting for a lock (625)."""
+
 
 class SnowflakeClient(t.Protocol):
     """One Snowflake session, used from the task's thread only."""
@@ -73,7 +78,7 @@ class DriverClient:
             msg = f"Snowflake did not answer ({exc}); retrying"
             raise RetriableError(msg) from exc
         except errors.Error as exc:
-            if getattr(exc, "errno", None) in (604, 608, 625, 2003) or "HTTP 5" in str(exc):
+            if getattr(exc, "errno", None) in _RETRIABLE_ERRNOS or "HTTP 5" in str(exc):
                 msg = f"Snowflake is busy or restarting ({exc}); retrying"
                 raise RetriableError(msg) from exc
             msg = f"Snowflake refused {sql.split(' ', 3)[:3]}: {exc}"

@@ -375,3 +375,48 @@ def test_kill_9_mid_flush_then_restart_neither_loses_nor_duplicates(mode: str) -
         assert [m["offset"] for m, _ in _raw_rows(config, topic)] == list(range(len(records)))
     else:
         assert _normalise(read_cdc(config, topic)) == _normalise(fold(messages))
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ("OperationalError", "RetriableError"),  # network, login, timeouts
+        ("ServiceUnavailableError", "RetriableError"),
+        ("ProgrammingError", "FatalError"),  # SQL Snowflake refuses
+    ],
+)
+def test_driver_errors_are_named_for_the_remedy(error: str, expected: str) -> None:
+    from snowflake.connector import errors
+
+    from headwater.connectors import errors as headwater_errors
+    from headwater.sinks.snowflake.client import DriverClient
+
+    class Cursor:
+        def execute(self, sql: str, params: t.Any) -> t.Any:
+            raise getattr(errors, error)(msg="boom", errno=1)
+
+    class Connection:
+        def cursor(self) -> Cursor:
+            return Cursor()
+
+    with pytest.raises(getattr(headwater_errors, expected)) as caught:
+        DriverClient(Connection()).execute("INSERT INTO T VALUES (1)")
+    assert isinstance(caught.value.__cause__, errors.Error)
+
+
+def test_a_suspended_warehouse_is_retried() -> None:
+    from snowflake.connector import errors
+
+    from headwater.connectors.errors import RetriableError
+    from headwater.sinks.snowflake.client import DriverClient
+
+    class Cursor:
+        def execute(self, sql: str, params: t.Any) -> t.Any:
+            raise errors.ProgrammingError(msg="No active warehouse selected in the current session", errno=606)
+
+    class Connection:
+        def cursor(self) -> Cursor:
+            return Cursor()
+
+    with pytest.raises(RetriableError):
+        DriverClient(Connection()).execute("COPY INTO T FROM @S")
