@@ -64,6 +64,9 @@ class SnowflakeSinkConfig(PluginConfig):
     snowflake_ingestion_mode: t.Literal["raw", "cdc"] = "raw"
     """``raw``: RECORD_CONTENT + RECORD_METADATA VARIANT columns, one row per record.
     ``cdc``: Headwater change events applied to a typed table keyed on the record key."""
+    behavior_on_null_values: t.Literal["default", "ignore"] = "default"
+    """``raw`` mode: ``default`` lands a tombstone as a row with a null RECORD_CONTENT,
+    ``ignore`` drops it (``cdc`` mode always applies tombstones as deletes)."""
     snowflake_offsets_table: str = "HEADWATER_KAFKA_OFFSETS"
     """Table holding the next Kafka offset per connector, topic and partition, written in
     the same transaction as the data."""

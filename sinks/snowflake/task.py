@@ -143,8 +143,11 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
             if record.offset < self.seen.get(tp, self.stored.get(tp, 0)):
                 continue  # stored or buffered already: a replay or a redelivery
             self.seen[tp] = record.offset + 1
-            if self.config.snowflake_ingestion_mode == "cdc" and not self._is_change(record):
-                continue
+            if self.config.snowflake_ingestion_mode == "cdc":
+                if not self._is_change(record):
+                    continue
+            elif record.value is None and self.config.behavior_on_null_values == "ignore":
+                continue  # its offset is stored with the partition's next write
             self.batcher.add(record, len(_json(record.value)) + 64)
         if self.batcher.due():
             self._write(self.batcher.drain())

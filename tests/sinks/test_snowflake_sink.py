@@ -420,3 +420,20 @@ def test_a_suspended_warehouse_is_retried() -> None:
 
     with pytest.raises(RetriableError):
         DriverClient(Connection()).execute("COPY INTO T FROM @S")
+
+
+def test_raw_tombstones_can_be_ignored() -> None:
+    topic = f"nulls_{uuid.uuid4().hex[:8]}"
+    config, task, _ = _task(topic, **{"behavior.on.null.values": "ignore"})
+    records = [
+        SinkRecord(topic, 0, 0, "a", {"v": 1}, (), 1),
+        SinkRecord(topic, 0, 1, "a", None, (), 2),
+        SinkRecord(topic, 0, 2, "b", {"v": 2}, (), 3),
+    ]
+    try:
+        task.put(records)
+        task.flush()
+        assert task.pre_commit({(topic, 0): 3}) == {(topic, 0): 3}
+    finally:
+        task.stop()
+    assert [(m["offset"], c) for m, c in _raw_rows(config, topic)] == [(0, {"v": 1}), (2, {"v": 2})]
