@@ -8,6 +8,8 @@ one line per plugin:
   ``$HEADWATER_BOOTSTRAP_SERVERS``);
 - ``schema_registry_url``: a real local schema registry (Apicurio, Confluent API) for the
   session (or ``$HEADWATER_SCHEMA_REGISTRY_URL``);
+- ``snowflake_server``: a local Snowflake-protocol server (fakesnow) for the session (or
+  ``$HEADWATER_SNOWFLAKE_HOSTPORT``);
 
 and the ``kafka`` marker for tests that need it.
 """
@@ -18,8 +20,9 @@ import pytest
 
 from headwater.conformance.kafka import kafka_bootstrap_servers
 from headwater.conformance.registry import schema_registry_url
+from headwater.conformance.snowflake import snowflake_server
 
-__all__ = ["kafka_bootstrap_servers", "schema_registry_url"]
+__all__ = ["kafka_bootstrap_servers", "schema_registry_url", "snowflake_server"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,0 +1,439 @@
+"""The ``snowflake`` sink on fakesnow (the real snowflake-connector-python over HTTP) and the real broker."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from headwater.codecs.envelope import canonical_key, fold
+from headwater.conformance.sink_suite import _as_sink_records, change_stream
+from headwater.conformance.snowflake import shared_snowflake_server, snowflake_config
+from headwater.conformance.standard import SinkHarness, _normalise, get_sink_test_class
+from headwater.connectors.api import SinkRecord, SinkTaskContext
+from headwater.connectors.config import PluginConfig
+from headwater.connectors.errors import ConfigError
+from headwater.sinks.snowflake import SnowflakeSinkConnector, SnowflakeSinkTask
+from headwater.sinks.snowflake.client import connect
+from headwater.sinks.snowflake.config import SnowflakeSinkConfig
+
+pytest.importorskip("fakesnow")
+
+
+def _config(tmp: Path, name: str, **keys: str) -> dict[str, str]:
+    host, port = shared_snowflake_server()
+    return snowflake_config(host, port, **{"buffer.flush.time": "0", **keys})
+
+
+def _query(config: PluginConfig, sql: str) -> tuple[list[str], list[tuple[t.Any, ...]]]:
+    assert isinstance(config, SnowflakeSinkConfig)
+    client = connect(config)
+    try:
+        return client.columns(sql)
+    finally:
+        client.close()
+
+
+def _exists(config: PluginConfig, table: str) -> bool:
+    _, rows = _query(
+        config,
+        "SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES"
+        f" WHERE TABLE_SCHEMA = CURRENT_SCHEMA() AND TABLE_NAME = '{table.upper()}'",
+    )
+    return bool(rows[0][0])
+
+
+def read_cdc(config: PluginConfig, topic: str, key: tuple[str, ...] = ("id",)) -> dict[str, t.Any]:
+    """The cdc table as canonical key -> row."""
+    if not _exists(config, topic):
+        return {}
+    names, rows = _query(config, f"SELECT * FROM {topic}")
+    state = {}
+    for row in rows:
+        document = dict(zip(names, row, strict=True))
+        state[canonical_key({column: document[column] for column in key})] = document
+    return state
+
+
+def _raw_rows(config: PluginConfig, topic: str) -> list[tuple[dict[str, t.Any], t.Any]]:
+    if not _exists(config, topic):
+        return []
+    _, rows = _query(config, f"SELECT RECORD_METADATA, RECORD_CONTENT FROM {topic}")
+    parsed = [(json.loads(m), None if c is None else json.loads(c)) for m, c in rows]
+    return sorted(parsed, key=lambda item: (item[0]["partition"], item[0]["offset"]))
+
+
+def read_raw(config: PluginConfig, topic: str) -> dict[str, t.Any]:
+    """The raw table folded by key, in offset order."""
+    return fold((json.loads(m["key"]), c) for m, c in _raw_rows(config, topic))
+
+
+TestSnowflakeCdcSink = get_sink_test_class(
+    SinkHarness(
+        connector_class=SnowflakeSinkConnector,
+        make_config=lambda tmp, name: _config(tmp, name, **{"snowflake.ingestion.mode": "cdc"}),
+        read_state=read_cdc,
+        bad_value="not a change event",
+    )
+)
+
+# raw rows are appended, so the row count is the write count: a duplicate would show.
+TestSnowflakeRawSink = get_sink_test_class(
+    SinkHarness(
+        connector_class=SnowflakeSinkConnector,
+        make_config=lambda tmp, name: _config(tmp, name),
+        read_state=read_raw,
+        count_writes=lambda config, topic: len(_raw_rows(config, topic)),
+    )
+)
+
+
+def _task(
+    name: str, **keys: str
+) -> tuple[SnowflakeSinkConfig, SnowflakeSinkTask, list[tuple[SinkRecord, BaseException]]]:
+    config = SnowflakeSinkConfig.model_validate(_config(Path(), name, **keys))
+    reported: list[tuple[SinkRecord, BaseException]] = []
+    task = SnowflakeSinkTask(config, SinkTaskContext(f"c-{name}", 0, report=lambda r, e: reported.append((r, e))))
+    return config, task, reported
+
+
+def test_raw_layout_has_content_and_metadata(tmp_path: Path) -> None:
+    topic = f"raw_{uuid.uuid4().hex[:8]}"
+    config, task, reported = _task(topic)
+    records = [
+        SinkRecord(
+            topic, 2, 10, {"id": 1}, {"a": 1, "amount": Decimal("2.50")}, (("trace", b"x1"),), 1_700_000_000_123
+        ),
+        SinkRecord(topic, 2, 11, "k2", "plain text", (), 1_700_000_000_124),
+        SinkRecord(topic, 2, 12, None, None, (), None),
+    ]
+    try:
+        assert task.open([(topic, 2)]) == {(topic, 2): None}
+        task.put(records)
+        task.flush()
+        assert task.pre_commit({(topic, 2): 13}) == {(topic, 2): 13}
+    finally:
+        task.stop()
+    assert not reported
+    rows = _raw_rows(config, topic)
+    assert rows[0] == (
+        {
+            "topic": topic,
+            "partition": 2,
+            "offset": 10,
+            "CreateTime": 1_700_000_000_123,
+            "key": '{"id":1}',
+            "headers": {"trace": "x1"},
+        },
+        {"a": 1, "amount": "2.50"},
+    )
+    assert rows[1] == (
+        {"topic": topic, "partition": 2, "offset": 11, "CreateTime": 1_700_000_000_124, "key": "k2"},
+        "plain text",
+    )
+    assert rows[2] == ({"topic": topic, "partition": 2, "offset": 12}, None)
+
+
+def test_raw_large_batch_goes_through_the_stage_exactly_once(tmp_path: Path) -> None:
+    topic = f"rawbig_{uuid.uuid4().hex[:8]}"
+    messages = change_stream(count=3000, keys=300)
+    records = _as_sink_records(topic, messages)
+    config, task, _ = _task(topic, **{"snowflake.stage.threshold.records": "100"})
+    try:
+        task.open([(topic, 0)])
+        task.put(records[:2000])
+        task.flush()
+    finally:
+        task.stop()
+    # a new task (a restart) resumes from the stored offset; a replay from the start writes nothing twice
+    _, task, _ = _task(topic, **{"snowflake.stage.threshold.records": "100"})
+    try:
+        assert task.open([(topic, 0)]) == {(topic, 0): 2000}
+        task.put(records)
+        task.flush()
+    finally:
+        task.stop()
+    offsets = [m["offset"] for m, _ in _raw_rows(config, topic)]
+    assert offsets == list(range(len(records)))
+    assert _normalise(read_raw(config, topic)) == _normalise(fold(messages))
+
+
+def _event(op: str, row: dict[str, t.Any] | None, before: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+    return {"before": before, "after": row, "source": {}, "op": op, "ts_ms": 0}
+
+
+def test_cdc_last_event_per_key_wins_deletes_apply_and_a_new_column_is_added(tmp_path: Path) -> None:
+    topic = f"cdc_{uuid.uuid4().hex[:8]}"
+    config, task, reported = _task(topic, **{"snowflake.ingestion.mode": "cdc"})
+    first = [
+        ({"id": 1}, _event("c", {"id": 1, "name": "a", "qty": 1})),
+        ({"id": 2}, _event("c", {"id": 2, "name": "b", "qty": 2})),
+        ({"id": 1}, _event("u", {"id": 1, "name": "a2", "qty": 3})),
+        ({"id": 3}, _event("c", {"id": 3, "name": "c", "qty": 4})),
+        ({"id": 3}, _event("d", None, {"id": 3, "name": "c", "qty": 4})),
+        ({"id": 3}, None),
+    ]
+    second = [  # the source added a column
+        ({"id": 2}, _event("u", {"id": 2, "name": "b2", "qty": 5, "city": "Oslo"})),
+        ({"id": 4}, _event("r", {"id": 4, "name": "d", "qty": 6, "city": None})),
+        ({"id": 1}, _event("d", None, {"id": 1})),
+        ({"id": 1}, _event("c", {"id": 1, "name": "back", "qty": 7, "city": "Rome"})),
+        ({"id": 4}, {"before": None, "after": {"id": 4, "name": "x", "qty": "not a number"}, "op": "u"}),
+    ]
+    try:
+        task.put(_as_sink_records(topic, first))
+        task.flush()
+        assert _normalise(read_cdc(config, topic)) == _normalise(fold(first))
+        task.put(_as_sink_records(topic, second, start=len(first)))
+        task.flush()
+    finally:
+        task.stop()
+    assert [r.offset for r, _ in reported] == [len(first) + 4]
+    assert "qty" in str(reported[0][1])
+    expected = fold([*first, *second[:-1]])
+    expected[canonical_key({"id": 4})] = {"id": 4, "name": "d", "qty": 6, "city": None}
+    assert _normalise(read_cdc(config, topic)) == _normalise(
+        {key: {"city": None, **row} for key, row in expected.items()}
+    )
+
+
+def test_a_crash_before_commit_leaves_nothing_and_the_retry_writes_once(tmp_path: Path) -> None:
+    """A failure inside the transaction (after the rows were loaded) rolls the rows back
+    with the offsets; the records stay buffered and the next flush writes them once."""
+    topic = f"crash_{uuid.uuid4().hex[:8]}"
+    config, task, _ = _task(topic)
+    records = _as_sink_records(topic, change_stream(count=50))
+    end = len(records)
+    calls = {"n": 0}
+    real = task.client.execute
+
+    def failing(sql: str, params: t.Any = None) -> t.Any:
+        if sql.startswith("INSERT INTO HEADWATER_KAFKA_OFFSETS") and calls["n"] == 0:
+            calls["n"] += 1
+            msg = "connection reset"
+            raise ConnectionError(msg)
+        return real(sql, params)
+
+    task.client.execute = failing  # type: ignore[method-assign]
+    try:
+        task.open([(topic, 0)])
+        with pytest.raises(ConnectionError):
+            task.put(records)  # due at once (buffer.flush.time=0)
+        assert _raw_rows(config, topic) == []  # rolled back with its offsets
+        task.put(records)  # the runtime redelivers the batch: buffered already, not added twice
+        assert task.pre_commit({(topic, 0): end}) == {(topic, 0): end}  # the due batch is written now
+    finally:
+        task.stop()
+    assert [m["offset"] for m, _ in _raw_rows(config, topic)] == list(range(end))
+
+
+def test_config_needs_an_account_and_a_secret() -> None:
+    with pytest.raises(ValueError, match=r"snowflake\.url\.name"):
+        SnowflakeSinkConfig.model_validate(
+            {
+                "snowflake.user.name": "u",
+                "snowflake.password": "p",
+                "snowflake.database.name": "D",
+                "snowflake.schema.name": "S",
+            }
+        )
+    config = SnowflakeSinkConfig.model_validate(
+        {
+            "snowflake.url.name": "https://myorg-acct.snowflakecomputing.com:443",
+            "snowflake.user.name": "u",
+            "snowflake.private.key": "MIIE...",
+            "snowflake.database.name": "D",
+            "snowflake.schema.name": "S",
+            "snowflake.topic2table.map": "orders:ORDERS_RAW, a.b:AB",
+        }
+    )
+    assert config.account == "myorg-acct"
+    assert config.table("orders") == "ORDERS_RAW"
+    assert config.table("7-x.y") == "_7_x_y"
+    assert "MIIE" not in repr(config)
+    assert {"snowflake.private.key", "snowflake.password", "snowflake.private.key.passphrase"} <= (
+        SnowflakeSinkConfig.secret_keys()
+    )
+    assert ConfigError  # the driver-missing error is a ConfigError (see client.connect)
+
+
+def test_cdc_column_types_come_from_the_record_schema() -> None:
+    """Decimal(p,s) -> NUMBER(p,s), Debezium Date/MicroTimestamp -> DATE/TIMESTAMP_NTZ, bytes -> BINARY."""
+    import datetime as dt
+
+    from headwater.codecs.schema import Schema, Type, debezium, decimal_of, struct
+
+    topic = f"typed_{uuid.uuid4().hex[:8]}"
+    config, task, reported = _task(topic, **{"snowflake.ingestion.mode": "cdc"})
+    row_schema = struct(
+        {
+            "id": Schema(Type.INT32),
+            "price": decimal_of(3, precision=12),
+            "born": debezium.DATE,
+            "seen": debezium.MICRO_TIMESTAMP,
+            "blob": Schema(Type.BYTES, is_optional=True),
+        },
+        optional=True,
+    )
+    value_schema = struct({"before": row_schema, "after": row_schema, "op": Schema(Type.STRING)})
+    row = {"id": 5, "price": Decimal("12.500"), "born": 19_000, "seen": 1_700_000_000_123_456, "blob": b"\x00\xff"}
+    record = SinkRecord(
+        topic, 0, 0, {"id": 5}, {"before": None, "after": row, "op": "c"}, (), 0, value_schema=value_schema
+    )
+    try:
+        task.put([record])
+        task.flush()
+    finally:
+        task.stop()
+    assert not reported
+    _, types = _query(
+        config,
+        "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE FROM INFORMATION_SCHEMA.COLUMNS"
+        f" WHERE TABLE_SCHEMA = CURRENT_SCHEMA() AND TABLE_NAME = '{topic.upper()}'",
+    )
+    kinds = {name: (kind, precision, scale) for name, kind, precision, scale in types}
+    assert kinds["price"] == ("NUMBER", 12, 3)
+    assert kinds["born"][0] == "DATE"
+    assert kinds["seen"][0].startswith("TIMESTAMP")
+    assert kinds["blob"][0] == "BINARY"
+    assert read_cdc(config, topic)[canonical_key({"id": 5})] == {
+        "id": 5,
+        "price": Decimal("12.500"),
+        "born": dt.date(1970, 1, 1) + dt.timedelta(days=19_000),
+        "seen": dt.datetime(2023, 11, 14, 22, 13, 20, 123456),
+        "blob": bytearray(b"\x00\xff"),
+    }
+
+
+_CHILD = """
+import os, signal, sys
+from headwater.conformance.sink_suite import _as_sink_records, change_stream
+from headwater.connectors.api import SinkTaskContext
+from headwater.sinks.snowflake import SnowflakeSinkTask
+from headwater.sinks.snowflake.config import SnowflakeSinkConfig
+import json
+
+config = SnowflakeSinkConfig.model_validate(json.loads(sys.argv[1]))
+topic = sys.argv[2]
+task = SnowflakeSinkTask(config, SinkTaskContext("kill9-" + topic, 0))
+records = _as_sink_records(topic, change_stream(count=300, keys=40))
+real = task.client.execute
+writes = 0
+
+def execute(sql, params=None):
+    global writes
+    if config.snowflake_ingestion_mode == "cdc" and " USING " in sql:
+        writes += 1
+        if writes == 3:  # the batch is loaded, the transaction is open
+            os.kill(os.getpid(), signal.SIGKILL)
+    result = real(sql, params)
+    if config.snowflake_ingestion_mode == "raw" and sql.startswith("INSERT INTO HEADWATER_KAFKA_OFFSETS"):
+        writes += 1
+        if writes == 3:  # rows and offsets written, not committed
+            os.kill(os.getpid(), signal.SIGKILL)
+    return result
+
+task.client.execute = execute
+task.open([(topic, 0)])
+for start in range(0, len(records), 100):
+    task.put(records[start : start + 100])
+    task.flush()
+"""
+
+
+@pytest.mark.parametrize("mode", ["raw", "cdc"])
+def test_kill_9_mid_flush_then_restart_neither_loses_nor_duplicates(mode: str) -> None:
+    """A process killed inside its third batch's transaction; a new task resumes from the
+    stored offsets. fakesnow never rolls back a dead session's transaction (Snowflake
+    aborts it when the session expires), so in cdc mode the kill comes before the batch's
+    first change to the target table: after that, the restarted task's DELETE would
+    conflict with the dead transaction for ever."""
+    import subprocess
+    import sys
+
+    topic = f"kill_{mode}_{uuid.uuid4().hex[:8]}"
+    keys = _config(Path(), topic, **{"snowflake.ingestion.mode": mode, "snowflake.stage.threshold.records": "50"})
+    child = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(keys), topic], capture_output=True, timeout=120)
+    assert child.returncode == -9, child.stderr.decode()[-2000:]
+
+    messages = change_stream(count=300, keys=40)
+    records = _as_sink_records(topic, messages)
+    config = SnowflakeSinkConfig.model_validate(keys)
+    task = SnowflakeSinkTask(config, SinkTaskContext(f"kill9-{topic}", 0))
+    try:
+        stored = task.open([(topic, 0)])[(topic, 0)]
+        assert stored == 200  # two batches committed, the third died before its COMMIT
+        task.put(records[stored:])  # the consumer rewinds to the stored offset
+        task.flush()
+    finally:
+        task.stop()
+    if mode == "raw":
+        assert [m["offset"] for m, _ in _raw_rows(config, topic)] == list(range(len(records)))
+    else:
+        assert _normalise(read_cdc(config, topic)) == _normalise(fold(messages))
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ("OperationalError", "RetriableError"),  # network, login, timeouts
+        ("ServiceUnavailableError", "RetriableError"),
+        ("ProgrammingError", "FatalError"),  # SQL Snowflake refuses
+    ],
+)
+def test_driver_errors_are_named_for_the_remedy(error: str, expected: str) -> None:
+    from snowflake.connector import errors
+
+    from headwater.connectors import errors as headwater_errors
+    from headwater.sinks.snowflake.client import DriverClient
+
+    class Cursor:
+        def execute(self, sql: str, params: t.Any) -> t.Any:
+            raise getattr(errors, error)(msg="boom", errno=1)
+
+    class Connection:
+        def cursor(self) -> Cursor:
+            return Cursor()
+
+    with pytest.raises(getattr(headwater_errors, expected)) as caught:
+        DriverClient(Connection()).execute("INSERT INTO T VALUES (1)")
+    assert isinstance(caught.value.__cause__, errors.Error)
+
+
+def test_a_suspended_warehouse_is_retried() -> None:
+    from snowflake.connector import errors
+
+    from headwater.connectors.errors import RetriableError
+    from headwater.sinks.snowflake.client import DriverClient
+
+    class Cursor:
+        def execute(self, sql: str, params: t.Any) -> t.Any:
+            raise errors.ProgrammingError(msg="No active warehouse selected in the current session", errno=606)
+
+    class Connection:
+        def cursor(self) -> Cursor:
+            return Cursor()
+
+    with pytest.raises(RetriableError):
+        DriverClient(Connection()).execute("COPY INTO T FROM @S")
+
+
+def test_raw_tombstones_can_be_ignored() -> None:
+    topic = f"nulls_{uuid.uuid4().hex[:8]}"
+    config, task, _ = _task(topic, **{"behavior.on.null.values": "ignore"})
+    records = [
+        SinkRecord(topic, 0, 0, "a", {"v": 1}, (), 1),
+        SinkRecord(topic, 0, 1, "a", None, (), 2),
+        SinkRecord(topic, 0, 2, "b", {"v": 2}, (), 3),
+    ]
+    try:
+        task.put(records)
+        task.flush()
+        assert task.pre_commit({(topic, 0): 3}) == {(topic, 0): 3}
+    finally:
+        task.stop()
+    assert [(m["offset"], c) for m, c in _raw_rows(config, topic)] == [(0, {"v": 1}), (2, {"v": 2})]
