@@ -1,0 +1,283 @@
+"""The ``aws-lambda`` sink against a local Lambda endpoint whose handler runs inside AWS's
+own runtime client (``awslambdaric``), and a real broker for the runtime tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+import typing as t
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from headwater.codecs.envelope import fold
+from headwater.conformance.lambda_endpoint import LambdaEndpoint
+from headwater.conformance.standard import SinkHarness, get_sink_test_class
+from headwater.connectors.api import SinkRecord, SinkTaskContext
+from headwater.connectors.config import PluginConfig
+from headwater.sinks.aws_lambda import LambdaSinkConnector, LambdaSinkTask
+from headwater.sinks.aws_lambda.config import LambdaSinkConfig
+
+pytest.importorskip("awslambdaric")
+
+HANDLERS = Path(__file__).parent / "lambda_handlers"
+PORT = 21210  # the Invoke API; the runtime API of function N listens on PORT + N
+
+
+class _Shared:
+    endpoint: LambdaEndpoint | None = None
+    store: Path | None = None
+
+
+def endpoint(tmp_root: Path | None = None) -> tuple[LambdaEndpoint, Path]:
+    """The module's endpoint with the ``recorder`` function, started on first use."""
+    if _Shared.endpoint is None:
+        store = Path(tmp_root or Path("/tmp")) / f"lambda-store-{uuid.uuid4().hex[:8]}"
+        store.mkdir(parents=True)
+        ep = LambdaEndpoint(PORT)
+        ep.add_function(
+            "recorder",
+            HANDLERS,
+            "recorder.handle",
+            runtime_port=PORT + 1,
+            concurrency=3,
+            timeout_s=20,
+            env={"HEADWATER_LAMBDA_STORE": str(store)},
+        )
+        _Shared.endpoint, _Shared.store = ep, store
+    assert _Shared.store is not None
+    return _Shared.endpoint, _Shared.store
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _lambda_endpoint(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[None]:
+    endpoint(tmp_path_factory.mktemp("lambda"))
+    yield
+    if _Shared.endpoint is not None:
+        _Shared.endpoint.close()
+        _Shared.endpoint = None
+
+
+def sink_config(**overrides: str) -> dict[str, str]:
+    ep, _ = endpoint()
+    return {
+        "aws.lambda.function.name": "recorder",
+        "aws.lambda.endpoint.url": ep.url,
+        "aws.access.key.id": "test",
+        "aws.secret.access.key": "test",
+        "aws.lambda.batch.size": "40",
+        "aws.lambda.max.concurrency": "3",
+        "aws.lambda.retry.backoff.ms": "50",
+        **overrides,
+    }
+
+
+def stored_lines(topic: str) -> list[dict[str, t.Any]]:
+    _, store = endpoint()
+    path = store / f"{topic}.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line, parse_float=Decimal) for line in path.read_text().splitlines()]
+
+
+def stored_events(topic: str) -> list[dict[str, t.Any]]:
+    _, store = endpoint()
+    path = store / f"{topic}.events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _state(_config: PluginConfig, topic: str) -> dict[str, t.Any]:
+    return fold((line["key"], line["value"]) for line in stored_lines(topic))
+
+
+TestLambdaSink = get_sink_test_class(
+    SinkHarness(
+        connector_class=LambdaSinkConnector,
+        make_config=lambda _tmp, _name: sink_config(),
+        read_state=_state,
+        count_writes=lambda _config, topic: len(stored_lines(topic)),
+        # JSON cannot hold a complex number: the one value no payload can carry.
+        bad_value={"op": "c", "after": {"id": -1, "value": complex(1, 2)}},
+    )
+)
+
+
+def _task(
+    reported: list[tuple[SinkRecord, BaseException]] | None = None, **overrides: str
+) -> tuple[LambdaSinkTask, LambdaSinkConfig]:
+    config = LambdaSinkConfig.model_validate(sink_config(**overrides))
+    sink = reported if reported is not None else []
+    context = SinkTaskContext("lambda-test", 0, report=lambda r, e: sink.append((r, e)))
+    return LambdaSinkTask(config, context), config
+
+
+def _records(topic: str, count: int, partition: int = 0, start: int = 0) -> list[SinkRecord]:
+    return [
+        SinkRecord(topic, partition, start + i, {"id": i}, {"id": i, "n": start + i}, (), 1_700_000_000_000 + i)
+        for i in range(count)
+    ]
+
+
+def test_esm_event_shape_is_exactly_the_mappings() -> None:
+    topic = f"esm_{uuid.uuid4().hex[:8]}"
+    task, _ = _task(**{"aws.lambda.bootstrap.servers": "b-1:9092,b-2:9092"})
+    record = SinkRecord(topic, 2, 15, b'{"id":1}', b'{"hello":"world"}', (("trace", b"ab"),), 1545084650987)
+    tombstone = SinkRecord(topic, 2, 16, b'{"id":1}', None, (), 1545084650988)
+    try:
+        task.put([record, tombstone])
+        task.flush()
+    finally:
+        task.stop()
+    [event] = stored_events(topic)
+    assert event == {
+        "eventSource": "SelfManagedKafka",
+        "bootstrapServers": "b-1:9092,b-2:9092",
+        "records": {
+            f"{topic}-2": [
+                {
+                    "topic": topic,
+                    "partition": 2,
+                    "offset": 15,
+                    "timestamp": 1545084650987,
+                    "timestampType": "CREATE_TIME",
+                    "key": base64.b64encode(b'{"id":1}').decode(),
+                    "value": base64.b64encode(b'{"hello":"world"}').decode(),
+                    "headers": [{"trace": [97, 98]}],
+                },
+                {
+                    "topic": topic,
+                    "partition": 2,
+                    "offset": 16,
+                    "timestamp": 1545084650988,
+                    "timestampType": "CREATE_TIME",
+                    "key": base64.b64encode(b'{"id":1}').decode(),
+                    "headers": [],
+                },
+            ]
+        },
+    }
+
+
+def test_batches_are_cut_by_serialized_bytes() -> None:
+    topic = f"bytes_{uuid.uuid4().hex[:8]}"
+    limit = 2000
+    task, _ = _task(**{"aws.lambda.batch.size": "1000", "aws.lambda.batch.max.bytes": str(limit)})
+    records = _records(topic, 120)
+    ep, _ = endpoint()
+    before = len(ep.invocations("recorder"))
+    try:
+        task.put(records)
+        task.flush()
+    finally:
+        task.stop()
+    sizes = [len(i.payload) for i in ep.invocations("recorder")[before:] if topic.encode() in i.payload]
+    assert len(sizes) > 1, "120 records of ~150 bytes cannot fit one 2000-byte payload"
+    assert max(sizes) <= limit
+    assert min(sizes[:-1]) > limit - 250, "a batch was cut well before the byte limit"
+    assert [line["meta"]["offset"] for line in stored_lines(topic)] == list(range(120))
+
+
+def test_a_record_over_the_byte_limit_is_reported_not_invoked() -> None:
+    topic = f"big_{uuid.uuid4().hex[:8]}"
+    reported: list[tuple[SinkRecord, BaseException]] = []
+    task, _ = _task(reported, **{"aws.lambda.batch.max.bytes": "1000"})
+    big = SinkRecord(topic, 0, 1, {"id": 1}, {"blob": "x" * 2000}, (), 0)
+    try:
+        task.put([*_records(topic, 1), big, *_records(topic, 1, start=2)])
+        task.flush()
+    finally:
+        task.stop()
+    assert [r.offset for r, _ in reported] == [1]
+    assert "over the 1000-byte limit" in str(reported[0][1])
+    assert [line["meta"]["offset"] for line in stored_lines(topic)] == [0, 2]
+
+
+def test_a_function_error_is_never_success_and_bisection_isolates_the_poison() -> None:
+    topic = f"poison_{uuid.uuid4().hex[:8]}"
+    reported: list[tuple[SinkRecord, BaseException]] = []
+    task, _ = _task(reported, **{"aws.lambda.batch.size": "64"})
+    records = _records(topic, 64)
+    records[37] = SinkRecord(topic, 0, 37, {"id": 37}, {"id": 37, "poison": True}, (), 0)
+    try:
+        task.put(records)
+        task.flush()
+        committable = task.pre_commit({(topic, 0): 64})
+    finally:
+        task.stop()
+    assert [r.offset for r, _ in reported] == [37]
+    error = str(reported[0][1])
+    assert "Unhandled" in error and "poison record at" in error and "ValueError" in error
+    offsets = [line["meta"]["offset"] for line in stored_lines(topic)]
+    assert offsets == [o for o in range(64) if o != 37], "every other record once, in order"
+    assert committable == {(topic, 0): 64}
+
+
+def test_a_function_error_with_behavior_ignore_skips_the_record() -> None:
+    topic = f"ignore_{uuid.uuid4().hex[:8]}"
+    reported: list[tuple[SinkRecord, BaseException]] = []
+    task, _ = _task(reported, **{"behavior.on.error": "ignore"})
+    records = _records(topic, 4)
+    records[1] = SinkRecord(topic, 0, 1, {"id": 1}, {"poison": True}, (), 0)
+    try:
+        task.put(records)
+        task.flush()
+    finally:
+        task.stop()
+    assert not reported
+    assert [line["meta"]["offset"] for line in stored_lines(topic)] == [0, 2, 3]
+
+
+def test_throttling_holds_only_the_throttled_partition() -> None:
+    topic = f"throttle_{uuid.uuid4().hex[:8]}"
+    ep, _ = endpoint()
+    marker = f'"{topic}-0"'.encode()
+    ep.throttle("recorder", 3, retry_after_seconds=0.6, match=lambda body: marker in body)
+    task, _ = _task(**{"aws.lambda.batch.size": "10"})
+    records = [r for p in range(3) for r in _records(topic, 30, partition=p)]
+    try:
+        task.put(records)
+        # While partition 0 waits out its throttles, nothing of it is committable.
+        committable = task.pre_commit({(topic, 0): 30})
+        task.flush()
+    finally:
+        task.stop()
+    assert committable == {(topic, 0): 0}
+    lines = stored_lines(topic)
+    by_partition = {p: [line["meta"] for line in lines if line["meta"]["partition"] == p] for p in range(3)}
+    for p in range(3):
+        assert [m["offset"] for m in by_partition[p]] == list(range(30)), f"partition {p}: lost, twice or reordered"
+    first_of_0 = by_partition[0][0]["at"]
+    last_of_others = max(m["at"] for p in (1, 2) for m in by_partition[p])
+    assert last_of_others < first_of_0, "partitions 1 and 2 should be done while partition 0 is throttled"
+
+
+def test_an_unknown_function_fails_the_task_naming_it() -> None:
+    task, _ = _task(**{"aws.lambda.function.name": "no-such-function"})
+    try:
+        task.put(_records("unknown", 1))
+        with pytest.raises(Exception, match="no-such-function"):
+            task.flush()
+    finally:
+        task.stop()
+
+
+def test_async_invocations_are_accepted_and_run() -> None:
+    topic = f"async_{uuid.uuid4().hex[:8]}"
+    task, _ = _task(**{"aws.lambda.invocation.type": "async"})
+    try:
+        task.put(_records(topic, 10))
+        task.flush()
+    finally:
+        task.stop()
+    from headwater.conformance.runtime import wait_for
+
+    wait_for(lambda: len(stored_lines(topic)) == 10, timeout=10, what="the async invocations to run")
+
+
+def test_credentials_are_secret_and_come_in_pairs() -> None:
+    config = LambdaSinkConfig.model_validate(sink_config(**{"aws.secret.access.key": "s3cr3t"}))
+    assert "s3cr3t" not in repr(config)
+    with pytest.raises(ValueError, match=r"aws\.access\.key\.id and aws\.secret\.access\.key"):
+        LambdaSinkConfig.model_validate({"aws.lambda.function.name": "f", "aws.access.key.id": "only-one"})
