@@ -281,3 +281,90 @@ def test_credentials_are_secret_and_come_in_pairs() -> None:
     assert "s3cr3t" not in repr(config)
     with pytest.raises(ValueError, match=r"aws\.access\.key\.id and aws\.secret\.access\.key"):
         LambdaSinkConfig.model_validate({"aws.lambda.function.name": "f", "aws.access.key.id": "only-one"})
+
+
+@pytest.mark.kafka
+def test_through_the_runtime_poison_to_dlq_throttle_storm_and_response_topic(
+    tmp_path: Path, kafka_bootstrap_servers: str
+) -> None:
+    """Three partitions through the real worker: a throttle storm on partition 0 loses
+    nothing, a poison record in partition 1 lands in the dead-letter topic with the
+    function's error (never counted as delivered), every result reaches the response
+    topic keyed by its input offsets, and the group commits everything."""
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka import TopicPartition as KafkaPartition
+
+    from headwater.conformance.kafka import consume_all, create_topic
+    from headwater.conformance.runtime import in_process_worker, wait_for
+
+    topic = f"lambda_rt_{uuid.uuid4().hex[:8]}"
+    dlq, responses = f"{topic}-dlq", f"{topic}-responses"
+    create_topic(kafka_bootstrap_servers, topic, partitions=3)
+    ep, _ = endpoint()
+    marker = f'"{topic}-0"'.encode()
+    ep.throttle("recorder", 8, retry_after_seconds=0.2, match=lambda body: marker in body)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap_servers})
+    per_partition = 60
+    for p in range(3):
+        for i in range(per_partition):
+            value: dict[str, t.Any] = {"id": i, "p": p}
+            if p == 1 and i == 41:
+                value["poison"] = True
+            producer.produce(topic, key=json.dumps({"id": i}).encode(), value=json.dumps(value).encode(), partition=p)
+    assert producer.flush(30) == 0
+    worker = in_process_worker(
+        kafka_bootstrap_servers,
+        tmp_path,
+        [
+            {
+                "name": "lambda-rt",
+                "config": {
+                    "connector.class": "aws-lambda",
+                    "topics": topic,
+                    "errors.tolerance": "all",
+                    "errors.deadletterqueue.topic.name": dlq,
+                    "key.converter.schemas.enable": "false",
+                    "value.converter.schemas.enable": "false",
+                    **sink_config(**{"aws.lambda.batch.size": "16", "aws.lambda.response.topic": responses}),
+                },
+            }
+        ],
+    )
+    worker.start()
+    try:
+        wait_for(
+            lambda: len(stored_lines(topic)) >= 3 * per_partition - 1, timeout=60, what="every record", worker=worker
+        )
+        consumer = Consumer({"bootstrap.servers": kafka_bootstrap_servers, "group.id": "connect-lambda-rt"})
+
+        def committed() -> list[int]:
+            found = consumer.committed([KafkaPartition(topic, p) for p in range(3)], timeout=10)
+            return [tp.offset for tp in found]
+
+        try:
+            wait_for(lambda: committed() == [per_partition] * 3, timeout=30, what="the commit", worker=worker)
+        finally:
+            consumer.close()
+    finally:
+        assert worker.stop(30)
+    lines = stored_lines(topic)
+    for p in range(3):
+        offsets = [line["meta"]["offset"] for line in lines if line["meta"]["partition"] == p]
+        expected = [o for o in range(per_partition) if (p, o) != (1, 41)]
+        assert offsets == expected, f"partition {p}: lost, twice or reordered"
+    assert ep.functions["recorder"].throttles[-1].times == 0, "the throttle storm was not used up"
+    dead = consume_all(kafka_bootstrap_servers, dlq, min_messages=1)
+    assert len(dead) == 1
+    headers = dict(dead[0].headers() or [])
+    assert json.loads(dead[0].value()) == {"id": 41, "p": 1, "poison": True}
+    assert headers["__connect.errors.partition"] == b"1"
+    assert headers["__connect.errors.offset"] == b"41"
+    assert b"poison record at" in headers["__connect.errors.exception.message"]
+    results = consume_all(kafka_bootstrap_servers, responses, min_messages=1)
+    covered = {
+        (key["partition"], o)
+        for key in (json.loads(m.key()) for m in results)
+        for o in range(key["first_offset"], key["last_offset"] + 1)
+    }
+    assert covered == {(p, o) for p in range(3) for o in range(per_partition) if (p, o) != (1, 41)}
+    assert all(json.loads(m.value())["processed"] >= 1 for m in results)
