@@ -83,6 +83,7 @@ class _Throttle:
     retry_after_seconds: float
     match: t.Callable[[bytes], bool] | None
     reason: str
+    status: int = 429
 
 
 @dataclass
@@ -99,8 +100,8 @@ class LambdaFunction:
     pending: queue.Queue[Invocation] = field(default_factory=queue.Queue)
     running: dict[str, Invocation] = field(default_factory=dict)
     history: list[Invocation] = field(default_factory=list)
-    throttles: list[_Throttle] = field(default_factory=list)
-    throttled: int = 0
+    injected: list[_Throttle] = field(default_factory=list)
+    faults: int = 0
     polling: int = 0
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     init_errors: list[bytes] = field(default_factory=list)
@@ -187,7 +188,10 @@ class _InvokeHandler(_Handler):
         if invocation_type == "DryRun":
             self._send(204)
             return
-        throttle = endpoint._take_throttle(function, body)
+        throttle = endpoint._take_fault(function, body)
+        if throttle is not None and throttle.status != 429:
+            self._error(throttle.status, throttle.reason, "injected service failure")
+            return
         if throttle is not None:
             seconds = throttle.retry_after_seconds
             self._error(
@@ -289,7 +293,7 @@ class _RuntimeHandler(_Handler):
 class LambdaEndpoint:
     """The Invoke API on ``port`` plus one Runtime API per function; see the module doc.
 
-    Thread-safe: tests add throttles from their own thread while invocations run.
+    Thread-safe: tests inject faults from their own thread while invocations run.
     """
 
     def __init__(
@@ -375,7 +379,21 @@ class LambdaEndpoint:
         """Answer the next ``times`` invocations of ``name`` (whose payload ``match``es, if
         given) with 429 and ``retryAfterSeconds``."""
         with self.functions[name].lock:
-            self.functions[name].throttles.append(_Throttle(times, retry_after_seconds, match, reason))
+            self.functions[name].injected.append(_Throttle(times, retry_after_seconds, match, reason))
+
+    def fail(
+        self,
+        name: str,
+        times: int = 1,
+        *,
+        status: int = 500,
+        error_type: str = "ServiceException",
+        match: t.Callable[[bytes], bool] | None = None,
+    ) -> None:
+        """Answer the next ``times`` invocations of ``name`` (matching ``match``) with a
+        service error, e.g. 500 ``ServiceException`` or 502 ``ResourceNotReadyException``."""
+        with self.functions[name].lock:
+            self.functions[name].injected.append(_Throttle(times, 0.0, match, error_type, status))
 
     def invocations(self, name: str) -> list[Invocation]:
         """Every invocation of ``name`` that reached the handler, in arrival order."""
@@ -451,12 +469,12 @@ class LambdaEndpoint:
         function.pending.put(invocation)
         return invocation
 
-    def _take_throttle(self, function: LambdaFunction, body: bytes) -> _Throttle | None:
+    def _take_fault(self, function: LambdaFunction, body: bytes) -> _Throttle | None:
         with function.lock:
-            for throttle in function.throttles:
+            for throttle in function.injected:
                 if throttle.times > 0 and (throttle.match is None or throttle.match(body)):
                     throttle.times -= 1
-                    function.throttled += 1
+                    function.faults += 1
                     return throttle
         return None
 

@@ -352,7 +352,7 @@ def test_through_the_runtime_poison_to_dlq_throttle_storm_and_response_topic(
         offsets = [line["meta"]["offset"] for line in lines if line["meta"]["partition"] == p]
         expected = [o for o in range(per_partition) if (p, o) != (1, 41)]
         assert offsets == expected, f"partition {p}: lost, twice or reordered"
-    assert ep.functions["recorder"].throttles[-1].times == 0, "the throttle storm was not used up"
+    assert ep.functions["recorder"].injected[-1].times == 0, "the throttle storm was not used up"
     dead = consume_all(kafka_bootstrap_servers, dlq, min_messages=1)
     assert len(dead) == 1
     headers = dict(dead[0].headers() or [])
@@ -368,3 +368,35 @@ def test_through_the_runtime_poison_to_dlq_throttle_storm_and_response_topic(
     }
     assert covered == {(p, o) for p in range(3) for o in range(per_partition) if (p, o) != (1, 41)}
     assert all(json.loads(m.value())["processed"] >= 1 for m in results)
+
+
+def test_service_errors_are_retried_with_backoff_and_nothing_is_lost() -> None:
+    topic = f"fivexx_{uuid.uuid4().hex[:8]}"
+    ep, _ = endpoint()
+    marker = f'"{topic}-0"'.encode()
+    ep.fail("recorder", 2, status=500, error_type="ServiceException", match=lambda body: marker in body)
+    ep.fail("recorder", 1, status=502, error_type="ResourceNotReadyException", match=lambda body: marker in body)
+    task, _ = _task(**{"aws.lambda.batch.size": "10"})
+    try:
+        task.put(_records(topic, 25))
+        task.flush()
+    finally:
+        task.stop()
+    assert [line["meta"]["offset"] for line in stored_lines(topic)] == list(range(25))
+
+
+def test_service_errors_beyond_the_retries_fail_the_task_not_the_records() -> None:
+    topic = f"fivexx_{uuid.uuid4().hex[:8]}"
+    ep, _ = endpoint()
+    marker = f'"{topic}-0"'.encode()
+    ep.fail("recorder", 3, status=500, match=lambda body: marker in body)
+    reported: list[tuple[SinkRecord, BaseException]] = []
+    task, _ = _task(reported, **{"aws.lambda.retries.max": "2"})
+    try:
+        task.put(_records(topic, 5))
+        with pytest.raises(Exception, match="ServiceException"):
+            task.flush()
+    finally:
+        task.stop()
+    assert not reported, "a service failure is not the record's fault"
+    assert stored_lines(topic) == []
