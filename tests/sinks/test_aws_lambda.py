@@ -400,3 +400,111 @@ def test_service_errors_beyond_the_retries_fail_the_task_not_the_records() -> No
         task.stop()
     assert not reported, "a service failure is not the record's fault"
     assert stored_lines(topic) == []
+
+
+def slow_function() -> str:
+    """A second function on the module's endpoint: the recorder, 30 ms per invocation."""
+    ep, store = endpoint()
+    if "slow-recorder" not in ep.functions:
+        ep.add_function(
+            "slow-recorder",
+            HANDLERS,
+            "recorder.handle",
+            runtime_port=PORT + 2,
+            concurrency=3,
+            env={"HEADWATER_LAMBDA_STORE": str(store), "HEADWATER_LAMBDA_DELAY_S": "0.03"},
+        )
+    return "slow-recorder"
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_kill_9_mid_stream_then_restart_loses_nothing(tmp_path: Path, kafka_bootstrap_servers: str) -> None:
+    """A worker process killed with SIGKILL while invocations run, then started again:
+    every record reaches the handler at least once, and the handler's store, folded by key
+    (last offset wins), equals the folded stream."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from confluent_kafka import Producer
+
+    from headwater.conformance.kafka import create_topic
+
+    topic = f"lambda_crash_{uuid.uuid4().hex[:8]}"
+    create_topic(kafka_bootstrap_servers, topic, partitions=3)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap_servers})
+    expected: dict[int, dict[str, int]] = {}
+    for i in range(1500):
+        key, value = {"id": i % 200}, {"id": i % 200, "version": i}
+        producer.produce(topic, key=json.dumps(key).encode(), value=json.dumps(value).encode())
+        expected[i % 200] = value
+    assert producer.flush(30) == 0
+    (tmp_path / "worker.json").write_text(
+        json.dumps(
+            {
+                "bootstrap.servers": kafka_bootstrap_servers,
+                "offset.storage.file.filename": str(tmp_path / "offsets.json"),
+                "offset.flush.interval.ms": "300",
+                "rest.port": "21290",
+            }
+        )
+    )
+    config = {
+        "connector.class": "aws-lambda",
+        "topics": topic,
+        "key.converter.schemas.enable": "false",
+        "value.converter.schemas.enable": "false",
+        # The killed member leaves the group only when its session times out.
+        "consumer.override.session.timeout.ms": "6000",
+        **sink_config(**{"aws.lambda.function.name": slow_function(), "aws.lambda.batch.size": "10"}),
+    }
+    (tmp_path / "sink.json").write_text(json.dumps({"name": "lambda-crash", "config": config}))
+    command = [
+        str(Path(sys.executable).parent / "headwater"),
+        "standalone",
+        str(tmp_path / "worker.json"),
+        str(tmp_path / "sink.json"),
+    ]
+    log = (tmp_path / "worker.log").open("ab")
+
+    def seen() -> list[dict[str, t.Any]]:
+        return stored_lines(topic)
+
+    def wait(condition: t.Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.05)
+
+    first = subprocess.Popen(command, stdout=log, stderr=log)
+    try:
+        wait(lambda: len(seen()) >= 500, 60, "a third of the records")
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+    at_kill = len(seen())
+    assert at_kill < 1500, "the stream finished before the kill: nothing was tested"
+    second = subprocess.Popen(command, stdout=log, stderr=log)
+    try:
+
+        def complete() -> bool:
+            lines = seen()
+            return len({(line["meta"]["partition"], line["meta"]["offset"]) for line in lines}) == 1500
+
+        wait(complete, 90, "every record after the restart")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(30)
+    lines = seen()
+    latest: dict[int, tuple[tuple[int, int], dict[str, int]]] = {}
+    for line in lines:
+        where = (line["meta"]["partition"], line["meta"]["offset"])
+        key = line["key"]["id"]
+        if key not in latest or latest[key][0] < where:
+            latest[key] = (where, line["value"])
+    assert {k: v for k, (_, v) in latest.items()} == expected
+    assert len(lines) >= 1500, "every record at least once"
+    print(f"kill -9 after {at_kill} records; {len(lines) - 1500} delivered twice")

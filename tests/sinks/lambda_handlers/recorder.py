@@ -13,6 +13,7 @@ import os
 import time
 
 STORE = os.environ["HEADWATER_LAMBDA_STORE"]
+DELAY_S = float(os.environ.get("HEADWATER_LAMBDA_DELAY_S", "0"))
 
 
 def _append(path, text):
@@ -23,6 +24,7 @@ def _append(path, text):
 
 
 def handle(event, context):
+    time.sleep(DELAY_S)
     lines = {}
     for key, records in event["records"].items():
         for record in records:
