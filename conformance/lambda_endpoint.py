@@ -103,6 +103,8 @@ class LambdaFunction:
     injected: list[_Throttle] = field(default_factory=list)
     faults: int = 0
     polling: int = 0
+    generation: int = 0
+    """Bumped when the runtime clients are restarted: polls of the old ones hand work back."""
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     init_errors: list[bytes] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
@@ -235,15 +237,22 @@ class _RuntimeHandler(_Handler):
             return
         with function.lock:
             function.polling += 1
+            generation = function.generation
         try:
             while True:
                 try:
                     invocation = function.pending.get(timeout=0.5)
-                    break
                 except queue.Empty:
-                    if endpoint.closed:
-                        self._send(500)
-                        return
+                    invocation = None
+                if generation != function.generation:  # this poll's runtime client was killed
+                    if invocation is not None:
+                        function.pending.put(invocation)
+                    return
+                if invocation is not None:
+                    break
+                if endpoint.closed:
+                    self._send(500)
+                    return
         finally:
             with function.lock:
                 function.polling -= 1
@@ -479,31 +488,35 @@ class LambdaEndpoint:
         return None
 
     def _watch(self) -> None:
-        """Time out handlers that run too long: kill their runtime client and start another."""
+        """Time out handlers that run too long: kill the runtime clients and start new ones."""
         while not self.closed:
             time.sleep(0.1)
             now = time.monotonic()
             for function in list(self.functions.values()):
                 with function.lock:
-                    late = [i for i in function.running.values() if i.deadline < now]
-                    for invocation in late:
-                        del function.running[invocation.request_id]
-                for invocation in late:
-                    elapsed = now - (invocation.started or now)
+                    if not any(i.deadline < now for i in function.running.values()):
+                        continue
+                    # Which process runs which invocation is unknown to the Runtime API:
+                    # restart them all; what the others ran fails as on a runtime exit.
+                    running = list(function.running.values())
+                    function.running.clear()
+                    function.generation += 1
+                for number, process in enumerate(function.processes):
+                    process.kill()
+                    process.wait()
+                    if not self.closed:
+                        function.processes[number] = self._spawn(function)
+                for invocation in running:
+                    if invocation.deadline < now:
+                        elapsed = now - (invocation.started or now)
+                        kind, message = "Sandbox.Timedout", f"Task timed out after {elapsed:.2f} seconds"
+                    else:
+                        kind, message = "Runtime.ExitError", "Runtime exited with error: signal: killed"
                     invocation.error = json.dumps(
-                        {
-                            "errorType": "Sandbox.Timedout",
-                            "errorMessage": f"{invocation.request_id} Task timed out after {elapsed:.2f} seconds",
-                        }
+                        {"errorType": kind, "errorMessage": f"RequestId: {invocation.request_id} Error: {message}"}
                     ).encode()
-                    invocation.error_type = "Sandbox.Timedout"
+                    invocation.error_type = kind
                     invocation.done.set()
-                if late and not self.closed:
-                    # Which process ran it is unknown to the Runtime API: restart every busy one.
-                    for i, process in enumerate(function.processes):
-                        process.kill()
-                        process.wait()
-                        function.processes[i] = self._spawn(function)
 
 
 def main(argv: t.Sequence[str] | None = None) -> None:

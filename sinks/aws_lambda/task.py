@@ -5,7 +5,8 @@ thread; invocations run on a pool of ``aws.lambda.max.concurrency`` threads, at 
 batch of each partition at a time, so each partition's records reach the function in
 offset order. ``put`` only encodes and queues; the workers call ``context.report`` (a
 record the function keeps failing on), ``context.emit`` (results to the response topic)
-and ``context.request_commit`` (a batch finished). ``pre_commit`` returns, per partition,
+and ``context.request_commit`` (a paused partition drained, so that ``pre_commit``
+resumes it soon). ``pre_commit`` returns, per partition,
 the offset of the first record not yet delivered, so a crash re-delivers (at least once)
 and never skips a record.
 
@@ -237,7 +238,9 @@ class LambdaSinkTask(SinkTask[LambdaSinkConfig]):
                     self._records.inc(len(current))
                 with self._lock:
                     part.inflight_from = todo[0][0].record.offset if todo else None
-            self.context.request_commit()
+            if part.paused and len(part.pending) <= self._high_water // 2:
+                # Resuming happens on the task thread: have it come soon.
+                self.context.request_commit()
         except _Stopping:
             return
         except BaseException as exc:
