@@ -508,3 +508,33 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(tmp_path: Path, kafka_boot
     assert {k: v for k, (_, v) in latest.items()} == expected
     assert len(lines) >= 1500, "every record at least once"
     print(f"kill -9 after {at_kill} records; {len(lines) - 1500} delivered twice")
+
+
+class _PauseRecorder(SinkTaskContext):
+    def __init__(self) -> None:
+        super().__init__("lambda-test", 0)
+        self.calls: list[tuple[str, list[tuple[str, int]]]] = []
+
+    def pause(self, partitions: t.Iterable[tuple[str, int]]) -> None:
+        self.calls.append(("pause", sorted(partitions)))
+
+    def resume(self, partitions: t.Iterable[tuple[str, int]]) -> None:
+        self.calls.append(("resume", sorted(partitions)))
+
+
+def test_a_throttled_partitions_backlog_pauses_only_it_until_it_drains() -> None:
+    topic = f"backlog_{uuid.uuid4().hex[:8]}"
+    ep, _ = endpoint()
+    marker = f'"{topic}-0"'.encode()
+    ep.throttle("recorder", 1, retry_after_seconds=0.5, match=lambda body: marker in body)
+    config = LambdaSinkConfig.model_validate(sink_config(**{"aws.lambda.batch.size": "100"}))
+    context = _PauseRecorder()
+    task = LambdaSinkTask(config, context)
+    try:
+        task.put(_records(topic, 1200, partition=0) + _records(topic, 50, partition=1))
+        assert context.calls == [("pause", [(topic, 0)])], "over the high-water mark: pause partition 0 only"
+        task.flush()
+    finally:
+        task.stop()
+    assert context.calls == [("pause", [(topic, 0)]), ("resume", [(topic, 0)])]
+    assert len(stored_lines(topic)) == 1250
