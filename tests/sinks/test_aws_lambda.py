@@ -538,3 +538,23 @@ def test_a_throttled_partitions_backlog_pauses_only_it_until_it_drains() -> None
         task.stop()
     assert context.calls == [("pause", [(topic, 0)]), ("resume", [(topic, 0)])]
     assert len(stored_lines(topic)) == 1250
+
+
+@pytest.mark.parametrize("payload_format", ["records", "single"])
+def test_records_and_single_formats_carry_the_decoded_values(payload_format: str) -> None:
+    topic = f"fmt_{uuid.uuid4().hex[:8]}"
+    ep, _ = endpoint()
+    before = len(ep.invocations("recorder"))
+    task, _ = _task(**{"aws.lambda.payload.format": payload_format, "aws.lambda.batch.size": "4"})
+    records = _records(topic, 10)
+    try:
+        task.put(records)
+        task.flush()
+    finally:
+        task.stop()
+    payloads = [json.loads(i.payload) for i in ep.invocations("recorder")[before:] if i.error is None]
+    expected = [r.value for r in records]
+    if payload_format == "records":
+        assert payloads == [expected[0:4], expected[4:8], expected[8:10]]
+    else:
+        assert payloads == expected, "one invocation per record, its value as the payload"

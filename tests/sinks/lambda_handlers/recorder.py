@@ -2,7 +2,8 @@
 
 For each record it appends one line to ``$HEADWATER_LAMBDA_STORE/<topic>.jsonl`` with the
 key and value bytes spliced in as they came (so decimals stay exact), and it appends the
-raw event to ``<topic>.events.jsonl``. A value with ``"poison": true`` fails the whole
+raw event to ``<topic>.events.jsonl``; any other payload (the ``records`` and ``single``
+formats) is appended to ``other-formats.jsonl``. A value with ``"poison": true`` fails the whole
 invocation before anything is written, as a function with a transaction would.
 """
 
@@ -25,6 +26,9 @@ def _append(path, text):
 
 def handle(event, context):
     time.sleep(DELAY_S)
+    if not (isinstance(event, dict) and "records" in event):  # the records and single formats
+        _append(os.path.join(STORE, "other-formats.jsonl"), json.dumps(event) + "\n")
+        return {"processed": len(event) if isinstance(event, list) else 1}
     lines = {}
     for key, records in event["records"].items():
         for record in records:
