@@ -68,6 +68,8 @@ class _Partition:
     """Offset of the first record of the in-flight work not yet delivered."""
     closed: bool = False
     paused: bool = False
+    start: int | None = None
+    """Offset of the first record this task got for the partition: nothing below is ours to commit."""
 
     def first_open(self) -> int | None:
         if self.busy and self.inflight_from is not None:
@@ -106,8 +108,17 @@ class LambdaSinkTask(SinkTask[LambdaSinkConfig]):
     # task thread
 
     def put(self, records: t.Sequence[SinkRecord]) -> None:
-        """Encode and queue ``records``; start a batch on every idle partition."""
+        """Encode and queue ``records``; start a batch on every idle partition.
+
+        Works in chunks, so the first invocations start while later records are encoded.
+        """
         self._raise_failure()
+        chunk = max(self.max_records, 500)
+        for start in range(0, len(records), chunk):
+            self._enqueue(records[start : start + chunk])
+        self._resume_drained()
+
+    def _enqueue(self, records: t.Sequence[SinkRecord]) -> None:
         items: dict[TopicPartition, list[_Item]] = {}
         for record in records:
             tp = (record.topic, record.partition)
@@ -127,7 +138,7 @@ class LambdaSinkTask(SinkTask[LambdaSinkConfig]):
             for tp, queued in items.items():
                 part = self._parts.get(tp)
                 if part is None or part.closed:
-                    part = self._parts[tp] = _Partition(tp)
+                    part = self._parts[tp] = _Partition(tp, start=queued[0].record.offset)
                 part.pending.extend(queued)
                 if len(part.pending) > self._high_water and not part.paused:
                     part.paused = True
@@ -135,7 +146,6 @@ class LambdaSinkTask(SinkTask[LambdaSinkConfig]):
                 self._dispatch(part)
         if to_pause:
             self.context.pause(to_pause)
-        self._resume_drained()
 
     def flush(self) -> None:
         """Deliver everything queued; returns when every partition is idle.
@@ -152,7 +162,8 @@ class LambdaSinkTask(SinkTask[LambdaSinkConfig]):
         self._resume_drained()
 
     def pre_commit(self, offsets: t.Mapping[TopicPartition, int]) -> t.Mapping[TopicPartition, int]:
-        """``offsets`` held back to the first record not yet delivered, per partition."""
+        """``offsets`` held back to the first record not yet delivered, per partition; a
+        partition with nothing delivered since this task got it is left out."""
         self._raise_failure()
         self._resume_drained()
         safe: dict[TopicPartition, int] = {}
@@ -160,7 +171,10 @@ class LambdaSinkTask(SinkTask[LambdaSinkConfig]):
             for tp, offset in offsets.items():
                 part = self._parts.get(tp)
                 first = part.first_open() if part is not None else None
-                safe[tp] = offset if first is None else min(offset, first)
+                committable = offset if first is None else min(offset, first)
+                if part is not None and part.start is not None and committable <= part.start:
+                    continue
+                safe[tp] = committable
         return safe
 
     def close(self, partitions: t.Sequence[TopicPartition], *, lost: bool) -> None:
