@@ -240,7 +240,7 @@ class LambdaSinkTask(SinkTask[LambdaSinkConfig]):
                 current = todo.popleft()
                 if part.closed:
                     return
-                failure = self._invoke(part.tp, current)
+                failure = self._invoke(part, current)
                 if failure is not None and len(current) > 1:
                     half = len(current) // 2
                     todo.appendleft(current[half:])
@@ -268,13 +268,17 @@ class LambdaSinkTask(SinkTask[LambdaSinkConfig]):
                     self._dispatch(part)
                 self._changed.notify_all()
 
-    def _invoke(self, tp: TopicPartition, batch: list[_Item]) -> str | None:
-        """One batch until Lambda accepts it; returns the function's error (or the 413) if it failed."""
+    def _invoke(self, part: _Partition, batch: list[_Item]) -> str | None:
+        """One batch until Lambda accepts it; returns the function's error (or the 413) if it failed.
+
+        Gives up (without delivering) when the task stops or the partition is closed.
+        """
+        tp = part.tp
         payload = self.format.join(tp, [item.fragment for item in batch])
         backoff = self.config.aws_lambda_retry_backoff_ms / 1000
         retries = 0
         while True:
-            if self._stopping.is_set():
+            if self._stopping.is_set() or part.closed:
                 raise _Stopping
             try:
                 result = self.client.invoke(payload, asynchronous=self.asynchronous)
