@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import logging
 import os
 import re
@@ -47,6 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from headwater.connectors.errors import FatalError
+from headwater.connectors.launch import maven
+from headwater.connectors.launch.maven import cache_root
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -73,7 +74,6 @@ _LOG4J_SLF4J_VERSION = "2.24.3"
 _STAMP_NAME = ".headwater-complete"
 _PID_FILE = "kafka.pid"
 _BOOTSTRAP_FILE = "bootstrap.servers"
-_MAVEN_TIMEOUT_S = 1800.0
 _HOST = "127.0.0.1"
 _MIN_JAVA = 17
 
@@ -97,15 +97,6 @@ def _default_echo(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- jars cache
-
-
-def cache_root() -> Path:
-    """Return the root of Headwater's download cache.
-
-    ``$HEADWATER_CACHE_DIR`` when set, else ``~/.cache/headwater``. Nothing is created.
-    """
-    env = os.environ.get("HEADWATER_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "headwater"
 
 
 def kafka_libs_dir(version: str = DEFAULT_KAFKA_VERSION, cache_dir: Path | None = None) -> Path:
@@ -145,31 +136,7 @@ def _run_maven(mvn: str, pom_dir: Path, output_dir: Path) -> None:
     Raises:
         FatalError: Maven failed or hung; the message carries the tail of its output.
     """
-    cmd = [
-        mvn,
-        "-q",
-        "-B",
-        "dependency:copy-dependencies",
-        "-DincludeScope=runtime",
-        f"-DoutputDirectory={output_dir}",
-    ]
-    try:
-        proc = subprocess.run(  # fixed argv, no shell
-            cmd,
-            cwd=pom_dir,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=_MAVEN_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        msg = f"Maven did not finish fetching the Kafka jars within {_MAVEN_TIMEOUT_S:.0f}s"
-        raise FatalError(msg) from exc
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
-        msg = f"Maven failed (exit {proc.returncode}) fetching the Kafka jars: {' '.join(cmd)}\n{tail}"
-        raise FatalError(msg)
+    maven.run_maven(mvn, maven.copy_dependencies_goals(output_dir), cwd=pom_dir, what="the Kafka jars")
 
 
 def ensure_kafka_libs(
@@ -200,38 +167,26 @@ def ensure_kafka_libs(
     """
     say = echo or _default_echo
     libs = kafka_libs_dir(version, cache_dir)
-    stamp = libs.parent / _STAMP_NAME
-    if stamp.is_file() and libs.is_dir():
-        return libs
-    libs.parent.mkdir(parents=True, exist_ok=True)
-    with (libs.parent / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        # Another process may have finished the download while we waited for the lock.
-        if stamp.is_file() and libs.is_dir():
-            return libs
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            msg = (
-                f"Apache Maven ('mvn') is not on PATH; it is needed once to fetch the Kafka "
-                f"{version} broker jars into {libs}. Install Maven (e.g. 'apt-get install maven')."
-            )
-            raise FatalError(msg)
+
+    def fill(scratch: Path) -> str:
+        mvn = maven.require_tool(
+            "mvn",
+            f"Apache Maven ('mvn') is not on PATH; it is needed once to fetch the Kafka "
+            f"{version} broker jars into {libs}. Install Maven (e.g. 'apt-get install maven').",
+        )
         say(f"Fetching Apache Kafka {version} broker jars with Maven into {libs} (first time only)...")
         started = time.monotonic()
-        scratch = libs.parent / "libs.partial"
-        shutil.rmtree(scratch, ignore_errors=True)
         with tempfile.TemporaryDirectory(prefix="headwater-kafka-pom-") as pom_dir:
             (Path(pom_dir) / "pom.xml").write_text(_pom(version), encoding="utf-8")
             _run_maven(mvn, Path(pom_dir), scratch)
-        jars = sorted(p.name for p in scratch.glob("*.jar"))
+        jars = maven.jar_names(scratch)
         if not any(name.startswith(f"kafka_2.13-{version}") for name in jars):
             msg = f"Maven finished but {scratch} holds no kafka_2.13-{version} jar"
             raise FatalError(msg)
-        shutil.rmtree(libs, ignore_errors=True)
-        scratch.rename(libs)
-        stamp.write_text("\n".join(jars) + "\n", encoding="utf-8")
         say(f"Fetched {len(jars)} jars in {time.monotonic() - started:.1f}s.")
-        return libs
+        return "\n".join(jars) + "\n"
+
+    return maven.cached_folder(libs, fill, stamp_name=_STAMP_NAME)
 
 
 # --------------------------------------------------------------------------- java
