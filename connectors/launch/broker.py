@@ -285,6 +285,65 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def _read_pid(pid_file: Path) -> int | None:
+    """The pid written in ``pid_file``, or None when it is missing or not a number."""
+    try:
+        return int(pid_file.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``pid`` to end (reaping it); True if it did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if _cmdline(pid) is None:
+            _children.pop(pid, None)
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _terminate(pid: int, timeout: float, on_kill: t.Callable[[], None] | None = None) -> None:
+    """SIGTERM ``pid`` and wait ``timeout`` s; then ``on_kill()`` and SIGKILL (waiting 10 s more)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if not _wait_gone(pid, timeout):
+        if on_kill is not None:
+            on_kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid, 10.0)
+
+
+def _spawn_detached(cmd: list[str], cwd: Path, log_file: Path, what: str) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` in its own session with stdout and stderr appended to ``log_file``.
+
+    Own session: Ctrl-C or a closed terminal of the caller must not reach the server; only a
+    signal from ``stop()`` ends it. The child is remembered so that it is reaped on stop.
+
+    Raises:
+        FatalError: the process could not be started (``what`` names it).
+    """
+    with log_file.open("ab") as log:
+        try:
+            proc = subprocess.Popen(  # fixed argv, no shell
+                cmd,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as exc:
+            msg = f"Cannot start {what}: {' '.join(cmd)}"
+            raise FatalError(msg) from exc
+    _children[proc.pid] = proc
+    return proc
+
+
 def _tail(path: Path, lines: int = 40) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -398,7 +457,7 @@ class LocalKafka:
         that the process is alive and really is a ``kafka.Kafka`` of this data dir (a
         recycled pid is not mistaken for the broker).
         """
-        pid = self._read_pid()
+        pid = _read_pid(self.pid_file)
         if pid is None:
             return BrokerStatus(running=False, pid=None, bootstrap=None, data_dir=self.data_dir)
         _reap(pid)
@@ -473,13 +532,9 @@ class LocalKafka:
             return False
         pid = current.pid
         self._echo(f"Stopping Kafka (pid {pid})...")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        if not self._wait_gone(pid, timeout):
-            self._echo(f"Kafka (pid {pid}) did not exit within {timeout:.0f}s; killing it")
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            self._wait_gone(pid, 10.0)
+        _terminate(
+            pid, timeout, lambda: self._echo(f"Kafka (pid {pid}) did not exit within {timeout:.0f}s; killing it")
+        )
         self.pid_file.unlink(missing_ok=True)
         self.bootstrap_file.unlink(missing_ok=True)
         self._echo("Kafka stopped.")
@@ -487,26 +542,10 @@ class LocalKafka:
 
     # Internals -------------------------------------------------------------------------
 
-    def _read_pid(self) -> int | None:
-        try:
-            return int(self.pid_file.read_text(encoding="utf-8").strip())
-        except (OSError, ValueError):
-            return None
-
     def _is_our_broker(self, pid: int) -> bool:
         cmdline = _cmdline(pid)
         config = str(self.data_dir / "server.properties")
         return cmdline is not None and "kafka.Kafka" in cmdline and config in cmdline
-
-    def _wait_gone(self, pid: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            _reap(pid)
-            if _cmdline(pid) is None:
-                _children.pop(pid, None)
-                return True
-            time.sleep(0.1)
-        return False
 
     def _write_config(self) -> None:
         """Write server.properties and log4j2.xml; rewritten each start so ports may change."""
@@ -614,24 +653,7 @@ class LocalKafka:
             "kafka.Kafka",
             str(self.data_dir / "server.properties"),
         ]
-        with self.jvm_log_file.open("ab") as jvm_log:
-            try:
-                proc = subprocess.Popen(  # fixed argv, no shell
-                    cmd,
-                    cwd=self.data_dir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=jvm_log,
-                    stderr=subprocess.STDOUT,
-                    # Own session: Ctrl-C or a closed terminal of the caller must not
-                    # reach the broker; only stop() ends it.
-                    start_new_session=True,
-                    close_fds=True,
-                )
-            except OSError as exc:
-                msg = f"Cannot start the Kafka JVM: {' '.join(cmd)}"
-                raise FatalError(msg) from exc
-        _children[proc.pid] = proc
-        return proc
+        return _spawn_detached(cmd, self.data_dir, self.jvm_log_file, "the Kafka JVM")
 
     def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
         """Block until the broker answers metadata; on death or timeout raise with its log."""

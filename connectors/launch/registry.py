@@ -24,11 +24,8 @@ tests; consumers of old topics need the same registry instance).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import signal
 import subprocess
 import tarfile
 import tempfile
@@ -42,11 +39,15 @@ from headwater.connectors.errors import FatalError
 from headwater.connectors.launch import maven
 from headwater.connectors.launch.broker import (
     Echo,
+    _children,
     _cmdline,
     _find_java,
     _port_is_free,
+    _read_pid,
     _reap,
+    _spawn_detached,
     _tail,
+    _terminate,
     cache_root,
 )
 
@@ -69,7 +70,6 @@ _HOST = "127.0.0.1"
 _STAMP_NAME = ".headwater-complete"
 _PID_FILE = "registry.pid"
 _URL_FILE = "registry.url"
-_children: dict[int, subprocess.Popen[bytes]] = {}
 _log = logging.getLogger(__name__)
 
 
@@ -210,7 +210,7 @@ class LocalRegistry:
 
     def status(self) -> RegistryStatus:
         """Whether a registry started from this data dir runs (a recycled pid is not mistaken for it)."""
-        pid = self._read_pid()
+        pid = _read_pid(self.pid_file)
         if pid is None:
             return RegistryStatus(False, None, None, self.data_dir)
         _reap(pid)
@@ -261,21 +261,7 @@ class LocalRegistry:
             "-jar",
             str(_runner_jar(app, self.version)),
         ]
-        with self.log_file.open("ab") as log:
-            try:
-                proc = subprocess.Popen(  # fixed argv, no shell
-                    cmd,
-                    cwd=self.data_dir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    close_fds=True,
-                )
-            except OSError as exc:
-                msg = f"Cannot start the registry JVM: {' '.join(cmd)}"
-                raise FatalError(msg) from exc
-        _children[proc.pid] = proc
+        proc = _spawn_detached(cmd, self.data_dir, self.log_file, "the registry JVM")
         self.pid_file.write_text(f"{proc.pid}\n", encoding="utf-8")
         self.url_file.write_text(self.url + "\n", encoding="utf-8")
         self._echo(f"Started Apicurio Registry {self.version} (pid {proc.pid}); waiting for {self.url}...")
@@ -293,32 +279,11 @@ class LocalRegistry:
             return False
         pid = current.pid
         self._echo(f"Stopping the schema registry (pid {pid})...")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        if not self._wait_gone(pid, timeout):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            self._wait_gone(pid, 10.0)
+        _terminate(pid, timeout)
         self.pid_file.unlink(missing_ok=True)
         self.url_file.unlink(missing_ok=True)
         self._echo("The schema registry stopped.")
         return True
-
-    def _read_pid(self) -> int | None:
-        try:
-            return int(self.pid_file.read_text(encoding="utf-8").strip())
-        except (OSError, ValueError):
-            return None
-
-    def _wait_gone(self, pid: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            _reap(pid)
-            if _cmdline(pid) is None:
-                _children.pop(pid, None)
-                return True
-            time.sleep(0.1)
-        return False
 
     def _request(self, method: str, path: str, body: object | None = None) -> object:
         data = json.dumps(body).encode() if body is not None else None
