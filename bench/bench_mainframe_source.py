@@ -17,7 +17,6 @@ Run: ``.venv/bin/python bench/bench_mainframe_source.py [--records 200000] [--wr
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 import uuid
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from baselines import produce_all
 from report import machine_description, write_section
-from source_run import json_converters, run_until_polled
+from source_run import bootstrap_servers, json_converters, run_until_polled
 
 from headwater.codecs.converters import JsonConverter
 from headwater.conformance.emulators.mainframe import connector_config, generate
@@ -92,23 +91,11 @@ def main() -> None:
         value_schemas = converter.to_bytes("t", sample.value) or b""
         value_plain = JsonConverter(schemas_enable=False).to_bytes("t", sample.value) or b""
 
-        bootstrap = os.environ.get("HEADWATER_BOOTSTRAP_SERVERS", "").strip()
-        broker = None
-        if not bootstrap:
-            from headwater.connectors.launch.broker import LocalKafka, find_free_port
-
-            port = find_free_port()
-            controller = find_free_port()
-            broker = LocalKafka(work / "kafka", port=port, controller_port=controller)
-            bootstrap = broker.start()
-        try:
+        with bootstrap_servers(work) as bootstrap:
             raw_plain = _raw_producer(bootstrap, count, key, value_plain)
             raw_schemas = _raw_producer(bootstrap, count, key, value_schemas)
             runtime_plain = _runtime(bootstrap, config_keys, count, work, schemas=False)
             runtime_schemas = _runtime(bootstrap, config_keys, count, work, schemas=True)
-        finally:
-            if broker is not None:
-                broker.stop()
     report = "\n".join(
         [
             SECTION,

@@ -18,7 +18,6 @@ Run: ``.venv/bin/python bench/bench_sap.py [--rows 50000] [--page-size 5000] [--
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 import typing as t
@@ -26,7 +25,7 @@ import uuid
 from pathlib import Path
 
 from report import machine_description, write_section
-from source_run import json_converters, run_until_polled
+from source_run import bootstrap_servers, json_converters, run_until_polled
 
 from headwater.connectors.api import SourceRecord, SourceTaskContext
 from headwater.connectors.runtime.offsets import ConnectorOffsets, MemoryOffsetStore
@@ -94,19 +93,9 @@ def main() -> None:
     source_rate, emulator_share, calls = _source_only(rows, page_size)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        bootstrap = os.environ.get("HEADWATER_BOOTSTRAP_SERVERS", "").strip()
-        broker = None
-        if not bootstrap:
-            from headwater.connectors.launch.broker import LocalKafka, find_free_port
-
-            broker = LocalKafka(work / "kafka", port=find_free_port(), controller_port=find_free_port())
-            bootstrap = broker.start()
-        try:
+        with bootstrap_servers(work) as bootstrap:
             plain = _runtime(bootstrap, rows, page_size, work, schemas=False)
             with_schemas = _runtime(bootstrap, rows, page_size, work, schemas=True)
-        finally:
-            if broker is not None:
-                broker.stop()
     report = "\n".join(
         [
             SECTION,

@@ -8,7 +8,10 @@ has flushed the producer, seen every ack and stored the offsets.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+import typing as t
 from pathlib import Path
 
 from headwater.conformance.runtime import in_process_worker
@@ -16,7 +19,24 @@ from headwater.connectors.api import SourceOffset, SourcePartition
 from headwater.connectors.loading import parse_connector
 from headwater.connectors.runtime.offsets import ConnectorOffsets
 
-__all__ = ["json_converters", "run_until_polled"]
+__all__ = ["bootstrap_servers", "json_converters", "run_until_polled"]
+
+
+@contextlib.contextmanager
+def bootstrap_servers(work: Path) -> t.Iterator[str]:
+    """``$HEADWATER_BOOTSTRAP_SERVERS`` when set; else a local broker in ``work / "kafka"`` for the block."""
+    bootstrap = os.environ.get("HEADWATER_BOOTSTRAP_SERVERS", "").strip()
+    if bootstrap:
+        yield bootstrap
+        return
+    from headwater.connectors.launch.broker import LocalKafka, find_free_port
+
+    broker = LocalKafka(work / "kafka", port=find_free_port(), controller_port=find_free_port())
+    bootstrap = broker.start()
+    try:
+        yield bootstrap
+    finally:
+        broker.stop()
 
 
 def json_converters(schemas: bool) -> dict[str, str]:
