@@ -17,7 +17,6 @@ Run: ``.venv/bin/python bench/bench_mainframe_source.py [--records 200000] [--wr
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 import uuid
@@ -25,12 +24,11 @@ from pathlib import Path
 
 from baselines import produce_all
 from report import machine_description, write_section
+from source_run import bootstrap_servers, json_converters, run_until_polled
 
 from headwater.codecs.converters import JsonConverter
 from headwater.conformance.emulators.mainframe import connector_config, generate
-from headwater.conformance.runtime import in_process_worker
 from headwater.connectors.api import SourceRecord, SourceTaskContext
-from headwater.connectors.loading import parse_connector
 from headwater.connectors.mainframe import MainframeCopybookTask
 from headwater.connectors.mainframe.config import MainframeCopybookConfig
 from headwater.connectors.runtime.offsets import ConnectorOffsets, MemoryOffsetStore
@@ -62,37 +60,15 @@ def _raw_producer(bootstrap: str, count: int, key: bytes, value: bytes) -> float
 
 def _runtime(bootstrap: str, files_config: dict[str, str], count: int, work: Path, schemas: bool) -> float:
     topic = f"bench-mf-{uuid.uuid4().hex[:8]}"
-    connector = parse_connector(
-        {
-            "name": f"bench-{topic}",
-            "config": {
-                "connector.class": "headwater.connectors.mainframe:MainframeCopybookConnector",
-                **files_config,
-                "topic": topic,
-                "batch.size": "5000",
-                "value.converter": "json",
-                "value.converter.schemas.enable": str(schemas).lower(),
-                "key.converter": "json",
-                "key.converter.schemas.enable": "false",
-            },
-        }
-    )
+    config = {
+        "connector.class": "headwater.connectors.mainframe:MainframeCopybookConnector",
+        **files_config,
+        "topic": topic,
+        "batch.size": "5000",
+    }
     # Default offset flush interval; the clock stops once stop() has flushed the
     # producer, seen every ack and stored the offsets.
-    worker = in_process_worker(bootstrap, work / topic, [connector], offset_flush_interval_ms=5000)
-    polled = worker.metrics.source_record_poll.labels(connector=connector.framework.name, task="0")
-    started = time.perf_counter()
-    worker.start()
-    try:
-        while polled._value.get() < count:
-            status = worker.status(connector.framework.name)
-            if any(task["state"] == "FAILED" for task in status["tasks"]):
-                raise RuntimeError(status)
-            time.sleep(0.01)
-    finally:
-        assert worker.stop(60)
-    elapsed = time.perf_counter() - started
-    stored = ConnectorOffsets(worker.offset_store, connector.framework.name).all()
+    elapsed, stored = run_until_polled(bootstrap, work, f"bench-{topic}", {**config, **json_converters(schemas)}, count)
     assert any(offset.get("record") == count for _p, offset in stored), "not every offset was stored"
     return count / elapsed
 
@@ -115,23 +91,11 @@ def main() -> None:
         value_schemas = converter.to_bytes("t", sample.value) or b""
         value_plain = JsonConverter(schemas_enable=False).to_bytes("t", sample.value) or b""
 
-        bootstrap = os.environ.get("HEADWATER_BOOTSTRAP_SERVERS", "").strip()
-        broker = None
-        if not bootstrap:
-            from headwater.connectors.launch.broker import LocalKafka, find_free_port
-
-            port = find_free_port()
-            controller = find_free_port()
-            broker = LocalKafka(work / "kafka", port=port, controller_port=controller)
-            bootstrap = broker.start()
-        try:
+        with bootstrap_servers(work) as bootstrap:
             raw_plain = _raw_producer(bootstrap, count, key, value_plain)
             raw_schemas = _raw_producer(bootstrap, count, key, value_schemas)
             runtime_plain = _runtime(bootstrap, config_keys, count, work, schemas=False)
             runtime_schemas = _runtime(bootstrap, config_keys, count, work, schemas=True)
-        finally:
-            if broker is not None:
-                broker.stop()
     report = "\n".join(
         [
             SECTION,

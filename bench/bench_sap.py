@@ -18,7 +18,6 @@ Run: ``.venv/bin/python bench/bench_sap.py [--rows 50000] [--page-size 5000] [--
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 import typing as t
@@ -26,10 +25,9 @@ import uuid
 from pathlib import Path
 
 from report import machine_description, write_section
+from source_run import bootstrap_servers, json_converters, run_until_polled
 
-from headwater.conformance.runtime import in_process_worker
 from headwater.connectors.api import SourceRecord, SourceTaskContext
-from headwater.connectors.loading import parse_connector
 from headwater.connectors.runtime.offsets import ConnectorOffsets, MemoryOffsetStore
 from headwater.connectors.sap import SapRfcTableConnector, SapRfcTableTask
 
@@ -79,34 +77,8 @@ def _source_only(rows: int, page_size: int) -> tuple[float, float, int]:
 
 def _runtime(bootstrap: str, rows: int, page_size: int, work: Path, schemas: bool) -> float:
     prefix = f"bench-sap-{uuid.uuid4().hex[:8]}"
-    connector = parse_connector(
-        {
-            "name": prefix,
-            "config": {
-                "connector.class": "sap-rfc-table",
-                **_keys(rows, page_size),
-                "topic.prefix": prefix,
-                "value.converter": "json",
-                "value.converter.schemas.enable": str(schemas).lower(),
-                "key.converter": "json",
-                "key.converter.schemas.enable": "false",
-            },
-        }
-    )
-    worker = in_process_worker(bootstrap, work / prefix, [connector], offset_flush_interval_ms=5000)
-    polled = worker.metrics.source_record_poll.labels(connector=connector.framework.name, task="0")
-    started = time.perf_counter()
-    worker.start()
-    try:
-        while polled._value.get() < rows:
-            status = worker.status(connector.framework.name)
-            if any(task["state"] == "FAILED" for task in status["tasks"]):
-                raise RuntimeError(status)
-            time.sleep(0.01)
-    finally:
-        assert worker.stop(60)
-    elapsed = time.perf_counter() - started
-    stored = ConnectorOffsets(worker.offset_store, connector.framework.name).all()
+    config = {"connector.class": "sap-rfc-table", **_keys(rows, page_size), "topic.prefix": prefix}
+    elapsed, stored = run_until_polled(bootstrap, work, prefix, {**config, **json_converters(schemas)}, rows)
     assert any(offset.get("done") for _p, offset in stored), "the snapshot's last offset was not stored"
     return rows / elapsed
 
@@ -121,19 +93,9 @@ def main() -> None:
     source_rate, emulator_share, calls = _source_only(rows, page_size)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        bootstrap = os.environ.get("HEADWATER_BOOTSTRAP_SERVERS", "").strip()
-        broker = None
-        if not bootstrap:
-            from headwater.connectors.launch.broker import LocalKafka, find_free_port
-
-            broker = LocalKafka(work / "kafka", port=find_free_port(), controller_port=find_free_port())
-            bootstrap = broker.start()
-        try:
+        with bootstrap_servers(work) as bootstrap:
             plain = _runtime(bootstrap, rows, page_size, work, schemas=False)
             with_schemas = _runtime(bootstrap, rows, page_size, work, schemas=True)
-        finally:
-            if broker is not None:
-                broker.stop()
     report = "\n".join(
         [
             SECTION,

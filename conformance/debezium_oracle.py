@@ -19,12 +19,7 @@ Infinispan/Ehcache buffer jars are left out: the parser does not load them.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import os
-import shutil
 import subprocess
-import tempfile
 import time
 import typing as t
 from pathlib import Path
@@ -32,6 +27,7 @@ from pathlib import Path
 import orjson
 
 from headwater.connectors.errors import FatalError
+from headwater.connectors.launch import maven
 
 __all__ = ["DEBEZIUM_VERSION", "DebeziumRedoParser", "DebeziumReply", "ensure_debezium_libs"]
 
@@ -146,86 +142,25 @@ public class RedoDriver {
 """
 
 
-def _cache_root() -> Path:
-    env = os.environ.get("HEADWATER_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "headwater"
-
-
 def ensure_debezium_libs(version: str = DEBEZIUM_VERSION, *, cache_dir: Path | None = None) -> Path:
     """Make sure Debezium's Oracle connector jars are cached; return their folder.
 
     Returns at once, offline, when the stamp of a finished download exists. Otherwise
-    runs ``mvn dependency:copy-dependencies`` into a scratch folder, swaps it in and
-    writes the stamp (an exclusive file lock serialises concurrent callers).
+    runs ``mvn dependency:copy-dependencies`` (Maven Central only) once
+    (:func:`headwater.connectors.launch.maven.ensure_dependency_tree`).
 
     Raises:
         FatalError: ``mvn`` is missing, or Maven failed (the message has its output tail).
     """
-    libs = (cache_dir or _cache_root()) / "debezium-oracle" / version / "libs"
-    stamp = libs.parent / _STAMP_NAME
-    if stamp.is_file() and libs.is_dir():
-        return libs
-    libs.parent.mkdir(parents=True, exist_ok=True)
-    with (libs.parent / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.is_file() and libs.is_dir():
-            return libs
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            msg = f"Apache Maven ('mvn') is needed once to fetch Debezium {version} into {libs}"
-            raise FatalError(msg)
-        scratch = libs.parent / "libs.partial"
-        shutil.rmtree(scratch, ignore_errors=True)
-        with tempfile.TemporaryDirectory(prefix="headwater-debezium-pom-") as pom_dir:
-            Path(pom_dir, "pom.xml").write_text(_POM.format(version=version, connect=_CONNECT_VERSION))
-            Path(pom_dir, "settings.xml").write_text(_SETTINGS)
-            cmd = [mvn, "-q", "-B", "-s", "settings.xml", "dependency:copy-dependencies"]
-            cmd += ["-DincludeScope=runtime", f"-DoutputDirectory={scratch}"]
-            try:
-                proc = subprocess.run(
-                    cmd, cwd=pom_dir, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                    timeout=_MAVEN_TIMEOUT_S, check=False,
-                )  # fmt: skip
-            except subprocess.TimeoutExpired as exc:
-                msg = f"Maven did not fetch Debezium {version} within {_MAVEN_TIMEOUT_S:.0f}s"
-                raise FatalError(msg) from exc
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
-            msg = f"Maven failed (exit {proc.returncode}) fetching Debezium {version}:\n{tail}"
-            raise FatalError(msg)
-        jars = sorted(p.name for p in scratch.glob("*.jar"))
-        if f"debezium-connector-oracle-{version}.jar" not in jars:
-            msg = f"Maven finished but {scratch} holds no debezium-connector-oracle-{version}.jar"
-            raise FatalError(msg)
-        shutil.rmtree(libs, ignore_errors=True)
-        scratch.rename(libs)
-        stamp.write_text("\n".join(jars) + "\n", encoding="utf-8")
-        return libs
-
-
-def _compile_driver(libs: Path) -> Path:
-    digest = hashlib.sha256(DRIVER_SOURCE.encode()).hexdigest()[:16]
-    classes = libs.parent / f"driver-{digest}"
-    if (classes / "RedoDriver.class").is_file():
-        return classes
-    javac = shutil.which("javac")
-    if javac is None:
-        msg = "javac (a JDK 17) is needed to compile the Debezium parser driver"
-        raise FatalError(msg)
-    scratch = Path(tempfile.mkdtemp(prefix="driver-", dir=libs.parent))
-    (scratch / "RedoDriver.java").write_text(DRIVER_SOURCE, encoding="utf-8")
-    proc = subprocess.run(
-        [javac, "-nowarn", "-cp", f"{libs}/*", "-d", str(scratch), str(scratch / "RedoDriver.java")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        msg = f"javac failed compiling the Debezium parser driver:\n{proc.stderr[-3000:]}"
-        raise FatalError(msg)
-    if classes.exists():
-        shutil.rmtree(scratch, ignore_errors=True)
-    else:
-        scratch.rename(classes)
-    return classes
+    return maven.ensure_dependency_tree(
+        (cache_dir or maven.cache_root()) / "debezium-oracle" / version / "libs",
+        _POM.format(version=version, connect=_CONNECT_VERSION),
+        what=f"Debezium {version}",
+        expect_jar=f"debezium-connector-oracle-{version}.jar",
+        settings=_SETTINGS,
+        stamp_name=_STAMP_NAME,
+        timeout=_MAVEN_TIMEOUT_S,
+    )
 
 
 class DebeziumReply(t.TypedDict, total=False):
@@ -255,15 +190,11 @@ class DebeziumRedoParser:
             FatalError: Maven, javac or java are missing or failed, or the JVM did not start.
         """
         libs = ensure_debezium_libs(cache_dir=self._cache_dir)
-        classes = _compile_driver(libs)
-        java = shutil.which("java")
-        if java is None:
-            msg = "java (17) is needed to run Debezium's parser"
-            raise FatalError(msg)
-        self._proc = subprocess.Popen(
-            [java, "-Xmx256m", "-XX:+UseSerialGC", "-cp", f"{libs}/*:{classes}", "RedoDriver"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        classpath = f"{libs}/*"
+        classes = maven.compile_driver(
+            DRIVER_SOURCE, "RedoDriver", classpath, libs.parent, what="the Debezium parser driver"
+        )
+        self._proc = maven.start_driver(classes, classpath, "RedoDriver", jvm_options=["-Xmx256m", "-XX:+UseSerialGC"])
         assert self._proc.stdout is not None
         deadline = time.monotonic() + timeout
         line = self._proc.stdout.readline()

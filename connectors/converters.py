@@ -197,6 +197,34 @@ class RegistryConverter(Converter):
     def read_schema(self, schema_str: str) -> t.Any:
         raise NotImplementedError
 
+    def new_serializer(self, schema: Schema) -> tuple[t.Any, t.Callable[[t.Any], t.Any]]:
+        """Build the confluent-kafka serializer and the value encoder for ``schema``.
+
+        Called by :meth:`from_connect_data` once per schema (the pair is cached, LRU)."""
+        raise NotImplementedError
+
+    def from_connect_data(self, topic: str, schema: Schema | None, value: t.Any) -> bytes | None:
+        """Serialise ``value`` (schema given or inferred per topic) in the Confluent wire format.
+
+        Called from the task's thread. A value that does not fit its schema is a
+        :class:`RecordError`; a registry failure is classified by :meth:`_fail`."""
+        if value is None:
+            return None
+        schema = self.schema_for(topic, schema, value)
+        cached = self._serializers.get(schema)
+        if cached is None:
+            cached = self._serializers.remember(schema, self.new_serializer(schema))
+        serializer, encode = cached
+        try:
+            payload = encode(value)
+        except s.SchemaError as exc:
+            msg = f"the {self.side} on topic {topic} does not fit its schema: {exc}"
+            raise RecordError(msg) from exc
+        try:
+            return t.cast(bytes, serializer(payload, self._context(topic)))
+        except Exception as exc:
+            self._fail(topic, exc, "serialise")
+
 
 class AvroConverter(RegistryConverter):
     """Confluent's AvroConverter: Connect schema -> annotated Avro schema, registered, binary body."""
@@ -205,27 +233,12 @@ class AvroConverter(RegistryConverter):
     aliases = ("io.confluent.connect.avro.AvroConverter", "io.apicurio.registry.utils.converter.AvroConverter")
     schema_type = "AVRO"
 
-    def from_connect_data(self, topic: str, schema: Schema | None, value: t.Any) -> bytes | None:
-        if value is None:
-            return None
-        schema = self.schema_for(topic, schema, value)
-        cached = self._serializers.get(schema)
-        if cached is None:
-            from confluent_kafka.schema_registry.avro import AvroSerializer
+    def new_serializer(self, schema: Schema) -> tuple[t.Any, t.Callable[[t.Any], t.Any]]:
+        from confluent_kafka.schema_registry.avro import AvroSerializer
 
-            schema_str = json.dumps(avro_codec.to_avro_schema(schema))
-            serializer = AvroSerializer(self.client, schema_str, conf=self.serializer_conf())
-            cached = self._serializers.remember(schema, (serializer, avro_codec.avro_encoder(schema)))
-        serializer, encode = cached
-        try:
-            datum = encode(value)
-        except s.SchemaError as exc:
-            msg = f"the {self.side} on topic {topic} does not fit its schema: {exc}"
-            raise RecordError(msg) from exc
-        try:
-            return t.cast(bytes, serializer(datum, self._context(topic)))
-        except Exception as exc:
-            self._fail(topic, exc, "serialise")
+        schema_str = json.dumps(avro_codec.to_avro_schema(schema))
+        serializer = AvroSerializer(self.client, schema_str, conf=self.serializer_conf())
+        return serializer, avro_codec.avro_encoder(schema)
 
     def read_schema(self, schema_str: str) -> t.Any:
         import fastavro
@@ -256,32 +269,16 @@ class JsonSchemaConverter(RegistryConverter):
     aliases = ("io.confluent.connect.json.JsonSchemaConverter",)
     schema_type = "JSON"
 
-    def from_connect_data(self, topic: str, schema: Schema | None, value: t.Any) -> bytes | None:
-        if value is None:
-            return None
-        schema = self.schema_for(topic, schema, value)
-        cached = self._serializers.get(schema)
-        if cached is None:
-            from confluent_kafka.schema_registry.json_schema import JSONSerializer
+    def new_serializer(self, schema: Schema) -> tuple[t.Any, t.Callable[[t.Any], t.Any]]:
+        from confluent_kafka.schema_registry.json_schema import JSONSerializer
 
-            # Defaults are exact: a Decimal default is written as a JSON number, every digit kept.
-            schema_str = to_json_bytes(json_schema_codec.to_json_schema(schema)).decode()
-            # The payload is checked against the Connect schema on the way; validating the
-            # JSON Schema again would cost ten times the conversion.
-            conf = {**self.serializer_conf(), "validate": False}
-            serializer = JSONSerializer(schema_str, self.client, conf=conf, json_encode=to_json_bytes)
-            encoder = s.json_encoder(schema, decimal_format="NUMERIC", map_entries=True)
-            cached = self._serializers.remember(schema, (serializer, encoder))
-        serializer, encode = cached
-        try:
-            payload = encode(value)
-        except s.SchemaError as exc:
-            msg = f"the {self.side} on topic {topic} does not fit its schema: {exc}"
-            raise RecordError(msg) from exc
-        try:
-            return t.cast(bytes, serializer(payload, self._context(topic)))
-        except Exception as exc:
-            self._fail(topic, exc, "serialise")
+        # Defaults are exact: a Decimal default is written as a JSON number, every digit kept.
+        schema_str = to_json_bytes(json_schema_codec.to_json_schema(schema)).decode()
+        # The payload is checked against the Connect schema on the way; validating the
+        # JSON Schema again would cost ten times the conversion.
+        conf = {**self.serializer_conf(), "validate": False}
+        serializer = JSONSerializer(schema_str, self.client, conf=conf, json_encode=to_json_bytes)
+        return serializer, s.json_encoder(schema, decimal_format="NUMERIC", map_entries=True)
 
     def read_schema(self, schema_str: str) -> t.Any:
         return json_schema_codec.to_connect_schema(loads_exact(schema_str))

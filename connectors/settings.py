@@ -119,13 +119,7 @@ class ConnectorConfig(PluginConfig):
     @pydantic.field_validator("topics_regex")
     @classmethod
     def _regex_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                msg = f"not a regular expression: {exc}"
-                raise ValueError(msg) from None
-        return value
+        return _regex_or_none(value)
 
     @pydantic.field_validator("consumer_override")
     @classmethod
@@ -255,13 +249,7 @@ class WorkerConfig(PluginConfig):
     @pydantic.field_validator("config_providers_env_param_allowlist_pattern")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                msg = f"not a regular expression: {exc}"
-                raise ValueError(msg) from None
-        return value
+        return _regex_or_none(value)
 
     def plugin_package_list(self) -> list[str]:
         """``plugin.packages`` as a list of package prefixes."""
@@ -352,6 +340,22 @@ def group_prefixed(model: type[PluginConfig], flat: t.Mapping[str, t.Any]) -> tu
 
 def _csv(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _regex_or_none(value: str | None) -> str | None:
+    """Return ``value`` (None stays None); the check behind the regular-expression field validators.
+
+    Raises:
+        ValueError: ``value`` does not compile as a Python regular expression (pydantic
+            reports it against the field).
+    """
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            msg = f"not a regular expression: {exc}"
+            raise ValueError(msg) from None
+    return value
 
 
 _QUIET = logging.getLogger("headwater.librdkafka.check")

@@ -9,84 +9,42 @@ so ``BOOTSTRAP=$(headwater kafka start)`` works.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from headwater.connectors.errors import FatalError
+from headwater.connectors.commands.launcher import EXIT_NOT_RUNNING, launcher_group
 from headwater.connectors.launch.broker import (
     DEFAULT_DATA_DIR,
     DEFAULT_KAFKA_VERSION,
     DEFAULT_PORT,
+    BrokerStatus,
     LocalKafka,
 )
 
-__all__ = ["kafka"]
+__all__ = ["EXIT_NOT_RUNNING", "kafka"]
 
-#: ``status`` exits with this when no broker runs (the LSB code for "not running").
-EXIT_NOT_RUNNING = 3
 
-_data_dir_option = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATA_DIR,
-    show_default=True,
-    help="Folder holding the broker's config, storage, logs, pid and address.",
+def _bootstrap(state: BrokerStatus) -> str:
+    return f"bootstrap={state.bootstrap}"
+
+
+kafka = launcher_group(
+    name="kafka",
+    help="Run a local single-node Apache Kafka broker (KRaft) on 127.0.0.1.",
+    make=LocalKafka,
+    address=_bootstrap,
+    data_dir_default=DEFAULT_DATA_DIR,
+    data_dir_help="Folder holding the broker's config, storage, logs, pid and address.",
+    port_option=click.option(
+        "--port",
+        type=click.IntRange(1, 65534),
+        default=DEFAULT_PORT,
+        show_default=True,
+        help="Client (PLAINTEXT) port; the controller listens on PORT+1.",
+    ),
+    version_default=DEFAULT_KAFKA_VERSION,
+    version_help="Apache Kafka 4.x release, fetched once from Maven Central.",
+    start_help="Start the broker (a no-op if it runs already) and print its bootstrap address.",
+    stop_help="Stop the broker cleanly (SIGTERM, then SIGKILL after 30 s).",
+    status_help="Say whether the broker runs, with its pid and address; exit 3 if it does not.",
+    not_running="Kafka",
 )
-
-
-def _progress(message: str) -> None:
-    # stderr, so that stdout carries only the result.
-    click.echo(message, err=True)
-
-
-@click.group(name="kafka")
-def kafka() -> None:
-    """Run a local single-node Apache Kafka broker (KRaft) on 127.0.0.1."""
-
-
-@kafka.command(name="start")
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65534),
-    default=DEFAULT_PORT,
-    show_default=True,
-    help="Client (PLAINTEXT) port; the controller listens on PORT+1.",
-)
-@_data_dir_option
-@click.option(
-    "--version",
-    "version",
-    default=DEFAULT_KAFKA_VERSION,
-    show_default=True,
-    help="Apache Kafka 4.x release, fetched once from Maven Central.",
-)
-def start(port: int, data_dir: Path, version: str) -> None:
-    """Start the broker (a no-op if it runs already) and print its bootstrap address."""
-    broker = LocalKafka(data_dir, port=port, version=version, echo=_progress)
-    try:
-        address = broker.start()
-    except FatalError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(address)
-
-
-@kafka.command(name="stop")
-@_data_dir_option
-def stop(data_dir: Path) -> None:
-    """Stop the broker cleanly (SIGTERM, then SIGKILL after 30 s)."""
-    broker = LocalKafka(data_dir, echo=_progress)
-    if not broker.stop():
-        click.echo(f"Kafka is not running (data dir {broker.data_dir})")
-
-
-@kafka.command(name="status")
-@_data_dir_option
-def status(data_dir: Path) -> None:
-    """Say whether the broker runs, with its pid and address; exit 3 if it does not."""
-    state = LocalKafka(data_dir).status()
-    if state.running:
-        click.echo(f"running pid={state.pid} bootstrap={state.bootstrap} data_dir={state.data_dir}")
-        return
-    click.echo(f"stopped data_dir={state.data_dir}")
-    raise SystemExit(EXIT_NOT_RUNNING)

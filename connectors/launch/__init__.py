@@ -7,4 +7,7 @@
   benchmarks).
 - :mod:`~headwater.connectors.launch.registry`: a real local schema registry (Apicurio,
   Confluent-compatible API), behind ``headwater registry`` and the test fixtures.
+- :mod:`~headwater.connectors.launch.maven`: jars from Maven Central in the download cache
+  (stamp file, lock, scratch swap) and small Java drivers compiled with ``javac`` and run in
+  one JVM; shared by the launchers, the Debezium and Cobrix oracles and the interop tests.
 """

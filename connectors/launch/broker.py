@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import logging
 import os
 import re
@@ -47,6 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from headwater.connectors.errors import FatalError
+from headwater.connectors.launch import maven
+from headwater.connectors.launch.maven import cache_root
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -73,7 +74,6 @@ _LOG4J_SLF4J_VERSION = "2.24.3"
 _STAMP_NAME = ".headwater-complete"
 _PID_FILE = "kafka.pid"
 _BOOTSTRAP_FILE = "bootstrap.servers"
-_MAVEN_TIMEOUT_S = 1800.0
 _HOST = "127.0.0.1"
 _MIN_JAVA = 17
 
@@ -97,15 +97,6 @@ def _default_echo(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- jars cache
-
-
-def cache_root() -> Path:
-    """Return the root of Headwater's download cache.
-
-    ``$HEADWATER_CACHE_DIR`` when set, else ``~/.cache/headwater``. Nothing is created.
-    """
-    env = os.environ.get("HEADWATER_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "headwater"
 
 
 def kafka_libs_dir(version: str = DEFAULT_KAFKA_VERSION, cache_dir: Path | None = None) -> Path:
@@ -145,31 +136,7 @@ def _run_maven(mvn: str, pom_dir: Path, output_dir: Path) -> None:
     Raises:
         FatalError: Maven failed or hung; the message carries the tail of its output.
     """
-    cmd = [
-        mvn,
-        "-q",
-        "-B",
-        "dependency:copy-dependencies",
-        "-DincludeScope=runtime",
-        f"-DoutputDirectory={output_dir}",
-    ]
-    try:
-        proc = subprocess.run(  # fixed argv, no shell
-            cmd,
-            cwd=pom_dir,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=_MAVEN_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        msg = f"Maven did not finish fetching the Kafka jars within {_MAVEN_TIMEOUT_S:.0f}s"
-        raise FatalError(msg) from exc
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
-        msg = f"Maven failed (exit {proc.returncode}) fetching the Kafka jars: {' '.join(cmd)}\n{tail}"
-        raise FatalError(msg)
+    maven.run_maven(mvn, maven.copy_dependencies_goals(output_dir), cwd=pom_dir, what="the Kafka jars")
 
 
 def ensure_kafka_libs(
@@ -200,38 +167,26 @@ def ensure_kafka_libs(
     """
     say = echo or _default_echo
     libs = kafka_libs_dir(version, cache_dir)
-    stamp = libs.parent / _STAMP_NAME
-    if stamp.is_file() and libs.is_dir():
-        return libs
-    libs.parent.mkdir(parents=True, exist_ok=True)
-    with (libs.parent / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        # Another process may have finished the download while we waited for the lock.
-        if stamp.is_file() and libs.is_dir():
-            return libs
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            msg = (
-                f"Apache Maven ('mvn') is not on PATH; it is needed once to fetch the Kafka "
-                f"{version} broker jars into {libs}. Install Maven (e.g. 'apt-get install maven')."
-            )
-            raise FatalError(msg)
+
+    def fill(scratch: Path) -> str:
+        mvn = maven.require_tool(
+            "mvn",
+            f"Apache Maven ('mvn') is not on PATH; it is needed once to fetch the Kafka "
+            f"{version} broker jars into {libs}. Install Maven (e.g. 'apt-get install maven').",
+        )
         say(f"Fetching Apache Kafka {version} broker jars with Maven into {libs} (first time only)...")
         started = time.monotonic()
-        scratch = libs.parent / "libs.partial"
-        shutil.rmtree(scratch, ignore_errors=True)
         with tempfile.TemporaryDirectory(prefix="headwater-kafka-pom-") as pom_dir:
             (Path(pom_dir) / "pom.xml").write_text(_pom(version), encoding="utf-8")
             _run_maven(mvn, Path(pom_dir), scratch)
-        jars = sorted(p.name for p in scratch.glob("*.jar"))
+        jars = maven.jar_names(scratch)
         if not any(name.startswith(f"kafka_2.13-{version}") for name in jars):
             msg = f"Maven finished but {scratch} holds no kafka_2.13-{version} jar"
             raise FatalError(msg)
-        shutil.rmtree(libs, ignore_errors=True)
-        scratch.rename(libs)
-        stamp.write_text("\n".join(jars) + "\n", encoding="utf-8")
         say(f"Fetched {len(jars)} jars in {time.monotonic() - started:.1f}s.")
-        return libs
+        return "\n".join(jars) + "\n"
+
+    return maven.cached_folder(libs, fill, stamp_name=_STAMP_NAME)
 
 
 # --------------------------------------------------------------------------- java
@@ -328,6 +283,65 @@ def _reap(pid: int) -> None:
         return
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def _read_pid(pid_file: Path) -> int | None:
+    """The pid written in ``pid_file``, or None when it is missing or not a number."""
+    try:
+        return int(pid_file.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``pid`` to end (reaping it); True if it did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if _cmdline(pid) is None:
+            _children.pop(pid, None)
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _terminate(pid: int, timeout: float, on_kill: t.Callable[[], None] | None = None) -> None:
+    """SIGTERM ``pid`` and wait ``timeout`` s; then ``on_kill()`` and SIGKILL (waiting 10 s more)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if not _wait_gone(pid, timeout):
+        if on_kill is not None:
+            on_kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid, 10.0)
+
+
+def _spawn_detached(cmd: list[str], cwd: Path, log_file: Path, what: str) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` in its own session with stdout and stderr appended to ``log_file``.
+
+    Own session: Ctrl-C or a closed terminal of the caller must not reach the server; only a
+    signal from ``stop()`` ends it. The child is remembered so that it is reaped on stop.
+
+    Raises:
+        FatalError: the process could not be started (``what`` names it).
+    """
+    with log_file.open("ab") as log:
+        try:
+            proc = subprocess.Popen(  # fixed argv, no shell
+                cmd,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as exc:
+            msg = f"Cannot start {what}: {' '.join(cmd)}"
+            raise FatalError(msg) from exc
+    _children[proc.pid] = proc
+    return proc
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -443,7 +457,7 @@ class LocalKafka:
         that the process is alive and really is a ``kafka.Kafka`` of this data dir (a
         recycled pid is not mistaken for the broker).
         """
-        pid = self._read_pid()
+        pid = _read_pid(self.pid_file)
         if pid is None:
             return BrokerStatus(running=False, pid=None, bootstrap=None, data_dir=self.data_dir)
         _reap(pid)
@@ -518,13 +532,9 @@ class LocalKafka:
             return False
         pid = current.pid
         self._echo(f"Stopping Kafka (pid {pid})...")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        if not self._wait_gone(pid, timeout):
-            self._echo(f"Kafka (pid {pid}) did not exit within {timeout:.0f}s; killing it")
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            self._wait_gone(pid, 10.0)
+        _terminate(
+            pid, timeout, lambda: self._echo(f"Kafka (pid {pid}) did not exit within {timeout:.0f}s; killing it")
+        )
         self.pid_file.unlink(missing_ok=True)
         self.bootstrap_file.unlink(missing_ok=True)
         self._echo("Kafka stopped.")
@@ -532,26 +542,10 @@ class LocalKafka:
 
     # Internals -------------------------------------------------------------------------
 
-    def _read_pid(self) -> int | None:
-        try:
-            return int(self.pid_file.read_text(encoding="utf-8").strip())
-        except (OSError, ValueError):
-            return None
-
     def _is_our_broker(self, pid: int) -> bool:
         cmdline = _cmdline(pid)
         config = str(self.data_dir / "server.properties")
         return cmdline is not None and "kafka.Kafka" in cmdline and config in cmdline
-
-    def _wait_gone(self, pid: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            _reap(pid)
-            if _cmdline(pid) is None:
-                _children.pop(pid, None)
-                return True
-            time.sleep(0.1)
-        return False
 
     def _write_config(self) -> None:
         """Write server.properties and log4j2.xml; rewritten each start so ports may change."""
@@ -659,24 +653,7 @@ class LocalKafka:
             "kafka.Kafka",
             str(self.data_dir / "server.properties"),
         ]
-        with self.jvm_log_file.open("ab") as jvm_log:
-            try:
-                proc = subprocess.Popen(  # fixed argv, no shell
-                    cmd,
-                    cwd=self.data_dir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=jvm_log,
-                    stderr=subprocess.STDOUT,
-                    # Own session: Ctrl-C or a closed terminal of the caller must not
-                    # reach the broker; only stop() ends it.
-                    start_new_session=True,
-                    close_fds=True,
-                )
-            except OSError as exc:
-                msg = f"Cannot start the Kafka JVM: {' '.join(cmd)}"
-                raise FatalError(msg) from exc
-        _children[proc.pid] = proc
-        return proc
+        return _spawn_detached(cmd, self.data_dir, self.jvm_log_file, "the Kafka JVM")
 
     def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
         """Block until the broker answers metadata; on death or timeout raise with its log."""

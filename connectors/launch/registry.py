@@ -24,13 +24,8 @@ tests; consumers of old topics need the same registry instance).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
-import os
-import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
@@ -41,13 +36,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from headwater.connectors.errors import FatalError
+from headwater.connectors.launch import maven
 from headwater.connectors.launch.broker import (
     Echo,
+    _children,
     _cmdline,
     _find_java,
     _port_is_free,
+    _read_pid,
     _reap,
+    _spawn_detached,
     _tail,
+    _terminate,
     cache_root,
 )
 
@@ -70,8 +70,6 @@ _HOST = "127.0.0.1"
 _STAMP_NAME = ".headwater-complete"
 _PID_FILE = "registry.pid"
 _URL_FILE = "registry.url"
-_MAVEN_TIMEOUT_S = 1800.0
-_children: dict[int, subprocess.Popen[bytes]] = {}
 _log = logging.getLogger(__name__)
 
 
@@ -95,25 +93,13 @@ def _fetch_tarball(mvn: str, version: str, output_dir: Path) -> Path:
         FatalError: Maven failed or hung; the message carries the tail of its output.
     """
     artifact = f"io.apicurio:apicurio-registry-app:{version}:tar.gz:all"
-    cmd = [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={output_dir}"]
     with tempfile.TemporaryDirectory(prefix="headwater-registry-mvn-") as cwd:
-        try:
-            proc = subprocess.run(  # fixed argv, no shell
-                cmd,
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=_MAVEN_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            msg = f"Maven did not fetch {artifact} within {_MAVEN_TIMEOUT_S:.0f}s"
-            raise FatalError(msg) from exc
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
-        msg = f"Maven failed (exit {proc.returncode}) fetching {artifact}: {' '.join(cmd)}\n{tail}"
-        raise FatalError(msg)
+        maven.run_maven(
+            mvn,
+            ["dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={output_dir}"],
+            cwd=Path(cwd),
+            what=artifact,
+        )
     found = sorted(output_dir.glob("apicurio-registry-app-*.tar.gz"))
     if not found:
         msg = f"Maven finished but {output_dir} holds no {artifact} tarball"
@@ -128,32 +114,23 @@ def ensure_registry_app(
 
     Called by :meth:`LocalRegistry.start`. Returns at once, offline, when the stamp of a
     finished unpack is there; otherwise fetches with Maven (a file lock makes concurrent
-    callers fetch once) and unpacks into a scratch folder that is then swapped in.
+    callers fetch once) and unpacks into a scratch folder that is then swapped in
+    (:func:`headwater.connectors.launch.maven.cached_folder`).
 
     Raises:
         FatalError: ``mvn`` is not installed, Maven failed, or the tarball is not the app.
     """
     say = echo or _default_echo
     app = registry_app_dir(version, cache_dir)
-    stamp = app.parent / _STAMP_NAME
-    if stamp.is_file() and _runner_jar(app, version).is_file():
-        return app
-    app.parent.mkdir(parents=True, exist_ok=True)
-    with (app.parent / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.is_file() and _runner_jar(app, version).is_file():
-            return app
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            msg = (
-                f"Apache Maven ('mvn') is not on PATH; it is needed once to fetch Apicurio Registry "
-                f"{version} into {app}. Install Maven (e.g. 'apt-get install maven')."
-            )
-            raise FatalError(msg)
+
+    def fill(scratch: Path) -> str:
+        mvn = maven.require_tool(
+            "mvn",
+            f"Apache Maven ('mvn') is not on PATH; it is needed once to fetch Apicurio Registry "
+            f"{version} into {app}. Install Maven (e.g. 'apt-get install maven').",
+        )
         say(f"Fetching Apicurio Registry {version} with Maven into {app} (first time only)...")
         started = time.monotonic()
-        scratch = app.parent / "app.partial"
-        shutil.rmtree(scratch, ignore_errors=True)
         with tempfile.TemporaryDirectory(prefix="headwater-registry-") as download:
             tarball = _fetch_tarball(mvn, version, Path(download))
             with tarfile.open(tarball) as archive:
@@ -161,11 +138,12 @@ def ensure_registry_app(
         if not _runner_jar(scratch, version).is_file():
             msg = f"{tarball.name} holds no {_runner_jar(scratch, version).name}"
             raise FatalError(msg)
-        shutil.rmtree(app, ignore_errors=True)
-        scratch.rename(app)
-        stamp.write_text(f"{version}\n", encoding="utf-8")
         say(f"Fetched and unpacked Apicurio Registry in {time.monotonic() - started:.1f}s.")
-        return app
+        return f"{version}\n"
+
+    return maven.cached_folder(
+        app, fill, stamp_name=_STAMP_NAME, ready=lambda folder: _runner_jar(folder, version).is_file()
+    )
 
 
 @dataclass(frozen=True)
@@ -232,7 +210,7 @@ class LocalRegistry:
 
     def status(self) -> RegistryStatus:
         """Whether a registry started from this data dir runs (a recycled pid is not mistaken for it)."""
-        pid = self._read_pid()
+        pid = _read_pid(self.pid_file)
         if pid is None:
             return RegistryStatus(False, None, None, self.data_dir)
         _reap(pid)
@@ -283,21 +261,7 @@ class LocalRegistry:
             "-jar",
             str(_runner_jar(app, self.version)),
         ]
-        with self.log_file.open("ab") as log:
-            try:
-                proc = subprocess.Popen(  # fixed argv, no shell
-                    cmd,
-                    cwd=self.data_dir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    close_fds=True,
-                )
-            except OSError as exc:
-                msg = f"Cannot start the registry JVM: {' '.join(cmd)}"
-                raise FatalError(msg) from exc
-        _children[proc.pid] = proc
+        proc = _spawn_detached(cmd, self.data_dir, self.log_file, "the registry JVM")
         self.pid_file.write_text(f"{proc.pid}\n", encoding="utf-8")
         self.url_file.write_text(self.url + "\n", encoding="utf-8")
         self._echo(f"Started Apicurio Registry {self.version} (pid {proc.pid}); waiting for {self.url}...")
@@ -315,32 +279,11 @@ class LocalRegistry:
             return False
         pid = current.pid
         self._echo(f"Stopping the schema registry (pid {pid})...")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        if not self._wait_gone(pid, timeout):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            self._wait_gone(pid, 10.0)
+        _terminate(pid, timeout)
         self.pid_file.unlink(missing_ok=True)
         self.url_file.unlink(missing_ok=True)
         self._echo("The schema registry stopped.")
         return True
-
-    def _read_pid(self) -> int | None:
-        try:
-            return int(self.pid_file.read_text(encoding="utf-8").strip())
-        except (OSError, ValueError):
-            return None
-
-    def _wait_gone(self, pid: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            _reap(pid)
-            if _cmdline(pid) is None:
-                _children.pop(pid, None)
-                return True
-            time.sleep(0.1)
-        return False
 
     def _request(self, method: str, path: str, body: object | None = None) -> object:
         data = json.dumps(body).encode() if body is not None else None

@@ -188,6 +188,27 @@ def _aliases(flat: t.Mapping[str, t.Any], key: str, errors: list[FieldError]) ->
     return list(dict.fromkeys(names))
 
 
+def _resolve_type(
+    kind: str,
+    flat: t.Mapping[str, t.Any],
+    prefix: str,
+    builtin: t.Mapping[str, type[_Plugin]],
+    group: str,
+    base: type[_Plugin],
+    errors: list[FieldError],
+) -> type[_Plugin] | None:
+    """The class named by ``<prefix>type`` (see :func:`_resolve`), or None with the problem in ``errors``."""
+    type_name = flat.get(prefix + "type")
+    if not type_name:
+        errors.append(FieldError(prefix + "type", "missing (required)"))
+        return None
+    try:
+        return _resolve(kind, str(type_name), builtin, group, base)
+    except ValueError as exc:
+        errors.append(FieldError(prefix + "type", str(exc)))
+        return None
+
+
 def _settings(flat: t.Mapping[str, t.Any], prefix: str, skip: t.Collection[str]) -> dict[str, t.Any]:
     return {
         key[len(prefix) :]: value
@@ -235,16 +256,10 @@ def build_transforms(flat: t.Mapping[str, t.Any]) -> TransformChain:
     predicates: dict[str, Predicate] = {}
     for name in predicate_names:
         prefix = f"predicates.{name}."
-        type_name = flat.get(prefix + "type")
-        if not type_name:
-            errors.append(FieldError(prefix + "type", "missing (required)"))
-            continue
-        try:
-            predicate_class = _resolve(
-                "predicate", str(type_name), BUILTIN_PREDICATES, PREDICATE_ENTRY_POINTS, Predicate
-            )
-        except ValueError as exc:
-            errors.append(FieldError(prefix + "type", str(exc)))
+        predicate_class = _resolve_type(
+            "predicate", flat, prefix, BUILTIN_PREDICATES, PREDICATE_ENTRY_POINTS, Predicate, errors
+        )
+        if predicate_class is None:
             continue
         predicate = _build("predicate", prefix, predicate_class, _settings(flat, prefix, {"type"}), errors)
         if predicate is not None:
@@ -253,22 +268,16 @@ def build_transforms(flat: t.Mapping[str, t.Any]) -> TransformChain:
     stages: list[Stage] = []
     for name in transform_names:
         prefix = f"transforms.{name}."
-        type_name = flat.get(prefix + "type")
         predicate_name = flat.get(prefix + "predicate")
         negate = _boolean(flat.get(prefix + "negate", False), prefix + "negate", errors)
         if predicate_name is not None and str(predicate_name) not in predicate_names:
             errors.append(FieldError(prefix + "predicate", f"{predicate_name!r} is not listed in predicates"))
         if negate and predicate_name is None:
             errors.append(FieldError(prefix + "negate", "negate needs a predicate"))
-        if not type_name:
-            errors.append(FieldError(prefix + "type", "missing (required)"))
-            continue
-        try:
-            transform_class = _resolve(
-                "transform", str(type_name), BUILTIN_TRANSFORMS, TRANSFORM_ENTRY_POINTS, Transformation
-            )
-        except ValueError as exc:
-            errors.append(FieldError(prefix + "type", str(exc)))
+        transform_class = _resolve_type(
+            "transform", flat, prefix, BUILTIN_TRANSFORMS, TRANSFORM_ENTRY_POINTS, Transformation, errors
+        )
+        if transform_class is None:
             continue
         settings = _settings(flat, prefix, {"type", "predicate", "negate"})
         transformation = _build("transform", prefix, transform_class, settings, errors)

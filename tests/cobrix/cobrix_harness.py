@@ -17,17 +17,15 @@ package.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from headwater.connectors.launch.broker import cache_root
+from headwater.connectors.errors import FatalError
+from headwater.connectors.launch import maven
 
 COBRIX_VERSION = "2.6.9"
 DRIVER_SOURCE = Path(__file__).with_name("CobrixDecode.java")
@@ -69,53 +67,22 @@ def ensure_cobrix_libs(version: str = COBRIX_VERSION, cache_dir: Path | None = N
     Raises:
         CobrixUnavailable: ``mvn`` is missing or Maven failed.
     """
-    home = (cache_dir or cache_root()) / "cobrix" / version
-    libs = home / "libs"
-    stamp = home / _STAMP
-    if stamp.is_file() and libs.is_dir():
-        return libs
-    home.mkdir(parents=True, exist_ok=True)
-    with (home / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.is_file() and libs.is_dir():
-            return libs
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            msg = "Maven ('mvn') is not on PATH; it fetches the Cobrix jars once"
-            raise CobrixUnavailable(msg)
-        scratch = home / "libs.partial"
-        shutil.rmtree(scratch, ignore_errors=True)
-        with tempfile.TemporaryDirectory(prefix="headwater-cobrix-pom-") as pom_dir:
-            (Path(pom_dir) / "pom.xml").write_text(_pom(version), encoding="utf-8")
-            proc = subprocess.run(
-                [
-                    mvn,
-                    "-q",
-                    "-B",
-                    "dependency:copy-dependencies",
-                    "-DincludeScope=runtime",
-                    f"-DoutputDirectory={scratch}",
-                ],
-                cwd=pom_dir,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=_MAVEN_TIMEOUT_S,
-                check=False,
-            )
-        jars = sorted(p.name for p in scratch.glob("*.jar"))
-        if proc.returncode != 0 or not any(name.startswith("cobol-parser_2.12-") for name in jars):
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-20:])
-            msg = f"Maven could not fetch Cobrix {version} (exit {proc.returncode}):\n{tail}"
-            raise CobrixUnavailable(msg)
-        shutil.rmtree(libs, ignore_errors=True)
-        scratch.rename(libs)
-        stamp.write_text("\n".join(jars) + "\n", encoding="utf-8")
-        return libs
+    try:
+        return maven.ensure_dependency_tree(
+            (cache_dir or maven.cache_root()) / "cobrix" / version / "libs",
+            _pom(version),
+            what=f"Cobrix {version}",
+            expect_jar="cobol-parser_2.12-",
+            stamp_name=_STAMP,
+            timeout=_MAVEN_TIMEOUT_S,
+        )
+    except FatalError as exc:
+        raise CobrixUnavailable(str(exc)) from exc
 
 
 def classpath(libs: Path) -> str:
-    return ":".join(str(jar) for jar in sorted(libs.glob("*.jar")))
+    """Cobrix's jars as an explicit, sorted classpath."""
+    return maven.jar_classpath(libs)
 
 
 def ensure_driver(libs: Path) -> Path:
@@ -124,31 +91,16 @@ def ensure_driver(libs: Path) -> Path:
     Raises:
         CobrixUnavailable: ``javac`` is missing or the driver does not compile.
     """
-    source = DRIVER_SOURCE.read_bytes()
-    digest = hashlib.sha256(source + classpath(libs).encode()).hexdigest()[:16]
-    classes = libs.parent / f"driver-{digest}"
-    if (classes / "CobrixDecode.class").is_file():
-        return classes
-    javac = shutil.which("javac")
-    if javac is None:
-        msg = "javac is not on PATH; it compiles the Cobrix driver"
-        raise CobrixUnavailable(msg)
-    scratch = Path(tempfile.mkdtemp(prefix="driver-", dir=libs.parent))
-    proc = subprocess.run(
-        [javac, "-nowarn", "-cp", classpath(libs), "-d", str(scratch), str(DRIVER_SOURCE)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        shutil.rmtree(scratch, ignore_errors=True)
-        msg = f"javac failed on {DRIVER_SOURCE}:\n{proc.stderr[-4000:]}"
-        raise CobrixUnavailable(msg)
     try:
-        scratch.rename(classes)
-    except OSError:  # another process compiled it first
-        shutil.rmtree(scratch, ignore_errors=True)
-    return classes
+        return maven.compile_driver(
+            DRIVER_SOURCE.read_text(encoding="utf-8"),
+            "CobrixDecode",
+            classpath(libs),
+            libs.parent,
+            what=str(DRIVER_SOURCE),
+        )
+    except FatalError as exc:
+        raise CobrixUnavailable(str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +115,7 @@ class CobrixOracle:
     """One JVM running the Cobrix driver; decode cases one at a time (not thread-safe)."""
 
     def __init__(self, work_dir: Path, libs: Path | None = None) -> None:
-        java = shutil.which("java")
-        if java is None:
+        if shutil.which("java") is None:
             msg = "java is not on PATH"
             raise CobrixUnavailable(msg)
         self.libs = libs or ensure_cobrix_libs()
@@ -172,12 +123,8 @@ class CobrixOracle:
         self.work_dir = work_dir
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self._cases = 0
-        self._proc = subprocess.Popen(
-            [java, "-Xss8m", "-cp", f"{classes}:{classpath(self.libs)}", "CobrixDecode"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
+        self._proc = maven.start_driver(
+            classes, classpath(self.libs), "CobrixDecode", jvm_options=["-Xss8m"], text=True
         )
 
     def decode(self, copybook: str, data: bytes, options: dict[str, Any]) -> CobrixResult:

@@ -2,25 +2,22 @@
 
 The jars (``org.apache.kafka:connect-json`` and ``io.apicurio:apicurio-registry-utils-converter``
 with their runtime trees) come from Maven Central once, into
-``$HEADWATER_CACHE_DIR/interop/<versions>/libs`` with a stamp file, like the Kafka jars; the
-tiny driver ``Interop.java`` is compiled with ``javac`` at test time (cached by its hash)
-and started once per session.
+``$HEADWATER_CACHE_DIR/interop/<versions>/libs`` with a stamp file, and the tiny driver
+``Interop.java`` is compiled with ``javac`` (cached by its hash), both through
+:mod:`headwater.connectors.launch.maven`; the driver is started once per session.
 """
 
 from __future__ import annotations
 
 import base64
-import fcntl
-import hashlib
 import shutil
 import subprocess
-import tempfile
 import typing as t
 from pathlib import Path
 
 import pytest
 
-from headwater.connectors.launch.broker import cache_root
+from headwater.connectors.launch import maven
 
 KAFKA_VERSION = "4.1.1"
 APICURIO_VERSION = "2.6.13.Final"
@@ -45,54 +42,22 @@ POM = f"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 def _libs() -> Path:
-    root = cache_root() / "interop" / f"kafka-{KAFKA_VERSION}-apicurio-{APICURIO_VERSION}"
-    libs, stamp = root / "libs", root / ".headwater-complete"
-    if stamp.is_file():
-        return libs
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.is_file():
-            return libs
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            pytest.skip("Maven is needed once to fetch the interop jars")
-        scratch = root / "libs.partial"
-        shutil.rmtree(scratch, ignore_errors=True)
-        with tempfile.TemporaryDirectory() as pom_dir:
-            (Path(pom_dir) / "pom.xml").write_text(POM)
-            done = subprocess.run(  # fixed argv, no shell
-                [mvn, "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime",
-                 f"-DoutputDirectory={scratch}"],
-                cwd=pom_dir, capture_output=True, text=True, timeout=1800, check=False,
-            )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"Maven could not fetch the interop jars:\n{done.stdout}{done.stderr}")
-        shutil.rmtree(libs, ignore_errors=True)
-        scratch.rename(libs)
-        stamp.write_text("\n".join(sorted(p.name for p in libs.glob("*.jar"))))
-    return libs
+    """The interop jars, fetched once (skips the tests when Maven is not installed)."""
+    root = maven.cache_root() / "interop" / f"kafka-{KAFKA_VERSION}-apicurio-{APICURIO_VERSION}"
+    try:
+        return maven.ensure_dependency_tree(root / "libs", POM, what="the interop jars", expect_jar="connect-json-")
+    except maven.ToolMissing as exc:
+        pytest.skip(str(exc))
 
 
 def _compiled(libs: Path) -> Path:
-    source = DRIVER.read_bytes()
-    classes = libs.parent / "classes" / hashlib.sha256(source).hexdigest()[:16]
-    if (classes / "Interop.class").is_file():
-        return classes
-    javac = shutil.which("javac")
-    if javac is None:
-        pytest.skip("javac (a JDK 17+) is needed to compile the interop driver")
-    scratch = Path(tempfile.mkdtemp(prefix="interop-", dir=libs.parent))
-    done = subprocess.run(  # fixed argv, no shell
-        [javac, "-d", str(scratch), "-cp", f"{libs}/*", str(DRIVER)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"javac failed:\n{done.stdout}{done.stderr}")
-    classes.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(classes, ignore_errors=True)
-    scratch.rename(classes)
-    return classes
+    """The compiled ``Interop`` driver (skips the tests when javac is not installed)."""
+    try:
+        return maven.compile_driver(
+            DRIVER.read_text(encoding="utf-8"), "Interop", f"{libs}/*", libs.parent, what="the interop driver"
+        )
+    except maven.ToolMissing as exc:
+        pytest.skip(str(exc))
 
 
 class Jvm:
@@ -120,16 +85,12 @@ class Jvm:
 @pytest.fixture(scope="session")
 def connect_jvm(schema_registry_url: str) -> t.Iterator[Jvm]:
     """Kafka Connect's JsonConverter and Apicurio's AvroConverter in one JVM for the session."""
-    java = shutil.which("java")
-    if java is None:
+    if shutil.which("java") is None:
         pytest.skip("java is needed for the interop tests")
     libs = _libs()
     classes = _compiled(libs)
     apicurio = schema_registry_url.replace("/apis/ccompat/v7", "/apis/registry/v2")
-    process = subprocess.Popen(  # fixed argv, no shell
-        [java, "-Xmx128m", "-cp", f"{classes}:{libs}/*", "Interop", apicurio],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+    process = maven.start_driver(classes, f"{libs}/*", "Interop", jvm_options=["-Xmx128m"], args=[apicurio], text=True)
     try:
         assert process.stdout is not None
         ready = process.stdout.readline()

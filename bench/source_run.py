@@ -1,0 +1,80 @@
+"""Timing one source connector end to end in an in-process worker, shared by the source benchmarks.
+
+``bench_sap.py`` and ``bench_mainframe_source.py`` measure the same thing: a real worker
+(:func:`headwater.conformance.runtime.in_process_worker`) runs one connector against a real
+broker until its task 0 has polled every record, then stops; the clock stops once ``stop()``
+has flushed the producer, seen every ack and stored the offsets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import typing as t
+from pathlib import Path
+
+from headwater.conformance.runtime import in_process_worker
+from headwater.connectors.api import SourceOffset, SourcePartition
+from headwater.connectors.loading import parse_connector
+from headwater.connectors.runtime.offsets import ConnectorOffsets
+
+__all__ = ["bootstrap_servers", "json_converters", "run_until_polled"]
+
+
+@contextlib.contextmanager
+def bootstrap_servers(work: Path) -> t.Iterator[str]:
+    """``$HEADWATER_BOOTSTRAP_SERVERS`` when set; else a local broker in ``work / "kafka"`` for the block."""
+    bootstrap = os.environ.get("HEADWATER_BOOTSTRAP_SERVERS", "").strip()
+    if bootstrap:
+        yield bootstrap
+        return
+    from headwater.connectors.launch.broker import LocalKafka, find_free_port
+
+    broker = LocalKafka(work / "kafka", port=find_free_port(), controller_port=find_free_port())
+    bootstrap = broker.start()
+    try:
+        yield bootstrap
+    finally:
+        broker.stop()
+
+
+def json_converters(schemas: bool) -> dict[str, str]:
+    """Connector settings for JSON keys without schemas and JSON values with or without them."""
+    return {
+        "value.converter": "json",
+        "value.converter.schemas.enable": str(schemas).lower(),
+        "key.converter": "json",
+        "key.converter.schemas.enable": "false",
+    }
+
+
+def run_until_polled(
+    bootstrap: str, work: Path, name: str, config: dict[str, str], count: int
+) -> tuple[float, list[tuple[SourcePartition, SourceOffset]]]:
+    """Run connector ``name`` with ``config`` until task 0 polled ``count`` records, then stop it.
+
+    Uses the default offset flush interval (5 s) and a worker folder ``work / name``.
+
+    Returns:
+        The seconds from start to the end of a clean stop, and the connector's stored offsets
+        as (partition, offset) pairs.
+
+    Raises:
+        RuntimeError: a task failed (its status is the message).
+    """
+    connector = parse_connector({"name": name, "config": config})
+    worker = in_process_worker(bootstrap, work / name, [connector], offset_flush_interval_ms=5000)
+    polled = worker.metrics.source_record_poll.labels(connector=connector.framework.name, task="0")
+    started = time.perf_counter()
+    worker.start()
+    try:
+        while polled._value.get() < count:
+            status = worker.status(connector.framework.name)
+            if any(task["state"] == "FAILED" for task in status["tasks"]):
+                raise RuntimeError(status)
+            time.sleep(0.01)
+    finally:
+        assert worker.stop(60)
+    elapsed = time.perf_counter() - started
+    return elapsed, ConnectorOffsets(worker.offset_store, connector.framework.name).all()
