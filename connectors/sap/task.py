@@ -151,6 +151,14 @@ class _Table:
     changenr: str = ""
     max_changenr: str = ""
     """change-documents: the highest CHANGENR handled (late commits carry higher numbers)."""
+    cycle_max: str = ""
+    """change-documents: ``max_changenr`` when the last cycle ended."""
+    floor: str = ""
+    """change-documents: ``max_changenr`` when the cycle before the last one ended. Every
+    document numbered up to it and stamped up to the watermark has been handled: a cycle
+    reads key ranges one after another, so a document committed while it ran (with a
+    number below others it read) is only sure to be read by the next cycle. Offsets store
+    this as ``changenr.max``, never a number whose lower neighbours may still be unread."""
     resume_after: tuple[str, str] | None = None
     """After a restart: (stamp, key or CHANGENR) already emitted; skip up to it."""
     seen: dict[str, str] = field(default_factory=dict)
@@ -322,6 +330,7 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             table.since = str(stored.get("since") or table.watermark)
             table.changenr = str(stored.get("changenr") or "")
             table.max_changenr = str(stored.get("changenr.max") or table.changenr)
+            table.cycle_max = table.floor = table.max_changenr
             table.resume_after = (table.watermark, table.changenr)
 
     # -- polling -------------------------------------------------------------------
@@ -479,6 +488,7 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
 
     def _end_cycle(self, table: _Table) -> None:
         table.since = table.cycle_start
+        table.floor, table.cycle_max = table.cycle_max, table.max_changenr
         low = "".join(_minus(table.since, self.config.overlap_seconds))
         table.seen = {k: s for k, s in table.seen.items() if s >= low}
         table.resume_after = None  # what it skipped is in ``seen`` now
@@ -542,13 +552,12 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
     def _handled_before_restart(table: _Table, stamp: str, changenr: str) -> bool:
         """After a restart: was this document handled (and committed) by the previous run?
 
-        Documents up to ``(watermark, changenr)`` were, except a late commit: stamped before
-        the watermark but numbered above every document handled (``changenr.max``).
+        Documents up to ``(watermark, changenr)`` numbered up to ``changenr.max`` were (see
+        :attr:`_Table.floor`); one above it may have been committed while the last cycle
+        read, after its key range was read, so it is handled again (at worst a duplicate).
         """
         assert table.resume_after is not None
-        if (stamp, changenr) > table.resume_after:
-            return False
-        return stamp == table.resume_after[0] or changenr <= table.max_changenr
+        return (stamp, changenr) <= table.resume_after and changenr <= table.max_changenr
 
     def _handle_documents(self, table: _Table, headers: list[RawRow]) -> None:
         """Turn a chunk of CDHDR rows into events: CDPOS by change number, then the rows by key."""
@@ -592,7 +601,7 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
                 "mode": "change-documents",
                 "watermark": table.watermark,
                 "changenr": table.changenr,
-                "changenr.max": table.max_changenr,
+                "changenr.max": table.floor,
                 "since": table.since,
             }
             produced: list[Output] = []
