@@ -31,7 +31,12 @@ def _last_stamp(table: str) -> str:
     return max(stamps)
 
 
-@pytest.mark.slow
+# Left out of CI (3 failures in 8 runs): the restarted worker builds a new emulator whose
+# history starts again at step 1, i.e. the emulated SAP system goes back in time, which a real
+# one never does. The connector's own restart hole this test found is fixed and covered by
+# test_sap_source.py::test_a_restart_from_any_change_document_offset_skips_only_handled_documents;
+# the kill -9 test below restarts a worker process and stays in CI.
+@pytest.mark.sweep
 def test_change_documents_to_kafka_across_a_worker_restart(tmp_path: Path, kafka_bootstrap_servers: str) -> None:
     prefix = f"sap-{uuid.uuid4().hex[:8]}"
     connector = parse_connector(
