@@ -380,8 +380,12 @@ class RecordSplitter:
         head = bytes(self._view(begin, self._limit()))
         if len(head) < 2 * _HEADER and not final:
             return False
+        # The verdict may only look at bytes that cannot change, so that it does not depend
+        # on how the data was chunked: the first _HEAD_BYTES once more bytes follow them
+        # (a fixed prefix), else everything, and it is taken only on complete verdicts.
+        truncated = len(head) > _HEAD_BYTES
         found = detect_conventions(
-            head,
+            head[:_HEAD_BYTES] if truncated else head,
             blocked=blocked,
             rdw_big_endian=options.rdw_big_endian,
             bdw_big_endian=options.bdw_big_endian,
@@ -389,14 +393,22 @@ class RecordSplitter:
             bdw_adjustment=options.bdw_adjustment,
             rdw_includes_header=options.rdw_includes_header,
             bdw_includes_header=options.bdw_includes_header,
-            final=final or len(head) >= _HEAD_BYTES,
+            final=final,
+            truncated=truncated,
         )
-        # IBM's convention (lengths count the header) while it fits; another one only when
-        # IBM's does not and exactly one other fits beyond doubt.
-        ibm = [c for c, _ in found if c.rdw_includes_header is not False and c.bdw_includes_header is not False]
-        chosen = found[0][0] if len(found) == 1 and found[0][1] and not ibm else None
-        if not ibm and chosen is None and any(not complete for _, complete in found) and not final:
-            return False  # IBM's is ruled out; wait until the other is beyond doubt
+        # IBM's convention (lengths count the header) whenever it fits; another one only when
+        # IBM's does not and exactly one other does. Wait while a verdict that matters is open.
+        ibm = [
+            complete
+            for c, complete in found
+            if c.rdw_includes_header is not False and c.bdw_includes_header is not False
+        ]
+        others = [
+            (c, complete) for c, complete in found if c.rdw_includes_header is False or c.bdw_includes_header is False
+        ]
+        if (ibm and not ibm[0]) or (not ibm and any(not complete for _, complete in others)):
+            return False  # only without ``final``: with it every verdict is complete
+        chosen = others[0][0] if not ibm and len(others) == 1 else None
         self.options = dataclasses.replace(
             options,
             rdw_includes_header=chosen.rdw_includes_header if chosen else options.rdw_includes_header is not False,
