@@ -159,7 +159,9 @@ def _walk_blocks(data: bytes, bdw_big: bool, bdw_adj: int, rdw_big: bool, rdw_ad
     position = 0
     blocks = 0
     records = 0
-    while blocks < _ENOUGH:
+    # Whole blocks walked are evidence no later byte changes: stop after enough blocks or
+    # enough records in them (a short file with a few large blocks is settled too).
+    while blocks < _ENOUGH and records < _ENOUGH:
         if position + HEADER > len(data):
             if not final:
                 return None  # the end of the bytes at hand is not the end of the file
