@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.headwater-installed
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast test-sweep lint bench clean
 
 setup: $(STAMP)
 
@@ -20,10 +20,14 @@ demo: setup
 	$(BIN)/headwater demo
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not sweep"
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow and not sweep"
+
+# Long fuzz, differential (Cobrix, Debezium) and memory sweeps: minutes, not part of CI.
+test-sweep: setup
+	$(BIN)/python -m pytest -m sweep
 
 lint: setup
 	$(BIN)/ruff check connectors codecs sinks conformance tests bench

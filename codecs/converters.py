@@ -1,46 +1,155 @@
 """Converters between structured keys and values and Kafka bytes (Kafka Connect's Converter).
 
-The runtime applies them; plugins never serialise. A converter is told the topic and
-whether it handles keys or values, so a schema-registry converter (Avro, subject
-``<topic>-key``/``<topic>-value``) fits the same interface later.
+The runtime applies them; plugins never serialise. Kafka Connect's shape: a converter is
+built once per connector and key-or-value side with its settings
+(``value.converter.<setting>``) and whether it converts keys, then
 
-Built in, by alias or Kafka Connect class name:
+- :meth:`Converter.from_connect_data` ``(topic, schema, value) -> bytes`` on the source path
+  (the schema comes from ``SourceRecord.key_schema`` / ``value_schema``; None infers one),
+- :meth:`Converter.to_connect_data` ``(topic, bytes) -> SchemaAndValue`` on the sink path
+  (the schema goes to ``SinkRecord.key_schema`` / ``value_schema``).
+
+``to_bytes`` / ``from_bytes`` are the schemaless shorthands of the two.
+
+Converters are plugins: the entry point group ``headwater.converters`` maps a name to a
+:class:`Converter` subclass, whose ``aliases`` (Kafka Connect class names) are accepted too.
+Built in:
 
 - ``json`` (``org.apache.kafka.connect.json.JsonConverter``): with ``schemas.enable=true``
-  (the default, as in Kafka Connect) the ``{"schema": ..., "payload": ...}`` envelope with
-  an inferred Connect schema; with ``false``, plain JSON. Decimals are exact:
-  ``decimal.format=NUMERIC`` (default) writes JSON numbers with their full scale,
-  ``BASE64`` writes Connect's Decimal logical type bytes.
-- ``string`` (``...storage.StringConverter``): UTF-8 text.
-- ``bytes`` (``...converters.ByteArrayConverter``): raw bytes passed through.
+  (the default, as in Kafka Connect) the ``{"schema": ..., "payload": ...}`` envelope. The
+  record's schema drives the payload; without one a schema is inferred (a null never
+  changes it). Decimals are exact at any precision: ``decimal.format=NUMERIC`` (the
+  default here) writes JSON numbers at the schema's scale, ``BASE64`` (Kafka Connect's
+  default) writes Connect's Decimal bytes.
+- ``string`` (``...storage.StringConverter``), ``bytes`` (``...converters.ByteArrayConverter``).
+- ``avro`` (``io.confluent.connect.avro.AvroConverter``) and ``json-schema``
+  (``io.confluent.connect.json.JsonSchemaConverter``) through a schema registry:
+  :mod:`headwater.connectors.converters`.
 """
 
 from __future__ import annotations
 
+import abc
 import base64
 import decimal
+import importlib
 import json
 import typing as t
+from dataclasses import dataclass
+from importlib import metadata
 
 import orjson
 
+from headwater.codecs import schema as s
+from headwater.codecs.schema import Schema
 from headwater.connectors.errors import ConfigError, FieldError, RecordError
 
-__all__ = ["ByteArrayConverter", "Converter", "JsonConverter", "StringConverter", "make_converter", "to_json_bytes"]
+__all__ = [
+    "ByteArrayConverter",
+    "Converter",
+    "JsonConverter",
+    "SchemaAndValue",
+    "StringConverter",
+    "TopicSchemas",
+    "make_converter",
+    "parse_bool",
+    "to_json_bytes",
+]
 
-DECIMAL_SCHEMA_NAME = "org.apache.kafka.connect.data.Decimal"
+ENTRY_POINT_GROUP = "headwater.converters"
+DECIMAL_SCHEMA_NAME = s.DECIMAL
 
 
-class Converter(t.Protocol):
-    """Turns one key or value into bytes and back."""
+@dataclass(frozen=True, slots=True)
+class SchemaAndValue:
+    """What :meth:`Converter.to_connect_data` read: the value and its schema (None when schemaless)."""
+
+    schema: Schema | None
+    value: t.Any
+
+
+NULL = SchemaAndValue(None, None)
+_ENVELOPE_START = b'{"schema":'
+_PAYLOAD_KEY = b',"payload":'
+
+
+class Converter(abc.ABC):
+    """Kafka Connect's Converter: one key-or-value side of one connector.
+
+    Built by the worker (``build_converters``) when a connector starts, from the
+    ``key.converter.*`` or ``value.converter.*`` settings; then called from that
+    connector's task threads. One instance serves one task at a time (the runtime builds
+    one per task environment), so implementations may cache without locks.
+
+    Subclasses declare ``name``, ``aliases`` (Kafka Connect class names), the ``settings``
+    they accept, and read their settings in ``__init__`` (raising :class:`ConfigError`
+    through :meth:`setting_error`, which names ``<prefix>.<setting>``).
+    """
+
+    name: t.ClassVar[str]
+    aliases: t.ClassVar[tuple[str, ...]] = ()
+    settings: t.ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self, config: t.Mapping[str, str] | None = None, *, is_key: bool = False, prefix: str | None = None
+    ) -> None:
+        self.config = dict(config or {})
+        self.is_key = is_key
+        self.prefix = prefix or ("key.converter" if is_key else "value.converter")
+        unknown = set(self.config) - self.settings
+        if unknown:
+            raise ConfigError(
+                [FieldError(f"{self.prefix}.{option}", "unknown converter option") for option in sorted(unknown)]
+            )
+
+    def invalid(self, setting: str, message: str) -> t.NoReturn:
+        """Raise the :class:`ConfigError` of a bad ``<prefix>.<setting>``."""
+        raise ConfigError([FieldError(f"{self.prefix}.{setting}", message)])
+
+    def bool_setting(self, setting: str, default: bool) -> bool:
+        text = self.config.get(setting)
+        return default if text is None else parse_bool(f"{self.prefix}.{setting}", text)
+
+    def int_setting(self, setting: str, default: int) -> int:
+        text = self.config.get(setting)
+        if text is None:
+            return default
+        try:
+            return int(text)
+        except ValueError:
+            self.invalid(setting, "must be a whole number")
+
+    @abc.abstractmethod
+    def from_connect_data(self, topic: str, schema: Schema | None, value: t.Any) -> bytes | None:
+        """Serialise ``value`` described by ``schema`` (None: infer or go schemaless).
+
+        ``None`` stays ``None`` (a tombstone or an absent key).
+
+        Raises:
+            RecordError: the value does not fit the schema or cannot be written; the
+                message names the topic and field.
+            RetriableError: a schema registry could not be reached.
+        """
+
+    @abc.abstractmethod
+    def to_connect_data(self, topic: str, data: bytes | None) -> SchemaAndValue:
+        """Deserialise; ``None`` gives ``SchemaAndValue(None, None)``.
+
+        Raises:
+            RecordError: bytes it cannot read, naming the topic.
+            RetriableError: a schema registry could not be reached.
+        """
 
     def to_bytes(self, topic: str, data: t.Any) -> bytes | None:
-        """Serialise; ``None`` stays ``None`` (a tombstone or an absent key)."""
-        ...
+        """Schemaless shorthand of :meth:`from_connect_data`."""
+        return self.from_connect_data(topic, None, data)
 
     def from_bytes(self, topic: str, data: bytes | None) -> t.Any:
-        """Deserialise; raises :class:`RecordError` on bytes it cannot read."""
-        ...
+        """Shorthand of :meth:`to_connect_data` that drops the schema."""
+        return self.to_connect_data(topic, data).value
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release clients (a registry session). Called once when the connector stops."""
 
 
 def _default(value: t.Any) -> t.Any:
@@ -62,85 +171,12 @@ def to_json_bytes(value: t.Any) -> bytes:
     return orjson.dumps(value, default=_default)
 
 
-def _decimal_scale(value: decimal.Decimal) -> int:
-    exponent = value.as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+def loads_exact(data: bytes | str) -> t.Any:
+    """Parse JSON keeping every digit: numbers with a fraction or exponent become Decimals."""
+    return json.loads(data, parse_float=decimal.Decimal)
 
 
-def infer_schema(value: t.Any) -> dict[str, t.Any]:
-    """A Kafka Connect schema describing ``value`` (all fields optional)."""
-    if isinstance(value, bool):
-        return {"type": "boolean", "optional": True}
-    if isinstance(value, int):
-        return {"type": "int64", "optional": True}
-    if isinstance(value, float):
-        return {"type": "double", "optional": True}
-    if isinstance(value, decimal.Decimal):
-        return {
-            "type": "bytes",
-            "optional": True,
-            "name": DECIMAL_SCHEMA_NAME,
-            "version": 1,
-            "parameters": {"scale": str(_decimal_scale(value))},
-        }
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"type": "bytes", "optional": True}
-    if isinstance(value, t.Mapping):
-        fields = []
-        row_schema: dict[str, t.Any] | None = None
-        for name, item in value.items():
-            if item is None and name == "before" and isinstance(value.get("after"), t.Mapping):
-                row_schema = row_schema or infer_schema(value["after"])
-                field_schema = row_schema
-            elif item is None and name == "after" and isinstance(value.get("before"), t.Mapping):
-                row_schema = row_schema or infer_schema(value["before"])
-                field_schema = row_schema
-            else:
-                field_schema = infer_schema(item)
-            fields.append({**field_schema, "field": str(name)})
-        return {"type": "struct", "fields": fields, "optional": True}
-    if isinstance(value, (list, tuple)):
-        first = next((item for item in value if item is not None), "")
-        return {"type": "array", "items": infer_schema(first), "optional": True}
-    return {"type": "string", "optional": True}
-
-
-def _to_base64_decimals(value: t.Any) -> t.Any:
-    if isinstance(value, decimal.Decimal):
-        unscaled = int(value.scaleb(_decimal_scale(value)))
-        length = max(1, (unscaled.bit_length() + 8) // 8)
-        return base64.b64encode(unscaled.to_bytes(length, "big", signed=True)).decode()
-    if isinstance(value, t.Mapping):
-        return {key: _to_base64_decimals(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_base64_decimals(item) for item in value]
-    return value
-
-
-def _apply_schema(schema: t.Mapping[str, t.Any] | None, value: t.Any) -> t.Any:
-    """Restore the types JSON cannot carry (decimals, bytes) using a Connect schema."""
-    if schema is None or value is None:
-        return value
-    kind = schema.get("type")
-    if schema.get("name") == DECIMAL_SCHEMA_NAME:
-        scale = int((schema.get("parameters") or {}).get("scale", 0))
-        if isinstance(value, str):
-            unscaled = int.from_bytes(base64.b64decode(value), "big", signed=True)
-            return decimal.Decimal(unscaled).scaleb(-scale)
-        return decimal.Decimal(value).quantize(decimal.Decimal(1).scaleb(-scale))
-    if kind == "bytes" and isinstance(value, str):
-        return base64.b64decode(value)
-    if kind == "struct" and isinstance(value, dict):
-        fields = {field["field"]: field for field in schema.get("fields", ())}
-        return {key: _apply_schema(fields.get(key), item) for key, item in value.items()}
-    if kind == "array" and isinstance(value, list):
-        return [_apply_schema(schema.get("items"), item) for item in value]
-    if kind == "map" and isinstance(value, dict):
-        return {key: _apply_schema(schema.get("values"), item) for key, item in value.items()}
-    return value
-
-
-def _parse_bool(key: str, text: str) -> bool:
+def parse_bool(key: str, text: str) -> bool:
     lowered = str(text).strip().lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -148,150 +184,317 @@ def _parse_bool(key: str, text: str) -> bool:
 
 
 def _shape(value: t.Any) -> t.Hashable:
-    """What :func:`infer_schema` depends on, cheap to compute and hashable."""
+    """What :func:`schema.infer` depends on, cheap to compute and hashable."""
     if isinstance(value, dict):
         return tuple((name, _shape(item)) for name, item in value.items())
     if isinstance(value, decimal.Decimal):
-        return ("decimal", _decimal_scale(value))
+        exponent = value.as_tuple().exponent
+        return ("decimal", exponent)
     if isinstance(value, (list, tuple)):
-        return ("array", _shape(next((item for item in value if item is not None), "")))
+        return ("array", tuple({_shape(item) for item in value}))
     return t.cast(t.Hashable, type(value))
 
 
-class JsonConverter:
+class TopicSchemas:
+    """Inferred schemas per topic, the fallback when a record carries none.
+
+    Each topic keeps the merge of everything seen with the same top-level fields
+    (:func:`schema.merge`), so a null or an empty array never changes the schema once a
+    record had data there, and a decimal column keeps its widest scale. Values of one
+    shape reuse their inference.
+    """
+
+    def __init__(self, cache_size: int = 1000) -> None:
+        self.cache_size = cache_size
+        self._known: dict[tuple[str, t.Hashable], Schema | None] = {}
+        self._by_shape: dict[tuple[str, t.Hashable], tuple[Schema | None, Schema]] = {}
+
+    def schema(self, topic: str, value: t.Any) -> Schema:
+        # Values with other top-level fields (a key and a value through one converter,
+        # two record types on one topic) are separate lineages, never merged.
+        lineage = (topic, tuple(value) if isinstance(value, dict) else type(value).__name__)
+        known = self._known.get(lineage)
+        key = (topic, _shape(value))
+        cached = self._by_shape.get(key)
+        if cached is not None and cached[0] is known:
+            return cached[1]
+        merged = s.merge(known, s.infer(value))
+        if merged != known:
+            if len(self._known) >= self.cache_size:
+                self._known.clear()
+            self._known[lineage] = known = merged
+        closed = s.close(merged)
+        if len(self._by_shape) >= self.cache_size:
+            self._by_shape.clear()
+        self._by_shape[key] = (known, closed)
+        return closed
+
+
+class JsonConverter(Converter):
     """Kafka Connect's JSON converter: schema-and-payload envelope or plain JSON."""
 
-    def __init__(
-        self, *, schemas_enable: bool = True, decimal_format: str = "NUMERIC", schemas_cache_size: int = 1000
-    ) -> None:
-        self.schemas_enable = schemas_enable
-        self.decimal_format = decimal_format.upper()
-        self.schemas_cache_size = schemas_cache_size
-        self._schemas: dict[t.Hashable, bytes] = {}
+    name = "json"
+    aliases = ("org.apache.kafka.connect.json.JsonConverter",)
+    settings = frozenset({"schemas.enable", "decimal.format", "schemas.cache.size"})
 
-    def _schema_bytes(self, data: t.Any) -> bytes:
-        # Inferring and serialising a schema costs several times the payload itself;
-        # records of one table share a shape, so the serialised schema is cached by shape.
-        if not isinstance(data, t.Mapping) or not isinstance(data, dict):
-            return orjson.dumps(infer_schema(data))
-        shape = _shape(data)
-        cached = self._schemas.get(shape)
+    def __init__(
+        self,
+        config: t.Mapping[str, str] | None = None,
+        *,
+        is_key: bool = False,
+        prefix: str | None = None,
+        schemas_enable: bool | None = None,
+        decimal_format: str | None = None,
+        schemas_cache_size: int | None = None,
+    ) -> None:
+        super().__init__(config, is_key=is_key, prefix=prefix)
+        self.schemas_enable = (
+            schemas_enable if schemas_enable is not None else self.bool_setting("schemas.enable", True)
+        )
+        self.decimal_format = (decimal_format or self.config.get("decimal.format", "NUMERIC")).upper()
+        if self.decimal_format not in ("NUMERIC", "BASE64"):
+            self.invalid("decimal.format", "must be NUMERIC or BASE64")
+        size = schemas_cache_size if schemas_cache_size is not None else self.int_setting("schemas.cache.size", 1000)
+        self._inferred = TopicSchemas(size)
+        self._schema_bytes: dict[Schema, bytes] = {}
+        self._cache_size = size
+        self._parsed: dict[bytes, tuple[Schema, s.Encoder, bool]] = {}
+        self._encoders: dict[Schema, s.Encoder] = {}
+
+    def _encoder(self, schema: Schema) -> s.Encoder:
+        encoder = self._encoders.get(schema)
+        if encoder is None:
+            if len(self._encoders) >= self._cache_size:
+                self._encoders.clear()
+            encoder = self._encoders[schema] = s.json_encoder(schema, decimal_format=self.decimal_format)
+        return encoder
+
+    def _envelope_schema(self, schema: Schema) -> bytes:
+        # Serialising a schema costs several times the payload; records share schemas.
+        cached = self._schema_bytes.get(schema)
         if cached is None:
-            if len(self._schemas) >= self.schemas_cache_size:
-                self._schemas.clear()
-            cached = self._schemas[shape] = orjson.dumps(infer_schema(data))
+            if len(self._schema_bytes) >= self._cache_size:
+                self._schema_bytes.clear()
+            document = s.to_connect_json(schema, decimal_format=self.decimal_format)
+            cached = self._schema_bytes[schema] = orjson.dumps(document, default=_default)
         return cached
 
-    def to_bytes(self, topic: str, data: t.Any) -> bytes | None:
-        if data is None:
+    def from_connect_data(self, topic: str, schema: Schema | None, value: t.Any) -> bytes | None:
+        if value is None:
             return None
-        payload = _to_base64_decimals(data) if self.decimal_format == "BASE64" else data
         try:
-            if self.schemas_enable:
-                body = orjson.dumps(payload, default=_default)
-                return b'{"schema":' + self._schema_bytes(data) + b',"payload":' + body + b"}"
-            return orjson.dumps(payload, default=_default)
-        except TypeError as exc:
-            msg = f"cannot convert to JSON for topic {topic}: {exc}"
+            if schema is None:
+                if not self.schemas_enable:
+                    return orjson.dumps(
+                        _to_base64_decimals(value) if self.decimal_format == "BASE64" else value, default=_default
+                    )
+                schema = self._inferred.schema(topic, value)
+            payload = self._encoder(schema)(value)
+            body = orjson.dumps(payload, default=_default)
+        except (s.SchemaError, TypeError) as exc:
+            msg = f"cannot convert the {'key' if self.is_key else 'value'} to JSON for topic {topic}: {exc}"
             raise RecordError(msg) from exc
+        if not self.schemas_enable:
+            return body
+        return b'{"schema":' + self._envelope_schema(schema) + b',"payload":' + body + b"}"
 
-    def from_bytes(self, topic: str, data: bytes | None) -> t.Any:
+    def to_connect_data(self, topic: str, data: bytes | None) -> SchemaAndValue:
         if data is None:
-            return None
+            return NULL
+        if self.schemas_enable and data.startswith(_ENVELOPE_START):
+            known = self._known_envelope(data)
+            if known is not None:
+                return known
         try:
             # Decimals must survive exactly, so numbers are parsed as Decimal when the
-            # schema says a Decimal is inside (orjson has no Decimal parsing).
+            # schema says a Decimal is inside (orjson has no Decimal parsing); the schema
+            # then turns float fields back into floats.
             if self.schemas_enable and DECIMAL_SCHEMA_NAME.encode() in data:
-                document = json.loads(data, parse_float=decimal.Decimal)
+                document = loads_exact(data)
             else:
-                document = orjson.loads(data)
+                try:
+                    document = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    document = loads_exact(data)  # integers beyond 64 bits
         except (ValueError, UnicodeDecodeError) as exc:
-            msg = f"value on topic {topic} is not valid JSON: {exc}"
+            msg = f"{'key' if self.is_key else 'value'} on topic {topic} is not valid JSON: {exc}"
             raise RecordError(msg, raw=data) from exc
         if not self.schemas_enable:
-            return document
+            return SchemaAndValue(None, document)
         if not (isinstance(document, dict) and set(document) == {"schema", "payload"}):
             msg = (
                 f"JSON on topic {topic} has no schema/payload envelope; "
-                "set value.converter.schemas.enable=false for plain JSON"
+                f"set {self.prefix}.schemas.enable=false for plain JSON"
             )
             raise RecordError(msg, raw=data)
         try:
-            return _apply_schema(document["schema"], document["payload"])
-        except (ArithmeticError, ValueError, TypeError) as exc:
-            # decimal.InvalidOperation (a decimal beyond the context's precision), bad
-            # base64, a non-numeric scale: the record cannot be read, the next one can.
-            msg = f"value on topic {topic} does not match its Connect schema: {exc!r}"
+            if document["schema"] is None:
+                return SchemaAndValue(None, document["payload"])
+            schema = s.from_connect_json(document["schema"])
+            decode = s.json_decoder(schema)
+            value = decode(document["payload"])
+        except (s.SchemaError, ArithmeticError, ValueError, TypeError) as exc:
+            # Also decimal.InvalidOperation, bad base64, a non-numeric scale: the record
+            # cannot be read, the next one can.
+            msg = f"JSON on topic {topic} does not match its schema: {exc}"
             raise RecordError(msg, raw=data) from exc
+        self._remember_envelope(data, document["schema"], schema, decode)
+        return SchemaAndValue(schema, value)
+
+    def _known_envelope(self, data: bytes) -> SchemaAndValue | None:
+        """Records of one schema share its bytes: with those seen before, parse only the payload."""
+        end = data.find(_PAYLOAD_KEY)
+        known = self._parsed.get(data[len(_ENVELOPE_START) : end]) if end > 0 else None
+        if known is None:
+            return None
+        schema, decode, exact = known
+        payload = data[end + len(_PAYLOAD_KEY) : -1]
+        try:
+            return SchemaAndValue(schema, decode(loads_exact(payload) if exact else orjson.loads(payload)))
+        except (ValueError, s.SchemaError):
+            return None  # the full parse names the problem
+
+    def _remember_envelope(self, data: bytes, document: t.Any, schema: Schema, decode: s.Encoder) -> None:
+        # A JSON value is self-delimiting: bytes that parse to this schema document and are
+        # followed by the payload key are the schema of any record that starts with them.
+        end = data.find(_PAYLOAD_KEY)
+        if end <= 0:
+            return
+        candidate = data[len(_ENVELOPE_START) : end]
+        try:
+            if orjson.loads(candidate) != document:
+                return
+        except orjson.JSONDecodeError:
+            return
+        if len(self._parsed) >= self._cache_size:
+            self._parsed.clear()
+        self._parsed[candidate] = (schema, decode, DECIMAL_SCHEMA_NAME.encode() in candidate)
 
 
-class StringConverter:
+def _to_base64_decimals(value: t.Any) -> t.Any:
+    if isinstance(value, decimal.Decimal):
+        exponent = value.as_tuple().exponent
+        scale = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        return base64.b64encode(s.unscaled_bytes(value, scale)).decode()
+    if isinstance(value, t.Mapping):
+        return {key: _to_base64_decimals(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_base64_decimals(item) for item in value]
+    return value
+
+
+class StringConverter(Converter):
     """UTF-8 text; non-string data is written as its ``str()``."""
 
-    def to_bytes(self, topic: str, data: t.Any) -> bytes | None:
-        return None if data is None else str(data).encode()
+    name = "string"
+    aliases = ("org.apache.kafka.connect.storage.StringConverter",)
+    settings = frozenset({"encoding", "converter.encoding"})
 
-    def from_bytes(self, topic: str, data: bytes | None) -> t.Any:
-        if data is None:
+    def __init__(
+        self, config: t.Mapping[str, str] | None = None, *, is_key: bool = False, prefix: str | None = None
+    ) -> None:
+        super().__init__(config, is_key=is_key, prefix=prefix)
+        setting = "converter.encoding" if "converter.encoding" in self.config else "encoding"
+        self.encoding = self.config.get(setting, "UTF-8")
+        try:
+            "".encode(self.encoding)
+        except LookupError:
+            self.invalid(setting, f"unknown encoding {self.encoding!r}")
+
+    def from_connect_data(self, topic: str, schema: Schema | None, value: t.Any) -> bytes | None:
+        if value is None:
             return None
         try:
-            return data.decode()
+            return str(value).encode(self.encoding)
+        except UnicodeEncodeError as exc:
+            msg = f"record on topic {topic} cannot be written as {self.encoding}: {exc}"
+            raise RecordError(msg) from exc
+
+    def to_connect_data(self, topic: str, data: bytes | None) -> SchemaAndValue:
+        if data is None:
+            return NULL
+        try:
+            return SchemaAndValue(s.STRING.optional(), data.decode(self.encoding))
         except UnicodeDecodeError as exc:
-            msg = f"record on topic {topic} is not UTF-8: {exc}"
+            msg = f"record on topic {topic} is not {self.encoding}: {exc}"
             raise RecordError(msg, raw=data) from exc
 
 
-class ByteArrayConverter:
+class ByteArrayConverter(Converter):
     """Raw bytes both ways."""
 
-    def to_bytes(self, topic: str, data: t.Any) -> bytes | None:
-        if data is None or isinstance(data, bytes):
-            return data
-        if isinstance(data, (bytearray, memoryview)):
-            return bytes(data)
-        msg = f"bytes converter got {type(data).__name__} for topic {topic}; use a json or string converter"
+    name = "bytes"
+    aliases = ("org.apache.kafka.connect.converters.ByteArrayConverter",)
+
+    def from_connect_data(self, topic: str, schema: Schema | None, value: t.Any) -> bytes | None:
+        if value is None or isinstance(value, bytes):
+            return value
+        if isinstance(value, (bytearray, memoryview)):
+            return bytes(value)
+        msg = f"bytes converter got {type(value).__name__} for topic {topic}; use a json or string converter"
         raise RecordError(msg)
 
-    def from_bytes(self, topic: str, data: bytes | None) -> t.Any:
-        return data
+    def to_connect_data(self, topic: str, data: bytes | None) -> SchemaAndValue:
+        return NULL if data is None else SchemaAndValue(s.BYTES.optional(), data)
 
 
-_ALIASES = {
-    "json": "json",
-    "org.apache.kafka.connect.json.JsonConverter": "json",
-    "string": "string",
-    "org.apache.kafka.connect.storage.StringConverter": "string",
-    "bytes": "bytes",
-    "org.apache.kafka.connect.converters.ByteArrayConverter": "bytes",
+_BUILTIN: dict[str, str] = {
+    "json": "headwater.codecs.converters:JsonConverter",
+    "string": "headwater.codecs.converters:StringConverter",
+    "bytes": "headwater.codecs.converters:ByteArrayConverter",
+    "avro": "headwater.connectors.converters:AvroConverter",
+    "json-schema": "headwater.connectors.converters:JsonSchemaConverter",
 }
+"""The built-in converters, also found when the package's entry points are not installed."""
+
+
+def converter_classes() -> dict[str, str]:
+    """Every converter name (and nothing else yet) to its ``module:Class`` reference."""
+    found = dict(_BUILTIN)
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(entry.name, entry.value)
+    return found
+
+
+def _load(reference: str) -> type[Converter]:
+    module, _, attribute = reference.partition(":")
+    loaded = getattr(importlib.import_module(module), attribute)
+    if not (isinstance(loaded, type) and issubclass(loaded, Converter)):
+        msg = f"{reference} is not a headwater Converter"
+        raise TypeError(msg)
+    return loaded
+
+
+def find_converter(name: str) -> type[Converter] | None:
+    """The converter class called ``name`` (a plugin name or a Kafka Connect class alias)."""
+    classes = converter_classes()
+    if name in classes:
+        return _load(classes[name])
+    for reference in classes.values():
+        try:
+            candidate = _load(reference)
+        except (ImportError, AttributeError, TypeError):
+            continue
+        if name in candidate.aliases:
+            return candidate
+    return None
 
 
 def make_converter(name: str, options: t.Mapping[str, str], *, key: str) -> Converter:
     """Build the converter ``name`` with its ``<key>.*`` options.
 
+    Called by the worker's ``build_converters`` once per connector and side; ``key`` is
+    ``key.converter`` or ``value.converter`` and decides ``is_key``.
+
     Raises:
-        ConfigError: naming ``key`` (``key.converter`` or ``value.converter``) for an unknown
-            converter or option.
+        ConfigError: naming ``key`` for an unknown converter, or ``<key>.<option>`` for a
+            bad or unknown option.
     """
-    kind = _ALIASES.get(name)
-    if kind is None:
-        msg = f"unknown converter {name!r} (use json, string or bytes)"
-        raise ConfigError([FieldError(key, msg)])
-    unknown = set(options) - (
-        {"schemas.enable", "decimal.format", "schemas.cache.size"} if kind == "json" else {"encoding"}
-    )
-    if unknown:
-        raise ConfigError([FieldError(f"{key}.{option}", "unknown converter option") for option in sorted(unknown)])
-    if kind == "json":
-        decimal_format = options.get("decimal.format", "NUMERIC").upper()
-        if decimal_format not in ("NUMERIC", "BASE64"):
-            raise ConfigError([FieldError(f"{key}.decimal.format", "must be NUMERIC or BASE64")])
-        schemas = _parse_bool(f"{key}.schemas.enable", options.get("schemas.enable", "true"))
-        try:
-            cache_size = int(options.get("schemas.cache.size", "1000"))
-        except ValueError:
-            raise ConfigError([FieldError(f"{key}.schemas.cache.size", "must be a whole number")]) from None
-        return JsonConverter(schemas_enable=schemas, decimal_format=decimal_format, schemas_cache_size=cache_size)
-    if kind == "string":
-        return StringConverter()
-    return ByteArrayConverter()
+    try:
+        cls = find_converter(name)
+    except (ImportError, AttributeError, TypeError) as exc:
+        raise ConfigError([FieldError(key, f"converter {name!r} cannot be loaded: {exc}")]) from exc
+    if cls is None:
+        known = ", ".join(sorted(converter_classes()))
+        raise ConfigError([FieldError(key, f"unknown converter {name!r} (use {known} or a Kafka Connect class name)")])
+    return cls(options, is_key=key.startswith("key"), prefix=key)

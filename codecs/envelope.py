@@ -22,7 +22,24 @@ import orjson
 
 from headwater.connectors.errors import RecordError
 
-__all__ = ["ChangeEvent", "Op", "canonical_key", "fold", "to_messages"]
+if t.TYPE_CHECKING:
+    from headwater.codecs.schema import Schema
+
+__all__ = [
+    "SNAPSHOT_FALSE",
+    "SNAPSHOT_LAST",
+    "SNAPSHOT_TRUE",
+    "ChangeEvent",
+    "Op",
+    "as_snapshot_read",
+    "canonical_key",
+    "envelope_schema",
+    "fold",
+    "key_schema",
+    "source_block",
+    "source_schema",
+    "to_messages",
+]
 
 Row: t.TypeAlias = t.Mapping[str, t.Any]
 
@@ -129,3 +146,58 @@ def fold(messages: t.Iterable[tuple[t.Any, t.Any]]) -> dict[str, Row]:
             assert event.after is not None  # guaranteed by ChangeEvent.__post_init__
             state[canonical_key(key)] = event.after
     return state
+
+
+# -- Debezium's source block, initial loads and schema names ---------------------------------
+
+SNAPSHOT_TRUE = "true"
+SNAPSHOT_LAST = "last"
+SNAPSHOT_FALSE = "false"
+
+
+def source_block(
+    *, version: str, connector: str, name: str, ts_ms: int, snapshot: str = SNAPSHOT_FALSE, **extra: t.Any
+) -> dict[str, t.Any]:
+    """An envelope's ``source`` block in Debezium's order: ``version``, ``connector``, ``name``
+    (the logical server name, Debezium's ``topic.prefix``), ``ts_ms`` (when the change
+    happened at the source), ``snapshot`` (``"true"``/``"last"`` during an initial load,
+    ``"false"`` after it), then the connector's own fields."""
+    return {"version": version, "connector": connector, "name": name, "ts_ms": ts_ms, "snapshot": snapshot, **extra}
+
+
+def as_snapshot_read(event: ChangeEvent, *, last: bool) -> ChangeEvent:
+    """``event`` as one row of an initial load, as Debezium writes it: ``op: "r"``, no
+    ``before``, and ``source.snapshot`` ``"true"`` (``"last"`` for the load's last row)."""
+    if event.after is None:
+        msg = "only a row that exists can be part of an initial load"
+        raise ValueError(msg)
+    source = {**event.source, "snapshot": SNAPSHOT_LAST if last else SNAPSHOT_TRUE}
+    return ChangeEvent(Op.READ, event.key, None, event.after, source, event.ts_ms)
+
+
+def envelope_schema(row: Schema, source: Schema, *, prefix: str, table: str) -> Schema:
+    """The change-event schema named as Debezium names it: ``<prefix>.<table>.Envelope``, whose
+    ``before``/``after`` are the row schema named ``<prefix>.<table>.Value`` (optional)."""
+    from headwater.codecs import schema as s
+
+    value = row.named(f"{prefix}.{table}.Value").optional()
+    return s.struct(
+        {"before": value, "after": value, "source": source, "op": s.STRING, "ts_ms": s.INT64.optional()},
+        name=f"{prefix}.{table}.Envelope",
+    )
+
+
+def key_schema(key: Schema, *, prefix: str, table: str) -> Schema:
+    """The key schema named as Debezium names it: ``<prefix>.<table>.Key``."""
+    return key.named(f"{prefix}.{table}.Key")
+
+
+def source_schema(connector: str, extra: t.Mapping[str, Schema] | None = None) -> Schema:
+    """The ``source`` block's schema (``io.headwater.connector.<connector>.Source``): Debezium's
+    common fields, ``snapshot`` as Debezium's Enum, then the connector's own ``extra`` fields."""
+    from headwater.codecs import schema as s
+
+    snapshot = s.debezium.enum(["true", "last", "false", "incremental"]).optional().with_default(SNAPSHOT_FALSE)
+    common = {"version": s.STRING, "connector": s.STRING, "name": s.STRING, "ts_ms": s.INT64, "snapshot": snapshot}
+    connector_name = connector.replace("-", "_")
+    return s.struct({**common, **(extra or {})}, name=f"io.headwater.connector.{connector_name}.Source")

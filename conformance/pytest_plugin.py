@@ -6,6 +6,8 @@ one line per plugin:
 
 - ``kafka_bootstrap_servers``: a real local KRaft broker for the session (or
   ``$HEADWATER_BOOTSTRAP_SERVERS``);
+- ``schema_registry_url``: a real local schema registry (Apicurio, Confluent API) for the
+  session (or ``$HEADWATER_SCHEMA_REGISTRY_URL``);
 
 and the ``kafka`` marker for tests that need it.
 """
@@ -15,8 +17,9 @@ from __future__ import annotations
 import pytest
 
 from headwater.conformance.kafka import kafka_bootstrap_servers
+from headwater.conformance.registry import schema_registry_url
 
-__all__ = ["kafka_bootstrap_servers"]
+__all__ = ["kafka_bootstrap_servers", "schema_registry_url"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -25,3 +28,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "kafka: needs a real Kafka broker (started by the kafka_bootstrap_servers fixture)"
     )
     config.addinivalue_line("markers", "slow: takes more than a few seconds (crash and end-to-end tests)")
+    config.addinivalue_line(
+        "markers",
+        "sweep: a long fuzz, differential or memory sweep (minutes); `make test-sweep` runs them, `make test` does not",
+    )

@@ -7,6 +7,7 @@ import typing as t
 from pathlib import Path
 
 from headwater.connectors.loading import ConnectorFile, parse_connector
+from headwater.connectors.runtime.tasks import TaskFactory
 from headwater.connectors.runtime.worker import Worker
 from headwater.connectors.settings import WorkerConfig
 
@@ -17,12 +18,15 @@ def in_process_worker(
     bootstrap_servers: str,
     folder: Path,
     connectors: t.Sequence[ConnectorFile | t.Mapping[str, t.Any]],
+    *,
+    task_factory: TaskFactory | None = None,
     **worker_settings: t.Any,
 ) -> Worker:
     """A :class:`Worker` (not started) with a file offset store in ``folder``.
 
     ``connectors`` are parsed connector files or ``{"name", "config"}`` documents; offsets
-    are flushed every 200 ms so tests see them quickly; REST is not started.
+    are flushed every 200 ms so tests see them quickly; REST is not started. Every task
+    is built through ``task_factory`` when given (see :class:`Worker`).
     """
     settings: dict[str, t.Any] = {
         "bootstrap_servers": bootstrap_servers,
@@ -32,7 +36,7 @@ def in_process_worker(
         **worker_settings,
     }
     files = [c if isinstance(c, ConnectorFile) else parse_connector(c) for c in connectors]
-    return Worker(WorkerConfig(**settings), files)
+    return Worker(WorkerConfig(**settings), files, task_factory=task_factory)
 
 
 def wait_for(

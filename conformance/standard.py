@@ -21,13 +21,27 @@ configs stay within ``tasks.max``; records carry JSON-safe partitions and offset
 offsets round-trip through JSON; a resume after an abort loses nothing (duplicates only
 from the uncommitted window); an idle poll returns quickly; the state check (folding
 the change stream by key reproduces the source's final state); and the same through a
-real Kafka and the real runtime.
+real Kafka and the real runtime. Through the real runtime too, the optional hooks:
+offset-only markers advance the stored offset with no record; connector-defined
+transactions are visible whole or not at all to a ``read_committed`` consumer, even
+with a crash inside one (needs ``Capability.TRANSACTION_BOUNDARIES``); the runtime waits
+as ``next_poll_in`` asks, no poll sleeps, and a ``retry_after_ms`` is respected; the
+task's scratch folder and plugin metrics are the worker's; the connector is started
+before ``task_configs`` and stopped, and a reconfiguration request restarts its tasks;
+``alter_offsets`` refuses the harness's bad offsets before anything is written.
 
 Sink suite: put and flush write everything; a sink flushed twice writes once; a
 replay is idempotent (if declared); a tombstone deletes (if declared); a bad record
-is reported and the rest lands; and through a real Kafka and the real runtime, the
-target equals the folded stream while a malformed message reaches the dead-letter topic
-with Kafka Connect's ``__connect.errors.*`` headers.
+is reported and the rest lands; and through a real Kafka and the real runtime (with
+the plugin's task wrapped through the runtime's task factory): the target equals the
+folded stream while a malformed message reaches the dead-letter topic with Kafka
+Connect's ``__connect.errors.*`` headers; three partitions keep their order in small
+batches; a retriable error with ``retry_after_ms`` pauses only its partition; a crash
+between the write and the offset commit loses nothing (and duplicates nothing for
+``OWNS_COMMIT_POINT`` sinks); a restart starts from ``open``'s offsets; lost partitions
+are closed with ``lost=True`` and nothing is committed for them; a record reported
+after commits that held it back reaches the dead-letter topic with its original bytes.
+The sink tests use their own change-stream generator (no ``datagen``).
 """
 
 from __future__ import annotations
@@ -44,9 +58,14 @@ from headwater.codecs.envelope import fold
 from headwater.connectors.api import (
     Capability,
     ErrantSourceRecord,
+    OffsetMarker,
     SinkConnector,
+    SinkTask,
+    SinkTaskContext,
     SourceConnector,
     SourceRecord,
+    SourceTask,
+    SourceTaskContext,
 )
 from headwater.connectors.config import PluginConfig
 
@@ -69,6 +88,13 @@ class SourceHarness:
         bad_config: plugin keys that must be rejected, and ``bad_keys`` the dotted keys
             the rejection must name.
         drain_timeout: seconds a drain may take before the test fails.
+        make_task: optional; builds a task as ``make_task(task_class, config, context)``,
+            e.g. handing it the plugin's emulator or a client pointed at one. The suite
+            builds every task through it, also inside the real runtime (as the worker's
+            ``task_factory``, wrapped by the suite to observe the task). Default:
+            ``task_class(config, context)``.
+        bad_offsets: optional; ``PATCH .../offsets`` entries (``{"partition",
+            "offset"}``) that the connector's ``alter_offsets`` must refuse.
     """
 
     connector_class: type[SourceConnector[t.Any]]
@@ -77,6 +103,15 @@ class SourceHarness:
     bad_config: t.Mapping[str, str] | None = None
     bad_keys: frozenset[str] = frozenset()
     drain_timeout: float = 120.0
+    make_task: t.Callable[[type[SourceTask[t.Any]], PluginConfig, SourceTaskContext], SourceTask[t.Any]] | None = None
+    bad_offsets: t.Sequence[t.Mapping[str, t.Any]] | None = None
+
+    def build_task(self, config: PluginConfig, context: SourceTaskContext) -> SourceTask[t.Any]:
+        """A task of the plugin, through ``make_task`` when given."""
+        task_class = self.connector_class.task_class
+        if self.make_task is not None:
+            return self.make_task(task_class, config, context)
+        return task_class(config, context)
 
 
 @dataclass(frozen=True)
@@ -92,6 +127,7 @@ class SinkHarness:
         count_writes: optional; how many writes (lines, rows, invocations) the target has
             for ``topic``, to check that a second flush writes nothing.
         bad_value: a record value the sink must reject as a record error (None: skip).
+        make_task: see below.
     """
 
     connector_class: type[SinkConnector[t.Any]]
@@ -99,6 +135,12 @@ class SinkHarness:
     read_state: t.Callable[[PluginConfig, str], dict[str, t.Any]]
     count_writes: t.Callable[[PluginConfig, str], int] | None = None
     bad_value: t.Any = None
+    make_task: t.Callable[[PluginConfig, SinkTaskContext], SinkTask[t.Any]] | None = None
+    """Optional: builds a task for a validated config and a context; this is how a plugin
+    hands the suite its emulator or client, e.g.
+    ``lambda config, context: MySinkTask(config, context, client=EMULATOR)``. The suite
+    uses it for the in-memory tests and, wrapped, as the runtime's task factory in the
+    Kafka tests. Default: ``connector_class.task_class(config, context)``."""
 
 
 def _requires(capability: Capability, plugin: type[t.Any]) -> None:
@@ -113,9 +155,11 @@ def _json_safe_scalar_map(mapping: t.Any) -> bool:
     )
 
 
-def drain(task: t.Any, *, timeout: float, idle_polls: int = 5) -> list[SourceRecord | ErrantSourceRecord]:
+def drain(
+    task: t.Any, *, timeout: float, idle_polls: int = 5
+) -> list[SourceRecord | ErrantSourceRecord | OffsetMarker]:
     """Poll ``task`` until ``idle_polls`` polls in a row return nothing."""
-    records: list[SourceRecord | ErrantSourceRecord] = []
+    records: list[SourceRecord | ErrantSourceRecord | OffsetMarker] = []
     empty = 0
     deadline = time.monotonic() + timeout
     while empty < idle_polls:
@@ -132,7 +176,7 @@ def drain(task: t.Any, *, timeout: float, idle_polls: int = 5) -> list[SourceRec
     return records
 
 
-def _fold_records(records: t.Iterable[SourceRecord | ErrantSourceRecord]) -> State:
+def _fold_records(records: t.Iterable[SourceRecord | ErrantSourceRecord | OffsetMarker]) -> State:
     by_topic: dict[str, list[tuple[t.Any, t.Any]]] = {}
     for record in records:
         if isinstance(record, SourceRecord):

@@ -17,6 +17,7 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
+from headwater.codecs.schema import Schema
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import RecordError
 
@@ -66,6 +67,10 @@ class Capability(enum.Enum):
     """Sources emit deletes (and tombstones); sinks apply them."""
     IDEMPOTENT_WRITES = "idempotent_writes"
     """Replaying records a sink already wrote leaves the target unchanged."""
+    TRANSACTION_BOUNDARIES = "transaction_boundaries"
+    """The source marks where Kafka transactions end (``context.transactions``); only such
+    a plugin accepts ``transaction.boundary=connector`` (KIP-618's
+    ``canDefineTransactionBoundaries``)."""
     OWNS_COMMIT_POINT = "owns_commit_point"
     """The sink stores its progress in its target: ``open`` returns the offsets to resume
     from and ``pre_commit`` returns only what the target holds."""
@@ -94,6 +99,10 @@ class SourceRecord:
     headers: Headers = ()
     timestamp_ms: int | None = None
     kafka_partition: int | None = None
+    key_schema: Schema | None = None
+    """The key's schema (:mod:`headwater.codecs.schema`); None lets the converter infer one."""
+    value_schema: Schema | None = None
+    """The value's schema, derived from the source's metadata; None lets the converter infer one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +146,10 @@ class SinkRecord:
     value: t.Any
     headers: Headers = ()
     timestamp_ms: int | None = None
+    key_schema: Schema | None = None
+    """The key's schema as the key converter read it (None for schemaless converters)."""
+    value_schema: Schema | None = None
+    """The value's schema as the value converter read it (None for schemaless converters)."""
 
 
 class OffsetReader(t.Protocol):
@@ -234,19 +247,27 @@ class TransactionContext(t.Protocol):
 
     Given to the task as ``context.transactions`` only when the worker runs exactly-once
     sources and the connector sets ``transaction.boundary=connector``; None otherwise.
-    Call it from ``poll()`` (the task's thread) only.
+    Call it from ``poll()`` (the task's thread) only; a mark naming a record that this
+    ``poll()`` does not return fails the task.
+
+    A transaction stays open across polls until the task marks its end. What is open when
+    the task stops (or fails) is aborted and polled again from the stored offsets after
+    the restart; a pause keeps it open (a pause longer than the producer's
+    ``transaction.timeout.ms`` makes the broker abort it, and the task then restarts from
+    the stored offsets: nothing is lost or duplicated either way).
     """
 
-    def commit_transaction(self, record: SourceRecord | None = None) -> None:
-        """Commit the open Kafka transaction after ``record`` (a record this ``poll()``
-        returns), or after the last record of this ``poll()`` when ``record`` is None.
+    def commit_transaction(self, record: SourceRecord | OffsetMarker | None = None) -> None:
+        """Commit the open Kafka transaction after ``record`` (a record or marker this
+        ``poll()`` returns), or after the last record of this ``poll()`` when ``record``
+        is None.
 
         The records up to that point and the offsets that skip them become visible
         together; the records after it start the next transaction.
         """
         ...
 
-    def abort_transaction(self, record: SourceRecord | None = None) -> None:
+    def abort_transaction(self, record: SourceRecord | OffsetMarker | None = None) -> None:
         """Abort the open transaction after ``record`` (or after this ``poll()``'s batch).
 
         The aborted records are never visible to consumers reading committed data, and
@@ -285,7 +306,9 @@ class SourceTaskContext(TaskContext):
 
         Call it from ``poll()`` instead of sleeping there: the runtime waits without
         holding the task's thread hostage, so pause, stop and offset commits are served at
-        once. A later call in the same ``poll()`` replaces the earlier one.
+        once. A later call in the same ``poll()`` replaces the earlier one; it holds for
+        the next poll only. Without it the runtime polls again at once after records and
+        after a short wait (50 ms) after an empty poll.
         """
         self.next_poll_delay_ms = max(0, int(delay_ms))
 
@@ -338,7 +361,12 @@ class SinkTaskContext(TaskContext):
         return frozenset()
 
     def pause(self, partitions: t.Iterable[TopicPartition]) -> None:
-        """Stop fetching ``partitions`` until :meth:`resume`; the task stays in its group."""
+        """Stop fetching ``partitions`` until :meth:`resume`; the task stays in its group.
+
+        No record of them reaches ``put`` after this returns, until they are resumed. The
+        pause lasts through the runtime's own pauses (retries, the PAUSED state) and ends
+        when the partition is closed (revoked or lost).
+        """
 
     def resume(self, partitions: t.Iterable[TopicPartition]) -> None:
         """Fetch ``partitions`` again after :meth:`pause`."""
@@ -387,8 +415,11 @@ class Plugin(abc.ABC, t.Generic[C]):
     and entry-point name.
 
     Lifecycle, all on one runtime thread: ``__init__`` -> ``start()`` -> ``task_configs``
-    (again after each reconfiguration request) -> ``stop()``. In distributed mode the
-    connector runs on one worker only, and the task configs it returns are stored in the
+    (again after each reconfiguration request) -> ``stop()`` (when the connector is
+    STOPPED or deleted, the worker stops, or, in distributed mode, the connector moves to
+    another worker in a rebalance; a new instance is started wherever it runs next). A
+    PAUSED connector keeps running. In distributed mode the connector runs on one worker
+    only (the owner of its task 0's slot), and the task configs it returns are stored in the
     config topic, so they may depend on the moment (a snapshot SCN read in ``start()``):
     every worker starts its tasks from the stored list, never by calling ``task_configs``.
     """
@@ -420,8 +451,10 @@ class Plugin(abc.ABC, t.Generic[C]):
         """Optional: check offsets an operator gives to ``PATCH /connectors/{name}/offsets``.
 
         Called on a REST thread while the connector is STOPPED (KIP-875's
-        ``alterOffsets``), with the partitions and offsets of the request (a None offset
-        resets a partition): source partition mappings to source offset mappings, or
+        ``alterOffsets``), on a fresh instance that is not started, before anything is
+        written, with the partitions and offsets of the request (a None offset resets a
+        partition; ``DELETE .../offsets`` passes every stored partition with None):
+        source partition mappings (read-only, hashable) to source offset mappings, or
         ``(topic, partition)`` to an ``int`` for sinks. Raise :class:`ConfigError` naming
         the bad partition to refuse the request with a 400; nothing is written then. The
         default accepts every offset.
@@ -494,10 +527,13 @@ class SinkTask(abc.ABC, t.Generic[C]):
         """Write or buffer ``records`` (in offset order per Kafka partition).
 
         Hand single bad records to ``context.report`` and go on. Raise
-        ``RetriableError`` to have the runtime deliver the same batch again after a
-        backoff (after ``retry_after_ms`` when given; only the partitions named in the
-        error, or else the batch's partitions, are paused meanwhile); any other exception
-        fails the task.
+        ``RetriableError`` to have the runtime deliver the same records again after a
+        backoff (at least ``retry_after_ms`` when given), in a ``put`` of their own; any
+        other exception fails the task. When the error names ``partitions``, only the
+        batch's records of those partitions come again and only those partitions are
+        paused meanwhile (the batch's other records count as written); otherwise the
+        whole batch comes again and all of its partitions are paused. Other partitions
+        keep flowing in other ``put`` calls.
         """
 
     @abc.abstractmethod
@@ -522,14 +558,16 @@ class SinkTask(abc.ABC, t.Generic[C]):
     def close(self, partitions: t.Sequence[TopicPartition], *, lost: bool) -> None:
         """Optional: ``partitions`` are no longer this task's.
 
-        ``lost=False``: revoked in a rebalance; the runtime has already called
-        ``pre_commit`` and committed what it returned. ``lost=True``: taken away without a
-        hand-over (the group moved on): nothing was committed for them and another task
-        may already write them, so drop their buffers without writing.
+        ``lost=False``: revoked in a rebalance, or the task is stopping; the runtime has
+        already called ``pre_commit`` and committed what it returned. ``lost=True``: taken
+        away without a hand-over (the group moved on): nothing was committed for them and
+        another task may already write them, so drop their buffers without writing. Not
+        called after the task failed: ``stop`` follows directly then.
         """
 
     def stop(self) -> None:
-        """Release resources. Called once when the task stops, after a final commit."""
+        """Release resources. Called once when the task stops: after a final commit and
+        ``close``, or, after a failure, with nothing more committed."""
 
 
 class SourceConnector(Plugin[C]):

@@ -52,8 +52,10 @@ class _LazyGroup(click.Group):
 
     lazy: t.ClassVar[dict[str, str]] = {
         "kafka": "headwater.connectors.commands.kafka:kafka",
+        "registry": "headwater.connectors.commands.registry:registry",
         "copybook": "headwater.connectors.commands.copybook:copybook",
         "emulator": "headwater.connectors.commands.emulator:emulator",
+        "oracle": "headwater.connectors.commands.oracle:oracle",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

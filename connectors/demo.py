@@ -119,7 +119,9 @@ def run_demo(*, count: int, out_dir: Path, bootstrap_servers: str | None) -> int
         path = files / f"{prefix}.{name}.jsonl"
         lines = [json.loads(line, parse_float=Decimal) for line in path.read_bytes().splitlines()]
         state = fold((line["key"], line["value"]) for line in lines)
-        expected = final_state(name, seed=config.seed, keys=config.keys, count=config.table_count(name))
+        expected = final_state(
+            name, seed=config.seed, keys=config.keys, count=config.table_count(name), initial_rows=config.initial_rows
+        )
         match = json.dumps(state, default=str, sort_keys=True) == json.dumps(expected, default=str, sort_keys=True)
         all_match = all_match and match
         table.add_row(path.name, f"{len(lines):,}", f"{len(state):,}", f"{len(expected):,}", "yes" if match else "NO")

@@ -17,6 +17,9 @@ from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.providers import resolve_all, resolve_providers
 from headwater.connectors.settings import ConnectorConfig, WorkerConfig, client_setting_errors, group_prefixed
 
+if t.TYPE_CHECKING:
+    from headwater.connectors.transforms import TransformChain
+
 __all__ = ["ConnectorFile", "load_connector_file", "load_worker_file", "parse_connector"]
 
 
@@ -28,6 +31,8 @@ class ConnectorFile(t.NamedTuple):
     plugin_config: PluginConfig
     raw: dict[str, t.Any]
     """The config as written (providers unresolved), for status and REST output."""
+    transforms: TransformChain | None = None
+    """The ``transforms=`` chain (None or empty: records pass unchanged)."""
 
     def redacted(self) -> dict[str, t.Any]:
         """``raw`` with secrets hidden."""
@@ -72,9 +77,7 @@ def parse_connector(
             reference_errors.extend(exc.errors)
             flat[key] = value
     errors: list[FieldError] = []
-    if any(key == "transforms" or key.startswith("transforms.") for key in flat):
-        errors.append(FieldError("transforms", "single message transforms are not supported yet"))
-        flat = {k: v for k, v in flat.items() if not k.startswith("transforms")}
+    transforms, flat = _split_transforms(flat, errors)
     ours, rest = group_prefixed(ConnectorConfig, flat)
     framework: ConnectorConfig | None = None
     try:
@@ -107,7 +110,22 @@ def parse_connector(
         errors = reference_errors + [error for error in errors if error.key not in unresolved]
     if errors or framework is None or plugin_class is None or plugin_config is None:
         raise ConfigError(errors, source=source)
-    return ConnectorFile(framework, plugin_class, plugin_config, raw)
+    return ConnectorFile(framework, plugin_class, plugin_config, raw, transforms)
+
+
+def _split_transforms(
+    flat: dict[str, t.Any], errors: list[FieldError]
+) -> tuple[TransformChain | None, dict[str, t.Any]]:
+    """Build the ``transforms`` / ``predicates`` chain; return it and the remaining keys."""
+    from headwater.connectors.transforms import build_transforms
+
+    ours = {key: value for key, value in flat.items() if key.split(".", 1)[0] in ("transforms", "predicates")}
+    chain = None
+    try:
+        chain = build_transforms(ours)
+    except ConfigError as exc:
+        errors.extend(exc.errors)
+    return chain, {key: value for key, value in flat.items() if key not in ours}
 
 
 def _check_kind(plugin_class: type[t.Any], framework: ConnectorConfig) -> list[FieldError]:
@@ -121,7 +139,18 @@ def _check_kind(plugin_class: type[t.Any], framework: ConnectorConfig) -> list[F
         return [FieldError("topics", "set topics or topics.regex, not both")]
     if not is_sink and has_topics:
         return [FieldError("topics", "only sinks consume topics; a source names its topic in its own keys")]
+    if framework.transaction_boundary == "connector" and not _defines_boundaries(plugin_class):
+        name = getattr(plugin_class, "name", plugin_class.__name__)
+        message = f"{name} cannot define transaction boundaries; use poll or interval"
+        return [FieldError("transaction.boundary", message)]
     return []
+
+
+def _defines_boundaries(plugin_class: type[t.Any]) -> bool:
+    from headwater.connectors.api import Capability, SourceConnector
+
+    capabilities: frozenset[t.Any] = getattr(plugin_class, "capabilities", frozenset())
+    return issubclass(plugin_class, SourceConnector) and Capability.TRANSACTION_BOUNDARIES in capabilities
 
 
 def _load_json(path: Path) -> dict[str, t.Any]:

@@ -27,6 +27,14 @@ __all__ = ["ConnectorConfig", "WorkerConfig", "group_prefixed"]
 ErrorsTolerance = t.Literal["none", "all"]
 
 
+def _positive_int(text: str) -> bool:
+    return text.strip().isdigit() and int(text) >= 1
+
+
+RUNTIME_CONSUMER_KEYS = frozenset({"max.poll.records"})
+"""Kafka Connect consumer keys the runtime handles itself; librdkafka never sees them."""
+
+
 class ConnectorConfig(PluginConfig):
     """The framework keys every connector file may set (Kafka Connect's names)."""
 
@@ -67,11 +75,28 @@ class ConnectorConfig(PluginConfig):
     producer_override: dict[str, str] = Field(default_factory=dict, alias="producer.override.*")
     """``producer.override.*``: producer settings for this connector (e.g. another cluster)."""
     consumer_override: dict[str, str] = Field(default_factory=dict, alias="consumer.override.*")
-    """``consumer.override.*``: consumer settings for this connector."""
+    """``consumer.override.*``: consumer settings for this connector. Sinks:
+    ``consumer.override.max.poll.records`` (default 500) is the most records one ``put()``
+    gets, as in Kafka Connect (the runtime takes it out of the librdkafka settings)."""
+    batch_max_wait_ms: int = Field(default=0, ge=0, le=600_000)
+    """Sinks: how long the runtime may hold records back to fill a ``put()`` up to
+    ``max.poll.records``; 0 hands over whatever has arrived as soon as the task is free."""
+    uncommitted_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    """Sinks: most bytes (keys, values, headers) of records read but not yet committed
+    that the runtime keeps for the dead-letter topic. When reached it stops fetching and
+    asks for a commit until ``pre_commit`` lets some go."""
     key_converter_config: dict[str, str] = Field(default_factory=dict, alias="key.converter.*")
     """``key.converter.*``: options of the key converter, e.g. ``schemas.enable``."""
     value_converter_config: dict[str, str] = Field(default_factory=dict, alias="value.converter.*")
     """``value.converter.*``: options of the value converter."""
+    transaction_boundary: t.Literal["poll", "interval", "connector"] = "poll"
+    """Sources under ``exactly.once.source.support=enabled`` (KIP-618): one Kafka transaction
+    per ``poll()`` (``poll``), per ``transaction.boundary.interval.ms`` (``interval``), or
+    where the task marks it through ``context.transactions`` (``connector``, only for
+    plugins that declare ``Capability.TRANSACTION_BOUNDARIES``)."""
+    transaction_boundary_interval_ms: int | None = Field(default=None, ge=1)
+    """With ``transaction.boundary=interval``: milliseconds between commits (the worker's
+    ``offset.flush.interval.ms`` if unset)."""
 
     @pydantic.field_validator("topics")
     @classmethod
@@ -107,6 +132,9 @@ class ConnectorConfig(PluginConfig):
     def _no_shared_instance_id(cls, value: dict[str, str]) -> dict[str, str]:
         if "group.instance.id" in value:
             msg = "group.instance.id cannot be shared by the tasks; set worker.instance.id in the worker file instead"
+            raise ValueError(msg)
+        if not _positive_int(value.get("max.poll.records", "1")):
+            msg = "max.poll.records must be a whole number of records, at least 1"
             raise ValueError(msg)
         return value
 
@@ -262,6 +290,8 @@ class WorkerConfig(PluginConfig):
         if "group.instance.id" in self.consumer:
             message = "set worker.instance.id instead: one group.instance.id shared by every task would fence them"
             errors.append(FieldError("consumer.group.instance.id", message))
+        if not _positive_int(self.consumer.get("max.poll.records", "1")):
+            errors.append(FieldError("consumer.max.poll.records", "must be a whole number of records, at least 1"))
         return errors
 
     def distributed_errors(self) -> list[FieldError]:
@@ -334,6 +364,9 @@ def librdkafka_problem(kind: t.Literal["producer", "consumer"], settings: t.Mapp
     connects (no ``bootstrap.servers``), or None if it takes them."""
     from confluent_kafka import Consumer, KafkaException, Producer
 
+    if kind == "consumer":
+        settings = {key: value for key, value in settings.items() if key not in RUNTIME_CONSUMER_KEYS}
+
     config = {key: value for key, value in settings.items() if key != "bootstrap.servers"}
     config["logger"] = _QUIET
     try:
@@ -358,6 +391,8 @@ def client_setting_errors(
     family's keys may be completed by another's (worker and connector overrides)."""
     errors = []
     for key, value in settings.items():
+        if kind == "consumer" and key in RUNTIME_CONSUMER_KEYS:
+            continue
         problem = librdkafka_problem(kind, {key: value})
         if problem is not None and not problem.startswith("Failed to create"):
             errors.append(FieldError(prefix + key, problem))

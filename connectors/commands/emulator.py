@@ -1,10 +1,15 @@
 """``headwater emulator``: write realistic test datasets and print their expected final state.
 
+``final-state sap --scenario NAME --seed N`` prints the rows of an emulated SAP system's
+tables after its whole history (see :mod:`headwater.conformance.emulators.sap`).
 ``generate mainframe --scenario NAME --seed N --out DIR`` writes a scenario's copybook and
 data files (see :mod:`headwater.conformance.emulators.mainframe`) and prints the connector
 keys that read them; ``final-state mainframe --scenario NAME --seed N`` prints the keyed
 rows a consumer must hold after folding the change stream, one JSON object per line
 (``{"table": ..., "key": {...}, "row": {...}}``, decimals as JSON numbers with full scale).
+``final-state oracle --scenario NAME --seed N`` does the same for the Oracle LogMiner
+emulator (:mod:`headwater.conformance.emulators.oracle`; NAME is a built-in scenario or a
+JSON scenario file), with Debezium's values (times as epoch units, RAW as base64).
 """
 
 from __future__ import annotations
@@ -76,4 +81,36 @@ def final_state_mainframe(scenario: str, seed: int, count: int | None, bad_recor
 
     out = sys.stdout.buffer
     for entry in final_state(scenario, seed, count=count, bad_records=bad_records):
+        out.write(orjson.dumps(entry, default=_json_default, option=orjson.OPT_APPEND_NEWLINE))
+
+
+@final_state_group.command("oracle")
+@click.option("--scenario", default="default", show_default=True, help="A built-in scenario or a JSON scenario file.")
+@click.option("--seed", type=int, default=1, show_default=True)
+def final_state_oracle(scenario: str, seed: int) -> None:
+    """Print the final rows of an Oracle emulator scenario as JSON lines."""
+    from headwater.conformance.emulators.oracle import final_state, load_scenario
+
+    try:
+        spec = load_scenario(scenario)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scenario") from exc
+    out = sys.stdout.buffer
+    for entry in final_state(spec, seed):
+        out.write(orjson.dumps(entry, default=_json_default, option=orjson.OPT_APPEND_NEWLINE))
+
+
+@final_state_group.command("sap")
+@click.option("--scenario", type=click.Choice(("erp", "large")), required=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--count", type=click.IntRange(min=1), help="Change steps (erp) or materials (large); a default per scenario."
+)
+@click.option("--table", "tables", multiple=True, help="Only these tables (default: MARA, KNA1, VBAK, ZWIDE).")
+def final_state_sap(scenario: str, seed: int, count: int | None, tables: tuple[str, ...]) -> None:
+    """Print the final keyed rows of an emulated SAP system's tables as JSON lines."""
+    from headwater.conformance.emulators.sap import final_state
+
+    out = sys.stdout.buffer
+    for entry in final_state(scenario, seed, count=count, tables=[name.upper() for name in tables] or None):
         out.write(orjson.dumps(entry, default=_json_default, option=orjson.OPT_APPEND_NEWLINE))

@@ -11,7 +11,8 @@ import random
 import typing as t
 from decimal import Decimal
 
-from headwater.codecs.envelope import ChangeEvent, Op, to_messages
+from headwater.codecs.envelope import SNAPSHOT_FALSE, ChangeEvent, Op, as_snapshot_read, source_block, to_messages
+from headwater.connectors.version import HEADWATER_VERSION
 
 if t.TYPE_CHECKING:
     from headwater.connectors.datagen.config import DatagenConfig
@@ -26,11 +27,22 @@ _KEY_FIELD = {"customers": "id", "orders": "order_id", "products": "sku"}
 
 
 class TableGenerator:
-    """Yields the change events of one table, in sequence order."""
+    """Yields the change events of one table, in sequence order.
 
-    def __init__(self, table: str, *, seed: int, keys: int) -> None:
+    With ``initial_rows=N`` the first N events are an initial load, as Debezium writes a
+    snapshot: reads (``op: "r"``) of keys 0..N-1 with ``source.snapshot`` ``"true"``,
+    ``"last"`` on the N-th; the change stream follows. ``name`` is the logical server
+    name in ``source.name`` (the topic prefix).
+    """
+
+    def __init__(self, table: str, *, seed: int, keys: int, initial_rows: int = 0, name: str = "datagen") -> None:
+        if initial_rows > keys:
+            msg = f"initial rows ({initial_rows}) cannot exceed the key space ({keys})"
+            raise ValueError(msg)
         self.table = table
         self.keys = keys
+        self.initial_rows = initial_rows
+        self.name = name
         self.key_field = _KEY_FIELD[table]
         self._random = random.Random(f"{seed}:{table}")
         self._rows: dict[int, dict[str, t.Any]] = {}
@@ -45,6 +57,8 @@ class TableGenerator:
 
     def next_event(self) -> ChangeEvent:
         """The next event; it changes the generator's notion of the table."""
+        if self.sequence < self.initial_rows:
+            return self._initial_read()
         draw = self._random.random()
         if not self._live or (draw < 0.5 and len(self._live) < self.keys):
             key = self._random.randrange(self.keys)
@@ -67,17 +81,25 @@ class TableGenerator:
             self._remove(key)
         if after is not None:
             self._rows[key] = after
+        return self._event(op, key, before, after)
+
+    def _event(self, op: Op, key: int, before: dict[str, t.Any] | None, after: dict[str, t.Any] | None) -> ChangeEvent:
         sequence = self.sequence
         self.sequence += 1
         key_value: t.Any = f"SKU-{key:06d}" if self.table == "products" else key
-        return ChangeEvent(
-            op=op,
-            key={self.key_field: key_value},
-            before=before,
-            after=after,
-            source={"connector": "datagen", "table": self.table, "seq": sequence, "snapshot": "false"},
-            ts_ms=BASE_TS_MS + sequence,
-        )
+        ts_ms = BASE_TS_MS + sequence
+        source = source_block(version=HEADWATER_VERSION, connector="datagen", name=self.name, ts_ms=ts_ms,
+                              snapshot=SNAPSHOT_FALSE, table=self.table, seq=sequence)  # fmt: skip
+        return ChangeEvent(op=op, key={self.key_field: key_value}, before=before, after=after, source=source,
+                           ts_ms=ts_ms)  # fmt: skip
+
+    def _initial_read(self) -> ChangeEvent:
+        key = self.sequence
+        row = self._make_row(key, version=0)
+        self._rows[key] = row
+        self._add(key)
+        event = self._event(Op.CREATE, key, None, row)
+        return as_snapshot_read(event, last=self.sequence == self.initial_rows)
 
     def _add(self, key: int) -> None:
         self._position[key] = len(self._live)
@@ -123,17 +145,17 @@ def message_count(config: DatagenConfig) -> int:
     """How many Kafka records a finite datagen config produces (events plus tombstones)."""
     total = 0
     for table in config.table_list():
-        generator = TableGenerator(table, seed=config.seed, keys=config.keys)
+        generator = TableGenerator(table, seed=config.seed, keys=config.keys, initial_rows=config.initial_rows)
         for _ in range(config.table_count(table)):
             total += len(to_messages(generator.next_event(), tombstone_on_delete=config.tombstones_on_delete))
     return total
 
 
-def final_state(table: str, *, seed: int, keys: int, count: int) -> dict[str, dict[str, t.Any]]:
+def final_state(table: str, *, seed: int, keys: int, count: int, initial_rows: int = 0) -> dict[str, dict[str, t.Any]]:
     """The rows of ``table`` after its first ``count`` events, by canonical key."""
     from headwater.codecs.envelope import canonical_key
 
-    generator = TableGenerator(table, seed=seed, keys=keys)
+    generator = TableGenerator(table, seed=seed, keys=keys, initial_rows=initial_rows)
     state: dict[str, dict[str, t.Any]] = {}
     for _ in range(count):
         event = generator.next_event()

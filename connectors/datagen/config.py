@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from headwater.connectors.config import PluginConfig, TaskKey, topic_name_problem
 
@@ -28,6 +28,10 @@ class DatagenConfig(PluginConfig):
     """Most events returned by one poll."""
     tombstones_on_delete: bool = True
     """Emit a tombstone (null value) after each delete, as Debezium does."""
+    initial_rows: int = Field(default=0, ge=0)
+    """Start each table with an initial load of this many rows (at most ``keys``): reads
+    (``op: "r"``) with ``source.snapshot`` ``"true"``, ``"last"`` on the last, as Debezium
+    writes a snapshot; the change stream follows."""
     task_tables: TaskKey[str | None] = None
     """Set by the connector in task configs: the tables one task generates."""
 
@@ -50,6 +54,13 @@ class DatagenConfig(PluginConfig):
             msg = f"unknown tables {unknown}; choose from {', '.join(TABLES)}" if unknown else "no tables given"
             raise ValueError(msg)
         return ",".join(names)
+
+    @model_validator(mode="after")
+    def _initial_rows_fit(self) -> DatagenConfig:
+        if self.initial_rows > self.keys:
+            msg = f"initial.rows ({self.initial_rows}) cannot exceed keys ({self.keys}): each row has its own key"
+            raise ValueError(msg)
+        return self
 
     def table_list(self) -> list[str]:
         """The tables, in order."""

@@ -9,6 +9,7 @@ from headwater.codecs.envelope import to_messages
 from headwater.connectors.api import SourceRecord, SourceTask, SourceTaskContext
 from headwater.connectors.datagen.client import TableGenerator
 from headwater.connectors.datagen.config import DatagenConfig
+from headwater.connectors.datagen.schemas import table_schemas
 
 
 class DatagenTask(SourceTask[DatagenConfig]):
@@ -19,7 +20,9 @@ class DatagenTask(SourceTask[DatagenConfig]):
         self._streams: list[tuple[dict[str, str], TableGenerator, int, str]] = []
         for table in config.own_tables():
             partition = {"table": table}
-            generator = TableGenerator(table, seed=config.seed, keys=config.keys)
+            generator = TableGenerator(
+                table, seed=config.seed, keys=config.keys, initial_rows=config.initial_rows, name=config.topic_prefix
+            )
             stored = context.offsets.offset(partition)
             if stored is not None:
                 generator.skip_to(int(t.cast(int, stored["seq"])))
@@ -31,9 +34,12 @@ class DatagenTask(SourceTask[DatagenConfig]):
         """Up to ``batch.size`` events, round-robin over tables, paced by ``rate``."""
         budget = self.config.batch_size
         if self.config.rate > 0:
-            allowed = int((time.monotonic() - self._started) * self.config.rate) - self._emitted
+            elapsed = time.monotonic() - self._started
+            allowed = int(elapsed * self.config.rate) - self._emitted
             if allowed <= 0:
-                time.sleep(min(0.1, 1 / self.config.rate))
+                # Ask to be polled again when the next event is due, instead of sleeping here.
+                due_s = (self._emitted + 1) / self.config.rate - elapsed
+                self.context.next_poll_in(max(1, int(due_s * 1000) + 1))
                 return []
             budget = min(budget, allowed)
         records: list[SourceRecord] = []
@@ -48,6 +54,8 @@ class DatagenTask(SourceTask[DatagenConfig]):
                 for key, value in to_messages(event, tombstone_on_delete=self.config.tombstones_on_delete):
                     # The Kafka timestamp is left to the producer: the synthetic ts_ms lies in
                     # the past, and the broker's time-based retention would delete it.
-                    records.append(SourceRecord(partition, offset, topic, key, value))
+                    key_schema, value_schema = table_schemas(self.config.topic_prefix, generator.table)
+                    records.append(SourceRecord(partition, offset, topic, key, value, key_schema=key_schema,
+                                                value_schema=value_schema if value is not None else None))  # fmt: skip
         self._emitted += len(records)
         return records

@@ -5,4 +5,6 @@
 - :mod:`~headwater.connectors.launch.worker`: real ``headwater standalone`` and
   ``headwater distributed`` worker processes, driven over REST (the demo, crash tests,
   benchmarks).
+- :mod:`~headwater.connectors.launch.registry`: a real local schema registry (Apicurio,
+  Confluent-compatible API), behind ``headwater registry`` and the test fixtures.
 """

@@ -192,6 +192,12 @@ class MainframeCopybookConfig(PluginConfig):
     tombstones_on_delete: bool = True
     """snapshot-diff: emit a tombstone (null value) after each delete, as Debezium does."""
 
+    field_types: str = ""
+    """Numeric or text fields that hold dates and times, ``FIELD:KIND[:PATTERN]`` comma-separated, e.g.
+    ``CM-OPEN-DATE:date:yyyyMMdd,CM-OPEN-TIME:time:HHmmss``; KIND is date, time or timestamp and PATTERN a
+    Java date pattern. They become Connect Date/Time/Timestamp values (all zeros or blanks: null); a value
+    that does not fit makes the record a bad record. Not inside OCCURS or with segment.children."""
+
     task_index: TaskKey[int] = Field(default=0, ge=0)
     """Set by the connector in task configs: this task's index."""
     task_count: TaskKey[int] = Field(default=1, ge=1)
@@ -391,6 +397,24 @@ class MainframeCopybookConfig(PluginConfig):
                 if layout.find(name).name in inside:
                     msg = f"key field {name} is inside the child segment {child}; keys must come from the root record"
                     raise ValueError(msg)
+        return value
+
+    @field_validator("field_types")
+    @classmethod
+    def _temporal_fields(cls, value: str, info: ValidationInfo) -> str:
+        from headwater.codecs.temporal import parse_field_types
+
+        items = parse_field_types(value)
+        if items and info.data.get("segment_children"):
+            msg = "cannot be combined with segment.children"
+            raise ValueError(msg)
+        layout = _layout_of(info.data)
+        if layout is not None:
+            for item in items:
+                try:
+                    key_path(layout, item.name)
+                except KeyError as exc:
+                    raise ValueError(exc.args[0]) from None
         return value
 
     @field_validator("finished_dir")

@@ -49,10 +49,10 @@ import logging
 import time
 import typing as t
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from headwater.codecs.envelope import ChangeEvent, Op, canonical_key, to_messages
+from headwater.codecs.envelope import ChangeEvent, Op, canonical_key, source_block, to_messages
 from headwater.connectors.api import (
     ErrantSourceRecord,
     SourceOffset,
@@ -62,8 +62,12 @@ from headwater.connectors.api import (
     SourceTaskContext,
 )
 from headwater.connectors.errors import FatalError, RecordError
+from headwater.connectors.initial_load import InitialLoad
 from headwater.connectors.mainframe.client import DatasetReader, FileInfo, LocalDatasetReader
 from headwater.connectors.mainframe.config import MainframeCopybookConfig, key_path
+from headwater.connectors.mainframe.field_types import FieldTypes
+from headwater.connectors.mainframe.schema import record_schemas
+from headwater.connectors.version import HEADWATER_VERSION
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -91,6 +95,11 @@ _DLQ_PIECE = 256 * 1024
 _RESYNC_WINDOW = 16 * 1024 * 1024
 """Bytes after a framing error searched for a resync point before the file is quarantined."""
 _CONNECTOR = "mainframe-copybook"
+
+
+def _source(config: MainframeCopybookConfig, ts_ms: int, **fields: t.Any) -> dict[str, t.Any]:
+    """The ``source`` block: Debezium's common fields (``name`` is the topic), then the file position."""
+    return source_block(version=HEADWATER_VERSION, connector=_CONNECTOR, name=config.topic, ts_ms=ts_ms, **fields)
 
 
 def owns(name: str, task_index: int, task_count: int) -> bool:
@@ -188,6 +197,8 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         self._fast = self._plan.vectorizable and not config.segment_filter
         layout = config.layout()
         self._key_paths = [key_path(layout, name) for name in config.key_fields_list()]
+        self._schemas = record_schemas(config, self._plan, self._key_paths)
+        self._field_types = FieldTypes(config.field_types, layout)
         self._chunk = max(64 * 1024, min(16 * 1024 * 1024, config.batch_size * (self._plan.record_length + 8)))
         self._interval = config.poll_interval_ms / 1000
         self._next_scan = 0.0
@@ -242,6 +253,12 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
 
     def _decode(self, raws: list[RawRecord], source: str) -> Iterator[tuple[RawRecord, Row | None, DecodeError | None]]:
         """Each split record with its decoded row (None: dropped by the segment filter) or its error."""
+        decoded = self._decode_records(raws, source)
+        return self._field_types.apply(decoded, source) if self._field_types else decoded
+
+    def _decode_records(
+        self, raws: list[RawRecord], source: str
+    ) -> Iterator[tuple[RawRecord, Row | None, DecodeError | None]]:
         from headwater.codecs.copybook import DecodeError, decode_record, decode_records
 
         rest = raws
@@ -293,6 +310,16 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
     # ------------------------------------------------------------------ append mode
 
     def poll(self) -> Output:
+        """The records of :meth:`_poll_records`, with the key and value schemas of the layout."""
+        key_schema, value_schema = self._schemas
+        if value_schema is None:
+            return self._poll_records()
+        return [
+            replace(r, key_schema=key_schema, value_schema=value_schema) if type(r) is SourceRecord else r
+            for r in self._poll_records()
+        ]
+
+    def _poll_records(self) -> Output:
         """Records from the owned files (append) or the current generation's diff (snapshot-diff).
 
         Lists the folder at most every ``poll.interval.ms``, reads until about
@@ -596,8 +623,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                 out.append(ErrantSourceRecord(partition, offset, error, raw.data))
             elif row is not None:
                 key = self._key(row) if key_paths else {"file": name, "record": number}
-                source = {"connector": _CONNECTOR, "file": name, "record": number, "offset": raw.offset,
-                          "generation": None, "snapshot": "false"}  # fmt: skip
+                source = _source(self.config, ts_ms, file=name, record=number, offset=raw.offset, generation=None)
                 value = {"before": None, "after": row, "source": source, "op": "c", "ts_ms": ts_ms}
                 out.append(SourceRecord(partition, offset, topic, key, value))
             else:
@@ -639,8 +665,8 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         offset = {"record": number, "byte": byte_end, **resume, **stream.id_fields()}
         row = hierarchy.row
         key = self._key(row) if self._key_paths else {"file": stream.name, "record": hierarchy.record_number}
-        source = {"connector": _CONNECTOR, "file": stream.name, "record": hierarchy.record_number,
-                  "offset": hierarchy.byte_offset, "generation": None, "snapshot": "false"}  # fmt: skip
+        source = _source(self.config, stream.mtime_ms, file=stream.name, record=hierarchy.record_number,
+                         offset=hierarchy.byte_offset, generation=None)  # fmt: skip
         value = {"before": None, "after": row, "source": source, "op": "c", "ts_ms": stream.mtime_ms}
         out.append(SourceRecord(stream.partition, offset, self.config.topic, key, value))
         stream.last_emitted = number
@@ -752,6 +778,7 @@ class _SnapshotState:
         self.next_scan = 0.0
         self.history: list[str] = []
         self.end: dict[str, t.Any] = {"resume.byte": 0, "resume.record": 1, "resume.block.end": None}
+        self.initial_load = InitialLoad()
         stored = task.context.offsets.offset(self.partition)
         if stored is not None:
             generation = str(stored["generation"])
@@ -882,7 +909,7 @@ class _SnapshotState:
                 number = raw.number
                 offset = self._offset("scan", number, end if number == last else anchor)
                 if error is not None:
-                    out.append(ErrantSourceRecord(partition, offset, error, raw.data))
+                    out.extend(self.initial_load.other(ErrantSourceRecord(partition, offset, error, raw.data)))
                     continue
                 if row is None:
                     continue
@@ -893,14 +920,20 @@ class _SnapshotState:
                 if previous is not None and previous[1] == row:
                     continue  # unchanged since the last generation
                 op = Op.CREATE if previous is None else Op.UPDATE
-                source = {"connector": _CONNECTOR, "file": gen, "record": number, "offset": raw.offset,
-                          "generation": gen, "snapshot": "false"}  # fmt: skip
+                source = _source(self.config, ts_ms, file=gen, record=number, offset=raw.offset, generation=gen)
                 event = ChangeEvent(op, key, previous[1] if previous else None, row, source, ts_ms)
+                if self.base is None:  # the first generation is the initial load: reads
+                    out.extend(self.initial_load.read(partition, offset, topic, event))
+                    continue
                 out.append(SourceRecord(partition, offset, topic, key, event.value()))
             if broken is not None:
+                # Every read before the break goes out (none is the load's last): the
+                # failure waits until they are stored.
+                out.extend(self.initial_load.interrupt())
                 task._fatal = broken
                 return
             if finished:
+                out.extend(self.initial_load.finish())
                 self.phase = "deletes"
                 self.end = end
                 return
@@ -923,8 +956,7 @@ class _SnapshotState:
             self.deleted += 1
             phase = "done" if self.deleted == len(self.deletes) else "deletes"
             offset = self._offset(phase, 0, end)
-            source = {"connector": _CONNECTOR, "file": gen, "record": None, "offset": None,
-                      "generation": gen, "snapshot": "false"}  # fmt: skip
+            source = _source(self.config, ts_ms, file=gen, record=None, offset=None, generation=gen)
             event = ChangeEvent(Op.DELETE, key, row, None, source, ts_ms)
             for message_key, value in to_messages(event, tombstone_on_delete=self.config.tombstones_on_delete):
                 out.append(SourceRecord(partition, offset, topic, message_key, value))

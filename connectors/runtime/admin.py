@@ -222,11 +222,15 @@ class StandaloneAdmin:
 
     def _scope(self, name: str) -> offset_admin.OffsetScope:
         handle = self._handle(name)
+        sink = handle.type == "sink"
         return offset_admin.OffsetScope(
             name,
-            sink=handle.type == "sink",
+            sink=sink,
             store=lambda: self.worker.offset_store,
             consumer_config=lambda: self._consumer_config(handle),
+            ask=lambda changes: offset_admin.ask_connector(
+                handle.file.plugin_class, handle.file.plugin_config, changes, sink=sink
+            ),
         )
 
     def offsets(self, name: str) -> list[dict[str, t.Any]]:

@@ -28,25 +28,40 @@ run the same task; then each starts the tasks of its new slots. A task moving fr
 another worker first has its exactly-once producer fenced and the offset store re-read,
 so it resumes from that worker's last durable offsets.
 
-Every worker computes each connector's task configs itself, from the stored config. In
-distributed mode ``Plugin.task_configs`` must therefore be a pure function of the
-connector config: two workers must get the same list.
+- **Task configs** are computed once, by the connector's *leader*: the worker that owns
+  the slot of the connector's task 0 runs the connector instance (``start()``,
+  ``task_configs``, ``stop()``) and stores the list in the config topic as Kafka
+  Connect's ``KafkaConfigBackingStore`` does: ``task-<name>-<n>`` →
+  ``{"properties": {...}}`` for each task, then ``commit-<name>`` → ``{"tasks": N}``
+  (plus ``config.hash``, the connector config the list was computed from, so that no
+  worker starts tasks from the list of an older config). Every worker starts its tasks
+  from the committed list (taken as of the commit record, in log order), never by
+  calling ``task_configs``, so the list may depend on the moment (a snapshot SCN), and a
+  ``request_task_reconfiguration()`` reaches every worker: the leader calls
+  ``task_configs`` again and stores the new list if it differs. A STOPPED connector's
+  list is committed empty, as Kafka Connect does. ``${env:}``/``${file:}`` references
+  are stored unresolved where a task keeps the connector's value.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 import traceback
 import typing as t
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import orjson
+from pydantic import SecretStr
 
 from headwater.connectors.api import SinkConnector
+from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.loading import ConnectorFile, parse_connector
-from headwater.connectors.providers import reverse_transform
+from headwater.connectors.providers import resolve_providers, reverse_transform
 from headwater.connectors.runtime import offset_admin
 from headwater.connectors.runtime.admin import (
     ConnectorExists,
@@ -59,6 +74,7 @@ from headwater.connectors.runtime.offsets import KafkaOffsetStore
 from headwater.connectors.runtime.tables import TopicTable
 from headwater.connectors.runtime.worker import (
     CONNECTOR_STATE,
+    RuntimeConnectorContext,
     TargetState,
     TaskState,
     Worker,
@@ -66,14 +82,20 @@ from headwater.connectors.runtime.worker import (
     check_clients,
     client_configs,
     fence_transactional_ids,
+    stop_plugin,
 )
 from headwater.connectors.settings import WorkerConfig
 
-__all__ = ["ConnectorPlan", "DistributedHerder", "task_slot"]
+__all__ = ["ConnectorPlan", "DistributedHerder", "config_hash", "task_properties", "task_slot"]
 
 log = logging.getLogger(__name__)
 
 CONNECTOR_PREFIX = "connector-"
+TASK_PREFIX = "task-"
+COMMIT_PREFIX = "commit-"
+CONFIG_HASH = "config.hash"
+"""Our addition to Kafka Connect's ``commit-<name>`` value: the hash of the connector
+document the committed task list was computed from."""
 TARGET_STATE_PREFIX = "target-state-"
 INITIAL_STATES: dict[str, TargetState] = {"RUNNING": "STARTED", "PAUSED": "PAUSED", "STOPPED": "STOPPED"}
 """``initial_state`` of ``POST /connectors`` (KIP-980) → the target state stored."""
@@ -89,6 +111,10 @@ def task_slot(connector: str, task_id: int, slots: int) -> int:
     also owns the connector's own status.
     """
     return (zlib.crc32(connector.encode()) + task_id) % slots
+
+
+def _properties(plan: ConnectorPlan, task_id: int) -> dict[str, t.Any]:
+    return plan.stored[task_id] if plan.stored is not None and task_id < len(plan.stored) else {}
 
 
 def _task_status_key(connector: str, task_id: int) -> str:
@@ -108,14 +134,18 @@ def _parse_status_key(key: str) -> tuple[str, int | None] | None:
 
 @dataclass(frozen=True)
 class ConnectorPlan:
-    """One stored connector config, resolved and split into task configs on this worker."""
+    """One stored connector config and its committed task configs, as this worker sees them."""
 
     document: dict[str, t.Any]
     """``{"name", "config"}`` as stored (providers unresolved)."""
     connector: ConnectorFile | None
     """None when the config does not resolve or validate on this worker (see ``error``)."""
     task_configs: tuple[t.Any, ...] = ()
+    """The committed task configs, validated; empty until the leader committed a list."""
     error: str | None = None
+    stored: tuple[dict[str, t.Any], ...] | None = None
+    """The committed ``properties`` of each task (providers unresolved), or None while no
+    list is committed for this document."""
 
     @property
     def type(self) -> str:
@@ -128,21 +158,71 @@ class ConnectorPlan:
 class _OwnedTask:
     state: TaskState
     document: dict[str, t.Any]
+    properties: dict[str, t.Any]
 
 
-def _plan(document: dict[str, t.Any], worker: WorkerConfig) -> ConnectorPlan:
-    """Resolve, validate and split one stored connector document (sent over REST)."""
+@dataclass
+class _Leader:
+    """The connector instance this worker runs as the connector's leader."""
+
+    document: dict[str, t.Any]
+    plugin: t.Any
+    computed: bool = False
+    """Whether ``task_configs`` was called since ``start()``."""
+
+
+@dataclass
+class _Committed:
+    """A ``commit-<name>`` record and the task records as they were when it was read."""
+
+    commit: dict[str, t.Any]
+    tasks: list[dict[str, t.Any] | None] = field(default_factory=list)
+
+
+def config_hash(document: t.Mapping[str, t.Any]) -> str:
+    """The hash of a stored connector document that a task list was computed from."""
+    return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+def task_properties(connector: ConnectorFile, task_config: PluginConfig) -> dict[str, t.Any]:
+    """A task config as stored in ``task-<name>-<n>``: dotted keys, JSON values, secrets
+    revealed, and the connector's own ``${env:}``/``${file:}`` reference where the task
+    keeps the value it resolves to (so a resolved secret is not written out)."""
+    dumped = task_config.model_dump(by_alias=True, mode="json")
+    base = connector.plugin_config.model_dump(by_alias=True, mode="json")
+    out: dict[str, t.Any] = {}
+    for name, info in type(task_config).model_fields.items():
+        key = info.alias or name
+        value = getattr(task_config, name)
+        out[key] = value.get_secret_value() if isinstance(value, SecretStr) else dumped.get(key)
+        raw = connector.raw.get(key)
+        if isinstance(raw, str) and "${" in raw and key in base:
+            base_value = getattr(connector.plugin_config, name)
+            if base_value == value:
+                out[key] = raw
+    return out
+
+
+def _parse(
+    document: dict[str, t.Any], stored: tuple[dict[str, t.Any], ...] | None, worker: WorkerConfig
+) -> ConnectorPlan:
+    """Resolve and validate one stored connector document and its committed task configs."""
     try:
         connector = parse_connector(document, worker=worker, remote=True)
     except ConfigError as exc:
-        return ConnectorPlan(document, None, error=f"invalid config: {exc}")
-    try:
-        plugin = connector.plugin_class(connector.plugin_config)
-        tasks_max = connector.framework.tasks_max
-        task_configs = tuple(plugin.task_configs(tasks_max)[:tasks_max])
-    except Exception:
-        return ConnectorPlan(document, connector, error=traceback.format_exc())
-    return ConnectorPlan(document, connector, task_configs)
+        return ConnectorPlan(document, None, error=f"invalid config: {exc}", stored=stored)
+    if stored is None:
+        return ConnectorPlan(document, connector)
+    task_configs = []
+    for task_id, properties in enumerate(stored):
+        try:
+            policy = worker.provider_policy(remote=True)
+            resolved = {key: resolve_providers(value, key=key, policy=policy) for key, value in properties.items()}
+            task_configs.append(connector.plugin_class.config_class.model_validate(resolved))
+        except Exception as exc:
+            error = f"the stored config of task {task_id} does not validate on this worker: {exc}"
+            return ConnectorPlan(document, connector, error=error, stored=stored)
+    return ConnectorPlan(document, connector, tuple(task_configs), stored=stored)
 
 
 class DistributedHerder:
@@ -177,6 +257,14 @@ class DistributedHerder:
         self._owned_slots: set[int] | None = None
         """Slots assigned to this worker; None while it has no assignment."""
         self._running: dict[tuple[str, int], _OwnedTask] = {}
+        self._committed: dict[str, _Committed] = {}
+        self._committed_lock = threading.Lock()
+        self._leaders: dict[str, _Leader] = {}
+        """Connectors this worker leads (owner of their task-0 slot); group thread only."""
+        self._leader_errors: dict[str, tuple[dict[str, t.Any], str]] = {}
+        """Connector -> (document, trace) of a ``start``/``task_configs`` that raised here."""
+        self._requested: set[str] = set()
+        self._requested_lock = threading.Lock()
         self._dirty = threading.Event()
         self._group_thread: threading.Thread | None = None
         self._clean = True
@@ -202,7 +290,7 @@ class DistributedHerder:
         from headwater.connectors.runtime.topics import ensure_topic
 
         self.worker.offset_store  # noqa: B018  (opens and reads the offset topic now, not in a task's start)
-        self.configs.add_listener(lambda _key, _value: self._dirty.set())
+        self.configs.add_listener(self._config_changed)
         self.configs.start()
         self.statuses.start()
         ensure_topic(
@@ -213,6 +301,36 @@ class DistributedHerder:
         )
         self._group_thread = threading.Thread(target=self._run_group, name="group", daemon=True)
         self._group_thread.start()
+
+    def _config_changed(self, key: str, value: dict[str, t.Any] | None) -> None:
+        """From the config table's reader thread, in log order: snapshot the task records
+        as each commit record is read (Kafka Connect applies task configs on commit)."""
+        if key.startswith(COMMIT_PREFIX):
+            name = key[len(COMMIT_PREFIX) :]
+            with self._committed_lock:
+                if value is None:
+                    self._committed.pop(name, None)
+                else:
+                    count = int(value.get("tasks", 0))
+                    tasks = [self.configs.get(f"{TASK_PREFIX}{name}-{task_id}") for task_id in range(count)]
+                    self._committed[name] = _Committed(value, tasks)
+        self._dirty.set()
+
+    def _stored(self, name: str, document: t.Mapping[str, t.Any]) -> tuple[dict[str, t.Any], ...] | None:
+        """The committed task properties of ``name`` computed from ``document``, or None."""
+        with self._committed_lock:
+            committed = self._committed.get(name)
+        if committed is None or committed.commit.get(CONFIG_HASH) != config_hash(document):
+            return None
+        if any(task is None or not isinstance(task.get("properties"), dict) for task in committed.tasks):
+            return None
+        return tuple(t.cast(dict[str, t.Any], task)["properties"] for task in committed.tasks)
+
+    def _request_reconfiguration(self, name: str) -> None:
+        """From any thread: the connector asked for new task configs."""
+        with self._requested_lock:
+            self._requested.add(name)
+        self._dirty.set()
 
     def wait(self) -> None:
         """Block until :meth:`stop` is requested (``stopping`` set by a signal handler)."""
@@ -239,7 +357,8 @@ class DistributedHerder:
         config = self.worker_config
         return {
             "bootstrap.servers": config.bootstrap_servers,
-            **config.consumer,
+            # max.poll.records is Kafka Connect's sink batch size, unknown to librdkafka.
+            **{key: value for key, value in config.consumer.items() if key != "max.poll.records"},
             "group.id": config.group_id,
             "client.id": f"headwater-worker-{self.worker_id}",
             "partition.assignment.strategy": "roundrobin",
@@ -282,6 +401,7 @@ class DistributedHerder:
             self.stopping.set()
         finally:
             self._stop_owned(list(self._running), reason="worker stopping")
+            self._stop_leaders(list(self._leaders))
             self._owned_slots = None
             consumer.close()  # leaves the group: the others take the slots at once
 
@@ -295,6 +415,7 @@ class DistributedHerder:
         log.info("giving back %d task slot(s); stopping %d task(s)", len(partitions), len(self._running))
         self._owned_slots = None
         self._guarded(lambda: self._stop_owned(list(self._running), reason="rebalance"))
+        self._guarded(lambda: self._stop_leaders(list(self._leaders)))
 
     def _on_lost(self, consumer: t.Any, partitions: list[t.Any]) -> None:
         """The session expired: other workers may run these tasks already; stop them now."""
@@ -313,15 +434,17 @@ class DistributedHerder:
     # -- reconciling -----------------------------------------------------------------
 
     def plan(self, name: str) -> ConnectorPlan | None:
-        """Connector ``name``'s current plan (cached per stored document), or None."""
+        """Connector ``name``'s current plan (cached per stored document and committed
+        task list), or None."""
         document = self.configs.get(CONNECTOR_PREFIX + name)
         if document is None:
             return None
+        stored = self._stored(name, document)
         with self._plans_lock:
             cached = self._plans.get(name)
-            if cached is not None and cached.document == document:
+            if cached is not None and cached.document == document and cached.stored == stored:
                 return cached
-        plan = _plan(document, self.worker_config)
+        plan = _parse(document, stored, self.worker_config)
         with self._plans_lock:
             self._plans[name] = plan
         return plan
@@ -350,6 +473,8 @@ class DistributedHerder:
         slots = self.worker_config.task_slots
         plans = self._plans_now()
         targets = {name: self.target_state(name) for name in plans}
+        if self._lead(plans, targets, owned):
+            plans = self._plans_now()  # with the task lists this worker just committed
         desired: dict[tuple[str, int], tuple[ConnectorPlan, t.Any]] = {}
         for name, plan in plans.items():
             if targets[name] == "STOPPED":
@@ -360,7 +485,9 @@ class DistributedHerder:
         stale = [
             key
             for key, task in self._running.items()
-            if key not in desired or desired[key][0].document != task.document
+            if key not in desired
+            or desired[key][0].document != task.document
+            or _properties(desired[key][0], key[1]) != task.properties
         ]
         self._stop_owned(stale, reason="config changed, connector stopped or task moved", desired=desired)
         for (name, _task_id), task in self._running.items():
@@ -395,10 +522,83 @@ class DistributedHerder:
             except ConfigError as exc:  # e.g. a converter this worker cannot build
                 self._write_status(_task_status_key(name, task_id), "FAILED", str(exc))
                 continue
-            self._running[key] = _OwnedTask(state, plan.document)
+            self._running[key] = _OwnedTask(state, plan.document, _properties(plan, task_id))
             log.info("started task %s-%d (slot %d)", name, task_id, task_slot(name, task_id, slots))
         self._write_connector_statuses(plans, targets, owned)
         self._collect_statuses(plans, targets, owned)
+
+    def _lead(
+        self, plans: t.Mapping[str, ConnectorPlan], targets: t.Mapping[str, TargetState], owned: set[int]
+    ) -> bool:
+        """Run the connectors whose task-0 slot this worker owns and commit their task lists.
+
+        Starts the connector (``start()``) when this worker becomes its leader or its
+        config changed, calls ``task_configs`` then and after each reconfiguration
+        request, and stores the list when it differs from the committed one (an empty
+        list while STOPPED). Stops the connectors it no longer leads. Group thread only.
+        Returns whether it committed anything.
+        """
+        slots = self.worker_config.task_slots
+        with self._requested_lock:
+            requested, self._requested = self._requested, set()
+        leading = {
+            name
+            for name, plan in plans.items()
+            if plan.connector is not None and task_slot(name, 0, slots) in owned and targets[name] != "STOPPED"
+        }
+        self._stop_leaders(
+            [
+                name
+                for name, leader in self._leaders.items()
+                if name not in leading or leader.document != plans[name].document
+            ]
+        )
+        wrote = False
+        for name, plan in plans.items():
+            if targets[name] == "STOPPED" and task_slot(name, 0, slots) in owned:
+                wrote = self._commit_task_list(name, plan, []) or wrote
+        for name in sorted(leading):
+            plan = plans[name]
+            connector = t.cast(ConnectorFile, plan.connector)
+            failed = self._leader_errors.get(name)
+            if failed is not None and failed[0] == plan.document and name not in requested:
+                continue  # failed on this config already: wait for a change
+            leader = self._leaders.get(name)
+            try:
+                if leader is None:
+                    context = RuntimeConnectorContext(name, lambda name=name: self._request_reconfiguration(name))
+                    leader = _Leader(plan.document, connector.plugin_class(connector.plugin_config, context))
+                    self._leaders[name] = leader
+                    leader.plugin.start()
+                if not leader.computed or name in requested:
+                    tasks_max = connector.framework.tasks_max
+                    task_configs = list(leader.plugin.task_configs(tasks_max)[:tasks_max])
+                    leader.computed = True
+                    properties = [task_properties(connector, config) for config in task_configs]
+                    wrote = self._commit_task_list(name, plan, properties) or wrote
+                self._leader_errors.pop(name, None)
+            except Exception:
+                log.exception("connector %s failed", name)
+                self._leader_errors[name] = (plan.document, traceback.format_exc())
+                self._stop_leaders([name])
+        return wrote
+
+    def _commit_task_list(self, name: str, plan: ConnectorPlan, properties: list[dict[str, t.Any]]) -> bool:
+        """Write ``task-<name>-<n>`` records then ``commit-<name>``, unless that list is committed."""
+        if plan.stored is not None and list(plan.stored) == properties:
+            return False
+        for task_id, task in enumerate(properties):
+            self.configs.put(f"{TASK_PREFIX}{name}-{task_id}", {"properties": task})
+        self.configs.put(COMMIT_PREFIX + name, {"tasks": len(properties), CONFIG_HASH: config_hash(plan.document)})
+        log.info("committed %d task config(s) of connector %s", len(properties), name)
+        return True
+
+    def _stop_leaders(self, names: t.Sequence[str]) -> None:
+        """Stop the connector instances this worker runs for ``names`` (``Plugin.stop``)."""
+        for name in names:
+            leader = self._leaders.pop(name, None)
+            if leader is not None:
+                stop_plugin(leader.plugin, name)
 
     def _stop_owned(
         self,
@@ -435,7 +635,9 @@ class DistributedHerder:
         for name, plan in plans.items():
             if task_slot(name, 0, self.worker_config.task_slots) not in owned:
                 continue
-            value = self._status_value("FAILED" if plan.error else CONNECTOR_STATE[targets[name]], plan.error)
+            failed = self._leader_errors.get(name)
+            error = plan.error or (failed[1] if failed is not None and failed[0] == plan.document else None)
+            value = self._status_value("FAILED" if error else CONNECTOR_STATE[targets[name]], error)
             if self.statuses.get(CONNECTOR_STATUS_PREFIX + name) != value:
                 entries[CONNECTOR_STATUS_PREFIX + name] = value
         self._put_statuses(entries)
@@ -519,10 +721,18 @@ class DistributedHerder:
         return self._redacted(self._require(name))
 
     def task_configs(self, name: str) -> list[dict[str, t.Any]]:
+        """The committed task configs (``task-<name>-<n>``), secrets hidden."""
+        from headwater.connectors.config import redact
+
         plan = self._require(name)
-        configs = plan.task_configs[: self._task_count(name, plan)]
+        stored = plan.stored or ()
+        secrets = plan.connector.plugin_config.secret_keys() if plan.connector is not None else frozenset()
         raw = plan.document.get("config", {})
-        return [reverse_transform(raw, config.model_dump(by_alias=True, mode="json")) for config in configs]
+        # Never a resolved value: the stored properties keep the connector's references,
+        # and any value a reference resolved to is turned back into its ``${...}`` text.
+        return [
+            reverse_transform(raw, redact(properties, secrets)) for properties in stored[: self._task_count(name, plan)]
+        ]
 
     def status(self, name: str) -> dict[str, t.Any]:
         """Every task of the connector, with the worker running it, from the status topic."""
@@ -560,6 +770,7 @@ class DistributedHerder:
             sink=plan.type == "sink",
             store=lambda: self.worker.offset_store,
             consumer_config=lambda: self._consumer_config(plan),
+            ask=lambda changes: self._ask_connector(plan, changes),
         )
 
     def offsets(self, name: str) -> list[dict[str, t.Any]]:
@@ -603,6 +814,13 @@ class DistributedHerder:
             msg = f"tasks of {name} are still stopping ({', '.join(live)}); retry once GET .../status lists none"
             raise TasksStillStopping(msg)
         return plan
+
+    def _ask_connector(self, plan: ConnectorPlan, changes: t.Sequence[offset_admin.OffsetChange]) -> None:
+        connector = plan.connector
+        if connector is None:
+            msg = f"the config of connector {plan.document.get('name')} does not validate: {plan.error}"
+            raise ConfigError([FieldError("config", msg)])
+        offset_admin.ask_connector(connector.plugin_class, connector.plugin_config, changes, sink=plan.type == "sink")
 
     def reset_offsets(self, name: str) -> str:
         """Tombstone the STOPPED connector's source offsets, or delete its sink group."""
@@ -678,13 +896,26 @@ class DistributedHerder:
         if target != "STARTED" or self.configs.get(TARGET_STATE_PREFIX + t.cast(str, name)) is not None:
             self.configs.put(TARGET_STATE_PREFIX + t.cast(str, name), {"state": target})
         self.configs.put(CONNECTOR_PREFIX + t.cast(str, name), {"name": name, "config": config})
+        self._await_task_list(t.cast(str, name))
         return self.info(t.cast(str, name))
+
+    def _await_task_list(self, name: str, timeout: float = 10.0) -> None:
+        """Wait (bounded) until the connector's leader committed the task list of its
+        current config, so the answer lists the tasks; returns early if it failed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.target_state(name) != "STOPPED":
+            plan = self.plan(name)
+            status = self.statuses.get(CONNECTOR_STATUS_PREFIX + name) or {}
+            if plan is None or plan.stored is not None or plan.error is not None or status.get("state") == "FAILED":
+                return
+            time.sleep(POLL_INTERVAL_S / 2)
 
     def put_config(self, name: str, config: t.Mapping[str, t.Any]) -> tuple[bool, dict[str, t.Any]]:
         config = dict(config)
         self._validate(name, config)
         created = not self.exists(name)
         self.configs.put(CONNECTOR_PREFIX + name, {"name": name, "config": config})
+        self._await_task_list(name)
         return created, self.info(name)
 
     def delete(self, name: str) -> None:

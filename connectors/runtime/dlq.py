@@ -32,6 +32,7 @@ class Stage(enum.StrEnum):
 
     TASK_POLL = "TASK_POLL"
     TASK_PUT = "TASK_PUT"
+    TRANSFORMATION = "TRANSFORMATION"
     KEY_CONVERTER = "KEY_CONVERTER"
     VALUE_CONVERTER = "VALUE_CONVERTER"
 
@@ -78,8 +79,12 @@ class ErrorHandler:
         key: bytes | None = None,
         value: bytes | None = None,
         headers: t.Sequence[tuple[str, bytes]] = (),
+        class_name: str | None = None,
     ) -> None:
         """Deal with one bad record found at ``stage``; ``where`` names it for people.
+
+        ``class_name`` is what failed when it was not the plugin (a transformation's
+        class); it goes to ``__connect.errors.class.name``.
 
         Raises:
             FatalError: under ``errors.tolerance=none``, naming the record and chained
@@ -104,7 +109,7 @@ class ErrorHandler:
                 "connector.name": self.framework.name,
                 "task.id": str(self.task_id),
                 "stage": stage.value,
-                "class.name": self.plugin_class,
+                "class.name": class_name or self.plugin_class,
                 "exception.class.name": f"{type(error).__module__}.{type(error).__qualname__}",
                 "exception.message": str(error),
                 "exception.stacktrace": trace,

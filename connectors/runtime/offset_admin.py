@@ -11,13 +11,15 @@ sink connector's offsets are the committed offsets of its consumer group
 Resets and alters are only safe while no task of the connector runs. Both admins (the
 standalone admin and the distributed herder) describe a connector as an
 :class:`OffsetScope` and call :func:`read_offsets`, :func:`reset_offsets` and
-:func:`alter_offsets`, which hold the whole flow; the admins only say how to check that
-the connector is STOPPED.
+:func:`alter_offsets`, which hold the whole flow: check that the connector is STOPPED,
+let the connector refuse the change (:func:`ask_connector`, KIP-875's
+``alterOffsets``), and only then write anything.
 """
 
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from headwater.connectors.errors import HeadwaterError, RetriableError
@@ -33,8 +35,10 @@ __all__ = [
     "alter_offsets",
     "alter_sink_offsets",
     "alter_source_offsets",
+    "ask_connector",
     "parse_offsets",
     "read_offsets",
+    "reset_changes",
     "reset_offsets",
     "reset_sink_offsets",
     "reset_source_offsets",
@@ -108,6 +112,61 @@ def _check_sink_entry(index: int, partition: dict[str, t.Any], offset: dict[str,
 
 def _is_int(value: object) -> t.TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+# -- the connector's say (KIP-875) ---------------------------------------------------
+
+
+class _Partition(Mapping[str, t.Any]):
+    """A source partition as a read-only, hashable mapping (a key of ``alter_offsets``'s argument)."""
+
+    def __init__(self, items: t.Mapping[str, t.Any]) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, key: str) -> t.Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted((key, repr(value)) for key, value in self._items.items())))
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+
+def ask_connector(
+    plugin_class: type[t.Any], plugin_config: t.Any, changes: t.Sequence[OffsetChange], *, sink: bool
+) -> None:
+    """Hand the requested changes to a fresh instance of the connector's ``alter_offsets``.
+
+    Called before anything is written, for a ``PATCH`` and for a reset (every stored
+    partition mapped to None). A source connector gets its partition mappings (hashable,
+    read-only) to offset mappings or None; a sink gets ``(topic, partition)`` to the next
+    offset to read or None. The instance is not started (as Kafka Connect's).
+
+    Raises:
+        ConfigError: the connector refuses (REST 400 with its message); nothing was written.
+    """
+    offsets: dict[t.Any, t.Any]
+    if sink:
+        offsets = {
+            (partition["kafka_topic"], partition["kafka_partition"]): None if offset is None else offset["kafka_offset"]
+            for partition, offset in changes
+        }
+    else:
+        offsets = {_Partition(partition): None if offset is None else dict(offset) for partition, offset in changes}
+    plugin_class(plugin_config).alter_offsets(offsets)
+
+
+def reset_changes(current: t.Sequence[t.Mapping[str, t.Any]]) -> list[OffsetChange]:
+    """The changes a reset makes: every partition of ``current`` (the ``GET .../offsets``
+    entries) mapped to None."""
+    return [(dict(entry["partition"]), None) for entry in current]
 
 
 # -- sources -------------------------------------------------------------------------
@@ -278,6 +337,9 @@ class OffsetScope:
     """The worker's offset store (sources)."""
     consumer_config: t.Callable[[], t.Mapping[str, t.Any]]
     """The sink's consumer config, with its ``group.id`` (sinks)."""
+    ask: t.Callable[[t.Sequence[OffsetChange]], None] | None = None
+    """Hands the requested changes to the connector's ``alter_offsets`` (see
+    :func:`ask_connector`); raises ConfigError when the connector refuses them."""
 
 
 def read_offsets(scope: OffsetScope) -> list[dict[str, t.Any]]:
@@ -297,10 +359,13 @@ def reset_offsets(scope: OffsetScope, ensure_stopped: t.Callable[[], object]) ->
 
     Raises:
         ConnectorNotStopped, TasksStillStopping: from ``ensure_stopped``.
+        ConfigError: the connector refused the change (nothing was written).
         GroupNotEmpty: a sink's consumer group still has members.
         RetriableError: Kafka did not acknowledge.
     """
     ensure_stopped()
+    if scope.ask is not None:
+        scope.ask(reset_changes(read_offsets(scope)))
     if scope.sink:
         reset_sink_offsets(scope.consumer_config())
     else:
@@ -315,11 +380,14 @@ def alter_offsets(scope: OffsetScope, body: t.Mapping[str, t.Any], ensure_stoppe
     Raises:
         InvalidOffsets: the body is malformed for the connector's kind.
         ConnectorNotStopped, TasksStillStopping: from ``ensure_stopped``.
+        ConfigError: the connector refused the change (nothing was written).
         GroupNotEmpty: a sink's consumer group still has members.
         RetriableError: Kafka did not acknowledge.
     """
     changes = parse_offsets(body, sink=scope.sink)
     ensure_stopped()
+    if scope.ask is not None:
+        scope.ask(changes)
     if scope.sink:
         alter_sink_offsets(scope.consumer_config(), changes)
     else:

@@ -36,7 +36,8 @@ def retry_call(
     """Run ``operation``; on :class:`RetriableError` back off and run it again.
 
     Delays double from ``delay_initial_ms`` up to ``delay_max_ms``, with jitter, until
-    ``timeout_ms`` has passed since the first failure.
+    ``timeout_ms`` has passed since the first failure. An error's ``retry_after_ms`` is
+    a floor on the next delay (even past ``delay_max_ms``).
 
     ``wait(seconds)`` sleeps and returns True if the caller is stopping; by default it
     waits on ``stop``. A sink passes one that keeps its consumer polled.
@@ -64,6 +65,8 @@ def retry_call(
             pause = min(delay, policy.delay_max_ms / 1000) * (0.5 + random.random() / 2)
             if policy.timeout_ms >= 0:
                 pause = min(pause, max(0.0, (policy.timeout_ms - elapsed_ms) / 1000))
+            if exc.retry_after_ms is not None:
+                pause = max(pause, exc.retry_after_ms / 1000)  # the system said when: never sooner
             log.warning("%s failed (%s); retrying in %.2f s", what, exc, pause)
             if _wait(pause, stop, wait_function=wait_fn):
                 raise

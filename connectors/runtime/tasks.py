@@ -6,7 +6,8 @@ Commit order is what makes a ``kill -9`` harmless:
   ``acks=all``) -> ``flush`` until every record is acknowledged -> dead-letter writes
   acknowledged -> offsets stored -> the task's ``commit`` hook;
 - sink (:mod:`.sink_runner`): consume -> convert -> ``put`` -> ``pre_commit`` (which
-  flushes) -> dead-letter writes acknowledged -> consumer offsets committed.
+  flushes) -> emitted records and dead-letter writes acknowledged -> the offsets
+  ``pre_commit`` returned committed.
 
 A crash anywhere replays the uncommitted window; nothing is skipped.
 """
@@ -18,15 +19,16 @@ import typing as t
 from pathlib import Path
 
 from headwater.codecs.converters import Converter
-from headwater.connectors.api import PluginMetrics
+from headwater.connectors.api import PluginMetrics, TaskContext
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.runtime.dlq import ErrorHandler
 from headwater.connectors.runtime.metrics import TaskMetrics
 from headwater.connectors.runtime.offsets import OffsetStore
 from headwater.connectors.runtime.retry import RetryPolicy
 from headwater.connectors.settings import ConnectorConfig
+from headwater.connectors.transforms import TransformChain
 
-__all__ = ["CLIENT_LOG", "StateListener", "TaskEnvironment"]
+__all__ = ["CLIENT_LOG", "StateListener", "TaskEnvironment", "TaskFactory", "build_task"]
 
 CLIENT_LOG = logging.getLogger("librdkafka")
 """The logger librdkafka's own lines go to (passed to every client as ``logger``)."""
@@ -34,6 +36,16 @@ CLIENT_LOG = logging.getLogger("librdkafka")
 StateListener: t.TypeAlias = t.Callable[[str], None]
 """Called from the task's thread with ``"RUNNING"`` or ``"PAUSED"`` each time the task
 actually turns so (once at start, then on every pause or resume it has carried out)."""
+
+
+TaskFactory: t.TypeAlias = t.Callable[[type[t.Any], PluginConfig, TaskContext], t.Any]
+"""``(task_class, task_config, context) -> task``: how a worker builds a task (the default
+is ``task_class(task_config, context)``); called on the task's thread at each (re)start."""
+
+
+def build_task(task_class: type[t.Any], config: PluginConfig, context: TaskContext) -> t.Any:
+    """The default :data:`TaskFactory`: the plugin's own constructor."""
+    return task_class(config, context)
 
 
 class TaskEnvironment(t.NamedTuple):
@@ -56,6 +68,18 @@ class TaskEnvironment(t.NamedTuple):
     """The task's private folder (``context.scratch_dir``), created on first use."""
     plugin_metrics: PluginMetrics | None = None
     """The plugin's own metrics (``context.metrics``), labelled with this task."""
+    transforms: TransformChain | None = None
+    """The connector's single message transforms (source: after poll; sink: before put)."""
+    task_factory: TaskFactory | None = None
+    """Builds the task instead of ``plugin_class.task_class(config, context)`` (the
+    conformance suite wraps tasks or injects an emulator client through it)."""
+
+    def make_task(self, context: TaskContext) -> t.Any:
+        """Build the task with ``context``: through ``task_factory`` when one is set."""
+        task_class = self.plugin_class.task_class
+        if self.task_factory is not None:
+            return self.task_factory(task_class, self.task_config, context)
+        return task_class(self.task_config, context)
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -8,6 +8,8 @@ until someone restarts them by hand). A restarted task resumes from stored offse
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import logging
 import socket
 import threading
@@ -18,18 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from headwater.codecs.converters import Converter, make_converter
-from headwater.connectors.api import SinkConnector
+from headwater.connectors.api import ConnectorContext, Plugin, SinkConnector
 from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.loading import ConnectorFile
 from headwater.connectors.runtime.metrics import WorkerMetrics
 from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetStore, OffsetStore
 from headwater.connectors.runtime.sink_runner import SinkTaskRunner
 from headwater.connectors.runtime.source_runner import SourceTaskRunner
-from headwater.connectors.runtime.tasks import TaskEnvironment
+from headwater.connectors.runtime.tasks import TaskEnvironment, TaskFactory
 from headwater.connectors.settings import WorkerConfig, librdkafka_problem
 
 __all__ = [
     "CONNECTOR_STATE",
+    "RuntimeConnectorContext",
     "TargetState",
     "TaskState",
     "Worker",
@@ -39,6 +42,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = t.TypeVar("T")
 DEFAULT_OFFSET_FILE = ".headwater/connect.offsets.json"
 
 
@@ -168,6 +172,32 @@ def fence_transactional_ids(transactional_ids: t.Sequence[str], worker: WorkerCo
         producer.flush(5)
 
 
+class RuntimeConnectorContext(ConnectorContext):
+    """The connector context inside a worker: a reconfiguration request calls ``on_request``.
+
+    ``on_request`` must be cheap and thread-safe (it only schedules the work): the plugin
+    may call it from any thread, even from inside ``start()`` or ``task_configs``.
+    """
+
+    def __init__(self, connector_name: str, on_request: t.Callable[[], None]) -> None:
+        super().__init__(connector_name)
+        self._on_request = on_request
+
+    def request_task_reconfiguration(self) -> None:
+        super().request_task_reconfiguration()
+        self._on_request()
+
+
+def stop_plugin(plugin: Plugin[t.Any] | None, name: str) -> None:
+    """Call ``plugin.stop()``, logging (not raising) what it raises."""
+    if plugin is None:
+        return
+    try:
+        plugin.stop()
+    except Exception:
+        log.exception("connector %s failed to stop", name)
+
+
 TargetState: t.TypeAlias = t.Literal["STARTED", "PAUSED", "STOPPED"]
 """What an operator asked a connector to be (Kafka Connect's ``TargetState``)."""
 
@@ -188,6 +218,8 @@ class ConnectorHandle:
     target_state: TargetState = "STARTED"
     lingering: list[TaskState] = field(default_factory=list)
     """Tasks asked to stop that had not finished within the graceful timeout."""
+    plugin: Plugin[t.Any] | None = None
+    """The started connector instance (None while STOPPED or FAILED to start)."""
 
     def still_stopping(self) -> list[TaskState]:
         """The tasks of an earlier stop whose threads still run (flushing, or stuck)."""
@@ -213,6 +245,7 @@ class Worker:
         connectors: t.Sequence[ConnectorFile],
         *,
         on_task_state: TaskListener | None = None,
+        task_factory: TaskFactory | None = None,
     ) -> None:
         """Check the connectors and the worker config; start nothing.
 
@@ -222,6 +255,8 @@ class Worker:
             on_task_state: called from a task's thread each time it turns RUNNING, FAILED
                 or RESTARTING (never once the task was asked to stop); exceptions it
                 raises are logged and ignored.
+            task_factory: builds every task instead of ``task_class(config, context)``
+                (the conformance suite wraps tasks or injects an emulator client).
         """
         names = [connector.framework.name for connector in connectors]
         duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -240,6 +275,9 @@ class Worker:
         self._store: OffsetStore | None = None
         self._target_lock = threading.Lock()
         self._pending = list(connectors)
+        self.task_factory = task_factory
+        # Every connector lifecycle call (start, task_configs, stop) runs on this one thread.
+        self._lifecycle = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="connectors")
         for connector in connectors:
             build_converters(connector, config)  # fail on converter errors before anything starts
 
@@ -258,7 +296,7 @@ class Worker:
         return self._store
 
     def start(self) -> None:
-        """Build every connector and start its tasks; returns once the threads run."""
+        """Build and start every connector and start its tasks; returns once the threads run."""
         planned: list[tuple[ConnectorFile, ConnectorHandle, list[t.Any]]] = []
         for connector in self._pending:
             is_sink = issubclass(connector.plugin_class, SinkConnector)
@@ -270,19 +308,87 @@ class Worker:
         self._pending = []
         self._start_planned(planned)
 
+    def _on_lifecycle_thread(self, call: t.Callable[[], T]) -> T:
+        """Run ``call`` on the connectors' lifecycle thread and return its result."""
+        if threading.current_thread().name.startswith("connectors"):
+            return call()
+        return self._lifecycle.submit(call).result()
+
     def _plan(self, handle: ConnectorHandle) -> list[t.Any] | None:
-        """Build the connector and split it into task configs; None (and FAILED) if it raises."""
+        """Start the connector unless it runs, and split it into task configs; None (and
+        FAILED, the connector stopped) if ``start`` or ``task_configs`` raises."""
+        return self._on_lifecycle_thread(lambda: self._plan_now(handle))
+
+    def _plan_now(self, handle: ConnectorHandle) -> list[t.Any] | None:
         connector = handle.file
         framework = connector.framework
         try:
-            plugin = connector.plugin_class(connector.plugin_config)
-            task_configs: list[t.Any] = plugin.task_configs(framework.tasks_max)[: framework.tasks_max]
+            if handle.plugin is None:
+                name = framework.name
+                context = RuntimeConnectorContext(name, lambda: self.request_reconfiguration(name))
+                plugin = connector.plugin_class(connector.plugin_config, context)
+                handle.plugin = plugin
+                plugin.start()
+            task_configs: list[t.Any] = handle.plugin.task_configs(framework.tasks_max)[: framework.tasks_max]
         except Exception:
             handle.state, handle.trace = "FAILED", traceback.format_exc()
             log.exception("connector %s failed to start", framework.name)
+            plugin, handle.plugin = handle.plugin, None
+            stop_plugin(plugin, framework.name)
             return None
         handle.state, handle.trace = CONNECTOR_STATE[handle.target_state], None
         return task_configs
+
+    def _stop_plugin(self, handle: ConnectorHandle) -> None:
+        """Stop the connector instance (on the lifecycle thread), if it runs."""
+        plugin, handle.plugin = handle.plugin, None
+        if plugin is not None:
+            self._on_lifecycle_thread(lambda: stop_plugin(plugin, handle.file.framework.name))
+
+    def request_reconfiguration(self, name: str) -> None:
+        """Schedule :meth:`reconfigure` of connector ``name``; returns at once, safe from any thread."""
+        if self.stopping.is_set():
+            return
+        with contextlib.suppress(RuntimeError):  # the worker is shutting down
+            self._lifecycle.submit(self._reconfigure_queued, name)
+
+    def _reconfigure_queued(self, name: str) -> None:
+        # A REST thread may hold the target lock while it waits for this thread: never
+        # block on the lock here, queue the request again behind that thread's work.
+        if not self._target_lock.acquire(timeout=0.05):
+            self.request_reconfiguration(name)
+            return
+        try:
+            self._reconfigure_locked(name)
+        except Exception:
+            log.exception("reconfiguring connector %s failed", name)
+        finally:
+            self._target_lock.release()
+
+    def reconfigure(self, name: str) -> bool:
+        """Call the running connector's ``task_configs`` again; when the list differs from
+        the current one, restart the tasks with the new list. Returns whether it did."""
+        with self._target_lock:
+            return self._reconfigure_locked(name)
+
+    def _reconfigure_locked(self, name: str) -> bool:
+        handle = self.connectors.get(name)
+        if handle is None or handle.plugin is None or handle.target_state == "STOPPED" or self.stopping.is_set():
+            return False
+        task_configs = self._plan(handle)
+        if task_configs is None:
+            tasks, handle.tasks, handle.task_configs = handle.tasks, [], []
+            self.stop_tasks(tasks)
+            return True
+        dumped = [config.model_dump(by_alias=True, mode="json") for config in task_configs]
+        if dumped == handle.task_configs:
+            return False
+        log.info("connector %s asked for new task configs: restarting its tasks", name)
+        tasks, handle.tasks, handle.task_configs = handle.tasks, [], []
+        if not self.stop_tasks(tasks):
+            handle.lingering.extend(task for task in tasks if task.thread is not None and task.thread.is_alive())
+        self._start_planned([(handle.file, handle, task_configs)])
+        return True
 
     def _start_planned(self, planned: t.Sequence[tuple[ConnectorFile, ConnectorHandle, list[t.Any]]]) -> None:
         """Fence, then start the tasks of connectors just planned, in their target state."""
@@ -346,6 +452,8 @@ class Worker:
             plugin_metrics=self.metrics.for_plugin(
                 getattr(connector.plugin_class, "name", connector.plugin_class.__name__), framework.name, task_id
             ),
+            transforms=connector.transforms,
+            task_factory=self.task_factory,
         )
         state = TaskState(task_id, connector=framework.name)
         if paused:
@@ -489,7 +597,9 @@ class Worker:
             if target == "STOPPED":
                 tasks, handle.tasks, handle.task_configs = handle.tasks, [], []
                 handle.state, handle.trace = "STOPPED", None
-                if not tasks or self.stop_tasks(tasks):
+                stopped = not tasks or self.stop_tasks(tasks)
+                self._stop_plugin(handle)
+                if stopped:
                     return True
                 handle.lingering.extend(task for task in tasks if task.thread is not None and task.thread.is_alive())
                 log.error("tasks of %s did not stop within task.shutdown.graceful.timeout.ms", name)
@@ -530,6 +640,9 @@ class Worker:
         with self._tasks_lock:
             states = list(self._tasks)
         clean = self.stop_tasks(states, timeout)
+        for handle in self.connectors.values():
+            self._stop_plugin(handle)
+        self._lifecycle.shutdown(wait=True, cancel_futures=True)
         if self._store is not None:
             self._store.close()
         return clean

@@ -45,7 +45,7 @@ def test_generated_cases_decode_as_cobrix_does(cobrix: CobrixOracle, seed: int) 
     _check(cobrix, case.copybook, case.data, case.options, ", ".join(case.description))
 
 
-@pytest.mark.slow
+@pytest.mark.sweep
 def test_generated_sweep(cobrix: CobrixOracle) -> None:
     for seed in range(CI_CASES, CI_CASES + SLOW_CASES):
         case = make_case(seed)

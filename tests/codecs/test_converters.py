@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import typing as t
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from headwater.codecs import schema as s
 from headwater.codecs.converters import JsonConverter, make_converter
 from headwater.connectors.errors import ConfigError, RecordError
 
@@ -80,8 +82,11 @@ def test_bad_bytes_are_record_errors_that_name_the_topic() -> None:
 
 def test_unknown_converter_and_options_are_config_errors() -> None:
     with pytest.raises(ConfigError) as caught:
-        make_converter("avro", {}, key="value.converter")
+        make_converter("protobuf-nope", {}, key="value.converter")
     assert caught.value.errors[0].key == "value.converter"
+    with pytest.raises(ConfigError) as caught:
+        make_converter("io.confluent.connect.avro.AvroConverter", {}, key="value.converter")
+    assert caught.value.errors[0].key == "value.converter.schema.registry.url"
     with pytest.raises(ConfigError) as caught:
         make_converter("json", {"schemas.enable": "maybe", "colour": "x"}, key="key.converter")
     assert {e.key for e in caught.value.errors} == {"key.converter.colour"}
@@ -91,8 +96,9 @@ def test_unknown_converter_and_options_are_config_errors() -> None:
     assert isinstance(make_converter("org.apache.kafka.connect.json.JsonConverter", {}, key="k"), JsonConverter)
 
 
-def test_a_decimal_beyond_the_precision_is_a_record_error_not_invalid_operation() -> None:
-    """Issue 13 item 12b: Connect-written JSON with a 40-digit plain-number decimal is one bad record."""
+def test_a_40_digit_decimal_is_read_exactly_and_bad_base64_is_a_record_error() -> None:
+    """Issue 13 item 12b / issue 15: Connect-written JSON with a 40-digit plain-number decimal is read
+    exactly (no InvalidOperation, no rounding); a payload that cannot be read is one bad record."""
     schema = {
         "type": "struct",
         "fields": [
@@ -103,8 +109,69 @@ def test_a_decimal_beyond_the_precision_is_a_record_error_not_invalid_operation(
     }  # fmt: skip
     data = json.dumps({"schema": schema, "payload": {"AMOUNT": 1234567890123456789012345678901234567890.12}})
     data = data.replace("1.2345678901234568e+39", "1234567890123456789012345678901234567890.12")
-    with pytest.raises(RecordError, match=r"topic t1"):
-        JsonConverter().from_bytes("t1", data.encode())
+    value = JsonConverter().from_bytes("t1", data.encode())
+    assert str(value["AMOUNT"]) == "1234567890123456789012345678901234567890.12"
     bad_base64 = json.dumps({"schema": schema, "payload": {"AMOUNT": "not base64!"}}).encode()
     with pytest.raises(RecordError, match=r"topic t1"):
         JsonConverter().from_bytes("t1", bad_base64)
+
+
+def _schema_of(data: bytes | None) -> t.Any:
+    assert data is not None
+    return json.loads(data)["schema"]
+
+
+def test_a_null_never_changes_the_inferred_schema() -> None:
+    converter = JsonConverter()
+    first = converter.to_bytes("mf", {"id": 1, "alt": 7, "items": [{"n": 1}], "amount": Decimal("3.00")})
+    later = [
+        converter.to_bytes("mf", {"id": 2, "alt": None, "items": [], "amount": None}),
+        converter.to_bytes("mf", {"id": 3, "alt": 9, "items": [{"n": 2}], "amount": Decimal("1.50")}),
+    ]
+    assert all(_schema_of(data) == _schema_of(first) for data in later)
+    # The null REDEFINES alternative and the empty OCCURS keep their types in the payload.
+    assert json.loads(later[0] or b"")["payload"] == {"id": 2, "alt": None, "items": [], "amount": None}
+
+
+def test_array_items_come_from_every_element() -> None:
+    data = JsonConverter().to_bytes("h", {"employees": [{"name": "A"}, {"name": "B", "dept": {"id": 4}}]})
+    items = _schema_of(data)["fields"][0]["items"]
+    assert [field["field"] for field in items["fields"]] == ["name", "dept"]
+
+
+def test_given_schema_drives_the_payload_and_floats_stay_floats() -> None:
+    schema = s.struct({"amount": s.decimal_of(2, precision=38), "ratio": s.FLOAT64, "when": s.DATE.optional()})
+    value = {"amount": Decimal("123456789012345678901234567890123456.5"), "ratio": 0.1, "when": None}
+    for decimal_format in ("NUMERIC", "BASE64"):
+        converter = JsonConverter(decimal_format=decimal_format)
+        data = converter.from_connect_data("t", schema, value)
+        back = converter.to_connect_data("t", data)
+        assert back.schema == schema
+        assert str(back.value["amount"]) == "123456789012345678901234567890123456.50"
+        assert back.value["ratio"] == 0.1 and isinstance(back.value["ratio"], float)
+    with pytest.raises(RecordError, match=r"amount: 1\.005 has more than 2 decimal places"):
+        JsonConverter().from_connect_data("t", schema, {**value, "amount": Decimal("1.005")})
+    with pytest.raises(RecordError, match=r"fields \['extra'\] are not in the schema"):
+        JsonConverter().from_connect_data("t", schema, {**value, "extra": 1})
+
+
+def test_decimals_beyond_28_digits_survive_schemaless_too() -> None:
+    converter = JsonConverter()
+    value = {"v": Decimal("12345678901234567890123456789.01")}
+    assert str(converter.from_bytes("t", converter.to_bytes("t", value))["v"]) == "12345678901234567890123456789.01"
+    base64_converter = JsonConverter(decimal_format="BASE64")
+    big = {"v": Decimal("123456789012345678901234567890")}
+    assert base64_converter.from_bytes("t", base64_converter.to_bytes("t", big)) == big
+    assert str(base64_converter.from_bytes("t", base64_converter.to_bytes("t", big))["v"]) == str(big["v"])
+
+
+def test_string_converter_encoding_and_unknown_settings() -> None:
+    latin = make_converter("string", {"converter.encoding": "latin-1"}, key="value.converter")
+    assert latin.from_connect_data("t", None, "café") == "café".encode("latin-1")
+    assert latin.to_connect_data("t", b"caf\xe9").value == "café"
+    with pytest.raises(ConfigError) as caught:
+        make_converter("string", {"converter.encoding": "klingon"}, key="value.converter")
+    assert caught.value.errors[0].key == "value.converter.converter.encoding"
+    with pytest.raises(ConfigError) as caught:
+        make_converter("avro", {"schema.registry.url": "http://x", "connect.meta.data": "false"}, key="key.converter")
+    assert caught.value.errors[0].key == "key.converter.connect.meta.data"

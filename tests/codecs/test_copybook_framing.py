@@ -249,7 +249,7 @@ def test_framing_fuzz_only_framing_errors_and_chunking_does_not_matter(
     _check_framing(stream)
 
 
-@pytest.mark.slow
+@pytest.mark.sweep
 @settings(max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_streams())
 def test_framing_fuzz_long(stream: tuple[RecordFormatOptions, int | None, bytes, list[int], int]) -> None:

@@ -251,14 +251,14 @@ def test_duplicate_sibling_names_are_refused() -> None:
         parse_copybook("       01  R.\n           05  A PIC X.\n           05  A PIC 9.\n")
 
 
-@pytest.mark.slow
+@pytest.mark.sweep
 @LONG
 @given(_copybooks())
 def test_parser_long_run(text: str) -> None:
     _parse_or_syntax_error(text)
 
 
-@pytest.mark.slow
+@pytest.mark.sweep
 @LONG
 @given(_decode_cases())
 def test_decoder_long_run(case: tuple[str, DecodeOptions, list[bytes]]) -> None:

@@ -577,7 +577,9 @@ def test_snapshot_diff_three_generations_with_restarts(tmp_path: Path) -> None:
 
     task = _task(config, store)
     first = drain(task, timeout=10)
-    assert {r.value["op"] for r in first} == {"c"}
+    # The first generation is the initial load, as Debezium writes a snapshot.
+    assert {r.value["op"] for r in first} == {"r"}
+    assert [r.value["source"]["snapshot"] for r in first] == ["true"] * (len(first) - 1) + ["last"]
     assert len(first) == len(generations[0])
     _commit(task, store, first)
     stream += first
@@ -617,6 +619,30 @@ def test_snapshot_diff_three_generations_with_restarts(tmp_path: Path) -> None:
     deletes = [r for r in third if r.value is not None and r.value["op"] == "d"]
     assert deletes
     assert all(r.value["source"]["generation"] == "ACCT.FULL.G0003V00" for r in third if r.value is not None)
+
+
+def test_snapshot_diff_initial_load_survives_a_restart_and_marks_one_last_row(tmp_path: Path) -> None:
+    from headwater.conformance.emulators.mainframe import _generations
+
+    config = _snapshot_config(tmp_path)
+    store = MemoryOffsetStore()
+    task = _task(config, store)
+    partial: list[t.Any] = []
+    while len(partial) < 20:
+        partial += task.poll()
+    _commit(task, store, partial[:20])
+    task.stop()
+    task = _task(config, store)
+    rest = drain(task, timeout=10)
+    task.stop()
+    load = partial[:20] + rest
+    rows = _generations(5, 60)[0]
+    assert len(load) == len(rows)  # the row held back at the restart was read again, none twice
+    assert {r.value["op"] for r in load} == {"r"}
+    assert [r.value["source"]["snapshot"] for r in load].count("last") == 1
+    assert load[-1].value["source"]["snapshot"] == "last"
+    assert load[-1].value["source"]["name"] == config.topic
+    assert fold((r.key, r.value) for r in load) == {canonical_key({"ACCT_ID": row["ACCT_ID"]}): row for row in rows}
 
 
 def test_snapshot_diff_deletes_previous_generation_only_when_durable(tmp_path: Path) -> None:
@@ -675,6 +701,8 @@ def test_snapshot_diff_framing_error_fails_only_after_the_events_before_it_are_s
     for _ in range(20):
         events += task.poll()
     assert len(events) == 20  # the first block's events, none after the break
+    # The initial load broke before its end: no row is marked as its last.
+    assert {r.value["source"]["snapshot"] for r in events} == {"true"}
     assert task.poll() == []  # they are not stored yet: the error waits
     _commit(task, store, events)
     with pytest.raises(FramingError, match=r"ACCT\.FULL\.G0001V00.*BDW"):

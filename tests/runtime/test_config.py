@@ -229,11 +229,18 @@ def test_validate_command_prints_one_line_per_bad_field(tmp_path: Path) -> None:
     assert sorted(line.split(":")[0] for line in lines) == ["seed", "speed"]
     # Converters are checked too once the plugin keys are right.
     bad_converter = _write(
-        tmp_path / "conv.json", {"name": "c", "config": {"connector.class": "datagen", "value.converter": "avro"}}
+        tmp_path / "conv.json", {"name": "c", "config": {"connector.class": "datagen", "value.converter": "thrift"}}
     )
     result = CliRunner().invoke(cli, ["validate", str(bad_converter)])
     assert result.exit_code == 1
-    assert "value.converter: unknown converter 'avro'" in result.output
+    assert "value.converter: unknown converter 'thrift'" in result.output
+    # A registry converter without its registry names the missing setting.
+    no_registry = _write(
+        tmp_path / "avro.json", {"name": "a", "config": {"connector.class": "datagen", "value.converter": "avro"}}
+    )
+    result = CliRunner().invoke(cli, ["validate", str(no_registry)])
+    assert result.exit_code == 1
+    assert "value.converter.schema.registry.url: required" in result.output
 
 
 def test_plugins_command_lists_schemas() -> None:

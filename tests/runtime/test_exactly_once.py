@@ -49,7 +49,7 @@ def test_kill_9_leaves_every_record_exactly_once(tmp_path: Path, kafka_bootstrap
     config = DatagenConfig.model_validate(settings)
     expected: dict[str, list[tuple[object, object]]] = {}
     for table in config.table_list():
-        generator = TableGenerator(table, seed=config.seed, keys=config.keys)
+        generator = TableGenerator(table, seed=config.seed, keys=config.keys, name=prefix)
         expected[f"{prefix}.{table}"] = [
             message for _ in range(config.table_count(table)) for message in to_messages(generator.next_event())
         ]

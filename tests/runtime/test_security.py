@@ -23,7 +23,7 @@ from headwater.conformance.runtime import in_process_worker
 from headwater.connectors.errors import ConfigError
 from headwater.connectors.loading import parse_connector
 from headwater.connectors.providers import ProviderPolicy, resolve_providers
-from headwater.connectors.runtime.distributed import DistributedHerder, _plan
+from headwater.connectors.runtime.distributed import DistributedHerder, _parse, task_properties
 from headwater.connectors.runtime.rest import RestServer
 from headwater.connectors.runtime.worker import Worker
 from headwater.connectors.settings import WorkerConfig
@@ -125,7 +125,11 @@ def test_distributed_task_configs_show_references_not_values(monkeypatch: pytest
     monkeypatch.setenv("HW_TOPIC_PREFIX", "resolved-prefix")
     herder = DistributedHerder(WorkerConfig(**DISTRIBUTED, config_providers_env_param_allowlist_pattern="HW_.*"))
     document = _datagen("x", **{"topic.prefix": "${env:HW_TOPIC_PREFIX}", "tasks.max": "2"})
-    plan = _plan(document, herder.worker_config)
+    connector = parse_connector(document, worker=herder.worker_config, remote=True)
+    task_configs = connector.plugin_class(connector.plugin_config).task_configs(2)
+    stored = tuple(task_properties(connector, config) for config in task_configs)
+    assert "resolved-prefix" not in json.dumps(stored), "the config topic keeps the reference, not its value"
+    plan = _parse(document, stored, herder.worker_config)
     assert plan.connector is not None and plan.error is None
     monkeypatch.setattr(herder, "plan", lambda name: plan)
     monkeypatch.setattr(herder, "target_state", lambda name: "STARTED")

@@ -15,6 +15,7 @@ from headwater.conformance.standard import SourceHarness, get_source_test_class
 from headwater.connectors.config import PluginConfig
 
 from headwater_csv_changes import CsvChangesConnector
+from headwater_csv_changes.client import LocalChangeLogReader
 from headwater_csv_changes.config import CsvChangesConfig
 
 # Two change logs: creates, updates and deletes, some keys deleted and created again.
@@ -57,5 +58,10 @@ TestCsvChanges = get_source_test_class(
         final_state=_final_state,
         bad_config={"csv.dir": "", "key.columns": "id,,name", "batch.size": "0"},
         bad_keys=frozenset({"csv.dir", "topic", "key.columns", "batch.size"}),
+        # How the suite builds a task, here with the reader client; a plugin for a remote
+        # system hands its task a client pointed at an emulator the same way.
+        make_task=lambda task_class, config, context: task_class(
+            config, context, reader=LocalChangeLogReader(config.csv_dir)
+        ),
     )
 )

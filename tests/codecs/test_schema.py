@@ -1,0 +1,233 @@
+"""The schema model: building, validating, Connect schema JSON, exact decimals, inference."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import io
+import typing as t
+
+import fastavro
+import pytest
+
+from headwater.codecs import schema as s
+
+D = decimal.Decimal
+
+ROW = s.struct(
+    {
+        "id": s.INT32,
+        "name": s.STRING.optional(),
+        "balance": s.decimal_of(2, precision=38).optional(),
+        "opened": s.DATE.optional(),
+        "seen": s.TIMESTAMP.optional(),
+        "at": s.TIME.optional(),
+        "tags": s.array_of(s.STRING).optional(),
+        "attrs": s.map_of(s.STRING, s.INT64).optional().with_default({"a": 1}),
+        "ratio": s.FLOAT64.optional(),
+        "ts": s.debezium.MICRO_TIMESTAMP.optional(),
+    },
+    name="bank.customers.Value",
+    version=2,
+    doc="one customer",
+)
+
+
+def test_schemas_are_immutable_values() -> None:
+    again = s.struct(dict((item.name, item.schema) for item in ROW.fields), name="bank.customers.Value", version=2)
+    assert again.with_doc("one customer") == ROW
+    assert hash(again.with_doc("one customer")) == hash(ROW)
+    assert ROW.optional() != ROW and ROW.optional().required() == ROW
+    assert {ROW: 1}[again.with_doc("one customer")] == 1
+    with pytest.raises(AttributeError):
+        ROW.name = "x"  # type: ignore[misc]
+    assert s.decimal_of(2, precision=9).precision == 9 and s.decimal_of(2).scale == 2
+
+
+def test_connect_json_round_trip() -> None:
+    document = s.to_connect_json(ROW)
+    assert document["name"] == "bank.customers.Value" and document["version"] == 2
+    assert document["fields"][2] == {
+        "type": "bytes",
+        "optional": True,
+        "name": "org.apache.kafka.connect.data.Decimal",
+        "version": 1,
+        "parameters": {"scale": "2", "connect.decimal.precision": "38"},
+        "field": "balance",
+    }
+    assert document["fields"][7]["default"] == {"a": 1}
+    assert s.from_connect_json(document) == ROW
+    with pytest.raises(s.SchemaError, match=r"\.x: unknown type 'blob'"):
+        s.from_connect_json({"type": "struct", "fields": [{"field": "x", "type": "blob"}]})
+
+
+def test_validate_names_the_field() -> None:
+    ROW.validate({"id": 1, "balance": D("1.5"), "opened": datetime.date(2020, 1, 2), "tags": ["a"]})
+    with pytest.raises(s.SchemaError, match="id: null in a required int32"):
+        ROW.validate({"id": None})
+    with pytest.raises(s.SchemaError, match=r"tags\[1\]: int"):
+        ROW.validate({"id": 1, "tags": ["a", 2]})
+    with pytest.raises(s.SchemaError, match="more than 2 decimal places"):
+        ROW.validate({"id": 1, "balance": D("1.555")})
+    with pytest.raises(s.SchemaError, match=r"fields \['nope'\] are not in bank.customers.Value"):
+        ROW.validate({"id": 1, "nope": 1})
+    with pytest.raises(s.SchemaError, match="out of range"):
+        s.INT8.validate(300)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12345678901234567890123456789.01",
+        "-123456789012345678901234567890123456.78",
+        "99999999999999999999999999999999999999",
+        "0.00",
+    ],
+)
+def test_decimals_stay_exact_beyond_28_digits(text: str) -> None:
+    value = D(text)
+    scale = max(0, -t_exponent(value))
+    schema = s.decimal_of(scale, precision=38)
+    assert s.from_unscaled(s.unscaled_bytes(value, scale), scale) == value
+    for decimal_format in ("BASE64", "NUMERIC"):
+        written = s.value_to_json(schema, value, decimal_format=decimal_format)
+        back = s.value_from_json(schema, written)
+        assert str(back) == text
+
+
+def t_exponent(value: decimal.Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return exponent
+
+
+def test_payload_round_trip_keeps_types() -> None:
+    value = {
+        "id": 7,
+        "name": "Ann",
+        "balance": D("12.5"),
+        "opened": datetime.date(2021, 3, 4),
+        "seen": datetime.datetime(2021, 3, 4, 5, 6, 7, 123000, tzinfo=datetime.UTC),
+        "at": datetime.time(1, 2, 3, 456000),
+        "tags": [],
+        "attrs": None,
+        "ratio": 0.25,
+        "ts": 1_600_000_000_000_000,
+    }
+    payload = s.value_to_json(ROW, value, decimal_format="NUMERIC")
+    assert payload["opened"] == 18690 and payload["at"] == 3723456 and payload["attrs"] == {"a": 1}
+    back = s.value_from_json(ROW, payload)
+    assert back == {**value, "balance": D("12.50"), "attrs": {"a": 1}}
+    assert isinstance(back["ratio"], float) and str(back["balance"]) == "12.50"
+
+
+def test_a_null_never_changes_an_inferred_schema() -> None:
+    first = s.infer({"id": 1, "alt": "x", "items": [{"n": 1}], "amount": D("1.25")})
+    later = s.infer({"id": 2, "alt": None, "items": [], "amount": None})
+    assert s.merge(first, later) == first
+    # The other way round: the open parts are filled by the record that has the data.
+    assert s.merge(later, first) == first
+    # A nullable NUMBER(10,2): scales 0, 1 and 2 and nulls make one schema, at the widest scale.
+    merged = None
+    for amount in (D("3"), None, D("1.5"), D("1.25"), None):
+        merged = s.merge(merged, s.infer({"amount": amount}))
+    assert s.close(merged) == s.struct({"amount": s.decimal_of(2).optional()}, optional=True)
+    # An array's item schema comes from all its elements, not the first.
+    assert (
+        s.infer([None, {"a": 1}, {"b": "x"}])
+        == s.array_of(s.struct({"a": s.INT64.optional(), "b": s.STRING.optional()}, optional=True)).optional()
+    )
+    # What no record ever filled becomes an optional string at the end.
+    assert s.close(s.infer({"x": None, "y": []})) == s.struct(
+        {"x": s.STRING.optional(), "y": s.array_of(s.STRING.optional()).optional()}, optional=True
+    )
+
+
+def test_debezium_variable_scale_decimal() -> None:
+    value = s.debezium.variable_scale_decimal(D("-1234.567"))
+    s.debezium.VARIABLE_SCALE_DECIMAL.validate(value)
+    assert value["scale"] == 3 and s.from_unscaled(value["value"], 3) == D("-1234.567")
+
+
+@pytest.mark.parametrize("decimal_format", ["NUMERIC", "BASE64"])
+def test_the_compiled_encoder_matches_value_to_json(decimal_format: str) -> None:
+    encode = s.json_encoder(ROW, decimal_format=decimal_format)
+    values = [
+        {"id": 1, "name": "a", "balance": D("1.5"), "opened": datetime.date(2020, 1, 1), "seen": None, "at": None,
+         "tags": ["x", "y"], "attrs": None, "ratio": 1, "ts": 5},
+        {"id": 2, "name": None, "balance": D("1.50"), "opened": None, "seen": None, "at": None, "tags": [],
+         "attrs": {"k": 3}, "ratio": None, "ts": None},
+        {"id": 3},  # missing fields: defaults and nulls
+    ]  # fmt: skip
+    for value in values:
+        assert encode(value) == s.value_to_json(ROW, value, decimal_format=decimal_format)
+    for bad, message in [
+        ({"id": "1"}, "id: str"),
+        ({"id": None}, "id: null in a required int32"),
+        ({"id": 1, "balance": D("0.001")}, "balance: 0.001 has more than 2 decimal places"),
+        ({"id": 1, "tags": ["a", 1]}, r"tags\[1\]: int"),
+        ({"id": 1, "x": 1}, r"fields \['x'\] are not in the schema"),
+    ]:
+        with pytest.raises(s.SchemaError, match=message):
+            encode(bad)
+
+
+def test_the_compiled_avro_encoder_matches_to_avro_value() -> None:
+    from headwater.codecs import avro
+
+    schema = s.struct(
+        {
+            "id": s.INT32,
+            "amount": s.decimal_of(2, precision=9).optional(),
+            "rows": s.array_of(s.struct({"n": s.INT64, "d": s.decimal_of(1).optional()})).optional(),
+            "ratio": s.FLOAT64.optional(),
+            "when": s.DATE.optional(),
+            "inner": s.struct({"n": s.INT64, "d": s.decimal_of(1).optional()}, name="x.Inner").optional(),
+        }
+    )
+    encode = avro.avro_encoder(schema)
+    parsed = fastavro.parse_schema(avro.to_avro_schema(schema))
+
+    def written(datum: object) -> bytes:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, parsed, datum)
+        return out.getvalue()
+
+    for value in [
+        {"id": 1, "amount": D("1.50"), "rows": [{"n": 1, "d": D("0.5")}], "ratio": 1.5, "when": None, "inner": None},
+        {"id": 2, "amount": D("1.5"), "rows": [{"n": 1, "d": None}], "ratio": 2, "when": datetime.date(2020, 1, 1),
+         "inner": {"n": 5, "d": D("1.0")}},
+        {"id": 3},
+    ]:  # fmt: skip
+        assert written(encode(value)) == written(avro.to_avro_value(schema, value))
+    with pytest.raises(s.SchemaError, match=r"rows\[0\]\.d: 0\.55 has more than 1 decimal places"):
+        encode(
+            {"id": 1, "amount": None, "rows": [{"n": 1, "d": D("0.55")}], "ratio": None, "when": None, "inner": None}
+        )
+    with pytest.raises(s.SchemaError, match="id: str"):
+        encode({"id": "1", "amount": None, "rows": None, "ratio": None, "when": None, "inner": None})
+
+
+def test_defaults_and_parameters_round_trip_through_avro_and_json_schema() -> None:
+    """As Confluent's AvroData: a default travels as ``connect.default``, parameters as ``connect.parameters``."""
+    import json
+
+    from headwater.codecs import avro, json_schema
+    from headwater.codecs.converters import loads_exact, to_json_bytes
+    from headwater.codecs.envelope import source_schema
+
+    schema = s.struct(
+        {
+            "source": source_schema("datagen", {"table": s.STRING}),
+            "amount": s.decimal_of(2, precision=9).with_default(D("1.50")),
+            "when": s.DATE.optional().with_default(datetime.date(2020, 1, 2)),
+            "blob": s.BYTES.with_default(b"\x00\xff"),
+            "count": s.INT16.optional().with_default(7),
+            "row": ROW.optional(),
+        },
+        name="x.Event",
+    )
+    snapshot = t.cast(s.Field, schema.field("source")).schema.field("snapshot")
+    assert snapshot is not None and snapshot.schema.default == "false"
+    assert avro.to_connect_schema(json.loads(json.dumps(avro.to_avro_schema(schema)))) == schema
+    assert json_schema.to_connect_schema(loads_exact(to_json_bytes(json_schema.to_json_schema(schema)))) == schema

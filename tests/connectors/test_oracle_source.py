@@ -1,0 +1,388 @@
+"""The ``oracle-logminer`` task against the LogMiner emulator, driven directly (no worker):
+snapshot then streaming folds to the emulator's final state, restarts neither lose nor
+repeat a transaction, big transactions spill, Oracle errors map to Headwater errors."""
+
+from __future__ import annotations
+
+import base64
+import time
+import typing as t
+
+import pytest
+
+from headwater.codecs.envelope import canonical_key, fold
+from headwater.conformance.emulators.oracle import LogMinerEmulator, final_state
+from headwater.connectors.api import ErrantSourceRecord, OffsetMarker, SourceRecord, SourceTaskContext
+from headwater.connectors.errors import FatalError, RetriableError
+from headwater.connectors.oracle.config import OracleLogMinerConfig
+from headwater.connectors.oracle.task import OracleLogMinerTask
+
+Item = SourceRecord | ErrantSourceRecord | OffsetMarker
+
+
+class _Offsets:
+    def __init__(self, stored: t.Mapping[str, t.Any] | None = None) -> None:
+        self.stored = stored
+
+    def offset(self, partition: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any] | None:
+        return self.stored
+
+
+class _Transactions:
+    def __init__(self) -> None:
+        self.commits: list[SourceRecord | None] = []
+
+    def commit_transaction(self, record: SourceRecord | None = None) -> None:
+        self.commits.append(record)
+
+    def abort_transaction(self, record: SourceRecord | None = None) -> None:
+        raise AssertionError("the source never aborts")
+
+
+def _config(scenario: str, seed: int, **extra: t.Any) -> OracleLogMinerConfig:
+    keys = {"emulator.scenario": scenario, "emulator.seed": seed, "table.exclude.list": r"SHOP\.GEO", **extra}
+    return OracleLogMinerConfig.model_validate(keys)
+
+
+def _task(
+    config: OracleLogMinerConfig,
+    stored: t.Mapping[str, t.Any] | None = None,
+    *,
+    transactions: _Transactions | None = None,
+    emulator: LogMinerEmulator | None = None,
+) -> tuple[OracleLogMinerTask, LogMinerEmulator]:
+    emulator = emulator or LogMinerEmulator(config.emulator_scenario or "", config.emulator_seed)
+    context = SourceTaskContext("oracle-test", 0, _Offsets(stored), transactions=transactions)
+    return OracleLogMinerTask(config, context, client=emulator), emulator
+
+
+def _run(task: OracleLogMinerTask, emulator: LogMinerEmulator, *, max_polls: int = 10_000) -> list[Item]:
+    """Poll until the emulator's history is all revealed and the task has caught up."""
+    items: list[Item] = []
+    idle = 0
+    for _ in range(max_polls):
+        batch = task.poll()
+        items.extend(batch)
+        caught_up = task.context.next_poll_delay_ms > 0  # type: ignore[attr-defined]
+        task.context.next_poll_delay_ms = 0  # type: ignore[attr-defined]
+        if emulator.finished and caught_up:
+            idle += 1
+            if idle >= 2:
+                return items
+    raise AssertionError("the task did not catch up")
+
+
+def _expected(scenario: str, seed: int) -> dict[str, dict[str, t.Any]]:
+    return {
+        canonical_key(entry["key"]) + entry["table"]: entry["row"]
+        for entry in final_state(scenario, seed)
+        if entry["table"] != "SHOP.GEO"
+    }
+
+
+def _folded(items: t.Iterable[Item]) -> dict[str, dict[str, t.Any]]:
+    by_table: dict[str, list[tuple[t.Any, t.Any]]] = {}
+    for item in items:
+        if isinstance(item, SourceRecord) and item.topic.startswith("oracle.SHOP."):
+            table = "SHOP." + item.topic.removeprefix("oracle.SHOP.").replace("_", " ")
+            by_table.setdefault(table, []).append((item.key, item.value))
+    out = {}
+    for table, messages in by_table.items():
+        for key, row in fold(messages).items():
+            out[key + table] = {k: base64.b64encode(v).decode() if isinstance(v, bytes) else v for k, v in row.items()}
+    return out
+
+
+def _events(items: t.Iterable[Item]) -> list[tuple[str, str, int]]:
+    return [
+        (i.value["source"]["txId"], i.value["source"]["scn"], i.value["source"]["ssn"])
+        for i in items
+        if isinstance(i, SourceRecord) and i.value is not None and i.value.get("op") in ("c", "u", "d")
+    ]
+
+
+@pytest.mark.parametrize(("scenario", "seed"), [("rollbacks", 1), ("long-transaction", 2), ("simple", 3)])
+def test_snapshot_then_stream_folds_to_the_final_state(scenario: str, seed: int) -> None:
+    task, emulator = _task(_config(scenario, seed))
+    items = _run(task, emulator)
+    assert not [i for i in items if isinstance(i, ErrantSourceRecord)]
+    snapshot = [i for i in items if isinstance(i, SourceRecord) and i.value and i.value["op"] == "r"]
+    snapshot_scn = int(snapshot[0].value["source"]["scn"])
+    state = emulator.history.state_at(snapshot_scn)
+    assert len(snapshot) == len(state["SHOP.CUSTOMERS"]) + len(state["SHOP.ORDER LINES"])
+    assert snapshot[-1].value["source"]["snapshot"] == "last"
+    assert _folded(items) == _expected(scenario, seed)
+    events = _events(items)
+    assert len(events) == len(set(events)), "no change is emitted twice"
+    assert {i.topic for i in items if isinstance(i, SourceRecord)} == {
+        "oracle.SHOP.CUSTOMERS",
+        "oracle.SHOP.ORDER_LINES",
+    }
+
+
+def test_events_are_in_commit_order_with_debezium_source_fields() -> None:
+    task, emulator = _task(_config("rollbacks", 4))
+    items = _run(task, emulator)
+    streamed = [i for i in items if isinstance(i, SourceRecord) and i.value and i.value["op"] in "cud"]
+    commits = [int(i.value["source"]["commit_scn"]) for i in streamed]
+    assert commits == sorted(commits)
+    source = streamed[0].value["source"]
+    assert set(source) >= {"txId", "scn", "commit_scn", "row_id", "schema", "table", "snapshot", "rs_id", "ssn"}
+    assert isinstance(source["scn"], str)
+    for item in items:
+        assert isinstance(item.offset["scn"], str)
+        assert isinstance(item.offset["commit_scn"], str)
+
+
+def test_rolled_back_work_never_appears() -> None:
+    task, emulator = _task(_config("rollbacks", 5))
+    items = _run(task, emulator)
+    rolled_back = {e.xid.lower() for e in emulator.history.events if e.code == 36}
+    assert rolled_back
+    assert not {txid for txid, _, _ in _events(items)} & rolled_back
+
+
+@pytest.mark.parametrize("cut", [0.2, 0.5, 0.8])
+def test_restart_from_any_returned_offset_neither_loses_nor_repeats(cut: float) -> None:
+    config = _config("long-transaction", 6, **{"max.batch.size": 7})
+    task, _emulator = _task(config)
+    first: list[Item] = []
+    for _ in range(10_000):
+        first.extend(task.poll())
+        task.context.next_poll_delay_ms = 0  # type: ignore[attr-defined]
+        if len(first) > 400 * cut + 50:
+            break
+    durable = first[-1].offset
+    task.stop()
+    second_task, second_emulator = _task(config, durable)
+    second = _run(second_task, second_emulator)
+    events_first, events_second = _events(first), _events(second)
+    assert not set(events_first) & set(events_second), "a restart must not repeat a change"
+    assert _folded([*first, *second]) == _expected("long-transaction", 6)
+
+
+def test_restart_mid_transaction_writes_only_the_rest() -> None:
+    config = _config("rollbacks", 7, **{"max.batch.size": 1})
+    task, _emulator = _task(config)
+    first: list[Item] = []
+    for _ in range(10_000):
+        first.extend(task.poll())
+        task.context.next_poll_delay_ms = 0  # type: ignore[attr-defined]
+        if "tx_id" in first[-1].offset and len(_events(first)) > 40:
+            break
+    assert "tx_id" in first[-1].offset
+    second_task, second_emulator = _task(config, first[-1].offset)
+    second = _run(second_task, second_emulator)
+    assert not set(_events(first)) & set(_events(second))
+    assert _folded([*first, *second]) == _expected("rollbacks", 7)
+
+
+def test_exactly_once_commits_one_kafka_transaction_per_oracle_transaction() -> None:
+    transactions = _Transactions()
+    task, emulator = _task(_config("simple", 8), transactions=transactions)
+    items = _run(task, emulator)
+    streamed: list[tuple[SourceRecord, str]] = []  # every streamed record with its XID (tombstones too)
+    for item in items:
+        if isinstance(item, SourceRecord) and (item.value is None or item.value["op"] != "r"):
+            txid = item.value["source"]["txId"] if item.value is not None else streamed[-1][1]
+            streamed.append((item, txid))
+    txids = [txid for _, txid in streamed]
+    assert len(set(txids)) > 10
+    commits = [r for r in transactions.commits if r is not None and (r.value is None or r.value["op"] != "r")]
+    assert len(commits) == len(set(txids)), "one Kafka transaction per Oracle transaction"
+    positions = {id(record): index for index, (record, _) in enumerate(streamed)}
+    for record in commits:
+        index = positions[id(record)]
+        assert index == len(streamed) - 1 or txids[index + 1] != txids[index], (
+            "commit after a transaction's last record"
+        )
+
+
+def test_big_transactions_spill_to_the_scratch_folder(tmp_path: t.Any) -> None:
+    config = _config("long-transaction", 9, **{"log.mining.buffer.spill.threshold": 3, "max.batch.size": 5})
+    emulator = LogMinerEmulator("long-transaction", 9)
+    context = SourceTaskContext("oracle-test", 0, _Offsets(), scratch_dir=tmp_path)
+    task = OracleLogMinerTask(config, context, client=emulator)
+    spilled = []
+    original = task.context.scratch_dir
+    items: list[Item] = []
+    for _ in range(20_000):
+        items.extend(task.poll())
+        spilled.extend(original.glob("oracle-tx-*.jsonl"))
+        task.context.next_poll_delay_ms = 0  # type: ignore[attr-defined]
+        if emulator.finished and len(items) > 0 and isinstance(items[-1], OffsetMarker) and not task._work:
+            break
+        if emulator.finished and task.context.next_poll_delay_ms:  # type: ignore[attr-defined]
+            break
+    items.extend(_run(task, emulator))
+    assert spilled, "transactions above the threshold spill to disk"
+    assert not list(original.glob("oracle-tx-*.jsonl")), "spill files are removed at commit or rollback"
+    assert _folded(items) == _expected("long-transaction", 9)
+
+
+def test_missing_log_names_the_scn_and_the_remedy() -> None:
+    config = _config("missing-log", 10, **{"snapshot.mode": "initial"})
+    emulator = LogMinerEmulator("missing-log", 10)
+    old = emulator.history.first_scn
+    emulator.reveal_all()
+    stored = {"scn": str(old), "commit_scn": "", "snapshot_completed": True}
+    task, _ = _task(config, stored, emulator=emulator)
+    with pytest.raises(FatalError, match=rf"ORA-01291.*SCN {old}.*snapshot.mode=when_needed"):
+        task.poll()
+
+
+def test_when_needed_takes_a_new_snapshot_when_logs_are_gone() -> None:
+    config = _config("missing-log", 11, **{"snapshot.mode": "when_needed"})
+    emulator = LogMinerEmulator("missing-log", 11)
+    emulator.reveal_all()
+    stored = {"scn": str(emulator.history.first_scn), "commit_scn": "", "snapshot_completed": True}
+    task, _ = _task(config, stored, emulator=emulator)
+    items = _run(task, emulator)
+    assert any(isinstance(i, SourceRecord) and i.value and i.value["op"] == "r" for i in items)
+    assert _folded(items) == _expected("missing-log", 11)
+
+
+def test_killed_session_is_retriable_and_resumes_without_loss_or_repeat() -> None:
+    task, emulator = _task(_config("rollbacks", 12))
+    emulator.inject("fetch_contents", 28, after_rows=30, times=3)
+    items: list[Item] = []
+    errors: list[str] = []
+    for _ in range(10_000):
+        try:
+            items.extend(task.poll())
+        except RetriableError as exc:
+            errors.append(str(exc))
+            continue
+        if emulator.finished and task.context.next_poll_delay_ms:  # type: ignore[attr-defined]
+            break
+        task.context.next_poll_delay_ms = 0  # type: ignore[attr-defined]
+    assert errors
+    assert all("ORA-00028" in error for error in errors)
+    events = _events(items)
+    assert len(events) == len(set(events))
+    assert _folded(items) == _expected("rollbacks", 12)
+
+
+def test_dictionary_mismatch_rows_become_errant_records_naming_the_change() -> None:
+    config = OracleLogMinerConfig.model_validate({"emulator.scenario": "default", "emulator.seed": 2})
+    task, emulator = _task(config)
+    emulator.scenario = emulator.scenario.__class__(**{**emulator.scenario.__dict__, "reveal_scns": 600})
+    items = _run(task, emulator)
+    errant = [i for i in items if isinstance(i, ErrantSourceRecord)]
+    assert errant
+    assert "dictionary version mismatch" in str(errant[0].error)
+    assert "SCN " in str(errant[0].error)
+    assert "XID " in str(errant[0].error)
+
+
+def test_include_list_limits_the_tables() -> None:
+    config = _config("simple", 13, **{"table.include.list": r"SHOP\.CUSTOMERS"})
+    task, emulator = _task(config)
+    items = _run(task, emulator)
+    assert {i.topic for i in items if isinstance(i, SourceRecord)} == {"oracle.SHOP.CUSTOMERS"}
+
+
+def test_two_redo_threads_keep_a_commit_scn_each_and_restart_cleanly(tmp_path: t.Any) -> None:
+    scenario = tmp_path / "rac.json"
+    scenario.write_text('{"base": "rollbacks", "threads": 2}')
+    config = _config(str(scenario), 14, **{"max.batch.size": 9})
+    emulator = LogMinerEmulator(str(scenario), 14)
+    assert {e.thread for e in emulator.history.events} == {1, 2}
+    task, _ = _task(config, emulator=emulator)
+    first: list[Item] = []
+    while len(_events(first)) < 150:
+        first.extend(task.poll())
+        task.context.next_poll_delay_ms = 0  # type: ignore[attr-defined]
+    commit_scn = first[-1].offset["commit_scn"]
+    assert [entry.split(":")[1] for entry in commit_scn.split(",")] == ["1", "2"]
+    second_task, second_emulator = _task(config, first[-1].offset)
+    second = _run(second_task, second_emulator)
+    assert not set(_events(first)) & set(_events(second))
+    expected = {
+        canonical_key(e["key"]) + e["table"]: e["row"]
+        for e in final_state(str(scenario), 14)
+        if e["table"] != "SHOP.GEO"
+    }
+    assert _folded([*first, *second]) == expected
+
+
+def test_transaction_metadata_topic_has_begin_and_end_with_counts() -> None:
+    task, emulator = _task(_config("simple", 15, **{"provide.transaction.metadata": True}))
+    items = _run(task, emulator)
+    markers = [i for i in items if isinstance(i, SourceRecord) and i.topic == "oracle.transaction"]
+    begins = [m.value for m in markers if m.value["status"] == "BEGIN"]
+    ends = [m.value for m in markers if m.value["status"] == "END"]
+    assert len(begins) > 10
+    assert [b["id"] for b in begins] == [e["id"] for e in ends]
+    data = [i.value for i in items if isinstance(i, SourceRecord) and i.value and i.value.get("op") in ("c", "u", "d")]
+    for end in ends:
+        events = [d for d in data if d["transaction"]["id"] == end["id"]]
+        assert end["event_count"] == len(events)
+        assert sum(c["event_count"] for c in end["data_collections"]) == len(events)
+        assert [d["transaction"]["total_order"] for d in events] == list(range(1, len(events) + 1))
+
+
+def test_heartbeats_go_to_the_heartbeat_topic_when_idle() -> None:
+    task, emulator = _task(_config("simple", 16, **{"heartbeat.interval.ms": 1}))
+    _run(task, emulator)
+    time.sleep(0.01)
+    idle = task.poll()
+    heartbeats = [i for i in idle if isinstance(i, SourceRecord)]
+    assert [h.topic for h in heartbeats] == ["__debezium-heartbeat.oracle"]
+    assert heartbeats[0].key == {"serverName": "oracle"}
+
+
+def test_unsupported_changes_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    config = OracleLogMinerConfig.model_validate({"emulator.scenario": "long-transaction", "emulator.seed": 17})
+    task, emulator = _task(config)
+    with caplog.at_level("WARNING"):
+        items = _run(task, emulator)
+    assert any("OPERATION_CODE 255" in message for message in caplog.messages)
+    geo = [i for i in items if isinstance(i, SourceRecord) and i.topic == "oracle.SHOP.GEO"]
+    assert geo, "the table is snapshotted"
+    assert all(r.value["op"] == "r" and r.value["after"]["SHAPE"] is None for r in geo if r.value)
+
+
+def _fold_keeping_unavailable(items: t.Iterable[Item], placeholder: str) -> dict[str, dict[str, t.Any]]:
+    """Fold as a consumer of Debezium's LOB placeholder does: the placeholder keeps the value it had."""
+    state: dict[str, dict[str, t.Any]] = {}
+    for item in items:
+        if not isinstance(item, SourceRecord) or not item.topic.startswith("oracle.SHOP."):
+            continue
+        table = "SHOP." + item.topic.removeprefix("oracle.SHOP.").replace("_", " ")
+        key = canonical_key(item.key) + table
+        if item.value is None or item.value["op"] == "d":
+            state.pop(key, None)
+            continue
+        row = dict(item.value["after"])
+        for name, value in row.items():
+            if value == placeholder:
+                row[name] = state.get(key, {}).get(name, placeholder)
+        state[key] = row
+    return state
+
+
+def test_lobs_are_assembled_from_locator_and_write_rows_when_enabled() -> None:
+    config = _config("lobs", 18, **{"lob.enabled": True, "binary.handling.mode": "base64"})
+    task, emulator = _task(config)
+    items = _run(task, emulator)
+    assert not [i for i in items if isinstance(i, ErrantSourceRecord)]
+    documents = [i for i in items if isinstance(i, SourceRecord) and i.value and i.topic == "oracle.SHOP.DOCUMENTS"]
+    streamed = [d for d in documents if d.value["op"] in ("c", "u")]
+    assert any(len(d.value["after"]["BODY"] or "") > 1_000 for d in streamed), "values longer than one LOB_WRITE"
+    placeholder = config.unavailable_value_placeholder
+    assert _fold_keeping_unavailable(items, placeholder) == _expected("lobs", 18)
+
+
+def test_lobs_are_the_placeholder_when_not_enabled() -> None:
+    config = _config("lobs", 19)
+    task, emulator = _task(config)
+    items = _run(task, emulator)
+    streamed = [
+        i.value for i in items if isinstance(i, SourceRecord) and i.value and i.topic == "oracle.SHOP.DOCUMENTS"
+    ]
+    changes = [v for v in streamed if v["op"] in ("c", "u")]
+    assert changes
+    assert all(v["after"]["BODY"] == config.unavailable_value_placeholder for v in changes)
+    assert all(v["after"]["PICTURE"] == config.unavailable_value_placeholder for v in changes)
+    assert all(v["after"]["TITLE"] != config.unavailable_value_placeholder for v in changes)
