@@ -136,6 +136,8 @@ class RecordSplitter:
         # The first bytes of the stream, kept to explain framing errors (descriptors.diagnose).
         self._head = bytearray() if start is None or start.offset == 0 else None
         self._detect = _needs_detection(options)
+        # Bytes of the stream the conventions were settled on by :meth:`settle` (None: not so).
+        self._settled_at: int | None = None
         if start is None:
             self._buffer_start = 0
             self._cursor = options.file_start_offset
@@ -196,6 +198,32 @@ class RecordSplitter:
                 broken); the records split before are on the error's ``records_before``.
         """
         return self._collect(final=True)
+
+    @property
+    def undecided(self) -> bool:
+        """Whether a descriptor length convention left to auto-detection is still open."""
+        return self._detect
+
+    def settle(self) -> list[RawRecord]:
+        """Decide the open descriptor conventions on the bytes fed so far; return the records now complete.
+
+        Called by a reader that has read all the bytes there are for now, of a stream that
+        may still grow (a file being written): a short V/VB file has too few descriptors for
+        :meth:`feed` to decide on for good, and without this its records would wait for
+        :meth:`finish`. The conventions are decided by the rule :meth:`feed` uses (IBM's
+        whenever it fits the bytes at hand, else the one other that fits), taking the
+        verdicts as they stand; a record cut by the end of the bytes waits for more. Fewer
+        than 8 bytes decide nothing. If later bytes contradict the decision, :meth:`feed`
+        raises an ordinary :class:`FramingError` naming the option to set. The decision
+        depends on where the stream ended when this was called; :meth:`feed` and
+        :meth:`finish` alone never depend on the chunking. A no-op once decided.
+
+        Raises:
+            FramingError: as :meth:`feed`.
+        """
+        if self._detect and self._detect_conventions(final=False, settle=True):
+            self._settled_at = self._limit()
+        return self._collect(final=False)
 
     def split(self, chunks: Iterable[bytes | bytearray | memoryview]) -> Iterator[RawRecord]:
         """Feed consecutive ``chunks``, then finish; yield each record once split.
@@ -365,10 +393,27 @@ class RecordSplitter:
         hint = diagnose(bytes(head), final=len(head) < _HEAD_BYTES, current=current) if head is not None else None
         if hint:
             reason = f"{reason}; {hint}"
+        if self._settled_at is not None:
+            rdw = "true" if options.rdw_includes_header else "false"
+            reason = (
+                f"{reason}; the descriptor length convention was detected on the first {self._settled_at} bytes "
+                f"written when it was read (rdw.includes.header={rdw}"
+                + (
+                    f", bdw.includes.header={'true' if options.bdw_includes_header else 'false'}"
+                    if options.record_format in (RecordFormat.VB, RecordFormat.VBS)
+                    else ""
+                )
+                + "): the later bytes do not fit it; set rdw.includes.header (and bdw.includes.header) explicitly"
+            )
         raise FramingError(reason, source=self.source, record_number=self._number, byte_offset=self._cursor, raw=raw)
 
-    def _detect_conventions(self, final: bool) -> bool:
-        """Settle the descriptor length conventions left open; False while more bytes are needed."""
+    def _detect_conventions(self, final: bool, *, settle: bool = False) -> bool:
+        """Settle the descriptor length conventions left open; False while more bytes are needed.
+
+        ``settle`` (see :meth:`settle`): decide on the bytes at hand, taking verdicts that
+        more bytes could still change as they stand; False only when fewer than two
+        descriptors' bytes are here.
+        """
         options = self.options
         blocked = options.record_format in (RecordFormat.VB, RecordFormat.VBS)
         begin = self._cursor
@@ -406,7 +451,8 @@ class RecordSplitter:
         others = [
             (c, complete) for c, complete in found if c.rdw_includes_header is False or c.bdw_includes_header is False
         ]
-        if (ibm and not ibm[0]) or (not ibm and any(not complete for _, complete in others)):
+        undecided = (ibm and not ibm[0]) or (not ibm and any(not complete for _, complete in others))
+        if undecided and not settle:
             return False  # only without ``final``: with it every verdict is complete
         chosen = others[0][0] if not ibm and len(others) == 1 else None
         self.options = dataclasses.replace(
