@@ -394,16 +394,18 @@ class RecordSplitter:
         if hint:
             reason = f"{reason}; {hint}"
         if self._settled_at is not None:
-            rdw = "true" if options.rdw_includes_header else "false"
+            keys = ["rdw.includes.header"]
+            if options.record_format in (RecordFormat.VB, RecordFormat.VBS):
+                keys.append("bdw.includes.header")
+            values = {
+                "rdw.includes.header": options.rdw_includes_header,
+                "bdw.includes.header": options.bdw_includes_header,
+            }
+            taken = ", ".join(f"{key}={'true' if values[key] else 'false'}" for key in keys)
             reason = (
-                f"{reason}; the descriptor length convention was detected on the first {self._settled_at} bytes "
-                f"written when it was read (rdw.includes.header={rdw}"
-                + (
-                    f", bdw.includes.header={'true' if options.bdw_includes_header else 'false'}"
-                    if options.record_format in (RecordFormat.VB, RecordFormat.VBS)
-                    else ""
-                )
-                + "): the later bytes do not fit it; set rdw.includes.header (and bdw.includes.header) explicitly"
+                f"{reason}; the descriptor length convention was detected on the first {self._settled_at} bytes, "
+                f"all there were when they were read ({taken}), and later bytes do not fit it: "
+                f"set {' and '.join(keys)} explicitly"
             )
         raise FramingError(reason, source=self.source, record_number=self._number, byte_offset=self._cursor, raw=raw)
 
