@@ -394,10 +394,10 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
 
         splitter = stream.splitter
         try:
-            if settle:
-                raws = splitter.settle()
+            if data is not None:
+                raws = splitter.feed(data)
             else:
-                raws = splitter.finish() if data is None else splitter.feed(data)
+                raws = splitter.settle() if settle else splitter.finish()
         except FramingError as exc:
             self._emit_append(stream, exc.records_before, out)
             self._framing_error(stream, exc, out, final=data is None and not settle)
