@@ -394,10 +394,8 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
 
         splitter = stream.splitter
         try:
-            if data is not None:
-                raws = splitter.feed(data)
-            else:
-                raws = splitter.settle() if settle else splitter.finish()
+            read = splitter.settle if settle else splitter.finish
+            raws = read() if data is None else splitter.feed(data)
         except FramingError as exc:
             self._emit_append(stream, exc.records_before, out)
             self._framing_error(stream, exc, out, final=data is None and not settle)
