@@ -368,19 +368,22 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
 
     def _read_append(self, stream: _Stream, out: Output) -> bool:
         """Split and emit the next chunk of ``stream``; False when nothing was left to read."""
-        if stream.quarantine or stream.read_pos >= stream.size:
+        if stream.quarantine:
             return False
-        data = self.reader.read(stream.name, stream.read_pos, min(self._chunk, stream.size - stream.read_pos))
-        if not data:
-            stream.size = stream.read_pos  # shorter than listed: wait for the next listing
-            return False
-        stream.read_pos += len(data)
-        self._split(stream, data, out)
+        if stream.read_pos < stream.size:
+            data = self.reader.read(stream.name, stream.read_pos, min(self._chunk, stream.size - stream.read_pos))
+            if data:
+                stream.read_pos += len(data)
+                self._split(stream, data, out)
+            else:
+                stream.size = stream.read_pos  # shorter than listed: wait for the next listing
+        else:
+            data = b""
         if stream.read_pos >= stream.size and stream.splitter.undecided and not stream.waiting:
             # Caught up with a short V/VB file that may still grow: decide its descriptor
             # convention on the bytes there are (a later contradiction is a framing error).
             self._split(stream, None, out, settle=True)
-        return True
+        return bool(data)
 
     def _split(self, stream: _Stream, data: bytes | None, out: Output, *, settle: bool = False) -> None:
         """Feed ``data`` (None: the file's data ended) to the splitter and emit the records.
