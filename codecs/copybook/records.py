@@ -414,7 +414,7 @@ class RecordSplitter:
 
         ``settle`` (see :meth:`settle`): decide on the bytes at hand, taking verdicts that
         more bytes could still change as they stand; False only when fewer than two
-        descriptors' bytes are here.
+        descriptors' bytes are here (or, resumed inside a block, its end is not).
         """
         options = self.options
         blocked = options.record_format in (RecordFormat.VB, RecordFormat.VBS)

@@ -388,8 +388,8 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
     def _split(self, stream: _Stream, data: bytes | None, out: Output, *, settle: bool = False) -> None:
         """Feed ``data`` (None: the file's data ended) to the splitter and emit the records.
 
-        ``settle``: the file is quiet (it may still grow): the splitter decides an
-        auto-detected descriptor convention on the bytes so far (see
+        ``settle`` (with ``data`` None): every byte there is now was read, but the file may
+        still grow: the splitter decides an auto-detected descriptor convention on them (see
         :meth:`RecordSplitter.settle`) instead of being fed. A framing error emits the
         records split before it, then hands the bad bytes to :meth:`_framing_error`.
         """
