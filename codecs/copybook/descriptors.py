@@ -94,6 +94,7 @@ def detect_conventions(
     rdw_includes_header: bool | None = None,
     bdw_includes_header: bool | None = None,
     final: bool,
+    truncated: bool = False,
 ) -> list[tuple[Convention, bool]]:
     """The conventions under which the first descriptors of ``data`` parse cleanly.
 
@@ -105,8 +106,25 @@ def detect_conventions(
     descriptor walked has a valid form and length, each block's records end exactly at
     the block's end, and (when ``final``: ``data`` is the whole file) the last record ends
     exactly at the end of the data. Without ``final``, a convention that runs out of
-    bytes before a few descriptors are walked still counts as fitting.
+    bytes before a few descriptors are walked still counts as fitting, not complete.
+
+    ``truncated``: ``data`` is a fixed-length prefix of a longer file (the caller cuts
+    at a length that does not depend on how the bytes arrived): a convention that runs
+    out of bytes without a contradiction fits, complete. ``complete`` is monotone: once
+    True for some bytes it stays True, with the same verdict, for any longer bytes, so
+    a decision taken on complete verdicts is the one the whole file gives.
     """
+    if truncated:
+        return _detect_truncated(
+            data,
+            blocked=blocked,
+            rdw_big_endian=rdw_big_endian,
+            bdw_big_endian=bdw_big_endian,
+            rdw_adjustment=rdw_adjustment,
+            bdw_adjustment=bdw_adjustment,
+            rdw_includes_header=rdw_includes_header,
+            bdw_includes_header=bdw_includes_header,
+        )
     rdw_choices = [rdw_includes_header] if rdw_includes_header is not None else [True, False]
     bdw_choices: list[bool | None] = [None]
     if blocked:
@@ -121,11 +139,12 @@ def detect_conventions(
                 )
                 if not clean:
                     continue
-                if (final and count < _ENOUGH and reached != len(data)) or (final and count < _MINIMUM):
+                if count < _ENOUGH and final and (reached != len(data) or count < _MINIMUM):
                     continue
-                # Walking exactly to the end of the bytes at hand counts as complete: a
-                # stream whose writer stopped between records must not wait forever.
-                complete = final or count >= _ENOUGH or (reached == len(data) and count >= _MINIMUM)
+                # Complete only when no later byte can change the verdict: enough descriptors
+                # walked, or the data is whole (or cut at a fixed point, ``truncated``). The
+                # end of the bytes at hand is no evidence: it depends on how they were chunked.
+                complete = final or count >= _ENOUGH
                 fitting.append((Convention(rdw_incl, None), complete))
                 continue
             bdw_adj = bdw_adjustment - (HEADER if bdw_incl else 0)
@@ -140,11 +159,13 @@ def _walk_blocks(data: bytes, bdw_big: bool, bdw_adj: int, rdw_big: bool, rdw_ad
     position = 0
     blocks = 0
     records = 0
-    while blocks < _ENOUGH:
+    # Whole blocks walked are evidence no later byte changes: stop after enough blocks or
+    # enough records in them (a short file with a few large blocks is settled too).
+    while blocks < _ENOUGH and records < _ENOUGH:
         if position + HEADER > len(data):
-            if position == len(data) and records >= _MINIMUM:
-                return True  # every block so far ends exactly at the end of the bytes at hand
-            return None if not final else False
+            if not final:
+                return None  # the end of the bytes at hand is not the end of the file
+            return position == len(data) and records >= _MINIMUM
         header = data[position : position + HEADER]
         if header[0] & 0x80:
             value: int | None = int.from_bytes(header, "big") & 0x7FFFFFFF
@@ -165,6 +186,38 @@ def _walk_blocks(data: bytes, bdw_big: bool, bdw_adj: int, rdw_big: bool, rdw_ad
         position = end
         blocks += 1
     return True
+
+
+def _detect_truncated(
+    data: bytes,
+    *,
+    blocked: bool,
+    rdw_big_endian: bool,
+    bdw_big_endian: bool,
+    rdw_adjustment: int,
+    bdw_adjustment: int,
+    rdw_includes_header: bool | None,
+    bdw_includes_header: bool | None,
+) -> list[tuple[Convention, bool]]:
+    """:func:`detect_conventions` over a fixed prefix: running out of bytes is no contradiction."""
+    rdw_choices = [rdw_includes_header] if rdw_includes_header is not None else [True, False]
+    bdw_choices: list[bool | None] = [None]
+    if blocked:
+        bdw_choices = [bdw_includes_header] if bdw_includes_header is not None else [True, False]
+    fitting: list[tuple[Convention, bool]] = []
+    for rdw_incl in rdw_choices:
+        rdw_adj = rdw_adjustment - (HEADER if rdw_incl else 0)
+        for bdw_incl in bdw_choices:
+            if not blocked:
+                clean, _reached, _count = _walk_records(
+                    data, 0, len(data), rdw_big_endian, rdw_adj, _ENOUGH, exact_end=False
+                )
+            else:
+                bdw_adj = bdw_adjustment - (HEADER if bdw_incl else 0)
+                clean = _walk_blocks(data, bdw_big_endian, bdw_adj, rdw_big_endian, rdw_adj, False) is not False
+            if clean:
+                fitting.append((Convention(rdw_incl, bdw_incl), True))
+    return fitting
 
 
 def _describe(convention: Convention, blocked: bool, big_endian: bool) -> str:

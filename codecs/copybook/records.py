@@ -136,6 +136,8 @@ class RecordSplitter:
         # The first bytes of the stream, kept to explain framing errors (descriptors.diagnose).
         self._head = bytearray() if start is None or start.offset == 0 else None
         self._detect = _needs_detection(options)
+        # Bytes of the stream the conventions were settled on by :meth:`settle` (None: not so).
+        self._settled_at: int | None = None
         if start is None:
             self._buffer_start = 0
             self._cursor = options.file_start_offset
@@ -196,6 +198,32 @@ class RecordSplitter:
                 broken); the records split before are on the error's ``records_before``.
         """
         return self._collect(final=True)
+
+    @property
+    def undecided(self) -> bool:
+        """Whether a descriptor length convention left to auto-detection is still open."""
+        return self._detect
+
+    def settle(self) -> list[RawRecord]:
+        """Decide the open descriptor conventions on the bytes fed so far; return the records now complete.
+
+        Called by a reader that has read all the bytes there are for now, of a stream that
+        may still grow (a file being written): a short V/VB file has too few descriptors for
+        :meth:`feed` to decide on for good, and without this its records would wait for
+        :meth:`finish`. The conventions are decided by the rule :meth:`feed` uses (IBM's
+        whenever it fits the bytes at hand, else the one other that fits), taking the
+        verdicts as they stand; a record cut by the end of the bytes waits for more. Fewer
+        than 8 bytes decide nothing. If later bytes contradict the decision, :meth:`feed`
+        raises an ordinary :class:`FramingError` naming the option to set. The decision
+        depends on where the stream ended when this was called; :meth:`feed` and
+        :meth:`finish` alone never depend on the chunking. A no-op once decided.
+
+        Raises:
+            FramingError: as :meth:`feed`.
+        """
+        if self._detect and self._detect_conventions(final=False, settle=True):
+            self._settled_at = self._limit()
+        return self._collect(final=False)
 
     def split(self, chunks: Iterable[bytes | bytearray | memoryview]) -> Iterator[RawRecord]:
         """Feed consecutive ``chunks``, then finish; yield each record once split.
@@ -365,10 +393,29 @@ class RecordSplitter:
         hint = diagnose(bytes(head), final=len(head) < _HEAD_BYTES, current=current) if head is not None else None
         if hint:
             reason = f"{reason}; {hint}"
+        if self._settled_at is not None:
+            keys = ["rdw.includes.header"]
+            if options.record_format in (RecordFormat.VB, RecordFormat.VBS):
+                keys.append("bdw.includes.header")
+            values = {
+                "rdw.includes.header": options.rdw_includes_header,
+                "bdw.includes.header": options.bdw_includes_header,
+            }
+            taken = ", ".join(f"{key}={'true' if values[key] else 'false'}" for key in keys)
+            reason = (
+                f"{reason}; the descriptor length convention was detected on the first {self._settled_at} bytes, "
+                f"all there were when they were read ({taken}), and later bytes do not fit it: "
+                f"set {' and '.join(keys)} explicitly"
+            )
         raise FramingError(reason, source=self.source, record_number=self._number, byte_offset=self._cursor, raw=raw)
 
-    def _detect_conventions(self, final: bool) -> bool:
-        """Settle the descriptor length conventions left open; False while more bytes are needed."""
+    def _detect_conventions(self, final: bool, *, settle: bool = False) -> bool:
+        """Settle the descriptor length conventions left open; False while more bytes are needed.
+
+        ``settle`` (see :meth:`settle`): decide on the bytes at hand, taking verdicts that
+        more bytes could still change as they stand; False only when fewer than two
+        descriptors' bytes are here (or, resumed inside a block, its end is not).
+        """
         options = self.options
         blocked = options.record_format in (RecordFormat.VB, RecordFormat.VBS)
         begin = self._cursor
@@ -380,8 +427,12 @@ class RecordSplitter:
         head = bytes(self._view(begin, self._limit()))
         if len(head) < 2 * _HEADER and not final:
             return False
+        # The verdict may only look at bytes that cannot change, so that it does not depend
+        # on how the data was chunked: the first _HEAD_BYTES once more bytes follow them
+        # (a fixed prefix), else everything, and it is taken only on complete verdicts.
+        truncated = len(head) > _HEAD_BYTES
         found = detect_conventions(
-            head,
+            head[:_HEAD_BYTES] if truncated else head,
             blocked=blocked,
             rdw_big_endian=options.rdw_big_endian,
             bdw_big_endian=options.bdw_big_endian,
@@ -389,14 +440,23 @@ class RecordSplitter:
             bdw_adjustment=options.bdw_adjustment,
             rdw_includes_header=options.rdw_includes_header,
             bdw_includes_header=options.bdw_includes_header,
-            final=final or len(head) >= _HEAD_BYTES,
+            final=final,
+            truncated=truncated,
         )
-        # IBM's convention (lengths count the header) while it fits; another one only when
-        # IBM's does not and exactly one other fits beyond doubt.
-        ibm = [c for c, _ in found if c.rdw_includes_header is not False and c.bdw_includes_header is not False]
-        chosen = found[0][0] if len(found) == 1 and found[0][1] and not ibm else None
-        if not ibm and chosen is None and any(not complete for _, complete in found) and not final:
-            return False  # IBM's is ruled out; wait until the other is beyond doubt
+        # IBM's convention (lengths count the header) whenever it fits; another one only when
+        # IBM's does not and exactly one other does. Wait while a verdict that matters is open.
+        ibm = [
+            complete
+            for c, complete in found
+            if c.rdw_includes_header is not False and c.bdw_includes_header is not False
+        ]
+        others = [
+            (c, complete) for c, complete in found if c.rdw_includes_header is False or c.bdw_includes_header is False
+        ]
+        undecided = (ibm and not ibm[0]) or (not ibm and any(not complete for _, complete in others))
+        if undecided and not settle:
+            return False  # only without ``final``: with it every verdict is complete
+        chosen = others[0][0] if not ibm and len(others) == 1 else None
         self.options = dataclasses.replace(
             options,
             rdw_includes_header=chosen.rdw_includes_header if chosen else options.rdw_includes_header is not False,

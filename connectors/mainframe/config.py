@@ -97,7 +97,9 @@ class MainframeCopybookConfig(PluginConfig):
     """Byte order of the BDW length."""
     rdw_includes_header: t.Literal["auto", "true", "false"] = "auto"
     """Whether RDW lengths count the 4 RDW bytes (``true``: IBM; ``false``: payload only, Cobrix's default);
-    ``auto`` takes the one convention that fits the first RDWs of each file, else IBM's."""
+    ``auto`` takes IBM's when it fits the first RDWs of each file, else the one other that fits; a file
+    still being written with too few records to tell is decided on the bytes there are once they are read,
+    and later bytes that do not fit are a framing error: give the convention explicitly for such files."""
     bdw_includes_header: t.Literal["auto", "true", "false"] = "auto"
     """Whether BDW lengths count the 4 BDW bytes (as ``rdw.includes.header``)."""
     rdw_adjustment: int = 0

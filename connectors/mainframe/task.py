@@ -368,29 +368,40 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
 
     def _read_append(self, stream: _Stream, out: Output) -> bool:
         """Split and emit the next chunk of ``stream``; False when nothing was left to read."""
-        if stream.quarantine or stream.read_pos >= stream.size:
+        if stream.quarantine:
             return False
-        data = self.reader.read(stream.name, stream.read_pos, min(self._chunk, stream.size - stream.read_pos))
-        if not data:
-            stream.size = stream.read_pos  # shorter than listed: wait for the next listing
-            return False
-        stream.read_pos += len(data)
-        self._split(stream, data, out)
-        return True
+        if stream.read_pos < stream.size:
+            data = self.reader.read(stream.name, stream.read_pos, min(self._chunk, stream.size - stream.read_pos))
+            if data:
+                stream.read_pos += len(data)
+                self._split(stream, data, out)
+            else:
+                stream.size = stream.read_pos  # shorter than listed: wait for the next listing
+        else:
+            data = b""
+        if stream.read_pos >= stream.size and stream.splitter.undecided and not stream.waiting:
+            # Caught up with a short V/VB file that may still grow: decide its descriptor
+            # convention on the bytes there are (a later contradiction is a framing error).
+            self._split(stream, None, out, settle=True)
+        return bool(data)
 
-    def _split(self, stream: _Stream, data: bytes | None, out: Output) -> None:
+    def _split(self, stream: _Stream, data: bytes | None, out: Output, *, settle: bool = False) -> None:
         """Feed ``data`` (None: the file's data ended) to the splitter and emit the records.
 
-        A framing error emits the records split before it, then hands the bad bytes to
-        :meth:`_framing_error`.
+        ``settle`` (with ``data`` None): every byte there is now was read, but the file may
+        still grow: the splitter decides an auto-detected descriptor convention on them (see
+        :meth:`RecordSplitter.settle`) instead of being fed. A framing error emits the
+        records split before it, then hands the bad bytes to :meth:`_framing_error`.
         """
         from headwater.codecs.copybook.errors import FramingError
 
+        splitter = stream.splitter
         try:
-            raws = stream.splitter.finish() if data is None else stream.splitter.feed(data)
+            read = splitter.settle if settle else splitter.finish
+            raws = read() if data is None else splitter.feed(data)
         except FramingError as exc:
             self._emit_append(stream, exc.records_before, out)
-            self._framing_error(stream, exc, out, final=data is None)
+            self._framing_error(stream, exc, out, final=data is None and not settle)
             return
         self._emit_append(stream, raws, out)
 
@@ -502,7 +513,10 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                 if stream.successor is not None and not stream.waiting:
                     self._next_generation(stream)
             else:
-                if self._leftover(stream):
+                if stream.splitter.undecided:
+                    # A short V/VB file: decide its descriptor convention on what is there.
+                    self._split(stream, None, out, settle=True)
+                if not stream.waiting and self._leftover(stream):
                     self._split(stream, None, out)  # reports a truncated last record
                 if config.segment_children and not stream.waiting:
                     self._close_hierarchy(stream, out)

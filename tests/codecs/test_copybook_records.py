@@ -83,7 +83,9 @@ def test_record_length_field() -> None:
 
 def test_resume_inside_a_block_and_follow_appended_data() -> None:
     data = frame_vb(RECORDS * 2, records_per_block=2)
-    options = RecordFormatOptions(record_format=RecordFormat.VB)
+    # Explicit conventions: with auto detection 15 bytes cannot settle them yet (the
+    # splitter waits until no later byte can change the verdict), and this is about resuming.
+    options = RecordFormatOptions(record_format=RecordFormat.VB, rdw_includes_header=True, bdw_includes_header=True)
     splitter = RecordSplitter(options)
     first = splitter.feed(data[:15])  # the first record of the first block
     position = splitter.position
@@ -200,3 +202,37 @@ def test_descriptor_convention_is_detected_again_after_a_resume() -> None:
     resumed = RecordSplitter(options, start=position)
     rest = [r.data for r in resumed.split([data[position.offset :]])]
     assert rest == records[4:]
+
+
+def _payload_only_v(records: list[bytes]) -> bytes:
+    """V records whose RDWs hold the payload length only (Cobrix's default convention)."""
+    return b"".join(len(r).to_bytes(2, "big") + b"\x00\x00" + r for r in records)
+
+
+def test_a_short_growing_file_settles_its_convention_on_the_bytes_at_hand() -> None:
+    """Three payload-only records: feed cannot decide for good, settle does; a cut record waits."""
+    records = [b"A" * 20, b"B" * 30, b"C" * 25]
+    data = _payload_only_v(records)
+    splitter = RecordSplitter(RecordFormatOptions(record_format=RecordFormat.V))
+    assert splitter.feed(data[:-10]) == []  # fewer than 8 descriptors: auto detection waits
+    assert splitter.undecided
+    assert [r.data for r in splitter.settle()] == records[:2]
+    assert not splitter.undecided
+    assert splitter.options.rdw_includes_header is False
+    assert [r.data for r in splitter.feed(data[-10:])] == records[2:]
+    assert splitter.finish() == []
+
+
+def test_bytes_that_contradict_a_settled_convention_are_a_framing_error_naming_the_option() -> None:
+    """Settled on IBM's convention (it fits the first records), then payload-only records arrive."""
+    ibm = frame_v([b"\x40" * 20, b"\x40" * 30])
+    splitter = RecordSplitter(RecordFormatOptions(record_format=RecordFormat.V), source="GROW.V")
+    assert splitter.feed(ibm) == []
+    assert [len(r.data) for r in splitter.settle()] == [20, 30]
+    assert splitter.options.rdw_includes_header is True
+    with pytest.raises(FramingError, match=r"set rdw\.includes\.header explicitly") as caught:
+        splitter.feed(_payload_only_v([b"\x40" * 40, b"\x40" * 40]))
+    # The first later RDW still reads (as 36 bytes of payload); the one after it cannot.
+    assert caught.value.byte_offset == len(ibm) + 4 + 36
+    assert "GROW.V" in str(caught.value)
+    assert "first 58 bytes" in str(caught.value)

@@ -759,3 +759,23 @@ def test_cobrix_option_keys_are_checked(tmp_path: Path) -> None:
     problems = _errors({"copybook.text": COPYBOOK, "input.dir": "x", "topic": "t", "field.code.pages": "cp999=ITEM-ID",
                         "copybook.dir": str(tmp_path / "missing"), "filler.naming": "odd"})  # fmt: skip
     assert {"field.code.pages", "copybook.dir", "filler.naming"} <= set(problems)
+
+
+def test_a_growing_file_that_contradicts_its_detected_convention_names_the_option(tmp_path: Path) -> None:
+    """Auto RDW convention: decided on the two records there are, then later records framed otherwise."""
+    first = _records(_rows(2))
+    path = _write(tmp_path / "in" / "GROW.V", frame_v(first))
+    store = MemoryOffsetStore()
+    task = _task(_config(tmp_path, **{"record.format": "V", "file.quiet.ms": "500"}), store)
+    assert _after(_drain_committing(task, store)) == _rows(2)  # not held back until the file is quiet
+    with path.open("ab") as handle:  # payload-only RDWs (Cobrix's default convention)
+        handle.write(b"".join(len(r).to_bytes(2, "big") + b"\x00\x00" + r for r in _records(_rows(3, start=3))))
+    time.sleep(0.03)
+    out = _drain_committing(task, store)
+    time.sleep(0.6)  # quiet: the broken bytes that no resync point follows are reported
+    out += _drain_committing(task, store)
+    errant = [r for r in out if isinstance(r, ErrantSourceRecord)]
+    # The first misread record may fail to decode (too short) before a descriptor is broken.
+    framing = [str(r.error) for r in errant if "set rdw.includes.header explicitly" in str(r.error)]
+    assert framing, [str(r.error) for r in errant]
+    assert framing[0].startswith("GROW.V: record ")
