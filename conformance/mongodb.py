@@ -18,13 +18,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import typing as t
 from pathlib import Path
 
 import pytest
 
 from headwater.codecs.envelope import canonical_key
+from headwater.conformance.servers import start_listening, stop_process
 
 __all__ = [
     "MONGODB_URI_ENV",
@@ -86,7 +86,7 @@ class SecantusServer:
             RuntimeError: the process exited or did not listen within ``timeout``.
         """
         output: t.Any = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(
+        self.process = start_listening(
             [
                 self.executable,
                 "--host",
@@ -98,34 +98,18 @@ class SecantusServer:
                 "--log-level",
                 "WARNING",
             ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
+            port=self.port,
+            name="secantusd-py",
+            output=output,
+            timeout=timeout,
+            poll_s=0.05,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                msg = f"secantusd-py exited with {self.process.returncode} on port {self.port}"
-                raise RuntimeError(msg)
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self.uri
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        msg = f"secantusd-py did not listen on port {self.port} within {timeout} s"
-        raise RuntimeError(msg)
+        return self.uri
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM, then SIGKILL if it does not exit within ``timeout``."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop_process(process, timeout)
 
     def __enter__(self) -> SecantusServer:
         self.start()

@@ -23,11 +23,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import typing as t
 from pathlib import Path
 
 import pytest
+
+from headwater.conformance.servers import start_listening, stop_process
 
 __all__ = ["SNOWFLAKE_ENV", "FakesnowServer", "shared_snowflake_server", "snowflake_config", "snowflake_server"]
 
@@ -59,36 +60,19 @@ class FakesnowServer:
             RuntimeError: the process exited or did not listen within ``timeout``.
         """
         output: t.Any = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(
+        self.process = start_listening(
             [sys.executable, "-m", "fakesnow", "-s", "--host", "127.0.0.1", "-p", str(self.port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
+            port=self.port,
+            name="fakesnow",
+            output=output,
+            timeout=timeout,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                msg = f"fakesnow exited with {self.process.returncode} on port {self.port}"
-                raise RuntimeError(msg)
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return "127.0.0.1", self.port
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        msg = f"fakesnow did not listen on port {self.port} within {timeout} s"
-        raise RuntimeError(msg)
+        return "127.0.0.1", self.port
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM, then SIGKILL if it does not exit within ``timeout``."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop_process(process, timeout)
 
 
 _shared: FakesnowServer | None = None
