@@ -70,7 +70,9 @@ from headwater.connectors.runtime.admin import (
     TaskElsewhere,
     TasksStillStopping,
 )
+from headwater.connectors.runtime.metrics import ConnectorView, RebalanceStats, TaskView
 from headwater.connectors.runtime.offsets import KafkaOffsetStore
+from headwater.connectors.runtime.status import PUBLISH_INTERVAL_S
 from headwater.connectors.runtime.tables import TopicTable
 from headwater.connectors.runtime.worker import (
     CONNECTOR_STATE,
@@ -82,6 +84,7 @@ from headwater.connectors.runtime.worker import (
     check_clients,
     client_configs,
     fence_transactional_ids,
+    plugin_version,
     stop_plugin,
 )
 from headwater.connectors.settings import WorkerConfig
@@ -102,6 +105,8 @@ INITIAL_STATES: dict[str, TargetState] = {"RUNNING": "STARTED", "PAUSED": "PAUSE
 CONNECTOR_STATUS_PREFIX = "status-connector-"
 TASK_STATUS_PREFIX = "status-task-"
 POLL_INTERVAL_S = 0.2
+_OWN_STATUS_KEYS = frozenset({"id", "state", "trace", "worker_id"})
+"""Status-topic fields every task entry has; the others (progress, warning, plugin details) are copied as they are."""
 
 
 def task_slot(connector: str, task_id: int, slots: int) -> int:
@@ -248,6 +253,9 @@ class DistributedHerder:
         self.worker_config = config
         self.worker = Worker(config, [], on_task_state=self._task_state_changed)
         self.metrics = self.worker.metrics
+        self.metrics.view = self._metrics_view
+        self.metrics.rebalance = RebalanceStats()
+        self._published_at = 0.0
         self.stopping = threading.Event()
         common = {"bootstrap.servers": config.bootstrap_servers, **config.producer}
         self.configs = TopicTable(common, t.cast(str, config.config_storage_topic), purpose="config topic")
@@ -387,8 +395,10 @@ class DistributedHerder:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        self.metrics.rebalance.started()  # joining the group is the first rebalance
         try:
             while not self.stopping.is_set():
+                self._publish_task_extras()
                 message = consumer.poll(POLL_INTERVAL_S)
                 if message is not None and message.error() is not None:
                     log.warning("group %s: %s", self.worker_config.group_id, message.error())
@@ -407,12 +417,18 @@ class DistributedHerder:
 
     def _on_assign(self, _consumer: t.Any, partitions: list[t.Any]) -> None:
         self._owned_slots = {partition.partition for partition in partitions}
-        log.info("assigned %d task slot(s) of %s", len(self._owned_slots), self.worker_config.slots_topic)
+        log.info(
+            "rebalance done: assigned %d task slot(s) of %s", len(self._owned_slots), self.worker_config.slots_topic
+        )
+        if self.metrics.rebalance is not None:
+            self.metrics.rebalance.completed()
         self._guarded(self._reconcile)
 
     def _on_revoke(self, _consumer: t.Any, partitions: list[t.Any]) -> None:
         """Eager protocol: stop every owned task before the slots go to other workers."""
-        log.info("giving back %d task slot(s); stopping %d task(s)", len(partitions), len(self._running))
+        log.info("rebalance: giving back %d task slot(s); stopping %d task(s)", len(partitions), len(self._running))
+        if self.metrics.rebalance is not None:
+            self.metrics.rebalance.started()
         self._owned_slots = None
         self._guarded(lambda: self._stop_owned(list(self._running), reason="rebalance"))
         self._guarded(lambda: self._stop_leaders(list(self._leaders)))
@@ -677,7 +693,42 @@ class DistributedHerder:
 
     def _task_state_changed(self, state: TaskState) -> None:
         """From a task's thread: it turned RUNNING, FAILED or RESTARTING."""
-        self._write_status(_task_status_key(state.connector, state.id), state.state, state.trace)
+        state.report.changed.clear()
+        value = {**self._status_value(state.state, state.trace), **state.report.to_json()}
+        self._put_statuses({_task_status_key(state.connector, state.id): value})
+
+    def _publish_task_extras(self) -> None:
+        """Group thread: write the progress, warning and details of owned tasks that
+        changed to the status topic, at most every ``PUBLISH_INTERVAL_S``."""
+        now = time.monotonic()
+        if now - self._published_at < PUBLISH_INTERVAL_S:
+            return
+        self._published_at = now
+        for owned in list(self._running.values()):
+            state = owned.state
+            if state.report.changed.is_set() and state.state in ("RUNNING", "PAUSED") and not state.stop.is_set():
+                self._task_state_changed(state)
+
+    def _metrics_view(self) -> tuple[list[ConnectorView], list[TaskView]]:
+        """Worker metrics: the connectors this worker leads, the tasks it runs."""
+        _hosted, tasks = self.worker.metrics_view()
+        connectors = []
+        for name in list(self._leaders):
+            plan = self.plan(name)
+            if plan is None or plan.connector is None:
+                continue
+            plugin_class = plan.connector.plugin_class
+            entry = self.statuses.get(CONNECTOR_STATUS_PREFIX + name) or {}
+            connectors.append(
+                ConnectorView(
+                    name,
+                    str(entry.get("state") or "UNASSIGNED"),
+                    f"{plugin_class.__module__}.{plugin_class.__qualname__}",
+                    plugin_version(plugin_class),
+                    plan.type,
+                )
+            )
+        return connectors, tasks
 
     # -- ConnectorAdmin: reads ---------------------------------------------------------
 
@@ -754,6 +805,7 @@ class DistributedHerder:
             task: dict[str, t.Any] = {"id": task_id, "state": entry["state"], "worker_id": entry.get("worker_id")}
             if entry.get("trace"):
                 task["trace"] = entry["trace"]
+            task.update({key: value for key, value in entry.items() if key not in _OWN_STATUS_KEYS})
             tasks.append(task)
         return {"name": name, "connector": connector, "tasks": tasks, "type": plan.type}
 
