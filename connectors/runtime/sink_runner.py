@@ -594,7 +594,7 @@ class SinkTaskRunner:
             self._pending_since = time.monotonic()
         self._rewind(rewind)
         now = time.monotonic()
-        if now - self._lag_at >= _LAG_EVERY_S:
+        if now - self._lag_at >= _LAG_EVERY_S or (self._read_next.keys() - metrics.lags.keys()):
             self._lag_at = now
             self._measure_lag()
 
