@@ -145,6 +145,8 @@ class _Stream:
     """(byte offset, reason) of the framing error that quarantines the file."""
     successor: FileInfo | None = None
     """A new file now has this name: read it from its start once this one is done."""
+    caught_up_logged: bool = False
+    """``finished.file.action=keep``: "read to its end" was logged since the file last grew."""
 
     def id_fields(self) -> dict[str, int]:
         return {"device": self.identity[0], "inode": self.identity[1]}
@@ -520,6 +522,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                 continue
             if (info.size, info.mtime_ms) != (stream.size, stream.mtime_ms):
                 stream.changed_at = now
+                stream.caught_up_logged = False
                 if stream.finished:
                     log.warning("%s changed after it was finished; the new bytes are ignored", name)
             stream.size, stream.mtime_ms = info.size, info.mtime_ms
@@ -542,6 +545,10 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                     self._split(stream, None, out)  # reports a truncated last record
                 if config.segment_children and not stream.waiting:
                     self._close_hierarchy(stream, out)
+                if not stream.waiting and not stream.caught_up_logged:
+                    stream.caught_up_logged = True
+                    log.info("%s: finished reading %s: %d records, %d bytes (kept; read on if it grows)",
+                             self.context.connector_name, stream.name, stream.last_emitted, stream.read_pos)  # fmt: skip
 
     def _leftover(self, stream: _Stream) -> bool:
         """Bytes after the last whole record (a truncated record, or a last text line)."""

@@ -99,13 +99,17 @@ class ContextFilter(logging.Filter):
 
 
 _NUMBERS = re.compile(r"\d+")
+_CLIENT_LOGGER = "librdkafka"
+"""The logger librdkafka's lines go to (``tasks.CLIENT_LOG``)."""
 
 
 class RepeatFilter(logging.Filter):
     """Holds back identical WARNING-or-worse lines repeated within ``window_s`` seconds.
 
-    Lines are identical when logger, level, connector, task and message agree once
-    every number in the message is ignored (librdkafka's ``after 0ms`` / ``after 1ms``).
+    Lines are identical when logger, level, connector, task and message agree; in
+    librdkafka's lines numbers are ignored (``after 0ms`` / ``after 1ms``, its own
+    ``N identical error(s) suppressed``). Headwater's own lines must match exactly, so
+    that each bad record logged under ``errors.log.enable`` is still written.
     The first line of a burst passes; the first one after the window passes with
     ``[repeated N more times in the last 30 s]`` appended. Thread-safe.
     """
@@ -125,7 +129,8 @@ class RepeatFilter(logging.Filter):
             return True
         message = record.getMessage()
         context = _CONTEXT.get()
-        key = (record.name, record.levelno, context, _NUMBERS.sub("#", message))
+        text = _NUMBERS.sub("#", message) if record.name == _CLIENT_LOGGER else message
+        key = (record.name, record.levelno, context, text)
         now = self._clock()
         with self._lock:
             entry = self._seen.get(key)

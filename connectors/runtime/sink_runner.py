@@ -894,7 +894,7 @@ class SinkTaskRunner:
         """Commit what ``pre_commit`` allows for partitions moving away, then ``close`` them."""
         revoked = {(p.topic, p.partition) for p in partitions} & self._assigned
         if revoked:
-            log.info("%s-%d: partitions revoked (rebalance): %s", self.name, self.env.task_id, _partitions(revoked))
+            log.info("%s-%d: partitions revoked: %s", self.name, self.env.task_id, _partitions(revoked))
         try:
             if revoked and not self._closed and self._failure is None:
                 self._commit_now(revoked)

@@ -7,6 +7,7 @@ offset, reason; never an absolute path), and a file load reports its progress th
 from __future__ import annotations
 
 import json
+import logging
 import time
 import urllib.request
 import uuid
@@ -32,8 +33,9 @@ def _status(rest: RestServer, name: str) -> dict[str, object]:
 
 
 def test_a_quarantined_file_and_the_load_progress_are_in_the_rest_status(
-    tmp_path: Path, kafka_bootstrap_servers: str
+    tmp_path: Path, kafka_bootstrap_servers: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="headwater.connectors.mainframe.task")
     topic = f"mfst-{uuid.uuid4().hex[:8]}"
     files = generate("customers-vb", 14, tmp_path / "ds", count=200)
     data = files.data[0]
@@ -78,3 +80,8 @@ def test_a_quarantined_file_and_the_load_progress_are_in_the_rest_status(
     assert progress["unit"] == "bytes"
     assert progress["done"] == progress["total"] == data.stat().st_size + len(readme)
     assert progress["eta_s"] == 0
+    messages = [record.getMessage() for record in caplog.records]
+    size = data.stat().st_size
+    assert f"{name}: reading {data.name} ({size} bytes)" in messages
+    assert f"{name}: finished reading {data.name}: 200 records, {size} bytes (kept; read on if it grows)" in messages
+    assert any(m.startswith(f"{name}: README.txt is quarantined") for m in messages), messages

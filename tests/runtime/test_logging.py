@@ -118,7 +118,10 @@ def test_repeated_errors_are_held_back_then_summarised() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(logs.RepeatFilter(30, clock=lambda: now[0]))
-    log = logging.getLogger("headwater.test.repeat")
+    log = logging.getLogger("librdkafka")
+    own = logging.getLogger("headwater.test.repeat")
+    own.addHandler(handler)
+    own.propagate = False
     log.setLevel(logging.INFO)
     log.addHandler(handler)
     log.propagate = False
@@ -128,12 +131,21 @@ def test_repeated_errors_are_held_back_then_summarised() -> None:
             log.error("Connect to ipv4#127.0.0.1:9092 failed (after %dms in state CONNECT)", second)
             log.info("poll %d", second)  # below WARNING: never held back
         log.error("another error")
+        for offset in (10, 20, 20):
+            own.warning("skipping bad record CUST.D1: record at byte offset %d", offset)
         now[0] = 31.0
         log.error("Connect to ipv4#127.0.0.1:9092 failed (after 3ms in state CONNECT)")
     finally:
+        log.setLevel(logging.NOTSET)
         log.removeHandler(handler)
         log.propagate = True
+        own.removeHandler(handler)
+        own.propagate = True
     lines = stream.getvalue().splitlines()
+    assert [line for line in lines if line.startswith("skipping")] == [
+        "skipping bad record CUST.D1: record at byte offset 10",
+        "skipping bad record CUST.D1: record at byte offset 20",
+    ], "Headwater's own lines must match exactly to be held back"
     errors = [line for line in lines if "Connect to" in line]
     assert errors == [
         "Connect to ipv4#127.0.0.1:9092 failed (after 0ms in state CONNECT)",
