@@ -548,7 +548,8 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                 if not stream.waiting and not stream.caught_up_logged:
                     stream.caught_up_logged = True
                     log.info("%s: finished reading %s: %d records, %d bytes (kept; read on if it grows)",
-                             self.context.connector_name, stream.name, stream.last_emitted, stream.read_pos)  # fmt: skip
+                             self.context.connector_name, stream.name, stream.last_emitted,
+                             stream.read_pos)  # fmt: skip
 
     def _leftover(self, stream: _Stream) -> bool:
         """Bytes after the last whole record (a truncated record, or a last text line)."""
