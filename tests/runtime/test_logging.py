@@ -198,3 +198,50 @@ def test_broker_down_shows_in_the_status_not_in_a_flood_of_errors(tmp_path: Path
     assert f"starting connector {name} (headwater.connectors.datagen.connector.DatagenConnector" in lifecycle[0]
     assert any(message == f"task {name}-0 started (RUNNING)" for message in lifecycle), lifecycle
     assert all(e["connector"] == name for e in client_errors)
+
+
+@pytest.mark.kafka
+def test_a_failing_task_logs_its_cause_restarts_and_counts_startup_failures(
+    tmp_path: Path, kafka_bootstrap_servers: str, json_lines: io.StringIO
+) -> None:
+    from prometheus_client import generate_latest
+
+    name = f"fail-{uuid.uuid4().hex[:6]}"
+    connector = {
+        "name": name,
+        "config": {
+            "connector.class": "datagen",
+            "topic.prefix": name,
+            "task.restart.max.attempts": "1",
+            "task.restart.backoff.initial.ms": "10",
+        },
+    }
+
+    def broken(_task_class: type[t.Any], _config: t.Any, _context: t.Any) -> t.Any:
+        try:
+            raise KeyError("MARA")
+        except KeyError as exc:
+            raise RuntimeError("table MARA is not readable") from exc
+
+    worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [connector], task_factory=broken)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while "stays FAILED" not in json_lines.getvalue():
+            assert time.monotonic() < deadline, json_lines.getvalue()
+            time.sleep(0.05)
+        status = worker.status(name)["tasks"][0]
+        metrics = generate_latest(worker.metrics.registry).decode()
+    finally:
+        worker.stop(10)
+    assert status["state"] == "FAILED" and "table MARA is not readable" in status["trace"]
+    failures = [e for e in _entries(json_lines) if e["message"].startswith(f"task {name}-0 failed: ")]
+    assert len(failures) == 1, "the restart failed the same way: held back for 30 s (its restart line is there)"
+    assert failures[0]["message"] == (
+        f"task {name}-0 failed: RuntimeError: table MARA is not readable (caused by KeyError: 'MARA')"
+    )
+    assert failures[0]["task"] == 0 and "raise KeyError" in failures[0]["traceback"]
+    assert any(e["message"] == f"restarting task {name}-0 (restart 1)" for e in _entries(json_lines))
+    assert "kafka_connect_connect_worker_metrics_task_startup_failure_total 2.0" in metrics
+    assert "kafka_connect_connect_worker_metrics_task_startup_attempts_total 2.0" in metrics
+    assert "kafka_connect_connect_worker_metrics_connector_startup_success_total 1.0" in metrics
