@@ -70,6 +70,7 @@ from headwater.connectors.runtime.admin import (
     TaskElsewhere,
     TasksStillStopping,
 )
+from headwater.connectors.runtime.logs import CLIENT_LOG
 from headwater.connectors.runtime.metrics import ConnectorView, RebalanceStats, TaskView
 from headwater.connectors.runtime.offsets import KafkaOffsetStore
 from headwater.connectors.runtime.status import PUBLISH_INTERVAL_S
@@ -256,6 +257,8 @@ class DistributedHerder:
         self.metrics.view = self._metrics_view
         self.metrics.rebalance = RebalanceStats()
         self._published_at = 0.0
+        self._published: dict[tuple[str, int], dict[str, t.Any]] = {}
+        """The status extras last written for each task (what :meth:`_publish_task_extras` compares)."""
         self.stopping = threading.Event()
         common = {"bootstrap.servers": config.bootstrap_servers, **config.producer}
         self.configs = TopicTable(common, t.cast(str, config.config_storage_topic), purpose="config topic")
@@ -388,7 +391,7 @@ class DistributedHerder:
         """
         from confluent_kafka import Consumer
 
-        consumer = Consumer(self._group_config())
+        consumer = Consumer({**self._group_config(), "logger": CLIENT_LOG})
         consumer.subscribe(
             [self.worker_config.slots_topic],
             on_assign=self._on_assign,
@@ -693,20 +696,26 @@ class DistributedHerder:
 
     def _task_state_changed(self, state: TaskState) -> None:
         """From a task's thread: it turned RUNNING, FAILED or RESTARTING."""
-        state.report.changed.clear()
-        value = {**self._status_value(state.state, state.trace), **state.report.to_json()}
+        extras = state.report.to_json()
+        self._published[(state.connector, state.id)] = extras
+        value = {**self._status_value(state.state, state.trace), **extras}
         self._put_statuses({_task_status_key(state.connector, state.id): value})
 
     def _publish_task_extras(self) -> None:
-        """Group thread: write the progress, warning and details of owned tasks that
-        changed to the status topic, at most every ``PUBLISH_INTERVAL_S``."""
+        """Group thread: write the progress, warning and details of owned tasks to the
+        status topic when they differ from what was written, at most every ``PUBLISH_INTERVAL_S``
+        (a finished load's rate decays to 0 within 30 s; then nothing more is written)."""
         now = time.monotonic()
         if now - self._published_at < PUBLISH_INTERVAL_S:
             return
         self._published_at = now
-        for owned in list(self._running.values()):
+        for key in set(self._published) - set(self._running):
+            del self._published[key]
+        for key, owned in list(self._running.items()):
             state = owned.state
-            if state.report.changed.is_set() and state.state in ("RUNNING", "PAUSED") and not state.stop.is_set():
+            if state.state not in ("RUNNING", "PAUSED") or state.stop.is_set():
+                continue
+            if state.report.to_json() != self._published.get(key, {}):
                 self._task_state_changed(state)
 
     def _metrics_view(self) -> tuple[list[ConnectorView], list[TaskView]]:

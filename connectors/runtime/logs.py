@@ -37,6 +37,7 @@ import typing as t
 import orjson
 
 __all__ = [
+    "CLIENT_LOG",
     "LEVELS",
     "BatchTally",
     "ContextFilter",
@@ -48,6 +49,9 @@ __all__ = [
     "configure",
     "current",
 ]
+
+CLIENT_LOG = logging.getLogger("librdkafka")
+"""The logger librdkafka's own lines go to: every Kafka client the runtime builds gets it as ``logger``."""
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "CRITICAL")
 """What ``--log-level`` accepts (case-insensitive); TRACE and WARN as Kafka Connect spells them."""
@@ -99,8 +103,6 @@ class ContextFilter(logging.Filter):
 
 
 _NUMBERS = re.compile(r"\d+")
-_CLIENT_LOGGER = "librdkafka"
-"""The logger librdkafka's lines go to (``tasks.CLIENT_LOG``)."""
 
 
 class RepeatFilter(logging.Filter):
@@ -129,7 +131,7 @@ class RepeatFilter(logging.Filter):
             return True
         message = record.getMessage()
         context = _CONTEXT.get()
-        text = _NUMBERS.sub("#", message) if record.name == _CLIENT_LOGGER else message
+        text = _NUMBERS.sub("#", message) if record.name == CLIENT_LOG.name else message
         key = (record.name, record.levelno, context, text)
         now = self._clock()
         with self._lock:

@@ -77,8 +77,6 @@ class TaskReport:
         self._warning_count = 0
         self._warning_latest = ""
         self._details: dict[str, t.Any] = {}
-        self.changed = threading.Event()
-        """Set on every change a reader may care about (the distributed herder publishes then)."""
 
     # -- the task's side (TaskStatusReporter) ---------------------------------------------
 
@@ -95,7 +93,6 @@ class TaskReport:
                 self._samples.append((now, float(done)))
             while len(self._samples) > 2 and now - self._samples[1][0] >= RATE_WINDOW_S:
                 self._samples.popleft()
-        self.changed.set()
 
     def detail(self, key: str, value: t.Any) -> None:
         with self._lock:
@@ -103,7 +100,6 @@ class TaskReport:
                 self._details.pop(key, None)
             else:
                 self._details[key] = value
-        self.changed.set()
 
     # -- the runtime's side -------------------------------------------------------------
 
@@ -119,7 +115,6 @@ class TaskReport:
             if self._warning is None or now - self._warning_last >= WARNING_TTL_S:
                 self._warning, self._warning_count = message, 0
                 self._warning_wall = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-                self.changed.set()
             self._warning_latest = message
             self._warning_last = now
             self._warning_count += 1
@@ -127,10 +122,7 @@ class TaskReport:
     def clear_warning(self) -> None:
         """The trouble is over (a client call succeeded)."""
         with self._lock:
-            if self._warning is None:
-                return
             self._warning = None
-        self.changed.set()
 
     def snapshot(self) -> ProgressSnapshot | None:
         """The current progress with its rate and ETA, or None if the task never reported any."""
@@ -143,7 +135,7 @@ class TaskReport:
         rate = 0.0
         if len(samples) >= 2:
             (first_t, first_done), (last_t, last_done) = samples[0], samples[-1]
-            if last_t > first_t:
+            if last_t > first_t and now - last_t < RATE_WINDOW_S:
                 rate = (last_done - first_done) / (max(last_t, now) - first_t)
         eta: float | None = None
         if total is not None:

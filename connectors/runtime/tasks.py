@@ -14,7 +14,6 @@ A crash anywhere replays the uncommitted window; nothing is skipped.
 
 from __future__ import annotations
 
-import logging
 import typing as t
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from headwater.codecs.converters import Converter
 from headwater.connectors.api import PluginMetrics, TaskContext
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.runtime.dlq import ErrorHandler
+from headwater.connectors.runtime.logs import CLIENT_LOG
 from headwater.connectors.runtime.metrics import TaskMetrics
 from headwater.connectors.runtime.offsets import OffsetStore
 from headwater.connectors.runtime.retry import RetryPolicy
@@ -31,8 +31,6 @@ from headwater.connectors.transforms import TransformChain
 
 __all__ = ["CLIENT_LOG", "StateListener", "TaskEnvironment", "TaskFactory", "build_task", "client_hooks"]
 
-CLIENT_LOG = logging.getLogger("librdkafka")
-"""The logger librdkafka's own lines go to (passed to every client as ``logger``)."""
 
 StateListener: t.TypeAlias = t.Callable[[str], None]
 """Called from the task's thread with ``"RUNNING"`` or ``"PAUSED"`` each time the task

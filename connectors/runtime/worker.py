@@ -171,7 +171,12 @@ def fence_transactional_ids(transactional_ids: t.Sequence[str], worker: WorkerCo
 
     for transactional_id in transactional_ids:
         producer = Producer(
-            {"bootstrap.servers": worker.bootstrap_servers, **worker.producer, "transactional.id": transactional_id}
+            {
+                "bootstrap.servers": worker.bootstrap_servers,
+                **worker.producer,
+                "transactional.id": transactional_id,
+                "logger": logs.CLIENT_LOG,
+            }
         )
         producer.init_transactions(60)
         producer.flush(5)

@@ -188,6 +188,15 @@ def test_progress_rate_eta_and_a_new_load() -> None:
     report.progress(49_000, 60_000, "bytes", "file B")
     progress = report.to_json()["progress"]
     assert progress["rate_per_s"] == 500.0 and progress["eta_s"] == 22.0
+    clock.now += 31  # no report for a whole window: stalled, no ETA
+    assert report.to_json()["progress"] | {"what": None} == {
+        "done": 49_000,
+        "total": 60_000,
+        "unit": "bytes",
+        "rate_per_s": 0,
+        "eta_s": None,
+        "what": None,
+    }
     report.progress(100, 200, "rows", None)  # another unit: a new load, its rate starts over
     assert report.to_json()["progress"]["rate_per_s"] == 0 and report.to_json()["progress"]["eta_s"] is None
     report.progress(200, 200, "rows", None)
