@@ -62,7 +62,7 @@ from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.loading import ConnectorFile, parse_connector
 from headwater.connectors.providers import resolve_providers, reverse_transform
-from headwater.connectors.runtime import offset_admin
+from headwater.connectors.runtime import logs, offset_admin
 from headwater.connectors.runtime.admin import (
     ConnectorExists,
     ConnectorNotFound,
@@ -85,6 +85,7 @@ from headwater.connectors.runtime.worker import (
     check_clients,
     client_configs,
     fence_transactional_ids,
+    plugin_label,
     plugin_version,
     stop_plugin,
 )
@@ -583,12 +584,15 @@ class DistributedHerder:
             if failed is not None and failed[0] == plan.document and name not in requested:
                 continue  # failed on this config already: wait for a change
             leader = self._leaders.get(name)
+            starting = leader is None
             try:
                 if leader is None:
+                    self._connector_starting(name, connector)
                     context = RuntimeConnectorContext(name, lambda name=name: self._request_reconfiguration(name))
                     leader = _Leader(plan.document, connector.plugin_class(connector.plugin_config, context))
                     self._leaders[name] = leader
                     leader.plugin.start()
+                    self._connector_started(name)
                 if not leader.computed or name in requested:
                     tasks_max = connector.framework.tasks_max
                     task_configs = list(leader.plugin.task_configs(tasks_max)[:tasks_max])
@@ -597,10 +601,23 @@ class DistributedHerder:
                     wrote = self._commit_task_list(name, plan, properties) or wrote
                 self._leader_errors.pop(name, None)
             except Exception:
-                log.exception("connector %s failed", name)
+                if starting:
+                    self.metrics.connector_startup_failure.inc()
+                with logs.bound(name):
+                    log.exception("connector %s failed", name)
                 self._leader_errors[name] = (plan.document, traceback.format_exc())
                 self._stop_leaders([name])
         return wrote
+
+    def _connector_starting(self, name: str, connector: ConnectorFile) -> None:
+        self.metrics.connector_startup_attempts.inc()
+        with logs.bound(name):
+            log.info("starting connector %s (%s) as its leader", name, plugin_label(connector.plugin_class))
+
+    def _connector_started(self, name: str) -> None:
+        self.metrics.connector_startup_success.inc()
+        with logs.bound(name):
+            log.info("connector %s started", name)
 
     def _commit_task_list(self, name: str, plan: ConnectorPlan, properties: list[dict[str, t.Any]]) -> bool:
         """Write ``task-<name>-<n>`` records then ``commit-<name>``, unless that list is committed."""
