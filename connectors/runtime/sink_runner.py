@@ -607,10 +607,12 @@ class SinkTaskRunner:
         for topic, partition in list(self._assigned):
             try:
                 _low, high = self._consumer.get_watermark_offsets(KafkaPartition(topic, partition), cached=True)
+                position = self._read_next.get((topic, partition))
+                if position is None:  # nothing read from it yet: where the consumer fetches from
+                    position = self._consumer.position([KafkaPartition(topic, partition)])[0].offset
             except Exception:  # not fetched yet: no watermark known
                 continue
-            position = self._read_next.get((topic, partition))
-            if high is None or high < 0 or position is None:
+            if high is None or high < 0 or position is None or position < 0:
                 continue
             metrics.set_lag(topic, partition, high - position)
 
