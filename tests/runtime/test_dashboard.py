@@ -47,6 +47,20 @@ def _sample_names(url: str) -> set[str]:
     return {sample.name for family in text_string_to_metric_families(text) for sample in family.samples}
 
 
+def _samples(url: str, name: str) -> list[tuple[dict[str, str], float]]:
+    text = _get(f"{url}/metrics").decode()
+    return [
+        (sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
+
+
+def _sample(url: str, name: str, labels: dict[str, str]) -> float:
+    return sum(value for found, value in _samples(url, name) if labels.items() <= found.items())
+
+
 def test_every_dashboard_metric_exists_on_a_running_worker(tmp_path: Path, kafka_bootstrap_servers: str) -> None:
     wanted = _dashboard_metrics()
     assert len(wanted) > 30, "the dashboard covers the worker, sources, sinks, errors, rebalances and progress"
@@ -83,8 +97,20 @@ def test_every_dashboard_metric_exists_on_a_running_worker(tmp_path: Path, kafka
             assert time.monotonic() < deadline, task
             time.sleep(0.5)
             task = json.loads(_get(f"{rest.url}/connectors/{group}-src/status"))["tasks"][0]
+        sink_labels = {"connector": f"{group}-sink", "task": "0"}
+        while (read := _sample(rest.url, "kafka_connect_sink_task_metrics_sink_record_read_total", sink_labels)) < 300:
+            assert time.monotonic() < deadline, read
+            time.sleep(0.5)
+        # Everything is read: the lag of the topic's partition comes down to 0 (measured every 5 s at most).
+        lag_name = "kafka_connect_sink_task_metrics_sink_record_lag"
+        lags = _samples(rest.url, lag_name)
+        while [value for _labels, value in lags] != [0]:
+            assert time.monotonic() < deadline, lags
+            time.sleep(0.5)
+            lags = _samples(rest.url, lag_name)
     finally:
         rest.stop()
         herder.stop()
     assert task["state"] == "RUNNING"
+    assert [(labels["topic"], labels["partition"]) for labels, _v in lags] == [(topic, "0")]
     assert task["progress"]["unit"] == "bytes" and task["progress"]["total"] == files.data[0].stat().st_size
