@@ -9,6 +9,7 @@ through the status topic.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import typing as t
@@ -61,7 +62,10 @@ def _sample(url: str, name: str, labels: dict[str, str]) -> float:
     return sum(value for found, value in _samples(url, name) if labels.items() <= found.items())
 
 
-def test_every_dashboard_metric_exists_on_a_running_worker(tmp_path: Path, kafka_bootstrap_servers: str) -> None:
+def test_every_dashboard_metric_exists_on_a_running_worker(
+    tmp_path: Path, kafka_bootstrap_servers: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="headwater.connectors.runtime")
     wanted = _dashboard_metrics()
     assert len(wanted) > 30, "the dashboard covers the worker, sources, sinks, errors, rebalances and progress"
     group = f"dash-{uuid.uuid4().hex[:6]}"
@@ -112,5 +116,9 @@ def test_every_dashboard_metric_exists_on_a_running_worker(tmp_path: Path, kafka
         rest.stop()
         herder.stop()
     assert task["state"] == "RUNNING"
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(m.startswith("rebalance done: assigned 4 task slot(s)") for m in messages), messages
+    assert f"{group}-sink-0: partitions assigned: {topic}-0" in messages
+    assert f"connector {group}-src started" in messages
     assert [(labels["topic"], labels["partition"]) for labels, _v in lags] == [(topic, "0")]
     assert task["progress"]["unit"] == "bytes" and task["progress"]["total"] == files.data[0].stat().st_size

@@ -245,3 +245,19 @@ def test_a_failing_task_logs_its_cause_restarts_and_counts_startup_failures(
     assert "kafka_connect_connect_worker_metrics_task_startup_failure_total 2.0" in metrics
     assert "kafka_connect_connect_worker_metrics_task_startup_attempts_total 2.0" in metrics
     assert "kafka_connect_connect_worker_metrics_connector_startup_success_total 1.0" in metrics
+
+
+def test_debug_batch_summaries_are_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    log = logging.getLogger("headwater.test.tally")
+    tally = logs.BatchTally(log, "src-0 polled", interval_s=10, clock=lambda: now[0])
+    with caplog.at_level(logging.DEBUG, logger="headwater.test.tally"):
+        for second in range(25):  # 4 polls a second for 25 s
+            for _ in range(4):
+                now[0] = second + 0.1
+                tally.add(50)
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines == [  # the batch that ends an interval is in its summary
+        "src-0 polled 2050 records in 41 batches over the last 10 s",
+        "src-0 polled 2000 records in 40 batches over the last 10 s",
+    ]
