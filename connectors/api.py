@@ -22,6 +22,7 @@ from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import RecordError
 
 __all__ = [
+    "RESERVED_STATUS_KEYS",
     "Capability",
     "ConnectorContext",
     "ErrantSourceRecord",
@@ -41,6 +42,7 @@ __all__ = [
     "SourceTask",
     "SourceTaskContext",
     "TaskContext",
+    "TaskStatusReporter",
     "TopicPartition",
     "TransactionContext",
 ]
@@ -203,6 +205,23 @@ class NullMetrics:
         return _NullSeries()
 
 
+class TaskStatusReporter(t.Protocol):
+    """Where a task context sends progress and status details (the runtime's side).
+
+    Both methods must be cheap and thread-safe: the runtime records the latest values and
+    publishes them when someone reads the status (and to a distributed worker's status
+    topic at most every few seconds).
+    """
+
+    def progress(self, done: float, total: float | None, unit: str, what: str | None) -> None: ...
+
+    def detail(self, key: str, value: t.Any) -> None: ...
+
+
+RESERVED_STATUS_KEYS = frozenset({"id", "state", "worker_id", "trace", "version", "progress", "warning"})
+"""Keys of a task's status object that the runtime owns (see :meth:`TaskContext.status_detail`)."""
+
+
 class TaskContext:
     """What the runtime gives every task at construction.
 
@@ -222,11 +241,56 @@ class TaskContext:
         *,
         scratch_dir: Path | None = None,
         metrics: PluginMetrics | None = None,
+        status: TaskStatusReporter | None = None,
     ) -> None:
         self.connector_name = connector_name
         self.task_id = task_id
         self.metrics: PluginMetrics = metrics if metrics is not None else NullMetrics()
         self._scratch_dir = scratch_dir
+        self._status = status
+        self.last_progress: tuple[float, float | None, str, str | None] | None = None
+        """The last :meth:`progress` call's arguments (for tests of plugins built outside a worker)."""
+
+    def progress(
+        self, done: float, total: float | None = None, unit: str = "records", *, what: str | None = None
+    ) -> None:
+        """Report how far a long load (a snapshot, a file) has got; optional, cheap, any thread.
+
+        ``done`` counts from the start of the current load (rows, records, bytes: say
+        which in ``unit``); ``total`` is what the load expects in all, or None when it is
+        not known; ``what`` names the load (``"table MARA"``, ``"file CUST.D1"``). Each
+        call replaces the previous one. A ``done`` below the previous one, or another
+        ``unit``, starts a new load (its rate starts over); ``what`` may change freely.
+
+        The runtime shows it in the task's status (REST ``GET /connectors/{name}/status``:
+        ``"progress": {"done", "total", "unit", "rate_per_s", "eta_s"}``, plus ``"what"``)
+        and on ``/metrics``, computing the rate over the last 30 seconds and the ETA from
+        it. Call it at most once per ``poll()`` or batch, not per record. Built outside a
+        worker it only records the arguments in :attr:`last_progress`.
+
+        Thread rules: safe from any thread of the task (the plugin's own workers too);
+        calls from several threads are ordered by when they arrive.
+        """
+        self.last_progress = (done, total, unit, what)
+        if self._status is not None:
+            self._status.progress(done, total, unit, what)
+
+    def status_detail(self, key: str, value: t.Any) -> None:
+        """Show a small JSON value under ``key`` in this task's status object; None removes it.
+
+        For what an operator must see without reading logs (the mainframe source lists
+        its quarantined files under ``quarantined``). Keep it small (it is in every status
+        response and status-topic record) and free of secrets and absolute paths. Safe
+        from any thread; does nothing outside a worker.
+
+        Raises:
+            ValueError: ``key`` is one the runtime owns (:data:`RESERVED_STATUS_KEYS`).
+        """
+        if key in RESERVED_STATUS_KEYS:
+            msg = f"status key {key!r} belongs to the runtime; pick another"
+            raise ValueError(msg)
+        if self._status is not None:
+            self._status.detail(key, value)
 
     @property
     def scratch_dir(self) -> Path:
@@ -295,8 +359,9 @@ class SourceTaskContext(TaskContext):
         scratch_dir: Path | None = None,
         metrics: PluginMetrics | None = None,
         transactions: TransactionContext | None = None,
+        status: TaskStatusReporter | None = None,
     ) -> None:
-        super().__init__(connector_name, task_id, scratch_dir=scratch_dir, metrics=metrics)
+        super().__init__(connector_name, task_id, scratch_dir=scratch_dir, metrics=metrics, status=status)
         self.offsets = offsets
         self.transactions = transactions
         self.next_poll_delay_ms = 0
@@ -342,8 +407,9 @@ class SinkTaskContext(TaskContext):
         *,
         scratch_dir: Path | None = None,
         metrics: PluginMetrics | None = None,
+        status: TaskStatusReporter | None = None,
     ) -> None:
-        super().__init__(connector_name, task_id, scratch_dir=scratch_dir, metrics=metrics)
+        super().__init__(connector_name, task_id, scratch_dir=scratch_dir, metrics=metrics, status=status)
         self._reporter: ErrantRecordReporter = report if report is not None else _raise_reported
 
     def report(self, record: SinkRecord, error: BaseException) -> None:

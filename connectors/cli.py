@@ -20,31 +20,15 @@ __all__ = ["main"]
 log = logging.getLogger("headwater")
 
 
-class _JsonFormatter(logging.Formatter):
-    """One JSON object per log line, for log shippers."""
+def _log_level(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """Check ``--log-level`` before anything runs: one clear error, no traceback."""
+    from headwater.connectors.runtime.logs import parse_level
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, t.Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "logger": record.name,
-            "thread": record.threadName,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry).decode()
-
-
-def _setup_logging(level: str, log_format: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    try:
+        parse_level(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
 
 
 class _LazyGroup(click.Group):
@@ -69,11 +53,25 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup)
-@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def cli(log_level: str, log_format: str) -> None:
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    callback=_log_level,
+    help="TRACE, DEBUG, INFO, WARN(ING), ERROR or CRITICAL (case-insensitive).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one object per line with time, level, logger, connector, task, message, traceback.",
+)
+def cli(log_level: str, log_format: t.Literal["text", "json"]) -> None:
     """Headwater: change data from legacy systems to the cloud through Apache Kafka."""
-    _setup_logging(log_level, log_format)
+    from headwater.connectors.runtime.logs import configure
+
+    configure(log_level, log_format)
 
 
 def _print_config_errors(error: ConfigError) -> None:

@@ -141,8 +141,12 @@ class _Stream:
     """The waiting bad bytes came from the file's end-of-data check: split the rest as final too."""
     quarantine: bool = False
     """No record can be delimited up to the file's end: quarantine it once its bad bytes are stored."""
+    quarantine_why: tuple[int, str] = (0, "")
+    """(byte offset, reason) of the framing error that quarantines the file."""
     successor: FileInfo | None = None
     """A new file now has this name: read it from its start once this one is done."""
+    caught_up_logged: bool = False
+    """``finished.file.action=keep``: "read to its end" was logged since the file last grew."""
 
     def id_fields(self) -> dict[str, int]:
         return {"device": self.identity[0], "inode": self.identity[1]}
@@ -221,6 +225,10 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         """snapshot-diff: a framing error, raised once ``_unstored`` is false."""
         self._unstored = False
         """snapshot-diff: events were returned that the runtime has not stored yet."""
+        self._bytes_read = 0
+        """Bytes read since the task started (append mode's progress)."""
+        self._quarantined: list[dict[str, t.Any]] = []
+        """The files quarantined since the task started, as the task status lists them."""
 
     # ------------------------------------------------------------------ shared helpers
 
@@ -349,6 +357,20 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         return out
 
     def _poll_append(self, out: Output) -> None:
+        try:
+            self._poll_streams(out)
+        finally:
+            self._report_progress()
+
+    def _report_progress(self) -> None:
+        """Bytes read since the start, of those read plus those still to read in the owned files."""
+        streams = list(self._streams.values())
+        left = sum(max(0, stream.size - stream.read_pos) for stream in streams if not stream.quarantine)
+        busy = [stream.name for stream in streams if stream.read_pos < stream.size]
+        what = f"file {busy[0]}" if len(busy) == 1 else f"{len(busy)} files" if busy else "waiting for files"
+        self.context.progress(self._bytes_read, self._bytes_read + left, "bytes", what=what)
+
+    def _poll_streams(self, out: Output) -> None:
         now = time.monotonic()
         if now >= self._next_scan:
             self._scan(now, out)
@@ -374,6 +396,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
             data = self.reader.read(stream.name, stream.read_pos, min(self._chunk, stream.size - stream.read_pos))
             if data:
                 stream.read_pos += len(data)
+                self._bytes_read += len(data)
                 self._split(stream, data, out)
             else:
                 stream.size = stream.read_pos  # shorter than listed: wait for the next listing
@@ -439,6 +462,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         offset: dict[str, t.Any] = {"record": bad.number, "byte": end, **stream.anchor, **stream.id_fields()}
         if quarantine:
             offset["failed"] = True
+            stream.quarantine_why = (bad.offset, exc.reason)
         message = f"{exc.reason}; {len(bad.data)} unreadable bytes {bad.offset}-{end} skipped, {what}"
         records = []
         for at in range(0, max(len(bad.data), 1), _DLQ_PIECE):
@@ -498,6 +522,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                 continue
             if (info.size, info.mtime_ms) != (stream.size, stream.mtime_ms):
                 stream.changed_at = now
+                stream.caught_up_logged = False
                 if stream.finished:
                     log.warning("%s changed after it was finished; the new bytes are ignored", name)
             stream.size, stream.mtime_ms = info.size, info.mtime_ms
@@ -520,6 +545,11 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                     self._split(stream, None, out)  # reports a truncated last record
                 if config.segment_children and not stream.waiting:
                     self._close_hierarchy(stream, out)
+                if not stream.waiting and not stream.caught_up_logged:
+                    stream.caught_up_logged = True
+                    log.info("%s: finished reading %s: %d records, %d bytes (kept; read on if it grows)",
+                             self.context.connector_name, stream.name, stream.last_emitted,
+                             stream.read_pos)  # fmt: skip
 
     def _leftover(self, stream: _Stream) -> bool:
         """Bytes after the last whole record (a truncated record, or a last text line)."""
@@ -591,17 +621,25 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                             name, info.size, stored["resume.byte"])  # fmt: skip
                 stored = None
         if stored is not None and stored.get("failed"):
-            self._quarantine(name, info.identity)
+            at = int(t.cast(int, stored.get("byte") or 0))
+            self._quarantine(name, info.identity, at, "quarantined before a restart (its stored offset is failed)")
             return None
         if stored is None:
             stream = self._open_stream(name, partition, None)
+            log.info("%s: reading %s (%d bytes)", self.context.connector_name, name, info.size)
         else:
             stream = self._open_stream(name, partition, _stored_position(stored), int(t.cast(int, stored["record"])))
+            log.info("%s: reading %s (%d bytes) from byte %d after record %d", self.context.connector_name, name,
+                     info.size, stream.read_pos, stream.skip_through)  # fmt: skip
         stream.size, stream.mtime_ms, stream.identity = info.size, info.mtime_ms, info.identity
         return stream
 
-    def _quarantine(self, name: str, identity: tuple[int, int]) -> None:
-        """Move (or, with ``failed.file.action=keep``, just stop reading) a file no record can be read from."""
+    def _quarantine(self, name: str, identity: tuple[int, int], at: int, reason: str) -> None:
+        """Move (or, with ``failed.file.action=keep``, just stop reading) a file no record can be read from.
+
+        The task status lists it under ``quarantined`` (``file`` relative to ``input.dir``,
+        the ``byte`` offset where reading broke off, the ``reason``, the ``action``).
+        """
         forget = getattr(self.reader, "forget", None)
         if forget is not None:
             forget(name)
@@ -613,6 +651,10 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         self._released[name] = identity
         log.warning("%s: %s is quarantined (its unreadable bytes are in the dead-letter topic): %s",
                     self.context.connector_name, name, where)  # fmt: skip
+        action = "moved" if self.config.failed_file_action == "move" else "kept"
+        entry = {"file": name, "byte": at, "reason": reason, "action": action}
+        self._quarantined = [*[e for e in self._quarantined if e["file"] != name][-19:], entry]
+        self.context.status_detail("quarantined", list(self._quarantined))
 
     def _emit_append(self, stream: _Stream, raws: list[RawRecord], out: Output) -> None:
         if stream.assembler is not None:
@@ -705,6 +747,8 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         if not stream.waiting:
             self._close_hierarchy(stream, out)
         stream.finished = True
+        log.info("%s: finished reading %s: %d records, %d bytes", self.context.connector_name, stream.name,
+                 stream.last_emitted, stream.read_pos)  # fmt: skip
         self._maybe_release(stream)
 
     def _maybe_release(self, stream: _Stream) -> None:
@@ -716,7 +760,7 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         ):
             return
         if stream.quarantine:
-            self._quarantine(stream.name, stream.identity)
+            self._quarantine(stream.name, stream.identity, *stream.quarantine_why)
             del self._streams[stream.name]
         elif stream.finished and stream.successor is None:
             self._release(stream.name, stream.identity)
@@ -887,11 +931,16 @@ class _SnapshotState:
             self.gen_rows = {}
             self.stream = self.task._open_stream(info.name, self.partition, None)
             self.history.append(info.name)
+            log.info("%s: comparing generation %s (%d bytes) with %s", self.task.context.connector_name, info.name,
+                     info.size, self.base or "nothing (initial load)")  # fmt: skip
         assert self.gen is not None
         if self.base is not None and self.base_rows is None:
             self.base_rows = self._load(self.base)
         if self.phase == "scan":
             self._scan(out, deadline)
+            stream = self.stream
+            if stream is not None and stream.size:
+                self.task.context.progress(stream.read_pos, stream.size, "bytes", what=f"generation {self.gen}")
         if self.phase == "deletes":
             self._deletes(out)
         return out
@@ -975,6 +1024,8 @@ class _SnapshotState:
             for message_key, value in to_messages(event, tombstone_on_delete=self.config.tombstones_on_delete):
                 out.append(SourceRecord(partition, offset, topic, message_key, value))
         if self.deleted >= len(self.deletes):
+            log.info("%s: generation %s compared: %d keys, %d deleted", self.task.context.connector_name, gen,
+                     len(self.gen_rows), len(self.deletes))  # fmt: skip
             # The generation is complete: it becomes the base of the next one.
             self.base, self.base_rows = gen, self.gen_rows
             self.gen, self.gen_rows, self.deletes, self.stream, self.phase = None, {}, None, None, "idle"

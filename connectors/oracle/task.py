@@ -264,12 +264,20 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         # ts_ms is the snapshot SCN's time (not the processing time, as in Debezium): a
         # replayed snapshot or stream then carries identical events.
         ts = _epoch_ms(self.client.scn_to_timestamp(scn))
+        log.info("snapshot of %d table(s) at SCN %d started", len(names), scn)
+        total_rows = 0
         for index, name in enumerate(names):
             meta = self.tables[name]
             rows = self.client.flashback_select(meta.owner, meta.name, scn)
             pending = next(rows, None)
+            table_rows = 0
+            started = time.monotonic()
             while pending is not None:
                 row, pending = pending, next(rows, None)
+                table_rows += 1
+                total_rows += 1
+                if total_rows % 1000 == 0:
+                    self.context.progress(total_rows, None, "rows", what=f"table {name} ({index + 1}/{len(names)})")
                 final = pending is None and index == len(names) - 1
                 value_row = {
                     c.name: connect_value(c, self._binary(debezium_value(c, row.get(c.name)))) for c in meta.columns
@@ -281,9 +289,12 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
                 if pending is None and self.context.transactions is not None:
                     self.context.transactions.commit_transaction(record)  # one Kafka transaction per table
                 yield record
+            self.context.progress(total_rows, None, "rows", what=f"table {name} ({index + 1}/{len(names)})")
+            log.info("snapshot of %s done: %d rows in %.1f s", name, table_rows, time.monotonic() - started)
         if last is None or last.offset is not done:
             yield OffsetMarker(self.partition, done)  # the last table was empty: mark the snapshot done
-        log.info("snapshot of %d table(s) at SCN %d finished; streaming from SCN %d", len(names), scn, resume)
+        log.info("snapshot of %d table(s) at SCN %d finished (%d rows); streaming from SCN %d",
+                 len(names), scn, total_rows, resume)  # fmt: skip
         return done
 
     def _stream(self, stored: t.Mapping[str, t.Any]) -> t.Iterator[Item | _Pause]:

@@ -62,7 +62,7 @@ from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.loading import ConnectorFile, parse_connector
 from headwater.connectors.providers import resolve_providers, reverse_transform
-from headwater.connectors.runtime import offset_admin
+from headwater.connectors.runtime import logs, offset_admin
 from headwater.connectors.runtime.admin import (
     ConnectorExists,
     ConnectorNotFound,
@@ -70,7 +70,10 @@ from headwater.connectors.runtime.admin import (
     TaskElsewhere,
     TasksStillStopping,
 )
+from headwater.connectors.runtime.logs import CLIENT_LOG
+from headwater.connectors.runtime.metrics import ConnectorView, RebalanceStats, TaskView
 from headwater.connectors.runtime.offsets import KafkaOffsetStore
+from headwater.connectors.runtime.status import PUBLISH_INTERVAL_S
 from headwater.connectors.runtime.tables import TopicTable
 from headwater.connectors.runtime.worker import (
     CONNECTOR_STATE,
@@ -82,6 +85,8 @@ from headwater.connectors.runtime.worker import (
     check_clients,
     client_configs,
     fence_transactional_ids,
+    plugin_label,
+    plugin_version,
     stop_plugin,
 )
 from headwater.connectors.settings import WorkerConfig
@@ -102,6 +107,8 @@ INITIAL_STATES: dict[str, TargetState] = {"RUNNING": "STARTED", "PAUSED": "PAUSE
 CONNECTOR_STATUS_PREFIX = "status-connector-"
 TASK_STATUS_PREFIX = "status-task-"
 POLL_INTERVAL_S = 0.2
+_OWN_STATUS_KEYS = frozenset({"id", "state", "trace", "worker_id"})
+"""Status-topic fields every task entry has; the others (progress, warning, plugin details) are copied as they are."""
 
 
 def task_slot(connector: str, task_id: int, slots: int) -> int:
@@ -248,6 +255,11 @@ class DistributedHerder:
         self.worker_config = config
         self.worker = Worker(config, [], on_task_state=self._task_state_changed)
         self.metrics = self.worker.metrics
+        self.metrics.view = self._metrics_view
+        self.metrics.rebalance = RebalanceStats()
+        self._published_at = 0.0
+        self._published: dict[tuple[str, int], dict[str, t.Any]] = {}
+        """The status extras last written for each task (what :meth:`_publish_task_extras` compares)."""
         self.stopping = threading.Event()
         common = {"bootstrap.servers": config.bootstrap_servers, **config.producer}
         self.configs = TopicTable(common, t.cast(str, config.config_storage_topic), purpose="config topic")
@@ -380,15 +392,17 @@ class DistributedHerder:
         """
         from confluent_kafka import Consumer
 
-        consumer = Consumer(self._group_config())
+        consumer = Consumer({**self._group_config(), "logger": CLIENT_LOG})
         consumer.subscribe(
             [self.worker_config.slots_topic],
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        self.metrics.rebalance.started()  # joining the group is the first rebalance
         try:
             while not self.stopping.is_set():
+                self._publish_task_extras()
                 message = consumer.poll(POLL_INTERVAL_S)
                 if message is not None and message.error() is not None:
                     log.warning("group %s: %s", self.worker_config.group_id, message.error())
@@ -407,12 +421,18 @@ class DistributedHerder:
 
     def _on_assign(self, _consumer: t.Any, partitions: list[t.Any]) -> None:
         self._owned_slots = {partition.partition for partition in partitions}
-        log.info("assigned %d task slot(s) of %s", len(self._owned_slots), self.worker_config.slots_topic)
+        log.info(
+            "rebalance done: assigned %d task slot(s) of %s", len(self._owned_slots), self.worker_config.slots_topic
+        )
+        if self.metrics.rebalance is not None:
+            self.metrics.rebalance.completed()
         self._guarded(self._reconcile)
 
     def _on_revoke(self, _consumer: t.Any, partitions: list[t.Any]) -> None:
         """Eager protocol: stop every owned task before the slots go to other workers."""
-        log.info("giving back %d task slot(s); stopping %d task(s)", len(partitions), len(self._running))
+        log.info("rebalance: giving back %d task slot(s); stopping %d task(s)", len(partitions), len(self._running))
+        if self.metrics.rebalance is not None:
+            self.metrics.rebalance.started()
         self._owned_slots = None
         self._guarded(lambda: self._stop_owned(list(self._running), reason="rebalance"))
         self._guarded(lambda: self._stop_leaders(list(self._leaders)))
@@ -564,12 +584,15 @@ class DistributedHerder:
             if failed is not None and failed[0] == plan.document and name not in requested:
                 continue  # failed on this config already: wait for a change
             leader = self._leaders.get(name)
+            starting = leader is None
             try:
                 if leader is None:
+                    self._connector_starting(name, connector)
                     context = RuntimeConnectorContext(name, lambda name=name: self._request_reconfiguration(name))
                     leader = _Leader(plan.document, connector.plugin_class(connector.plugin_config, context))
                     self._leaders[name] = leader
                     leader.plugin.start()
+                    self._connector_started(name)
                 if not leader.computed or name in requested:
                     tasks_max = connector.framework.tasks_max
                     task_configs = list(leader.plugin.task_configs(tasks_max)[:tasks_max])
@@ -578,10 +601,23 @@ class DistributedHerder:
                     wrote = self._commit_task_list(name, plan, properties) or wrote
                 self._leader_errors.pop(name, None)
             except Exception:
-                log.exception("connector %s failed", name)
+                if starting:
+                    self.metrics.connector_startup_failure.inc()
+                with logs.bound(name):
+                    log.exception("connector %s failed", name)
                 self._leader_errors[name] = (plan.document, traceback.format_exc())
                 self._stop_leaders([name])
         return wrote
+
+    def _connector_starting(self, name: str, connector: ConnectorFile) -> None:
+        self.metrics.connector_startup_attempts.inc()
+        with logs.bound(name):
+            log.info("starting connector %s (%s) as its leader", name, plugin_label(connector.plugin_class))
+
+    def _connector_started(self, name: str) -> None:
+        self.metrics.connector_startup_success.inc()
+        with logs.bound(name):
+            log.info("connector %s started", name)
 
     def _commit_task_list(self, name: str, plan: ConnectorPlan, properties: list[dict[str, t.Any]]) -> bool:
         """Write ``task-<name>-<n>`` records then ``commit-<name>``, unless that list is committed."""
@@ -677,7 +713,48 @@ class DistributedHerder:
 
     def _task_state_changed(self, state: TaskState) -> None:
         """From a task's thread: it turned RUNNING, FAILED or RESTARTING."""
-        self._write_status(_task_status_key(state.connector, state.id), state.state, state.trace)
+        extras = state.report.to_json()
+        self._published[(state.connector, state.id)] = extras
+        value = {**self._status_value(state.state, state.trace), **extras}
+        self._put_statuses({_task_status_key(state.connector, state.id): value})
+
+    def _publish_task_extras(self) -> None:
+        """Group thread: write the progress, warning and details of owned tasks to the
+        status topic when they differ from what was written, at most every ``PUBLISH_INTERVAL_S``
+        (a finished load's rate decays to 0 within 30 s; then nothing more is written)."""
+        now = time.monotonic()
+        if now - self._published_at < PUBLISH_INTERVAL_S:
+            return
+        self._published_at = now
+        for key in set(self._published) - set(self._running):
+            del self._published[key]
+        for key, owned in list(self._running.items()):
+            state = owned.state
+            if state.state not in ("RUNNING", "PAUSED") or state.stop.is_set():
+                continue
+            if state.report.to_json() != self._published.get(key, {}):
+                self._task_state_changed(state)
+
+    def _metrics_view(self) -> tuple[list[ConnectorView], list[TaskView]]:
+        """Worker metrics: the connectors this worker leads, the tasks it runs."""
+        _hosted, tasks = self.worker.metrics_view()
+        connectors = []
+        for name in list(self._leaders):
+            plan = self.plan(name)
+            if plan is None or plan.connector is None:
+                continue
+            plugin_class = plan.connector.plugin_class
+            entry = self.statuses.get(CONNECTOR_STATUS_PREFIX + name) or {}
+            connectors.append(
+                ConnectorView(
+                    name,
+                    str(entry.get("state") or "UNASSIGNED"),
+                    f"{plugin_class.__module__}.{plugin_class.__qualname__}",
+                    plugin_version(plugin_class),
+                    plan.type,
+                )
+            )
+        return connectors, tasks
 
     # -- ConnectorAdmin: reads ---------------------------------------------------------
 
@@ -754,6 +831,7 @@ class DistributedHerder:
             task: dict[str, t.Any] = {"id": task_id, "state": entry["state"], "worker_id": entry.get("worker_id")}
             if entry.get("trace"):
                 task["trace"] = entry["trace"]
+            task.update({key: value for key, value in entry.items() if key not in _OWN_STATUS_KEYS})
             tasks.append(task)
         return {"name": name, "connector": connector, "tasks": tasks, "type": plan.type}
 

@@ -46,9 +46,12 @@ class ErrorHandler:
         *,
         task_id: int,
         plugin_class: str,
-        producer_config: t.Mapping[str, str],
+        producer_config: t.Mapping[str, t.Any],
         metrics: TaskMetrics,
+        client_hooks: t.Mapping[str, t.Any] | None = None,
     ) -> None:
+        """``client_hooks``: ``logger``/``error_cb`` for the dead-letter producer (see
+        :func:`~headwater.connectors.runtime.tasks.client_hooks`)."""
         self.framework = framework
         self.task_id = task_id
         self.plugin_class = plugin_class
@@ -65,7 +68,9 @@ class ErrorHandler:
                 purpose="dead-letter topic",
                 replication_factor=framework.errors_deadletterqueue_topic_replication_factor,
             )
-            self._producer = Producer({**producer_config, "acks": "all", "enable.idempotence": "true"})
+            self._producer = Producer(
+                {**producer_config, **(client_hooks or {}), "acks": "all", "enable.idempotence": "true"}
+            )
 
     def handle(
         self,
@@ -97,6 +102,7 @@ class ErrorHandler:
         self.metrics.total_records_skipped.inc()
         if self.framework.errors_log_enable:
             log.warning("skipping bad record %s (%s): %s", where, stage.value, error)
+            self.metrics.total_errors_logged.inc()
         if self._producer is None:
             return
         context: list[tuple[str, bytes]] = list(headers)

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from headwater.connectors.errors import HeadwaterError, RetriableError
+from headwater.connectors.runtime.logs import CLIENT_LOG
 from headwater.connectors.runtime.offsets import ConnectorOffsets, KafkaOffsetStore, OffsetStore, offset_key
 
 __all__ = [
@@ -213,7 +214,7 @@ def _admin(consumer_config: t.Mapping[str, t.Any]) -> t.Any:
     from confluent_kafka.admin import AdminClient
 
     config = {key: value for key, value in consumer_config.items() if key.startswith(_CONNECTION_PREFIXES)}
-    return AdminClient(config)
+    return AdminClient({**config, "logger": CLIENT_LOG})
 
 
 def _committed(admin: t.Any, group: str) -> dict[tuple[str, int], int]:

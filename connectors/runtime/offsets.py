@@ -24,6 +24,7 @@ import orjson
 
 from headwater.connectors.api import SourceOffset, SourcePartition
 from headwater.connectors.errors import FatalError, RetriableError
+from headwater.connectors.runtime.logs import CLIENT_LOG
 from headwater.connectors.runtime.topics import ensure_topic
 
 __all__ = ["ConnectorOffsets", "FileOffsetStore", "KafkaOffsetStore", "MemoryOffsetStore", "OffsetStore", "offset_key"]
@@ -129,7 +130,7 @@ class KafkaOffsetStore(MemoryOffsetStore):
         # 25 partitions, as Kafka Connect's offset.storage.partitions default.
         ensure_topic(self._common, topic, purpose="offset topic", partitions=25, config={"cleanup.policy": "compact"})
         self._data = self._read_all()
-        self._producer = Producer({**self._common, "acks": "all", "enable.idempotence": "true"})
+        self._producer = Producer({**self._common, "acks": "all", "enable.idempotence": "true", "logger": CLIENT_LOG})
 
     def refresh(self) -> None:
         """Read the topic to its end again, taking in what other workers stored.
@@ -165,6 +166,7 @@ class KafkaOffsetStore(MemoryOffsetStore):
                 # Offsets written in aborted source transactions must not count.
                 "isolation.level": "read_committed",
                 "enable.partition.eof": "true",
+                "logger": CLIENT_LOG,
             }
         )
         data: dict[bytes, SourceOffset] = {}

@@ -51,8 +51,9 @@ from dataclasses import dataclass, field
 
 from headwater.connectors.api import Headers, SinkRecord, SinkTaskContext, TopicPartition
 from headwater.connectors.errors import FatalError, RecordError, RetriableError
+from headwater.connectors.runtime import logs
 from headwater.connectors.runtime.dlq import ErrorHandler, Stage
-from headwater.connectors.runtime.tasks import CLIENT_LOG, StateListener, TaskEnvironment
+from headwater.connectors.runtime.tasks import StateListener, TaskEnvironment
 from headwater.connectors.transforms import TransformChain, TransformError
 
 __all__ = ["DEFAULT_MAX_POLL_RECORDS", "RetainedRecords", "SinkTaskRunner"]
@@ -65,6 +66,8 @@ DEFAULT_MAX_POLL_RECORDS = 500
 _IDLE_POLL_S = 0.1
 _BUSY_POLL_S = 0.02
 _FULL_WAIT_S = 0.5
+_LAG_EVERY_S = 5.0
+"""How often the per-partition lag is read from the consumer's cached high watermarks."""
 
 
 def _make_consumer(config: dict[str, t.Any]) -> t.Any:
@@ -84,6 +87,7 @@ class RetainedRecords:
         self._lock = threading.Lock()
         self._by_partition: dict[TopicPartition, dict[int, tuple[bytes | None, bytes | None, Headers]]] = {}
         self.bytes = 0
+        self.count = 0
 
     @staticmethod
     def _size(key: bytes | None, value: bytes | None, headers: Headers) -> int:
@@ -95,6 +99,8 @@ class RetainedRecords:
             old = records.get(offset)
             if old is not None:
                 self.bytes -= self._size(*old)
+            else:
+                self.count += 1
             records[offset] = (key, value, headers)
             self.bytes += self._size(key, value, headers)
 
@@ -121,12 +127,14 @@ class RetainedRecords:
                 return
             for offset in [offset for offset in records if offset < below]:
                 self.bytes -= self._size(*records.pop(offset))
+                self.count -= 1
 
     def drop(self, tp: TopicPartition) -> None:
         """Forget every record of ``tp`` (the partition is no longer ours)."""
         with self._lock:
             for record in self._by_partition.pop(tp, {}).values():
                 self.bytes -= self._size(*record)
+                self.count -= 1
 
 
 @dataclass
@@ -161,7 +169,8 @@ class _TaskThread:
     in a task the worker gave up on does not keep the process from exiting.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, context: tuple[str, int] | None = None) -> None:
+        self._context = context
         self._calls: queue.SimpleQueue[tuple[concurrent.futures.Future[t.Any], t.Callable[[], t.Any]] | None] = (
             queue.SimpleQueue()
         )
@@ -169,6 +178,8 @@ class _TaskThread:
         self._thread.start()
 
     def _serve(self) -> None:
+        if self._context is not None:
+            logs.bind(*self._context)
         while (call := self._calls.get()) is not None:
             future, function = call
             if future.set_running_or_notify_cancel():
@@ -201,7 +212,7 @@ class _Emitter:
 
         with self._lock:
             if self._producer is None:
-                self._producer = Producer({**self._env.producer_config, "logger": CLIENT_LOG})
+                self._producer = Producer({**self._env.producer_config, **self._env.client_hooks()})
             try:
                 key_bytes = self._env.key_converter.to_bytes(topic, key)
                 value_bytes = self._env.value_converter.to_bytes(topic, value)
@@ -249,7 +260,12 @@ class _RuntimeSinkContext(SinkTaskContext):
     def __init__(self, runner: SinkTaskRunner) -> None:
         env = runner.env
         super().__init__(
-            runner.name, env.task_id, report=runner.report, scratch_dir=env.scratch_dir, metrics=env.plugin_metrics
+            runner.name,
+            env.task_id,
+            report=runner.report,
+            scratch_dir=env.scratch_dir,
+            metrics=env.plugin_metrics,
+            status=env.report,
         )
         self._runner = runner
 
@@ -302,6 +318,10 @@ class SinkTaskRunner:
         self._consumer: t.Any = None
         self._errors: ErrorHandler | None = None
         self._executor: _TaskThread | None = None
+        self._read_next: dict[TopicPartition, int] = {}
+        """The offset after the last record read of each partition (for the lag)."""
+        self._lag_at = 0.0
+        self._tally = logs.BatchTally(log, f"{self.name}-{env.task_id} read")
 
     # -- what the task context calls (any thread) ------------------------------------
 
@@ -370,11 +390,11 @@ class SinkTaskRunner:
         env = self.env
         paused = paused if paused is not None else threading.Event()
         self._errors = env.error_handler()
-        self._executor = _TaskThread(f"{self.name}-{env.task_id}-task")
+        self._executor = _TaskThread(f"{self.name}-{env.task_id}-task", (self.name, env.task_id))
         try:
             context = _RuntimeSinkContext(self)
             self._task = self._call(lambda: env.make_task(context))
-            self._consumer = _make_consumer({**self._consumer_config, "logger": CLIENT_LOG})
+            self._consumer = _make_consumer({**self._consumer_config, **env.client_hooks()})
             self._consumer.subscribe(
                 self._topics(), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
             )
@@ -559,11 +579,42 @@ class SinkTaskRunner:
             headers = tuple(message.headers() or ())
             self.retained.add(tp, message.offset(), message.key(), message.value(), headers)
             self._pending.append(message)
+        metrics = self.env.metrics
         if messages:
-            self.env.metrics.sink_record_read.inc(len(messages) - sum(1 for m in messages if m.error() is not None))
+            read = len(messages) - sum(1 for m in messages if m.error() is not None)
+            metrics.sink_record_read.inc(read)
+            self._tally.add(read)
+            if read and self.env.report is not None:
+                self.env.report.clear_warning()  # records arrive: Kafka is reachable
+            for message in messages:
+                if message.error() is None:
+                    self._read_next[(message.topic(), message.partition())] = message.offset() + 1
+        metrics.active = self.retained.count
         if self._pending and self._pending_since is None:
             self._pending_since = time.monotonic()
         self._rewind(rewind)
+        now = time.monotonic()
+        if now - self._lag_at >= _LAG_EVERY_S or (self._read_next.keys() - metrics.lags.keys()):
+            self._lag_at = now
+            self._measure_lag()
+
+    def _measure_lag(self) -> None:
+        """``sink-record-lag``: each assigned partition's cached high watermark minus the
+        offset after the last record read (librdkafka updates the watermark with every fetch)."""
+        from confluent_kafka import TopicPartition as KafkaPartition
+
+        metrics = self.env.metrics
+        for topic, partition in list(self._assigned):
+            try:
+                _low, high = self._consumer.get_watermark_offsets(KafkaPartition(topic, partition), cached=True)
+                position = self._read_next.get((topic, partition))
+                if position is None:  # nothing read from it yet: where the consumer fetches from
+                    position = self._consumer.position([KafkaPartition(topic, partition)])[0].offset
+            except Exception:  # not fetched yet: no watermark known
+                continue
+            if high is None or high < 0 or position is None or position < 0:
+                continue
+            metrics.set_lag(topic, partition, high - position)
 
     def _convert(self, messages: t.Sequence[t.Any]) -> tuple[list[SinkRecord], dict[TopicPartition, int]]:
         assert self._errors is not None
@@ -795,9 +846,14 @@ class SinkTaskRunner:
         self._committed.update(changed)
         for tp, offset in changed.items():
             self.retained.release(tp, offset)
+        metrics.active = self.retained.count
         metrics.offset_commit_completion.inc()
         metrics.offset_commit_success.inc()
-        metrics.offset_commit_time.observe((time.monotonic() - started) * 1000)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        metrics.offset_commit_time.observe(elapsed_ms)
+        if self.env.report is not None:
+            self.env.report.clear_warning()
+        log.debug("committed the offsets of %d partition(s) in %.1f ms", len(changed), elapsed_ms)
 
     # -- rebalances (callbacks run on the consumer thread, inside consume()) -----------
 
@@ -823,6 +879,7 @@ class SinkTaskRunner:
                 log.warning("%s: open returned offsets for partitions not assigned: %s", self.name, sorted(unknown))
             with self._lock:
                 self._assigned.update(tps)
+            log.info("%s-%d: partitions assigned: %s", self.name, self.env.task_id, _partitions(tps))
             if "cooperative" in str(self._consumer_config.get("partition.assignment.strategy", "")):
                 consumer.incremental_assign(assign)
             else:
@@ -838,6 +895,8 @@ class SinkTaskRunner:
     def _on_revoke(self, _consumer: t.Any, partitions: list[t.Any]) -> None:
         """Commit what ``pre_commit`` allows for partitions moving away, then ``close`` them."""
         revoked = {(p.topic, p.partition) for p in partitions} & self._assigned
+        if revoked:
+            log.info("%s-%d: partitions revoked: %s", self.name, self.env.task_id, _partitions(revoked))
         try:
             if revoked and not self._closed and self._failure is None:
                 self._commit_now(revoked)
@@ -850,6 +909,8 @@ class SinkTaskRunner:
     def _on_lost(self, _consumer: t.Any, partitions: list[t.Any]) -> None:
         """Partitions taken away without a hand-over: ``close(lost=True)``, commit nothing for them."""
         lost = {(p.topic, p.partition) for p in partitions} & self._assigned
+        if lost:
+            log.warning("%s-%d: partitions lost (session expired): %s", self.name, self.env.task_id, _partitions(lost))
         with self._lock:
             self._assigned -= lost  # a commit that completes now must leave them alone
         try:
@@ -874,7 +935,9 @@ class SinkTaskRunner:
         if not self._pending:
             self._pending_since = None
         self._retries = [r for r in self._retries if not (r.partitions & set(partitions))]
+        self.env.metrics.forget_lag(partitions)
         for tp in partitions:
+            self._read_next.pop(tp, None)
             self._next.pop(tp, None)
             self._committed.pop(tp, None)
             self._paused_now.discard(tp)
@@ -908,3 +971,8 @@ class SinkTaskRunner:
                     self._consumer.close()
                 if self._executor is not None:
                     self._executor.shutdown()
+
+
+def _partitions(tps: t.Iterable[TopicPartition]) -> str:
+    """``topic-0, topic-1`` (sorted) for log lines."""
+    return ", ".join(f"{topic}-{partition}" for topic, partition in sorted(tps)) or "none"

@@ -43,9 +43,10 @@ from headwater.connectors.api import (
 )
 from headwater.connectors.errors import FatalError, RecordError, RetriableError
 from headwater.connectors.runtime.dlq import ErrorHandler, Stage
+from headwater.connectors.runtime.logs import BatchTally
 from headwater.connectors.runtime.offsets import ConnectorOffsets, KafkaOffsetStore, offset_key
 from headwater.connectors.runtime.retry import retry_call
-from headwater.connectors.runtime.tasks import CLIENT_LOG, StateListener, TaskEnvironment
+from headwater.connectors.runtime.tasks import StateListener, TaskEnvironment
 from headwater.connectors.transforms import TransformChain, TransformError
 
 __all__ = ["SourceTaskRunner"]
@@ -124,9 +125,10 @@ class SourceTaskRunner:
             scratch_dir=env.scratch_dir,
             metrics=env.plugin_metrics,
             transactions=marks,
+            status=env.report,
         )
         task = env.make_task(context)
-        client_config = {**env.producer_config, "logger": CLIENT_LOG}
+        client_config = {**env.producer_config, **env.client_hooks()}
         if exactly_once:
             client_config["transactional.id"] = env.transactional_id
         producer = Producer(client_config)
@@ -141,6 +143,7 @@ class SourceTaskRunner:
         on_state(reported)
         failed = True
         self._last_commit = time.monotonic()
+        tally = BatchTally(log, f"{self.name}-{env.task_id} polled")
         try:
             while not stop.is_set():
                 if paused.is_set():
@@ -166,6 +169,7 @@ class SourceTaskRunner:
                     stop=stop,
                     on_retry=lambda _exc: env.metrics.total_retries.inc(),
                 )
+                tally.add(len(records) if records else 0)
                 if records:
                     env.metrics.poll_batch_time.observe((time.monotonic() - started) * 1000)
                     env.metrics.source_record_poll.inc(len(records))
@@ -173,6 +177,7 @@ class SourceTaskRunner:
                     self._dispatch_marked(producer, errors, task, records, marks)
                 elif records:
                     self._send(producer, errors, records)
+                env.metrics.active = self._unacked
                 producer.poll(0)
                 if records and exactly_once and self._boundary == "poll":
                     self._commit_transaction(producer, errors, task)
@@ -392,8 +397,14 @@ class SourceTaskRunner:
         store.remember(entries)
         env.metrics.source_record_write.inc(self._unacked)
         env.metrics.offset_commit_success.inc()
-        env.metrics.offset_commit_time.observe((time.monotonic() - started) * 1000)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        env.metrics.offset_commit_time.observe(elapsed_ms)
+        log.debug("committed a transaction of %d records and %d offsets in %.1f ms",
+                  self._unacked, len(entries), elapsed_ms)  # fmt: skip
+        if env.report is not None:
+            env.report.clear_warning()
         self._unacked = 0
+        env.metrics.active = 0
         self._last_commit = time.monotonic()
         pending, self._pending = self._pending, {}
         producer.begin_transaction()
@@ -437,7 +448,10 @@ class SourceTaskRunner:
             msg = f"Kafka rejected records: {self._delivery_errors[:3]}; offsets not stored"
             raise FatalError(msg)
         env.metrics.source_record_write.inc(self._unacked)
+        if self._unacked and env.report is not None:
+            env.report.clear_warning()  # Kafka acknowledged records: it is reachable again
         self._unacked = 0
+        env.metrics.active = 0
         errors.flush()
         if not self._pending:
             return
@@ -449,7 +463,9 @@ class SourceTaskRunner:
         )
         self._pending = {}
         env.metrics.offset_commit_success.inc()
-        env.metrics.offset_commit_time.observe((time.monotonic() - started) * 1000)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        env.metrics.offset_commit_time.observe(elapsed_ms)
+        log.debug("stored the offsets of %d source partition(s) in %.1f ms", len(pending), elapsed_ms)
         task.commit([(partition, offset) for partition, offset in pending.values()])
 
 

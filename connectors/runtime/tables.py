@@ -17,6 +17,7 @@ import typing as t
 import orjson
 
 from headwater.connectors.errors import RetriableError
+from headwater.connectors.runtime.logs import CLIENT_LOG
 from headwater.connectors.runtime.topics import ensure_topic
 
 __all__ = ["TableListener", "TopicTable"]
@@ -83,6 +84,7 @@ class TopicTable:
                 "group.id": f"headwater-table-{os.getpid()}",
                 "enable.auto.commit": "false",
                 "enable.partition.eof": "true",
+                "logger": CLIENT_LOG,
             }
         )
         try:
@@ -92,7 +94,9 @@ class TopicTable:
             raise RetriableError(msg) from exc
         self._position = low
         self._consumer.assign([TopicPartition(self.topic, 0, low)])
-        self._producer = Producer({**self._client_config, "acks": "all", "enable.idempotence": "true"})
+        self._producer = Producer(
+            {**self._client_config, "acks": "all", "enable.idempotence": "true", "logger": CLIENT_LOG}
+        )
         self._thread = threading.Thread(target=self._tail, name=f"table-{self.topic}", daemon=True)
         self._thread.start()
         self._wait_for_position(high, timeout)

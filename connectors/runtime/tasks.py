@@ -14,7 +14,6 @@ A crash anywhere replays the uncommitted window; nothing is skipped.
 
 from __future__ import annotations
 
-import logging
 import typing as t
 from pathlib import Path
 
@@ -22,16 +21,16 @@ from headwater.codecs.converters import Converter
 from headwater.connectors.api import PluginMetrics, TaskContext
 from headwater.connectors.config import PluginConfig
 from headwater.connectors.runtime.dlq import ErrorHandler
+from headwater.connectors.runtime.logs import CLIENT_LOG
 from headwater.connectors.runtime.metrics import TaskMetrics
 from headwater.connectors.runtime.offsets import OffsetStore
 from headwater.connectors.runtime.retry import RetryPolicy
+from headwater.connectors.runtime.status import TaskReport
 from headwater.connectors.settings import ConnectorConfig
 from headwater.connectors.transforms import TransformChain
 
-__all__ = ["CLIENT_LOG", "StateListener", "TaskEnvironment", "TaskFactory", "build_task"]
+__all__ = ["CLIENT_LOG", "StateListener", "TaskEnvironment", "TaskFactory", "build_task", "client_hooks"]
 
-CLIENT_LOG = logging.getLogger("librdkafka")
-"""The logger librdkafka's own lines go to (passed to every client as ``logger``)."""
 
 StateListener: t.TypeAlias = t.Callable[[str], None]
 """Called from the task's thread with ``"RUNNING"`` or ``"PAUSED"`` each time the task
@@ -73,6 +72,8 @@ class TaskEnvironment(t.NamedTuple):
     task_factory: TaskFactory | None = None
     """Builds the task instead of ``plugin_class.task_class(config, context)`` (the
     conformance suite wraps tasks or injects an emulator client through it)."""
+    report: TaskReport | None = None
+    """The task's status extras: progress, a warning, plugin details (see :mod:`.status`)."""
 
     def make_task(self, context: TaskContext) -> t.Any:
         """Build the task with ``context``: through ``task_factory`` when one is set."""
@@ -80,6 +81,10 @@ class TaskEnvironment(t.NamedTuple):
         if self.task_factory is not None:
             return self.task_factory(task_class, self.task_config, context)
         return task_class(self.task_config, context)
+
+    def client_hooks(self) -> dict[str, t.Any]:
+        """The ``logger`` and ``error_cb`` every Kafka client of this task gets (see :func:`client_hooks`)."""
+        return client_hooks(self.report)
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -92,4 +97,28 @@ class TaskEnvironment(t.NamedTuple):
             plugin_class=f"{self.plugin_class.__module__}.{self.plugin_class.__qualname__}",
             producer_config=self.producer_config,
             metrics=self.metrics,
+            client_hooks=self.client_hooks(),
         )
+
+
+def client_hooks(report: TaskReport | None) -> dict[str, t.Any]:
+    """Client settings that route librdkafka's log lines and errors.
+
+    ``logger``: librdkafka's own lines go to the ``librdkafka`` logger, so they pass the
+    worker's formatter, its connector/task context and its repeat filter. ``error_cb``:
+    librdkafka calls it (from the thread polling the client, the task's own) for errors
+    it retries by itself, a broker unreachable above all: they become the task status
+    ``warning`` (the task stays RUNNING, as in Kafka Connect) instead of being lost; a
+    fatal one is logged at ERROR (the client call that meets it then fails the task).
+    """
+
+    def on_error(error: t.Any) -> None:
+        try:
+            if error.fatal():
+                CLIENT_LOG.error("fatal client error: %s", error.str())
+            if report is not None:
+                report.warn(f"Kafka client error {error.name()}: {error.str()}")
+        except Exception:  # a callback must never raise into librdkafka
+            CLIENT_LOG.exception("error callback failed")
+
+    return {"logger": CLIENT_LOG, "error_cb": on_error}

@@ -6,6 +6,7 @@ import time
 import typing as t
 
 from headwater.connectors.errors import RetriableError
+from headwater.connectors.runtime.logs import CLIENT_LOG
 
 __all__ = ["ensure_topic", "wait_for_leaders"]
 
@@ -30,7 +31,7 @@ def ensure_topic(
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient(dict(client_config))
+    admin = AdminClient({**client_config, "logger": CLIENT_LOG})
     new_topic = NewTopic(
         name, num_partitions=partitions, replication_factor=replication_factor, config=dict(config or {})
     )

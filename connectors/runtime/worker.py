@@ -23,10 +23,12 @@ from headwater.codecs.converters import Converter, make_converter
 from headwater.connectors.api import ConnectorContext, Plugin, SinkConnector
 from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.loading import ConnectorFile
-from headwater.connectors.runtime.metrics import WorkerMetrics
+from headwater.connectors.runtime import logs
+from headwater.connectors.runtime.metrics import ConnectorView, TaskView, WorkerMetrics
 from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetStore, OffsetStore
 from headwater.connectors.runtime.sink_runner import SinkTaskRunner
 from headwater.connectors.runtime.source_runner import SourceTaskRunner
+from headwater.connectors.runtime.status import TaskReport
 from headwater.connectors.runtime.tasks import TaskEnvironment, TaskFactory
 from headwater.connectors.settings import WorkerConfig, librdkafka_problem
 
@@ -146,11 +148,14 @@ class TaskState:
     paused: threading.Event = field(default_factory=threading.Event)
     """Set while the connector's target state is PAUSED; the task turns PAUSED once it obeys."""
     thread: threading.Thread | None = None
+    report: TaskReport = field(default_factory=TaskReport)
+    """Progress, warning and plugin details (see :mod:`.status`); kept through restarts."""
 
     def to_json(self, worker_id: str) -> dict[str, t.Any]:
         out: dict[str, t.Any] = {"id": self.id, "state": self.state, "worker_id": worker_id}
         if self.trace:
             out["trace"] = self.trace
+        out.update(self.report.to_json())
         return out
 
 
@@ -166,7 +171,12 @@ def fence_transactional_ids(transactional_ids: t.Sequence[str], worker: WorkerCo
 
     for transactional_id in transactional_ids:
         producer = Producer(
-            {"bootstrap.servers": worker.bootstrap_servers, **worker.producer, "transactional.id": transactional_id}
+            {
+                "bootstrap.servers": worker.bootstrap_servers,
+                **worker.producer,
+                "transactional.id": transactional_id,
+                "logger": logs.CLIENT_LOG,
+            }
         )
         producer.init_transactions(60)
         producer.flush(5)
@@ -186,6 +196,41 @@ class RuntimeConnectorContext(ConnectorContext):
     def request_task_reconfiguration(self) -> None:
         super().request_task_reconfiguration()
         self._on_request()
+
+
+def plugin_label(plugin_class: type[t.Any]) -> str:
+    """``module.Class version`` of a plugin class, as lifecycle log lines and metrics name it."""
+    return f"{plugin_class.__module__}.{plugin_class.__qualname__} {plugin_version(plugin_class)}"
+
+
+def plugin_version(plugin_class: type[t.Any]) -> str:
+    """The plugin's ``version`` attribute, else the version of the package it ships in."""
+    version = getattr(plugin_class, "version", None)
+    if isinstance(version, str) and version:
+        return version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    from headwater.connectors.version import HEADWATER_VERSION
+
+    top = plugin_class.__module__.split(".")[0]
+    if top == "headwater":
+        return HEADWATER_VERSION
+    try:
+        return package_version(top)
+    except (PackageNotFoundError, ValueError):
+        return "unknown"
+
+
+def _cause(exc: BaseException) -> str:
+    """``Type: message`` of an exception, with the root cause when it is chained."""
+    text = f"{type(exc).__name__}: {exc}"
+    root = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    if root is not exc:
+        text += f" (caused by {type(root).__name__}: {root})"
+    return text
 
 
 def stop_plugin(plugin: Plugin[t.Any] | None, name: str) -> None:
@@ -267,6 +312,7 @@ class Worker:
         self.config = config
         self.worker_id = f"{socket.gethostname()}:{config.rest_port}"
         self.metrics = WorkerMetrics()
+        self.metrics.view = self.metrics_view
         self.stopping = threading.Event()
         self.connectors: dict[str, ConnectorHandle] = {}
         self._tasks: list[TaskState] = []
@@ -322,20 +368,32 @@ class Worker:
     def _plan_now(self, handle: ConnectorHandle) -> list[t.Any] | None:
         connector = handle.file
         framework = connector.framework
-        try:
-            if handle.plugin is None:
-                name = framework.name
-                context = RuntimeConnectorContext(name, lambda: self.request_reconfiguration(name))
-                plugin = connector.plugin_class(connector.plugin_config, context)
-                handle.plugin = plugin
-                plugin.start()
-            task_configs: list[t.Any] = handle.plugin.task_configs(framework.tasks_max)[: framework.tasks_max]
-        except Exception:
-            handle.state, handle.trace = "FAILED", traceback.format_exc()
-            log.exception("connector %s failed to start", framework.name)
-            plugin, handle.plugin = handle.plugin, None
-            stop_plugin(plugin, framework.name)
-            return None
+        with logs.bound(framework.name):
+            starting = handle.plugin is None
+            try:
+                if starting:
+                    name = framework.name
+                    self.metrics.connector_startup_attempts.inc()
+                    log.info("starting connector %s (%s)", name, plugin_label(connector.plugin_class))
+                    context = RuntimeConnectorContext(name, lambda: self.request_reconfiguration(name))
+                    plugin = connector.plugin_class(connector.plugin_config, context)
+                    handle.plugin = plugin
+                    plugin.start()
+                assert handle.plugin is not None
+                task_configs: list[t.Any] = handle.plugin.task_configs(framework.tasks_max)[: framework.tasks_max]
+            except Exception as exc:
+                handle.state, handle.trace = "FAILED", traceback.format_exc()
+                if starting:
+                    self.metrics.connector_startup_failure.inc()
+                log.error("connector %s failed: %s", framework.name, _cause(exc), exc_info=True)
+                plugin, handle.plugin = handle.plugin, None
+                stop_plugin(plugin, framework.name)
+                return None
+            if starting:
+                self.metrics.connector_startup_success.inc()
+                log.info("connector %s started; %d task config(s)", framework.name, len(task_configs))
+            else:
+                log.debug("connector %s: %d task config(s)", framework.name, len(task_configs))
         handle.state, handle.trace = CONNECTOR_STATE[handle.target_state], None
         return task_configs
 
@@ -343,7 +401,14 @@ class Worker:
         """Stop the connector instance (on the lifecycle thread), if it runs."""
         plugin, handle.plugin = handle.plugin, None
         if plugin is not None:
-            self._on_lifecycle_thread(lambda: stop_plugin(plugin, handle.file.framework.name))
+            name = handle.file.framework.name
+
+            def stop() -> None:
+                with logs.bound(name):
+                    stop_plugin(plugin, name)
+                    log.info("connector %s stopped", name)
+
+            self._on_lifecycle_thread(stop)
 
     def request_reconfiguration(self, name: str) -> None:
         """Schedule :meth:`reconfigure` of connector ``name``; returns at once, safe from any thread."""
@@ -435,6 +500,7 @@ class Worker:
         is_sink = issubclass(connector.plugin_class, SinkConnector)
         key_converter, value_converter = build_converters(connector, self.config)
         producer, consumer = client_configs(connector, self.config)
+        state = TaskState(task_id, connector=framework.name)
         env = TaskEnvironment(
             framework=framework,
             plugin_class=connector.plugin_class,
@@ -445,7 +511,7 @@ class Worker:
             key_converter=key_converter,
             value_converter=value_converter,
             offset_store=self.offset_store,
-            metrics=self.metrics.for_task(framework.name, task_id),
+            metrics=self.metrics.for_task(framework.name, task_id, "sink" if is_sink else "source"),
             flush_interval_s=self.config.offset_flush_interval_ms / 1000,
             transactional_id=transactional_id,
             scratch_dir=Path(self.config.scratch_dir) / framework.name / str(task_id),
@@ -454,8 +520,8 @@ class Worker:
             ),
             transforms=connector.transforms,
             task_factory=self.task_factory,
+            report=state.report,
         )
-        state = TaskState(task_id, connector=framework.name)
         if paused:
             state.paused.set()
         state.thread = threading.Thread(
@@ -485,7 +551,29 @@ class Worker:
                 clean = clean and not state.thread.is_alive()
         with self._tasks_lock:
             self._tasks = [task for task in self._tasks if all(task is not state for state in states)]
+        for state in states:
+            self.metrics.forget_task(state.connector, state.id)
         return clean
+
+    def hosted_tasks(self) -> list[TaskState]:
+        """Every task this worker runs now (any connector)."""
+        with self._tasks_lock:
+            return list(self._tasks)
+
+    def metrics_view(self) -> tuple[list[ConnectorView], list[TaskView]]:
+        """The connectors and tasks the worker-level metrics count (a REST thread, at each scrape)."""
+        connectors = [
+            ConnectorView(
+                name,
+                handle.state,
+                f"{handle.file.plugin_class.__module__}.{handle.file.plugin_class.__qualname__}",
+                plugin_version(handle.file.plugin_class),
+                handle.type,
+            )
+            for name, handle in list(self.connectors.items())
+        ]
+        tasks = [TaskView(task.connector, task.id, task.state, task.report) for task in self.hosted_tasks()]
+        return connectors, tasks
 
     def _task_client_config(
         self, config: dict[str, t.Any], kind: str, connector: str, task_id: int
@@ -517,12 +605,23 @@ class Worker:
 
     def _supervise(self, env: TaskEnvironment, state: TaskState, is_sink: bool) -> None:
         framework = env.framework
+        logs.bind(framework.name, env.task_id)
         consecutive = 0
         while not state.stop.is_set():
             runner: SourceTaskRunner | SinkTaskRunner = SinkTaskRunner(env) if is_sink else SourceTaskRunner(env)
             started = time.monotonic()
+            up = False
+            self.metrics.task_startup_attempts.inc()
+            log.info("starting task %s-%d", framework.name, env.task_id)
 
             def on_state(name: str, state: TaskState = state) -> None:
+                nonlocal up
+                if not up:
+                    up = True
+                    self.metrics.task_startup_success.inc()
+                    log.info("task %s-%d started (%s)", framework.name, env.task_id, name)
+                elif name != state.state:
+                    log.info("task %s-%d is %s", framework.name, env.task_id, name)
                 state.state, state.trace = name, None
                 env.metrics.task_running.set(1 if name == "RUNNING" else 0)
                 self._report(state)
@@ -531,11 +630,14 @@ class Worker:
                 runner.run(state.stop, on_state, state.paused)
                 state.state = "UNASSIGNED"
                 env.metrics.task_running.set(0)
+                log.info("task %s-%d stopped", framework.name, env.task_id)
                 return
-            except Exception:
+            except Exception as exc:
                 state.state, state.trace = "FAILED", traceback.format_exc()
                 env.metrics.task_running.set(0)
-                log.error("task %s-%d failed:\n%s", framework.name, env.task_id, state.trace)
+                if not up:
+                    self.metrics.task_startup_failure.inc()
+                log.error("task %s-%d failed: %s", framework.name, env.task_id, _cause(exc), exc_info=True)
                 self._report(state)
             # A task that ran healthily for a while earns a fresh restart budget.
             if time.monotonic() - started > framework.task_restart_backoff_max_ms / 1000:
@@ -548,6 +650,7 @@ class Worker:
                     return
                 state.restart_now.clear()
                 consecutive = 0
+                log.info("restarting task %s-%d on request", framework.name, env.task_id)
                 continue
             delay = min(
                 framework.task_restart_backoff_initial_ms * 2**consecutive, framework.task_restart_backoff_max_ms
@@ -561,6 +664,7 @@ class Worker:
             state.restarts += 1
             state.state = "RESTARTING"
             env.metrics.task_restarts.inc()
+            log.info("restarting task %s-%d (restart %d)", framework.name, env.task_id, state.restarts)
             self._report(state)
 
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:

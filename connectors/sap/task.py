@@ -169,6 +169,8 @@ class _Table:
     next_cycle_at: float = 0.0
     read_rows: int = 0
     started_at: float = field(default_factory=time.monotonic)
+    estimate: int = 0
+    """Snapshot: the rows the system says the table has (0: unknown)."""
 
     @property
     def columns(self) -> list[Column]:
@@ -242,7 +244,8 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
         estimate = 0
         for table in tables:
             if table.mode == "snapshot" and not table.done:
-                estimate += self._estimate(client, table.name)
+                table.estimate = self._estimate(client, table.name)
+                estimate += table.estimate
         self._rows_estimated.set(estimate)
         return tables
 
@@ -423,6 +426,9 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
         if table.reader is None:
             table.reader = self._reader(table, table.condition, table.last_key)
             table.started_at = time.monotonic()
+            log.info("snapshot of %s %s (about %s rows)", table.name,
+                     f"resumed after key {table.last_key}" if table.last_key else "started",
+                     table.estimate or "an unknown number of")  # fmt: skip
         rows = table.reader.step()
         out: list[Output] = []
         for index, raw in enumerate(rows):
@@ -435,11 +441,21 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
         elapsed = time.monotonic() - table.started_at
         if elapsed > 0:
             self._rate.set(table.read_rows / elapsed)
+        self._report_progress(table)
         if table.reader.done:
             table.done = True
+            log.info("snapshot of %s done: %d rows in %.1f s", table.name, table.read_rows, elapsed)
             if not rows:
                 out.append(OffsetMarker(table.partition, {"mode": "snapshot", "key": table.last_key, "done": True}))
         return out
+
+    def _report_progress(self, table: _Table) -> None:
+        """``context.progress`` over the task's snapshot tables: rows read (since this start) of the estimate."""
+        snapshots = [tb for tb in self._tables or () if tb.mode == "snapshot" and (tb.read_rows or not tb.done)]
+        done = sum(tb.read_rows for tb in snapshots)
+        estimate = sum(tb.estimate for tb in snapshots)
+        total = max(estimate, done) if estimate and all(tb.estimate for tb in snapshots) else None
+        self.context.progress(done, total, "rows", what=f"table {table.name}")
 
     # -- timestamp -----------------------------------------------------------------
 
