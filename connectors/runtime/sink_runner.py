@@ -87,16 +87,41 @@ class RetainedRecords:
 
     @staticmethod
     def _size(key: bytes | None, value: bytes | None, headers: Headers) -> int:
-        return len(key or b"") + len(value or b"") + sum(len(name) + len(data or b"") for name, data in headers)
+        size = (len(key) if key else 0) + (len(value) if value else 0)
+        if headers:
+            size += sum(len(name) + len(data or b"") for name, data in headers)
+        return size
 
     def add(self, tp: TopicPartition, offset: int, key: bytes | None, value: bytes | None, headers: Headers) -> None:
         with self._lock:
-            records = self._by_partition.setdefault(tp, {})
-            old = records.get(offset)
-            if old is not None:
-                self.bytes -= self._size(*old)
-            records[offset] = (key, value, headers)
-            self.bytes += self._size(key, value, headers)
+            self._add(self._by_partition.setdefault(tp, {}), offset, key, value, headers)
+
+    def add_messages(self, messages: t.Iterable[t.Any]) -> None:
+        """Keep each consumed message's key, value and headers (confluent-kafka ``Message``s);
+        one lock for the whole batch, as the consumer thread reads hundreds at a time."""
+        with self._lock:
+            by_partition = self._by_partition
+            for message in messages:
+                tp = (message.topic(), message.partition())
+                records = by_partition.get(tp)
+                if records is None:
+                    records = by_partition[tp] = {}
+                headers = message.headers()
+                self._add(records, message.offset(), message.key(), message.value(), tuple(headers) if headers else ())
+
+    def _add(
+        self,
+        records: dict[int, tuple[bytes | None, bytes | None, Headers]],
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers,
+    ) -> None:
+        old = records.get(offset)
+        if old is not None:
+            self.bytes -= self._size(*old)
+        records[offset] = (key, value, headers)
+        self.bytes += self._size(key, value, headers)
 
     def get(self, tp: TopicPartition, offset: int) -> tuple[bytes | None, bytes | None, Headers] | None:
         with self._lock:
@@ -541,6 +566,9 @@ class SinkTaskRunner:
         from confluent_kafka import KafkaError
 
         rewind: dict[TopicPartition, int] = {}
+        paused, assigned = self._paused_now, self._assigned
+        taken: list[t.Any] = []
+        read = 0
         for message in messages:
             error = message.error()
             if error is not None:
@@ -551,16 +579,18 @@ class SinkTaskRunner:
                     raise FatalError(msg)
                 log.warning("consumer error on %s: %s", self.name, error)
                 continue
+            read += 1
             tp = (message.topic(), message.partition())
-            if tp in self._paused_now or tp not in self._assigned:
-                if tp in self._assigned and tp not in rewind:
+            if tp in paused or tp not in assigned:
+                if tp in assigned and tp not in rewind:
                     rewind[tp] = message.offset()
                 continue
-            headers = tuple(message.headers() or ())
-            self.retained.add(tp, message.offset(), message.key(), message.value(), headers)
-            self._pending.append(message)
-        if messages:
-            self.env.metrics.sink_record_read.inc(len(messages) - sum(1 for m in messages if m.error() is not None))
+            taken.append(message)
+        if taken:
+            self.retained.add_messages(taken)
+            self._pending.extend(taken)
+        if read:
+            self.env.metrics.sink_record_read.inc(read)
         if self._pending and self._pending_since is None:
             self._pending_since = time.monotonic()
         self._rewind(rewind)
@@ -571,15 +601,18 @@ class SinkTaskRunner:
         value_converter = self.env.value_converter
         transforms = self.env.transforms or None
         records: list[SinkRecord] = []
+        append = records.append
         next_offsets: dict[TopicPartition, int] = {}
+        key_data = key_converter.to_connect_data
+        value_data = value_converter.to_connect_data
         for message in messages:
             topic, partition, offset = message.topic(), message.partition(), message.offset()
             next_offsets[(topic, partition)] = offset + 1
             stage = Stage.KEY_CONVERTER
             try:
-                key = key_converter.to_connect_data(topic, message.key())
+                key = key_data(topic, message.key())
                 stage = Stage.VALUE_CONVERTER
-                value = value_converter.to_connect_data(topic, message.value())
+                value = value_data(topic, message.value())
             except RecordError as exc:
                 with self._lock:
                     self._errors.handle(
@@ -603,13 +636,14 @@ class SinkTaskRunner:
                 value.value,
                 tuple(headers) if headers else (),
                 message.timestamp()[1],
-                key_schema=key.schema,
-                value_schema=value.schema,
+                key.schema,
+                value.schema,
             )
             if transforms is not None:
                 record = self._transform(record, message, transforms)
-            if record is not None:
-                records.append(record)
+                if record is None:
+                    continue
+            append(record)
         return records, next_offsets
 
     # -- the task thread's jobs ---------------------------------------------------------
