@@ -74,15 +74,32 @@ def _make_consumer(config: dict[str, t.Any]) -> t.Any:
     return Consumer(config)
 
 
+Original = tuple[bytes | None, bytes | None, Headers]
+
+
+class _Retained:
+    """One partition's originals, in the order they were read, with their byte total."""
+
+    __slots__ = ("bytes", "in_order", "last", "records")
+
+    def __init__(self) -> None:
+        self.records: dict[int, Original] = {}
+        self.bytes = 0
+        self.last = -1
+        self.in_order = True  # offsets were added ascending (a rewind can break it)
+
+
 class RetainedRecords:
     """The original key, value and headers of each record read and not yet committed.
 
     Thread-safe: the consumer thread adds and releases, ``report()`` reads from any thread.
+    Costs per record what a dict entry costs: a commit that covers everything read (the
+    usual case) forgets a partition's records at once rather than one by one.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_partition: dict[TopicPartition, dict[int, tuple[bytes | None, bytes | None, Headers]]] = {}
+        self._by_partition: dict[TopicPartition, _Retained] = {}
         self.bytes = 0
 
     @staticmethod
@@ -94,7 +111,7 @@ class RetainedRecords:
 
     def add(self, tp: TopicPartition, offset: int, key: bytes | None, value: bytes | None, headers: Headers) -> None:
         with self._lock:
-            self._add(self._by_partition.setdefault(tp, {}), offset, key, value, headers)
+            self._add(self._partition(tp), offset, key, value, headers)
 
     def add_messages(self, messages: t.Iterable[t.Any]) -> None:
         """Keep each consumed message's key, value and headers (confluent-kafka ``Message``s);
@@ -103,55 +120,72 @@ class RetainedRecords:
             by_partition = self._by_partition
             for message in messages:
                 tp = (message.topic(), message.partition())
-                records = by_partition.get(tp)
-                if records is None:
-                    records = by_partition[tp] = {}
+                retained = by_partition.get(tp)
+                if retained is None:
+                    retained = self._partition(tp)
                 headers = message.headers()
-                self._add(records, message.offset(), message.key(), message.value(), tuple(headers) if headers else ())
+                self._add(retained, message.offset(), message.key(), message.value(), tuple(headers) if headers else ())
 
-    def _add(
-        self,
-        records: dict[int, tuple[bytes | None, bytes | None, Headers]],
-        offset: int,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Headers,
-    ) -> None:
+    def _partition(self, tp: TopicPartition) -> _Retained:
+        retained = self._by_partition.get(tp)
+        if retained is None:
+            retained = self._by_partition[tp] = _Retained()
+        return retained
+
+    def _add(self, retained: _Retained, offset: int, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+        records = retained.records
+        size = self._size(key, value, headers)
         old = records.get(offset)
         if old is not None:
-            self.bytes -= self._size(*old)
+            size -= self._size(*old)
+        elif offset < retained.last:
+            retained.in_order = False
+        else:
+            retained.last = offset
         records[offset] = (key, value, headers)
-        self.bytes += self._size(key, value, headers)
+        retained.bytes += size
+        self.bytes += size
 
-    def get(self, tp: TopicPartition, offset: int) -> tuple[bytes | None, bytes | None, Headers] | None:
+    def get(self, tp: TopicPartition, offset: int) -> Original | None:
         with self._lock:
-            return self._by_partition.get(tp, {}).get(offset)
+            retained = self._by_partition.get(tp)
+            return None if retained is None else retained.records.get(offset)
 
-    def find(self, partition: int, offset: int) -> tuple[bytes | None, bytes | None, Headers] | None:
+    def find(self, partition: int, offset: int) -> Original | None:
         """The record at ``partition``/``offset`` of whichever topic holds one, if exactly one
         does: a transform may have renamed the topic of the record a sink reports."""
         with self._lock:
             found = [
-                records[offset]
-                for (_topic, p), records in self._by_partition.items()
-                if p == partition and offset in records
+                retained.records[offset]
+                for (_topic, p), retained in self._by_partition.items()
+                if p == partition and offset in retained.records
             ]
         return found[0] if len(found) == 1 else None
 
     def release(self, tp: TopicPartition, below: int) -> None:
         """Forget the records of ``tp`` before offset ``below`` (they are committed)."""
         with self._lock:
-            records = self._by_partition.get(tp)
-            if not records:
+            retained = self._by_partition.get(tp)
+            if retained is None or not retained.records:
+                return
+            records = retained.records
+            if retained.in_order and retained.last < below:
+                self.bytes -= retained.bytes
+                del self._by_partition[tp]
                 return
             for offset in [offset for offset in records if offset < below]:
-                self.bytes -= self._size(*records.pop(offset))
+                size = self._size(*records.pop(offset))
+                retained.bytes -= size
+                self.bytes -= size
+            if not records:
+                del self._by_partition[tp]
 
     def drop(self, tp: TopicPartition) -> None:
         """Forget every record of ``tp`` (the partition is no longer ours)."""
         with self._lock:
-            for record in self._by_partition.pop(tp, {}).values():
-                self.bytes -= self._size(*record)
+            retained = self._by_partition.pop(tp, None)
+            if retained is not None:
+                self.bytes -= retained.bytes
 
 
 @dataclass
