@@ -8,7 +8,8 @@ output holds a line for every record, so start-up counts on both sides. The side
 over the rounds; the median of each is reported, with the steady rate (records per second
 after the first line appeared) beside the end-to-end one.
 
-What each side does per record:
+What each side does per record (``--converter json``, the default; ``string`` passes values
+through as text on both sides):
 
 - Connect: JsonConverter parses the value into a Map; FileStreamSink writes its ``toString``.
 - Headwater: the JSON converter parses the value; the ``file`` sink writes a JSON line with
@@ -56,6 +57,10 @@ POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
 </project>
 """
 PARTITIONS = 1
+VALUE_CONVERTERS = {
+    "json": "org.apache.kafka.connect.json.JsonConverter",
+    "string": "org.apache.kafka.connect.storage.StringConverter",
+}
 
 
 def connect_libs() -> Path:
@@ -102,11 +107,15 @@ def run_until(command: list[str], output: Path, records: int, log: Path, timeout
     started = time.perf_counter()
     first: float | None = None
     with log.open("wb") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)  # noqa: S603
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
         try:
             while True:
                 time.sleep(0.05)
-                lines = count_lines(output) if first is not None else (1 if output.exists() and output.stat().st_size else 0)
+                lines = (
+                    count_lines(output)
+                    if first is not None
+                    else (1 if output.exists() and output.stat().st_size else 0)
+                )
                 now = time.perf_counter()
                 if first is None and lines:
                     first = now
@@ -127,7 +136,9 @@ def run_until(command: list[str], output: Path, records: int, log: Path, timeout
                 process.wait()
 
 
-def connect_side(bootstrap: str, topic: str, records: int, folder: Path, timeout: float) -> tuple[float, float]:
+def connect_side(
+    bootstrap: str, topic: str, records: int, folder: Path, timeout: float, converter: str
+) -> tuple[float, float]:
     libs = connect_libs()
     worker = folder / "connect-worker.properties"
     worker.write_text(
@@ -135,7 +146,7 @@ def connect_side(bootstrap: str, topic: str, records: int, folder: Path, timeout
             [
                 f"bootstrap.servers={bootstrap}",
                 "key.converter=org.apache.kafka.connect.storage.StringConverter",
-                "value.converter=org.apache.kafka.connect.json.JsonConverter",
+                f"value.converter={VALUE_CONVERTERS[converter]}",
                 "value.converter.schemas.enable=false",
                 f"offset.storage.file.filename={folder / 'connect.offsets'}",
                 "offset.flush.interval.ms=10000",
@@ -161,8 +172,10 @@ def connect_side(bootstrap: str, topic: str, records: int, folder: Path, timeout
         )
     )
     log4j = folder / "log4j.properties"
-    log4j.write_text("log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
-                     "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n")
+    log4j.write_text(
+        "log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
+        "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
+    )
     command = [
         "java",
         "-Xms256m",
@@ -177,7 +190,9 @@ def connect_side(bootstrap: str, topic: str, records: int, folder: Path, timeout
     return run_until(command, output, records, folder / "connect.log", timeout)
 
 
-def headwater_side(bootstrap: str, topic: str, records: int, folder: Path, timeout: float) -> tuple[float, float]:
+def headwater_side(
+    bootstrap: str, topic: str, records: int, folder: Path, timeout: float, converter: str
+) -> tuple[float, float]:
     worker = folder / "headwater-worker.json"
     worker.write_text(
         json.dumps(
@@ -203,7 +218,7 @@ def headwater_side(bootstrap: str, topic: str, records: int, folder: Path, timeo
                     "file.include.metadata": "false",
                     "file.fsync": "false",
                     "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-                    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+                    "value.converter": VALUE_CONVERTERS[converter],
                     "value.converter.schemas.enable": "false",
                     "consumer.override.auto.offset.reset": "earliest",
                 },
@@ -220,6 +235,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--converter", choices=sorted(VALUE_CONVERTERS), default="json", help="the value converter of both sides"
+    )
     parser.add_argument("--write", action="store_true", help="replace the section in bench/RESULTS.md")
     args = parser.parse_args()
     bootstrap = os.environ.get("HEADWATER_BOOTSTRAP_SERVERS")
@@ -235,7 +253,7 @@ def main() -> None:
         order = ["connect", "headwater"] if round_no % 2 == 0 else ["headwater", "connect"]
         for side in order:
             with tempfile.TemporaryDirectory(prefix=f"hw-bench-file-{side}-") as folder:
-                total, steady = sides[side](bootstrap, topic, args.records, Path(folder), args.timeout)
+                total, steady = sides[side](bootstrap, topic, args.records, Path(folder), args.timeout, args.converter)
             results[side].append((total, steady))
             print(
                 f"round {round_no + 1} {side:9s}: {total:6.1f} s to the last line, "
@@ -244,7 +262,10 @@ def main() -> None:
             )
     rows = []
     medians = {}
-    for side, label in (("connect", f"Kafka Connect {CONNECT_VERSION} FileStreamSink"), ("headwater", "Headwater `file` sink")):
+    for side, label in (
+        ("connect", f"Kafka Connect {CONNECT_VERSION} FileStreamSink"),
+        ("headwater", "Headwater `file` sink"),
+    ):
         total = statistics.median(r[0] for r in results[side])
         steady = statistics.median(r[1] for r in results[side])
         medians[side] = (total, steady)
@@ -253,11 +274,13 @@ def main() -> None:
     ratio_steady = medians["connect"][1] / medians["headwater"][1]
     body = "\n".join(
         [
-            f"`bench/bench_connect_file_sink.py --records {args.records} --rounds {args.rounds}`, "
+            f"`bench/bench_connect_file_sink.py --records {args.records} --rounds {args.rounds} "
+            f"--converter {args.converter}`, "
             f"{time.strftime('%Y-%m-%d')}: {args.records:,} records ({size / 1e6:.0f} MB of keys and JSON values) "
             f"in one partition of one topic on one local broker; each side a fresh worker process, timed from its "
             f"start to the last line in its output file (start-up counts); sides alternate; medians of "
-            f"{args.rounds} rounds. Both parse JSON values without schemas and write a line per record, no fsync.",
+            f"{args.rounds} rounds. Value converter on both sides: {VALUE_CONVERTERS[args.converter]} (schemas "
+            f"disabled); keys as strings; each writes a line per record, no fsync.",
             "",
             machine_description(),
             "",
@@ -269,7 +292,7 @@ def main() -> None:
     )
     print(body)
     if args.write:
-        write_section("## File sink against Kafka Connect's FileStreamSink\n\n" + body)
+        write_section(f"## File sink against Kafka Connect's FileStreamSink ({args.converter} values)\n\n" + body)
 
 
 if __name__ == "__main__":
