@@ -536,6 +536,8 @@ class SinkTaskRunner:
         """Partitions held for a reason of their own: target state, plugin, retry."""
         if self._target_paused:
             return set(self._assigned)
+        if not self._plugin_paused and not self._retries:  # the usual case, checked every loop
+            return set()
         with self._lock:
             held = set(self._plugin_paused)
         for retry in self._retries:
