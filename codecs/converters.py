@@ -54,6 +54,7 @@ __all__ = [
     "make_converter",
     "parse_bool",
     "to_json_bytes",
+    "to_json_line",
 ]
 
 ENTRY_POINT_GROUP = "headwater.converters"
@@ -169,6 +170,11 @@ def _default(value: t.Any) -> t.Any:
 def to_json_bytes(value: t.Any) -> bytes:
     """JSON with exact decimals (as numbers) and bytes as base64: the house JSON writer."""
     return orjson.dumps(value, default=_default)
+
+
+def to_json_line(value: t.Any) -> bytes:
+    """:func:`to_json_bytes` with a newline appended (one JSON Lines line)."""
+    return orjson.dumps(value, default=_default, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def loads_exact(data: bytes | str) -> t.Any:

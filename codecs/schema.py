@@ -184,6 +184,7 @@ class Schema:
     keys: Schema | None = None
     values: Schema | None = None
     _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+    _optional: Schema | None = field(default=None, init=False, repr=False, compare=False)
 
     def _identity(self) -> tuple[t.Any, ...]:
         return (
@@ -217,8 +218,14 @@ class Schema:
     # -- refining (each returns a copy) --------------------------------------------------
 
     def optional(self) -> Schema:
-        """The same schema, null allowed."""
-        return self if self.is_optional else replace(self, is_optional=True)
+        """The same schema, null allowed (built once per schema: converters ask per record)."""
+        if self.is_optional:
+            return self
+        cached = self._optional
+        if cached is None:
+            cached = replace(self, is_optional=True)
+            object.__setattr__(self, "_optional", cached)
+        return cached
 
     def required(self) -> Schema:
         """The same schema, null refused (unless a default stands in)."""

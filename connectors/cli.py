@@ -14,6 +14,7 @@ import click
 import orjson
 
 from headwater.connectors.errors import ConfigError, HeadwaterError
+from headwater.connectors.runtime.process import tune_for_worker
 
 __all__ = ["main"]
 
@@ -208,6 +209,7 @@ def _serve_until_signalled(runner: _Runnable, rest: t.Any, announce: t.Callable[
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    tune_for_worker()
     runner.start()
     rest.start()
     announce()

@@ -77,64 +77,124 @@ def _make_consumer(config: dict[str, t.Any]) -> t.Any:
     return Consumer(config)
 
 
+Original = tuple[bytes | None, bytes | None, Headers]
+
+
+class _Retained:
+    """One partition's originals, in the order they were read, with their byte total."""
+
+    __slots__ = ("bytes", "in_order", "last", "records")
+
+    def __init__(self) -> None:
+        self.records: dict[int, Original] = {}
+        self.bytes = 0
+        self.last = -1
+        self.in_order = True  # offsets were added ascending (a rewind can break it)
+
+
 class RetainedRecords:
     """The original key, value and headers of each record read and not yet committed.
 
     Thread-safe: the consumer thread adds and releases, ``report()`` reads from any thread.
+    Costs per record what a dict entry costs: a commit that covers everything read (the
+    usual case) forgets a partition's records at once rather than one by one.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_partition: dict[TopicPartition, dict[int, tuple[bytes | None, bytes | None, Headers]]] = {}
+        self._by_partition: dict[TopicPartition, _Retained] = {}
         self.bytes = 0
         self.count = 0
 
     @staticmethod
     def _size(key: bytes | None, value: bytes | None, headers: Headers) -> int:
-        return len(key or b"") + len(value or b"") + sum(len(name) + len(data or b"") for name, data in headers)
+        size = (len(key) if key else 0) + (len(value) if value else 0)
+        if headers:
+            size += sum(len(name) + len(data or b"") for name, data in headers)
+        return size
 
     def add(self, tp: TopicPartition, offset: int, key: bytes | None, value: bytes | None, headers: Headers) -> None:
         with self._lock:
-            records = self._by_partition.setdefault(tp, {})
-            old = records.get(offset)
-            if old is not None:
-                self.bytes -= self._size(*old)
-            else:
-                self.count += 1
-            records[offset] = (key, value, headers)
-            self.bytes += self._size(key, value, headers)
+            self._add(self._partition(tp), offset, key, value, headers)
 
-    def get(self, tp: TopicPartition, offset: int) -> tuple[bytes | None, bytes | None, Headers] | None:
+    def add_messages(self, messages: t.Iterable[t.Any]) -> None:
+        """Keep each consumed message's key, value and headers (confluent-kafka ``Message``s);
+        one lock for the whole batch, as the consumer thread reads hundreds at a time."""
         with self._lock:
-            return self._by_partition.get(tp, {}).get(offset)
+            by_partition = self._by_partition
+            for message in messages:
+                tp = (message.topic(), message.partition())
+                retained = by_partition.get(tp)
+                if retained is None:
+                    retained = self._partition(tp)
+                headers = message.headers()
+                self._add(retained, message.offset(), message.key(), message.value(), tuple(headers) if headers else ())
 
-    def find(self, partition: int, offset: int) -> tuple[bytes | None, bytes | None, Headers] | None:
+    def _partition(self, tp: TopicPartition) -> _Retained:
+        retained = self._by_partition.get(tp)
+        if retained is None:
+            retained = self._by_partition[tp] = _Retained()
+        return retained
+
+    def _add(self, retained: _Retained, offset: int, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+        records = retained.records
+        size = self._size(key, value, headers)
+        old = records.get(offset)
+        if old is not None:
+            size -= self._size(*old)
+            self.count -= 1
+        elif offset < retained.last:
+            retained.in_order = False
+        else:
+            retained.last = offset
+        records[offset] = (key, value, headers)
+        retained.bytes += size
+        self.bytes += size
+        self.count += 1
+
+    def get(self, tp: TopicPartition, offset: int) -> Original | None:
+        with self._lock:
+            retained = self._by_partition.get(tp)
+            return None if retained is None else retained.records.get(offset)
+
+    def find(self, partition: int, offset: int) -> Original | None:
         """The record at ``partition``/``offset`` of whichever topic holds one, if exactly one
         does: a transform may have renamed the topic of the record a sink reports."""
         with self._lock:
             found = [
-                records[offset]
-                for (_topic, p), records in self._by_partition.items()
-                if p == partition and offset in records
+                retained.records[offset]
+                for (_topic, p), retained in self._by_partition.items()
+                if p == partition and offset in retained.records
             ]
         return found[0] if len(found) == 1 else None
 
     def release(self, tp: TopicPartition, below: int) -> None:
         """Forget the records of ``tp`` before offset ``below`` (they are committed)."""
         with self._lock:
-            records = self._by_partition.get(tp)
-            if not records:
+            retained = self._by_partition.get(tp)
+            if retained is None or not retained.records:
+                return
+            records = retained.records
+            if retained.in_order and retained.last < below:
+                self.bytes -= retained.bytes
+                self.count -= len(records)
+                del self._by_partition[tp]
                 return
             for offset in [offset for offset in records if offset < below]:
-                self.bytes -= self._size(*records.pop(offset))
+                size = self._size(*records.pop(offset))
+                retained.bytes -= size
+                self.bytes -= size
                 self.count -= 1
+            if not records:
+                del self._by_partition[tp]
 
     def drop(self, tp: TopicPartition) -> None:
         """Forget every record of ``tp`` (the partition is no longer ours)."""
         with self._lock:
-            for record in self._by_partition.pop(tp, {}).values():
-                self.bytes -= self._size(*record)
-                self.count -= 1
+            retained = self._by_partition.pop(tp, None)
+            if retained is not None:
+                self.bytes -= retained.bytes
+                self.count -= len(retained.records)
 
 
 @dataclass
@@ -497,6 +557,8 @@ class SinkTaskRunner:
         """Partitions held for a reason of their own: target state, plugin, retry."""
         if self._target_paused:
             return set(self._assigned)
+        if not self._plugin_paused and not self._retries:  # the usual case, checked every loop
+            return set()
         with self._lock:
             held = set(self._plugin_paused)
         for retry in self._retries:
@@ -561,6 +623,9 @@ class SinkTaskRunner:
         from confluent_kafka import KafkaError
 
         rewind: dict[TopicPartition, int] = {}
+        paused, assigned, read_next = self._paused_now, self._assigned, self._read_next
+        taken: list[t.Any] = []
+        read = 0
         for message in messages:
             error = message.error()
             if error is not None:
@@ -571,24 +636,23 @@ class SinkTaskRunner:
                     raise FatalError(msg)
                 log.warning("consumer error on %s: %s", self.name, error)
                 continue
+            read += 1
             tp = (message.topic(), message.partition())
-            if tp in self._paused_now or tp not in self._assigned:
-                if tp in self._assigned and tp not in rewind:
+            read_next[tp] = message.offset() + 1
+            if tp in paused or tp not in assigned:
+                if tp in assigned and tp not in rewind:
                     rewind[tp] = message.offset()
                 continue
-            headers = tuple(message.headers() or ())
-            self.retained.add(tp, message.offset(), message.key(), message.value(), headers)
-            self._pending.append(message)
+            taken.append(message)
         metrics = self.env.metrics
-        if messages:
-            read = len(messages) - sum(1 for m in messages if m.error() is not None)
+        if taken:
+            self.retained.add_messages(taken)
+            self._pending.extend(taken)
+        if read:
             metrics.sink_record_read.inc(read)
             self._tally.add(read)
-            if read and self.env.report is not None:
+            if self.env.report is not None:
                 self.env.report.clear_warning()  # records arrive: Kafka is reachable
-            for message in messages:
-                if message.error() is None:
-                    self._read_next[(message.topic(), message.partition())] = message.offset() + 1
         metrics.active = self.retained.count
         if self._pending and self._pending_since is None:
             self._pending_since = time.monotonic()
@@ -622,15 +686,18 @@ class SinkTaskRunner:
         value_converter = self.env.value_converter
         transforms = self.env.transforms or None
         records: list[SinkRecord] = []
+        append = records.append
         next_offsets: dict[TopicPartition, int] = {}
+        key_data = key_converter.to_connect_data
+        value_data = value_converter.to_connect_data
         for message in messages:
             topic, partition, offset = message.topic(), message.partition(), message.offset()
             next_offsets[(topic, partition)] = offset + 1
             stage = Stage.KEY_CONVERTER
             try:
-                key = key_converter.to_connect_data(topic, message.key())
+                key = key_data(topic, message.key())
                 stage = Stage.VALUE_CONVERTER
-                value = value_converter.to_connect_data(topic, message.value())
+                value = value_data(topic, message.value())
             except RecordError as exc:
                 with self._lock:
                     self._errors.handle(
@@ -654,13 +721,14 @@ class SinkTaskRunner:
                 value.value,
                 tuple(headers) if headers else (),
                 message.timestamp()[1],
-                key_schema=key.schema,
-                value_schema=value.schema,
+                key.schema,
+                value.schema,
             )
             if transforms is not None:
                 record = self._transform(record, message, transforms)
-            if record is not None:
-                records.append(record)
+                if record is None:
+                    continue
+            append(record)
         return records, next_offsets
 
     # -- the task thread's jobs ---------------------------------------------------------

@@ -1,34 +1,41 @@
-"""The ``file`` sink task: buffers lines in ``put``, appends and fsyncs them in ``flush``."""
+"""The ``file`` sink task: appends lines in ``put``, flushes and fsyncs them in ``flush``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import typing as t
 from pathlib import Path
 
-from headwater.codecs.converters import to_json_bytes
+from headwater.codecs.converters import to_json_line
 from headwater.connectors.api import SinkRecord, SinkTask, SinkTaskContext
 from headwater.connectors.errors import RecordError, RetriableError
 from headwater.sinks.file.config import FileSinkConfig
 
 
 class FileSinkTask(SinkTask[FileSinkConfig]):
-    """Appends; a replay after a crash appends the replayed lines again (at-least-once)."""
+    """Appends; a replay after a crash appends the replayed lines again (at-least-once).
+
+    ``put`` writes each batch's lines to the topic's open file (so output appears as it
+    is read and memory stays flat); ``flush`` pushes them to the OS and, with
+    ``file.fsync``, to the disk, before the runtime commits their offsets. Called on the
+    task thread only, as every sink hook.
+    """
 
     def __init__(self, config: FileSinkConfig, context: SinkTaskContext) -> None:
         super().__init__(config, context)
         self.folder = Path(config.file_dir)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._buffers: dict[str, list[bytes]] = {}
-        self._repaired: set[str] = set()
+        self._files: dict[str, t.BinaryIO] = {}
 
     def path(self, topic: str) -> Path:
         """The file of ``topic``."""
         return self.folder / f"{topic}.jsonl"
 
     def put(self, records: t.Sequence[SinkRecord]) -> None:
-        """Serialise each record to a line; one that cannot be written as JSON is reported."""
+        """Write each record as a line; one that cannot be written as JSON is reported."""
         metadata = self.config.file_include_metadata
+        lines: dict[str, list[bytes]] = {}
         for record in records:
             line: dict[str, t.Any] = {"key": record.key, "value": record.value}
             if metadata:
@@ -36,39 +43,71 @@ class FileSinkTask(SinkTask[FileSinkConfig]):
                     topic=record.topic, partition=record.partition, offset=record.offset, timestamp=record.timestamp_ms
                 )
             try:
-                data = to_json_bytes(line)
+                data = to_json_line(line)
             except TypeError as exc:
                 self.context.report(record, RecordError(f"cannot write as JSON: {exc}", record=record))
                 continue
-            self._buffers.setdefault(record.topic, []).append(data + b"\n")
+            topic_lines = lines.get(record.topic)
+            if topic_lines is None:
+                topic_lines = lines[record.topic] = []
+            topic_lines.append(data)
+        for topic, topic_lines in lines.items():
+            self._write(topic, b"".join(topic_lines))
 
     def flush(self) -> None:
-        """Append every buffered topic's lines to its file, then fsync."""
-        for topic, lines in list(self._buffers.items()):
-            path = self.path(topic)
+        """Flush every open file to the OS, then fsync it when ``file.fsync`` is set."""
+        for topic, handle in list(self._files.items()):
             try:
-                self._repair_once(topic, path)
-                with path.open("ab") as handle:
-                    handle.write(b"".join(lines))
-                    handle.flush()
-                    if self.config.file_fsync:
-                        os.fsync(handle.fileno())
-                del self._buffers[topic]
+                handle.flush()
+                if self.config.file_fsync:
+                    os.fsync(handle.fileno())
             except OSError as exc:
-                msg = f"cannot write {path}: {exc.strerror}"
+                self._forget(topic)
+                msg = f"cannot write {self.path(topic)}: {exc.strerror}"
                 raise RetriableError(msg) from exc
 
-    def _repair_once(self, topic: str, path: Path) -> None:
-        """Cut a torn last line left by a crash mid-write; its record is replayed anyway."""
-        if topic in self._repaired:
-            return
-        self._repaired.add(topic)
-        if not path.exists() or path.stat().st_size == 0:
-            return
-        with path.open("rb+") as handle:
-            handle.seek(-1, os.SEEK_END)
-            if handle.read(1) == b"\n":
-                return
-            handle.seek(0)
-            data = handle.read()
-            handle.truncate(data.rfind(b"\n") + 1)
+    def stop(self) -> None:
+        """Close the files (what was not flushed is replayed after a restart anyway)."""
+        for topic in list(self._files):
+            self._forget(topic)
+
+    def _write(self, topic: str, data: bytes) -> None:
+        handle = self._files.get(topic)
+        try:
+            if handle is None:
+                handle = self._files[topic] = self._open(self.path(topic))
+            handle.write(data)
+        except OSError as exc:
+            # The batch is put again after the retry; a torn line it left is cut on reopening.
+            self._forget(topic)
+            msg = f"cannot write {self.path(topic)}: {exc.strerror}"
+            raise RetriableError(msg) from exc
+
+    def _forget(self, topic: str) -> None:
+        handle = self._files.pop(topic, None)
+        if handle is not None:
+            # What it held and failed to write is replayed: its offsets were not committed.
+            with contextlib.suppress(OSError):
+                handle.close()
+
+    @staticmethod
+    def _open(path: Path) -> t.BinaryIO:
+        """Open for appending, first cutting a torn last line a crash left (its record is replayed)."""
+        handle = path.open("ab+")
+        end = handle.seek(0, os.SEEK_END)
+        if end:
+            handle.seek(end - 1)
+            if handle.read(1) != b"\n":
+                # Look back for the last complete line, a block at a time.
+                cut = 0
+                while end > 0:
+                    start = max(0, end - 65536)
+                    handle.seek(start)
+                    newline = handle.read(end - start).rfind(b"\n")
+                    if newline >= 0:
+                        cut = start + newline + 1
+                        break
+                    end = start
+                handle.truncate(cut)
+            handle.seek(0, os.SEEK_END)
+        return t.cast(t.BinaryIO, handle)

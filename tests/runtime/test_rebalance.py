@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
 from headwater.conformance.kafka import create_topic
 from headwater.conformance.runtime import in_process_worker, wait_for
@@ -23,8 +24,15 @@ def _produce(bootstrap: str, topic: str, start: int, count: int) -> None:
 
 
 def _sent(worker: Worker, name: str) -> float:
-    """Records handed to the sink's put() so far (the file sink writes them at flush)."""
+    """Records handed to the sink's put() so far."""
     return float(worker.metrics.sink_record_send.labels(connector=name, task="0")._value.get())
+
+
+def _members_with_partitions(bootstrap: str, group: str) -> int:
+    """Members of ``group`` that the broker has given partitions (a finished rebalance)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    description = admin.describe_consumer_groups([group])[group].result(10)
+    return sum(1 for member in description.members if member.assignment.topic_partitions)
 
 
 def _lines(folder: Path) -> list[bytes]:
@@ -57,6 +65,11 @@ def test_revoked_partitions_are_committed_so_the_new_owner_does_not_replay(
         second.start()
         try:
             # The join revokes the first worker's partitions: it must flush and commit them.
+            wait_for(
+                lambda: _members_with_partitions(kafka_bootstrap_servers, f"connect-{name}") == 2,
+                timeout=90,
+                what="the rebalance to give the second worker partitions",
+            )
             wait_for(lambda: len(_lines(tmp_path / "out-a")) >= 5_000, timeout=90, what="flush on revocation")
             _produce(kafka_bootstrap_servers, topic, 5_000, 1_000)
             wait_for(lambda: _sent(first, name) + _sent(second, name) >= 6_000, timeout=120, what="all 6,000 records")

@@ -274,6 +274,23 @@ def test_retained_records_count_their_bytes_and_go_once_committed() -> None:
     assert retained.bytes == 1 and retained.get(("t", 1), 5) is None
 
 
+def test_retained_records_released_after_a_rewind_to_earlier_offsets() -> None:
+    """A seek back re-reads lower offsets after higher ones: a commit still frees exactly
+    the records below it, and the byte count stays true."""
+    from headwater.connectors.runtime.sink_runner import RetainedRecords
+
+    retained = RetainedRecords()
+    for offset in (10, 11, 12, 3, 4):  # 3 and 4 read again after a rewind
+        retained.add(("t", 0), offset, None, b"x" * offset, ())
+    retained.release(("t", 0), 11)
+    assert [o for o in (3, 4, 10, 11, 12) if retained.get(("t", 0), o) is not None] == [11, 12]
+    assert retained.bytes == 11 + 12
+    retained.release(("t", 0), 13)
+    assert retained.bytes == 0 and retained.get(("t", 0), 12) is None
+    retained.add(("t", 0), 13, b"k", b"v", ())
+    assert retained.bytes == 2 and retained.get(("t", 0), 13) == (b"k", b"v", ())
+
+
 @pytest.mark.kafka
 def test_a_report_from_a_plugin_thread_under_tolerance_none_fails_the_task(
     tmp_path: Path, kafka_bootstrap_servers: str
