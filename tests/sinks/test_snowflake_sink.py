@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 import typing as t
 import uuid
 from decimal import Decimal
@@ -21,7 +23,8 @@ from headwater.sinks.snowflake import SnowflakeSinkConnector, SnowflakeSinkTask
 from headwater.sinks.snowflake.client import connect
 from headwater.sinks.snowflake.config import SnowflakeSinkConfig
 
-pytest.importorskip("fakesnow")
+# Not importorskip: importing fakesnow makes a fakesnow_bucket_* folder in /tmp.
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("fakesnow") is None, reason="fakesnow is not installed")
 
 
 def _config(tmp: Path, name: str, **keys: str) -> dict[str, str]:
@@ -316,6 +319,7 @@ from headwater.connectors.api import SinkTaskContext
 from headwater.sinks.snowflake import SnowflakeSinkTask
 from headwater.sinks.snowflake.config import SnowflakeSinkConfig
 import json
+import sys
 
 config = SnowflakeSinkConfig.model_validate(json.loads(sys.argv[1]))
 topic = sys.argv[2]
@@ -437,3 +441,20 @@ def test_raw_tombstones_can_be_ignored() -> None:
     finally:
         task.stop()
     assert [(m["offset"], c) for m, c in _raw_rows(config, topic)] == [(0, {"v": 1}), (2, {"v": 2})]
+
+
+def test_the_test_server_leaves_no_stage_folders_behind() -> None:
+    """fakesnow makes a ``fakesnow_bucket_*`` folder for its stages when it starts: it lands
+    in the server's own temporary folder, which ``stop`` removes."""
+    from headwater.conformance.snowflake import FakesnowServer
+
+    server = FakesnowServer()
+    server.start()
+    tmp_dir = server.tmp_dir
+    try:
+        assert tmp_dir is not None
+        assert [path.name[:16] for path in tmp_dir.iterdir()] == ["fakesnow_bucket_"]
+    finally:
+        server.stop()
+    assert not tmp_dir.exists()
+    assert "fakesnow" not in sys.modules  # importing it here would leave a folder in /tmp
