@@ -141,6 +141,37 @@ def test_raw_layout_has_content_and_metadata(tmp_path: Path) -> None:
     assert rows[2] == ({"topic": topic, "partition": 2, "offset": 12}, None)
 
 
+@pytest.mark.parametrize(
+    ("toggles", "expected"),
+    [
+        (
+            {"snowflake.metadata.createtime": "false", "snowflake.metadata.offset.and.partition": "false"},
+            {"topic": "T", "key": "k1", "headers": {"h": "v"}},
+        ),
+        (
+            {"snowflake.metadata.topic": "false"},
+            {"partition": 1, "offset": 5, "CreateTime": 7, "key": "k1", "headers": {"h": "v"}},
+        ),
+        ({"snowflake.metadata.all": "false", "snowflake.metadata.topic": "true"}, {}),
+    ],
+)
+def test_raw_metadata_toggles_leave_keys_out(toggles: dict[str, str], expected: dict[str, t.Any]) -> None:
+    """Snowflake's connector toggles: createtime, topic, offset.and.partition drop their
+    keys from RECORD_METADATA; ``all=false`` leaves it empty whatever the others say."""
+    topic = f"meta_{uuid.uuid4().hex[:8]}"
+    config, task, _ = _task(topic, **toggles)
+    try:
+        task.put([SinkRecord(topic, 1, 5, "k1", {"a": 1}, (("h", b"v"),), 7)])
+        task.flush()
+        assert task.pre_commit({(topic, 1): 6}) == {(topic, 1): 6}
+    finally:
+        task.stop()
+    _, rows = _query(config, f"SELECT RECORD_METADATA, RECORD_CONTENT FROM {topic}")
+    assert [(json.loads(m), json.loads(c)) for m, c in rows] == [
+        ({**expected, "topic": topic} if "topic" in expected else expected, {"a": 1})
+    ]
+
+
 def test_raw_large_batch_goes_through_the_stage_exactly_once(tmp_path: Path) -> None:
     topic = f"rawbig_{uuid.uuid4().hex[:8]}"
     messages = change_stream(count=3000, keys=300)
@@ -187,6 +218,9 @@ def test_cdc_last_event_per_key_wins_deletes_apply_and_a_new_column_is_added(tmp
         ({"id": 1}, _event("c", {"id": 1, "name": "back", "qty": 7, "city": "Rome"})),
         ({"id": 4}, {"before": None, "after": {"id": 4, "name": "x", "qty": "not a number"}, "op": "u"}),
     ]
+    executed: list[str] = []
+    real = task.client.execute
+    task.client.execute = lambda sql, params=None: executed.append(sql) or real(sql, params)  # type: ignore[method-assign]
     try:
         task.put(_as_sink_records(topic, first))
         task.flush()
@@ -195,6 +229,9 @@ def test_cdc_last_event_per_key_wins_deletes_apply_and_a_new_column_is_added(tmp
         task.flush()
     finally:
         task.stop()
+    # one MERGE per batch applies it (no DELETE or INSERT on the table itself)
+    changes = [sql.split(" ", 1)[0] for sql in executed if f" {topic} " in sql]
+    assert [kind for kind in changes if kind not in ("CREATE", "ALTER")] == ["MERGE", "MERGE"]
     assert [r.offset for r, _ in reported] == [len(first) + 4]
     assert "qty" in str(reported[0][1])
     expected = fold([*first, *second[:-1]])
@@ -204,21 +241,66 @@ def test_cdc_last_event_per_key_wins_deletes_apply_and_a_new_column_is_added(tmp
     )
 
 
-def test_a_crash_before_commit_leaves_nothing_and_the_retry_writes_once(tmp_path: Path) -> None:
-    """A failure inside the transaction (after the rows were loaded) rolls the rows back
-    with the offsets; the records stay buffered and the next flush writes them once."""
-    topic = f"crash_{uuid.uuid4().hex[:8]}"
-    config, task, _ = _task(topic)
-    records = _as_sink_records(topic, change_stream(count=50))
+def _column_types(config: PluginConfig, table: str) -> dict[str, tuple[str, t.Any, t.Any]]:
+    _, types = _query(
+        config,
+        "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE FROM INFORMATION_SCHEMA.COLUMNS"
+        f" WHERE TABLE_SCHEMA = CURRENT_SCHEMA() AND TABLE_NAME = '{table.upper()}'",
+    )
+    return {name: (kind, precision, scale) for name, kind, precision, scale in types}
+
+
+def test_cdc_a_column_seen_only_as_null_gets_its_type_from_the_first_value() -> None:
+    """Without a schema a null says nothing of a column's type: the column is added when a
+    value comes, with that value's type (not VARCHAR for ever)."""
+    topic = f"nulls_{uuid.uuid4().hex[:8]}"
+    config, task, reported = _task(topic, **{"snowflake.ingestion.mode": "cdc"})
+    first = [
+        ({"id": 1}, _event("c", {"id": 1, "qty": None, "seen": None})),
+        ({"id": 2}, _event("c", {"id": 2, "qty": None, "seen": None})),
+    ]
+    second = [
+        ({"id": 2}, _event("u", {"id": 2, "qty": 7, "seen": None})),
+        ({"id": 3}, _event("c", {"id": 3, "qty": None, "seen": True})),
+    ]
+    try:
+        task.put(_as_sink_records(topic, first))
+        task.flush()
+        assert set(_column_types(config, topic)) == {"id"}
+        task.put(_as_sink_records(topic, second, start=len(first)))
+        task.flush()
+    finally:
+        task.stop()
+    assert not reported
+    kinds = _column_types(config, topic)
+    assert kinds["qty"] == ("NUMBER", 38, 0)
+    assert kinds["seen"][0] == "BOOLEAN"
+    assert read_cdc(config, topic) == {
+        canonical_key({"id": 1}): {"id": 1, "qty": None, "seen": None},
+        canonical_key({"id": 2}): {"id": 2, "qty": 7, "seen": None},
+        canonical_key({"id": 3}): {"id": 3, "qty": None, "seen": True},
+    }
+
+
+@pytest.mark.parametrize("mode", ["raw", "cdc"])
+def test_a_crash_before_commit_leaves_nothing_and_the_retry_writes_once(mode: str) -> None:
+    """A failure inside the transaction (after the rows were loaded and, in cdc mode, after
+    the MERGE ran) rolls the rows back with the offsets; the records stay buffered and the
+    next flush writes them once."""
+    topic = f"crash_{mode}_{uuid.uuid4().hex[:8]}"
+    config, task, _ = _task(topic, **{"snowflake.ingestion.mode": mode})
+    messages = change_stream(count=50)
+    records = _as_sink_records(topic, messages)
     end = len(records)
-    calls = {"n": 0}
+    statements: list[str] = []
     real = task.client.execute
 
     def failing(sql: str, params: t.Any = None) -> t.Any:
-        if sql.startswith("INSERT INTO HEADWATER_KAFKA_OFFSETS") and calls["n"] == 0:
-            calls["n"] += 1
+        if sql.startswith("INSERT INTO HEADWATER_KAFKA_OFFSETS") and "failed" not in statements:
+            statements.append("failed")
             msg = "connection reset"
             raise ConnectionError(msg)
+        statements.append(sql.split(" ", 1)[0])
         return real(sql, params)
 
     task.client.execute = failing  # type: ignore[method-assign]
@@ -226,12 +308,19 @@ def test_a_crash_before_commit_leaves_nothing_and_the_retry_writes_once(tmp_path
         task.open([(topic, 0)])
         with pytest.raises(ConnectionError):
             task.put(records)  # due at once (buffer.flush.time=0)
-        assert _raw_rows(config, topic) == []  # rolled back with its offsets
+        if mode == "raw":
+            assert _raw_rows(config, topic) == []  # rolled back with its offsets
+        else:
+            assert "MERGE" in statements
+            assert read_cdc(config, topic) == {}  # the MERGE rolled back with its offsets
         task.put(records)  # the runtime redelivers the batch: buffered already, not added twice
         assert task.pre_commit({(topic, 0): end}) == {(topic, 0): end}  # the due batch is written now
     finally:
         task.stop()
-    assert [m["offset"] for m, _ in _raw_rows(config, topic)] == list(range(end))
+    if mode == "raw":
+        assert [m["offset"] for m, _ in _raw_rows(config, topic)] == list(range(end))
+    else:
+        assert _normalise(read_cdc(config, topic)) == _normalise(fold(messages))
 
 
 def test_config_needs_an_account_and_a_secret() -> None:
@@ -279,13 +368,30 @@ def test_cdc_column_types_come_from_the_record_schema() -> None:
             "born": debezium.DATE,
             "seen": debezium.MICRO_TIMESTAMP,
             "blob": Schema(Type.BYTES, is_optional=True),
+            "note": Schema(Type.INT64, is_optional=True),  # always null here: typed from the schema
         },
         optional=True,
     )
     value_schema = struct({"before": row_schema, "after": row_schema, "op": Schema(Type.STRING)})
-    row = {"id": 5, "price": Decimal("12.500"), "born": 19_000, "seen": 1_700_000_000_123_456, "blob": b"\x00\xff"}
+    row = {
+        "id": 5,
+        "price": Decimal("12.500"),
+        "born": 19_000,
+        "seen": 1_700_000_000_123_456,
+        "blob": b"\x00\xff",
+        "note": None,
+    }
+    key_schema = struct({"id": Schema(Type.INT32), "region": Schema(Type.INT16)})
     record = SinkRecord(
-        topic, 0, 0, {"id": 5}, {"before": None, "after": row, "op": "c"}, (), 0, value_schema=value_schema
+        topic,
+        0,
+        0,
+        {"id": 5, "region": 3},  # a key column the row does not hold: typed from the key's schema
+        {"before": None, "after": row, "op": "c"},
+        (),
+        0,
+        key_schema=key_schema,
+        value_schema=value_schema,
     )
     try:
         task.put([record])
@@ -293,18 +399,17 @@ def test_cdc_column_types_come_from_the_record_schema() -> None:
     finally:
         task.stop()
     assert not reported
-    _, types = _query(
-        config,
-        "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE FROM INFORMATION_SCHEMA.COLUMNS"
-        f" WHERE TABLE_SCHEMA = CURRENT_SCHEMA() AND TABLE_NAME = '{topic.upper()}'",
-    )
-    kinds = {name: (kind, precision, scale) for name, kind, precision, scale in types}
+    kinds = _column_types(config, topic)
     assert kinds["price"] == ("NUMBER", 12, 3)
+    assert kinds["note"] == ("NUMBER", 19, 0)
+    assert kinds["region"] == ("NUMBER", 5, 0)
     assert kinds["born"][0] == "DATE"
     assert kinds["seen"][0].startswith("TIMESTAMP")
     assert kinds["blob"][0] == "BINARY"
-    assert read_cdc(config, topic)[canonical_key({"id": 5})] == {
+    assert read_cdc(config, topic, ("id", "region"))[canonical_key({"id": 5, "region": 3})] == {
         "id": 5,
+        "region": 3,
+        "note": None,
         "price": Decimal("12.500"),
         "born": dt.date(1970, 1, 1) + dt.timedelta(days=19_000),
         "seen": dt.datetime(2023, 11, 14, 22, 13, 20, 123456),
@@ -332,7 +437,7 @@ def execute(sql, params=None):
     global writes
     if config.snowflake_ingestion_mode == "cdc" and " USING " in sql:
         writes += 1
-        if writes == 3:  # the batch is loaded, the transaction is open
+        if writes == 3:  # the batch is loaded and committed, its MERGE not run
             os.kill(os.getpid(), signal.SIGKILL)
     result = real(sql, params)
     if config.snowflake_ingestion_mode == "raw" and sql.startswith("INSERT INTO HEADWATER_KAFKA_OFFSETS"):
