@@ -323,6 +323,32 @@ def test_a_crash_before_commit_leaves_nothing_and_the_retry_writes_once(mode: st
         assert _normalise(read_cdc(config, topic)) == _normalise(fold(messages))
 
 
+@pytest.mark.parametrize("headers", [True, False])
+def test_key_pair_login_with_an_encrypted_key(headers: bool) -> None:
+    """``snowflake.private.key`` as a whole PEM or as its base64 body only (as Snowflake's
+    connector takes it), encrypted with ``snowflake.private.key.passphrase``: the driver
+    signs its login with it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pw")
+    ).decode()
+    if not headers:
+        pem = "".join(line for line in pem.splitlines() if not line.startswith("-----"))
+    keys = _config(Path(), "kp")
+    del keys["snowflake.password"]
+    config = SnowflakeSinkConfig.model_validate(
+        {**keys, "snowflake.private.key": pem, "snowflake.private.key.passphrase": "pw"}
+    )
+    client = connect(config)
+    try:
+        assert client.execute("SELECT 1") == [(1,)]
+    finally:
+        client.close()
+
+
 def test_config_needs_an_account_and_a_secret() -> None:
     with pytest.raises(ValueError, match=r"snowflake\.url\.name"):
         SnowflakeSinkConfig.model_validate(
@@ -367,6 +393,7 @@ def test_cdc_column_types_come_from_the_record_schema() -> None:
             "price": decimal_of(3, precision=12),
             "born": debezium.DATE,
             "seen": debezium.MICRO_TIMESTAMP,
+            "at": debezium.ZONED_TIMESTAMP,
             "blob": Schema(Type.BYTES, is_optional=True),
             "note": Schema(Type.INT64, is_optional=True),  # always null here: typed from the schema
         },
@@ -378,6 +405,7 @@ def test_cdc_column_types_come_from_the_record_schema() -> None:
         "price": Decimal("12.500"),
         "born": 19_000,
         "seen": 1_700_000_000_123_456,
+        "at": "2023-11-14T22:13:20.5+02:00",
         "blob": b"\x00\xff",
         "note": None,
     }
@@ -405,6 +433,7 @@ def test_cdc_column_types_come_from_the_record_schema() -> None:
     assert kinds["region"] == ("NUMBER", 5, 0)
     assert kinds["born"][0] == "DATE"
     assert kinds["seen"][0].startswith("TIMESTAMP")
+    assert kinds["at"][0] == "TIMESTAMP_TZ"
     assert kinds["blob"][0] == "BINARY"
     assert read_cdc(config, topic, ("id", "region"))[canonical_key({"id": 5, "region": 3})] == {
         "id": 5,
@@ -413,6 +442,7 @@ def test_cdc_column_types_come_from_the_record_schema() -> None:
         "price": Decimal("12.500"),
         "born": dt.date(1970, 1, 1) + dt.timedelta(days=19_000),
         "seen": dt.datetime(2023, 11, 14, 22, 13, 20, 123456),
+        "at": dt.datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=dt.timezone(dt.timedelta(hours=2))),
         "blob": bytearray(b"\x00\xff"),
     }
 
