@@ -44,6 +44,8 @@ _CLEANUP_EVERY = 3
 table gets slower as old batches pile up there; a ``DELETE`` costs a round trip. Measured
 on fakesnow (bench/bench_snowflake.py), every 3 writes costs least (every 20: about 15 %
 slower writes)."""
+_OFFSET_ROWS_KEPT = 100
+"""Offset rows a partition gets (one per write) before the superseded ones are deleted."""
 _DELETE = '"__headwater_delete"'
 """The source column of a ``MERGE`` telling a delete from an upsert."""
 
@@ -132,6 +134,8 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
         self.loads: dict[str, int] = {}
         """Writes per load table since its last cleanup (rows of committed batches stay
         there, told apart by their batch id, until every ``_CLEANUP_EVERY`` writes)."""
+        self.appended: dict[TopicPartition, int] = {}
+        """Offset rows appended per partition since its superseded rows were last deleted."""
         self.stage = ident(f"HEADWATER_STAGE_{context.task_id}")
         self.rows_written = 0
 
@@ -246,9 +250,10 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
         if not by_table:
             return
         done: set[str] = set()
+        reported: set[tuple[str, int, int]] = set()
         try:
             batch_id = uuid.uuid4().hex
-            plans = [self._plan(table, part, batch_id) for table, part in by_table.items()]
+            plans = [self._plan(table, part, batch_id, reported) for table, part in by_table.items()]
             # PUT outside the transaction: a file whose batch never commits is never read again.
             staged = {
                 plan.load: self._stage(plan.load, plan.lines)
@@ -283,12 +288,20 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
                 if table not in done:
                     for records in part.values():
                         for record in records:
-                            self.batcher.add(record, len(_json(record.value)) + 64)
+                            if (record.topic, record.partition, record.offset) not in reported:  # reported once
+                                self.batcher.add(record, len(_json(record.value)) + 64)
             raise
 
-    def _plan(self, table: str, batch: t.Mapping[TopicPartition, t.Sequence[SinkRecord]], batch_id: str) -> _Plan:
+    def _plan(
+        self,
+        table: str,
+        batch: t.Mapping[TopicPartition, t.Sequence[SinkRecord]],
+        batch_id: str,
+        reported: set[tuple[str, int, int]],
+    ) -> _Plan:
         """The load lines and apply statements of one table's part of a batch. Creates or
-        alters the table first (DDL commits on its own); reports records that do not fit."""
+        alters the table first (DDL commits on its own); reports records that do not fit
+        (adding their coordinates to ``reported``)."""
         name = ident(table)
         records = [record for records in batch.values() for record in records]
         if self.config.snowflake_ingestion_mode == "raw":
@@ -299,7 +312,7 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
                 f" WHERE V['b']::VARCHAR = '{batch_id}'"
             ]
         else:
-            rows, key = self._cdc_rows(name, records, batch_id)
+            rows, key = self._cdc_rows(name, records, batch_id, reported)
             lines = [row.line for row in rows]
             apply = [self._merge(name, key, batch_id)] if rows else []
         ends = {tp: records[-1].offset + 1 for tp, records in batch.items()}
@@ -321,15 +334,25 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
 
     def _commit_offsets(self, ends: t.Mapping[TopicPartition, int]) -> None:
         """Append the next offset of each partition and commit the open transaction (the
-        rows written since the last commit with them); then report them in ``pre_commit``."""
+        rows written since the last commit with them); then report them in ``pre_commit``.
+        Once a partition has ``_OFFSET_ROWS_KEPT`` rows, its older rows are deleted in the
+        same transaction (``open`` does that too), so the table stays small."""
+        connector = self.context.connector_name
+        for tp in ends:
+            self.appended[tp] = self.appended.get(tp, 0) + 1
+        if any(self.appended[tp] >= _OFFSET_ROWS_KEPT for tp in ends):
+            # the rows written so far are superseded by the ones inserted below, in this transaction
+            match = " OR ".join(["(TOPIC = %s AND PARTITION = %s)"] * len(ends))
+            self.client.execute(
+                f"DELETE FROM {self.offsets_table} WHERE CONNECTOR = %s AND ({match})",
+                [connector, *(item for tp in ends for item in tp)],
+            )
+            for tp in ends:
+                self.appended[tp] = 0
         values = ", ".join(["(%s, %s, %s, %s)"] * len(ends))
         self.client.execute(
             f"INSERT INTO {self.offsets_table} (CONNECTOR, TOPIC, PARTITION, NEXT_OFFSET) VALUES {values}",
-            [
-                item
-                for (topic, partition), end in ends.items()
-                for item in (self.context.connector_name, topic, partition, end)
-            ],
+            [item for (topic, partition), end in ends.items() for item in (connector, topic, partition, end)],
         )
         self.client.commit()
         self.stored.update(ends)
@@ -429,7 +452,9 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
             self._prepare_load(name)
         return self.columns[name]
 
-    def _cdc_rows(self, name: str, records: t.Sequence[SinkRecord], batch_id: str) -> tuple[list[_Row], list[str]]:
+    def _cdc_rows(
+        self, name: str, records: t.Sequence[SinkRecord], batch_id: str, reported: set[tuple[str, int, int]]
+    ) -> tuple[list[_Row], list[str]]:
         """The load lines and the key columns; adds missing columns (creating the table on
         first use) and reports records whose values do not fit the table's columns.
 
@@ -454,6 +479,7 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
                 column = bad[0]
                 problem = f"column {column!r} of {name} is {planned[column]}; value {row[column]!r} does not fit"
                 self.context.report(record, RecordError(problem, record=record))
+                reported.add((record.topic, record.partition, record.offset))
                 continue
             for column, item in row.items():
                 if column not in planned and (item is not None or column in schemas or column in key):

@@ -593,3 +593,59 @@ def test_the_test_server_leaves_no_stage_folders_behind() -> None:
         server.stop()
     assert not tmp_dir.exists()
     assert "fakesnow" not in sys.modules  # importing it here would leave a folder in /tmp
+
+
+def test_a_record_that_does_not_fit_is_reported_once_across_a_retry() -> None:
+    """The write fails after the bad record was reported: the retry writes the others
+    and does not send the bad one to the dead-letter topic again."""
+    topic = f"badretry_{uuid.uuid4().hex[:8]}"
+    config, task, reported = _task(topic, **{"snowflake.ingestion.mode": "cdc"})
+    messages = [
+        ({"id": 1}, _event("c", {"id": 1, "qty": 1})),
+        ({"id": 2}, _event("c", {"id": 2, "qty": "many"})),  # qty is NUMBER by now
+        ({"id": 3}, _event("c", {"id": 3, "qty": 3})),
+    ]
+    failed: list[str] = []
+    real = task.client.execute
+
+    def failing(sql: str, params: t.Any = None) -> t.Any:
+        if sql.startswith("INSERT INTO HEADWATER_KAFKA_OFFSETS") and not failed:
+            failed.append(sql)
+            msg = "connection reset"
+            raise ConnectionError(msg)
+        return real(sql, params)
+
+    task.client.execute = failing  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionError):
+            task.put(_as_sink_records(topic, messages))
+        task.flush()
+    finally:
+        task.stop()
+    assert [r.offset for r, _ in reported] == [1]
+    assert _normalise(read_cdc(config, topic)) == _normalise(fold([messages[0], messages[2]]))
+
+
+def test_superseded_offset_rows_are_deleted_as_writes_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    from headwater.sinks.snowflake import task as task_module
+
+    monkeypatch.setattr(task_module, "_OFFSET_ROWS_KEPT", 3)
+    topic = f"offrows_{uuid.uuid4().hex[:8]}"
+    config, task, _ = _task(topic)
+    try:
+        task.open([(topic, 0)])
+        for offset in range(7):  # one write each
+            task.put([SinkRecord(topic, 0, offset, "k", {"n": offset}, (), 0)])
+            task.flush()
+    finally:
+        task.stop()
+    _, rows = _query(
+        config, f"SELECT NEXT_OFFSET FROM HEADWATER_KAFKA_OFFSETS WHERE CONNECTOR = 'c-{topic}' ORDER BY 1"
+    )
+    assert [offset for (offset,) in rows] == [6, 7]  # the 3rd and 6th writes deleted the rows before them
+    _, task, _ = _task(topic)
+    try:
+        assert task.open([(topic, 0)]) == {(topic, 0): 7}
+    finally:
+        task.stop()
+    assert len(_raw_rows(config, topic)) == 7
