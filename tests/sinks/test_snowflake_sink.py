@@ -649,3 +649,33 @@ def test_superseded_offset_rows_are_deleted_as_writes_go(monkeypatch: pytest.Mon
     finally:
         task.stop()
     assert len(_raw_rows(config, topic)) == 7
+
+
+@pytest.mark.parametrize(
+    ("value", "column", "expected"),
+    [
+        (12345, "NUMBER(5,0)", True),
+        (123456, "NUMBER(5,0)", False),  # Snowflake would refuse the whole MERGE
+        (-99, "NUMBER(3,1)", True),
+        (-999, "NUMBER(3,1)", False),
+        (0, "NUMBER(3,3)", True),
+        (Decimal("12.500"), "NUMBER(5,3)", True),
+        (Decimal("123.5"), "NUMBER(5,3)", False),  # 3 integer digits, room for 2
+        (Decimal("1.2345"), "NUMBER(10,3)", False),  # more scale than the column
+        (Decimal("0.005"), "NUMBER(3,3)", True),
+        (True, "NUMBER(38,0)", False),
+        ("2023-11-14", "DATE", True),
+        ("14/11/2023", "DATE", False),
+        ("2023-11-14T22:13:20.5+02:00", "TIMESTAMP_TZ", True),
+        ("2023-11-14T22:13:20Z", "TIMESTAMP_NTZ", True),
+        ("yesterday", "TIMESTAMP_NTZ", False),
+        (1_700_000_000_000, "TIMESTAMP_NTZ", True),
+        ("x", "BOOLEAN", False),
+        ({"a": 1}, "VARIANT", True),
+        (None, "DATE", True),
+    ],
+)
+def test_what_fits_a_column(value: t.Any, column: str, expected: bool) -> None:
+    from headwater.sinks.snowflake.columns import fits
+
+    assert fits(value, column) is expected
