@@ -486,11 +486,12 @@ for start in range(0, len(records), 100):
 
 @pytest.mark.parametrize("mode", ["raw", "cdc"])
 def test_kill_9_mid_flush_then_restart_neither_loses_nor_duplicates(mode: str) -> None:
-    """A process killed inside its third batch's transaction; a new task resumes from the
-    stored offsets. fakesnow never rolls back a dead session's transaction (Snowflake
-    aborts it when the session expires), so in cdc mode the kill comes before the batch's
-    first change to the target table: after that, the restarted task's DELETE would
-    conflict with the dead transaction for ever."""
+    """A process killed inside its third batch (raw: rows and offsets written, not
+    committed; cdc: the batch loaded and committed to the load table, its MERGE not run);
+    a new task resumes from the stored offsets. fakesnow never rolls back a dead session's
+    transaction (Snowflake aborts it when the session expires; checked: a later MERGE of
+    the same rows fails with DuckDB's "Conflict on update"), so in cdc mode the kill comes
+    before the batch's MERGE."""
     import subprocess
     import sys
 
