@@ -680,3 +680,56 @@ def test_what_fits_a_column(value: t.Any, column: str, expected: bool) -> None:
     from headwater.sinks.snowflake.columns import fits
 
     assert fits(value, column) is expected
+
+
+def test_cdc_types_from_schemas_the_json_converter_reads() -> None:
+    """Events written and read back by the JSON converter with schemas (as the runtime
+    hands them over, key_schema and value_schema set): Connect's Decimal, Date and
+    Timestamp logical types and a field that is null in every event get their types."""
+    import datetime as dt
+
+    from headwater.codecs import schema as s
+    from headwater.codecs.converters import JsonConverter
+
+    topic = f"jsonschema_{uuid.uuid4().hex[:8]}"
+    row_schema = s.struct(
+        {
+            "id": s.Schema(s.Type.INT64),
+            "price": s.decimal_of(2, precision=9),
+            "born": s.DATE,
+            "seen": s.TIMESTAMP,
+            "rank": s.Schema(s.Type.INT32, is_optional=True),
+        },
+        optional=True,
+    )
+    value_schema = s.struct({"before": row_schema, "after": row_schema, "op": s.Schema(s.Type.STRING)})
+    key_schema = s.struct({"id": s.Schema(s.Type.INT64)})
+    converter = JsonConverter(schemas_enable=True)
+    rows = [
+        {"id": 1, "price": Decimal("10.50"), "born": dt.date(1990, 5, 17), "seen": dt.datetime(2024, 1, 2, 3, 4, 5)},
+        {"id": 2, "price": Decimal("0.99"), "born": dt.date(2001, 1, 1), "seen": dt.datetime(2024, 6, 1)},
+    ]
+    records = []
+    for offset, row in enumerate(rows):
+        key = converter.to_connect_data(topic, converter.from_connect_data(topic, key_schema, {"id": row["id"]}))
+        event = {"before": None, "after": {**row, "rank": None}, "op": "c"}
+        value = converter.to_connect_data(topic, converter.from_connect_data(topic, value_schema, event))
+        assert value.schema is not None
+        records.append(
+            SinkRecord(
+                topic, 0, offset, key.value, value.value, (), 0, key_schema=key.schema, value_schema=value.schema
+            )
+        )
+    config, task, reported = _task(topic, **{"snowflake.ingestion.mode": "cdc"})
+    try:
+        task.put(records)
+        task.flush()
+    finally:
+        task.stop()
+    assert not reported
+    kinds = _column_types(config, topic)
+    assert kinds["price"] == ("NUMBER", 9, 2)
+    assert kinds["born"][0] == "DATE"
+    assert kinds["seen"][0] == "TIMESTAMP_NTZ"
+    assert kinds["rank"] == ("NUMBER", 10, 0)
+    assert read_cdc(config, topic) == {canonical_key({"id": row["id"]}): {**row, "rank": None} for row in rows}
