@@ -15,15 +15,23 @@ __all__ = ["start_listening", "stop_process"]
 
 
 def start_listening(
-    command: t.Sequence[str], *, port: int, name: str, output: t.Any, timeout: float, poll_s: float = 0.1
+    command: t.Sequence[str],
+    *,
+    port: int,
+    name: str,
+    output: t.Any,
+    timeout: float,
+    poll_s: float = 0.1,
+    env: t.Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``command`` and return once it accepts TCP connections on 127.0.0.1:``port``.
+    """Start ``command`` (with environment ``env``, else this process's) and return once it
+    accepts TCP connections on 127.0.0.1:``port``.
 
     Raises:
         RuntimeError: naming ``name`` and the port, when the process exits first or does
             not listen within ``timeout`` seconds (it is stopped then).
     """
-    process = subprocess.Popen(list(command), stdout=output, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(list(command), stdout=output, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

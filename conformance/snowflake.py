@@ -9,10 +9,23 @@ starts one per test process on first use, and the session fixture
 reason, when fakesnow is not installed). ``$HEADWATER_SNOWFLAKE_HOSTPORT``
 (``host:port``, plain HTTP) points the fixture at another server instead.
 
-Known limits of fakesnow 0.12.1 (the sink works around them): a ``MERGE`` or a
-``CREATE TEMPORARY TABLE`` inside an explicit transaction fails (fakesnow records the
-temporary table in its own catalog database), and a failed statement answers HTTP 500,
-which the driver retries until its ``network_timeout``.
+fakesnow makes a ``fakesnow_bucket_*`` folder (its stages) with ``tempfile`` when it is
+imported: the server runs with ``TMPDIR`` set to a folder of its own, removed when it
+stops, and nothing in the test process imports fakesnow, so tests leave nothing in /tmp.
+
+Known limits of fakesnow 0.12.1 (the sink works around them):
+
+- ``MERGE`` runs as ``CREATE TEMPORARY TABLE`` + ``DELETE``/``UPDATE``/``INSERT``. After an
+  explicit ``BEGIN`` it fails with HTTP 500 (DuckDB refuses the temporary table's comment
+  in fakesnow's own catalog database once the transaction wrote the user's). With
+  autocommit off (implicit transactions, what the sink uses) it works and its changes
+  commit or roll back with the transaction, but the ``CREATE`` commits whatever the
+  transaction did before the ``MERGE``: a ``MERGE`` must be the first change of its
+  transaction.
+- A session that dies inside a transaction keeps it open for ever (Snowflake aborts it
+  when the session expires): later writes to the rows it changed conflict.
+- A failed statement answers HTTP 500, which the driver retries until its
+  ``network_timeout``.
 """
 
 from __future__ import annotations
@@ -20,9 +33,11 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import typing as t
 from pathlib import Path
 
@@ -43,7 +58,8 @@ def _free_port() -> int:
 
 
 class FakesnowServer:
-    """One ``python -m fakesnow -s`` process on 127.0.0.1 (state in memory, lost on stop)."""
+    """One ``python -m fakesnow -s`` process on 127.0.0.1 (state in memory, lost on stop;
+    its stage files live in a temporary folder removed on stop)."""
 
     def __init__(self, *, port: int | None = None, log_path: Path | None = None) -> None:
         if importlib.util.find_spec("fakesnow") is None:
@@ -52,6 +68,7 @@ class FakesnowServer:
         self.port = port or _free_port()
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        self.tmp_dir: Path | None = None
 
     def start(self, timeout: float = 60.0) -> tuple[str, int]:
         """Start the server; return ``("127.0.0.1", port)`` once it accepts connections.
@@ -60,19 +77,34 @@ class FakesnowServer:
             RuntimeError: the process exited or did not listen within ``timeout``.
         """
         output: t.Any = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
-        self.process = start_listening(
-            [sys.executable, "-m", "fakesnow", "-s", "--host", "127.0.0.1", "-p", str(self.port)],
-            port=self.port,
-            name="fakesnow",
-            output=output,
-            timeout=timeout,
-        )
+        self.tmp_dir = Path(tempfile.mkdtemp(prefix="headwater-fakesnow-"))
+        try:
+            self.process = start_listening(
+                [sys.executable, "-m", "fakesnow", "-s", "--host", "127.0.0.1", "-p", str(self.port)],
+                port=self.port,
+                name="fakesnow",
+                output=output,
+                timeout=timeout,
+                env={**os.environ, "TMPDIR": str(self.tmp_dir)},
+            )
+        except BaseException:
+            self._remove_tmp()
+            raise
         return "127.0.0.1", self.port
 
     def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL if it does not exit within ``timeout``."""
+        """SIGTERM, then SIGKILL if it does not exit within ``timeout``; then remove its
+        temporary folder (stage files, ``fakesnow_bucket_*``)."""
         process, self.process = self.process, None
-        stop_process(process, timeout)
+        try:
+            stop_process(process, timeout)
+        finally:
+            self._remove_tmp()
+
+    def _remove_tmp(self) -> None:
+        tmp_dir, self.tmp_dir = self.tmp_dir, None
+        if tmp_dir is not None:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 _shared: FakesnowServer | None = None

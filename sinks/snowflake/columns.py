@@ -103,19 +103,43 @@ def read_expression(path: str, column_type: str) -> str:
     return f"{path}::{column_type}"
 
 
+def _number(column: str) -> tuple[int, int]:
+    """Precision and scale of ``NUMBER(p,s)`` (``NUMBER`` alone: 38, 0)."""
+    if "(" not in column:
+        return 38, 0
+    precision, _, scale = column[column.index("(") + 1 : column.rindex(")")].partition(",")
+    return int(precision), int(scale or 0)
+
+
+def _iso(value: str, kind: str) -> bool:
+    try:
+        if kind == "DATE" and len(value) == 10:
+            dt.date.fromisoformat(value)
+        else:
+            dt.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 def fits(value: t.Any, column: str) -> bool:
-    """Whether ``value`` (as given to :func:`to_json`'s caller) can be stored in ``column``."""
+    """Whether ``value`` (as given to :func:`to_json`'s caller) can be stored in ``column``
+    without Snowflake refusing the whole statement: numbers within the column's precision
+    and scale, dates and timestamps as epoch numbers or ISO 8601 strings (what Debezium
+    and the converters write), exact types otherwise."""
     if value is None or column == "VARIANT":
         return True
     if column.startswith("NUMBER"):
-        scale = int(column.rstrip(")").split(",")[1]) if "," in column else 0
+        precision, scale = _number(column)
         if isinstance(value, bool):
             return False
         if isinstance(value, int):
-            return True
+            return value == 0 or len(str(abs(value))) <= precision - scale
         if isinstance(value, decimal.Decimal) and value.is_finite():
-            exponent = value.as_tuple().exponent
-            return isinstance(exponent, int) and -exponent <= scale
+            _, digits, exponent = value.as_tuple()
+            if not isinstance(exponent, int) or -exponent > scale:
+                return False
+            return value == 0 or len(digits) + exponent <= precision - scale
         return False
     if column in ("FLOAT", "DOUBLE", "REAL"):
         return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
@@ -124,5 +148,7 @@ def fits(value: t.Any, column: str) -> bool:
     if column == "BINARY":
         return isinstance(value, (bytes, bytearray))
     if column in ("DATE", "TIMESTAMP_NTZ", "TIMESTAMP_TZ", "TIMESTAMP_LTZ"):
-        return isinstance(value, (int, str, dt.date))
+        if isinstance(value, str):
+            return _iso(value, column)
+        return isinstance(value, (int, dt.date)) and not isinstance(value, bool)
     return isinstance(value, str)

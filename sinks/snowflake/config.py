@@ -67,10 +67,18 @@ class SnowflakeSinkConfig(PluginConfig):
     behavior_on_null_values: t.Literal["default", "ignore"] = "default"
     """``raw`` mode: ``default`` lands a tombstone as a row with a null RECORD_CONTENT,
     ``ignore`` drops it (``cdc`` mode always applies tombstones as deletes)."""
+    snowflake_metadata_all: bool = True
+    """``raw`` mode: ``false`` leaves RECORD_METADATA an empty object (the toggles below then do not matter)."""
+    snowflake_metadata_createtime: bool = True
+    """``raw`` mode: ``false`` leaves ``CreateTime`` out of RECORD_METADATA."""
+    snowflake_metadata_topic: bool = True
+    """``raw`` mode: ``false`` leaves ``topic`` out of RECORD_METADATA."""
+    snowflake_metadata_offset_and_partition: bool = True
+    """``raw`` mode: ``false`` leaves ``offset`` and ``partition`` out of RECORD_METADATA."""
     snowflake_offsets_table: str = "HEADWATER_KAFKA_OFFSETS"
     """Table holding the next Kafka offset per connector, topic and partition, written in
     the same transaction as the data."""
-    snowflake_stage_threshold_records: int = 500
+    snowflake_stage_threshold_records: int = 100
     """Batches of more rows than this go through a stage (PUT + COPY INTO); smaller ones
     are inserted with bound values."""
     buffer_count_records: int = 10_000
