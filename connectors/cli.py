@@ -92,7 +92,7 @@ def _print_config_errors(error: ConfigError) -> None:
     help="Also check converters against this worker file.",
 )
 def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> None:
-    """Check connector files; print one line per invalid or missing key."""
+    """Check connector files (JSON or .properties); print one line per invalid or missing key."""
     from headwater.connectors.loading import load_connector_file, load_worker_file
     from headwater.connectors.runtime.rest_security import rest_config_errors
     from headwater.connectors.runtime.worker import build_converters, check_clients
@@ -117,6 +117,8 @@ def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> Non
             _print_config_errors(ConfigError(exc.errors, source=str(path)))
             continue
         click.echo(f"{path}: valid ({connector.framework.connector_class}, tasks.max={connector.framework.tasks_max})")
+        for note in connector.notes:
+            click.echo(f"  note: {note}")
     if failed:
         sys.exit(1)
 
@@ -241,6 +243,8 @@ def standalone(worker_file: Path, connector_files: tuple[Path, ...]) -> None:
                 raise ConfigError(local)
         except ConfigError as exc:
             raise ConfigError(exc.errors, source=str(path)) from None
+        for note in connector.notes:
+            log.warning("%s: %s", path, note)
     worker = Worker(worker_config, connectors)
     rest = RestServer.for_worker(worker, worker_config)
 
@@ -266,7 +270,8 @@ def distributed(worker_file: Path) -> None:
     worker_config = load_worker_file(worker_file, distributed=True)
     herder = DistributedHerder(worker_config)
     rest = RestServer.for_worker(herder, worker_config)
-    herder.worker_id = f"{socket.gethostname()}:{rest.port}"
+    advertised_host = worker_config.rest_advertised_host_name or socket.gethostname()
+    herder.worker_id = f"{advertised_host}:{worker_config.rest_advertised_port or rest.port}"
 
     _serve_until_signalled(
         herder,

@@ -25,6 +25,7 @@ from headwater.connectors.runtime.dlq import ErrorHandler
 from headwater.connectors.runtime.metrics import TaskMetrics
 from headwater.connectors.runtime.offsets import OffsetStore
 from headwater.connectors.runtime.retry import RetryPolicy
+from headwater.connectors.runtime.topics import TopicCreator
 from headwater.connectors.settings import ConnectorConfig
 from headwater.connectors.transforms import TransformChain
 
@@ -73,6 +74,10 @@ class TaskEnvironment(t.NamedTuple):
     task_factory: TaskFactory | None = None
     """Builds the task instead of ``plugin_class.task_class(config, context)`` (the
     conformance suite wraps tasks or injects an emulator client through it)."""
+    topic_creator: TopicCreator | None = None
+    """Sources with ``topic.creation.*``: creates each topic before its first record."""
+    flush_timeout_s: float = 60.0
+    """Sources: how long an offset flush waits for acknowledgements (``offset.flush.timeout.ms``)."""
 
     def make_task(self, context: TaskContext) -> t.Any:
         """Build the task with ``context``: through ``task_factory`` when one is set."""
