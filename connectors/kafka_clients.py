@@ -212,10 +212,12 @@ def _map_jaas(jaas: str, source: dict[str, str], out: dict[str, str], refuse: t.
         refuse("sasl.jaas.config", f"not a JAAS login module entry: {exc}")
         return
     short = module.rsplit(".", 1)[-1]
-    mechanism = (source.get("sasl.mechanism") or source.get("sasl.mechanisms") or "GSSAPI").upper()
+    # Checked only when this family sets the mechanism: else it comes from another one
+    # (a connector override's JAAS line with the worker's sasl.mechanism).
+    mechanism = (source.get("sasl.mechanism") or source.get("sasl.mechanisms") or "").upper()
     if short in ("PlainLoginModule", "ScramLoginModule"):
         expected = "PLAIN" if short == "PlainLoginModule" else "SCRAM-SHA-256 or SCRAM-SHA-512"
-        if not (mechanism == "PLAIN" if short == "PlainLoginModule" else mechanism.startswith("SCRAM-")):
+        if mechanism and not (mechanism == "PLAIN" if short == "PlainLoginModule" else mechanism.startswith("SCRAM-")):
             refuse("sasl.jaas.config", f"{short} needs sasl.mechanism={expected} (it is {mechanism})")
             return
         missing = [name for name in ("username", "password") if name not in options]
