@@ -277,7 +277,7 @@ def test_worker_security_reaches_every_client_with_prefixes_taking_precedence(tm
             "config": {
                 "connector.class": "datagen",
                 "topic.prefix": "d",
-                "producer.override.sasl.jaas.config": 'org.apache.kafka.common.security.plain.PlainLoginModule required username="conn" password="c";',
+                "producer.override.sasl.jaas.config": JAAS_PLAIN.replace("alice", "conn").replace('s3c;r\\"et', "c"),
             },
         }
     )
