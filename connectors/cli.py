@@ -52,6 +52,7 @@ class _LazyGroup(click.Group):
 
     lazy: t.ClassVar[dict[str, str]] = {
         "kafka": "headwater.connectors.commands.kafka:kafka",
+        "connectors": "headwater.connectors.commands.connectors:connectors",
         "registry": "headwater.connectors.commands.registry:registry",
         "copybook": "headwater.connectors.commands.copybook:copybook",
         "emulator": "headwater.connectors.commands.emulator:emulator",
