@@ -295,11 +295,60 @@ def distributed(worker_file: Path) -> None:
 @click.option(
     "--bootstrap-servers", envvar="HEADWATER_BOOTSTRAP_SERVERS", help="Use this Kafka instead of the embedded one."
 )
-def demo(count: int, out_dir: Path, bootstrap_servers: str | None) -> None:
+@click.option(
+    "--kafka-port",
+    type=click.IntRange(1, 65534),
+    envvar="HEADWATER_KAFKA_PORT",
+    default=9092,
+    show_default=True,
+    help="Port of the embedded broker (env HEADWATER_KAFKA_PORT).",
+)
+@click.option(
+    "--rest-port",
+    type=click.IntRange(1, 65535),
+    envvar="HEADWATER_REST_PORT",
+    help="The worker's REST port (env HEADWATER_REST_PORT; default: a free one).",
+)
+def demo(count: int, out_dir: Path, bootstrap_servers: str | None, kafka_port: int, rest_port: int | None) -> None:
     """Run datagen -> Kafka -> file sink on the embedded Kafka and show what landed."""
     from headwater.connectors.demo import run_demo
 
-    sys.exit(run_demo(count=count, out_dir=out_dir, bootstrap_servers=bootstrap_servers))
+    sys.exit(
+        run_demo(
+            count=count,
+            out_dir=out_dir,
+            bootstrap_servers=bootstrap_servers,
+            kafka_port=kafka_port,
+            rest_port=rest_port,
+        )
+    )
+
+
+def examples_folder() -> Path:
+    """The README's example files: ``examples/`` of a checkout, or ``headwater/examples``
+    of an installed wheel (both sit beside the ``connectors`` package)."""
+    import headwater.connectors
+
+    return Path(headwater.connectors.__file__).resolve().parent.parent / "examples"
+
+
+@cli.command()
+@click.argument("dest", required=False, type=click.Path(file_okay=False, path_type=Path))
+def examples(dest: Path | None) -> None:
+    """Print where the example files are, or copy them to DEST/examples (the README's
+    commands run from DEST)."""
+    import shutil
+
+    source = examples_folder()
+    if dest is None:
+        click.echo(str(source))
+        return
+    target = dest / "examples"
+    if target.exists():
+        msg = f"{target} exists; remove it or pick another folder"
+        raise click.ClickException(msg)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    click.echo(str(target))
 
 
 def main() -> None:
