@@ -154,8 +154,7 @@ def java_connectors_markdown() -> str:
         parts = [f"`{key}` → `{ours}`" for key, ours in java.renamed.items()]
         parts += [f"`{key}` ignored ({why})" for key, why in java.ignored.items()]
         parts += [f"`{key}` refused ({why})" for key, why in java.refused.items()]
-        if java.differences:
-            parts.insert(0, java.differences)
-        cell = "; ".join(parts).replace("|", "\\|")
+        keys = "; ".join(parts) + ("." if parts else "")
+        cell = " ".join(part for part in (java.differences, keys) if part).replace("|", "\\|")
         rows.append(f"| `{java_class}` | `{java.alias}` | {cell} |")
     return "\n".join(rows)

@@ -440,3 +440,11 @@ def test_topic_creation_disabled_on_the_worker(kafka_bootstrap_servers: str, tmp
     )
     worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [connector], topic_creation_enable=False)
     assert worker._topic_creator(connector, {"bootstrap.servers": kafka_bootstrap_servers}) is None
+
+
+def test_readme_lists_the_java_connector_classes() -> None:
+    from headwater.connectors.compat import java_connectors_markdown
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    indented = "\n".join("  " + line for line in java_connectors_markdown().splitlines())
+    assert indented in readme, "README's Java connector table is stale: regenerate it from java_connectors_markdown()"
