@@ -429,6 +429,9 @@ class LocalKafka:
         heap: the JVM max heap (``-Xmx``), small by default for laptops and CI.
         startup_timeout: seconds :meth:`start` waits for the broker to answer metadata.
         echo: receives progress lines; the module logger at INFO when None.
+        sasl_port: also listen with ``SASL_PLAINTEXT`` (mechanism ``PLAIN``) on this port,
+            for tests of client security; the broker's own traffic stays ``PLAINTEXT``.
+        sasl_users: ``user -> password`` the SASL listener accepts.
     """
 
     def __init__(
@@ -442,6 +445,8 @@ class LocalKafka:
         heap: str = "512m",
         startup_timeout: float = 90.0,
         echo: Echo | None = None,
+        sasl_port: int | None = None,
+        sasl_users: t.Mapping[str, str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir if data_dir is not None else default_data_dir(port)).expanduser().resolve()
         self.port = port
@@ -451,6 +456,8 @@ class LocalKafka:
         self.heap = heap
         self.startup_timeout = startup_timeout
         self._echo = echo or _default_echo
+        self.sasl_port = sasl_port
+        self.sasl_users = dict(sasl_users or {})
 
     # Paths -----------------------------------------------------------------------------
 
@@ -528,7 +535,7 @@ class LocalKafka:
 
         java = _find_java()
         libs = ensure_kafka_libs(self.version, cache_dir=self.cache_dir, echo=self._echo)
-        for port in (self.port, self.controller_port):
+        for port in (self.port, self.controller_port, *([self.sasl_port] if self.sasl_port else [])):
             if not _port_is_free(port):
                 msg = f"Port {_HOST}:{port} is already in use; pick another with --port"
                 raise FatalError(msg)
@@ -611,6 +618,16 @@ class LocalKafka:
             "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
             "num.recovery.threads.per.data.dir": "1",
         }
+        if self.sasl_port:
+            sasl = f"SASL_PLAINTEXT://{_HOST}:{self.sasl_port}"
+            users = " ".join(f'user_{user}="{password}"' for user, password in self.sasl_users.items())
+            props["listeners"] += f",{sasl}"
+            props["advertised.listeners"] += f",{sasl}"
+            props["listener.security.protocol.map"] += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+            props["listener.name.sasl_plaintext.sasl.enabled.mechanisms"] = "PLAIN"
+            props["listener.name.sasl_plaintext.plain.sasl.jaas.config"] = (
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};"
+            )
         text = "# Written by headwater on every start; edits are lost.\n"
         text += "".join(f"{key}={value}\n" for key, value in props.items())
         (self.data_dir / "server.properties").write_text(text, encoding="utf-8")
