@@ -97,6 +97,10 @@ def parse_connector(
         framework = ConnectorConfig.model_validate(ours)
     except pydantic.ValidationError as exc:
         errors.extend(field_errors(exc))
+    if worker is not None:
+        errors += worker.override_errors(
+            {f"{k}.override.": ours.get(f"{k}.override.*", {}) for k in ("producer", "consumer")}
+        )
     for kind in ("producer", "consumer"):
         prefix = f"{kind}.override."
         mapped, client_errors = to_librdkafka(ours.get(f"{prefix}*", {}), prefix=prefix)

@@ -36,6 +36,10 @@ RUNTIME_CONSUMER_KEYS = frozenset({"max.poll.records"})
 """Kafka Connect consumer keys the runtime handles itself; librdkafka never sees them."""
 
 
+PRINCIPAL_OVERRIDES = frozenset({"security.protocol", "sasl.mechanism", "sasl.jaas.config"})
+"""What ``connector.client.config.override.policy=Principal`` lets a connector override."""
+
+
 class ConnectorConfig(PluginConfig):
     """The framework keys every connector file may set (Kafka Connect's names)."""
 
@@ -153,6 +157,15 @@ class WorkerConfig(PluginConfig):
     group_id: str | None = Field(default=None, min_length=1)
     """Distributed mode: the workers with the same ``group.id`` form one cluster; it is
     also the Kafka consumer group through which they share the tasks."""
+    offset_storage_replication_factor: int = Field(default=-1, ge=-1, le=32767)
+    """Replication factor when the worker creates ``offset.storage.topic`` (-1: the
+    broker's default; Kafka Connect's default is 3)."""
+    offset_storage_partitions: int = Field(default=25, ge=1, le=10_000)
+    """Partitions when the worker creates ``offset.storage.topic``."""
+    config_storage_replication_factor: int = Field(default=-1, ge=-1, le=32767)
+    """Replication factor when the worker creates ``config.storage.topic`` (-1: the broker's default)."""
+    status_storage_replication_factor: int = Field(default=-1, ge=-1, le=32767)
+    """Replication factor when the worker creates ``status.storage.topic`` (-1: the broker's default)."""
     config_storage_topic: TopicName | None = None
     """Distributed mode: compacted single-partition topic holding the connector configs."""
     status_storage_topic: TopicName | None = None
@@ -211,6 +224,12 @@ class WorkerConfig(PluginConfig):
     mode's worker id ``host:port``); the machine's host name if unset."""
     rest_advertised_port: int | None = Field(default=None, ge=1, le=65535)
     """The port other workers use for this worker's REST API; the listening port if unset."""
+    rest_advertised_listener: t.Literal["http", "https"] | None = None
+    """The scheme other workers use to reach this one (the listener's if unset)."""
+    connector_client_config_override_policy: t.Literal["All", "None", "Principal"] = "All"
+    """Which ``producer.override.*``/``consumer.override.*`` keys a connector may set:
+    ``All``, ``None``, or ``Principal`` (only ``security.protocol``, ``sasl.mechanism``
+    and ``sasl.jaas.config``), as in Kafka Connect."""
     listeners_https_ssl_certificate_location: str | None = None
     """An ``https`` listener's certificate chain, a PEM file."""
     listeners_https_ssl_key_location: str | None = None
@@ -418,6 +437,23 @@ class WorkerConfig(PluginConfig):
         if not _positive_int(self.consumer.get("max.poll.records", "1")):
             errors.append(FieldError("consumer.max.poll.records", "must be a whole number of records, at least 1"))
         return errors
+
+    def override_errors(self, overrides: t.Mapping[str, t.Mapping[str, str]]) -> list[FieldError]:
+        """A connector's client overrides (``{"producer.override.": {...}, ...}``) that
+        ``connector.client.config.override.policy`` forbids, one error per key."""
+        allowed = {"All": None, "None": frozenset(), "Principal": PRINCIPAL_OVERRIDES}[
+            self.connector_client_config_override_policy
+        ]
+        if allowed is None:
+            return []
+        policy = self.connector_client_config_override_policy
+        message = f"not allowed by the worker's connector.client.config.override.policy={policy}"
+        return [
+            FieldError(prefix + key, message)
+            for prefix, settings in overrides.items()
+            for key in settings
+            if key not in allowed
+        ]
 
     def distributed_errors(self) -> list[FieldError]:
         """What ``headwater distributed`` needs beyond a valid standalone worker file."""

@@ -250,8 +250,18 @@ class DistributedHerder:
         self.metrics = self.worker.metrics
         self.stopping = threading.Event()
         common = config.client_settings("producer")
-        self.configs = TopicTable(common, t.cast(str, config.config_storage_topic), purpose="config topic")
-        self.statuses = TopicTable(common, t.cast(str, config.status_storage_topic), purpose="status topic")
+        self.configs = TopicTable(
+            common,
+            t.cast(str, config.config_storage_topic),
+            purpose="config topic",
+            replication_factor=config.config_storage_replication_factor,
+        )
+        self.statuses = TopicTable(
+            common,
+            t.cast(str, config.status_storage_topic),
+            purpose="status topic",
+            replication_factor=config.status_storage_replication_factor,
+        )
         self._plans: dict[str, ConnectorPlan] = {}
         self._plans_lock = threading.Lock()
         self._owned_slots: set[int] | None = None

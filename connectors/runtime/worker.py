@@ -293,6 +293,8 @@ class Worker:
                 client_config={
                     k: v for k, v in self.config.client_settings("producer").items() if k != "bootstrap.servers"
                 },
+                partitions=self.config.offset_storage_partitions,
+                replication_factor=self.config.offset_storage_replication_factor,
             )
         return FileOffsetStore(self.config.offset_storage_file_filename or DEFAULT_OFFSET_FILE)
 

@@ -448,3 +448,39 @@ def test_readme_lists_the_java_connector_classes() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     indented = "\n".join("  " + line for line in java_connectors_markdown().splitlines())
     assert indented in readme, "README's Java connector table is stale: regenerate it from java_connectors_markdown()"
+
+
+def test_kafka_stock_distributed_worker_file_loads(tmp_path: Path) -> None:
+    """The keys of Kafka's own config/connect-distributed.properties, comments and all."""
+    path = tmp_path / "connect-distributed.properties"
+    path.write_text(
+        "# A list of host/port pairs to use for establishing the initial connection to the Kafka cluster.\n"
+        "bootstrap.servers=127.0.0.1:19092\n"
+        "group.id=connect-cluster\n"
+        "key.converter=org.apache.kafka.connect.json.JsonConverter\n"
+        "value.converter=org.apache.kafka.connect.json.JsonConverter\n"
+        "key.converter.schemas.enable=true\n"
+        "value.converter.schemas.enable=true\n"
+        "offset.storage.topic=connect-offsets\n"
+        "offset.storage.replication.factor=1\n"
+        "offset.storage.partitions=25\n"
+        "config.storage.topic=connect-configs\n"
+        "config.storage.replication.factor=1\n"
+        "status.storage.topic=connect-status\n"
+        "status.storage.replication.factor=1\n"
+        "offset.flush.interval.ms=10000\n"
+        "listeners=HTTP://127.0.0.1:8083\n"
+        "rest.advertised.host.name=127.0.0.1\n"
+        "rest.advertised.port=8083\n"
+        "rest.advertised.listener=http\n"
+        "connector.client.config.override.policy=Principal\n"
+    )
+    worker = load_worker_file(path, distributed=True)
+    assert (worker.offset_storage_replication_factor, worker.offset_storage_partitions) == (1, 25)
+    assert worker.config_storage_replication_factor == worker.status_storage_replication_factor == 1
+    base = {"connector.class": "datagen", "topic.prefix": "d"}
+    allowed = {**base, "producer.override.sasl.jaas.config": JAAS_PLAIN, "producer.override.sasl.mechanism": "PLAIN"}
+    parse_connector({"name": "d", "config": allowed}, worker=worker)
+    with pytest.raises(ConfigError) as exc:
+        parse_connector({"name": "d", "config": {**base, "producer.override.linger.ms": "50"}}, worker=worker)
+    assert "override.policy=Principal" in _errors(exc)["producer.override.linger.ms"]
