@@ -484,3 +484,36 @@ def test_kafka_stock_distributed_worker_file_loads(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         parse_connector({"name": "d", "config": {**base, "producer.override.linger.ms": "50"}}, worker=worker)
     assert "override.policy=Principal" in _errors(exc)["producer.override.linger.ms"]
+
+
+def test_topic_creation_picks_the_first_matching_group() -> None:
+    from headwater.connectors.runtime.topics import parse_topic_creation
+
+    rules, errors = parse_topic_creation(
+        {
+            "groups": "audit, compacted",
+            "default.replication.factor": "1",
+            "default.partitions": "6",
+            "audit.include": "shop\\..*audit.*",
+            "audit.partitions": "1",
+            "compacted.include": "shop\\..*",
+            "compacted.exclude": "shop\\.events.*",
+            "compacted.cleanup.policy": "compact",
+        }
+    )
+    assert errors == [] and rules is not None
+    picked = {topic: rules.group_for(topic).name for topic in ("shop.audit_log", "shop.customers", "shop.events", "x")}
+    assert picked == {
+        "shop.audit_log": "audit",
+        "shop.customers": "compacted",
+        "shop.events": "default",
+        "x": "default",
+    }
+    compacted = rules.group_for("shop.customers")
+    assert (compacted.partitions, compacted.replication_factor, dict(compacted.configs)) == (
+        6,
+        1,
+        {"cleanup.policy": "compact"},
+    )
+    assert rules.group_for("shop.customers_2").name == "compacted"  # regexes match the whole name
+    assert rules.group_for("eshop.customers").name == "default"
