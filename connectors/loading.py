@@ -189,8 +189,12 @@ def _load_document(path: Path) -> dict[str, t.Any]:
         raise ConfigError([FieldError("file", f"cannot read: {exc.strerror}")], source=str(path)) from exc
     if path.suffix == ".properties":
         try:
-            # Java reads .properties as ISO-8859-1 unless escaped; UTF-8 is what people write.
-            return dict(parse_properties(data.decode("utf-8", errors="replace")))
+            # UTF-8 is what people write; Java's own reading (ISO-8859-1) if it is not UTF-8.
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = data.decode("iso-8859-1")
+            return dict(parse_properties(text))
         except PropertiesError as exc:
             raise ConfigError([FieldError("file", f"not a valid .properties file: {exc}")], source=str(path)) from exc
     try:

@@ -68,6 +68,9 @@ def test_connector_and_worker_files_as_properties(tmp_path: Path) -> None:
     connector.write_text(f"name=files\nconnector.class=file\ntopics=t1\nfile.dir={tmp_path}/out\ntasks.max=2\n")
     worker_config = load_worker_file(worker)
     assert (worker_config.rest_port, worker_config.offset_flush_interval_ms) == (0, 1000)
+    latin1 = tmp_path / "latin1.properties"
+    latin1.write_bytes("bootstrap.servers=café:9092\n".encode("iso-8859-1"))
+    assert load_worker_file(latin1).bootstrap_servers == "café:9092"  # Java's own encoding when not UTF-8
     loaded = load_connector_file(connector, worker=worker_config)
     assert (loaded.framework.name, loaded.framework.tasks_max, loaded.plugin_class.name) == ("files", 2, "file")
     connector.write_text("name=files\nconnector.class=file\ntopics=t1\nbogus.key=1\n")
