@@ -99,13 +99,14 @@ def parse_connector(
         errors.extend(field_errors(exc))
     if worker is not None:
         errors += worker.override_errors(
-            {f"{k}.override.": ours.get(f"{k}.override.*", {}) for k in ("producer", "consumer")}
+            {f"{k}.override.": ours.get(f"{k}.override.*", {}) for k in ("producer", "consumer", "admin")}
         )
-    for kind in ("producer", "consumer"):
+    for kind in ("producer", "consumer", "admin"):
         prefix = f"{kind}.override."
         mapped, client_errors = to_librdkafka(ours.get(f"{prefix}*", {}), prefix=prefix)
         errors += client_errors
-        errors += client_setting_errors(mapped, kind=t.cast(t.Literal["producer", "consumer"], kind), prefix=prefix)
+        client_kind: t.Literal["producer", "consumer"] = "consumer" if kind == "consumer" else "producer"
+        errors += client_setting_errors(mapped, kind=client_kind, prefix=prefix)
     errors += parse_topic_creation(ours.get("topic.creation.*", {}))[1]
     plugin_class: type[t.Any] | None = None
     plugin_config: PluginConfig | None = None

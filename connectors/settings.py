@@ -83,6 +83,9 @@ class ConnectorConfig(PluginConfig):
     """``consumer.override.*``: consumer settings for this connector. Sinks:
     ``consumer.override.max.poll.records`` (default 500) is the most records one ``put()``
     gets, as in Kafka Connect (the runtime takes it out of the librdkafka settings)."""
+    admin_override: dict[str, str] = Field(default_factory=dict, alias="admin.override.*")
+    """``admin.override.*``: settings of the admin client that creates this connector's
+    topics (``topic.creation.*``), over the worker's ``admin.*`` and the producer's cluster."""
     batch_max_wait_ms: int = Field(default=0, ge=0, le=600_000)
     """Sinks: how long the runtime may hold records back to fill a ``put()`` up to
     ``max.poll.records``; 0 hands over whatever has arrived as soon as the task is free."""
@@ -481,6 +484,7 @@ _PREFIXED = {
     ConnectorConfig: (
         ("producer.override.", "producer.override.*"),
         ("consumer.override.", "consumer.override.*"),
+        ("admin.override.", "admin.override.*"),
         ("key.converter.", "key.converter.*"),
         ("value.converter.", "value.converter.*"),
         ("topic.creation.", "topic.creation.*"),

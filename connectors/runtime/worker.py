@@ -506,7 +506,11 @@ class Worker:
         if rules is None or not self.config.topic_creation_enable:
             return None
         # The cluster and credentials the task produces to, with the worker's admin.* settings.
-        admin = {**to_librdkafka(self.config.admin)[0], **connection_settings(producer)}
+        admin = {
+            **to_librdkafka(self.config.admin)[0],
+            **connection_settings(producer),
+            **to_librdkafka(connector.framework.admin_override)[0],
+        }
         return TopicCreator(admin, rules)
 
     def _task_client_config(

@@ -299,6 +299,14 @@ def test_connector_override_with_java_only_name_fails_validate() -> None:
             }
         )
     assert "not a librdkafka setting" in _errors(exc)["consumer.override.ssl.protocol"]
+    with pytest.raises(ConfigError) as exc:
+        parse_connector(
+            {
+                "name": "d",
+                "config": {"connector.class": "datagen", "topic.prefix": "d", "admin.override.ssl.protocol": "TLS"},
+            }
+        )
+    assert "not a librdkafka setting" in _errors(exc)["admin.override.ssl.protocol"]
 
 
 # -- worker keys ------------------------------------------------------------------------
