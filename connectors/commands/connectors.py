@@ -144,7 +144,11 @@ def _print_table(columns: t.Sequence[str], rows: t.Iterable[t.Sequence[str]], ti
     table = Table(*columns, title=title, title_justify="left", box=None, header_style="bold")
     for row in rows:
         table.add_row(*row)
-    Console(soft_wrap=False).print(table)
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:
+        # Piped (grep, awk, a log): one row per line, never folded at 80 columns.
+        console = Console(soft_wrap=False, width=1000)
+    console.print(table)
 
 
 def _echo_json(document: t.Any) -> None:

@@ -61,6 +61,21 @@ def test_operate_a_standalone_worker(kafka_bootstrap_servers: str, tmp_path: Pat
         as_json = _run(url, "--json", "status", name)
         assert json.loads(as_json.output)["tasks"][0]["state"] == "RUNNING"
 
+        # A task status with a progress object (as the worker reports long loads) shows it.
+        plain_status = worker.status
+        progress = {"done": 1200, "total": 10_000, "unit": "records", "rate_per_s": 350.0, "eta_s": 25.1}
+
+        def with_progress(connector: str) -> dict[str, object]:
+            document = plain_status(connector)
+            document["tasks"] = [{**task, "progress": progress} for task in document["tasks"]]
+            return document
+
+        worker.status = with_progress  # type: ignore[method-assign]
+        shown = _run(url, "status", name)
+        worker.status = plain_status  # type: ignore[method-assign]
+        row = next(line for line in shown.output.splitlines() if line.strip().startswith("0 "))
+        assert "RUNNING" in row and "1,200 / 10.0k records (12%), 350 records/s, ETA 0:00:25" in row
+
         assert _run(url, "pause", name).output == f"{name}: pause requested\n"
         _until(lambda: worker.status(name)["tasks"][0]["state"] == "PAUSED", "task paused")
         assert "PAUSED" in _run(url, "status", name).output
