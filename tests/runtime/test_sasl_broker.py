@@ -17,7 +17,8 @@ from headwater.connectors.launch.broker import LocalKafka, find_free_port
 from headwater.connectors.loading import load_worker_file, parse_connector
 from headwater.connectors.runtime.worker import Worker
 
-pytestmark = [pytest.mark.slow]
+# A broker of its own (about 35 s with the worker run): out of CI's budget, in `make test-sweep`.
+pytestmark = [pytest.mark.slow, pytest.mark.sweep]
 
 JAAS = 'org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="{password}";'
 
