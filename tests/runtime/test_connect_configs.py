@@ -435,22 +435,25 @@ def test_source_topics_are_created_from_their_group(kafka_bootstrap_servers: str
     assert described[f"{prefix}.customers"]["retention.ms"].value == "604800000"  # groups don't inherit configs
 
 
-@pytest.mark.kafka
-def test_topic_creation_disabled_on_the_worker(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
-    prefix = f"tcoff{uuid.uuid4().hex[:6]}"
+def test_topic_creation_enable_false_turns_it_off(tmp_path: Path) -> None:
     connector = parse_connector(
         {
-            "name": prefix,
+            "name": "tc",
             "config": {
                 "connector.class": "datagen",
-                "topic.prefix": prefix,
+                "topic.prefix": "tc",
                 "topic.creation.default.replication.factor": "1",
                 "topic.creation.default.partitions": "4",
             },
         }
     )
-    worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [connector], topic_creation_enable=False)
-    assert worker._topic_creator(connector, {"bootstrap.servers": kafka_bootstrap_servers}) is None
+    producer = {"bootstrap.servers": "127.0.0.1:1", "sasl.username": "u", "linger.ms": "5"}
+    enabled = in_process_worker("127.0.0.1:1", tmp_path, [connector])
+    creator = enabled._topic_creator(connector, producer)
+    assert creator is not None and creator.rules.group_for("tc.customers").partitions == 4
+    assert creator.admin_config == {"bootstrap.servers": "127.0.0.1:1", "sasl.username": "u"}  # producer's cluster
+    disabled = in_process_worker("127.0.0.1:1", tmp_path, [connector], topic_creation_enable=False)
+    assert disabled._topic_creator(connector, producer) is None
 
 
 def test_readme_lists_the_java_connector_classes() -> None:
