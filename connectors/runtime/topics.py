@@ -297,7 +297,8 @@ def _create_if_missing(admin_config: t.Mapping[str, t.Any], topic: str, group: T
     from confluent_kafka.admin import AdminClient, NewTopic
 
     # librdkafka's own lines go to the runtime's "librdkafka" logger, never raw stderr.
-    admin = AdminClient({**admin_config, "logger": t.cast(t.Any, logging.getLogger("librdkafka"))})
+    config: dict[str, t.Any] = {**admin_config, "logger": logging.getLogger("librdkafka")}
+    admin = AdminClient(config)
     new_topic = NewTopic(
         topic,
         num_partitions=group.partitions,
