@@ -104,8 +104,9 @@ def _number(value: float) -> str:
 
 def format_progress(progress: t.Mapping[str, t.Any] | None) -> str:
     """One cell for a task's ``progress`` object (``done``, ``total``, ``unit``,
-    ``rate_per_s``, ``eta_s``): ``"1.2k / 10.0k records (12%), 350 records/s, ETA 0:00:25"``;
-    ``""`` when the task reports none. ``total`` and ``eta_s`` may be null."""
+    ``rate_per_s``, ``eta_s``, optional ``what``): ``"1,200 / 10.0k records (12%), 350
+    records/s, ETA 0:00:25"``, prefixed ``"<what>: "`` when given; ``""`` when the task
+    reports none. ``total`` and ``eta_s`` may be null."""
     if not progress:
         return ""
     unit = str(progress.get("unit") or "records")
@@ -125,7 +126,8 @@ def format_progress(progress: t.Mapping[str, t.Any] | None) -> str:
     eta = progress.get("eta_s")
     if isinstance(eta, int | float) and eta >= 0:
         parts.append(f"ETA {dt.timedelta(seconds=round(eta))}")
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    return f"{progress['what']}: {text}" if progress.get("what") else text
 
 
 def _state(state: str) -> str:
@@ -217,7 +219,7 @@ def list_connectors() -> None:
 @connectors.command()
 @click.argument("name")
 def status(name: str) -> None:
-    """The connector's state and each task's state, worker, progress and error."""
+    """The connector's state and each task's state, worker, progress and error (or warning)."""
     client, as_json = _ctx()
     document = client.call("GET", _path(name, "status"))
     if as_json:
@@ -236,7 +238,8 @@ def status(name: str) -> None:
             _state(str(task.get("state", "?"))),
             str(task.get("worker_id", "")),
             format_progress(task.get("progress")),
-            _first_line(task.get("trace")),
+            _first_line(task.get("trace"))
+            or (f"warning: {_first_line(task['warning'])}" if task.get("warning") else ""),
         ]
         for task in document.get("tasks", [])
     ]

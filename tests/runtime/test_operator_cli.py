@@ -37,6 +37,9 @@ def test_progress_cell() -> None:
     assert format_progress({"done": 2_500_000, "total": None, "unit": "bytes", "rate_per_s": 1.5, "eta_s": None}) == (
         "2.5M bytes, 1.5 bytes/s"
     )
+    assert format_progress({"done": 5, "total": 10, "unit": "rows", "what": "SHOP.CUSTOMERS"}) == (
+        "SHOP.CUSTOMERS: 5 / 10 rows (50%)"
+    )
 
 
 @pytest.mark.kafka
@@ -67,7 +70,10 @@ def test_operate_a_standalone_worker(kafka_bootstrap_servers: str, tmp_path: Pat
 
         def with_progress(connector: str) -> dict[str, object]:
             document = plain_status(connector)
-            document["tasks"] = [{**task, "progress": progress} for task in document["tasks"]]
+            document["tasks"] = [
+                {**task, "progress": progress, "warning": "Kafka client error _TRANSPORT\nmore"}
+                for task in document["tasks"]
+            ]
             return document
 
         worker.status = with_progress  # type: ignore[method-assign]
@@ -75,6 +81,7 @@ def test_operate_a_standalone_worker(kafka_bootstrap_servers: str, tmp_path: Pat
         worker.status = plain_status  # type: ignore[method-assign]
         row = next(line for line in shown.output.splitlines() if line.strip().startswith("0 "))
         assert "RUNNING" in row and "1,200 / 10.0k records (12%), 350 records/s, ETA 0:00:25" in row
+        assert row.rstrip().endswith("warning: Kafka client error _TRANSPORT")
 
         assert _run(url, "pause", name).output == f"{name}: pause requested\n"
         _until(lambda: worker.status(name)["tasks"][0]["state"] == "PAUSED", "task paused")
