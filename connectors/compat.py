@@ -59,16 +59,16 @@ JAVA_CONNECTORS: dict[str, JavaConnector] = {
     "com.snowflake.kafka.connector.SnowflakeSinkConnector": JavaConnector(
         alias="snowflake",
         ignored={
-            "snowflake.ingestion.method": "this sink always loads through a stage and COPY; see "
-            "snowflake.ingestion.mode (raw or cdc)",
+            "snowflake.ingestion.method": "this sink loads each batch with INSERT or a stage and COPY INTO, in one "
+            "transaction with its offsets; see snowflake.ingestion.mode (raw or cdc)",
             "snowflake.enable.schematization": "raw mode writes RECORD_CONTENT/RECORD_METADATA; cdc mode types the "
             "table from the record schema",
             "jmx": "metrics are at the worker's /metrics",
-            "snowflake.metadata.*": "file.include.metadata-style flags are not supported; RECORD_METADATA is "
-            "always complete",
+            "snowflake.metadata.*": "RECORD_METADATA always has topic, partition and offset, and CreateTime, key "
+            "and headers when present",
         },
-        differences="Loads through an internal stage and COPY INTO (no Snowpipe); snowflake.ingestion.mode=cdc "
-        "applies change events to a typed table.",
+        differences="Loads with INSERT or an internal stage and COPY INTO, in one transaction with the offsets "
+        "(no Snowpipe, no Snowpipe Streaming); snowflake.ingestion.mode=cdc applies change events to a typed table.",
     ),
     "io.confluent.connect.aws.lambda.AwsLambdaSinkConnector": JavaConnector(
         alias="aws-lambda",
