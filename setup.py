@@ -2,7 +2,8 @@
 
 `connectors/`, `codecs/`, `sinks/` and `conformance/` become `headwater.connectors`,
 `headwater.codecs`, ... (`headwater` is a namespace package), so `headwater.codecs`
-never shadows Python's own `codecs`. Everything else lives in pyproject.toml.
+never shadows Python's own `codecs`. `examples/` ships as data in `headwater/examples`.
+Everything else lives in pyproject.toml.
 """
 
 from setuptools import find_packages, setup
@@ -10,9 +11,10 @@ from setuptools import find_packages, setup
 FOLDERS = ("connectors", "codecs", "sinks", "conformance")
 
 setup(
-    package_dir={f"headwater.{folder}": folder for folder in FOLDERS},
+    package_dir={**{f"headwater.{folder}": folder for folder in FOLDERS}, "headwater.examples": "examples"},
     packages=[
-        f"headwater.{package}"
-        for package in find_packages(include=[f"{folder}*" for folder in FOLDERS])
+        *(f"headwater.{package}" for package in find_packages(include=[f"{folder}*" for folder in FOLDERS])),
+        # The README's example files, beside the code (`headwater examples DIR` copies them out).
+        "headwater.examples",
     ],
 )

@@ -37,6 +37,7 @@ class _LazyGroup(click.Group):
 
     lazy: t.ClassVar[dict[str, str]] = {
         "kafka": "headwater.connectors.commands.kafka:kafka",
+        "connectors": "headwater.connectors.commands.connectors:connectors",
         "registry": "headwater.connectors.commands.registry:registry",
         "copybook": "headwater.connectors.commands.copybook:copybook",
         "emulator": "headwater.connectors.commands.emulator:emulator",
@@ -91,7 +92,7 @@ def _print_config_errors(error: ConfigError) -> None:
     help="Also check converters against this worker file.",
 )
 def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> None:
-    """Check connector files; print one line per invalid or missing key."""
+    """Check connector files (JSON or .properties); print one line per invalid or missing key."""
     from headwater.connectors.loading import load_connector_file, load_worker_file
     from headwater.connectors.runtime.rest_security import rest_config_errors
     from headwater.connectors.runtime.worker import build_converters, check_clients
@@ -116,6 +117,8 @@ def validate(connector_files: tuple[Path, ...], worker_file: Path | None) -> Non
             _print_config_errors(ConfigError(exc.errors, source=str(path)))
             continue
         click.echo(f"{path}: valid ({connector.framework.connector_class}, tasks.max={connector.framework.tasks_max})")
+        for note in connector.notes:
+            click.echo(f"  note: {note}")
     if failed:
         sys.exit(1)
 
@@ -241,6 +244,8 @@ def standalone(worker_file: Path, connector_files: tuple[Path, ...]) -> None:
                 raise ConfigError(local)
         except ConfigError as exc:
             raise ConfigError(exc.errors, source=str(path)) from None
+        for note in connector.notes:
+            log.warning("%s: %s", path, note)
     worker = Worker(worker_config, connectors)
     rest = RestServer.for_worker(worker, worker_config)
 
@@ -266,7 +271,8 @@ def distributed(worker_file: Path) -> None:
     worker_config = load_worker_file(worker_file, distributed=True)
     herder = DistributedHerder(worker_config)
     rest = RestServer.for_worker(herder, worker_config)
-    herder.worker_id = f"{socket.gethostname()}:{rest.port}"
+    advertised_host = worker_config.rest_advertised_host_name or socket.gethostname()
+    herder.worker_id = f"{advertised_host}:{worker_config.rest_advertised_port or rest.port}"
 
     _serve_until_signalled(
         herder,
@@ -289,11 +295,60 @@ def distributed(worker_file: Path) -> None:
 @click.option(
     "--bootstrap-servers", envvar="HEADWATER_BOOTSTRAP_SERVERS", help="Use this Kafka instead of the embedded one."
 )
-def demo(count: int, out_dir: Path, bootstrap_servers: str | None) -> None:
+@click.option(
+    "--kafka-port",
+    type=click.IntRange(1, 65534),
+    envvar="HEADWATER_KAFKA_PORT",
+    default=9092,
+    show_default=True,
+    help="Port of the embedded broker (env HEADWATER_KAFKA_PORT).",
+)
+@click.option(
+    "--rest-port",
+    type=click.IntRange(1, 65535),
+    envvar="HEADWATER_REST_PORT",
+    help="The worker's REST port (env HEADWATER_REST_PORT; default: a free one).",
+)
+def demo(count: int, out_dir: Path, bootstrap_servers: str | None, kafka_port: int, rest_port: int | None) -> None:
     """Run datagen -> Kafka -> file sink on the embedded Kafka and show what landed."""
     from headwater.connectors.demo import run_demo
 
-    sys.exit(run_demo(count=count, out_dir=out_dir, bootstrap_servers=bootstrap_servers))
+    sys.exit(
+        run_demo(
+            count=count,
+            out_dir=out_dir,
+            bootstrap_servers=bootstrap_servers,
+            kafka_port=kafka_port,
+            rest_port=rest_port,
+        )
+    )
+
+
+def examples_folder() -> Path:
+    """The README's example files: ``examples/`` of a checkout, or ``headwater/examples``
+    of an installed wheel (both sit beside the ``connectors`` package)."""
+    import headwater.connectors
+
+    return Path(headwater.connectors.__file__).resolve().parent.parent / "examples"
+
+
+@cli.command()
+@click.argument("dest", required=False, type=click.Path(file_okay=False, path_type=Path))
+def examples(dest: Path | None) -> None:
+    """Print where the example files are, or copy them to DEST/examples (the README's
+    commands run from DEST)."""
+    import shutil
+
+    source = examples_folder()
+    if dest is None:
+        click.echo(str(source))
+        return
+    target = dest / "examples"
+    if target.exists():
+        msg = f"{target} exists; remove it or pick another folder"
+        raise click.ClickException(msg)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    click.echo(str(target))
 
 
 def main() -> None:

@@ -35,14 +35,25 @@ def _count_lines(folder: Path) -> int:
     return total
 
 
-def run_demo(*, count: int, out_dir: Path, bootstrap_servers: str | None) -> int:
-    """Run the demo pipeline; returns the process exit code (0 when everything landed)."""
+def run_demo(
+    *,
+    count: int,
+    out_dir: Path,
+    bootstrap_servers: str | None,
+    kafka_port: int | None = None,
+    rest_port: int | None = None,
+) -> int:
+    """Run the demo pipeline; returns the process exit code (0 when everything landed).
+
+    ``kafka_port`` is the embedded broker's port (default 9092; ignored with
+    ``bootstrap_servers``); ``rest_port`` the worker's REST port (default: a free one).
+    """
     console = Console()
     broker = None
     if not bootstrap_servers:
-        from headwater.connectors.launch.broker import LocalKafka
+        from headwater.connectors.launch.broker import DEFAULT_PORT, LocalKafka
 
-        broker = LocalKafka(echo=lambda line: console.print(f"[dim]{line}[/dim]"))
+        broker = LocalKafka(port=kafka_port or DEFAULT_PORT, echo=lambda line: console.print(f"[dim]{line}[/dim]"))
         console.print("[bold]Starting the embedded Kafka broker[/bold] (the first start downloads its jars)")
         bootstrap_servers = broker.start()
     console.print(f"Kafka at [cyan]{bootstrap_servers}[/cyan]")
@@ -90,6 +101,7 @@ def run_demo(*, count: int, out_dir: Path, bootstrap_servers: str | None) -> int
             {"name": f"datagen-{run_id}", "config": {**datagen, **converters}},
             {"name": f"file-{run_id}", "config": {**sink, **converters}},
         ],
+        rest_port=rest_port,
     )
     started = time.monotonic()
     with worker:

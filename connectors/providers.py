@@ -1,5 +1,8 @@
 """``${env:NAME}`` and ``${file:/path/to.properties:key}`` references in config values.
 
+``${env:NAME:-default}`` gives ``default`` when ``NAME`` is unset (a Headwater extension,
+for example files that run as they are and take overrides from the environment).
+
 A value may hold references that are replaced when a config is loaded, as Kafka Connect's
 config providers do; the unresolved text is what status output and REST answers show
 (:func:`reverse_transform` puts it back into task configs).
@@ -111,11 +114,15 @@ def resolve_providers(value: t.Any, *, key: str, policy: ProviderPolicy | None =
     return "".join(out)
 
 
-def _env(name: str, key: str, policy: ProviderPolicy) -> str:
+def _env(reference: str, key: str, policy: ProviderPolicy) -> str:
+    """``NAME`` or ``NAME:-default`` (the default when the variable is unset, as in a shell)."""
+    name, has_default, default = reference.partition(":-")
     if not policy.env_allowed(name):
         message = f"${{env:{name}}} is not allowed by the worker's {ENV_ALLOWLIST_KEY}"
         raise ConfigError([FieldError(key, message)])
     if name not in os.environ:
+        if has_default:
+            return default
         raise ConfigError([FieldError(key, f"environment variable {name} is not set")])
     return os.environ[name]
 

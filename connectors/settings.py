@@ -19,7 +19,8 @@ from pydantic import Field, SecretStr
 
 from headwater.connectors.config import PluginConfig, TopicName, topic_name_problem
 from headwater.connectors.errors import FieldError
-from headwater.connectors.providers import ProviderPolicy
+from headwater.connectors.kafka_clients import to_librdkafka
+from headwater.connectors.providers import PROVIDERS, ProviderPolicy
 
 __all__ = ["ConnectorConfig", "WorkerConfig", "group_prefixed"]
 
@@ -33,6 +34,10 @@ def _positive_int(text: str) -> bool:
 
 RUNTIME_CONSUMER_KEYS = frozenset({"max.poll.records"})
 """Kafka Connect consumer keys the runtime handles itself; librdkafka never sees them."""
+
+
+PRINCIPAL_OVERRIDES = frozenset({"security.protocol", "sasl.mechanism", "sasl.jaas.config"})
+"""What ``connector.client.config.override.policy=Principal`` lets a connector override."""
 
 
 class ConnectorConfig(PluginConfig):
@@ -78,6 +83,9 @@ class ConnectorConfig(PluginConfig):
     """``consumer.override.*``: consumer settings for this connector. Sinks:
     ``consumer.override.max.poll.records`` (default 500) is the most records one ``put()``
     gets, as in Kafka Connect (the runtime takes it out of the librdkafka settings)."""
+    admin_override: dict[str, str] = Field(default_factory=dict, alias="admin.override.*")
+    """``admin.override.*``: settings of the admin client that creates this connector's
+    topics (``topic.creation.*``), over the worker's ``admin.*`` and the producer's cluster."""
     batch_max_wait_ms: int = Field(default=0, ge=0, le=600_000)
     """Sinks: how long the runtime may hold records back to fill a ``put()`` up to
     ``max.poll.records``; 0 hands over whatever has arrived as soon as the task is free."""
@@ -89,6 +97,12 @@ class ConnectorConfig(PluginConfig):
     """``key.converter.*``: options of the key converter, e.g. ``schemas.enable``."""
     value_converter_config: dict[str, str] = Field(default_factory=dict, alias="value.converter.*")
     """``value.converter.*``: options of the value converter."""
+    topic_creation: dict[str, str] = Field(default_factory=dict, alias="topic.creation.*")
+    """Sources (KIP-158): ``topic.creation.default.replication.factor`` and
+    ``topic.creation.default.partitions`` (both required to turn it on; -1 takes the
+    broker's default), ``topic.creation.groups`` and per group ``include``/``exclude``
+    regexes, ``replication.factor``, ``partitions`` and topic configs (``cleanup.policy``,
+    ``retention.ms``, ...). Each topic is created before the first record goes to it."""
     transaction_boundary: t.Literal["poll", "interval", "connector"] = "poll"
     """Sources under ``exactly.once.source.support=enabled`` (KIP-618): one Kafka transaction
     per ``poll()`` (``poll``), per ``transaction.boundary.interval.ms`` (``interval``), or
@@ -146,6 +160,15 @@ class WorkerConfig(PluginConfig):
     group_id: str | None = Field(default=None, min_length=1)
     """Distributed mode: the workers with the same ``group.id`` form one cluster; it is
     also the Kafka consumer group through which they share the tasks."""
+    offset_storage_replication_factor: int = Field(default=-1, ge=-1, le=32767)
+    """Replication factor when the worker creates ``offset.storage.topic`` (-1: the
+    broker's default; Kafka Connect's default is 3)."""
+    offset_storage_partitions: int = Field(default=25, ge=1, le=10_000)
+    """Partitions when the worker creates ``offset.storage.topic``."""
+    config_storage_replication_factor: int = Field(default=-1, ge=-1, le=32767)
+    """Replication factor when the worker creates ``config.storage.topic`` (-1: the broker's default)."""
+    status_storage_replication_factor: int = Field(default=-1, ge=-1, le=32767)
+    """Replication factor when the worker creates ``status.storage.topic`` (-1: the broker's default)."""
     config_storage_topic: TopicName | None = None
     """Distributed mode: compacted single-partition topic holding the connector configs."""
     status_storage_topic: TopicName | None = None
@@ -185,6 +208,13 @@ class WorkerConfig(PluginConfig):
     with the same id fences its zombie predecessor."""
     offset_flush_interval_ms: int = Field(default=5_000, ge=10)
     """How often sink offsets are committed and source offsets flushed."""
+    offset_flush_timeout_ms: int = Field(default=60_000, ge=1)
+    """Source tasks: how long an offset flush waits for Kafka to acknowledge the records
+    produced since the last one; after that the task fails and restarts from the stored
+    offsets (nothing is lost). Kafka Connect's default is 5000; a restart costs more here."""
+    topic_creation_enable: bool = True
+    """Let source connectors create their topics from their ``topic.creation.*`` settings
+    (KIP-158); false ignores those settings (topics must exist or be auto-created)."""
     rest_host: str = "127.0.0.1"
     """Interface the REST API listens on."""
     rest_port: int = Field(default=8083, ge=0, le=65535)
@@ -192,6 +222,17 @@ class WorkerConfig(PluginConfig):
     listeners: str | None = None
     """The REST listener as a URL, ``http://host:port`` or ``https://host:port`` (one
     listener); replaces ``rest.host`` and ``rest.port`` when set."""
+    rest_advertised_host_name: str | None = None
+    """The host name other workers and status entries use for this worker (distributed
+    mode's worker id ``host:port``); the machine's host name if unset."""
+    rest_advertised_port: int | None = Field(default=None, ge=1, le=65535)
+    """The port other workers use for this worker's REST API; the listening port if unset."""
+    rest_advertised_listener: t.Literal["http", "https"] | None = None
+    """The scheme other workers use to reach this one (the listener's if unset)."""
+    connector_client_config_override_policy: t.Literal["All", "None", "Principal"] = "All"
+    """Which ``producer.override.*``/``consumer.override.*`` keys a connector may set:
+    ``All``, ``None``, or ``Principal`` (only ``security.protocol``, ``sasl.mechanism``
+    and ``sasl.jaas.config``), as in Kafka Connect."""
     listeners_https_ssl_certificate_location: str | None = None
     """An ``https`` listener's certificate chain, a PEM file."""
     listeners_https_ssl_key_location: str | None = None
@@ -214,10 +255,28 @@ class WorkerConfig(PluginConfig):
     (``<scratch.dir>/<connector>/<task>``) for spills and temporary files."""
     task_shutdown_graceful_timeout_ms: int = Field(default=10_000, ge=0)
     """How long a stopping task may take to flush and commit."""
+    security_protocol: str | None = None
+    """Client security for every client the worker creates (task producers and consumers,
+    admin clients, the distributed config/status/offset/group clients), as in Kafka
+    Connect: ``PLAINTEXT``, ``SSL``, ``SASL_PLAINTEXT`` or ``SASL_SSL``. ``producer.*``,
+    ``consumer.*``, ``admin.*`` and a connector's ``*.override.*`` take precedence."""
+    sasl: dict[str, str] = Field(default_factory=dict, alias="sasl.*")
+    """``sasl.*`` for every client: ``sasl.mechanism``, ``sasl.username``/``sasl.password``,
+    or Java's ``sasl.jaas.config`` with a PLAIN or SCRAM login module (mapped to those)."""
+    ssl: dict[str, str] = Field(default_factory=dict, alias="ssl.*")
+    """``ssl.*`` for every client: librdkafka's names (``ssl.ca.location``, ...) or Java's
+    ``ssl.truststore.location`` (PEM or PKCS12) and ``ssl.keystore.location`` (PKCS12 or
+    PEM); JKS stores are refused with the command that converts them."""
     producer: dict[str, str] = Field(default_factory=dict, alias="producer.*")
     """``producer.*``: librdkafka producer settings for every connector."""
     consumer: dict[str, str] = Field(default_factory=dict, alias="consumer.*")
     """``consumer.*``: librdkafka consumer settings for every connector."""
+    admin: dict[str, str] = Field(default_factory=dict, alias="admin.*")
+    """``admin.*``: settings of the admin clients (topic creation, offsets, dead-letter topics)."""
+    header_converter: str = "org.apache.kafka.connect.storage.SimpleHeaderConverter"
+    """Kafka Connect's key, accepted for carried-over files: headers are passed as bytes
+    (what ``SimpleHeaderConverter`` and ``StringConverter`` write for string headers), so
+    only those two classes are accepted."""
     key_converter_config: dict[str, str] = Field(default_factory=dict, alias="key.converter.*")
     """``key.converter.*`` defaults."""
     value_converter_config: dict[str, str] = Field(default_factory=dict, alias="value.converter.*")
@@ -227,6 +286,17 @@ class WorkerConfig(PluginConfig):
     ``connector.class`` may name by a dotted path. Registered plugins (entry points
     ``headwater.sources``/``headwater.sinks``) are always allowed; any other module is
     refused before it is imported."""
+    plugin_path: str | None = None
+    """Kafka Connect's key, read as ``plugin.packages``: comma-separated Python package
+    prefixes. Headwater plugins are pip-installed packages, so a directory is refused."""
+    config_providers: str | None = None
+    """Comma-separated config providers that references may use (``file``, ``env``);
+    unset: both. ``config.providers.<name>.class`` may name Kafka's ``FileConfigProvider``
+    or ``EnvVarConfigProvider`` (or be left out)."""
+    config_providers_file_class: str | None = None
+    """Accepted for carried-over files: must be ``org.apache.kafka.common.config.provider.FileConfigProvider``."""
+    config_providers_env_class: str | None = None
+    """Accepted for carried-over files: must be ``org.apache.kafka.common.config.provider.EnvVarConfigProvider``."""
     config_providers_file_param_allowed_paths: str | None = None
     """Comma-separated directories that ``${file:...}`` references may read (KIP-993), e.g.
     ``/etc/headwater/secrets``. Unset: connector files given on the command line may read
@@ -246,27 +316,116 @@ class WorkerConfig(PluginConfig):
                 raise ValueError(msg)
         return value
 
+    @pydantic.field_validator("header_converter")
+    @classmethod
+    def _known_header_converter(cls, value: str) -> str:
+        if value.rsplit(".", 1)[-1] not in ("SimpleHeaderConverter", "StringConverter") and value != "string":
+            msg = f"{value}: headers are passed as bytes; only SimpleHeaderConverter or StringConverter apply"
+            raise ValueError(msg)
+        return value
+
+    @pydantic.field_validator("plugin_path")
+    @classmethod
+    def _packages_not_folders(cls, value: str | None) -> str | None:
+        for entry in _csv(value):
+            if not re.fullmatch(r"[A-Za-z_][\w.]*", entry):
+                msg = (
+                    f"{entry!r} is not a Python package: Headwater plugins are pip-installed; list their "
+                    "packages (my_company.connectors), not folders"
+                )
+                raise ValueError(msg)
+        return value
+
+    @pydantic.field_validator("config_providers")
+    @classmethod
+    def _known_providers(cls, value: str | None) -> str | None:
+        unknown = [name for name in _csv(value) if name not in PROVIDERS]
+        if unknown:
+            msg = f"unknown provider(s) {', '.join(unknown)} (known: {', '.join(PROVIDERS)})"
+            raise ValueError(msg)
+        return value
+
+    @pydantic.field_validator("config_providers_file_class", "config_providers_env_class")
+    @classmethod
+    def _kafka_provider_class(cls, value: str | None, info: pydantic.ValidationInfo) -> str | None:
+        expected = {
+            "config_providers_file_class": "FileConfigProvider",
+            "config_providers_env_class": "EnvVarConfigProvider",
+        }
+        name = expected[t.cast(str, info.field_name)]
+        if value is not None and value.rsplit(".", 1)[-1] != name:
+            msg = f"{value}: only Kafka's {name} (built in) is available"
+            raise ValueError(msg)
+        return value
+
     @pydantic.field_validator("config_providers_env_param_allowlist_pattern")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         return _regex_or_none(value)
 
     def plugin_package_list(self) -> list[str]:
-        """``plugin.packages`` as a list of package prefixes."""
-        return _csv(self.plugin_packages)
+        """``plugin.packages`` and ``plugin.path`` as one list of package prefixes."""
+        return [*_csv(self.plugin_packages), *_csv(self.plugin_path)]
+
+    def client_security(self) -> dict[str, str]:
+        """``security.protocol``, ``sasl.*`` and ``ssl.*`` as librdkafka settings (Java
+        names mapped; refused ones left out, :meth:`client_errors` names them)."""
+        settings = {
+            **({"security.protocol": self.security_protocol} if self.security_protocol else {}),
+            **{f"sasl.{key}": value for key, value in self.sasl.items()},
+            **{f"ssl.{key}": value for key, value in self.ssl.items()},
+        }
+        return to_librdkafka(settings)[0]
+
+    def client_settings(self, kind: t.Literal["producer", "consumer", "admin"]) -> dict[str, str]:
+        """The base settings of every ``kind`` client the worker creates:
+        ``bootstrap.servers``, the worker's client security, then ``<kind>.*`` (mapped to
+        librdkafka's names). Callers add their own keys after these."""
+        family = {"producer": self.producer, "consumer": self.consumer, "admin": self.admin}[kind]
+        mapped = to_librdkafka(family)[0]
+        if kind == "consumer":
+            mapped = {key: value for key, value in mapped.items() if key not in RUNTIME_CONSUMER_KEYS}
+        return {"bootstrap.servers": self.bootstrap_servers, **self.client_security(), **mapped}
+
+    def client_errors(self) -> list[FieldError]:
+        """Client settings the worker cannot use, each named as written in the worker file:
+        Java-only names (with the librdkafka name to use) and what librdkafka refuses,
+        key by key (:func:`worker_client_errors`), then for the merged client configs."""
+        security = {
+            **({"security.protocol": self.security_protocol} if self.security_protocol else {}),
+            **{f"sasl.{key}": value for key, value in self.sasl.items()},
+            **{f"ssl.{key}": value for key, value in self.ssl.items()},
+        }
+        families = {"producer": self.producer, "consumer": self.consumer, "admin": self.admin}
+        errors = worker_client_errors(security, families)
+        if not errors:
+            client_kinds: tuple[t.Literal["producer", "consumer"], ...] = ("producer", "consumer")
+            for client_kind in client_kinds:
+                problem = librdkafka_problem(client_kind, self.client_settings(client_kind))
+                if problem is not None:
+                    errors.append(FieldError(f"{client_kind} client", problem))
+        return errors
 
     def provider_policy(self, *, remote: bool) -> ProviderPolicy:
         """What references in a connector config may read: ``remote`` for a config sent
         over REST (closed unless the provider keys are set), else for a file given on the
-        command line (open unless they are set)."""
+        command line (open unless they are set). A provider left out of a set
+        ``config.providers`` may read nothing."""
         paths = self.config_providers_file_param_allowed_paths
         pattern = self.config_providers_env_param_allowlist_pattern
         closed = ProviderPolicy.closed()
+        enabled = set(_csv(self.config_providers)) if self.config_providers is not None else set(PROVIDERS)
         return ProviderPolicy(
-            allowed_paths=tuple(Path(p).resolve() for p in _csv(paths))
+            allowed_paths=closed.allowed_paths
+            if "file" not in enabled
+            else tuple(Path(p).resolve() for p in _csv(paths))
             if paths is not None
             else (closed.allowed_paths if remote else None),
-            env_allowlist=re.compile(pattern) if pattern is not None else (closed.env_allowlist if remote else None),
+            env_allowlist=closed.env_allowlist
+            if "env" not in enabled
+            else re.compile(pattern)
+            if pattern is not None
+            else (closed.env_allowlist if remote else None),
         )
 
     def consistency_errors(self) -> list[FieldError]:
@@ -281,6 +440,23 @@ class WorkerConfig(PluginConfig):
         if not _positive_int(self.consumer.get("max.poll.records", "1")):
             errors.append(FieldError("consumer.max.poll.records", "must be a whole number of records, at least 1"))
         return errors
+
+    def override_errors(self, overrides: t.Mapping[str, t.Mapping[str, str]]) -> list[FieldError]:
+        """A connector's client overrides (``{"producer.override.": {...}, ...}``) that
+        ``connector.client.config.override.policy`` forbids, one error per key."""
+        allowed = {"All": None, "None": frozenset(), "Principal": PRINCIPAL_OVERRIDES}[
+            self.connector_client_config_override_policy
+        ]
+        if allowed is None:
+            return []
+        policy = self.connector_client_config_override_policy
+        message = f"not allowed by the worker's connector.client.config.override.policy={policy}"
+        return [
+            FieldError(prefix + key, message)
+            for prefix, settings in overrides.items()
+            for key in settings
+            if key not in allowed
+        ]
 
     def distributed_errors(self) -> list[FieldError]:
         """What ``headwater distributed`` needs beyond a valid standalone worker file."""
@@ -308,12 +484,17 @@ _PREFIXED = {
     ConnectorConfig: (
         ("producer.override.", "producer.override.*"),
         ("consumer.override.", "consumer.override.*"),
+        ("admin.override.", "admin.override.*"),
         ("key.converter.", "key.converter.*"),
         ("value.converter.", "value.converter.*"),
+        ("topic.creation.", "topic.creation.*"),
     ),
     WorkerConfig: (
         ("producer.", "producer.*"),
         ("consumer.", "consumer.*"),
+        ("admin.", "admin.*"),
+        ("sasl.", "sasl.*"),
+        ("ssl.", "ssl.*"),
         ("key.converter.", "key.converter.*"),
         ("value.converter.", "value.converter.*"),
     ),
@@ -336,6 +517,24 @@ def group_prefixed(model: type[PluginConfig], flat: t.Mapping[str, t.Any]) -> tu
         else:
             rest[key] = value
     return ours, rest
+
+
+def worker_client_errors(
+    security: t.Mapping[str, str], families: t.Mapping[str, t.Mapping[str, str]]
+) -> list[FieldError]:
+    """Key-by-key errors of a worker's client settings: ``security`` (its top-level
+    ``security.protocol``, ``sasl.*``, ``ssl.*``) and ``families`` (``producer``,
+    ``consumer``, ``admin`` -> their settings without the prefix). Usable before the
+    worker file as a whole validates, so every problem is reported in one pass."""
+    mapped, errors = to_librdkafka(security)
+    errors += client_setting_errors(mapped, kind="producer", prefix="")
+    for kind, family in families.items():
+        mapped, family_errors = to_librdkafka(family, prefix=f"{kind}.")
+        errors += family_errors
+        errors += client_setting_errors(
+            mapped, kind="consumer" if kind == "consumer" else "producer", prefix=f"{kind}."
+        )
+    return errors
 
 
 def _csv(value: str | None) -> list[str]:

@@ -10,7 +10,8 @@
 #   HEADWATER_EXAMPLE_TIMEOUT    seconds to wait for every record to reach the handler (120)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.venv/bin
+# A checkout's .venv, else the environment `headwater` is installed in (after `headwater examples DIR`).
+if [ -x .venv/bin/headwater ]; then BIN=.venv/bin; else BIN=$(dirname "$(command -v headwater)"); fi
 KAFKA_PORT=${HEADWATER_KAFKA_PORT:-9092}
 REST_PORT=${HEADWATER_REST_PORT:-8083}
 LAMBDA_PORT=${HEADWATER_LAMBDA_PORT:-9001}

@@ -1,8 +1,10 @@
 """``headwater kafka``: run a real local Apache Kafka 4.x broker for development and tests.
 
 The group is registered on the main CLI by ``headwater.connectors.cli``. Every command
-works on one data dir (default ``./.headwater/kafka``), which is where the broker's pid
-and address are kept, so ``start``, ``status`` and ``stop`` may run in different shells.
+works on one data dir, where the broker's pid and address are kept; by default it is
+per port in the cache folder (``$HEADWATER_CACHE_DIR/brokers/<port>``), so ``start``,
+``status`` and ``stop`` may run in different shells and folders (``status`` and
+``stop`` find the running broker; ``--port`` picks one when several run).
 Progress goes to stderr; ``start`` prints the bootstrap address as its last stdout line,
 so ``BOOTSTRAP=$(headwater kafka start)`` works.
 """
@@ -18,6 +20,8 @@ from headwater.connectors.launch.broker import (
     DEFAULT_PORT,
     BrokerStatus,
     LocalKafka,
+    default_data_dir,
+    running_brokers,
 )
 
 __all__ = ["EXIT_NOT_RUNNING", "kafka"]
@@ -33,7 +37,10 @@ kafka = launcher_group(
     make=LocalKafka,
     address=_bootstrap,
     data_dir_default=DEFAULT_DATA_DIR,
-    data_dir_help="Folder holding the broker's config, storage, logs, pid and address.",
+    data_dir_help="Folder holding the broker's config, storage, logs, pid and address "
+    "(default: $HEADWATER_CACHE_DIR/brokers/<port>, found from any folder).",
+    data_dir_for_port=default_data_dir,
+    find_running=running_brokers,
     port_option=click.option(
         "--port",
         type=click.IntRange(1, 65534),

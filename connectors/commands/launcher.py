@@ -72,6 +72,8 @@ def launcher_group(
     stop_help: str,
     status_help: str,
     not_running: str,
+    data_dir_for_port: t.Callable[[int], Path] | None = None,
+    find_running: t.Callable[[], t.Sequence[S]] | None = None,
 ) -> click.Group:
     """Build the ``start``/``stop``/``status`` group of one launcher.
 
@@ -90,14 +92,33 @@ def launcher_group(
         stop_help: ``stop``'s help.
         status_help: ``status``'s help.
         not_running: what ``stop`` says before `` is not running (data dir ...)``.
+        data_dir_for_port: when given, the default data dir is per port (``start
+            --port N`` uses ``data_dir_for_port(N)``), and ``stop``/``status`` without
+            ``--data-dir`` or ``--port`` act on whatever ``find_running()`` finds, so
+            they work from any folder.
+        find_running: the statuses of the running servers in the default data dirs.
     """
+    per_port = data_dir_for_port is not None
     data_dir_option = click.option(
         "--data-dir",
         type=click.Path(file_okay=False, path_type=Path),
-        default=data_dir_default,
-        show_default=True,
+        default=None if per_port else data_dir_default,
+        show_default="per port in the cache folder" if per_port else True,
         help=data_dir_help,
     )
+    which_port = click.option(
+        "--port", type=int, default=None, help="The server started with this --port (when several run)."
+    )
+
+    def chosen(port: int | None, data_dir: Path | None) -> list[Path] | None:
+        """The data dirs ``stop``/``status`` act on; None when none is named and none runs."""
+        if data_dir is not None or not per_port:
+            return [data_dir if data_dir is not None else data_dir_default]
+        assert data_dir_for_port is not None
+        if port is not None:
+            return [data_dir_for_port(port)]
+        running = [state.data_dir for state in (find_running() if find_running else [])]
+        return running or None
 
     @click.group(name=name, help=help)
     def group() -> None:
@@ -107,7 +128,9 @@ def launcher_group(
     @port_option
     @data_dir_option
     @click.option("--version", "version", default=version_default, show_default=True, help=version_help)
-    def start(port: int, data_dir: Path, version: str) -> None:
+    def start(port: int, data_dir: Path | None, version: str) -> None:
+        if data_dir is None:
+            data_dir = data_dir_for_port(port) if data_dir_for_port is not None else data_dir_default
         server = make(data_dir, port=port, version=version, echo=_progress)
         try:
             result = server.start()
@@ -117,19 +140,31 @@ def launcher_group(
 
     @group.command(name="stop", help=stop_help)
     @data_dir_option
-    def stop(data_dir: Path) -> None:
-        server = make(data_dir, echo=_progress)
+    @which_port
+    def stop(data_dir: Path | None, port: int | None) -> None:
+        folders = chosen(port, data_dir)
+        if folders is None:
+            click.echo(f"{not_running} is not running")
+            return
+        if len(folders) > 1:
+            msg = f"several run ({', '.join(folder.name for folder in folders)}); say which with --port"
+            raise click.ClickException(msg)
+        server = make(folders[0], echo=_progress)
         if not server.stop():
             click.echo(f"{not_running} is not running (data dir {server.data_dir})")
 
     @group.command(name="status", help=status_help)
     @data_dir_option
-    def status(data_dir: Path) -> None:
-        state = make(data_dir).status()
-        if state.running:
-            click.echo(f"running pid={state.pid} {address(state)} data_dir={state.data_dir}")
+    @which_port
+    def status(data_dir: Path | None, port: int | None) -> None:
+        folders = chosen(port, data_dir)
+        states = [make(folder).status() for folder in folders or []]
+        for state in states:
+            if state.running:
+                click.echo(f"running pid={state.pid} {address(state)} data_dir={state.data_dir}")
+        if any(state.running for state in states):
             return
-        click.echo(f"stopped data_dir={state.data_dir}")
+        click.echo(f"stopped data_dir={states[0].data_dir}" if states else "stopped (none running)")
         raise SystemExit(EXIT_NOT_RUNNING)
 
     return group

@@ -15,7 +15,8 @@ fake. The flow is:
    so that Ctrl-C in the caller does not take the broker down with it.
 3. It waits until the broker answers a metadata request, then records the pid and the
    bootstrap address in the data dir, where a later ``status`` or ``stop`` (from another
-   process too) finds them.
+   process and any folder too) finds them. The default data dir is per port in the cache
+   folder (``$HEADWATER_CACHE_DIR/brokers/<port>``, see :func:`default_data_dir`).
 
 Data dir layout (all of it owned by this module)::
 
@@ -55,18 +56,47 @@ __all__ = [
     "DEFAULT_PORT",
     "BrokerStatus",
     "LocalKafka",
+    "brokers_root",
     "cache_root",
+    "default_data_dir",
     "ensure_kafka_libs",
     "find_free_port",
     "kafka_libs_dir",
+    "running_brokers",
 ]
 
 #: The Kafka release fetched when none is named. 4.1.1's whole runtime tree resolves from
 #: Maven Central, and it runs on Java 17.
 DEFAULT_KAFKA_VERSION = "4.1.1"
 DEFAULT_PORT = 9092
-#: Relative on purpose: resolved against the caller's working directory at construction.
+#: The old per-folder default; kept for callers that name it. The default is now
+#: :func:`default_data_dir` (per port, in the cache folder).
 DEFAULT_DATA_DIR = Path(".headwater") / "kafka"
+
+
+def brokers_root() -> Path:
+    """Where the local brokers keep their state, one folder per port:
+    ``$HEADWATER_CACHE_DIR/brokers`` (default ``~/.cache/headwater/brokers``)."""
+    return cache_root() / "brokers"
+
+
+def default_data_dir(port: int) -> Path:
+    """The data dir of the local broker on ``port`` when none is given:
+    ``<brokers_root()>/<port>``, so ``headwater kafka status`` and ``stop`` find it from
+    any folder."""
+    return brokers_root() / str(port)
+
+
+def running_brokers() -> list[BrokerStatus]:
+    """The local brokers started with the default data dirs that are running now."""
+    root = brokers_root()
+    if not root.is_dir():
+        return []
+    found = [
+        LocalKafka(folder, port=int(folder.name)).status() for folder in sorted(root.iterdir()) if folder.name.isdigit()
+    ]
+    return [state for state in found if state.running]
+
 
 #: Kafka 4.x ships log4j-slf4j-impl in its distribution but not in kafka_2.13's pom;
 #: without it slf4j binds to nothing and the broker logs nowhere.
@@ -389,8 +419,9 @@ class LocalKafka:
     concurrent ``start`` calls on one data dir from different processes are not guarded.
 
     Args:
-        data_dir: where config, storage, logs, pid and address go; ``./.headwater/kafka``
-            (resolved against the current directory now) when None.
+        data_dir: where config, storage, logs, pid and address go;
+            :func:`default_data_dir` of ``port`` (in the cache folder, so any folder finds
+            it) when None.
         port: the PLAINTEXT client port on 127.0.0.1.
         controller_port: the KRaft controller port on 127.0.0.1; ``port + 1`` when None.
         version: the Apache Kafka 4.x release to run.
@@ -398,6 +429,9 @@ class LocalKafka:
         heap: the JVM max heap (``-Xmx``), small by default for laptops and CI.
         startup_timeout: seconds :meth:`start` waits for the broker to answer metadata.
         echo: receives progress lines; the module logger at INFO when None.
+        sasl_port: also listen with ``SASL_PLAINTEXT`` (mechanism ``PLAIN``) on this port,
+            for tests of client security; the broker's own traffic stays ``PLAINTEXT``.
+        sasl_users: ``user -> password`` the SASL listener accepts.
     """
 
     def __init__(
@@ -411,8 +445,10 @@ class LocalKafka:
         heap: str = "512m",
         startup_timeout: float = 90.0,
         echo: Echo | None = None,
+        sasl_port: int | None = None,
+        sasl_users: t.Mapping[str, str] | None = None,
     ) -> None:
-        self.data_dir = Path(data_dir if data_dir is not None else DEFAULT_DATA_DIR).resolve()
+        self.data_dir = Path(data_dir if data_dir is not None else default_data_dir(port)).expanduser().resolve()
         self.port = port
         self.controller_port = controller_port if controller_port is not None else port + 1
         self.version = version
@@ -420,6 +456,8 @@ class LocalKafka:
         self.heap = heap
         self.startup_timeout = startup_timeout
         self._echo = echo or _default_echo
+        self.sasl_port = sasl_port
+        self.sasl_users = dict(sasl_users or {})
 
     # Paths -----------------------------------------------------------------------------
 
@@ -497,7 +535,7 @@ class LocalKafka:
 
         java = _find_java()
         libs = ensure_kafka_libs(self.version, cache_dir=self.cache_dir, echo=self._echo)
-        for port in (self.port, self.controller_port):
+        for port in (self.port, self.controller_port, *([self.sasl_port] if self.sasl_port else [])):
             if not _port_is_free(port):
                 msg = f"Port {_HOST}:{port} is already in use; pick another with --port"
                 raise FatalError(msg)
@@ -580,6 +618,16 @@ class LocalKafka:
             "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
             "num.recovery.threads.per.data.dir": "1",
         }
+        if self.sasl_port:
+            sasl = f"SASL_PLAINTEXT://{_HOST}:{self.sasl_port}"
+            users = " ".join(f'user_{user}="{password}"' for user, password in self.sasl_users.items())
+            props["listeners"] += f",{sasl}"
+            props["advertised.listeners"] += f",{sasl}"
+            props["listener.security.protocol.map"] += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+            props["listener.name.sasl_plaintext.sasl.enabled.mechanisms"] = "PLAIN"
+            props["listener.name.sasl_plaintext.plain.sasl.jaas.config"] = (
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};"
+            )
         text = "# Written by headwater on every start; edits are lost.\n"
         text += "".join(f"{key}={value}\n" for key, value in props.items())
         (self.data_dir / "server.properties").write_text(text, encoding="utf-8")

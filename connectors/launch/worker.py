@@ -55,9 +55,10 @@ class WorkerProcess:
         connectors: t.Sequence[t.Mapping[str, t.Any]],
         *,
         worker_overrides: t.Mapping[str, str] | None = None,
+        rest_port: int | None = None,
     ) -> None:
         self.workdir = workdir
-        self.rest_port = free_port()
+        self.rest_port = rest_port or free_port()
         self.worker_file = write_json(
             workdir / "worker.json",
             {

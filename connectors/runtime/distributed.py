@@ -261,9 +261,19 @@ class DistributedHerder:
         self._published: dict[tuple[str, int], dict[str, t.Any]] = {}
         """The status extras last written for each task (what :meth:`_publish_task_extras` compares)."""
         self.stopping = threading.Event()
-        common = {"bootstrap.servers": config.bootstrap_servers, **config.producer}
-        self.configs = TopicTable(common, t.cast(str, config.config_storage_topic), purpose="config topic")
-        self.statuses = TopicTable(common, t.cast(str, config.status_storage_topic), purpose="status topic")
+        common = config.client_settings("producer")
+        self.configs = TopicTable(
+            common,
+            t.cast(str, config.config_storage_topic),
+            purpose="config topic",
+            replication_factor=config.config_storage_replication_factor,
+        )
+        self.statuses = TopicTable(
+            common,
+            t.cast(str, config.status_storage_topic),
+            purpose="status topic",
+            replication_factor=config.status_storage_replication_factor,
+        )
         self._plans: dict[str, ConnectorPlan] = {}
         self._plans_lock = threading.Lock()
         self._owned_slots: set[int] | None = None
@@ -306,7 +316,7 @@ class DistributedHerder:
         self.configs.start()
         self.statuses.start()
         ensure_topic(
-            {"bootstrap.servers": self.worker_config.bootstrap_servers, **self.worker_config.producer},
+            self.worker_config.client_settings("admin"),
             self.worker_config.slots_topic,
             purpose="task slots topic",
             partitions=self.worker_config.task_slots,
@@ -368,9 +378,8 @@ class DistributedHerder:
     def _group_config(self) -> dict[str, t.Any]:
         config = self.worker_config
         return {
-            "bootstrap.servers": config.bootstrap_servers,
-            # max.poll.records is Kafka Connect's sink batch size, unknown to librdkafka.
-            **{key: value for key, value in config.consumer.items() if key != "max.poll.records"},
+            # Client security and consumer.* (without Kafka Connect's max.poll.records).
+            **config.client_settings("consumer"),
             "group.id": config.group_id,
             "client.id": f"headwater-worker-{self.worker_id}",
             "partition.assignment.strategy": "roundrobin",

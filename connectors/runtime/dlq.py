@@ -18,7 +18,7 @@ import typing as t
 
 from headwater.connectors.errors import FatalError
 from headwater.connectors.runtime.metrics import TaskMetrics
-from headwater.connectors.runtime.topics import ensure_topic
+from headwater.connectors.runtime.topics import connection_settings, ensure_topic
 from headwater.connectors.settings import ConnectorConfig
 
 __all__ = ["ErrorHandler", "Stage"]
@@ -63,7 +63,7 @@ class ErrorHandler:
             from confluent_kafka import Producer
 
             ensure_topic(
-                {"bootstrap.servers": producer_config["bootstrap.servers"]},
+                connection_settings(producer_config),
                 self.topic,
                 purpose="dead-letter topic",
                 replication_factor=framework.errors_deadletterqueue_topic_replication_factor,

@@ -118,7 +118,15 @@ class FileOffsetStore(MemoryOffsetStore):
 class KafkaOffsetStore(MemoryOffsetStore):
     """Offsets in a compacted Kafka topic, as Kafka Connect's distributed workers keep them."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, *, client_config: t.Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        *,
+        client_config: t.Mapping[str, str] | None = None,
+        partitions: int = 25,
+        replication_factor: int = -1,
+    ) -> None:
         super().__init__()
         from confluent_kafka import Producer
 
@@ -127,8 +135,15 @@ class KafkaOffsetStore(MemoryOffsetStore):
         # Per key, how often this process wrote it: refresh() must not undo a local write
         # that raced with its read.
         self._writes: dict[bytes, int] = {}
-        # 25 partitions, as Kafka Connect's offset.storage.partitions default.
-        ensure_topic(self._common, topic, purpose="offset topic", partitions=25, config={"cleanup.policy": "compact"})
+        # 25 partitions by default, as Kafka Connect's offset.storage.partitions.
+        ensure_topic(
+            self._common,
+            topic,
+            purpose="offset topic",
+            partitions=partitions,
+            replication_factor=replication_factor,
+            config={"cleanup.policy": "compact"},
+        )
         self._data = self._read_all()
         self._producer = Producer({**self._common, "acks": "all", "enable.idempotence": "true", "logger": CLIENT_LOG})
 

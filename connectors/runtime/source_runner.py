@@ -313,6 +313,7 @@ class SourceTaskRunner:
         produce = functools.partial(producer.produce, on_delivery=self._on_delivery)
         pending = self._pending
         transforms = self.env.transforms or None
+        creator = self.env.topic_creator
         sent = 0
         for record in records:
             partition_key = self._partition_key(record.partition)
@@ -331,6 +332,8 @@ class SourceTaskRunner:
                     continue
                 record = transformed
             topic = record.topic
+            if creator is not None and topic not in creator.seen:
+                creator.ensure(topic)
             try:
                 key = key_to_bytes(topic, record.key_schema, record.key)
             except RecordError as exc:
@@ -438,10 +441,13 @@ class SourceTaskRunner:
         """Store offsets for everything acknowledged; never for anything that is not."""
         env = self.env
         started = time.monotonic()
-        remaining = producer.flush(60)
+        remaining = producer.flush(env.flush_timeout_s)
         if remaining:
             env.metrics.offset_commit_failure.inc()
-            msg = f"{remaining} records not acknowledged by Kafka within 60 s; offsets not stored"
+            msg = (
+                f"{remaining} records not acknowledged by Kafka within {env.flush_timeout_s:g} s "
+                "(offset.flush.timeout.ms); offsets not stored"
+            )
             raise RetriableError(msg)
         if self._delivery_errors:
             env.metrics.offset_commit_failure.inc()

@@ -36,7 +36,9 @@ class TopicTable:
     reading until :meth:`close`.
     """
 
-    def __init__(self, client_config: t.Mapping[str, t.Any], topic: str, *, purpose: str) -> None:
+    def __init__(
+        self, client_config: t.Mapping[str, t.Any], topic: str, *, purpose: str, replication_factor: int = -1
+    ) -> None:
         """Prepare the table; nothing is read before :meth:`start`.
 
         Args:
@@ -44,7 +46,9 @@ class TopicTable:
                 (``bootstrap.servers``, security).
             topic: the compacted topic.
             purpose: what the topic is for, named in errors ("config topic").
+            replication_factor: used if the topic is created (-1: the broker's default).
         """
+        self.replication_factor = replication_factor
         self.topic = topic
         self.purpose = purpose
         self._client_config = dict(client_config)
@@ -76,6 +80,7 @@ class TopicTable:
             self.topic,
             purpose=self.purpose,
             partitions=1,
+            replication_factor=self.replication_factor,
             config={"cleanup.policy": "compact"},
         )
         self._consumer = Consumer(

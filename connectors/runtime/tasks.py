@@ -26,6 +26,7 @@ from headwater.connectors.runtime.metrics import TaskMetrics
 from headwater.connectors.runtime.offsets import OffsetStore
 from headwater.connectors.runtime.retry import RetryPolicy
 from headwater.connectors.runtime.status import TaskReport
+from headwater.connectors.runtime.topics import TopicCreator
 from headwater.connectors.settings import ConnectorConfig
 from headwater.connectors.transforms import TransformChain
 
@@ -74,6 +75,10 @@ class TaskEnvironment(t.NamedTuple):
     conformance suite wraps tasks or injects an emulator client through it)."""
     report: TaskReport | None = None
     """The task's status extras: progress, a warning, plugin details (see :mod:`.status`)."""
+    topic_creator: TopicCreator | None = None
+    """Sources with ``topic.creation.*``: creates each topic before its first record."""
+    flush_timeout_s: float = 60.0
+    """Sources: how long an offset flush waits for acknowledgements (``offset.flush.timeout.ms``)."""
 
     def make_task(self, context: TaskContext) -> t.Any:
         """Build the task with ``context``: through ``task_factory`` when one is set."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from headwater.codecs.converters import Converter, make_converter
 from headwater.connectors.api import ConnectorContext, Plugin, SinkConnector
 from headwater.connectors.errors import ConfigError, FieldError
+from headwater.connectors.kafka_clients import to_librdkafka
 from headwater.connectors.loading import ConnectorFile
 from headwater.connectors.runtime import logs
 from headwater.connectors.runtime.metrics import ConnectorView, TaskView, WorkerMetrics
@@ -30,7 +31,8 @@ from headwater.connectors.runtime.sink_runner import SinkTaskRunner
 from headwater.connectors.runtime.source_runner import SourceTaskRunner
 from headwater.connectors.runtime.status import TaskReport
 from headwater.connectors.runtime.tasks import TaskEnvironment, TaskFactory
-from headwater.connectors.settings import WorkerConfig, librdkafka_problem
+from headwater.connectors.runtime.topics import TopicCreator, connection_settings, parse_topic_creation
+from headwater.connectors.settings import RUNTIME_CONSUMER_KEYS, WorkerConfig, librdkafka_problem
 
 __all__ = [
     "CONNECTOR_STATE",
@@ -100,12 +102,13 @@ def client_configs(connector: ConnectorFile, worker: WorkerConfig) -> tuple[dict
     connector's ``*.override.*`` (so one connector can read or write another cluster),
     then the settings the delivery guarantees depend on."""
     framework = connector.framework
+    base_producer = worker.client_settings("producer")
     producer = {
-        "bootstrap.servers": worker.bootstrap_servers,
+        "bootstrap.servers": base_producer.pop("bootstrap.servers"),
         "linger.ms": "5",
         "compression.type": "lz4",
-        **worker.producer,
-        **framework.producer_override,
+        **base_producer,
+        **to_librdkafka(framework.producer_override)[0],
         # At-least-once with no reordering or duplicates from retries:
         "acks": "all",
         "enable.idempotence": "true",
@@ -113,8 +116,9 @@ def client_configs(connector: ConnectorFile, worker: WorkerConfig) -> tuple[dict
         # would cost more than producing it. flush() still waits for every ack.
         "delivery.report.only.error": True,
     }
+    base_consumer = worker.client_settings("consumer")
     consumer = {
-        "bootstrap.servers": worker.bootstrap_servers,
+        "bootstrap.servers": base_consumer.pop("bootstrap.servers"),
         "auto.offset.reset": "earliest",
         # Kafka's default. Under the classic group protocol it is also how long a
         # rebalance waits for a member that died during it (see worker.instance.id).
@@ -123,8 +127,10 @@ def client_configs(connector: ConnectorFile, worker: WorkerConfig) -> tuple[dict
         # librdkafka does every 5 minutes by default: far too slow for CDC topics that
         # appear while the sink runs.
         **({"topic.metadata.refresh.interval.ms": "2000"} if framework.topics_regex else {}),
-        **worker.consumer,
-        **framework.consumer_override,
+        **base_consumer,
+        # max.poll.records stays: the sink runner takes it out before librdkafka sees it.
+        **{key: value for key, value in worker.consumer.items() if key in RUNTIME_CONSUMER_KEYS},
+        **to_librdkafka(framework.consumer_override)[0],
         "group.id": f"connect-{framework.name}",
         "enable.auto.commit": "false",
         "enable.auto.offset.store": "false",
@@ -171,12 +177,7 @@ def fence_transactional_ids(transactional_ids: t.Sequence[str], worker: WorkerCo
 
     for transactional_id in transactional_ids:
         producer = Producer(
-            {
-                "bootstrap.servers": worker.bootstrap_servers,
-                **worker.producer,
-                "transactional.id": transactional_id,
-                "logger": logs.CLIENT_LOG,
-            }
+            {**worker.client_settings("producer"), "transactional.id": transactional_id, "logger": logs.CLIENT_LOG}
         )
         producer.init_transactions(60)
         producer.flush(5)
@@ -330,7 +331,13 @@ class Worker:
     def _open_store(self) -> OffsetStore:
         if self.config.offset_storage_topic:
             return KafkaOffsetStore(
-                self.config.bootstrap_servers, self.config.offset_storage_topic, client_config=self.config.producer
+                self.config.bootstrap_servers,
+                self.config.offset_storage_topic,
+                client_config={
+                    k: v for k, v in self.config.client_settings("producer").items() if k != "bootstrap.servers"
+                },
+                partitions=self.config.offset_storage_partitions,
+                replication_factor=self.config.offset_storage_replication_factor,
             )
         return FileOffsetStore(self.config.offset_storage_file_filename or DEFAULT_OFFSET_FILE)
 
@@ -521,6 +528,8 @@ class Worker:
             transforms=connector.transforms,
             task_factory=self.task_factory,
             report=state.report,
+            topic_creator=None if is_sink else self._topic_creator(connector, producer),
+            flush_timeout_s=self.config.offset_flush_timeout_ms / 1000,
         )
         if paused:
             state.paused.set()
@@ -574,6 +583,20 @@ class Worker:
         ]
         tasks = [TaskView(task.connector, task.id, task.state, task.report) for task in self.hosted_tasks()]
         return connectors, tasks
+
+    def _topic_creator(self, connector: ConnectorFile, producer: t.Mapping[str, t.Any]) -> TopicCreator | None:
+        """The source task's topic creator (``topic.creation.*``), or None when the
+        connector sets none or the worker has ``topic.creation.enable=false``."""
+        rules, _errors = parse_topic_creation(connector.framework.topic_creation)
+        if rules is None or not self.config.topic_creation_enable:
+            return None
+        # The cluster and credentials the task produces to, with the worker's admin.* settings.
+        admin = {
+            **to_librdkafka(self.config.admin)[0],
+            **connection_settings(producer),
+            **to_librdkafka(connector.framework.admin_override)[0],
+        }
+        return TopicCreator(admin, rules)
 
     def _task_client_config(
         self, config: dict[str, t.Any], kind: str, connector: str, task_id: int

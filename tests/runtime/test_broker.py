@@ -202,24 +202,34 @@ def test_cache_dir_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert kafka_libs_dir("4.1.1") == tmp_path / "kafka" / "4.1.1" / "libs"
 
 
-def test_cli_start_status_stop(tmp_path: Path) -> None:
+def test_cli_start_status_stop_from_any_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --data-dir the broker's state is per port in the cache folder, so status
+    and stop find it from another folder (the jars stay in the real cache: linked)."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "kafka").symlink_to(kafka_libs_dir("4.1.1").parent.parent, target_is_directory=True)
+    monkeypatch.setenv("HEADWATER_CACHE_DIR", str(cache))
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
     runner = CliRunner()
-    data_dir = str(tmp_path / "kafka")
     port = find_free_port()
-    result = runner.invoke(kafka, ["status", "--data-dir", data_dir])
+    result = runner.invoke(kafka, ["status"])
     assert result.exit_code == EXIT_NOT_RUNNING
     assert result.output.startswith("stopped")
     try:
-        result = runner.invoke(kafka, ["start", "--port", str(port), "--data-dir", data_dir])
+        monkeypatch.chdir(tmp_path / "a")
+        result = runner.invoke(kafka, ["start", "--port", str(port)])
         assert result.exit_code == 0, result.output
         assert result.stdout.strip().splitlines()[-1] == f"127.0.0.1:{port}"
-        result = runner.invoke(kafka, ["status", "--data-dir", data_dir])
+        monkeypatch.chdir(tmp_path / "b")
+        result = runner.invoke(kafka, ["status"])
         assert result.exit_code == 0
-        assert f"bootstrap=127.0.0.1:{port}" in result.output
+        assert f"bootstrap=127.0.0.1:{port} data_dir={cache / 'brokers' / str(port)}" in result.output
     finally:
-        result = runner.invoke(kafka, ["stop", "--data-dir", data_dir])
+        result = runner.invoke(kafka, ["stop"])
     assert result.exit_code == 0
-    result = runner.invoke(kafka, ["status", "--data-dir", data_dir])
+    assert not list((tmp_path / "a").iterdir())  # nothing written where it was started
+    result = runner.invoke(kafka, ["status", "--port", str(port)])
     assert result.exit_code == EXIT_NOT_RUNNING
 
 
