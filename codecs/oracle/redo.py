@@ -238,6 +238,104 @@ def _parse(p: _Patterns, sql: str) -> RedoChange:
     return RedoChange("DELETE", m.group(1), m.group(2), {}, old)
 
 
+# --------------------------------------------------------------------------- fast path
+#
+# LogMiner writes every statement in one of three fixed shapes. For a statement in exactly
+# that shape (lower-case keywords, single blanks, no alias, no ``ROWID`` predicate, no
+# ``||`` and no comment) one regular expression, compiled once per shape (the kind and the
+# number of values), matches the whole statement and captures every name and value: one
+# pass in C, possessive quantifiers so that it never backtracks, and a short Python loop.
+# A statement in any other form, or one the shape's expression does not match (an
+# unescaped quote, a shape miscounted because a string holds ``" = ``, an error), goes to
+# the general reader above, so results and errors are the general reader's. The strict
+# quoting grammar reads a statement one way only, so a full match gives the values the
+# general reader gives (``tests/codecs/test_oracle_redo.py`` compares the two).
+
+_F_QUOTED = r"'([^']*+(?:''[^']*+)*+)'"
+_F_OTHER = (
+    r"(NULL|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+    r"|[A-Za-z_][A-Za-z0-9_$#]*\((?>[^'()]++|'[^']*+(?:''[^']*+)*+')*+\)"
+    r"|Unsupported Type|[-+]?Inf|Nan)"
+)
+_F_VALUE = rf"(?:{_F_QUOTED}|{_F_OTHER})"
+_F_TABLE = r'"([^"]*+)"\."([^"]*+)"'
+_F_SHAPES: dict[tuple[str, int, int], re.Pattern[str]] = {}
+
+
+def _shape(kind: str, first: int, second: int) -> re.Pattern[str]:
+    """The whole-statement expression of one shape (compiled on first use, then cached)."""
+    if kind == "insert":
+        values = ",".join([_F_VALUE] * first)
+        text = rf'insert into {_F_TABLE}\(("[^"]*+"(?:,"[^"]*+")*+)\) values \({values}\);?'
+    else:
+        pair = rf'"([^"]*+)" = {_F_VALUE}'
+        condition = rf'"([^"]*+)" (?:= {_F_VALUE}|IS NULL)'
+        where = (" where " + " and ".join([condition] * second)) if second else ""
+        if kind == "update":
+            text = rf"update {_F_TABLE} set " + ", ".join([pair] * first) + where + ";?"
+        else:
+            text = rf"delete from {_F_TABLE}{where};?"
+    if len(_F_SHAPES) >= 4096:
+        _F_SHAPES.clear()
+    pattern = _F_SHAPES[(kind, first, second)] = re.compile(text, re.DOTALL)
+    return pattern
+
+
+def _fast_values(sql: str, quoted: tuple[str | None, ...], other: tuple[str | None, ...]) -> list[str | None]:
+    """The values as written from a shape's groups: a quoted string's text (doubled quotes
+    undone), ``NULL`` (and ``IS NULL``, where neither group took part) as None, else the text."""
+    values = list(quoted)
+    for index, text in enumerate(other):
+        if text is not None:
+            values[index] = None if text == "NULL" else text
+    if "''" in sql:
+        for index, text in enumerate(quoted):
+            if text and "''" in text:
+                values[index] = text.replace("''", "'")
+    return values
+
+
+def _fast(sql: str) -> RedoChange | None:
+    """The statement's change when it has exactly one of LogMiner's shapes, else None."""
+    head = sql[:7]
+    if head == "insert ":
+        first = sql.count('","', 0, sql.find(") values (")) + 1
+        m = (_F_SHAPES.get(("insert", first, 0)) or _shape("insert", first, 0)).fullmatch(sql)
+        if m is None:
+            return None
+        g = m.groups()
+        columns = g[2][1:-1].split('","')
+        if len(columns) != first:
+            return None
+        values = _fast_values(sql, g[3::2], g[4::2])
+        return RedoChange("INSERT", g[0], g[1], dict(zip(columns, values, strict=True)), {})
+    if head == "update ":
+        where = sql.find(' where "')
+        if where < 0:
+            first, second = sql.count('" = '), 0
+        else:
+            first = sql.count('" = ', 0, where)
+            second = sql.count('" = ', where) + sql.count('" IS NULL', where)
+        m = (_F_SHAPES.get(("update", first, second)) or _shape("update", first, second)).fullmatch(sql)
+        if m is None:
+            return None
+        g = m.groups()
+        split = 2 + 3 * first
+        new = dict(zip(g[2:split:3], _fast_values(sql, g[3:split:3], g[4:split:3]), strict=True))
+        old = dict(zip(g[split::3], _fast_values(sql, g[split + 1 :: 3], g[split + 2 :: 3]), strict=True))
+        return RedoChange("UPDATE", g[0], g[1], new, old)
+    if head == "delete ":
+        second = sql.count('" = ') + sql.count('" IS NULL')
+        m = (_F_SHAPES.get(("delete", 0, second)) or _shape("delete", 0, second)).fullmatch(sql)
+        if m is None:
+            return None
+        g = m.groups()
+        return RedoChange(
+            "DELETE", g[0], g[1], {}, dict(zip(g[2::3], _fast_values(sql, g[3::3], g[4::3]), strict=True))
+        )
+    return None
+
+
 def parse_redo(sql: str, *, position: str | None = None) -> RedoChange:
     """Parse one ``SQL_REDO`` insert, update or delete.
 
@@ -253,6 +351,9 @@ def parse_redo(sql: str, *, position: str | None = None) -> RedoChange:
         RedoParseError: the statement is not a well-formed LogMiner DML statement; the
             location names ``position`` and the character offset where reading failed.
     """
+    fast = _fast(sql)  # LogMiner's own shapes, in one pass
+    if fast is not None:
+        return fast
     try:
         return _parse(_STRICT, sql)
     except _Bad as strict_error:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from headwater.codecs.oracle import redo
 from headwater.codecs.oracle.convert import OracleColumn, ValueConversionError, convert_value, unistr
 from headwater.codecs.oracle.redo import RedoParseError, parse_redo
 from headwater.codecs.oracle.render import Raw, render_delete, render_insert, render_update
@@ -233,15 +234,65 @@ def test_fuzz_round_trip_of_rendered_statements(
     schema: str, table: str, new: dict[str, str | None], old: dict[str, str | None], kind: str
 ) -> None:
     if kind == "insert":
-        change = parse_redo(render_insert(schema, table, new))
+        sql = render_insert(schema, table, new)
+        change = parse_redo(sql)
         assert (change.new, change.old) == (new, {})
     elif kind == "update":
-        change = parse_redo(render_update(schema, table, new, old))
+        sql = render_update(schema, table, new, old)
+        change = parse_redo(sql)
         assert (change.new, change.old) == (new, old)
     else:
-        change = parse_redo(render_delete(schema, table, old))
+        sql = render_delete(schema, table, old)
+        change = parse_redo(sql)
         assert (change.new, change.old) == ({}, old)
+    _assert_fast_path_agrees(sql)
     assert (change.schema, change.table) == (schema, table)
+
+
+def _assert_fast_path_agrees(sql: str) -> bool:
+    """Where the one-pass reader of LogMiner's shapes takes a statement, the general reader
+    must give the same change, values and column order included."""
+    fast = redo._fast(sql)
+    if fast is None:
+        return False
+    general = redo._parse(redo._STRICT, sql)
+    assert fast == general
+    assert (list(fast.new.items()), list(fast.old.items())) == (list(general.new.items()), list(general.old.items()))
+    return True
+
+
+def test_the_fast_path_takes_logminer_statements_and_agrees_with_the_general_reader() -> None:
+    row: dict[str, str | None] = {
+        "ID": Raw("42"),
+        "NAME": "O'Brien, \"Jr\" and ''",
+        "NOTE": None,
+        "EMPTY": "",
+        "WORD": "NULL",
+        "AMOUNT": Raw("-1.5E+03"),
+        "HIRED": Raw("TO_DATE('2018-03-27 00:00:00', 'YYYY-MM-DD HH24:MI:SS')"),
+        "RAW": Raw("HEXTORAW('0e')"),
+        "GONE": Raw("Unsupported Type"),
+        "DOC": Raw("EMPTY_CLOB()"),
+    }
+    statements = [
+        render_insert("HR", "EMP 1#", row),
+        render_update("HR", "EMP 1#", {"NOTE": "x", "NAME": None}, row),
+        render_update("HR", "EMP 1#", {"NOTE": "x"}, {}),
+        render_delete("HR", "EMP 1#", row),
+    ]
+    for sql in statements:
+        assert _assert_fast_path_agrees(sql), sql
+    assert parse_redo(statements[0]).new["NAME"] == "O'Brien, \"Jr\" and ''"
+    # Forms only the general reader takes: concatenation, an alias, a comment, ROWID, an unescaped quote.
+    for sql in (
+        'insert into "S"."T"("A") values (UNISTR(\'\\0412\') || UNISTR(\'x\'));',
+        'update "S"."T" a set a."A" = 1 where a."A" = 2;',
+        'insert into "S"."T"("A") values (/* JSON */ HEXTORAW(\'7b7d\'));',
+        'delete from "S"."T" where "A" = 1 and ROWID = \'AAASt5AAHAAAAFcAAA\';',
+        'insert into "S"."T"("A","B") values (\'Bob\'s Diner\',1);',
+    ):
+        assert redo._fast(sql) is None, sql
+        assert parse_redo(sql).operation in ("INSERT", "UPDATE", "DELETE")
 
 
 _fragments = st.sampled_from(
@@ -269,6 +320,7 @@ def test_fuzz_mangled_statements_fail_only_with_record_errors(
         at = min(at, len(sql))
         sql = sql[:at] + "".join(insert) + sql[at + drop :]
     for candidate in (sql, noise, sql + noise):
+        _assert_fast_path_agrees(candidate)
         error: RedoParseError | None = None
         try:
             change = parse_redo(candidate, position="line 1")
