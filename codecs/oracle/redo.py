@@ -320,9 +320,10 @@ def _fast(sql: str) -> RedoChange | None:
         if m is None:
             return None
         g = m.groups()
-        split = 2 + 3 * first
-        new = dict(zip(g[2:split:3], _fast_values(sql, g[3:split:3], g[4:split:3]), strict=True))
-        old = dict(zip(g[split::3], _fast_values(sql, g[split + 1 :: 3], g[split + 2 :: 3]), strict=True))
+        names = g[2::3]
+        values = _fast_values(sql, g[3::3], g[4::3])
+        new = dict(zip(names[:first], values[:first], strict=True))
+        old = dict(zip(names[first:], values[first:], strict=True))
         return RedoChange("UPDATE", g[0], g[1], new, old)
     if head == "delete ":
         second = sql.count('" = ') + sql.count('" IS NULL')
