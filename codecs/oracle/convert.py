@@ -29,6 +29,7 @@ RAW, BLOB                                  ``bytes``
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import functools
 import re
 import typing as t
@@ -282,10 +283,10 @@ def _number(literal: str, column: OracleColumn) -> int | Decimal:
     if scale is None:
         return value  # NUMBER without precision, FLOAT: VariableScaleDecimal, as written
     if scale > 0:
-        return value.quantize(_quantum(scale))
+        return value.quantize(_quantum(scale), context=_WIDE)
     if precision is not None and precision - scale < 19:
         return int(value)
-    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
+    return value.quantize(Decimal(1), context=_WIDE) if value == value.to_integral_value() else value
 
 
 _KINDS = {
@@ -298,6 +299,11 @@ _KINDS = {
     "TIMESTAMP WITH TIME ZONE": "zoned",
     "TIMESTAMP WITH LOCAL TIME ZONE": "local",
 }
+
+
+_WIDE = decimal.Context(prec=200)
+"""Room for any Oracle NUMBER (38 digits, scale up to 127): the default context's 28
+digits would refuse ``quantize`` of NUMBER(38) values."""
 
 
 @functools.lru_cache(maxsize=64)

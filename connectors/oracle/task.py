@@ -176,6 +176,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         self._schemas[meta.qualified] = table_schemas(
             self.config.topic_prefix, meta.owner, meta.name, meta.columns, meta.primary_key,
             binary_handling_mode=self.config.binary_handling_mode,
+            decimal_handling_mode=self.config.decimal_handling_mode,
             transaction_block=self.config.provide_transaction_metadata,
         )  # fmt: skip
         if meta.object_id:
@@ -266,13 +267,15 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         ts = _epoch_ms(self.client.scn_to_timestamp(scn))
         for index, name in enumerate(names):
             meta = self.tables[name]
+            decimals = self.config.decimal_handling_mode
             rows = self.client.flashback_select(meta.owner, meta.name, scn)
             pending = next(rows, None)
             while pending is not None:
                 row, pending = pending, next(rows, None)
                 final = pending is None and index == len(names) - 1
                 value_row = {
-                    c.name: connect_value(c, self._binary(debezium_value(c, row.get(c.name)))) for c in meta.columns
+                    c.name: connect_value(c, self._binary(debezium_value(c, row.get(c.name))), decimals)
+                    for c in meta.columns
                 }
                 source = self._source(meta, snapshot="last" if final else "true", scn=scn, ts_ms=ts)
                 value = {"before": None, "after": value_row, "source": source, "op": "r", "ts_ms": ts}
@@ -672,7 +675,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         cached = self._values.get(cache_key, _MISSING)
         if cached is not _MISSING:
             return cached
-        value = connect_value(column, self._binary(convert_value(column, literal)))
+        value = connect_value(column, self._binary(convert_value(column, literal)), self.config.decimal_handling_mode)
         if len(self._values) >= _VALUE_CACHE_SIZE:
             self._values.clear()
         self._values[cache_key] = value
