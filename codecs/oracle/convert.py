@@ -38,7 +38,7 @@ from decimal import Decimal, InvalidOperation
 
 from headwater.connectors.errors import RecordError
 
-__all__ = ["OracleColumn", "ValueConversionError", "convert_value", "unistr"]
+__all__ = ["OracleColumn", "ValueConversionError", "convert_value", "unistr", "value_converter"]
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _MONTH_US = 365.25 / 12 * 86_400 * 1_000_000
@@ -186,7 +186,8 @@ def _epoch(stamp: dt.datetime, nanos: int, unit: int) -> int:
 
 
 def _iso(stamp: dt.datetime, nanos: int, offset: str) -> str:
-    text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat() pads years below 1000 to four digits, strftime does not: keep strftime's text there.
+    text = stamp.isoformat() if stamp.year >= 1000 else stamp.strftime("%Y-%m-%dT%H:%M:%S")
     if nanos:
         text += "." + f"{nanos:09d}".rstrip("0")
     return text + offset
@@ -240,7 +241,11 @@ _TEXT_FUNCTION = re.compile(r"\s*(?:UNISTR|EMPTY_N?CLOB)\s*\(", re.IGNORECASE)
 
 
 def _text(literal: str, column: OracleColumn, quoted: bool | None) -> str:
-    if quoted or "(" not in literal or _TEXT_FUNCTION.match(literal) is None:
+    if quoted or "(" not in literal:
+        return literal
+    if literal.startswith("UNISTR('") and literal.endswith("')") and literal.count("'") == 2:
+        return unistr(literal[8:-2])  # one UNISTR call, LogMiner's usual form
+    if _TEXT_FUNCTION.match(literal) is None:
         return literal
     out = []
     for part in _split_concat(literal):
@@ -330,37 +335,67 @@ def convert_value(column: OracleColumn, literal: str | None, *, quoted: bool | N
     Raises:
         ValueConversionError: the literal does not fit the type (names column and literal).
     """
-    if literal is None or literal == "Unsupported Type":
+    if literal is None or literal == _UNSUPPORTED:
         return None
+    if quoted and _kind(column) == "text":
+        return literal
+    return value_converter(column)(literal)
+
+
+_UNSUPPORTED = "Unsupported Type"
+
+
+def _kind(column: OracleColumn) -> str | None:
     base = column.base_type
     kind = _KINDS.get(base)
     if kind is None and base.startswith("INTERVAL"):
         kind = "interval"
-    try:
-        if kind == "number":
-            return _number(literal, column)
-        if kind == "text":
-            return _text(literal, column, quoted)
-        if kind == "float":
-            return _float(literal)
-        if kind == "binary":
-            return _binary(literal, column)
-        if kind == "date":
-            _, parts = _parts_of(literal, column)
-            return _epoch(*_naive(parts), 1_000)
-        if kind == "timestamp":
-            _, parts = _parts_of(literal, column)
-            digits = column.fraction_digits
-            unit = 1_000 if digits <= 3 else 1_000_000 if digits <= 6 else 1_000_000_000
-            return _epoch(*_naive(parts), unit)
-        if kind == "zoned":
-            return _zoned(_parts_of(literal, column)[1], local=False)
-        if kind == "local":
-            return _zoned(_parts_of(literal, column)[1], local=True)
-        if kind == "interval":
-            return _interval(literal, column)
-    except (ValueError, OverflowError) as exc:
-        msg = f"column {column.name} ({column.data_type}): cannot convert {literal!r}: {exc}"
-        raise ValueConversionError(msg) from exc
-    msg = f"column {column.name}: unsupported Oracle type {column.data_type}"
-    raise ValueConversionError(msg)
+    return kind
+
+
+@functools.lru_cache(maxsize=4096)
+def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
+    """The function :func:`convert_value` applies to one column's non-NULL literals (with
+    ``quoted=None``), built once per column: callers converting many rows of a table keep
+    one per column and skip the dispatch by type. Any thread; raises as convert_value."""
+    kind = _kind(column)
+    convert: t.Callable[[str], t.Any]
+    if kind == "number":
+        convert = functools.partial(_number, column=column)
+    elif kind == "text":
+        convert = functools.partial(_text, column=column, quoted=None)
+    elif kind == "float":
+        convert = _float
+    elif kind == "binary":
+        convert = functools.partial(_binary, column=column)
+    elif kind in ("date", "timestamp"):
+        digits = column.fraction_digits if kind == "timestamp" else 0
+        unit = 1_000 if digits <= 3 else 1_000_000 if digits <= 6 else 1_000_000_000
+
+        def convert(literal: str) -> t.Any:
+            return _epoch(*_naive(_parts_of(literal, column)[1]), unit)
+
+    elif kind in ("zoned", "local"):
+        local = kind == "local"
+
+        def convert(literal: str) -> t.Any:
+            return _zoned(_parts_of(literal, column)[1], local=local)
+
+    elif kind == "interval":
+        convert = functools.partial(_interval, column=column)
+    else:
+
+        def convert(literal: str) -> t.Any:
+            msg = f"column {column.name}: unsupported Oracle type {column.data_type}"
+            raise ValueConversionError(msg)
+
+    def checked(literal: str) -> t.Any:
+        if literal == _UNSUPPORTED:
+            return None
+        try:
+            return convert(literal)
+        except (ValueError, OverflowError) as exc:
+            msg = f"column {column.name} ({column.data_type}): cannot convert {literal!r}: {exc}"
+            raise ValueConversionError(msg) from exc
+
+    return checked
