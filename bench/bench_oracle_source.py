@@ -80,7 +80,7 @@ def _task_only(emulator: LogMinerEmulator, seed: int) -> tuple[float, int, list[
     settings = {k: v for k, v in _settings(seed, "bench").items() if k != "connector.class"}
     config = OracleLogMinerConfig.model_validate(settings)
     _rewind(emulator)
-    context = SourceTaskContext("bench", 0, _FromStart(emulator.history.first_scn - 1))  # type: ignore[arg-type]
+    context = SourceTaskContext("bench", 0, _FromStart(emulator.history.first_scn - 1))
     task = OracleLogMinerTask(config, context, client=emulator)
     events, idle = 0, 0
     records: list[SourceRecord] = []
@@ -91,8 +91,8 @@ def _task_only(emulator: LogMinerEmulator, seed: int) -> tuple[float, int, list[
             if isinstance(item, SourceRecord):
                 events += item.value is not None
                 records.append(item)
-        caught_up = context.next_poll_delay_ms > 0  # type: ignore[attr-defined]
-        context.next_poll_delay_ms = 0  # type: ignore[attr-defined]
+        caught_up = context.next_poll_delay_ms > 0
+        context.next_poll_delay_ms = 0
         idle = idle + 1 if emulator.finished and caught_up else 0
     elapsed = time.process_time() - started
     assert task._last_offset is not None
