@@ -166,6 +166,35 @@ def _parts_of(literal: str, column: OracleColumn) -> tuple[str, datetime_parts]:
 datetime_parts: t.TypeAlias = tuple[str | None, ...]
 
 
+_FAST_STAMP = re.compile(
+    r"TO_[A-Z_]+\('(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?: ([+-]\d\d:\d\d))?'"
+)
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def _fast_stamp(literal: str) -> tuple[int, int, str, str | None] | None:
+    """LogMiner's usual ``TO_DATE``/``TO_TIMESTAMP``/``TO_TIMESTAMP_TZ`` literal read without
+    building a datetime: (epoch seconds, nanoseconds, ``YYYY-MM-DDTHH:MM:SS[.fraction]``,
+    the ``+hh:mm`` offset or None). None for any other form, a year before 1000 or a field
+    out of range: the general path (:func:`_parts_of`) then reads it, or names the error."""
+    m = _FAST_STAMP.match(literal)
+    if m is None:
+        return None
+    y, mo, d, h, mi, s, fraction, offset = m.groups()
+    year, hour, minute, second = int(y), int(h), int(mi), int(s)
+    if year < 1000 or hour > 23 or minute > 59 or second > 59:
+        return None
+    try:
+        days = dt.date(year, int(mo), int(d)).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        return None
+    nanos = int(fraction.ljust(9, "0")) if fraction else 0
+    text = f"{y}-{mo}-{d}T{h}:{mi}:{s}"
+    if nanos:
+        text += "." + f"{nanos:09d}".rstrip("0")
+    return days * 86_400 + hour * 3_600 + minute * 60 + second, nanos, text, offset
+
+
 def _naive(parts: datetime_parts) -> tuple[dt.datetime, int]:
     year, month, day, hour, minute, second, fraction = parts[:7]
     nanos = int((fraction or "").ljust(9, "0")[:9] or 0)
@@ -373,13 +402,27 @@ def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
         unit = 1_000 if digits <= 3 else 1_000_000 if digits <= 6 else 1_000_000_000
 
         def convert(literal: str) -> t.Any:
-            return _epoch(*_naive(_parts_of(literal, column)[1]), unit)
+            fast = _fast_stamp(literal)
+            if fast is None:
+                return _epoch(*_naive(_parts_of(literal, column)[1]), unit)
+            seconds, nanos = fast[0], fast[1]
+            if unit == 1_000:
+                return seconds * 1_000 + nanos // 1_000_000
+            if unit == 1_000_000:
+                return seconds * 1_000_000 + nanos // 1_000
+            return seconds * 1_000_000_000 + nanos
 
     elif kind in ("zoned", "local"):
         local = kind == "local"
 
         def convert(literal: str) -> t.Any:
-            return _zoned(_parts_of(literal, column)[1], local=local)
+            fast = _fast_stamp(literal)
+            if fast is None:
+                return _zoned(_parts_of(literal, column)[1], local=local)
+            text, offset = fast[2], fast[3]
+            if local or offset is None or offset[1:] == "00:00":
+                return text + "Z"
+            return text + offset
 
     elif kind == "interval":
         convert = functools.partial(_interval, column=column)

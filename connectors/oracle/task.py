@@ -314,8 +314,12 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         mode = self.config.snapshot_mode
         if resnapshot or stored is None or not stored.get("snapshot_completed", True):
             if mode == "no_data" and not resnapshot:
+                # As a snapshot without the reads: start at the oldest open transaction so that
+                # one committed later is emitted whole; those committed by now are skipped.
                 scn = self.client.current_scn()
-                stored = {"scn": str(scn), "commit_scn": "", "snapshot_completed": True}
+                oldest = self.client.oldest_active_transaction_scn()
+                resume = min(scn, oldest - 1) if oldest is not None else scn
+                stored = {"scn": str(resume), "commit_scn": "", "snapshot_scn": str(scn), "snapshot_completed": True}
                 yield OffsetMarker(self.partition, stored)
             else:
                 stored = yield from self._snapshot()

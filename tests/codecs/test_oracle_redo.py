@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
+import typing as t
 from decimal import Decimal
 
 import orjson
@@ -342,3 +344,40 @@ def test_keywords_in_any_case_and_blanks_between_tokens() -> None:
     sql = 'UPDATE "S"."T"  SET "A"=\'x\' ,  "B" = NULL  WHERE "A" = \'y\'  AND "B" IS NULL ;'
     change = parse_redo(sql)
     assert (change.new, change.old) == ({"A": "x", "B": None}, {"A": "y", "B": None})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    stamp=st.datetimes(min_value=dt.datetime(1, 1, 1)),
+    digits=st.integers(0, 9),
+    offset=st.one_of(st.none(), st.tuples(st.sampled_from("+-"), st.integers(0, 14), st.integers(0, 59))),
+    function=st.sampled_from(["TO_DATE", "TO_TIMESTAMP", "TO_TIMESTAMP_TZ"]),
+    data_type=st.sampled_from(
+        ["DATE", "TIMESTAMP(3)", "TIMESTAMP(6)", "TIMESTAMP(9)", "TIMESTAMP(6) WITH TIME ZONE",
+         "TIMESTAMP(6) WITH LOCAL TIME ZONE"]
+    ),
+)  # fmt: skip
+def test_the_fast_timestamp_reader_agrees_with_the_general_one(
+    stamp: t.Any, digits: int, offset: tuple[str, int, int] | None, function: str, data_type: str
+) -> None:
+    from headwater.codecs.oracle import convert
+
+    fraction = f"{stamp.microsecond:06d}{stamp.microsecond % 1000:03d}"[:digits]
+    text = stamp.strftime("%Y-%m-%d %H:%M:%S").rjust(19, "0") + (f".{fraction}" if digits else "")
+    if offset is not None:
+        text += f" {offset[0]}{offset[1]:02d}:{offset[2]:02d}"
+    literal = f"{function}('{text}')"
+    column = OracleColumn("C", data_type, 11, None, int(data_type[10]) if "(" in data_type else None)
+    parts = convert._parts_of(literal, column)[1]
+    kind = convert._kind(column)
+    if kind == "zoned":
+        general: object = convert._zoned(parts, local=False)
+    elif kind == "local":
+        general = convert._zoned(parts, local=True)
+    else:
+        digits_of = column.fraction_digits if kind == "timestamp" else 0
+        unit = 1_000 if digits_of <= 3 else 1_000_000 if digits_of <= 6 else 1_000_000_000
+        general = convert._epoch(*convert._naive(parts), unit)
+    assert convert.value_converter(column)(literal) == general
+    if stamp.year >= 1000:
+        assert convert._fast_stamp(literal) is not None, "LogMiner's form takes the fast path"
