@@ -257,8 +257,10 @@ def test_kill_9_while_streaming_loses_nothing_and_repeats_no_transaction(
     restarted = WorkerProcess(workdir, kafka_bootstrap_servers, [connector], worker_overrides=overrides)
     with restarted:
         _wait_caught_up(restarted, prefix, final, at_crash)
+        # The final offset is stored only once every record before it was acknowledged (and,
+        # under exactly-once, committed): the topics are complete, read them to their end.
         for topic, pairs in expected.items():
-            consumed = consume_all(kafka_bootstrap_servers, topic, timeout=60, min_messages=len(pairs))
+            consumed = consume_all(kafka_bootstrap_servers, topic, timeout=60)
             got = [
                 _as_text(converter.from_bytes(topic, m.key()), converter.from_bytes(topic, m.value())) for m in consumed
             ]
