@@ -337,13 +337,14 @@ def _fast(sql: str) -> RedoChange | None:
     return None
 
 
-def parse_redo(sql: str, *, position: str | None = None) -> RedoChange:
+def parse_redo(sql: str, *, position: object = None) -> RedoChange:
     """Parse one ``SQL_REDO`` insert, update or delete.
 
     Args:
         sql: the whole statement (continuation rows already joined).
         position: where the statement came from, for the error message (e.g.
-            ``"line 12"`` or ``"SCN 2122185 XID 0a000600a4020000"``).
+            ``"line 12"`` or ``"SCN 2122185 XID 0a000600a4020000"``): a string, or any
+            object whose ``str()`` gives one (formatted only when there is an error).
 
     Returns:
         The operation, the table and the column values as written (see the module doc).

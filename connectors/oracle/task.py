@@ -155,7 +155,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         self._mining_from = 0
         self._snapshot_scn: str | None = None
         self._plans: dict[str, _TablePlan] = {}
-        self._caches: list[dict[str, t.Any]] = []
+        self._caches: dict[str, list[dict[str, t.Any]]] = {}
         self._cached = 0
         self._last_heartbeat = time.monotonic()
         metrics = context.metrics
@@ -190,16 +190,17 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         """What every change event of one table version shares, computed once."""
         names = [c.name for c in meta.columns]
         lobs = {c.name: self._placeholder(c) for c in meta.columns if c.base_type in ("CLOB", "NCLOB", "BLOB")}
+        caches = self._caches[meta.qualified] = []  # the previous version's caches go with its plan
         return _TablePlan(
             meta=meta,
             topic=self.topic(meta),
             schemas=self._schemas[meta.qualified],
             names=names,
             lobs=lobs,
-            converters={name: self._converter(column) for name, column in known.items()},
+            converters={name: self._converter(column, caches) for name, column in known.items()},
         )
 
-    def _converter(self, column: OracleColumn) -> t.Callable[[str], t.Any]:
+    def _converter(self, column: OracleColumn, caches: list[dict[str, t.Any]]) -> t.Callable[[str], t.Any]:
         """The literal-to-Connect-value function of one column (``literal`` is never None).
 
         Text is the literal itself unless it holds a function (``UNISTR``, ``EMPTY_CLOB()``);
@@ -234,7 +235,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
 
             return integer
         cache: dict[str, t.Any] = {}
-        self._caches.append(cache)
+        caches.append(cache)
 
         def cached(literal: str) -> t.Any:
             value = cache.get(literal, _MISSING)
@@ -242,8 +243,9 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
                 value = convert(literal)
                 self._cached += 1
                 if self._cached > _VALUE_CACHE_SIZE:
-                    for each in self._caches:
-                        each.clear()
+                    for table in self._caches.values():
+                        for each in table:
+                            each.clear()
                     self._cached = 0
                 cache[literal] = value
             return value
@@ -509,13 +511,13 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
                 collection = f"{source['db']}.{source['schema']}.{source['table']}"
                 counts[collection] = counts.get(collection, 0) + 1
                 total += 1
-                self._m_events.inc()
                 if metadata:
                     item.value["transaction"] = {
                         "id": done.xid.lower(),
                         "total_order": total,
                         "data_collection_order": counts[collection],
                     }
+        self._m_events.inc(total)
         if previous is None:
             yield OffsetMarker(self.partition, final_offset)
             return
@@ -664,14 +666,14 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
     def _change_records(
         self, change: BufferedChange, done: CommittedTransaction, offset: dict[str, t.Any]
     ) -> list[Item]:
-        where = f"SCN {change.scn}, XID {done.xid}, table {change.owner}.{change.table}"
         if change.operation_code not in (1, 2, 3):
             return []
+        where = _Where(change, done)
         if change.owner == "UNKNOWN" or change.table.startswith("OBJ# "):
             error = RecordError(
                 "LogMiner could not name this table's columns (dictionary version mismatch after DDL); "
                 "the change cannot be decoded with the online catalog",
-                location=where,
+                location=str(where),
                 raw=change.sql.encode(),
             )
             return [ErrantSourceRecord(self.partition, offset, error, change.sql.encode())]
@@ -681,7 +683,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         if meta is None:
             return []
         try:
-            parsed = parse_redo(change.sql, position=where)
+            parsed = parse_redo(change.sql, position=where)  # str(where) only on an error
             return self._records_from(parsed, meta, change, done, offset)
         except RecordError as exc:
             return [ErrantSourceRecord(self.partition, offset, exc, change.sql.encode())]
@@ -804,6 +806,20 @@ _LOB_WRITE = re.compile(
     r":= ((?:HEXTORAW\()?'.*'(?:\))?);\s*dbms_lob\.write\([^,]+,\s*(\d+)\s*,\s*(\d+)\s*,", re.DOTALL | re.IGNORECASE
 )
 _LOB_TRIM = re.compile(r"dbms_lob\.trim\([^,]+,\s*(\d+)\s*\)", re.IGNORECASE)
+
+
+class _Where:
+    """Names a change for error messages (``SCN ..., XID ..., table ...``), formatted only
+    when an error needs it."""
+
+    __slots__ = ("change", "done")
+
+    def __init__(self, change: BufferedChange, done: CommittedTransaction) -> None:
+        self.change, self.done = change, done
+
+    def __str__(self) -> str:
+        change = self.change
+        return f"SCN {change.scn}, XID {self.done.xid}, table {change.owner}.{change.table}"
 
 
 @dataclasses.dataclass(slots=True)
