@@ -264,9 +264,8 @@ _F_SHAPES: dict[tuple[str, int, int], re.Pattern[str]] = {}
 
 def _shape(kind: str, first: int, second: int) -> re.Pattern[str]:
     """The whole-statement expression of one shape (compiled on first use, then cached)."""
-    if kind == "insert":
-        values = ",".join([_F_VALUE] * first)
-        text = rf'insert into {_F_TABLE}\(("[^"]*+"(?:,"[^"]*+")*+)\) values \({values}\);?'
+    if kind == "insert":  # the values list only: the head is read once per table (_insert_head)
+        text = ",".join([_F_VALUE] * first) + r"\);?"
     else:
         pair = rf'"([^"]*+)" = {_F_VALUE}'
         condition = rf'"([^"]*+)" (?:= {_F_VALUE}|IS NULL)'
@@ -279,6 +278,25 @@ def _shape(kind: str, first: int, second: int) -> re.Pattern[str]:
         _F_SHAPES.clear()
     pattern = _F_SHAPES[(kind, first, second)] = re.compile(text, re.DOTALL)
     return pattern
+
+
+_F_INSERT_HEAD = re.compile(r'insert into "([^"]*+)"\."([^"]*+)"\(("[^"]*+"(?:,"[^"]*+")*+)')
+_F_HEADS: dict[str, tuple[str, str, list[str], re.Pattern[str]] | None] = {}
+
+
+def _insert_head(head: str) -> tuple[str, str, list[str], re.Pattern[str]] | None:
+    """Schema, table, columns and values expression of an insert's text before ``) values (``
+    (the same for every insert into a table, so read once and cached); None if not LogMiner's form."""
+    m = _F_INSERT_HEAD.fullmatch(head)
+    found = None
+    if m is not None:
+        columns = m.group(3)[1:-1].split('","')
+        shape = _F_SHAPES.get(("insert", len(columns), 0)) or _shape("insert", len(columns), 0)
+        found = (m.group(1), m.group(2), columns, shape)
+    if len(_F_HEADS) >= 4096:
+        _F_HEADS.clear()
+    _F_HEADS[head] = found
+    return found
 
 
 def _fast_values(sql: str, quoted: tuple[str | None, ...], other: tuple[str | None, ...]) -> list[str | None]:
@@ -295,28 +313,56 @@ def _fast_values(sql: str, quoted: tuple[str | None, ...], other: tuple[str | No
     return values
 
 
+_F_CONDITIONS: dict[tuple[str, str], int] = {}
+"""Per kind and table (as written), how many WHERE conditions its last statement had: with
+supplemental logging of all columns that is every time the same, so counting is skipped."""
+
+
+def _fast_where(sql: str, kind: str, table: str, first: int, where: int) -> re.Match[str] | None:
+    """The whole-statement match of an update or delete whose WHERE clause starts at ``where``:
+    the table's last number of conditions first, else counted (a wrong guess costs a retry)."""
+    key = (kind, table)
+    second = _F_CONDITIONS.get(key)
+    if second is not None:
+        m = (_F_SHAPES.get((kind, first, second)) or _shape(kind, first, second)).fullmatch(sql)
+        if m is not None:
+            return m
+    counted = sql.count('" = ', where) + sql.count('" IS NULL', where)
+    if counted == second:
+        return None
+    m = (_F_SHAPES.get((kind, first, counted)) or _shape(kind, first, counted)).fullmatch(sql)
+    if m is not None:
+        if len(_F_CONDITIONS) >= 4096:
+            _F_CONDITIONS.clear()
+        _F_CONDITIONS[key] = counted
+    return m
+
+
 def _fast(sql: str) -> RedoChange | None:
     """The statement's change when it has exactly one of LogMiner's shapes, else None."""
     head = sql[:7]
     if head == "insert ":
-        first = sql.count('","', 0, sql.find(") values (")) + 1
-        m = (_F_SHAPES.get(("insert", first, 0)) or _shape("insert", first, 0)).fullmatch(sql)
+        end = sql.find(") values (")
+        if end < 0:
+            return None
+        text = sql[:end]
+        table = _F_HEADS[text] if text in _F_HEADS else _insert_head(text)
+        if table is None:
+            return None
+        m = table[3].fullmatch(sql, end + 10)
         if m is None:
             return None
         g = m.groups()
-        columns = g[2][1:-1].split('","')
-        if len(columns) != first:
-            return None
-        values = _fast_values(sql, g[3::2], g[4::2])
-        return RedoChange("INSERT", g[0], g[1], dict(zip(columns, values, strict=True)), {})
+        values = _fast_values(sql, g[0::2], g[1::2])
+        return RedoChange("INSERT", table[0], table[1], dict(zip(table[2], values, strict=True)), {})
     if head == "update ":
         where = sql.find(' where "')
         if where < 0:
-            first, second = sql.count('" = '), 0
+            first = sql.count('" = ')
+            m = (_F_SHAPES.get(("update", first, 0)) or _shape("update", first, 0)).fullmatch(sql)
         else:
             first = sql.count('" = ', 0, where)
-            second = sql.count('" = ', where) + sql.count('" IS NULL', where)
-        m = (_F_SHAPES.get(("update", first, second)) or _shape("update", first, second)).fullmatch(sql)
+            m = _fast_where(sql, "update", sql[7 : sql.find(" set ", 7, where)], first, where)
         if m is None:
             return None
         g = m.groups()
@@ -326,8 +372,11 @@ def _fast(sql: str) -> RedoChange | None:
         old = dict(zip(names[first:], values[first:], strict=True))
         return RedoChange("UPDATE", g[0], g[1], new, old)
     if head == "delete ":
-        second = sql.count('" = ') + sql.count('" IS NULL')
-        m = (_F_SHAPES.get(("delete", 0, second)) or _shape("delete", 0, second)).fullmatch(sql)
+        where = sql.find(' where "')
+        if where < 0:
+            m = (_F_SHAPES.get(("delete", 0, 0)) or _shape("delete", 0, 0)).fullmatch(sql)
+        else:
+            m = _fast_where(sql, "delete", sql[12:where], 0, where)
         if m is None:
             return None
         g = m.groups()
