@@ -282,6 +282,7 @@ def _shape(kind: str, first: int, second: int) -> re.Pattern[str]:
 
 _F_INSERT_HEAD = re.compile(r'insert into "([^"]*+)"\."([^"]*+)"\(("[^"]*+"(?:,"[^"]*+")*+)')
 _F_HEADS: dict[str, tuple[str, str, list[str], re.Pattern[str]] | None] = {}
+_UNSEEN: t.Any = object()
 
 
 def _insert_head(head: str) -> tuple[str, str, list[str], re.Pattern[str]] | None:
@@ -346,7 +347,9 @@ def _fast(sql: str) -> RedoChange | None:
         if end < 0:
             return None
         text = sql[:end]
-        table = _F_HEADS[text] if text in _F_HEADS else _insert_head(text)
+        table = _F_HEADS.get(text, _UNSEEN)  # one lookup: another thread may clear the cache
+        if table is _UNSEEN:
+            table = _insert_head(text)
         if table is None:
             return None
         m = table[3].fullmatch(sql, end + 10)
