@@ -6,13 +6,16 @@ with doubled quotes), a NULL, a decimal, a TO_DATE, a TO_TIMESTAMP and a HEXTORA
 Inserts carry 10 values; updates set 3 columns and carry all 10 in the WHERE clause
 (supplemental logging of all columns); deletes carry all 10 in the WHERE clause. Each
 kind is parsed by :func:`parse_redo` (values as written, no typed conversion), best of
-3 runs. Run: ``.venv/bin/python bench/bench_oracle_parser.py [--rows 100000] [--write]``;
+5 runs by CPU time, and by Debezium's ``LogMinerDmlParser`` in a JVM, side by side. Run:
+``.venv/bin/python bench/bench_oracle_parser.py [--rows 30000] [--no-debezium] [--write]``;
 ``--write`` updates the ``## Oracle SQL_REDO parser`` section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 import random
 import time
 
@@ -54,42 +57,96 @@ def statements(kind: str, count: int, seed: int = 7) -> list[str]:
     return out
 
 
-def measure(sqls: list[str], runs: int = 3) -> float:
+def measure(sqls: list[str], runs: int = 5) -> float:
+    """Rows/s of the best of ``runs`` rounds, by this process's CPU time (one core, whatever
+    else the shared machine runs)."""
     best = float("inf")
     for _ in range(runs):
-        started = time.perf_counter()
+        started = time.process_time()
         for sql in sqls:
             parse_redo(sql)
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     return len(sqls) / best
+
+
+def measure_debezium(kinds: dict[str, list[str]], rounds: int) -> dict[str, float] | None:
+    """Debezium 3.6.1's ``LogMinerDmlParser`` on the same statements in one JVM: rows/s of its
+    best round (the JIT warm), or None when Java or Maven are not there."""
+    from headwater.conformance.debezium_oracle import DebeziumRedoParser
+    from headwater.connectors.errors import FatalError
+
+    parser = DebeziumRedoParser()
+    try:
+        parser.start(timeout=300)
+    except FatalError as exc:
+        print(f"Debezium's parser not measured: {exc}")
+        return None
+    try:
+        return {
+            kind: len(sqls) / min(parser.time_parse("BENCH", "CUSTOMERS", COLUMNS, sqls, rounds=rounds))
+            for kind, sqls in kinds.items()
+        }
+    finally:
+        parser.close()
+
+
+COLUMNS = list(_row(random.Random(0), 0))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=30_000)
+    parser.add_argument("--jvm-rounds", type=int, default=10)
+    parser.add_argument("--no-debezium", action="store_true")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
+    kinds = {kind: statements(kind, args.rows) for kind in ("insert", "update", "delete")}
     results = {}
-    for kind in ("insert", "update", "delete"):
-        sqls = statements(kind, args.rows)
+    for kind, sqls in kinds.items():
         avg = sum(map(len, sqls)) / len(sqls)
         results[kind] = (measure(sqls), avg)
         print(f"{kind:7s} {results[kind][0]:>12,.0f} rows/s  ({avg:.0f} bytes/statement)")
-    mixed = sum(rate for rate, _ in results.values()) / 3
+    debezium = None if args.no_debezium else measure_debezium(kinds, args.jvm_rounds)
+    ours = sum(rate for rate, _ in results.values()) / 3
+    theirs = sum(debezium.values()) / 3 if debezium else None
+
+    def jvm(kind: str) -> str:
+        return f"{debezium[kind]:,.0f}" if debezium else "not measured"
+
     lines = [
         "## Oracle SQL_REDO parser",
         "",
-        f"Machine: {machine_description()}; one core (single process, single thread).",
+        f"Measured {dt.date.today().isoformat()} on {machine_description()}, load average"
+        f" {os.getloadavg()[0]:.1f} at the end (a shared machine).",
         "",
         f"Workload: {args.rows:,} LogMiner statements per kind on a 10-column table (NUMBER key, text with doubled"
         " quotes, NULL, decimal, TO_DATE, TO_TIMESTAMP, HEXTORAW); updates set 3 columns with all 10 in the WHERE"
-        " clause, deletes have all 10 in the WHERE clause; `parse_redo` to values as written (no typed"
-        " conversion); best of 3 runs.",
+        " clause, deletes have all 10 in the WHERE clause; to values as written (no typed conversion). Headwater:"
+        " `parse_redo`, one thread, best of 5 rounds by the process's CPU time. Debezium 3.6.1.Final:"
+        f" `LogMinerDmlParser.parse` on the same statements in one JVM (Java 17), best of {args.jvm_rounds}"
+        " rounds by wall time (its JIT and GC run on the second core).",
         "",
-        "| Statement | rows/s | bytes/statement |",
-        "|---|---:|---:|",
-        *[f"| {kind} | {rate:,.0f} | {avg:.0f} |" for kind, (rate, avg) in results.items()],
-        f"| mean of the three | {mixed:,.0f} | |",
+        "| Statement | bytes/statement | Headwater rows/s | Debezium rows/s | Headwater / Debezium |",
+        "|---|---:|---:|---:|---:|",
+        *[
+            f"| {kind} | {avg:.0f} | {rate:,.0f} | {jvm(kind)} | "
+            + (f"{rate / debezium[kind]:.2f}" if debezium else "")
+            + " |"
+            for kind, (rate, avg) in results.items()
+        ],
+        f"| mean of the three | | {ours:,.0f} | {f'{theirs:,.0f}' if theirs else ''} | "
+        + (f"{ours / theirs:.2f}" if theirs else "")
+        + " |",
+        "",
+        "Reading: LogMiner writes every statement in one of three fixed shapes; `parse_redo` reads those with one"
+        " whole-statement regular expression per shape (kind and number of values; compiled once, possessive"
+        " quantifiers, so a single pass in C that never backtracks) and hands any other form to the general"
+        " reader (aliases, `||`, comments, unescaped quotes, errors), whose results it reproduces (fuzzed against"
+        " it, and the Debezium differential tests). The general reader alone did about 80,000 rows/s here. What"
+        " is left per statement is the pass itself (about 2 us for 400 bytes) and CPython building 10-13 strings,"
+        f" a list and two dicts (about 3-4 us): {ours:,.0f} rows/s, {ours / 200_000:.0%} of the 200,000 rows/s goal"
+        " (5 us a statement), which pure CPython does not reach on this machine; Debezium's hand-written"
+        " character scanner on the JIT is faster by the ratio above.",
         "",
         "Goal: 200,000 rows/s on one core. Reproduce: `.venv/bin/python bench/bench_oracle_parser.py --write`.",
     ]

@@ -111,6 +111,23 @@ public class RedoDriver {
                     editor.addColumn(Column.editor().name(name.asText()).type("VARCHAR2").jdbcType(java.sql.Types.VARCHAR).position(position++).create());
                 }
                 LogMinerDmlParser parser = request.path("relaxed").asBoolean(false) ? relaxed : strict;
+                if (request.has("bench")) {
+                    // Timing: parse every statement of "bench" per round; reply each round's seconds.
+                    Table table = editor.create();
+                    String[] sqls = new String[request.get("bench").size()];
+                    for (int i = 0; i < sqls.length; i++) sqls[i] = request.get("bench").get(i).asText();
+                    ArrayNode seconds = mapper.createArrayNode();
+                    long sink = 0;
+                    for (int round = 0; round < request.path("rounds").asInt(1); round++) {
+                        long started = System.nanoTime();
+                        for (String sql : sqls) sink += parser.parse(sql, table).getNewValues().length;
+                        seconds.add((System.nanoTime() - started) / 1e9);
+                    }
+                    reply.set("seconds", seconds);
+                    reply.put("values", sink);
+                    out.println(mapper.writeValueAsString(reply));
+                    continue;
+                }
                 LogMinerDmlEntry entry = parser.parse(request.get("sql").asText(), editor.create());
                 if (entry == null) {
                     reply.put("error", "parser returned null");
@@ -221,6 +238,23 @@ class DebeziumRedoParser:
             msg = "the Debezium parser driver exited"
             raise FatalError(msg)
         return t.cast(DebeziumReply, orjson.loads(line))
+
+    def time_parse(
+        self, schema: str, table: str, columns: t.Sequence[str], sqls: t.Sequence[str], *, rounds: int = 5
+    ) -> list[float]:
+        """Parse every statement of ``sqls`` ``rounds`` times inside the JVM; return each
+        round's seconds (the first rounds include the JIT's warm-up). For benchmarks."""
+        if self._proc is None or self._proc.stdin is None or self._proc.stdout is None:
+            msg = "DebeziumRedoParser.start() was not called"
+            raise FatalError(msg)
+        request = {"schema": schema, "table": table, "columns": list(columns), "bench": list(sqls), "rounds": rounds}
+        self._proc.stdin.write(orjson.dumps(request) + b"\n")
+        self._proc.stdin.flush()
+        reply = orjson.loads(self._proc.stdout.readline() or b'{"error": "the Debezium parser driver exited"}')
+        if "error" in reply:
+            msg = f"Debezium parser benchmark failed: {reply['error']}"
+            raise FatalError(msg)
+        return [float(x) for x in reply["seconds"]]
 
     def close(self) -> None:
         """Stop the JVM (closing its stdin ends it; killed after 10 s)."""

@@ -29,6 +29,7 @@ RAW, BLOB                                  ``bytes``
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import functools
 import re
 import typing as t
@@ -37,7 +38,7 @@ from decimal import Decimal, InvalidOperation
 
 from headwater.connectors.errors import RecordError
 
-__all__ = ["OracleColumn", "ValueConversionError", "convert_value", "unistr"]
+__all__ = ["OracleColumn", "ValueConversionError", "convert_value", "unistr", "value_converter"]
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _MONTH_US = 365.25 / 12 * 86_400 * 1_000_000
@@ -165,6 +166,35 @@ def _parts_of(literal: str, column: OracleColumn) -> tuple[str, datetime_parts]:
 datetime_parts: t.TypeAlias = tuple[str | None, ...]
 
 
+_FAST_STAMP = re.compile(
+    r"TO_[A-Z_]+\('(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?: ([+-]\d\d:\d\d))?'"
+)
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def _fast_stamp(literal: str) -> tuple[int, int, str, str | None] | None:
+    """LogMiner's usual ``TO_DATE``/``TO_TIMESTAMP``/``TO_TIMESTAMP_TZ`` literal read without
+    building a datetime: (epoch seconds, nanoseconds, ``YYYY-MM-DDTHH:MM:SS[.fraction]``,
+    the ``+hh:mm`` offset or None). None for any other form, a year before 1000 or a field
+    out of range: the general path (:func:`_parts_of`) then reads it, or names the error."""
+    m = _FAST_STAMP.match(literal)
+    if m is None:
+        return None
+    y, mo, d, h, mi, s, fraction, offset = m.groups()
+    year, hour, minute, second = int(y), int(h), int(mi), int(s)
+    if year < 1000 or hour > 23 or minute > 59 or second > 59:
+        return None
+    try:
+        days = dt.date(year, int(mo), int(d)).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        return None
+    nanos = int(fraction.ljust(9, "0")) if fraction else 0
+    text = f"{y}-{mo}-{d}T{h}:{mi}:{s}"
+    if nanos:
+        text += "." + f"{nanos:09d}".rstrip("0")
+    return days * 86_400 + hour * 3_600 + minute * 60 + second, nanos, text, offset
+
+
 def _naive(parts: datetime_parts) -> tuple[dt.datetime, int]:
     year, month, day, hour, minute, second, fraction = parts[:7]
     nanos = int((fraction or "").ljust(9, "0")[:9] or 0)
@@ -185,7 +215,8 @@ def _epoch(stamp: dt.datetime, nanos: int, unit: int) -> int:
 
 
 def _iso(stamp: dt.datetime, nanos: int, offset: str) -> str:
-    text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat() pads years below 1000 to four digits, strftime does not: keep strftime's text there.
+    text = stamp.isoformat() if stamp.year >= 1000 else stamp.strftime("%Y-%m-%dT%H:%M:%S")
     if nanos:
         text += "." + f"{nanos:09d}".rstrip("0")
     return text + offset
@@ -239,7 +270,11 @@ _TEXT_FUNCTION = re.compile(r"\s*(?:UNISTR|EMPTY_N?CLOB)\s*\(", re.IGNORECASE)
 
 
 def _text(literal: str, column: OracleColumn, quoted: bool | None) -> str:
-    if quoted or "(" not in literal or _TEXT_FUNCTION.match(literal) is None:
+    if quoted or "(" not in literal:
+        return literal
+    if literal.startswith("UNISTR('") and literal.endswith("')") and literal.count("'") == 2:
+        return unistr(literal[8:-2])  # one UNISTR call, LogMiner's usual form
+    if _TEXT_FUNCTION.match(literal) is None:
         return literal
     out = []
     for part in _split_concat(literal):
@@ -282,10 +317,10 @@ def _number(literal: str, column: OracleColumn) -> int | Decimal:
     if scale is None:
         return value  # NUMBER without precision, FLOAT: VariableScaleDecimal, as written
     if scale > 0:
-        return value.quantize(_quantum(scale))
+        return value.quantize(_quantum(scale), context=_WIDE)
     if precision is not None and precision - scale < 19:
         return int(value)
-    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
+    return value.quantize(Decimal(1), context=_WIDE) if value == value.to_integral_value() else value
 
 
 _KINDS = {
@@ -298,6 +333,11 @@ _KINDS = {
     "TIMESTAMP WITH TIME ZONE": "zoned",
     "TIMESTAMP WITH LOCAL TIME ZONE": "local",
 }
+
+
+_WIDE = decimal.Context(prec=200)
+"""Room for any Oracle NUMBER (38 digits, scale up to 127): the default context's 28
+digits would refuse ``quantize`` of NUMBER(38) values."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -324,37 +364,81 @@ def convert_value(column: OracleColumn, literal: str | None, *, quoted: bool | N
     Raises:
         ValueConversionError: the literal does not fit the type (names column and literal).
     """
-    if literal is None or literal == "Unsupported Type":
+    if literal is None or literal == _UNSUPPORTED:
         return None
+    if quoted and _kind(column) == "text":
+        return literal
+    return value_converter(column)(literal)
+
+
+_UNSUPPORTED = "Unsupported Type"
+
+
+def _kind(column: OracleColumn) -> str | None:
     base = column.base_type
     kind = _KINDS.get(base)
     if kind is None and base.startswith("INTERVAL"):
         kind = "interval"
-    try:
-        if kind == "number":
-            return _number(literal, column)
-        if kind == "text":
-            return _text(literal, column, quoted)
-        if kind == "float":
-            return _float(literal)
-        if kind == "binary":
-            return _binary(literal, column)
-        if kind == "date":
-            _, parts = _parts_of(literal, column)
-            return _epoch(*_naive(parts), 1_000)
-        if kind == "timestamp":
-            _, parts = _parts_of(literal, column)
-            digits = column.fraction_digits
-            unit = 1_000 if digits <= 3 else 1_000_000 if digits <= 6 else 1_000_000_000
-            return _epoch(*_naive(parts), unit)
-        if kind == "zoned":
-            return _zoned(_parts_of(literal, column)[1], local=False)
-        if kind == "local":
-            return _zoned(_parts_of(literal, column)[1], local=True)
-        if kind == "interval":
-            return _interval(literal, column)
-    except (ValueError, OverflowError) as exc:
-        msg = f"column {column.name} ({column.data_type}): cannot convert {literal!r}: {exc}"
-        raise ValueConversionError(msg) from exc
-    msg = f"column {column.name}: unsupported Oracle type {column.data_type}"
-    raise ValueConversionError(msg)
+    return kind
+
+
+@functools.lru_cache(maxsize=4096)
+def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
+    """The function :func:`convert_value` applies to one column's non-NULL literals (with
+    ``quoted=None``), built once per column: callers converting many rows of a table keep
+    one per column and skip the dispatch by type. Any thread; raises as convert_value."""
+    kind = _kind(column)
+    convert: t.Callable[[str], t.Any]
+    if kind == "number":
+        convert = functools.partial(_number, column=column)
+    elif kind == "text":
+        convert = functools.partial(_text, column=column, quoted=None)
+    elif kind == "float":
+        convert = _float
+    elif kind == "binary":
+        convert = functools.partial(_binary, column=column)
+    elif kind in ("date", "timestamp"):
+        digits = column.fraction_digits if kind == "timestamp" else 0
+        unit = 1_000 if digits <= 3 else 1_000_000 if digits <= 6 else 1_000_000_000
+
+        def convert(literal: str) -> t.Any:
+            fast = _fast_stamp(literal)
+            if fast is None:
+                return _epoch(*_naive(_parts_of(literal, column)[1]), unit)
+            seconds, nanos = fast[0], fast[1]
+            if unit == 1_000:
+                return seconds * 1_000 + nanos // 1_000_000
+            if unit == 1_000_000:
+                return seconds * 1_000_000 + nanos // 1_000
+            return seconds * 1_000_000_000 + nanos
+
+    elif kind in ("zoned", "local"):
+        local = kind == "local"
+
+        def convert(literal: str) -> t.Any:
+            fast = _fast_stamp(literal)
+            if fast is None:
+                return _zoned(_parts_of(literal, column)[1], local=local)
+            text, offset = fast[2], fast[3]
+            if local or offset is None or offset[1:] == "00:00":
+                return text + "Z"
+            return text + offset
+
+    elif kind == "interval":
+        convert = functools.partial(_interval, column=column)
+    else:
+
+        def convert(literal: str) -> t.Any:
+            msg = f"column {column.name}: unsupported Oracle type {column.data_type}"
+            raise ValueConversionError(msg)
+
+    def checked(literal: str) -> t.Any:
+        if literal == _UNSUPPORTED:
+            return None
+        try:
+            return convert(literal)
+        except (ValueError, OverflowError) as exc:
+            msg = f"column {column.name} ({column.data_type}): cannot convert {literal!r}: {exc}"
+            raise ValueConversionError(msg) from exc
+
+    return checked

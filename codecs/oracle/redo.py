@@ -238,13 +238,165 @@ def _parse(p: _Patterns, sql: str) -> RedoChange:
     return RedoChange("DELETE", m.group(1), m.group(2), {}, old)
 
 
-def parse_redo(sql: str, *, position: str | None = None) -> RedoChange:
+# --------------------------------------------------------------------------- fast path
+#
+# LogMiner writes every statement in one of three fixed shapes. For a statement in exactly
+# that shape (lower-case keywords, single blanks, no alias, no ``ROWID`` predicate, no
+# ``||`` and no comment) one regular expression, compiled once per shape (the kind and the
+# number of values), matches the whole statement and captures every name and value: one
+# pass in C, possessive quantifiers so that it never backtracks, and a short Python loop.
+# A statement in any other form, or one the shape's expression does not match (an
+# unescaped quote, a shape miscounted because a string holds ``" = ``, an error), goes to
+# the general reader above, so results and errors are the general reader's. The strict
+# quoting grammar reads a statement one way only, so a full match gives the values the
+# general reader gives (``tests/codecs/test_oracle_redo.py`` compares the two).
+
+_F_QUOTED = r"'([^']*+(?:''[^']*+)*+)'"
+_F_OTHER = (
+    r"(NULL|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+    r"|[A-Za-z_][A-Za-z0-9_$#]*\((?>[^'()]++|'[^']*+(?:''[^']*+)*+')*+\)"
+    r"|Unsupported Type|[-+]?Inf|Nan)"
+)
+_F_VALUE = rf"(?:{_F_QUOTED}|{_F_OTHER})"
+_F_TABLE = r'"([^"]*+)"\."([^"]*+)"'
+_F_SHAPES: dict[tuple[str, int, int], re.Pattern[str]] = {}
+
+
+def _shape(kind: str, first: int, second: int) -> re.Pattern[str]:
+    """The whole-statement expression of one shape (compiled on first use, then cached)."""
+    if kind == "insert":  # the values list only: the head is read once per table (_insert_head)
+        text = ",".join([_F_VALUE] * first) + r"\);?"
+    else:
+        pair = rf'"([^"]*+)" = {_F_VALUE}'
+        condition = rf'"([^"]*+)" (?:= {_F_VALUE}|IS NULL)'
+        where = (" where " + " and ".join([condition] * second)) if second else ""
+        if kind == "update":
+            text = rf"update {_F_TABLE} set " + ", ".join([pair] * first) + where + ";?"
+        else:
+            text = rf"delete from {_F_TABLE}{where};?"
+    if len(_F_SHAPES) >= 4096:
+        _F_SHAPES.clear()
+    pattern = _F_SHAPES[(kind, first, second)] = re.compile(text, re.DOTALL)
+    return pattern
+
+
+_F_INSERT_HEAD = re.compile(r'insert into "([^"]*+)"\."([^"]*+)"\(("[^"]*+"(?:,"[^"]*+")*+)')
+_F_HEADS: dict[str, tuple[str, str, list[str], re.Pattern[str]] | None] = {}
+_UNSEEN: t.Any = object()
+
+
+def _insert_head(head: str) -> tuple[str, str, list[str], re.Pattern[str]] | None:
+    """Schema, table, columns and values expression of an insert's text before ``) values (``
+    (the same for every insert into a table, so read once and cached); None if not LogMiner's form."""
+    m = _F_INSERT_HEAD.fullmatch(head)
+    found = None
+    if m is not None:
+        columns = m.group(3)[1:-1].split('","')
+        shape = _F_SHAPES.get(("insert", len(columns), 0)) or _shape("insert", len(columns), 0)
+        found = (m.group(1), m.group(2), columns, shape)
+    if len(_F_HEADS) >= 4096:
+        _F_HEADS.clear()
+    _F_HEADS[head] = found
+    return found
+
+
+def _fast_values(sql: str, quoted: tuple[str | None, ...], other: tuple[str | None, ...]) -> list[str | None]:
+    """The values as written from a shape's groups: a quoted string's text (doubled quotes
+    undone), ``NULL`` (and ``IS NULL``, where neither group took part) as None, else the text."""
+    values = list(quoted)
+    for index, text in enumerate(other):
+        if text is not None:
+            values[index] = None if text == "NULL" else text
+    if "''" in sql:
+        for index, text in enumerate(quoted):
+            if text and "''" in text:
+                values[index] = text.replace("''", "'")
+    return values
+
+
+_F_CONDITIONS: dict[tuple[str, str], int] = {}
+"""Per kind and table (as written), how many WHERE conditions its last statement had: with
+supplemental logging of all columns that is every time the same, so counting is skipped."""
+
+
+def _fast_where(sql: str, kind: str, table: str, first: int, where: int) -> re.Match[str] | None:
+    """The whole-statement match of an update or delete whose WHERE clause starts at ``where``:
+    the table's last number of conditions first, else counted (a wrong guess costs a retry)."""
+    key = (kind, table)
+    second = _F_CONDITIONS.get(key)
+    if second is not None:
+        m = (_F_SHAPES.get((kind, first, second)) or _shape(kind, first, second)).fullmatch(sql)
+        if m is not None:
+            return m
+    counted = sql.count('" = ', where) + sql.count('" IS NULL', where)
+    if counted == second:
+        return None
+    m = (_F_SHAPES.get((kind, first, counted)) or _shape(kind, first, counted)).fullmatch(sql)
+    if m is not None:
+        if len(_F_CONDITIONS) >= 4096:
+            _F_CONDITIONS.clear()
+        _F_CONDITIONS[key] = counted
+    return m
+
+
+def _fast(sql: str) -> RedoChange | None:
+    """The statement's change when it has exactly one of LogMiner's shapes, else None."""
+    head = sql[:7]
+    if head == "insert ":
+        end = sql.find(") values (")
+        if end < 0:
+            return None
+        text = sql[:end]
+        table = _F_HEADS.get(text, _UNSEEN)  # one lookup: another thread may clear the cache
+        if table is _UNSEEN:
+            table = _insert_head(text)
+        if table is None:
+            return None
+        m = table[3].fullmatch(sql, end + 10)
+        if m is None:
+            return None
+        g = m.groups()
+        values = _fast_values(sql, g[0::2], g[1::2])
+        return RedoChange("INSERT", table[0], table[1], dict(zip(table[2], values, strict=True)), {})
+    if head == "update ":
+        where = sql.find(' where "')
+        if where < 0:
+            first = sql.count('" = ')
+            m = (_F_SHAPES.get(("update", first, 0)) or _shape("update", first, 0)).fullmatch(sql)
+        else:
+            first = sql.count('" = ', 0, where)
+            m = _fast_where(sql, "update", sql[7 : sql.find(" set ", 7, where)], first, where)
+        if m is None:
+            return None
+        g = m.groups()
+        names = g[2::3]
+        values = _fast_values(sql, g[3::3], g[4::3])
+        new = dict(zip(names[:first], values[:first], strict=True))
+        old = dict(zip(names[first:], values[first:], strict=True))
+        return RedoChange("UPDATE", g[0], g[1], new, old)
+    if head == "delete ":
+        where = sql.find(' where "')
+        if where < 0:
+            m = (_F_SHAPES.get(("delete", 0, 0)) or _shape("delete", 0, 0)).fullmatch(sql)
+        else:
+            m = _fast_where(sql, "delete", sql[12:where], 0, where)
+        if m is None:
+            return None
+        g = m.groups()
+        return RedoChange(
+            "DELETE", g[0], g[1], {}, dict(zip(g[2::3], _fast_values(sql, g[3::3], g[4::3]), strict=True))
+        )
+    return None
+
+
+def parse_redo(sql: str, *, position: object = None) -> RedoChange:
     """Parse one ``SQL_REDO`` insert, update or delete.
 
     Args:
         sql: the whole statement (continuation rows already joined).
         position: where the statement came from, for the error message (e.g.
-            ``"line 12"`` or ``"SCN 2122185 XID 0a000600a4020000"``).
+            ``"line 12"`` or ``"SCN 2122185 XID 0a000600a4020000"``): a string, or any
+            object whose ``str()`` gives one (formatted only when there is an error).
 
     Returns:
         The operation, the table and the column values as written (see the module doc).
@@ -253,6 +405,9 @@ def parse_redo(sql: str, *, position: str | None = None) -> RedoChange:
         RedoParseError: the statement is not a well-formed LogMiner DML statement; the
             location names ``position`` and the character offset where reading failed.
     """
+    fast = _fast(sql)  # LogMiner's own shapes, in one pass
+    if fast is not None:
+        return fast
     try:
         return _parse(_STRICT, sql)
     except _Bad as strict_error:

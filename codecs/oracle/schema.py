@@ -4,7 +4,8 @@ The ``oracle-logminer`` source builds one :class:`TableSchemas` per table versio
 when the table is first seen, again after DDL) and puts its key and value schemas on
 every record, so that the schema-registry converters write what Debezium's Oracle
 connector writes with its defaults (``decimal.handling.mode=precise``,
-``time.precision.mode=adaptive``, ``interval.handling.mode=numeric``):
+``time.precision.mode=adaptive``, ``interval.handling.mode=numeric``; ``decimal.handling.mode``
+``double`` and ``string`` are supported too, see the table):
 
 ========================================  ====================================================
 Oracle type                                Connect schema
@@ -14,6 +15,8 @@ NUMBER(p, s>0)                             ``org.apache.kafka.connect.data.Decim
 NUMBER(p, s<=0), p - s < 3 / 5 / 10 / 19   INT8 / INT16 / INT32 / INT64
 NUMBER(p, s<=0), p - s >= 19; INTEGER      Decimal, scale 0 (precision p, 38 for INTEGER)
 NUMBER, FLOAT (no scale)                   ``io.debezium.data.VariableScaleDecimal``
+(the three decimal rows above)             FLOAT64 with ``decimal.handling.mode=double``,
+                                           STRING with ``decimal.handling.mode=string``
 BINARY_FLOAT / BINARY_DOUBLE               FLOAT32 / FLOAT64
 DATE, TIMESTAMP(0-3)                       ``io.debezium.time.Timestamp``
 TIMESTAMP(4-6) / TIMESTAMP(7-9)            ``io.debezium.time.MicroTimestamp`` / ``NanoTimestamp``
@@ -53,9 +56,11 @@ __all__ = [
     "TRANSACTION_BLOCK",
     "TRANSACTION_KEY",
     "TRANSACTION_VALUE",
+    "DecimalHandlingMode",
     "TableSchemas",
     "column_schema",
     "connect_value",
+    "is_decimal",
     "is_variable_scale",
     "table_schemas",
 ]
@@ -121,16 +126,35 @@ def is_variable_scale(column: OracleColumn) -> bool:
     return column.base_type in _NUMBER and column.scale is None
 
 
-def column_schema(column: OracleColumn, binary_handling_mode: str = "bytes") -> s.Schema:
+DecimalHandlingMode: t.TypeAlias = t.Literal["precise", "double", "string"]
+"""Debezium's ``decimal.handling.mode``: how NUMBERs that are not integers below 10^18 are written."""
+
+
+def column_schema(
+    column: OracleColumn, binary_handling_mode: str = "bytes", decimal_handling_mode: DecimalHandlingMode = "precise"
+) -> s.Schema:
     """The Connect schema of one column's values (required unless NULLABLE)."""
-    schema = _base_schema(column, binary_handling_mode)
+    schema = _base_schema(column, binary_handling_mode, decimal_handling_mode)
     return schema.optional() if column.nullable else schema
 
 
-def _base_schema(column: OracleColumn, binary_handling_mode: str) -> s.Schema:
+def is_decimal(column: OracleColumn) -> bool:
+    """A NUMBER whose values are decimals (``Decimal`` or VariableScaleDecimal under
+    ``decimal.handling.mode=precise``) rather than Connect integers: no scale, a positive
+    scale, or 19 digits or more."""
+    if column.base_type not in _NUMBER:
+        return False
+    precision, scale = column.precision, column.scale
+    return scale is None or scale > 0 or precision is None or precision - scale >= 19
+
+
+def _base_schema(column: OracleColumn, binary_handling_mode: str, decimal_handling_mode: str) -> s.Schema:
     base = column.base_type
     if base in _NUMBER:
         precision, scale = column.precision, column.scale
+        if decimal_handling_mode != "precise" and is_decimal(column):
+            # As Debezium: NUMBER(p, s<=0) below 19 digits stays an integer in every mode.
+            return s.FLOAT64 if decimal_handling_mode == "double" else s.STRING
         if scale is None:
             return s.debezium.VARIABLE_SCALE_DECIMAL
         if scale > 0:
@@ -169,9 +193,20 @@ def _base_schema(column: OracleColumn, binary_handling_mode: str) -> s.Schema:
     return s.STRING.optional()
 
 
-def connect_value(column: OracleColumn, value: t.Any) -> t.Any:
-    """``value`` (from ``convert_value``) as the Connect value its :func:`column_schema` takes."""
-    if isinstance(value, decimal.Decimal) and is_variable_scale(column):
+def connect_value(column: OracleColumn, value: t.Any, decimal_handling_mode: DecimalHandlingMode = "precise") -> t.Any:
+    """``value`` (from ``convert_value``) as the Connect value its :func:`column_schema` takes.
+
+    A decimal NUMBER's ``Decimal`` becomes, by ``decimal_handling_mode``: the
+    VariableScaleDecimal struct (no scale) or stays a ``Decimal`` (``precise``); a float
+    (``double``, Java's ``BigDecimal.doubleValue``); its text (``string``, as Java's
+    ``BigDecimal.toString``, with the column's scale: ``NUMBER(10,2)`` 12.5 -> ``"12.50"``)."""
+    if not isinstance(value, decimal.Decimal):
+        return value
+    if decimal_handling_mode == "double":
+        return float(value)
+    if decimal_handling_mode == "string":
+        return str(value)
+    if is_variable_scale(column):
         return s.debezium.variable_scale_decimal(value)
     return value
 
@@ -200,6 +235,7 @@ def table_schemas(
     primary_key: t.Sequence[str],
     *,
     binary_handling_mode: str = "bytes",
+    decimal_handling_mode: DecimalHandlingMode = "precise",
     transaction_block: bool = False,
 ) -> TableSchemas:
     """Build the key and envelope schemas of ``owner.table`` from its column metadata.
@@ -207,7 +243,7 @@ def table_schemas(
     Args:
         transaction_block: add Debezium's ``transaction`` field (``provide.transaction.metadata``).
     """
-    fields = [(c.name, column_schema(c, binary_handling_mode)) for c in columns]
+    fields = [(c.name, column_schema(c, binary_handling_mode, decimal_handling_mode)) for c in columns]
     by_name = dict(fields)
     # Debezium's schema names: characters Avro refuses (a space, ``#``, ``$``) become ``_``.
     prefix = _NAME_CHARS.sub("_", prefix)

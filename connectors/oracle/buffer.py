@@ -29,6 +29,8 @@ Used by the source task from its own thread only; not thread-safe.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import functools
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,9 +85,13 @@ class _Open:
 
 
 def _epoch_ms(row: LogMinerRow) -> int:
-    import datetime as dt
+    return _stamp_ms(row.timestamp)
 
-    stamp = row.timestamp
+
+@functools.lru_cache(maxsize=4096)
+def _stamp_ms(stamp: dt.datetime) -> int:
+    """Epoch milliseconds of a row's TIMESTAMP (naive means UTC); cached: the rows of one
+    second share it."""
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=dt.UTC)
     return int(stamp.timestamp() * 1000)

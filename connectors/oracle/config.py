@@ -62,6 +62,10 @@ class OracleLogMinerConfig(PluginConfig):
     """Write BEGIN/END events (with per-table counts) to ``<topic.prefix>.transaction``."""
     binary_handling_mode: t.Literal["bytes", "base64", "base64-url-safe", "hex"] = "bytes"
     """How RAW and BLOB values are written, as Debezium's ``binary.handling.mode``."""
+    decimal_handling_mode: t.Literal["precise", "double", "string"] = "precise"
+    """How NUMBERs that are not integers below 10^18 are written, as Debezium's ``decimal.handling.mode``:
+    ``precise`` (Connect Decimal, VariableScaleDecimal without scale), ``double`` (float64, may lose
+    digits) or ``string`` (the exact number as text)."""
     tombstones_on_delete: bool = True
     """Emit a tombstone after each delete, as Debezium does."""
     max_batch_size: int = Field(default=10_000, ge=1)

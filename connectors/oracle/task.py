@@ -51,7 +51,7 @@ import re
 import time
 import typing as t
 
-from headwater.codecs.oracle.convert import OracleColumn, ValueConversionError, convert_value
+from headwater.codecs.oracle.convert import OracleColumn, ValueConversionError, value_converter
 from headwater.codecs.oracle.redo import RedoChange, parse_redo
 from headwater.codecs.oracle.render import debezium_value
 from headwater.codecs.oracle.schema import (
@@ -61,6 +61,7 @@ from headwater.codecs.oracle.schema import (
     TRANSACTION_VALUE,
     TableSchemas,
     connect_value,
+    is_decimal,
     table_schemas,
 )
 from headwater.connectors.api import (
@@ -153,7 +154,9 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         self._batch = config.log_mining_batch_size_default
         self._mining_from = 0
         self._snapshot_scn: str | None = None
-        self._values: dict[tuple[str, str, str], t.Any] = {}
+        self._plans: dict[str, _TablePlan] = {}
+        self._caches: dict[str, list[dict[str, t.Any]]] = {}
+        self._cached = 0
         self._last_heartbeat = time.monotonic()
         metrics = context.metrics
         self._m_events = metrics.counter("events", "change events emitted")
@@ -176,10 +179,78 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         self._schemas[meta.qualified] = table_schemas(
             self.config.topic_prefix, meta.owner, meta.name, meta.columns, meta.primary_key,
             binary_handling_mode=self.config.binary_handling_mode,
+            decimal_handling_mode=self.config.decimal_handling_mode,
             transaction_block=self.config.provide_transaction_metadata,
         )  # fmt: skip
         if meta.object_id:
             self._by_object[meta.object_id] = meta
+        self._plans[meta.qualified] = self._plan(meta, known)
+
+    def _plan(self, meta: TableMetadata, known: dict[str, OracleColumn]) -> _TablePlan:
+        """What every change event of one table version shares, computed once."""
+        names = [c.name for c in meta.columns]
+        lobs = {c.name: self._placeholder(c) for c in meta.columns if c.base_type in ("CLOB", "NCLOB", "BLOB")}
+        caches = self._caches[meta.qualified] = []  # the previous version's caches go with its plan
+        return _TablePlan(
+            meta=meta,
+            topic=self.topic(meta),
+            schemas=self._schemas[meta.qualified],
+            names=names,
+            lobs=lobs,
+            converters={name: self._converter(column, caches) for name, column in known.items()},
+        )
+
+    def _converter(self, column: OracleColumn, caches: list[dict[str, t.Any]]) -> t.Callable[[str], t.Any]:
+        """The literal-to-Connect-value function of one column (``literal`` is never None).
+
+        Text is the literal itself unless it holds a function (``UNISTR``, ``EMPTY_CLOB()``);
+        a NUMBER that is a Connect integer is ``int(literal)`` when that reads it; anything
+        else is converted once per distinct literal and cached (a WHERE clause repeats the
+        values the row's last change wrote; the values are immutable). All caches together
+        hold at most ``_VALUE_CACHE_SIZE`` values: past that they are emptied."""
+        decimals = self.config.decimal_handling_mode
+        binary = self._binary
+        kind = _converter_kind(column)
+        typed = value_converter(column)
+        convert: t.Callable[[str], t.Any] = typed  # dates, times, intervals, floats: already Connect values
+        if is_decimal(column):  # only NUMBERs give Decimals, only RAW and BLOB give bytes
+
+            def convert(literal: str) -> t.Any:
+                return connect_value(column, typed(literal), decimals)
+
+        elif column.base_type in ("RAW", "BLOB", "LONG RAW"):
+
+            def convert(literal: str) -> t.Any:
+                return binary(typed(literal))
+
+        if kind == "text":
+            return lambda literal: literal if "(" not in literal and literal != _UNSUPPORTED else convert(literal)
+        if kind == "int":
+
+            def integer(literal: str) -> t.Any:
+                try:
+                    return int(literal)
+                except ValueError:
+                    return convert(literal)
+
+            return integer
+        cache: dict[str, t.Any] = {}
+        caches.append(cache)
+
+        def cached(literal: str) -> t.Any:
+            value = cache.get(literal, _MISSING)
+            if value is _MISSING:
+                value = convert(literal)
+                self._cached += 1
+                if self._cached > _VALUE_CACHE_SIZE:
+                    for table in self._caches.values():
+                        for each in table:
+                            each.clear()
+                    self._cached = 0
+                cache[literal] = value
+            return value
+
+        return cached
 
     def topic(self, meta: TableMetadata) -> str:
         """``<topic.prefix>.<OWNER>.<TABLE>`` with characters Kafka refuses replaced by ``_``."""
@@ -245,8 +316,12 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         mode = self.config.snapshot_mode
         if resnapshot or stored is None or not stored.get("snapshot_completed", True):
             if mode == "no_data" and not resnapshot:
+                # As a snapshot without the reads: start at the oldest open transaction so that
+                # one committed later is emitted whole; those committed by now are skipped.
                 scn = self.client.current_scn()
-                stored = {"scn": str(scn), "commit_scn": "", "snapshot_completed": True}
+                oldest = self.client.oldest_active_transaction_scn()
+                resume = min(scn, oldest - 1) if oldest is not None else scn
+                stored = {"scn": str(resume), "commit_scn": "", "snapshot_scn": str(scn), "snapshot_completed": True}
                 yield OffsetMarker(self.partition, stored)
             else:
                 stored = yield from self._snapshot()
@@ -268,6 +343,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         total_rows = 0
         for index, name in enumerate(names):
             meta = self.tables[name]
+            decimals = self.config.decimal_handling_mode
             rows = self.client.flashback_select(meta.owner, meta.name, scn)
             pending = next(rows, None)
             table_rows = 0
@@ -280,7 +356,8 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
                     self.context.progress(total_rows, None, "rows", what=f"table {name} ({index + 1}/{len(names)})")
                 final = pending is None and index == len(names) - 1
                 value_row = {
-                    c.name: connect_value(c, self._binary(debezium_value(c, row.get(c.name)))) for c in meta.columns
+                    c.name: connect_value(c, self._binary(debezium_value(c, row.get(c.name))), decimals)
+                    for c in meta.columns
                 }
                 source = self._source(meta, snapshot="last" if final else "true", scn=scn, ts_ms=ts)
                 value = {"before": None, "after": value_row, "source": source, "op": "r", "ts_ms": ts}
@@ -413,8 +490,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
                 self.tables.pop(f"{owner}.{table}", None)
                 return
             raise
-        self._remember(meta)
-        self._values.clear()  # a column's type may have changed
+        self._remember(meta)  # new converters: a column's type may have changed
         log.info("table %s.%s changed; now %d columns", owner, table, len(meta.columns))
 
     # ------------------------------------------------------------------ events
@@ -446,13 +522,13 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
                 collection = f"{source['db']}.{source['schema']}.{source['table']}"
                 counts[collection] = counts.get(collection, 0) + 1
                 total += 1
-                self._m_events.inc()
                 if metadata:
                     item.value["transaction"] = {
                         "id": done.xid.lower(),
                         "total_order": total,
                         "data_collection_order": counts[collection],
                     }
+        self._m_events.inc(total)
         if previous is None:
             yield OffsetMarker(self.partition, final_offset)
             return
@@ -525,8 +601,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         if meta is None or not self.config.captures(owner, table):
             return None
         parsed = parse_redo(f'delete from "{owner}"."{table}" where {condition};', position=where)
-        known = self._known_columns[meta.qualified]
-        image = {k: self._convert(known, meta, k, v) for k, v in parsed.old.items()}
+        image = self._converted(self._plans[meta.qualified], parsed.old)
         key = self._key(meta, image)
         topic = self.topic(meta)
         binary = locator == "loc_b"
@@ -602,14 +677,14 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
     def _change_records(
         self, change: BufferedChange, done: CommittedTransaction, offset: dict[str, t.Any]
     ) -> list[Item]:
-        where = f"SCN {change.scn}, XID {done.xid}, table {change.owner}.{change.table}"
         if change.operation_code not in (1, 2, 3):
             return []
+        where = _Where(change, done)
         if change.owner == "UNKNOWN" or change.table.startswith("OBJ# "):
             error = RecordError(
                 "LogMiner could not name this table's columns (dictionary version mismatch after DDL); "
                 "the change cannot be decoded with the online catalog",
-                location=where,
+                location=str(where),
                 raw=change.sql.encode(),
             )
             return [ErrantSourceRecord(self.partition, offset, error, change.sql.encode())]
@@ -619,7 +694,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         if meta is None:
             return []
         try:
-            parsed = parse_redo(change.sql, position=where)
+            parsed = parse_redo(change.sql, position=where)  # str(where) only on an error
             return self._records_from(parsed, meta, change, done, offset)
         except RecordError as exc:
             return [ErrantSourceRecord(self.partition, offset, exc, change.sql.encode())]
@@ -633,61 +708,75 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         offset: dict[str, t.Any],
     ) -> list[Item]:
         """The change event(s) of one parsed statement (a delete is followed by a tombstone)."""
-        known = self._known_columns[meta.qualified]
-        old = {k: self._convert(known, meta, k, v) for k, v in parsed.old.items()}
-        new = {k: self._convert(known, meta, k, v) for k, v in parsed.new.items()}
-        names = [c.name for c in meta.columns]
-        lobs = {c.name: self._placeholder(c) for c in meta.columns if c.base_type in ("CLOB", "NCLOB", "BLOB")}
+        plan = self._plans[meta.qualified]
+        old = self._converted(plan, parsed.old)
+        new = self._converted(plan, parsed.new)
+        names = plan.names
+        lobs = plan.lobs
         keep_lobs = self.config.lob_enabled
 
         def image(values: dict[str, t.Any]) -> dict[str, t.Any]:
+            if not lobs and list(values) == names:
+                return values  # every column, in the table's order: already the image
             # Without lob.enabled a LOB's value never reaches the redo SQL (only EMPTY_CLOB()).
             return {
                 n: (values.get(n, lobs[n]) if keep_lobs else lobs[n]) if n in lobs else values.get(n) for n in names
             }
 
-        source = self._source(
-            meta, snapshot="false", scn=change.scn, ts_ms=change.timestamp_ms,
-            txId=done.xid.lower(), commit_scn=str(done.commit_scn), start_scn=str(done.start_scn),
-            row_id=change.row_id, rs_id=change.rs_id, ssn=change.ssn, redo_thread=change.thread,
-            commit_ts_ms=done.commit_timestamp_ms,
-        )  # fmt: skip
+        source = {  # the keys in _source's order
+            "version": "headwater", "connector": "oracle", "name": self.config.topic_prefix,
+            "ts_ms": change.timestamp_ms, "snapshot": "false", "db": self.config.database_dbname,
+            "schema": meta.owner, "table": meta.name, "scn": str(change.scn),
+            "txId": done.xid.lower(), "commit_scn": str(done.commit_scn), "start_scn": str(done.start_scn),
+            "row_id": change.row_id, "rs_id": change.rs_id, "ssn": change.ssn, "redo_thread": change.thread,
+            "commit_ts_ms": done.commit_timestamp_ms,
+        }  # fmt: skip
         ts = done.commit_timestamp_ms  # deterministic (see _snapshot)
+        schemas = plan.schemas
         if parsed.operation == "INSERT":
             after = image(new)
             value = {"before": None, "after": after, "source": source, "op": "c", "ts_ms": ts}
-            return [self._record(meta, offset, self._key(meta, after), value)]
+            key = self._key(meta, after)
+            key_schema = schemas.key if key is not None else None
+            return [
+                SourceRecord(
+                    self.partition, offset, plan.topic, key, value, key_schema=key_schema, value_schema=schemas.value
+                )
+            ]
         before = image(old)
         if parsed.operation == "UPDATE":
             after = image({**old, **new})
             value = {"before": before, "after": after, "source": source, "op": "u", "ts_ms": ts}
-            return [self._record(meta, offset, self._key(meta, after), value)]
+            key = self._key(meta, after)
+            key_schema = schemas.key if key is not None else None
+            return [
+                SourceRecord(
+                    self.partition, offset, plan.topic, key, value, key_schema=key_schema, value_schema=schemas.value
+                )
+            ]
         value = {"before": before, "after": None, "source": source, "op": "d", "ts_ms": ts}
         key = self._key(meta, before)
-        out: list[Item] = [self._record(meta, offset, key, value)]
+        key_schema = schemas.key if key is not None else None
+        out: list[Item] = [
+            SourceRecord(
+                self.partition, offset, plan.topic, key, value, key_schema=key_schema, value_schema=schemas.value
+            )
+        ]
         if self.config.tombstones_on_delete:
-            out.append(dataclasses.replace(out[0], value=None, value_schema=None))
+            out.append(SourceRecord(self.partition, offset, plan.topic, key, None, key_schema=key_schema))
         return out
 
-    def _convert(self, known: dict[str, OracleColumn], meta: TableMetadata, name: str, literal: str | None) -> t.Any:
-        """The typed value of one literal. Results are cached per column and literal: a
-        WHERE clause repeats the values the row's last change wrote, and the values are
-        immutable (int, Decimal, str, float, bytes)."""
-        if literal is None:
-            return None
-        column = known.get(name)
-        if column is None:
-            msg = f"column {name!r} is not in {meta.qualified}'s metadata"
-            raise ValueConversionError(msg)
-        cache_key = (meta.qualified, name, literal)
-        cached = self._values.get(cache_key, _MISSING)
-        if cached is not _MISSING:
-            return cached
-        value = connect_value(column, self._binary(convert_value(column, literal)))
-        if len(self._values) >= _VALUE_CACHE_SIZE:
-            self._values.clear()
-        self._values[cache_key] = value
-        return value
+    def _converted(self, plan: _TablePlan, values: dict[str, str | None]) -> dict[str, t.Any]:
+        """The typed values of one parsed clause, by column."""
+        converters = plan.converters
+        try:
+            return {k: v if v is None else converters[k](v) for k, v in values.items()}
+        except KeyError as exc:
+            name = exc.args[0] if exc.args else None
+            if name in converters or name not in values:
+                raise
+            msg = f"column {name!r} is not in {plan.meta.qualified}'s metadata"
+            raise ValueConversionError(msg) from exc
 
     def _record(
         self, meta: TableMetadata, offset: t.Mapping[str, t.Any], key: t.Any, value: dict[str, t.Any]
@@ -728,6 +817,50 @@ _LOB_WRITE = re.compile(
     r":= ((?:HEXTORAW\()?'.*'(?:\))?);\s*dbms_lob\.write\([^,]+,\s*(\d+)\s*,\s*(\d+)\s*,", re.DOTALL | re.IGNORECASE
 )
 _LOB_TRIM = re.compile(r"dbms_lob\.trim\([^,]+,\s*(\d+)\s*\)", re.IGNORECASE)
+
+
+class _Where:
+    """Names a change for error messages (``SCN ..., XID ..., table ...``), formatted only
+    when an error needs it."""
+
+    __slots__ = ("change", "done")
+
+    def __init__(self, change: BufferedChange, done: CommittedTransaction) -> None:
+        self.change, self.done = change, done
+
+    def __str__(self) -> str:
+        change = self.change
+        return f"SCN {change.scn}, XID {self.done.xid}, table {change.owner}.{change.table}"
+
+
+@dataclasses.dataclass(slots=True)
+class _TablePlan:
+    """What the change events of one table version share (built by ``_remember``).
+
+    Attributes:
+        converters: per column ever known in the table (dropped ones too: older redo
+            may name them), the function from a literal to its Connect value.
+    """
+
+    meta: TableMetadata
+    topic: str
+    schemas: TableSchemas
+    names: list[str]
+    lobs: dict[str, t.Any]
+    converters: dict[str, t.Callable[[str], t.Any]]
+
+
+_UNSUPPORTED = "Unsupported Type"
+
+
+def _converter_kind(column: OracleColumn) -> str:
+    """``text`` (a character type), ``int`` (NUMBER(p<19, 0)) or ``other`` (see ``_converter``)."""
+    base = column.base_type
+    if base in ("CHAR", "NCHAR", "VARCHAR2", "NVARCHAR2", "VARCHAR", "CLOB", "NCLOB", "ROWID", "LONG"):
+        return "text"
+    if base == "NUMBER" and column.scale == 0 and column.precision is not None and column.precision < 19:
+        return "int"
+    return "other"
 
 
 class _LobTarget:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
+import typing as t
 from decimal import Decimal
 
 import orjson
@@ -11,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from headwater.codecs.oracle import redo
 from headwater.codecs.oracle.convert import OracleColumn, ValueConversionError, convert_value, unistr
 from headwater.codecs.oracle.redo import RedoParseError, parse_redo
 from headwater.codecs.oracle.render import Raw, render_delete, render_insert, render_update
@@ -233,15 +236,65 @@ def test_fuzz_round_trip_of_rendered_statements(
     schema: str, table: str, new: dict[str, str | None], old: dict[str, str | None], kind: str
 ) -> None:
     if kind == "insert":
-        change = parse_redo(render_insert(schema, table, new))
+        sql = render_insert(schema, table, new)
+        change = parse_redo(sql)
         assert (change.new, change.old) == (new, {})
     elif kind == "update":
-        change = parse_redo(render_update(schema, table, new, old))
+        sql = render_update(schema, table, new, old)
+        change = parse_redo(sql)
         assert (change.new, change.old) == (new, old)
     else:
-        change = parse_redo(render_delete(schema, table, old))
+        sql = render_delete(schema, table, old)
+        change = parse_redo(sql)
         assert (change.new, change.old) == ({}, old)
+    _assert_fast_path_agrees(sql)
     assert (change.schema, change.table) == (schema, table)
+
+
+def _assert_fast_path_agrees(sql: str) -> bool:
+    """Where the one-pass reader of LogMiner's shapes takes a statement, the general reader
+    must give the same change, values and column order included."""
+    fast = redo._fast(sql)
+    if fast is None:
+        return False
+    general = redo._parse(redo._STRICT, sql)
+    assert fast == general
+    assert (list(fast.new.items()), list(fast.old.items())) == (list(general.new.items()), list(general.old.items()))
+    return True
+
+
+def test_the_fast_path_takes_logminer_statements_and_agrees_with_the_general_reader() -> None:
+    row: dict[str, str | None] = {
+        "ID": Raw("42"),
+        "NAME": "O'Brien, \"Jr\" and ''",
+        "NOTE": None,
+        "EMPTY": "",
+        "WORD": "NULL",
+        "AMOUNT": Raw("-1.5E+03"),
+        "HIRED": Raw("TO_DATE('2018-03-27 00:00:00', 'YYYY-MM-DD HH24:MI:SS')"),
+        "RAW": Raw("HEXTORAW('0e')"),
+        "GONE": Raw("Unsupported Type"),
+        "DOC": Raw("EMPTY_CLOB()"),
+    }
+    statements = [
+        render_insert("HR", "EMP 1#", row),
+        render_update("HR", "EMP 1#", {"NOTE": "x", "NAME": None}, row),
+        render_update("HR", "EMP 1#", {"NOTE": "x"}, {}),
+        render_delete("HR", "EMP 1#", row),
+    ]
+    for sql in statements:
+        assert _assert_fast_path_agrees(sql), sql
+    assert parse_redo(statements[0]).new["NAME"] == "O'Brien, \"Jr\" and ''"
+    # Forms only the general reader takes: concatenation, an alias, a comment, ROWID, an unescaped quote.
+    for sql in (
+        'insert into "S"."T"("A") values (UNISTR(\'\\0412\') || UNISTR(\'x\'));',
+        'update "S"."T" a set a."A" = 1 where a."A" = 2;',
+        'insert into "S"."T"("A") values (/* JSON */ HEXTORAW(\'7b7d\'));',
+        'delete from "S"."T" where "A" = 1 and ROWID = \'AAASt5AAHAAAAFcAAA\';',
+        'insert into "S"."T"("A","B") values (\'Bob\'s Diner\',1);',
+    ):
+        assert redo._fast(sql) is None, sql
+        assert parse_redo(sql).operation in ("INSERT", "UPDATE", "DELETE")
 
 
 _fragments = st.sampled_from(
@@ -269,6 +322,7 @@ def test_fuzz_mangled_statements_fail_only_with_record_errors(
         at = min(at, len(sql))
         sql = sql[:at] + "".join(insert) + sql[at + drop :]
     for candidate in (sql, noise, sql + noise):
+        _assert_fast_path_agrees(candidate)
         error: RedoParseError | None = None
         try:
             change = parse_redo(candidate, position="line 1")
@@ -290,3 +344,40 @@ def test_keywords_in_any_case_and_blanks_between_tokens() -> None:
     sql = 'UPDATE "S"."T"  SET "A"=\'x\' ,  "B" = NULL  WHERE "A" = \'y\'  AND "B" IS NULL ;'
     change = parse_redo(sql)
     assert (change.new, change.old) == ({"A": "x", "B": None}, {"A": "y", "B": None})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    stamp=st.datetimes(min_value=dt.datetime(1, 1, 1)),
+    digits=st.integers(0, 9),
+    offset=st.one_of(st.none(), st.tuples(st.sampled_from("+-"), st.integers(0, 14), st.integers(0, 59))),
+    function=st.sampled_from(["TO_DATE", "TO_TIMESTAMP", "TO_TIMESTAMP_TZ"]),
+    data_type=st.sampled_from(
+        ["DATE", "TIMESTAMP(3)", "TIMESTAMP(6)", "TIMESTAMP(9)", "TIMESTAMP(6) WITH TIME ZONE",
+         "TIMESTAMP(6) WITH LOCAL TIME ZONE"]
+    ),
+)  # fmt: skip
+def test_the_fast_timestamp_reader_agrees_with_the_general_one(
+    stamp: t.Any, digits: int, offset: tuple[str, int, int] | None, function: str, data_type: str
+) -> None:
+    from headwater.codecs.oracle import convert
+
+    fraction = f"{stamp.microsecond:06d}{stamp.microsecond % 1000:03d}"[:digits]
+    text = stamp.strftime("%Y-%m-%d %H:%M:%S").rjust(19, "0") + (f".{fraction}" if digits else "")
+    if offset is not None:
+        text += f" {offset[0]}{offset[1]:02d}:{offset[2]:02d}"
+    literal = f"{function}('{text}')"
+    column = OracleColumn("C", data_type, 11, None, int(data_type[10]) if "(" in data_type else None)
+    parts = convert._parts_of(literal, column)[1]
+    kind = convert._kind(column)
+    if kind == "zoned":
+        general: object = convert._zoned(parts, local=False)
+    elif kind == "local":
+        general = convert._zoned(parts, local=True)
+    else:
+        digits_of = column.fraction_digits if kind == "timestamp" else 0
+        unit = 1_000 if digits_of <= 3 else 1_000_000 if digits_of <= 6 else 1_000_000_000
+        general = convert._epoch(*convert._naive(parts), unit)
+    assert convert.value_converter(column)(literal) == general
+    if stamp.year >= 1000:
+        assert convert._fast_stamp(literal) is not None, "LogMiner's form takes the fast path"

@@ -3,6 +3,7 @@ refreshed by DDL, and through the Avro converter with a real schema registry."""
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 import typing as t
@@ -14,7 +15,7 @@ import pytest
 
 from headwater.codecs import schema as s
 from headwater.codecs.converters import make_converter
-from headwater.codecs.oracle.convert import OracleColumn
+from headwater.codecs.oracle.convert import OracleColumn, convert_value
 from headwater.codecs.oracle.schema import MICRO_DURATION, column_schema, connect_value
 from headwater.conformance.emulators.oracle import LogMinerEmulator
 from headwater.connectors.api import SourceRecord, SourceTaskContext
@@ -68,6 +69,72 @@ def test_binary_handling_mode_makes_raw_text_and_number_without_scale_is_variabl
     value = connect_value(_c("NUMBER"), Decimal("-1234.50"))
     assert value == {"scale": 2, "value": (-123450).to_bytes(3, "big", signed=True)}
     assert connect_value(_c("NUMBER", 12, 2), Decimal("1.50")) == Decimal("1.50")
+
+
+@pytest.mark.parametrize(
+    ("column", "double", "string"),
+    [
+        (_c("NUMBER", 12, 2), 1234.5, "1234.50"),
+        (_c("NUMBER"), -0.000125, "-0.000125"),
+        (_c("FLOAT", 126), 1e-130, "1E-130"),
+        (_c("NUMBER", 38, 0), 1.2345678901234568e29, "123456789012345678901234567890"),
+        (_c("INTEGER", None, 0), 7.0, "7"),
+    ],
+    ids=lambda v: v.data_type if isinstance(v, OracleColumn) else None,
+)
+def test_decimal_handling_mode_double_and_string(column: OracleColumn, double: float, string: str) -> None:
+    literal = {"1234.50": "1234.5", "1E-130": "1E-130"}.get(string, string)
+    value = convert_value(column, literal)
+    assert isinstance(value, Decimal)
+    assert column_schema(column, decimal_handling_mode="double") == s.FLOAT64.optional()
+    assert column_schema(column, decimal_handling_mode="string") == s.STRING.optional()
+    assert connect_value(column, value, "double") == double
+    assert connect_value(column, value, "string") == string
+    precise = connect_value(column, value, "precise")
+    assert column_schema(column).validate(precise) is None
+
+
+def test_decimal_handling_mode_keeps_small_integers_and_other_types() -> None:
+    # NUMBER(p, s<=0) below 19 digits is a Connect integer in every mode, as in Debezium.
+    for mode in ("precise", "double", "string"):
+        assert column_schema(_c("NUMBER", 9, 0), decimal_handling_mode=mode) == s.INT32.optional()  # type: ignore[arg-type]
+        assert connect_value(_c("NUMBER", 9, 0), 42, mode) == 42  # type: ignore[arg-type]
+        assert column_schema(_c("BINARY_DOUBLE"), decimal_handling_mode=mode) == s.FLOAT64.optional()  # type: ignore[arg-type]
+        assert column_schema(_c("VARCHAR2"), decimal_handling_mode=mode) == s.STRING.optional()  # type: ignore[arg-type]
+
+
+@functools.cache
+def _precise_records() -> list[SourceRecord]:
+    return _records("default", 5, "dec")
+
+
+@pytest.mark.parametrize("mode", ["double", "string"])
+def test_decimal_handling_mode_through_the_task_and_json_converter(mode: str) -> None:
+    records = _records("default", 5, "dec", **{"decimal.handling.mode": mode})
+    precise = _precise_records()
+    assert len(records) == len(precise) > 100
+    kind = float if mode == "double" else str
+    converter = make_converter("json", {"schemas.enable": "true"}, key="value.converter")
+    seen = 0
+    for record, reference in zip(records, precise, strict=True):
+        _fits(record)
+        if record.topic != "dec.SHOP.CUSTOMERS" or record.value is None or record.value["after"] is None:
+            continue
+        after, expected = record.value["after"], reference.value["after"]
+        fields = record.value_schema.field("after").schema
+        assert fields.field("BALANCE").schema == s.FLOAT64.optional() if mode == "double" else s.STRING.optional()
+        for name in ("BALANCE", "SCORE"):
+            if after[name] is None:
+                continue
+            seen += 1
+            assert isinstance(after[name], kind)
+            exact = expected[name]
+            if isinstance(exact, dict):  # VariableScaleDecimal struct in precise mode
+                exact = Decimal(int.from_bytes(exact["value"], "big", signed=True)).scaleb(-exact["scale"])
+            assert after[name] == (float(exact) if mode == "double" else str(exact))
+        wire = json.loads(converter.from_connect_data(record.topic, record.value_schema, record.value))
+        assert wire["payload"]["after"]["BALANCE"] == after["BALANCE"]
+    assert seen > 20
 
 
 def _records(scenario: str, seed: int, prefix: str, **extra: str) -> list[SourceRecord]:

@@ -277,6 +277,29 @@ def test_dictionary_mismatch_rows_become_errant_records_naming_the_change() -> N
     assert "XID " in str(errant[0].error)
 
 
+def test_no_data_streams_from_now_and_emits_open_transactions_whole() -> None:
+    full_task, full_emulator = _task(_config("rollbacks", 21))
+    by_tx: dict[str, list[t.Any]] = {}
+    for item in _run(full_task, full_emulator):
+        if isinstance(item, SourceRecord) and item.value is not None and item.value["op"] != "r":
+            by_tx.setdefault(item.value["source"]["txId"], []).append((item.topic, item.key, item.value))
+    task, emulator = _task(_config("rollbacks", 21, **{"snapshot.mode": "no_data"}))
+    items = _run(task, emulator)
+    started_at = int(items[0].offset["snapshot_scn"])
+    got: dict[str, list[t.Any]] = {}
+    for item in items:
+        if isinstance(item, SourceRecord) and item.value is not None:
+            assert item.value["op"] != "r", "no_data reads no table"
+            got.setdefault(item.value["source"]["txId"], []).append((item.topic, item.key, item.value))
+    assert got, "changes after the start are streamed"
+    for txid, changes in got.items():
+        assert changes == by_tx[txid], f"transaction {txid} is not emitted whole"
+    commits = {txid: int(changes[0][2]["source"]["commit_scn"]) for txid, changes in by_tx.items()}
+    starts = {txid: int(changes[0][2]["source"]["start_scn"]) for txid, changes in by_tx.items()}
+    assert set(got) == {txid for txid, commit in commits.items() if commit > started_at}
+    assert any(starts[txid] <= started_at for txid in got), "a transaction open at the start (test premise)"
+
+
 def test_include_list_limits_the_tables() -> None:
     config = _config("simple", 13, **{"table.include.list": r"SHOP\.CUSTOMERS"})
     task, emulator = _task(config)
