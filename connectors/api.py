@@ -41,6 +41,7 @@ __all__ = [
     "SourceTask",
     "SourceTaskContext",
     "TaskContext",
+    "TimestampType",
     "TopicPartition",
     "TransactionContext",
 ]
@@ -135,6 +136,10 @@ class OffsetMarker:
     offset: SourceOffset
 
 
+TimestampType = t.Literal["CreateTime", "LogAppendTime", "NoTimestampType"]
+"""Kafka's timestamp types, by the names of Kafka's ``TimestampType``."""
+
+
 @dataclass(frozen=True, slots=True)
 class SinkRecord:
     """One Kafka record as a sink task sees it: coordinates plus converted key and value."""
@@ -150,6 +155,10 @@ class SinkRecord:
     """The key's schema as the key converter read it (None for schemaless converters)."""
     value_schema: Schema | None = None
     """The value's schema as the value converter read it (None for schemaless converters)."""
+    timestamp_type: TimestampType = "CreateTime"
+    """What ``timestamp_ms`` is, in Kafka's names: the producer's ``CreateTime``, the broker's
+    ``LogAppendTime`` (a topic with ``message.timestamp.type=LogAppendTime``), or
+    ``NoTimestampType`` (no timestamp)."""
 
 
 class OffsetReader(t.Protocol):

@@ -49,7 +49,7 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
-from headwater.connectors.api import Headers, SinkRecord, SinkTaskContext, TopicPartition
+from headwater.connectors.api import Headers, SinkRecord, SinkTaskContext, TimestampType, TopicPartition
 from headwater.connectors.errors import FatalError, RecordError, RetriableError
 from headwater.connectors.runtime.dlq import ErrorHandler, Stage
 from headwater.connectors.runtime.tasks import CLIENT_LOG, StateListener, TaskEnvironment
@@ -57,6 +57,11 @@ from headwater.connectors.transforms import TransformChain, TransformError
 
 __all__ = ["DEFAULT_MAX_POLL_RECORDS", "RetainedRecords", "SinkTaskRunner"]
 
+
+_TIMESTAMP_NOT_AVAILABLE = 0
+_TIMESTAMP_TYPES: dict[int, TimestampType] = {1: "CreateTime", 2: "LogAppendTime"}
+"""confluent-kafka's timestamp types (``Message.timestamp()[0]``: its ``TIMESTAMP_NOT_AVAILABLE``,
+``TIMESTAMP_CREATE_TIME`` and ``TIMESTAMP_LOG_APPEND_TIME`` are 0, 1 and 2) by Kafka's names."""
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_POLL_RECORDS = 500
@@ -595,6 +600,7 @@ class SinkTaskRunner:
                     )
                 continue
             headers = message.headers()
+            stamp_type, stamp = message.timestamp()
             record: SinkRecord | None = SinkRecord(
                 topic,
                 partition,
@@ -602,9 +608,10 @@ class SinkTaskRunner:
                 key.value,
                 value.value,
                 tuple(headers) if headers else (),
-                message.timestamp()[1],
+                stamp if stamp_type != _TIMESTAMP_NOT_AVAILABLE else None,
                 key_schema=key.schema,
                 value_schema=value.schema,
+                timestamp_type=_TIMESTAMP_TYPES.get(stamp_type, "NoTimestampType"),
             )
             if transforms is not None:
                 record = self._transform(record, message, transforms)

@@ -85,6 +85,27 @@ def test_event_dryrun_unknown_and_too_large(lambda_client: t.Any) -> None:
     assert _invoke(lambda_client, {"pad": "x" * 20_000})["StatusCode"] == 200  # under the 64 KiB sync limit
 
 
+def test_dryrun_fails_as_lambda_does_for_a_missing_function_or_permission(lambda_client: t.Any) -> None:
+    """DryRun runs nothing and answers 204, or AWS's own error: 404 for an unknown function
+    (named by its ARN), 403 AccessDeniedException for a caller without lambda:InvokeFunction."""
+    ran = len(lambda_client.endpoint.invocations("fn"))
+    assert _invoke(lambda_client, {}, InvocationType="DryRun")["StatusCode"] == 204
+    assert len(lambda_client.endpoint.invocations("fn")) == ran, "a DryRun never runs the handler"
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException, match=r"function:nope:v2"):
+        lambda_client.invoke(FunctionName="nope", InvocationType="DryRun", Qualifier="v2")
+    lambda_client.endpoint.deny("fn")
+    try:
+        with pytest.raises(Exception, match="AccessDeniedException") as caught:
+            _invoke(lambda_client, {}, InvocationType="DryRun")
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert "lambda:InvokeFunction" in caught.value.response["Error"]["Message"]
+        with pytest.raises(Exception, match="AccessDeniedException"):
+            _invoke(lambda_client, {})
+    finally:
+        lambda_client.endpoint.deny("fn", denied=False)
+    assert _invoke(lambda_client, {}, InvocationType="DryRun")["StatusCode"] == 204
+
+
 def test_an_injected_throttle_is_a_429_with_retry_after(lambda_client: t.Any) -> None:
     lambda_client.endpoint.throttle("fn", 1, retry_after_seconds=3)
     with pytest.raises(lambda_client.exceptions.TooManyRequestsException) as caught:
