@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import abc
 import enum
+import shutil
 import tempfile
 import typing as t
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,19 +238,37 @@ class TaskContext:
         self.task_id = task_id
         self.metrics: PluginMetrics = metrics if metrics is not None else NullMetrics()
         self._scratch_dir = scratch_dir
+        self._remove_scratch: weakref.finalize[..., t.Any] | None = None
 
     @property
     def scratch_dir(self) -> Path:
         """A folder private to this task for spills and temporary files, created on first use.
 
-        It survives a restart of the task on the same worker but is not durable state:
-        another worker does not see it, so a task must be able to rebuild from its offsets
-        alone. Built outside a worker it is a fresh temporary folder.
+        Given a folder (inside a worker: ``<scratch.dir>/<connector>/<task>``), it survives
+        a restart of the task on the same worker and is never removed by Headwater, but it
+        is not durable state: another worker does not see it, so a task must be able to
+        rebuild from its offsets alone. Built without one (tests, tools), it is a fresh
+        temporary folder of this context's own, removed by :meth:`close` (or, failing
+        that, when the context is garbage-collected or the interpreter exits).
         """
         if self._scratch_dir is None:
-            self._scratch_dir = Path(tempfile.mkdtemp(prefix=f"headwater-{self.connector_name}-{self.task_id}-"))
+            folder = Path(tempfile.mkdtemp(prefix=f"headwater-{self.connector_name}-{self.task_id}-"))
+            self._remove_scratch = weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+            self._scratch_dir = folder
         self._scratch_dir.mkdir(parents=True, exist_ok=True)
         return self._scratch_dir
+
+    def close(self) -> None:
+        """The task has stopped: remove the temporary scratch folder this context made.
+
+        A scratch folder given at construction (``scratch.dir``) is left as it is, with
+        its content. Called by whoever built the context, after the task's ``stop()``; a
+        later use of :attr:`scratch_dir` makes a new temporary folder. Idempotent.
+        """
+        if self._remove_scratch is not None:
+            self._remove_scratch()
+            self._remove_scratch = None
+            self._scratch_dir = None
 
 
 class TransactionContext(t.Protocol):

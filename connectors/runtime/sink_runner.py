@@ -304,6 +304,7 @@ class SinkTaskRunner:
         self._failure: BaseException | None = None
         self._closed = False
         self._task: t.Any = None
+        self._context: SinkTaskContext | None = None
         self._consumer: t.Any = None
         self._errors: ErrorHandler | None = None
         self._executor: _TaskThread | None = None
@@ -377,7 +378,7 @@ class SinkTaskRunner:
         self._errors = env.error_handler()
         self._executor = _TaskThread(f"{self.name}-{env.task_id}-task")
         try:
-            context = _RuntimeSinkContext(self)
+            context = self._context = _RuntimeSinkContext(self)
             self._task = self._call(lambda: env.make_task(context))
             self._consumer = _make_consumer({**self._consumer_config, "logger": CLIENT_LOG})
             self._consumer.subscribe(
@@ -906,6 +907,8 @@ class SinkTaskRunner:
             if self._task is not None and self._executor is not None:
                 self._call(self._task.stop)
         finally:
+            if self._context is not None:
+                self._context.close()
             try:
                 if self._errors is not None:
                     self._errors.close()
