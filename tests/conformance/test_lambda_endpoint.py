@@ -13,8 +13,6 @@ from headwater.conformance.lambda_endpoint import LambdaEndpoint
 pytest.importorskip("awslambdaric")
 boto3 = pytest.importorskip("boto3")
 
-PORT = 21220
-
 HANDLER = """
 import time
 
@@ -31,8 +29,8 @@ def handle(event, context):
 def lambda_client(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
     folder: Path = tmp_path_factory.mktemp("handler")
     (folder / "fn.py").write_text(HANDLER)
-    with LambdaEndpoint(PORT, sync_limit=64 * 1024, async_limit=16 * 1024) as endpoint:
-        endpoint.add_function("fn", folder, "fn.handle", runtime_port=PORT + 1, concurrency=2, timeout_s=1.0)
+    with LambdaEndpoint(0, sync_limit=64 * 1024, async_limit=16 * 1024) as endpoint:
+        endpoint.add_function("fn", folder, "fn.handle", runtime_port=0, concurrency=2, timeout_s=1.0)
         client = boto3.client(
             "lambda",
             endpoint_url=endpoint.url,

@@ -24,7 +24,6 @@ from headwater.sinks.aws_lambda.config import LambdaSinkConfig
 pytest.importorskip("awslambdaric")
 
 HANDLERS = Path(__file__).parent / "lambda_handlers"
-PORT = 21210  # the Invoke API; the runtime API of function N listens on PORT + N
 
 
 class _Shared:
@@ -37,12 +36,12 @@ def endpoint(tmp_root: Path | None = None) -> tuple[LambdaEndpoint, Path]:
     if _Shared.endpoint is None:
         store = Path(tmp_root or Path("/tmp")) / f"lambda-store-{uuid.uuid4().hex[:8]}"
         store.mkdir(parents=True)
-        ep = LambdaEndpoint(PORT)
+        ep = LambdaEndpoint(0)  # ports the OS picks: two runs at once never collide
         ep.add_function(
             "recorder",
             HANDLERS,
             "recorder.handle",
-            runtime_port=PORT + 1,
+            runtime_port=0,
             concurrency=3,
             timeout_s=20,
             env={"HEADWATER_LAMBDA_STORE": str(store)},
@@ -418,7 +417,7 @@ def slow_function() -> str:
             "slow-recorder",
             HANDLERS,
             "recorder.handle",
-            runtime_port=PORT + 2,
+            runtime_port=0,
             concurrency=3,
             env={"HEADWATER_LAMBDA_STORE": str(store), "HEADWATER_LAMBDA_DELAY_S": "0.03"},
         )
@@ -598,7 +597,7 @@ def answerer_function() -> str:
     """A function on the module's endpoint that answers one JSON element per record."""
     ep, _ = endpoint()
     if "answerer" not in ep.functions:
-        ep.add_function("answerer", HANDLERS, "answerer.handle", runtime_port=PORT + 3, concurrency=1)
+        ep.add_function("answerer", HANDLERS, "answerer.handle", runtime_port=0, concurrency=1)
     return "answerer"
 
 
@@ -655,7 +654,10 @@ def test_the_connector_checks_the_function_with_a_dryrun_at_start() -> None:
             LambdaSinkConnector(LambdaSinkConfig.model_validate(sink_config())).start()
     finally:
         ep.deny("recorder", denied=False)
-    nowhere = sink_config(**{"aws.lambda.endpoint.url": "http://127.0.0.1:21599", "aws.lambda.retry.backoff.ms": "1"})
+    from headwater.connectors.launch.worker import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    nowhere = sink_config(**{"aws.lambda.endpoint.url": closed, "aws.lambda.retry.backoff.ms": "1"})
     with pytest.raises(ConfigError, match="cannot reach Lambda to check function recorder") as caught:
         LambdaSinkConnector(LambdaSinkConfig.model_validate(nowhere)).start()
     assert [e.key for e in caught.value.errors] == ["aws.lambda.endpoint.url"]
