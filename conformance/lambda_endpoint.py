@@ -6,10 +6,12 @@ Two HTTP faces, both on 127.0.0.1:
   with ``X-Amz-Invocation-Type`` ``RequestResponse`` / ``Event`` / ``DryRun``, the
   ``Qualifier`` query parameter and ``X-Amz-Log-Type``), answering as Lambda does: 200
   with ``X-Amz-Function-Error: Unhandled`` when the handler raised or timed out, 202 for
-  ``Event``, 204 for ``DryRun``, 404 ``ResourceNotFoundException`` for an unknown
-  function, 413 ``RequestTooLargeException`` over the payload limit (6 MB sync, 1 MB
-  async) and 429 ``TooManyRequestsException`` with ``Retry-After`` and
-  ``retryAfterSeconds`` when a throttle was injected;
+  ``Event``, 204 for ``DryRun`` (which checks the function and the caller's permission
+  and runs nothing), 404 ``ResourceNotFoundException`` for an unknown function, 403
+  ``AccessDeniedException`` for a function :meth:`LambdaEndpoint.deny` refuses, 413
+  ``RequestTooLargeException`` over the payload limit (6 MB sync, 1 MB async) and 429
+  ``TooManyRequestsException`` with ``Retry-After`` and ``retryAfterSeconds`` when a
+  throttle was injected;
 * the **Runtime API** (``/2018-06-01/runtime/invocation/next``, ``.../{id}/response``,
   ``.../{id}/error``, ``/runtime/init/error``) that ``python -m awslambdaric module.fn``
   polls, one server per function (the runtime client takes a bare ``host:port``).
@@ -49,7 +51,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-__all__ = ["ASYNC_LIMIT", "SYNC_LIMIT", "Invocation", "LambdaEndpoint", "LambdaFunction"]
+__all__ = ["ASYNC_LIMIT", "SYNC_LIMIT", "Invocation", "LambdaEndpoint", "LambdaFunction", "function_arn"]
 
 SYNC_LIMIT = 6 * 1024 * 1024
 """Lambda's payload limit for a RequestResponse invocation (bytes)."""
@@ -105,6 +107,8 @@ class LambdaFunction:
     polling: int = 0
     generation: int = 0
     """Bumped when the runtime clients are restarted: polls of the old ones hand work back."""
+    denied: bool = False
+    """Invocations (DryRun included) are refused with 403 AccessDeniedException."""
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     init_errors: list[bytes] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
@@ -112,7 +116,17 @@ class LambdaFunction:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.name}"
+        return function_arn(self.name)
+
+
+_CALLER = "arn:aws:iam::000000000000:user/headwater-test"
+"""The identity the endpoint pretends every caller is (it names it in AccessDeniedException)."""
+
+
+def function_arn(name: str, qualifier: str = "") -> str:
+    """The ARN of function ``name`` (with ``:qualifier`` unless empty or ``$LATEST``)."""
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+    return f"{arn}:{qualifier}" if qualifier and qualifier != "$LATEST" else arn
 
 
 class _Server(ThreadingHTTPServer):
@@ -173,7 +187,15 @@ class _InvokeHandler(_Handler):
             name, qualifier = name.split(":", 1)
         function = endpoint.functions.get(name)
         if function is None:
-            self._error(404, "ResourceNotFoundException", f"Function not found: {raw_name}")
+            self._error(404, "ResourceNotFoundException", f"Function not found: {function_arn(name, qualifier)}")
+            return
+        if function.denied:
+            message = (
+                f"User: {_CALLER} is not authorized to perform: lambda:InvokeFunction on resource: "
+                f"{function_arn(name, qualifier)} because no identity-based policy allows the "
+                "lambda:InvokeFunction action"
+            )
+            self._error(403, "AccessDeniedException", message)
             return
         invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
@@ -403,6 +425,13 @@ class LambdaEndpoint:
         service error, e.g. 500 ``ServiceException`` or 502 ``ResourceNotReadyException``."""
         with self.functions[name].lock:
             self.functions[name].injected.append(_Throttle(times, 0.0, match, error_type, status))
+
+    def deny(self, name: str, denied: bool = True) -> None:
+        """Refuse (or, with ``denied=False``, allow again) every invocation of ``name``,
+        DryRun included, with 403 ``AccessDeniedException``, as Lambda answers a caller
+        whose policy lacks ``lambda:InvokeFunction``."""
+        with self.functions[name].lock:
+            self.functions[name].denied = denied
 
     def invocations(self, name: str) -> list[Invocation]:
         """Every invocation of ``name`` that reached the handler, in arrival order."""

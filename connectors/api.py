@@ -14,8 +14,10 @@ import abc
 import dataclasses
 import enum
 import functools
+import shutil
 import tempfile
 import typing as t
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,7 @@ __all__ = [
     "SourceTaskContext",
     "TaskContext",
     "TaskStatusReporter",
+    "TimestampType",
     "TopicPartition",
     "TransactionContext",
 ]
@@ -139,6 +142,10 @@ class OffsetMarker:
     offset: SourceOffset
 
 
+TimestampType = t.Literal["CreateTime", "LogAppendTime", "NoTimestampType"]
+"""Kafka's timestamp types, by the names of Kafka's ``TimestampType``."""
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class SinkRecord:
     """One Kafka record as a sink task sees it: coordinates plus converted key and value.
@@ -160,6 +167,10 @@ class SinkRecord:
     """The key's schema as the key converter read it (None for schemaless converters)."""
     value_schema: Schema | None = None
     """The value's schema as the value converter read it (None for schemaless converters)."""
+    timestamp_type: TimestampType = "CreateTime"
+    """What ``timestamp_ms`` is, in Kafka's names: the producer's ``CreateTime``, the broker's
+    ``LogAppendTime`` (a topic with ``message.timestamp.type=LogAppendTime``), or
+    ``NoTimestampType`` (no timestamp)."""
 
     def __init__(
         self,
@@ -172,12 +183,13 @@ class SinkRecord:
         timestamp_ms: int | None = None,
         key_schema: Schema | None = None,
         value_schema: Schema | None = None,
+        timestamp_type: TimestampType = "CreateTime",
     ) -> None:
         # The signature for readers and type checkers; replaced below by the same
         # function on slot descriptors.
         for name, item in zip(
             _SINK_RECORD_FIELDS,
-            (topic, partition, offset, key, value, headers, timestamp_ms, key_schema, value_schema),
+            (topic, partition, offset, key, value, headers, timestamp_ms, key_schema, value_schema, timestamp_type),
             strict=True,
         ):
             object.__setattr__(self, name, item)
@@ -185,7 +197,7 @@ class SinkRecord:
 
 _SINK_RECORD_FIELDS: tuple[str, ...] = (
     *("topic", "partition", "offset", "key", "value", "headers", "timestamp_ms"),
-    *("key_schema", "value_schema"),
+    *("key_schema", "value_schema", "timestamp_type"),
 )
 
 
@@ -194,7 +206,7 @@ def _sink_record_init(signature: t.Callable[..., None]) -> t.Callable[..., None]
     if tuple(field.name for field in dataclasses.fields(SinkRecord)) != _SINK_RECORD_FIELDS:
         msg = "SinkRecord's fields changed: update _SINK_RECORD_FIELDS and _sink_record_init"
         raise AssertionError(msg)
-    s0, s1, s2, s3, s4, s5, s6, s7, s8 = (vars(SinkRecord)[name].__set__ for name in _SINK_RECORD_FIELDS)
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = (vars(SinkRecord)[name].__set__ for name in _SINK_RECORD_FIELDS)
 
     @functools.wraps(signature)
     def __init__(
@@ -208,6 +220,7 @@ def _sink_record_init(signature: t.Callable[..., None]) -> t.Callable[..., None]
         timestamp_ms: int | None = None,
         key_schema: Schema | None = None,
         value_schema: Schema | None = None,
+        timestamp_type: TimestampType = "CreateTime",
     ) -> None:
         s0(self, topic)
         s1(self, partition)
@@ -218,6 +231,7 @@ def _sink_record_init(signature: t.Callable[..., None]) -> t.Callable[..., None]
         s6(self, timestamp_ms)
         s7(self, key_schema)
         s8(self, value_schema)
+        s9(self, timestamp_type)
 
     return __init__
 
@@ -362,19 +376,37 @@ class TaskContext:
             raise ValueError(msg)
         if self._status is not None:
             self._status.detail(key, value)
+        self._remove_scratch: weakref.finalize[..., t.Any] | None = None
 
     @property
     def scratch_dir(self) -> Path:
         """A folder private to this task for spills and temporary files, created on first use.
 
-        It survives a restart of the task on the same worker but is not durable state:
-        another worker does not see it, so a task must be able to rebuild from its offsets
-        alone. Built outside a worker it is a fresh temporary folder.
+        Given a folder (inside a worker: ``<scratch.dir>/<connector>/<task>``), it survives
+        a restart of the task on the same worker and is never removed by Headwater, but it
+        is not durable state: another worker does not see it, so a task must be able to
+        rebuild from its offsets alone. Built without one (tests, tools), it is a fresh
+        temporary folder of this context's own, removed by :meth:`close` (or, failing
+        that, when the context is garbage-collected or the interpreter exits).
         """
         if self._scratch_dir is None:
-            self._scratch_dir = Path(tempfile.mkdtemp(prefix=f"headwater-{self.connector_name}-{self.task_id}-"))
+            folder = Path(tempfile.mkdtemp(prefix=f"headwater-{self.connector_name}-{self.task_id}-"))
+            self._remove_scratch = weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+            self._scratch_dir = folder
         self._scratch_dir.mkdir(parents=True, exist_ok=True)
         return self._scratch_dir
+
+    def close(self) -> None:
+        """The task has stopped: remove the temporary scratch folder this context made.
+
+        A scratch folder given at construction (``scratch.dir``) is left as it is, with
+        its content. Called by whoever built the context, after the task's ``stop()``; a
+        later use of :attr:`scratch_dir` makes a new temporary folder. Idempotent.
+        """
+        if self._remove_scratch is not None:
+            self._remove_scratch()
+            self._remove_scratch = None
+            self._scratch_dir = None
 
 
 class TransactionContext(t.Protocol):

@@ -49,7 +49,7 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
-from headwater.connectors.api import Headers, SinkRecord, SinkTaskContext, TopicPartition
+from headwater.connectors.api import Headers, SinkRecord, SinkTaskContext, TimestampType, TopicPartition
 from headwater.connectors.errors import FatalError, RecordError, RetriableError
 from headwater.connectors.runtime import logs
 from headwater.connectors.runtime.dlq import ErrorHandler, Stage
@@ -58,6 +58,11 @@ from headwater.connectors.transforms import TransformChain, TransformError
 
 __all__ = ["DEFAULT_MAX_POLL_RECORDS", "RetainedRecords", "SinkTaskRunner"]
 
+
+_TIMESTAMP_NOT_AVAILABLE = 0
+_TIMESTAMP_TYPES: dict[int, TimestampType] = {1: "CreateTime", 2: "LogAppendTime"}
+"""confluent-kafka's timestamp types (``Message.timestamp()[0]``: its ``TIMESTAMP_NOT_AVAILABLE``,
+``TIMESTAMP_CREATE_TIME`` and ``TIMESTAMP_LOG_APPEND_TIME`` are 0, 1 and 2) by Kafka's names."""
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_POLL_RECORDS = 500
@@ -375,6 +380,7 @@ class SinkTaskRunner:
         self._failure: BaseException | None = None
         self._closed = False
         self._task: t.Any = None
+        self._context: SinkTaskContext | None = None
         self._consumer: t.Any = None
         self._errors: ErrorHandler | None = None
         self._executor: _TaskThread | None = None
@@ -452,7 +458,7 @@ class SinkTaskRunner:
         self._errors = env.error_handler()
         self._executor = _TaskThread(f"{self.name}-{env.task_id}-task", (self.name, env.task_id))
         try:
-            context = _RuntimeSinkContext(self)
+            context = self._context = _RuntimeSinkContext(self)
             self._task = self._call(lambda: env.make_task(context))
             self._consumer = _make_consumer({**self._consumer_config, **env.client_hooks()})
             self._consumer.subscribe(
@@ -713,6 +719,7 @@ class SinkTaskRunner:
                     )
                 continue
             headers = message.headers()
+            stamp_type, stamp = message.timestamp()
             record: SinkRecord | None = SinkRecord(
                 topic,
                 partition,
@@ -720,9 +727,10 @@ class SinkTaskRunner:
                 key.value,
                 value.value,
                 tuple(headers) if headers else (),
-                message.timestamp()[1],
+                stamp if stamp_type != _TIMESTAMP_NOT_AVAILABLE else None,
                 key.schema,
                 value.schema,
+                _TIMESTAMP_TYPES.get(stamp_type, "NoTimestampType"),
             )
             if transforms is not None:
                 record = self._transform(record, message, transforms)
@@ -1030,6 +1038,8 @@ class SinkTaskRunner:
             if self._task is not None and self._executor is not None:
                 self._call(self._task.stop)
         finally:
+            if self._context is not None:
+                self._context.close()
             try:
                 if self._errors is not None:
                     self._errors.close()

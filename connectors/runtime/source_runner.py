@@ -198,6 +198,7 @@ class SourceTaskRunner:
             try:
                 task.stop()
             finally:
+                context.close()
                 errors.close()
                 if failed and exactly_once:
                     _abort_quietly(producer)

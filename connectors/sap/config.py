@@ -158,6 +158,10 @@ class SapRfcTableConfig(PluginConfig):
     """Emulator: comma-separated RFC_READ_TABLE call numbers that break with a CommunicationError."""
     emulator_denied_tables: str = ""
     """Emulator: comma-separated tables the RFC user is not authorized for."""
+    emulator_state_file: str | None = None
+    """Emulator: a file that keeps the emulated system (its history so far, its call counters)
+    across worker restarts, as a real system's database would; unset, each task start builds
+    the system afresh and its history starts again."""
     task_tables: str | None = None
     """Set by the connector in task configs: the tables one task reads."""
 

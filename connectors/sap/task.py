@@ -186,6 +186,8 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
         self._emulated_host: str | None = None
         self.emulated_system: t.Any = None
         """Emulator mode: the :class:`~headwater.conformance.emulators.sap.SapSystem` read (for tests)."""
+        self._shared_system: t.Any = None
+        """The system opened on ``emulator.state.file``, released by :meth:`stop`."""
         self._tables: list[_Table] | None = None
         self._sysid = config.sap_sysid
         self._client_id = config.sap_client
@@ -211,13 +213,21 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             communication_calls=frozenset(int(n) for n in config.emulator_fail_calls.split(",") if n.strip()),
             denied_tables=frozenset(n.strip().upper() for n in config.emulator_denied_tables.split(",") if n.strip()),
         )
-        system = emulator.SapSystem(
-            config.emulator_scenario,
-            config.emulator_seed,
-            count=config.emulator_count,
-            history=config.emulator_history,
-            faults=faults,
-        )
+        settings: dict[str, t.Any] = {
+            "scenario": config.emulator_scenario,
+            "seed": config.emulator_seed,
+            "count": config.emulator_count,
+            "history": config.emulator_history,
+            "faults": faults,
+        }
+        try:
+            if config.emulator_state_file:
+                system = self._shared_system = emulator.open_shared(config.emulator_state_file, **settings)
+            else:
+                system = emulator.SapSystem(**settings)
+        except (emulator.StateFileError, OSError) as exc:
+            msg = f"emulator.state.file: {exc}"
+            raise FatalError(msg) from exc
         self.emulated_system = system
         self._emulated_host = f"emulator-{id(self)}"
         emulated_pyrfc.register(self._emulated_host, system)
@@ -332,7 +342,12 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             table.watermark = str(stored.get("watermark") or table.watermark)
             table.since = str(stored.get("since") or table.watermark)
             table.changenr = str(stored.get("changenr") or "")
-            table.max_changenr = str(stored.get("changenr.max") or table.changenr)
+            # An empty changenr.max (stored during the first two cycles) vouches for no
+            # document: falling back to changenr would skip documents committed behind
+            # the first cycle's key ranges, never emitted. Only offsets without the key
+            # (none are written any more) fall back.
+            floor = stored.get("changenr.max")
+            table.max_changenr = str(floor) if floor is not None else table.changenr
             table.cycle_max = table.floor = table.max_changenr
             table.resume_after = (table.watermark, table.changenr)
 
@@ -759,6 +774,12 @@ class SapRfcTableTask(SourceTask[SapRfcTableConfig]):
             from headwater.conformance.emulators.sap import pyrfc as emulated_pyrfc
 
             emulated_pyrfc.unregister(self._emulated_host)
+            self._emulated_host = None
+        if self._shared_system is not None:
+            from headwater.conformance.emulators import sap as emulator
+
+            emulator.release_shared(self._shared_system)
+            self._shared_system = None
 
 
 def _drain(reader: RangeReader) -> list[RawRow]:

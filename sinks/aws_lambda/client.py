@@ -55,7 +55,14 @@ class TransientInvokeError(HeadwaterError):
 
 
 class InvokeRejected(HeadwaterError):
-    """Any other refusal (unknown function, no permission, bad parameter): retrying cannot help."""
+    """Any other refusal (unknown function, no permission, bad parameter): retrying cannot help.
+
+    ``code`` is AWS's error code (``ResourceNotFoundException``, ``AccessDeniedException``...)
+    when AWS answered, else empty."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class LambdaClient(t.Protocol):
@@ -66,6 +73,15 @@ class LambdaClient(t.Protocol):
 
         Raises:
             Throttled, PayloadTooLarge, TransientInvokeError, InvokeRejected.
+        """
+        ...
+
+    def dry_run(self) -> None:
+        """Invoke with ``InvocationType=DryRun``: Lambda checks that the function exists
+        and that the caller may invoke it, without running it (204).
+
+        Raises:
+            Throttled, TransientInvokeError, InvokeRejected (with AWS's error code).
         """
         ...
 
@@ -120,9 +136,15 @@ class Boto3LambdaClient:
         self._qualifier = config.aws_lambda_function_qualifier
 
     def invoke(self, payload: bytes, *, asynchronous: bool) -> InvokeResult:
+        return self._invoke("Event" if asynchronous else "RequestResponse", payload)
+
+    def dry_run(self) -> None:
+        self._invoke("DryRun", b"{}")
+
+    def _invoke(self, invocation_type: str, payload: bytes) -> InvokeResult:
         arguments: dict[str, t.Any] = {
             "FunctionName": self._function,
-            "InvocationType": "Event" if asynchronous else "RequestResponse",
+            "InvocationType": invocation_type,
             "Payload": payload,
         }
         if self._qualifier:
@@ -139,7 +161,7 @@ class Boto3LambdaClient:
         except (errors.EndpointConnectionError, errors.ConnectionClosedError, errors.HTTPClientError) as exc:
             msg = f"cannot reach Lambda to invoke {self._function}: {exc}"
             raise TransientInvokeError(msg) from exc
-        except errors.NoCredentialsError as exc:
+        except (errors.NoCredentialsError, errors.PartialCredentialsError) as exc:
             msg = "no AWS credentials: set aws.access.key.id and aws.secret.access.key or configure the default chain"
             raise InvokeRejected(msg) from exc
         return InvokeResult(
@@ -166,7 +188,7 @@ class Boto3LambdaClient:
             return PayloadTooLarge(message)
         if status >= 500 or code in _TRANSIENT_CODES:
             return TransientInvokeError(message)
-        return InvokeRejected(message)
+        return InvokeRejected(message, code)
 
     def close(self) -> None:
         self._client.close()

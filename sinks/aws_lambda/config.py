@@ -54,7 +54,9 @@ class LambdaSinkConfig(PluginConfig):
     aws_lambda_bootstrap_servers: str = ""
     """``bootstrapServers`` of the ``esm`` payload."""
     aws_lambda_response_topic: str | None = None
-    """Write each successful sync invocation's result here, keyed by its input offsets."""
+    """Write each successful sync invocation's result here, keyed by its input offsets
+    (``topic``, ``partition``, ``first_offset``, ``last_offset``). A result that is a JSON
+    array with one element per input record gives one response record per input record."""
     behavior_on_error: t.Literal["fail", "log", "ignore"] = "fail"
     """What to do with a record the function keeps failing on, once bisection isolated it:
     ``fail`` reports it (dead-letter topic with ``errors.tolerance=all``, else the task

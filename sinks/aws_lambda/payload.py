@@ -32,15 +32,26 @@ def raw_bytes(value: t.Any) -> bytes | None:
     return to_json_bytes(value)
 
 
+_ESM_TIMESTAMP_TYPES = {
+    "CreateTime": "CREATE_TIME",
+    "LogAppendTime": "LOG_APPEND_TIME",
+    "NoTimestampType": "NO_TIMESTAMP_TYPE",
+}
+"""Kafka's timestamp type names as the event source mapping writes them (Java's enum names)."""
+
+
 def esm_record(record: SinkRecord) -> dict[str, t.Any]:
     """One record as Lambda's Kafka event source mapping delivers it (key and value base64,
-    left out when null; header values as lists of byte values)."""
+    left out when null; header values as lists of byte values; ``timestampType`` the
+    Kafka message's own: ``CREATE_TIME`` or ``LOG_APPEND_TIME``)."""
     item: dict[str, t.Any] = {
         "topic": record.topic,
         "partition": record.partition,
         "offset": record.offset,
         "timestamp": record.timestamp_ms if record.timestamp_ms is not None else -1,
-        "timestampType": "CREATE_TIME" if record.timestamp_ms is not None else "NO_TIMESTAMP_TYPE",
+        "timestampType": _ESM_TIMESTAMP_TYPES[record.timestamp_type]
+        if record.timestamp_ms is not None
+        else "NO_TIMESTAMP_TYPE",
     }
     key = raw_bytes(record.key)
     if key is not None:

@@ -309,18 +309,33 @@ class LambdaSinkTask(SinkTask[LambdaSinkConfig]):
             return None
 
     def _emit_result(self, tp: TopicPartition, batch: list[_Item], payload: bytes) -> None:
+        """Write a sync invocation's result to the response topic, keyed by input offsets.
+
+        A JSON array with one element per record of the batch (what Confluent's Lambda
+        sink expects of a function that answers per record) gives one response record per
+        input record, keyed by its own offset; any other answer gives one response record
+        for the batch, keyed by its first and last offsets. Keys always have ``topic``,
+        ``partition``, ``first_offset`` and ``last_offset``.
+        """
         try:
             value: t.Any = orjson.loads(payload) if payload else None
         except orjson.JSONDecodeError:
             value = payload.decode(errors="replace")
+        topic = self.config.aws_lambda_response_topic
+        assert topic is not None
+        if self.format.kind != "single" and isinstance(value, list) and len(value) == len(batch):
+            for item, result in zip(batch, value, strict=True):
+                offset = item.record.offset
+                key = {"topic": tp[0], "partition": tp[1], "first_offset": offset, "last_offset": offset}
+                self.context.emit(topic, key, result)
+            return
         key = {
             "topic": tp[0],
             "partition": tp[1],
             "first_offset": batch[0].record.offset,
             "last_offset": batch[-1].record.offset,
         }
-        assert self.config.aws_lambda_response_topic is not None
-        self.context.emit(self.config.aws_lambda_response_topic, key, value)
+        self.context.emit(topic, key, value)
 
     def _give_up(self, record: SinkRecord, error: str) -> None:
         """The function keeps failing on ``record`` alone: ``behavior.on.error`` decides."""

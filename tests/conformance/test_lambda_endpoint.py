@@ -13,8 +13,6 @@ from headwater.conformance.lambda_endpoint import LambdaEndpoint
 pytest.importorskip("awslambdaric")
 boto3 = pytest.importorskip("boto3")
 
-PORT = 21220
-
 HANDLER = """
 import time
 
@@ -31,8 +29,8 @@ def handle(event, context):
 def lambda_client(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[t.Any]:
     folder: Path = tmp_path_factory.mktemp("handler")
     (folder / "fn.py").write_text(HANDLER)
-    with LambdaEndpoint(PORT, sync_limit=64 * 1024, async_limit=16 * 1024) as endpoint:
-        endpoint.add_function("fn", folder, "fn.handle", runtime_port=PORT + 1, concurrency=2, timeout_s=1.0)
+    with LambdaEndpoint(0, sync_limit=64 * 1024, async_limit=16 * 1024) as endpoint:
+        endpoint.add_function("fn", folder, "fn.handle", runtime_port=0, concurrency=2, timeout_s=1.0)
         client = boto3.client(
             "lambda",
             endpoint_url=endpoint.url,
@@ -83,6 +81,27 @@ def test_event_dryrun_unknown_and_too_large(lambda_client: t.Any) -> None:
     with pytest.raises(lambda_client.exceptions.RequestTooLargeException):
         _invoke(lambda_client, {"pad": "x" * 20_000}, InvocationType="Event")  # over the 16 KiB async limit
     assert _invoke(lambda_client, {"pad": "x" * 20_000})["StatusCode"] == 200  # under the 64 KiB sync limit
+
+
+def test_dryrun_fails_as_lambda_does_for_a_missing_function_or_permission(lambda_client: t.Any) -> None:
+    """DryRun runs nothing and answers 204, or AWS's own error: 404 for an unknown function
+    (named by its ARN), 403 AccessDeniedException for a caller without lambda:InvokeFunction."""
+    ran = len(lambda_client.endpoint.invocations("fn"))
+    assert _invoke(lambda_client, {}, InvocationType="DryRun")["StatusCode"] == 204
+    assert len(lambda_client.endpoint.invocations("fn")) == ran, "a DryRun never runs the handler"
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException, match=r"function:nope:v2"):
+        lambda_client.invoke(FunctionName="nope", InvocationType="DryRun", Qualifier="v2")
+    lambda_client.endpoint.deny("fn")
+    try:
+        with pytest.raises(Exception, match="AccessDeniedException") as caught:
+            _invoke(lambda_client, {}, InvocationType="DryRun")
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert "lambda:InvokeFunction" in caught.value.response["Error"]["Message"]
+        with pytest.raises(Exception, match="AccessDeniedException"):
+            _invoke(lambda_client, {})
+    finally:
+        lambda_client.endpoint.deny("fn", denied=False)
+    assert _invoke(lambda_client, {}, InvocationType="DryRun")["StatusCode"] == 204
 
 
 def test_an_injected_throttle_is_a_429_with_retry_after(lambda_client: t.Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +17,7 @@ from headwater.conformance.emulators.sap import (
     Faults,
     Field,
     SapSystem,
+    StateFileError,
     final_state,
     pyrfc,
     render,
@@ -183,6 +185,35 @@ def test_history_is_deterministic_and_revealed_by_calls(connect: t.Callable[...,
     revealed = system.counters.revealed
     conn.call("RFC_READ_TABLE", QUERY_TABLE="MARA", ROWCOUNT=1)
     assert system.counters.revealed == revealed + 1
+
+
+def test_a_system_on_a_state_file_resumes_its_history_where_it_was(
+    connect: t.Callable[..., pyrfc.Connection], tmp_path: Path
+) -> None:
+    """A restarted emulator is the same system, later: never back in time (a real SAP
+    system outlives the worker that reads it)."""
+    state = tmp_path / "sap.json"
+    first = SapSystem("erp", 4, count=40, state_file=state)
+    conn = connect(first)
+    for _ in range(12):
+        conn.call("RFC_READ_TABLE", QUERY_TABLE="KNA1", ROWCOUNT=1)
+    tables = {name: dict(first.tables[name].rows) for name in ("KNA1", "VBAK", "MARA", "CDHDR", "CDPOS")}
+    # The process dies here: nothing is closed or flushed.
+    again = SapSystem("erp", 4, count=40, state_file=state)
+    assert again.counters.revealed == first.counters.revealed == 13
+    assert again.counters.read_table_calls == 12
+    assert {name: dict(again.tables[name].rows) for name in tables} == tables
+    connect(again).call("RFC_READ_TABLE", QUERY_TABLE="KNA1", ROWCOUNT=1)
+    fresh = SapSystem("erp", 4, count=40)
+    for _ in range(13):
+        fresh.call("RFC_READ_TABLE", {"client": "100"}, QUERY_TABLE="KNA1", ROWCOUNT=1)
+    assert again.counters.revealed == 14
+    assert again.tables["CDHDR"].rows == fresh.tables["CDHDR"].rows, "the resumed history goes on as one run would"
+    with pytest.raises(StateFileError, match="another emulated system"):
+        SapSystem("erp", 5, count=40, state_file=state)
+    state.write_text("{not json")
+    with pytest.raises(StateFileError, match=r"sap\.json"):
+        SapSystem("erp", 4, count=40, state_file=state)
 
 
 _FIELDS = define_tables()["VBAK"].by_name

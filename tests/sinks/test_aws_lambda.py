@@ -4,6 +4,7 @@ own runtime client (``awslambdaric``), and a real broker for the runtime tests."
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import typing as t
 import uuid
@@ -23,7 +24,6 @@ from headwater.sinks.aws_lambda.config import LambdaSinkConfig
 pytest.importorskip("awslambdaric")
 
 HANDLERS = Path(__file__).parent / "lambda_handlers"
-PORT = 21210  # the Invoke API; the runtime API of function N listens on PORT + N
 
 
 class _Shared:
@@ -36,12 +36,12 @@ def endpoint(tmp_root: Path | None = None) -> tuple[LambdaEndpoint, Path]:
     if _Shared.endpoint is None:
         store = Path(tmp_root or Path("/tmp")) / f"lambda-store-{uuid.uuid4().hex[:8]}"
         store.mkdir(parents=True)
-        ep = LambdaEndpoint(PORT)
+        ep = LambdaEndpoint(0)  # ports the OS picks: two runs at once never collide
         ep.add_function(
             "recorder",
             HANDLERS,
             "recorder.handle",
-            runtime_port=PORT + 1,
+            runtime_port=0,
             concurrency=3,
             timeout_s=20,
             env={"HEADWATER_LAMBDA_STORE": str(store)},
@@ -79,7 +79,11 @@ def stored_lines(topic: str) -> list[dict[str, t.Any]]:
     path = store / f"{topic}.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line, parse_float=Decimal) for line in path.read_text().splitlines()]
+    with path.open(encoding="utf-8") as handle:
+        # The handler appends under an exclusive lock: a shared one never sees half a line.
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        text = handle.read()
+    return [json.loads(line, parse_float=Decimal) for line in text.splitlines()]
 
 
 def stored_events(topic: str) -> list[dict[str, t.Any]]:
@@ -124,7 +128,7 @@ def test_esm_event_shape_is_exactly_the_mappings() -> None:
     topic = f"esm_{uuid.uuid4().hex[:8]}"
     task, _ = _task(**{"aws.lambda.bootstrap.servers": "b-1:9092,b-2:9092"})
     record = SinkRecord(topic, 2, 15, b'{"id":1}', b'{"hello":"world"}', (("trace", b"ab"),), 1545084650987)
-    tombstone = SinkRecord(topic, 2, 16, b'{"id":1}', None, (), 1545084650988)
+    tombstone = SinkRecord(topic, 2, 16, b'{"id":1}', None, (), 1545084650988, timestamp_type="LogAppendTime")
     try:
         task.put([record, tombstone])
         task.flush()
@@ -151,7 +155,7 @@ def test_esm_event_shape_is_exactly_the_mappings() -> None:
                     "partition": 2,
                     "offset": 16,
                     "timestamp": 1545084650988,
-                    "timestampType": "CREATE_TIME",
+                    "timestampType": "LOG_APPEND_TIME",
                     "key": base64.b64encode(b'{"id":1}').decode(),
                     "headers": [],
                 },
@@ -290,7 +294,8 @@ def test_through_the_runtime_poison_to_dlq_throttle_storm_and_response_topic(
     """Three partitions through the real worker: a throttle storm on partition 0 loses
     nothing, a poison record in partition 1 lands in the dead-letter topic with the
     function's error (never counted as delivered), every result reaches the response
-    topic keyed by its input offsets, and the group commits everything."""
+    topic keyed by its input offsets, the broker's LogAppendTime reaches the handler as
+    ``LOG_APPEND_TIME``, and the group commits everything."""
     from confluent_kafka import Consumer, Producer
     from confluent_kafka import TopicPartition as KafkaPartition
 
@@ -299,7 +304,7 @@ def test_through_the_runtime_poison_to_dlq_throttle_storm_and_response_topic(
 
     topic = f"lambda_rt_{uuid.uuid4().hex[:8]}"
     dlq, responses = f"{topic}-dlq", f"{topic}-responses"
-    create_topic(kafka_bootstrap_servers, topic, partitions=3)
+    create_topic(kafka_bootstrap_servers, topic, partitions=3, config={"message.timestamp.type": "LogAppendTime"})
     ep, _ = endpoint()
     marker = f'"{topic}-0"'.encode()
     ep.throttle("recorder", 8, retry_after_seconds=0.2, match=lambda body: marker in body)
@@ -353,6 +358,8 @@ def test_through_the_runtime_poison_to_dlq_throttle_storm_and_response_topic(
         expected = [o for o in range(per_partition) if (p, o) != (1, 41)]
         assert offsets == expected, f"partition {p}: lost, twice or reordered"
     assert ep.functions["recorder"].injected[-1].times == 0, "the throttle storm was not used up"
+    delivered = [r for event in stored_events(topic) for rs in event["records"].values() for r in rs]
+    assert delivered and {r["timestampType"] for r in delivered} == {"LOG_APPEND_TIME"}, "the topic's timestamp type"
     dead = consume_all(kafka_bootstrap_servers, dlq, min_messages=1)
     assert len(dead) == 1
     headers = dict(dead[0].headers() or [])
@@ -410,21 +417,24 @@ def slow_function() -> str:
             "slow-recorder",
             HANDLERS,
             "recorder.handle",
-            runtime_port=PORT + 2,
+            runtime_port=0,
             concurrency=3,
             env={"HEADWATER_LAMBDA_STORE": str(store), "HEADWATER_LAMBDA_DELAY_S": "0.03"},
         )
     return "slow-recorder"
 
 
-# Out of CI until understood: it passed on its branch, then failed once in a loaded full CI
-# run (the folded handler store differed from the stream); the cause is not found yet.
 @pytest.mark.kafka
-@pytest.mark.sweep
+@pytest.mark.slow
 def test_kill_9_mid_stream_then_restart_loses_nothing(tmp_path: Path, kafka_bootstrap_servers: str) -> None:
     """A worker process killed with SIGKILL while invocations run, then started again:
-    every record reaches the handler at least once, and the handler's store, folded by key
-    (last offset wins), equals the folded stream."""
+    every record of the topic reaches the handler at least once with its bytes intact, and
+    the handler's store, folded by key (last offset wins), equals the folded topic.
+
+    Robust under load: the second half of the stream is produced only after the kill (the
+    worker cannot finish before it), the expected state is read back from the topic (not
+    assumed from the produce order), and the handler's store is read under its lock.
+    """
     import os
     import signal
     import subprocess
@@ -433,24 +443,26 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(tmp_path: Path, kafka_boot
 
     from confluent_kafka import Producer
 
-    from headwater.conformance.kafka import create_topic
+    from headwater.conformance.kafka import consume_all, create_topic
 
     topic = f"lambda_crash_{uuid.uuid4().hex[:8]}"
     create_topic(kafka_bootstrap_servers, topic, partitions=3)
-    producer = Producer({"bootstrap.servers": kafka_bootstrap_servers})
-    expected: dict[int, dict[str, int]] = {}
-    for i in range(1500):
-        key, value = {"id": i % 200}, {"id": i % 200, "version": i}
-        producer.produce(topic, key=json.dumps(key).encode(), value=json.dumps(value).encode())
-        expected[i % 200] = value
-    assert producer.flush(30) == 0
+    producer = Producer({"bootstrap.servers": kafka_bootstrap_servers, "enable.idempotence": True})
+
+    def produce(numbers: range) -> None:
+        for i in numbers:
+            key, value = {"id": i % 200}, {"id": i % 200, "version": i}
+            producer.produce(topic, key=json.dumps(key).encode(), value=json.dumps(value).encode())
+        assert producer.flush(30) == 0
+
+    produce(range(900))
     (tmp_path / "worker.json").write_text(
         json.dumps(
             {
                 "bootstrap.servers": kafka_bootstrap_servers,
                 "offset.storage.file.filename": str(tmp_path / "offsets.json"),
                 "offset.flush.interval.ms": "300",
-                "rest.port": "21290",
+                "rest.port": "0",
             }
         )
     )
@@ -463,7 +475,7 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(tmp_path: Path, kafka_boot
         "consumer.override.session.timeout.ms": "6000",
         **sink_config(**{"aws.lambda.function.name": slow_function(), "aws.lambda.batch.size": "10"}),
     }
-    (tmp_path / "sink.json").write_text(json.dumps({"name": "lambda-crash", "config": config}))
+    (tmp_path / "sink.json").write_text(json.dumps({"name": f"lambda-crash-{topic}", "config": config}))
     command = [
         str(Path(sys.executable).parent / "headwater"),
         "standalone",
@@ -478,37 +490,47 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(tmp_path: Path, kafka_boot
     def wait(condition: t.Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            assert time.monotonic() < deadline, (
+                f"timed out waiting for {what}; worker log:\n"
+                + (tmp_path / "worker.log").read_text(errors="replace")[-3000:]
+            )
             time.sleep(0.05)
 
     first = subprocess.Popen(command, stdout=log, stderr=log)
     try:
-        wait(lambda: len(seen()) >= 500, 60, "a third of the records")
+        wait(lambda: len(seen()) >= 300, 60, "a third of the first records")
     finally:
         os.kill(first.pid, signal.SIGKILL)
         first.wait()
     at_kill = len(seen())
-    assert at_kill < 1500, "the stream finished before the kill: nothing was tested"
+    produce(range(900, 1500))
+    stream = consume_all(kafka_bootstrap_servers, topic, min_messages=1500)
+    assert len(stream) == 1500
+    topic_values = {(m.partition(), m.offset()): json.loads(m.value()) for m in stream}
     second = subprocess.Popen(command, stdout=log, stderr=log)
     try:
 
         def complete() -> bool:
-            lines = seen()
-            return len({(line["meta"]["partition"], line["meta"]["offset"]) for line in lines}) == 1500
+            return {(line["meta"]["partition"], line["meta"]["offset"]) for line in seen()} >= set(topic_values)
 
         wait(complete, 90, "every record after the restart")
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(30)
     lines = seen()
-    latest: dict[int, tuple[tuple[int, int], dict[str, int]]] = {}
     for line in lines:
         where = (line["meta"]["partition"], line["meta"]["offset"])
-        key = line["key"]["id"]
-        if key not in latest or latest[key][0] < where:
-            latest[key] = (where, line["value"])
-    assert {k: v for k, (_, v) in latest.items()} == expected
-    assert len(lines) >= 1500, "every record at least once"
+        assert line["value"] == topic_values[where], f"the handler got other bytes than the topic holds at {where}"
+
+    def folded(entries: t.Iterable[tuple[tuple[int, int], dict[str, int]]]) -> dict[int, dict[str, int]]:
+        latest: dict[int, tuple[tuple[int, int], dict[str, int]]] = {}
+        for where, value in entries:
+            if value["id"] not in latest or latest[value["id"]][0] < where:
+                latest[value["id"]] = (where, value)
+        return {key: value for key, (_, value) in latest.items()}
+
+    store = folded(((line["meta"]["partition"], line["meta"]["offset"]), line["value"]) for line in lines)
+    assert store == folded(topic_values.items())
     print(f"kill -9 after {at_kill} records; {len(lines) - 1500} delivered twice")
 
 
@@ -560,3 +582,82 @@ def test_records_and_single_formats_carry_the_decoded_values(payload_format: str
         assert payloads == [expected[0:4], expected[4:8], expected[8:10]]
     else:
         assert payloads == expected, "one invocation per record, its value as the payload"
+
+
+class _EmitRecorder(SinkTaskContext):
+    def __init__(self) -> None:
+        super().__init__("lambda-test", 0)
+        self.emitted: list[tuple[str, t.Any, t.Any]] = []
+
+    def emit(self, topic: str, key: t.Any, value: t.Any, headers: t.Any = ()) -> None:
+        self.emitted.append((topic, key, value))
+
+
+def answerer_function() -> str:
+    """A function on the module's endpoint that answers one JSON element per record."""
+    ep, _ = endpoint()
+    if "answerer" not in ep.functions:
+        ep.add_function("answerer", HANDLERS, "answerer.handle", runtime_port=0, concurrency=1)
+    return "answerer"
+
+
+def test_a_result_array_matching_the_batch_gives_one_response_record_per_input_record() -> None:
+    """As Confluent's sink: a function answering a list (one element per record) has each
+    element written to the response topic, keyed by its own input offset; an answer of
+    another length stays one response for the batch, keyed by the batch's offsets."""
+    topic = f"resp_{uuid.uuid4().hex[:8]}"
+    config = LambdaSinkConfig.model_validate(
+        sink_config(
+            **{
+                "aws.lambda.function.name": answerer_function(),
+                "aws.lambda.response.topic": "results",
+                "aws.lambda.batch.size": "4",
+            }
+        )
+    )
+    context = _EmitRecorder()
+    task = LambdaSinkTask(config, context)
+    records = _records(topic, 6, start=10)
+    short = SinkRecord(topic, 0, 16, {"id": 6}, {"id": 6, "n": 16, "short": True}, (), 1_700_000_000_016)
+    try:
+        task.put([*records, short])
+        task.flush()
+    finally:
+        task.stop()
+
+    def key(first: int, last: int) -> dict[str, t.Any]:
+        return {"topic": topic, "partition": 0, "first_offset": first, "last_offset": last}
+
+    assert context.emitted == [
+        *[("results", key(o, o), {"offset": o, "doubled": 2 * o}) for o in range(10, 14)],
+        ("results", key(14, 16), [{"offset": 14, "doubled": 28}, {"offset": 15, "doubled": 30}]),
+    ]
+
+
+def test_the_connector_checks_the_function_with_a_dryrun_at_start() -> None:
+    """Confluent's sink validates access with InvocationType=DryRun: the function does not
+    run; a missing function or permission is one config error naming the function and
+    AWS's error code; an unreachable endpoint names the endpoint setting."""
+    from headwater.connectors.errors import ConfigError
+
+    ep, _ = endpoint()
+    ran = len(ep.invocations("recorder"))
+    LambdaSinkConnector(LambdaSinkConfig.model_validate(sink_config())).start()
+    assert len(ep.invocations("recorder")) == ran, "a DryRun never runs the function"
+    missing = LambdaSinkConnector(LambdaSinkConfig.model_validate(sink_config(**{"aws.lambda.function.name": "nope"})))
+    with pytest.raises(ConfigError, match=r"nope.*ResourceNotFoundException") as caught:
+        missing.start()
+    assert [e.key for e in caught.value.errors] == ["aws.lambda.function.name"]
+    ep.deny("recorder")
+    try:
+        with pytest.raises(ConfigError, match=r"recorder.*AccessDeniedException.*lambda:InvokeFunction"):
+            LambdaSinkConnector(LambdaSinkConfig.model_validate(sink_config())).start()
+    finally:
+        ep.deny("recorder", denied=False)
+    from headwater.connectors.launch.worker import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    nowhere = sink_config(**{"aws.lambda.endpoint.url": closed, "aws.lambda.retry.backoff.ms": "1"})
+    with pytest.raises(ConfigError, match="cannot reach Lambda to check function recorder") as caught:
+        LambdaSinkConnector(LambdaSinkConfig.model_validate(nowhere)).start()
+    assert [e.key for e in caught.value.errors] == ["aws.lambda.endpoint.url"]

@@ -3,8 +3,9 @@
 Use :class:`SapSystem` for a system built from a scenario and a seed, register it with
 :func:`pyrfc.register` under a host name and connect with
 ``pyrfc.Connection(ashost=host, sysnr="00", client="100", user="RFC_READER", passwd=...)``.
-:func:`final_state` gives the rows a consumer must hold after folding the
-``sap-rfc-table`` change stream of a scenario.
+With ``state_file`` (or :func:`open_shared`) the system and its history survive the
+process, as a real system survives its clients' restarts. :func:`final_state` gives the
+rows a consumer must hold after folding the ``sap-rfc-table`` change stream of a scenario.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ import typing as t
 
 from headwater.conformance.emulators.sap.ddic import Field, Table, render
 from headwater.conformance.emulators.sap.history import SCENARIOS, Change, generate_history
-from headwater.conformance.emulators.sap.system import Faults, SapSystem, decode_value
+from headwater.conformance.emulators.sap.system import (
+    Faults,
+    SapSystem,
+    StateFileError,
+    decode_value,
+    open_shared,
+    release_shared,
+)
 
 __all__ = [
     "DEFAULT_PASSWORD",
@@ -23,10 +31,13 @@ __all__ = [
     "Faults",
     "Field",
     "SapSystem",
+    "StateFileError",
     "Table",
     "decode_value",
     "final_state",
     "generate_history",
+    "open_shared",
+    "release_shared",
     "render",
 ]
 

@@ -10,6 +10,17 @@ initial load) is committed when the system is built and each RFC_READ_TABLE call
 the next step before it reads; with ``"committed"`` every step is committed at once.
 Either way the state after ``n`` calls is a function of scenario, seed and ``n`` only.
 
+Durability: with a ``state_file`` the system outlives the process that runs it, as a real
+SAP system outlives its RFC clients. The file records the system's clock (the steps of
+history committed), its RFC call counters and the next change document number; it is
+rewritten atomically before any RFC_READ_TABLE answer leaves the system, so a client that
+saw a row can never meet a system that has not committed it yet. A new ``SapSystem`` on
+the same file replays the committed steps (the tables and change documents are a function
+of scenario, seed and steps, checked against the stored change number) and goes on from
+there: a worker restarted after a ``kill -9`` finds the history where it left it, never
+earlier. One process at a time may open a state file; within a process, share the system
+(:func:`open_shared`).
+
 Faults (:class:`Faults`): RFC_READ_TABLE calls that break with a CommunicationError (by
 call number), a logon that fails, tables the user is not authorized for, and the
 memory dump of an unbounded read above a row limit. All methods are thread-safe.
@@ -18,11 +29,14 @@ memory dump of an unbounded read above a row limit. All methods are thread-safe.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import random
 import threading
 import typing as t
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 from headwater.conformance.emulators.sap import pyrfc
 from headwater.conformance.emulators.sap.ddic import Field, Table, render
@@ -30,7 +44,7 @@ from headwater.conformance.emulators.sap.history import Change, generate_history
 from headwater.conformance.emulators.sap.tables import CHANGE_OBJECTS, define_tables, logged_fields
 from headwater.conformance.emulators.sap.where import OptionNotValid, parse_where
 
-__all__ = ["Faults", "SapSystem"]
+__all__ = ["Faults", "SapSystem", "StateFileError", "open_shared", "release_shared"]
 
 _READ_TABLE_PARAMS = frozenset(
     {"QUERY_TABLE", "DELIMITER", "NO_DATA", "ROWSKIPS", "ROWCOUNT", "OPTIONS", "FIELDS", "DATA"}
@@ -58,6 +72,11 @@ class Faults:
     unbounded_row_limit: int = 50_000
 
 
+class StateFileError(Exception):
+    """A state file that cannot be read, or that belongs to another system (scenario, seed
+    or count differ, or the replayed history no longer matches it)."""
+
+
 @dataclass
 class _Counters:
     read_table_calls: int = 0
@@ -82,16 +101,79 @@ class SapSystem:
         history: t.Literal["progressive", "committed"] = "progressive",
         faults: Faults | None = None,
         users: t.Mapping[str, str] | None = None,
+        state_file: Path | str | None = None,
     ) -> None:
+        """Build the system; with ``state_file``, resume the one that file records (see the
+        module docstring). Raises :class:`StateFileError` for a file of another system."""
         self.scenario = scenario
         self.seed = seed
+        self.count = count
+        self.history = history
         self.faults = faults or Faults()
         self.users = dict(users or {"RFC_READER": "Welcome1!"})
         self.tables = define_tables()
         self.steps = generate_history(scenario, seed, count)
         self.counters = _Counters()
+        self.state_file = Path(state_file) if state_file is not None else None
+        self._saved: tuple[int, int] | None = None
         self._lock = threading.RLock()
         self._reveal(len(self.steps) if history == "committed" else 1)
+        if self.state_file is not None:
+            self._load(self.state_file)
+            self._save()
+
+    # -- durability ----------------------------------------------------------------
+
+    def _identity(self) -> dict[str, t.Any]:
+        return {"scenario": self.scenario, "seed": self.seed, "count": self.count, "history": self.history}
+
+    def _load(self, path: Path) -> None:
+        try:
+            stored = json.loads(path.read_text())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            msg = f"{path}: not a readable SAP emulator state file: {exc}"
+            raise StateFileError(msg) from exc
+        if not isinstance(stored, dict) or stored.get("system") != self._identity():
+            found = stored.get("system") if isinstance(stored, dict) else None
+            msg = f"{path} holds the state of another emulated system ({found}), not of {self._identity()}"
+            raise StateFileError(msg)
+        try:
+            self._reveal(int(stored["revealed"]))
+            expected_changenr = int(stored["changenr"])
+            self.counters.read_table_calls = int(stored["read_table_calls"])
+            self.counters.rows_returned = int(stored["rows_returned"])
+            self.counters.calls = {str(k): int(v) for k, v in dict(stored["calls"]).items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            msg = f"{path}: incomplete SAP emulator state file: {exc!r}"
+            raise StateFileError(msg) from exc
+        if self.counters.changenr != expected_changenr:
+            msg = (
+                f"{path}: replaying {self.counters.revealed} steps gives change number {self.counters.changenr}, "
+                f"the file says {expected_changenr}: the history generator changed; delete the file"
+            )
+            raise StateFileError(msg)
+
+    def _save(self) -> None:
+        """Write the state file if the clock or the call count moved (caller holds the lock)."""
+        if self.state_file is None:
+            return
+        mark = (self.counters.revealed, self.counters.read_table_calls)
+        if mark == self._saved:
+            return
+        state = {
+            "system": self._identity(),
+            "revealed": self.counters.revealed,
+            "changenr": self.counters.changenr,
+            "read_table_calls": self.counters.read_table_calls,
+            "rows_returned": self.counters.rows_returned,
+            "calls": self.counters.calls,
+        }
+        scratch = self.state_file.with_name(f".{self.state_file.name}.{os.getpid()}.tmp")
+        scratch.write_text(json.dumps(state))
+        os.replace(scratch, self.state_file)
+        self._saved = mark
 
     # -- history -------------------------------------------------------------------
 
@@ -104,6 +186,7 @@ class SapSystem:
         """Commit every remaining step now."""
         with self._lock:
             self._reveal(len(self.steps))
+            self._save()
 
     def _reveal(self, upto: int) -> None:
         while self.counters.revealed < min(upto, len(self.steps)):
@@ -196,7 +279,10 @@ class SapSystem:
             raise pyrfc.ABAPApplicationError(msg, 5, "FU_NOT_FOUND", "FL", "E", "046", function)
         with self._lock:
             self.counters.calls[function] = self.counters.calls.get(function, 0) + 1
-            return handler(client=logon.get("client", self.client), **params)
+            try:
+                return handler(client=logon.get("client", self.client), **params)
+            finally:
+                self._save()
 
     def _check_params(self, params: t.Mapping[str, t.Any], allowed: t.AbstractSet[str]) -> None:
         for name in params:
@@ -360,3 +446,36 @@ def decode_value(f: Field, value: t.Any) -> t.Any:
     if kind == "X":
         return bytes(value)
     return str(value).rstrip()
+
+
+_shared: dict[Path, tuple[SapSystem, int]] = {}
+_shared_lock = threading.Lock()
+
+
+def open_shared(state_file: Path | str, **kwargs: t.Any) -> SapSystem:
+    """The process's one system on ``state_file``: built (or resumed from the file) by the
+    first caller, the same object for the others until each has called
+    :func:`release_shared`. ``kwargs`` are :class:`SapSystem`'s; the first caller's win.
+    Thread-safe."""
+    path = Path(state_file).resolve()
+    with _shared_lock:
+        system, users = _shared.get(path, (None, 0))
+        if system is None:
+            system = SapSystem(state_file=path, **kwargs)
+        _shared[path] = (system, users + 1)
+        return system
+
+
+def release_shared(system: SapSystem) -> None:
+    """One user of an :func:`open_shared` system is done; the last one forgets it (its
+    state file stays, for the next process)."""
+    if system.state_file is None:
+        return
+    path = system.state_file
+    with _shared_lock:
+        current, users = _shared.get(path, (None, 0))
+        if current is system:
+            if users <= 1:
+                del _shared[path]
+            else:
+                _shared[path] = (system, users - 1)
