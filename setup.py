@@ -3,9 +3,13 @@
 `connectors/`, `codecs/`, `sinks/` and `conformance/` become `headwater.connectors`,
 `headwater.codecs`, ... (`headwater` is a namespace package), so `headwater.codecs`
 never shadows Python's own `codecs`. Everything else lives in pyproject.toml.
+
+One optional C extension, the compiled core of the copybook batch decoder
+(`codecs/copybook/_cdecode.c`): built when a C compiler is there, skipped with a warning
+when not (the numpy path then decodes everything; see headwater.codecs.copybook.native).
 """
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 FOLDERS = ("connectors", "codecs", "sinks", "conformance")
 
@@ -14,5 +18,12 @@ setup(
     packages=[
         f"headwater.{package}"
         for package in find_packages(include=[f"{folder}*" for folder in FOLDERS])
+    ],
+    ext_modules=[
+        Extension(
+            "headwater.codecs.copybook._cdecode",
+            sources=["codecs/copybook/_cdecode.c"],
+            optional=True,
+        )
     ],
 )

@@ -30,8 +30,10 @@ from headwater.codecs.copybook.fields import (
     ZonedTables,
     zoned_tables,
 )
+from headwater.codecs.copybook.native import native_program
 from headwater.codecs.copybook.options import FloatFormat, Trim
 from headwater.codecs.copybook.picture import Category, Usage
+from headwater.codecs.ebcdic import code_page
 
 __all__ = ["decode_fixed_batch"]
 
@@ -151,12 +153,13 @@ class _Generator:
         return name
 
     def _odo_range(self, name: str) -> tuple[int, int]:
-        minimum, maximum = 0, 0
-        for other in self.plan.layout.fields():
-            if other.occurs is not None and other.occurs.depending_on == name:
-                minimum = max(minimum, other.occurs.minimum)
-                maximum = max(maximum, other.occurs.maximum)
-        return minimum, maximum
+        """The counts every array depending on ``name`` accepts (the per-record path checks each)."""
+        ranges = [
+            (other.occurs.minimum, other.occurs.maximum)
+            for other in self.plan.layout.fields()
+            if other.occurs is not None and other.occurs.depending_on == name
+        ]
+        return max(low for low, _ in ranges), min(high for _, high in ranges)
 
 
 class _NotVectorizable(Exception):
@@ -216,11 +219,19 @@ def _lookup(tables: ZonedTables, family: str) -> tuple[Any, ...]:
     return _TABLE_ARRAYS[family]
 
 
+def _page_family(plan: DecodePlan, name: str) -> str:
+    """The code page family of field ``name`` (a per-field code page overrides the plan's)."""
+    for field_name, page in reversed(plan.options.field_code_pages):  # the last one wins, as in compile_plan
+        if plan.layout.find(field_name).name == name:
+            return code_page(page).family
+    return plan.code_page.family
+
+
 def _zoned(plan: DecodePlan, node: Node, column: Matrix) -> tuple[list[Any], Mask] | None:
     item = node.item
     picture = item.picture
     assert picture is not None
-    family = plan.code_page.family
+    family = _page_family(plan, item.name)
     tables = zoned_tables(family)
     plain, over_digit, over_sign, _relaxed = _lookup(tables, family)
     relaxed = plan.options.relaxed_sign
@@ -340,7 +351,20 @@ def _decode_column(plan: DecodePlan, node: Node, column: Matrix) -> tuple[list[A
         result = _float(plan, node, column)
     elif picture is not None and picture.category is Category.NUMERIC:
         result = _zoned(plan, node, column)
-    return result if result is not None else _python(node, column)
+    if result is None:
+        return _python(node, column)  # the converter applies zero_bytes_null itself
+    if plan.options.zero_bytes_null and item.usage not in _BINARY_USAGES:
+        values, bad = result
+        zero = (column == 0).all(axis=1)
+        for row in np.flatnonzero(zero).tolist():
+            values[row] = None
+        return values, bad & ~zero
+    return result
+
+
+_BINARY_USAGES = frozenset(
+    {Usage.BINARY, Usage.NATIVE_BINARY, Usage.BINARY_LE, Usage.FLOAT, Usage.DOUBLE, Usage.INDEX, Usage.POINTER}
+)
 
 
 def decode_fixed_batch(
@@ -360,6 +384,15 @@ def decode_fixed_batch(
     ``locations`` gives each row's (record number, file offset) when the rows were not
     contiguous in the file (split records joined for decoding).
     """
+    native = native_program(plan)
+    if native is not None and plan.record_length <= record_length - record_start_offset:
+        records, bad_rows = native.decode(view, record_length, count, record_start_offset)
+        if bad_rows:
+            fixed = _per_record(plan, view, record_length, bad_rows, first_record_number,
+                                base_offset, record_start_offset, source, locations)  # fmt: skip
+            for row, record in zip(bad_rows, fixed, strict=True):
+                records[row] = record
+        return records
     program = _program(plan)
     if program is None:
         return _per_record(plan, view, record_length, range(count), first_record_number,
