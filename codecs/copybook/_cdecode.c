@@ -87,6 +87,7 @@ typedef struct {
     Py_ssize_t span; /* bytes a record needs: max(offset + length) */
     PyObject *decimal;  /* decimal.Decimal */
     int fast_decimal;   /* decimal_layout_check() passed */
+    PyObject *decimal_text; /* or NULL: callable(str) for values whose str(Decimal) is plain */
     PyObject *invalid;  /* fields.InvalidField */
 } Program;
 
@@ -210,27 +211,10 @@ make_int(int negative, unsigned long long magnitude)
     return r;
 }
 
-/* sign * magnitude / 10**scale as the pure path builds it: int for scale <= 0, else Decimal. */
+/* "[-]digits.digits" with exactly `scale` digits after the point (scale > 0). */
 static PyObject *
-make_number(const Program *p, const Op *op, int negative, unsigned long long magnitude)
+decimal_string(int negative, unsigned long long magnitude, int scale)
 {
-    if (op->scale == 0) {
-        return make_int(negative, magnitude);
-    }
-    if (op->scale < 0) {
-        PyObject *m = make_int(negative, magnitude);
-        if (m == NULL) {
-            return NULL;
-        }
-        PyObject *r = PyNumber_Multiply(m, op->obj);
-        Py_DECREF(m);
-        return r;
-    }
-    if (p->fast_decimal && magnitude < MPD_RADIX_19) {
-        return fast_decimal((PyTypeObject *)p->decimal, negative, magnitude, op->scale);
-    }
-    /* Decimal(value).scaleb(-scale) == Decimal("[-]digits.digits") with the same
-       coefficient and exponent; the string parse is exact whatever the context. */
     char digits[24];
     int n = 0;
     unsigned long long v = magnitude;
@@ -238,7 +222,6 @@ make_number(const Program *p, const Op *op, int negative, unsigned long long mag
         digits[n++] = (char)('0' + (int)(v % 10));
         v /= 10;
     } while (v != 0);
-    int scale = op->scale;
     int width = n > scale ? n : scale + 1; /* at least one digit before the point */
     char text[128];
     int t = 0;
@@ -255,7 +238,45 @@ make_number(const Program *p, const Op *op, int negative, unsigned long long mag
         }
         text[t++] = i < n ? digits[i] : '0';
     }
-    PyObject *s = PyUnicode_FromStringAndSize(text, t);
+    return PyUnicode_FromStringAndSize(text, t);
+}
+
+/* sign * magnitude / 10**scale as the pure path builds it: int for scale <= 0, else Decimal. */
+static PyObject *
+make_number(const Program *p, const Op *op, int negative, unsigned long long magnitude)
+{
+    if (op->scale == 0) {
+        return make_int(negative, magnitude);
+    }
+    if (op->scale < 0) {
+        PyObject *m = make_int(negative, magnitude);
+        if (m == NULL) {
+            return NULL;
+        }
+        PyObject *r = PyNumber_Multiply(m, op->obj);
+        Py_DECREF(m);
+        return r;
+    }
+    if (p->decimal_text != NULL) {
+        /* str(Decimal) is plain notation while the adjusted exponent is >= -6; below that
+           it switches to 1E-7 style, so such values stay Decimals. */
+        Py_ssize_t adjusted = count_digits(magnitude) - 1 - op->scale;
+        if (adjusted >= -6) {
+            PyObject *s = decimal_string(negative, magnitude, op->scale);
+            if (s == NULL) {
+                return NULL;
+            }
+            PyObject *r = PyObject_CallOneArg(p->decimal_text, s);
+            Py_DECREF(s);
+            return r;
+        }
+    }
+    if (p->fast_decimal && magnitude < MPD_RADIX_19) {
+        return fast_decimal((PyTypeObject *)p->decimal, negative, magnitude, op->scale);
+    }
+    /* Decimal(value).scaleb(-scale) == Decimal("[-]digits.digits") with the same
+       coefficient and exponent; the string parse is exact whatever the context. */
+    PyObject *s = decimal_string(negative, magnitude, op->scale);
     if (s == NULL) {
         return NULL;
     }
@@ -599,6 +620,7 @@ Program_dealloc(Program *self)
     PyMem_Free(self->zoned);
     Py_XDECREF(self->decimal);
     Py_XDECREF(self->invalid);
+    Py_XDECREF(self->decimal_text);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -762,12 +784,12 @@ static PyObject *
 Program_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"ops",     "text_tables", "zoned_sets",   "slots", "span",
-                               "decimal", "invalid",     "fast_decimal", NULL};
-    PyObject *ops, *texts, *zoned, *decimal, *invalid;
+                               "decimal", "invalid",     "fast_decimal", "decimal_text", NULL};
+    PyObject *ops, *texts, *zoned, *decimal, *invalid, *decimal_text = Py_None;
     Py_ssize_t nslots, span;
     int fast = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOnnOO|p", keywords, &ops, &texts, &zoned, &nslots, &span,
-                                     &decimal, &invalid, &fast)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOnnOO|pO", keywords, &ops, &texts, &zoned, &nslots, &span,
+                                     &decimal, &invalid, &fast, &decimal_text)) {
         return NULL;
     }
     if (nslots < 0 || span < 0 || !PyType_Check(invalid) ||
@@ -781,6 +803,14 @@ Program_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     }
     self->decimal = Py_NewRef(decimal);
     self->fast_decimal = fast && decimal_layout_check(decimal);
+    if (decimal_text != Py_None) {
+        if (!PyCallable_Check(decimal_text)) {
+            PyErr_SetString(PyExc_TypeError, "decimal_text must be callable");
+            Py_DECREF(self);
+            return NULL;
+        }
+        self->decimal_text = Py_NewRef(decimal_text);
+    }
     self->invalid = Py_NewRef(invalid);
     self->nslots = nslots;
     self->span = span;

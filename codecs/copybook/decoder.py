@@ -21,7 +21,7 @@ which :func:`decode_batch` picks automatically.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -431,20 +431,26 @@ def decode_records(
     records: Iterable[tuple[int, int, bytes | bytearray | memoryview]],
     *,
     source: str | None = None,
+    decimal_text: Callable[[str], Any] | None = None,
 ) -> Iterator[Record]:
     """Decode ``(record_number, byte_offset, data)`` triples (as the splitters yield them).
 
     Records are decoded in batches of 4096; batches of equal-length records on a fixed
     plan take the vectorised path. Records dropped by the segment filter are skipped.
+
+    ``decimal_text`` is for a caller that only prints the records (``copybook decode``
+    passes ``orjson.Fragment``): on the compiled path, a decimal value whose ``str()`` is
+    plain notation comes as ``decimal_text(str(value))`` instead of a ``Decimal``; every
+    other value, and every value of the other paths, is unchanged.
     """
     batch: list[tuple[int, int, bytes | bytearray | memoryview]] = []
     for triple in records:
         batch.append(triple)
         if len(batch) >= _BATCH_RECORDS:
-            yield from _decode_list(plan, batch, source)
+            yield from _decode_list(plan, batch, source, decimal_text)
             batch = []
     if batch:
-        yield from _decode_list(plan, batch, source)
+        yield from _decode_list(plan, batch, source, decimal_text)
 
 
 _BATCH_RECORDS = 4096
@@ -454,14 +460,14 @@ def _decode_list(
     plan: DecodePlan,
     batch: list[tuple[int, int, bytes | bytearray | memoryview]],
     source: str | None,
+    decimal_text: Callable[[str], Any] | None = None,
 ) -> Iterable[Record]:
     """Decode split records, vectorised when they all have the plan's fixed length."""
-    lengths = {len(data) for _, _, data in batch}
-    if plan.vectorizable and len(lengths) == 1 and lengths.pop() >= plan.record_length:
+    length = len(batch[0][2])
+    if plan.vectorizable and length >= plan.record_length and all(len(data) == length for _, _, data in batch):
         from headwater.codecs.copybook.vectorized import decode_fixed_batch
 
-        length = len(batch[0][2])
-        joined = memoryview(b"".join(bytes(data) for _, _, data in batch))
+        joined = memoryview(b"".join([data for _, _, data in batch]))
         try:
             return decode_fixed_batch(
                 plan,
@@ -473,6 +479,7 @@ def _decode_list(
                 record_start_offset=0,
                 source=source,
                 locations=[(number, offset) for number, offset, _ in batch],
+                decimal_text=decimal_text,
             )
         except DecodeError:
             # Re-run record by record so the records before the bad one are yielded first.

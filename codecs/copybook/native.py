@@ -22,6 +22,7 @@ single elementary field decoded before its array) returns None: the numpy path d
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -51,7 +52,8 @@ _MAX_DIGITS = 18
 _MAX_SCALE = 60
 _BINARY_USAGES = (Usage.BINARY, Usage.NATIVE_BINARY, Usage.BINARY_LE, Usage.INDEX, Usage.POINTER)
 
-_PROGRAMS: dict[int, tuple[DecodePlan, Any]] = {}
+_PROGRAMS: dict[tuple[int, bool, object], tuple[DecodePlan, Any]] = {}
+_MAX_CACHED = 64
 
 
 class _Unsupported(Exception):
@@ -233,16 +235,21 @@ class _Compiler:
         return self.families[family]
 
 
-def native_program(plan: DecodePlan, *, fast_decimal: bool = True) -> Any | None:
+def native_program(
+    plan: DecodePlan, *, fast_decimal: bool = True, decimal_text: Callable[[str], Any] | None = None
+) -> Any | None:
     """The compiled program of a fixed plan (cached per plan), or None (numpy path).
 
     Called by ``decode_fixed_batch`` on the decoding thread; the program is immutable,
-    so concurrent batches may share it.
+    so concurrent batches may share it. ``fast_decimal=False`` builds every Decimal
+    through ``Decimal(str)`` (tests compare both). ``decimal_text``: see
+    :func:`headwater.codecs.copybook.decoder.decode_records`.
     """
     if not ENABLED or _cdecode is None:
         return None
-    cached = _PROGRAMS.get(id(plan))
-    if cached is not None and cached[0] is plan and fast_decimal:
+    key = (id(plan), fast_decimal, decimal_text)
+    cached = _PROGRAMS.get(key)
+    if cached is not None and cached[0] is plan:
         return cached[1]
     program = None
     if not plan.options.debug_hex and plan.vectorizable:
@@ -261,7 +268,9 @@ def native_program(plan: DecodePlan, *, fast_decimal: bool = True) -> Any | None
                 Decimal,
                 InvalidField,
                 fast_decimal,
+                decimal_text,
             )
-    if fast_decimal:
-        _PROGRAMS[id(plan)] = (plan, program)
+    if len(_PROGRAMS) > _MAX_CACHED:
+        _PROGRAMS.clear()  # plans are few; this bounds a process that compiles many
+    _PROGRAMS[key] = (plan, program)
     return program

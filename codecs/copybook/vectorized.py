@@ -378,13 +378,16 @@ def decode_fixed_batch(
     record_start_offset: int,
     source: str | None,
     locations: list[tuple[int, int]] | None = None,
+    decimal_text: Callable[[str], Any] | None = None,
 ) -> list[Record]:
     """Decode ``count`` fixed records of ``record_length`` bytes (see ``decode_batch``).
 
     ``locations`` gives each row's (record number, file offset) when the rows were not
-    contiguous in the file (split records joined for decoding).
+    contiguous in the file (split records joined for decoding). ``decimal_text``: see
+    ``decode_records``. The compiled core (:mod:`headwater.codecs.copybook.native`)
+    decodes when it is built and can express the plan, else the numpy columns below.
     """
-    native = native_program(plan)
+    native = native_program(plan, decimal_text=decimal_text)
     if native is not None and plan.record_length <= record_length - record_start_offset:
         records, bad_rows = native.decode(view, record_length, count, record_start_offset)
         if bad_rows:

@@ -475,7 +475,8 @@ def _decode_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> 
         for hierarchy in assemble_hierarchies(plan, records, source=str(path)):
             yield hierarchy.row
     else:
-        yield from decode_records(plan, records, source=str(path))
+        # Decimals only go to orjson here: the compiled decoder hands them over as fragments.
+        yield from decode_records(plan, records, source=str(path), decimal_text=orjson.Fragment)
 
 
 def _split_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> Iterator[tuple[int, int, bytes]]:

@@ -13,11 +13,13 @@ Runs when the extension is built (``pip install`` with a C compiler); CI sets
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,6 +33,7 @@ from headwater.codecs.copybook import (
     compile_plan,
     decode_batch,
     decode_record,
+    decode_records,
     native,
     parse_copybook,
 )
@@ -38,6 +41,7 @@ from headwater.codecs.copybook.fields import InvalidField
 from headwater.codecs.copybook.layout import Field, Layout
 from headwater.codecs.copybook.picture import Category, Usage
 from headwater.codecs.ebcdic import code_page
+from headwater.connectors.commands.copybook import _write as write_json_line
 
 if os.environ.get("HEADWATER_REQUIRE_NATIVE") == "1":
     assert native.AVAILABLE, "the _cdecode extension was not built (is a C compiler installed?)"
@@ -247,6 +251,18 @@ def check_case(case: tuple[str, DecodeOptions, bytes, int]) -> None:
         assert compiled == errors[0]  # the first bad record's error, as decode_record raises it
     else:
         assert compiled == typed(reference)
+        assert as_json(plan, data, length, decimal_text=orjson.Fragment) == as_json(plan, data, length), copybook
+
+
+def as_json(plan: Any, data: bytes, length: int, decimal_text: Any = None) -> bytes:
+    """JSON lines as ``copybook decode`` writes them (decimals as fragments or through its default)."""
+    triples = [
+        (index + 1, begin, data[begin : begin + length]) for index, begin in enumerate(range(0, len(data), length))
+    ]
+    out = io.BytesIO()
+    for record in decode_records(plan, triples, decimal_text=decimal_text):
+        write_json_line(out, record)
+    return out.getvalue()
 
 
 @CI
