@@ -24,6 +24,7 @@ import argparse
 import datetime
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -44,6 +45,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "cobrix")
 from cobrix_harness import COBRIX_VERSION, CobrixOracle
 
 _CHUNK = 8 * 1024 * 1024
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 HEADWATER = Path(sys.executable).with_name("headwater")
 
 
@@ -68,23 +76,23 @@ def main() -> None:
     batch_bytes = args.batch * length
     compiled = native.native_program(plan) is not None
 
-    def api_round() -> float:
-        start = time.perf_counter()
+    def api_round() -> tuple[float, float]:
+        start, cpu = time.perf_counter(), time.process_time()
         decoded = 0
         for begin in range(0, len(data), batch_bytes):
             decoded += len(decode_batch(plan, view[begin : begin + batch_bytes], length))
         assert decoded == count
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
 
-    def numpy_round() -> float:
+    def numpy_round() -> tuple[float, float]:
         native.ENABLED = False
         try:
             return api_round()
         finally:
             native.ENABLED = compiled
 
-    def source_round() -> float:
-        start = time.perf_counter()
+    def source_round() -> tuple[float, float]:
+        start, cpu = time.perf_counter(), time.process_time()
         splitter = RecordSplitter.for_plan(plan, RecordFormatOptions(), source="bench")
         decoded = 0
         for begin in range(0, len(data), _CHUNK):
@@ -92,19 +100,23 @@ def main() -> None:
                 decoded += 1
         decoded += sum(1 for _ in decode_records(plan, splitter.finish(), source="bench"))
         assert decoded == count
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
 
     with tempfile.TemporaryDirectory(prefix="bench-cobrix-") as work:
         copybook_file, data_file = Path(work, "bench.cpy"), Path(work, "bench.dat")
         copybook_file.write_text(COPYBOOK)
         data_file.write_bytes(data)
 
-        def cli_round() -> float:
-            start = time.perf_counter()
+        def cli_round() -> tuple[float, float]:
+            start, cpu = time.perf_counter(), _children_cpu()
             with open(os.devnull, "wb") as sink:
                 subprocess.run([str(HEADWATER), "copybook", "decode", str(copybook_file), str(data_file)],
                                stdout=sink, check=True)  # fmt: skip
-            return time.perf_counter() - start
+            return time.perf_counter() - start, _children_cpu() - cpu
+
+        def cobrix_round() -> tuple[float, float]:
+            _, seconds, cpu = oracle.bench(COPYBOOK, data, options, 1)[0]
+            return seconds, cpu
 
         oracle = CobrixOracle(Path(work))
         try:
@@ -116,26 +128,30 @@ def main() -> None:
             oracle.bench(COPYBOOK, data, options, 1)  # warm-up: Cobrix's JIT
             api_round()  # warm-up: compiles the batch program
             load_before = os.getloadavg()
-            sides: dict[str, Callable[[], float]] = {
-                "cobrix": lambda: oracle.bench(COPYBOOK, data, options, 1)[0][1],
+            sides: dict[str, Callable[[], tuple[float, float]]] = {
+                "cobrix": cobrix_round,
                 "api": api_round,
                 "source": source_round,
                 "cli": cli_round,
                 "numpy": numpy_round,
             }
             times: dict[str, list[float]] = {name: [] for name in sides}
+            cpus: dict[str, list[float]] = {name: [] for name in sides}
             for _ in range(args.rounds):
                 for name, run in sides.items():
-                    times[name].append(run())
+                    wall, cpu = run()
+                    times[name].append(wall)
+                    cpus[name].append(cpu)
             load_after = os.getloadavg()
         finally:
             oracle.close()
 
-    def rate(name: str, pick: Callable[[list[float]], float]) -> float:
-        return megabytes / pick(times[name])
+    def rate(name: str, pick: Callable[[list[float]], float], table: dict[str, list[float]] = times) -> float:
+        return megabytes / pick(table[name])
 
     median, best = statistics.median, min
     cobrix = rate("cobrix", median)
+    cobrix_cpu = rate("cobrix", median, cpus)
     rows = [
         ("api", f"Headwater `decode_batch`{' (compiled core)' if compiled else ' (compiled core not built)'}"),
         ("source", "Headwater as the source reads: `RecordSplitter.feed` + `decode_records`"),
@@ -154,20 +170,22 @@ def main() -> None:
         f"in turn: Cobrix {COBRIX_VERSION} `VarLenNestedReader` in one warm JVM to ordered maps; Headwater to dicts "
         f"(Decimal for scaled numbers), `decode_batch` in batches of {args.batch:,}.",
         "",
-        "| Decoder | MB/s (median) | MB/s (best) | records/s (median) | ratio to Cobrix (medians) |",
-        "|---|---:|---:|---:|---:|",
+        "| Decoder | MB/s wall (median) | MB/s wall (best) | MB/s of CPU time (median) | ratio to Cobrix, wall "
+        "| ratio to Cobrix, CPU |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, label in rows:
-        mid = rate(name, median)
+        mid, cpu = rate(name, median), rate(name, median, cpus)
         lines.append(
-            f"| {label} | {mid:,.1f} | {rate(name, best):,.1f} | {count / median(times[name]):,.0f} | "
-            f"{mid / cobrix:.2f} |"
+            f"| {label} | {mid:,.1f} | {rate(name, best):,.1f} | {cpu:,.1f} | {mid / cobrix:.2f} | "
+            f"{cpu / cobrix_cpu:.2f} |"
         )
     lines += [
         "",
         f"Load average (1 min) {load_before[0]:.1f} before the rounds and {load_after[0]:.1f} after, on "
         f"{os.cpu_count()} cores shared with other jobs: every side got a fraction of a core, so the ratios say "
-        "more than the absolute rates. Cobrix's JVM also runs JIT and GC on further threads. The CLI figure includes "
+        "more than the absolute wall rates. CPU time is the decoding thread's for Cobrix (its JIT and GC threads "
+        "are not counted), the process's for Headwater, and the child process's for the CLI, which includes "
         "starting Python and importing Headwater (about 0.2 s).",
         "",
         "Reproduce: `.venv/bin/python bench/bench_cobrix.py --write`.",
