@@ -475,11 +475,9 @@ def _decode_list(
     length = len(batch[0][2])
     datas = list(map(_DATA, batch))  # map/itemgetter: no Python call per record
     if plan.vectorizable and length >= plan.record_length and all(map(length.__eq__, map(len, datas))):
-        from headwater.codecs.copybook.vectorized import decode_fixed_batch
-
         joined = memoryview(b"".join(datas))
         try:
-            return decode_fixed_batch(
+            return _decode_fixed(
                 plan,
                 joined,
                 length,
@@ -552,9 +550,7 @@ def decode_batch(
         )
     usable = length - record_start_offset
     if plan.vectorizable and usable >= plan.record_length and count > 0:
-        from headwater.codecs.copybook.vectorized import decode_fixed_batch
-
-        return decode_fixed_batch(
+        return _decode_fixed(
             plan,
             view,
             length,
@@ -577,3 +573,77 @@ def decode_batch(
         if record is not None:
             records.append(record)
     return records
+
+
+def _decode_fixed(
+    plan: DecodePlan,
+    view: memoryview,
+    record_length: int,
+    count: int,
+    *,
+    first_record_number: int,
+    base_offset: int,
+    record_start_offset: int,
+    source: str | None,
+    locations: list[tuple[int, int]] | None = None,
+    decimal_text: Callable[[str], Any] | None = None,
+) -> list[Record]:
+    """Decode ``count`` fixed records: the compiled core when it is built and can express the
+    plan, else the numpy columns (imported only then); invalid rows on the per-record path."""
+    from headwater.codecs.copybook.native import native_program
+
+    program = native_program(plan, decimal_text=decimal_text)
+    if program is not None and plan.record_length <= record_length - record_start_offset:
+        decoded: tuple[list[Record], list[int]] = program.decode(view, record_length, count, record_start_offset)
+        records, bad_rows = decoded
+        if bad_rows:
+            fixed = redecode_rows(plan, view, record_length, bad_rows, first_record_number,
+                                  base_offset, record_start_offset, source, locations)  # fmt: skip
+            for row, record in zip(bad_rows, fixed, strict=True):
+                records[row] = record
+        return records
+    from headwater.codecs.copybook.vectorized import decode_fixed_batch
+
+    return decode_fixed_batch(
+        plan,
+        view,
+        record_length,
+        count,
+        first_record_number=first_record_number,
+        base_offset=base_offset,
+        record_start_offset=record_start_offset,
+        source=source,
+        locations=locations,
+    )
+
+
+def redecode_rows(
+    plan: DecodePlan,
+    view: memoryview,
+    record_length: int,
+    rows: Iterable[int],
+    first_record_number: int,
+    base_offset: int,
+    record_start_offset: int,
+    source: str | None,
+    locations: list[tuple[int, int]] | None,
+) -> list[Record]:
+    """Rows of a fixed batch decoded one by one (the batch paths' fallback for invalid rows),
+    so they raise or list errors exactly as :func:`decode_record` does."""
+    out: list[Record] = []
+    for row in rows:
+        begin = row * record_length + record_start_offset
+        number, offset = (
+            locations[row] if locations is not None
+            else (first_record_number + row, base_offset + begin)
+        )  # fmt: skip
+        record = decode_record(
+            plan,
+            view[begin : (row + 1) * record_length],
+            record_number=number,
+            byte_offset=offset,
+            source=source,
+        )
+        assert record is not None  # no segment filter on the batch paths
+        out.append(record)
+    return out

@@ -9,7 +9,7 @@ relaxed signs, wider numbers, raw-hex binary) calls the field's Python converter
 values are those of :mod:`headwater.codecs.copybook.fields` by construction.
 
 Rows with invalid data come back as None and are re-decoded on the per-record path by the
-caller (:func:`headwater.codecs.copybook.vectorized.decode_fixed_batch`), which raises or
+caller (``headwater.codecs.copybook.decoder._decode_fixed``), which raises or
 lists the errors exactly as :func:`decode_record` does.
 
 Selection: the compiled path is used whenever the extension imports, unless the
@@ -240,7 +240,7 @@ def native_program(
 ) -> Any | None:
     """The compiled program of a fixed plan (cached per plan), or None (numpy path).
 
-    Called by ``decode_fixed_batch`` on the decoding thread; the program is immutable,
+    Called by the decoder's batch functions on the decoding thread; the program is immutable,
     so concurrent batches may share it. ``fast_decimal=False`` builds every Decimal
     through ``Decimal(str)`` (tests compare both). ``decimal_text``: see
     :func:`headwater.codecs.copybook.decoder.decode_records`.

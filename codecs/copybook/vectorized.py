@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from headwater.codecs.copybook.decoder import DecodePlan, Node, Record, decode_record
+from headwater.codecs.copybook.decoder import DecodePlan, Node, Record
+from headwater.codecs.copybook.decoder import redecode_rows as _per_record
 from headwater.codecs.copybook.fields import (
     BLANKS,
     DECIMAL_CONTEXT,
@@ -30,7 +31,6 @@ from headwater.codecs.copybook.fields import (
     ZonedTables,
     zoned_tables,
 )
-from headwater.codecs.copybook.native import native_program
 from headwater.codecs.copybook.options import FloatFormat, Trim
 from headwater.codecs.copybook.picture import Category, Usage
 from headwater.codecs.ebcdic import code_page
@@ -378,24 +378,14 @@ def decode_fixed_batch(
     record_start_offset: int,
     source: str | None,
     locations: list[tuple[int, int]] | None = None,
-    decimal_text: Callable[[str], Any] | None = None,
 ) -> list[Record]:
     """Decode ``count`` fixed records of ``record_length`` bytes (see ``decode_batch``).
 
     ``locations`` gives each row's (record number, file offset) when the rows were not
-    contiguous in the file (split records joined for decoding). ``decimal_text``: see
-    ``decode_records``. The compiled core (:mod:`headwater.codecs.copybook.native`)
-    decodes when it is built and can express the plan, else the numpy columns below.
+    contiguous in the file (split records joined for decoding). Called by the decoder
+    when the compiled core (:mod:`headwater.codecs.copybook.native`) is not built or
+    cannot express the plan.
     """
-    native = native_program(plan, decimal_text=decimal_text)
-    if native is not None and plan.record_length <= record_length - record_start_offset:
-        records, bad_rows = native.decode(view, record_length, count, record_start_offset)
-        if bad_rows:
-            fixed = _per_record(plan, view, record_length, bad_rows, first_record_number,
-                                base_offset, record_start_offset, source, locations)  # fmt: skip
-            for row, record in zip(bad_rows, fixed, strict=True):
-                records[row] = record
-        return records
     program = _program(plan)
     if program is None:
         return _per_record(plan, view, record_length, range(count), first_record_number,
@@ -426,33 +416,3 @@ def decode_fixed_batch(
         for row, record in zip(rows, fixed, strict=True):
             records[row] = record
     return records
-
-
-def _per_record(
-    plan: DecodePlan,
-    view: memoryview,
-    record_length: int,
-    rows: Any,
-    first_record_number: int,
-    base_offset: int,
-    record_start_offset: int,
-    source: str | None,
-    locations: list[tuple[int, int]] | None,
-) -> list[Record]:
-    out: list[Record] = []
-    for row in rows:
-        begin = row * record_length + record_start_offset
-        number, offset = (
-            locations[row] if locations is not None
-            else (first_record_number + row, base_offset + begin)
-        )  # fmt: skip
-        record = decode_record(
-            plan,
-            view[begin : (row + 1) * record_length],
-            record_number=number,
-            byte_offset=offset,
-            source=source,
-        )
-        assert record is not None  # no segment filter on the vectorised path
-        out.append(record)
-    return out
