@@ -10,12 +10,14 @@ measured in the same run. Run: ``.venv/bin/python bench/bench_copybook.py [--mb 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 from decimal import Decimal
 
 from report import machine_description, write_section
 
+from headwater.codecs.copybook import native
 from headwater.codecs.copybook.decoder import compile_plan, decode_batch
 from headwater.codecs.copybook.encoder import encode_record
 from headwater.codecs.copybook.parser import parse_copybook
@@ -125,7 +127,14 @@ def main() -> None:
         data.decode("cp037")
 
     decode_all()  # warm-up: compiles the batch program
+    compiled = native.native_program(plan) is not None
     seconds = _best(decode_all, args.repeats)
+    native.ENABLED = False
+    try:
+        decode_all()
+        numpy_seconds = _best(decode_all, args.repeats)
+    finally:
+        native.ENABLED = compiled
     floor_seconds = _best(floor, args.repeats)
     megabytes = len(data) / 1e6
     lines = [
@@ -139,9 +148,14 @@ def main() -> None:
         "",
         "| Path | MB/s | records/s |",
         "|---|---:|---:|",
-        f"| `decode_batch` (numpy columns, full decode) | {megabytes / seconds:,.1f} | {count / seconds:,.0f} |",
+        f"| `decode_batch`, {'compiled core' if compiled else 'compiled core NOT BUILT: numpy path'} "
+        f"| {megabytes / seconds:,.1f} | {count / seconds:,.0f} |",
+        f"| `decode_batch`, numpy columns (the fallback) | {megabytes / numpy_seconds:,.1f} "
+        f"| {count / numpy_seconds:,.0f} |",
         f"| floor: `bytes.decode('cp037')` of the same file "
         f"| {megabytes / floor_seconds:,.1f} | {count / floor_seconds:,.0f} |",
+        "",
+        f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} shared cores.",
         "",
         "Reproduce: `.venv/bin/python bench/bench_copybook.py --write`.",
     ]

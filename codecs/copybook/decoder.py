@@ -21,7 +21,8 @@ which :func:`decode_batch` picks automatically.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import operator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -431,39 +432,52 @@ def decode_records(
     records: Iterable[tuple[int, int, bytes | bytearray | memoryview]],
     *,
     source: str | None = None,
+    decimal_text: Callable[[str], Any] | None = None,
 ) -> Iterator[Record]:
     """Decode ``(record_number, byte_offset, data)`` triples (as the splitters yield them).
 
     Records are decoded in batches of 4096; batches of equal-length records on a fixed
     plan take the vectorised path. Records dropped by the segment filter are skipped.
+
+    ``decimal_text`` is for a caller that only prints the records (``copybook decode``
+    passes ``orjson.Fragment``): on the compiled path, a decimal value whose ``str()`` is
+    plain notation comes as ``decimal_text(str(value))`` instead of a ``Decimal``; every
+    other value, and every value of the other paths, is unchanged.
     """
+    if isinstance(records, list):  # a splitter's list: batches are slices of it
+        for start in range(0, len(records), _BATCH_RECORDS):
+            yield from _decode_list(plan, records[start : start + _BATCH_RECORDS], source, decimal_text)
+        return
     batch: list[tuple[int, int, bytes | bytearray | memoryview]] = []
     for triple in records:
         batch.append(triple)
         if len(batch) >= _BATCH_RECORDS:
-            yield from _decode_list(plan, batch, source)
+            yield from _decode_list(plan, batch, source, decimal_text)
             batch = []
     if batch:
-        yield from _decode_list(plan, batch, source)
+        yield from _decode_list(plan, batch, source, decimal_text)
 
 
 _BATCH_RECORDS = 4096
+
+
+_DATA = operator.itemgetter(2)
+_LOCATION = operator.itemgetter(0, 1)
 
 
 def _decode_list(
     plan: DecodePlan,
     batch: list[tuple[int, int, bytes | bytearray | memoryview]],
     source: str | None,
+    decimal_text: Callable[[str], Any] | None = None,
 ) -> Iterable[Record]:
     """Decode split records, vectorised when they all have the plan's fixed length."""
-    lengths = {len(data) for _, _, data in batch}
-    if plan.vectorizable and len(lengths) == 1 and lengths.pop() >= plan.record_length:
-        from headwater.codecs.copybook.vectorized import decode_fixed_batch
-
-        length = len(batch[0][2])
-        joined = memoryview(b"".join(bytes(data) for _, _, data in batch))
+    length = len(batch[0][2])
+    datas = list(map(_DATA, batch))  # map/itemgetter: no Python call per record
+    if plan.vectorizable and length >= plan.record_length and all(map(length.__eq__, map(len, datas))):
+        joined = memoryview(b"".join(datas))
         try:
-            return decode_fixed_batch(
+            return _decode_fixed(
                 plan,
                 joined,
                 length,
@@ -472,7 +486,8 @@ def _decode_list(
                 base_offset=0,
                 record_start_offset=0,
                 source=source,
-                locations=[(number, offset) for number, offset, _ in batch],
+                locations=list(map(_LOCATION, batch)),
+                decimal_text=decimal_text,
             )
         except DecodeError:
             # Re-run record by record so the records before the bad one are yielded first.
@@ -535,9 +550,7 @@ def decode_batch(
         )
     usable = length - record_start_offset
     if plan.vectorizable and usable >= plan.record_length and count > 0:
-        from headwater.codecs.copybook.vectorized import decode_fixed_batch
-
-        return decode_fixed_batch(
+        return _decode_fixed(
             plan,
             view,
             length,
@@ -560,3 +573,77 @@ def decode_batch(
         if record is not None:
             records.append(record)
     return records
+
+
+def _decode_fixed(
+    plan: DecodePlan,
+    view: memoryview,
+    record_length: int,
+    count: int,
+    *,
+    first_record_number: int,
+    base_offset: int,
+    record_start_offset: int,
+    source: str | None,
+    locations: list[tuple[int, int]] | None = None,
+    decimal_text: Callable[[str], Any] | None = None,
+) -> list[Record]:
+    """Decode ``count`` fixed records: the compiled core when it is built and can express the
+    plan, else the numpy columns (imported only then); invalid rows on the per-record path."""
+    from headwater.codecs.copybook.native import native_program
+
+    program = native_program(plan, decimal_text=decimal_text)
+    if program is not None and plan.record_length <= record_length - record_start_offset:
+        decoded: tuple[list[Record], list[int]] = program.decode(view, record_length, count, record_start_offset)
+        records, bad_rows = decoded
+        if bad_rows:
+            fixed = redecode_rows(plan, view, record_length, bad_rows, first_record_number,
+                                  base_offset, record_start_offset, source, locations)  # fmt: skip
+            for row, record in zip(bad_rows, fixed, strict=True):
+                records[row] = record
+        return records
+    from headwater.codecs.copybook.vectorized import decode_fixed_batch
+
+    return decode_fixed_batch(
+        plan,
+        view,
+        record_length,
+        count,
+        first_record_number=first_record_number,
+        base_offset=base_offset,
+        record_start_offset=record_start_offset,
+        source=source,
+        locations=locations,
+    )
+
+
+def redecode_rows(
+    plan: DecodePlan,
+    view: memoryview,
+    record_length: int,
+    rows: Iterable[int],
+    first_record_number: int,
+    base_offset: int,
+    record_start_offset: int,
+    source: str | None,
+    locations: list[tuple[int, int]] | None,
+) -> list[Record]:
+    """Rows of a fixed batch decoded one by one (the batch paths' fallback for invalid rows),
+    so they raise or list errors exactly as :func:`decode_record` does."""
+    out: list[Record] = []
+    for row in rows:
+        begin = row * record_length + record_start_offset
+        number, offset = (
+            locations[row] if locations is not None
+            else (first_record_number + row, base_offset + begin)
+        )  # fmt: skip
+        record = decode_record(
+            plan,
+            view[begin : (row + 1) * record_length],
+            record_number=number,
+            byte_offset=offset,
+            source=source,
+        )
+        assert record is not None  # no segment filter on the batch paths
+        out.append(record)
+    return out

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import typing as t
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -545,6 +546,9 @@ class RecordSplitter:
     def _fixed(self) -> Iterator[RawRecord]:
         options = self.options
         block_length = options.block_length if options.record_format is RecordFormat.FB else None
+        if block_length is None and self.length_reader is None and self.fixed_length:
+            yield from self._fixed_run(self.fixed_length)
+            return
         while True:
             limit = self._limit()
             length = self.fixed_length
@@ -570,6 +574,27 @@ class RecordSplitter:
             if self._block_end is not None and self._cursor >= self._block_end:
                 self._block_end = None
             yield self._emit(begin, self._cursor)
+
+    def _fixed_run(self, length: int) -> list[RawRecord]:
+        """Every whole record of ``length`` bytes at the cursor, at once (F: what the loop in
+        :meth:`_fixed` would emit one by one, without a Python call per record)."""
+        count = (self._limit() - self._cursor) // length
+        if count <= 0:
+            return []
+        options = self.options
+        first = self._cursor
+        skip = options.record_start_offset
+        size = max(0, length - skip - options.record_end_offset)
+        start = first - self._buffer_start
+        blob = bytes(memoryview(self._buffer)[start : start + count * length])
+        begins = range(skip, skip + count * length, length)
+        datas = map(blob.__getitem__, map(slice, begins, range(skip + size, skip + size + count * length, length)))
+        offsets = range(first + skip, first + skip + count * length, length)
+        numbers = range(self._number, self._number + count)
+        records = list(map(functools.partial(tuple.__new__, RawRecord), zip(numbers, offsets, datas, strict=True)))
+        self._number += count
+        self._cursor += count * length
+        return records
 
     def _read_length(self, limit: int) -> int | None:
         """The record length from the length field, or None when more bytes are needed."""

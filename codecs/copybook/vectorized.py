@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from headwater.codecs.copybook.decoder import DecodePlan, Node, Record, decode_record
+from headwater.codecs.copybook.decoder import DecodePlan, Node, Record
+from headwater.codecs.copybook.decoder import redecode_rows as _per_record
 from headwater.codecs.copybook.fields import (
     BLANKS,
     DECIMAL_CONTEXT,
@@ -32,6 +33,7 @@ from headwater.codecs.copybook.fields import (
 )
 from headwater.codecs.copybook.options import FloatFormat, Trim
 from headwater.codecs.copybook.picture import Category, Usage
+from headwater.codecs.ebcdic import code_page
 
 __all__ = ["decode_fixed_batch"]
 
@@ -151,12 +153,13 @@ class _Generator:
         return name
 
     def _odo_range(self, name: str) -> tuple[int, int]:
-        minimum, maximum = 0, 0
-        for other in self.plan.layout.fields():
-            if other.occurs is not None and other.occurs.depending_on == name:
-                minimum = max(minimum, other.occurs.minimum)
-                maximum = max(maximum, other.occurs.maximum)
-        return minimum, maximum
+        """The counts every array depending on ``name`` accepts (the per-record path checks each)."""
+        ranges = [
+            (other.occurs.minimum, other.occurs.maximum)
+            for other in self.plan.layout.fields()
+            if other.occurs is not None and other.occurs.depending_on == name
+        ]
+        return max(low for low, _ in ranges), min(high for _, high in ranges)
 
 
 class _NotVectorizable(Exception):
@@ -216,11 +219,19 @@ def _lookup(tables: ZonedTables, family: str) -> tuple[Any, ...]:
     return _TABLE_ARRAYS[family]
 
 
+def _page_family(plan: DecodePlan, name: str) -> str:
+    """The code page family of field ``name`` (a per-field code page overrides the plan's)."""
+    for field_name, page in reversed(plan.options.field_code_pages):  # the last one wins, as in compile_plan
+        if plan.layout.find(field_name).name == name:
+            return code_page(page).family
+    return plan.code_page.family
+
+
 def _zoned(plan: DecodePlan, node: Node, column: Matrix) -> tuple[list[Any], Mask] | None:
     item = node.item
     picture = item.picture
     assert picture is not None
-    family = plan.code_page.family
+    family = _page_family(plan, item.name)
     tables = zoned_tables(family)
     plain, over_digit, over_sign, _relaxed = _lookup(tables, family)
     relaxed = plan.options.relaxed_sign
@@ -340,7 +351,20 @@ def _decode_column(plan: DecodePlan, node: Node, column: Matrix) -> tuple[list[A
         result = _float(plan, node, column)
     elif picture is not None and picture.category is Category.NUMERIC:
         result = _zoned(plan, node, column)
-    return result if result is not None else _python(node, column)
+    if result is None:
+        return _python(node, column)  # the converter applies zero_bytes_null itself
+    if plan.options.zero_bytes_null and item.usage not in _BINARY_USAGES:
+        values, bad = result
+        zero = (column == 0).all(axis=1)
+        for row in np.flatnonzero(zero).tolist():
+            values[row] = None
+        return values, bad & ~zero
+    return result
+
+
+_BINARY_USAGES = frozenset(
+    {Usage.BINARY, Usage.NATIVE_BINARY, Usage.BINARY_LE, Usage.FLOAT, Usage.DOUBLE, Usage.INDEX, Usage.POINTER}
+)
 
 
 def decode_fixed_batch(
@@ -358,7 +382,9 @@ def decode_fixed_batch(
     """Decode ``count`` fixed records of ``record_length`` bytes (see ``decode_batch``).
 
     ``locations`` gives each row's (record number, file offset) when the rows were not
-    contiguous in the file (split records joined for decoding).
+    contiguous in the file (split records joined for decoding). Called by the decoder
+    when the compiled core (:mod:`headwater.codecs.copybook.native`) is not built or
+    cannot express the plan.
     """
     program = _program(plan)
     if program is None:
@@ -390,33 +416,3 @@ def decode_fixed_batch(
         for row, record in zip(rows, fixed, strict=True):
             records[row] = record
     return records
-
-
-def _per_record(
-    plan: DecodePlan,
-    view: memoryview,
-    record_length: int,
-    rows: Any,
-    first_record_number: int,
-    base_offset: int,
-    record_start_offset: int,
-    source: str | None,
-    locations: list[tuple[int, int]] | None,
-) -> list[Record]:
-    out: list[Record] = []
-    for row in rows:
-        begin = row * record_length + record_start_offset
-        number, offset = (
-            locations[row] if locations is not None
-            else (first_record_number + row, base_offset + begin)
-        )  # fmt: skip
-        record = decode_record(
-            plan,
-            view[begin : (row + 1) * record_length],
-            record_number=number,
-            byte_offset=offset,
-            source=source,
-        )
-        assert record is not None  # no segment filter on the vectorised path
-        out.append(record)
-    return out

@@ -38,7 +38,7 @@ from headwater.codecs.copybook.options import (
     Trim,
 )
 from headwater.codecs.copybook.parser import parse_copybook
-from headwater.codecs.copybook.records import RecordSplitter
+from headwater.codecs.copybook.records import RawRecord, RecordSplitter
 from headwater.codecs.ebcdic import UnknownCodePageError
 from headwater.connectors.errors import ConfigError
 
@@ -470,20 +470,25 @@ def _big_ints(value: Any) -> Any:
 
 def _decode_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> Iterator[dict[str, Any]]:
     """The file's decoded records, or its hierarchies' rows with ``segment_children``."""
-    records = _split_file(plan, options, path)
     if plan.options.segment_children:
+        records = (record for chunk in _split_file(plan, options, path) for record in chunk)
         for hierarchy in assemble_hierarchies(plan, records, source=str(path)):
             yield hierarchy.row
-    else:
-        yield from decode_records(plan, records, source=str(path))
+        return
+    for chunk in _split_file(plan, options, path):
+        # Decimals only go to orjson here: the compiled decoder hands them over as fragments.
+        yield from decode_records(plan, chunk, source=str(path), decimal_text=orjson.Fragment)
 
 
-def _split_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> Iterator[tuple[int, int, bytes]]:
+def _split_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> Iterator[list[RawRecord]]:
+    """The file's records, a list per chunk read (``RecordSplitter.split``, in lists); on a
+    framing error, the records before the broken one come first, then the error."""
     splitter = RecordSplitter.for_plan(plan, options, source=str(path))
-
-    def chunks() -> Iterator[bytes]:
+    try:
         with path.open("rb") as handle:
             while chunk := handle.read(_CHUNK):
-                yield chunk
-
-    yield from splitter.split(chunks())
+                yield splitter.feed(chunk)
+        yield splitter.finish()
+    except FramingError as exc:
+        yield exc.records_before
+        raise

@@ -165,12 +165,13 @@ public final class CobrixDecode {
         Files.write(dir.resolve("cobrix.jsonl"), out.toString().getBytes(StandardCharsets.UTF_8));
     }
 
-    /** Decode the file `repeat` times (warm JIT) and write the per-round seconds. */
+    /** Decode the file `repeat` times (warm JIT); per round: records, seconds, CPU seconds of this thread. */
     static void bench(VarLenNestedReader<Map<String, Object>> reader, byte[] data, long repeat, Path dir)
             throws Exception {
         StringBuilder out = new StringBuilder();
         for (long round = 0; round < repeat; round++) {
             long started = System.nanoTime();
+            long cpuStarted = java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
             scala.collection.Iterator<Seq<Object>> rows = reader.getRecordIterator(
                 new BytesStream(data, "data.bin"), new BytesStream(data, "data.bin"), 0L, 0, 0L);
             long records = 0;
@@ -179,7 +180,9 @@ public final class CobrixDecode {
                 records++;
             }
             double seconds = (System.nanoTime() - started) / 1e9;
-            out.append(records).append(' ').append(seconds).append('\n');
+            double cpu = (java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime()
+                - cpuStarted) / 1e9;
+            out.append(records).append(' ').append(seconds).append(' ').append(cpu).append('\n');
         }
         Files.write(dir.resolve("cobrix.bench"), out.toString().getBytes(StandardCharsets.UTF_8));
     }

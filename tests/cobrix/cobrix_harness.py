@@ -146,8 +146,9 @@ class CobrixOracle:
         shutil.rmtree(case, ignore_errors=True)
         return CobrixResult(records, None)
 
-    def bench(self, copybook: str, data: bytes, options: dict[str, Any], rounds: int) -> list[tuple[int, float]]:
-        """Decode ``data`` ``rounds`` times in the warm JVM; (records, seconds) per round."""
+    def bench(self, copybook: str, data: bytes, options: dict[str, Any], rounds: int) -> list[tuple[int, float, float]]:
+        """Decode ``data`` ``rounds`` times in the warm JVM; (records, seconds, CPU seconds of the
+        decoding thread) per round."""
         self._cases += 1
         case = self.work_dir / f"bench-{self._cases:05d}"
         case.mkdir(exist_ok=True)
@@ -160,7 +161,7 @@ class CobrixOracle:
             raise RuntimeError((case / "cobrix.error").read_text(encoding="utf-8"))
         rows = (case / "cobrix.bench").read_text(encoding="utf-8").split("\n")
         shutil.rmtree(case, ignore_errors=True)
-        return [(int(row.split()[0]), float(row.split()[1])) for row in rows if row]
+        return [(int(row.split()[0]), float(row.split()[1]), float(row.split()[2])) for row in rows if row]
 
     def _ask(self, case: Path) -> None:
         stdin: IO[str] | None = self._proc.stdin
