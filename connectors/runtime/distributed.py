@@ -63,14 +63,18 @@ from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.loading import ConnectorFile, parse_connector
 from headwater.connectors.providers import resolve_providers, reverse_transform
 from headwater.connectors.runtime import offset_admin
+from headwater.connectors.runtime.active_topics import StatusTopicStore
 from headwater.connectors.runtime.admin import (
     ConnectorExists,
     ConnectorNotFound,
     ConnectorNotStopped,
     TaskElsewhere,
+    TaskNotFound,
     TasksStillStopping,
 )
+from headwater.connectors.runtime.loggers import CLUSTER_LOGGER_PREFIX, cluster_logger_listener
 from headwater.connectors.runtime.offsets import KafkaOffsetStore
+from headwater.connectors.runtime.plugin_configs import plugin_version
 from headwater.connectors.runtime.tables import TopicTable
 from headwater.connectors.runtime.worker import (
     CONNECTOR_STATE,
@@ -248,10 +252,13 @@ class DistributedHerder:
         self.worker_config = config
         self.worker = Worker(config, [], on_task_state=self._task_state_changed)
         self.metrics = self.worker.metrics
+        self.distributed = True
         self.stopping = threading.Event()
         common = {"bootstrap.servers": config.bootstrap_servers, **config.producer}
         self.configs = TopicTable(common, t.cast(str, config.config_storage_topic), purpose="config topic")
         self.statuses = TopicTable(common, t.cast(str, config.status_storage_topic), purpose="status topic")
+        self.worker.topics = StatusTopicStore(self.statuses)
+        self.configs.add_listener(cluster_logger_listener)
         self._plans: dict[str, ConnectorPlan] = {}
         self._plans_lock = threading.Lock()
         self._owned_slots: set[int] | None = None
@@ -264,6 +271,8 @@ class DistributedHerder:
         self._leader_errors: dict[str, tuple[dict[str, t.Any], str]] = {}
         """Connector -> (document, trace) of a ``start``/``task_configs`` that raised here."""
         self._requested: set[str] = set()
+        self._restart_leaders: set[str] = set()
+        """Connectors whose instance a REST restart asked to stop and start again."""
         self._requested_lock = threading.Lock()
         self._dirty = threading.Event()
         self._group_thread: threading.Thread | None = None
@@ -541,6 +550,8 @@ class DistributedHerder:
         slots = self.worker_config.task_slots
         with self._requested_lock:
             requested, self._requested = self._requested, set()
+            restarting, self._restart_leaders = self._restart_leaders, set()
+        self._stop_leaders(sorted(restarting & set(self._leaders)))
         leading = {
             name
             for name, plan in plans.items()
@@ -748,10 +759,15 @@ class DistributedHerder:
             prefix = f"{TASK_STATUS_PREFIX}{name}-"
             suffixes = [key[len(prefix) :] for key in self.statuses.items(prefix)]
             task_ids = sorted(int(suffix) for suffix in suffixes if suffix.isdigit())
+        version = plugin_version(plan.connector.plugin_class) if plan.connector is not None else None
+        if version is not None:
+            connector["version"] = version
         tasks = []
         for task_id in task_ids:
             entry = self.statuses.get(_task_status_key(name, task_id)) or {"state": "UNASSIGNED", "worker_id": None}
             task: dict[str, t.Any] = {"id": task_id, "state": entry["state"], "worker_id": entry.get("worker_id")}
+            if version is not None:
+                task["version"] = version
             if entry.get("trace"):
                 task["trace"] = entry["trace"]
             tasks.append(task)
@@ -843,9 +859,8 @@ class DistributedHerder:
             for task in status["tasks"]
             if (task_id is None or task["id"] == task_id) and (not only_failed or task["state"] == "FAILED")
         ]
-        if task_id is not None and not matching:
-            msg = f"Task {name}-{task_id} not found"
-            raise ConnectorNotFound(msg)
+        if task_id is not None and not any(task["id"] == task_id for task in status["tasks"]):
+            raise TaskNotFound(name, task_id)
         local = {(name, task["id"]): self._running.get((name, task["id"])) for task in matching}
         elsewhere = {
             task["worker_id"] or "no worker (unassigned)" for task in matching if local[(name, task["id"])] is None
@@ -859,6 +874,37 @@ class DistributedHerder:
         for owned in local.values():
             if owned is not None:
                 owned.state.restart_now.set()
+
+    def restart_connector(self, name: str) -> None:
+        """Restart the connector instance if this worker runs it (the owner of its task-0
+        slot): the group thread stops it and starts it again, calling ``task_configs``.
+
+        Raises:
+            TaskElsewhere: another worker runs the connector instance.
+        """
+        self._require(name)
+        if task_slot(name, 0, self.worker_config.task_slots) not in (self._owned_slots or set()):
+            owner = (self.statuses.get(CONNECTOR_STATUS_PREFIX + name) or {}).get("worker_id")
+            msg = f"connector {name} runs on {owner or 'no worker (unassigned)'}, not on {self.worker_id}"
+            raise TaskElsewhere(msg, [owner] if owner else [])
+        with self._requested_lock:
+            self._restart_leaders.add(name)
+            self._requested.add(name)
+        self._dirty.set()
+
+    def topics(self, name: str) -> list[str]:
+        self._require(name)
+        return self.worker.topics.topics(name)
+
+    def reset_topics(self, name: str) -> None:
+        self._require(name)
+        self.worker.topics.reset(name)
+
+    def set_cluster_logger(self, logger: str, level: str) -> bool:
+        """Store ``logger-cluster-<logger>`` in the config topic (as Kafka Connect does);
+        every worker, and every worker started later, applies it as it reads the record."""
+        self.configs.put(CLUSTER_LOGGER_PREFIX + logger, {"level": level})
+        return True
 
     # -- ConnectorAdmin: writes ----------------------------------------------------------
 

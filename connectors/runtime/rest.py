@@ -33,9 +33,19 @@ from headwater.connectors.runtime.admin import (
     ReadOnlyConnectors,
     StandaloneAdmin,
     TaskElsewhere,
+    TaskNotFound,
     TasksStillStopping,
+    kafka_cluster_id,
 )
+from headwater.connectors.runtime.loggers import LEVELS_OF_PROCESS, InvalidLevel, LoggerNotFound
 from headwater.connectors.runtime.offset_admin import GroupNotEmpty, InvalidOffsets
+from headwater.connectors.runtime.plugin_configs import (
+    PluginMismatch,
+    PluginNotFound,
+    config_definitions,
+    plugin_version,
+    validate,
+)
 from headwater.connectors.runtime.rest_security import Authenticator, listener_of, tls_context
 
 if t.TYPE_CHECKING:
@@ -153,7 +163,14 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("PUT", re.compile(rf"^/connectors/{_NAME}/stop$"), "stop_connector"),
     ("POST", re.compile(rf"^/connectors/{_NAME}/restart$"), "restart_connector"),
     ("POST", re.compile(rf"^/connectors/{_NAME}/tasks/(?P<task>\d+)/restart$"), "restart_task"),
+    ("GET", re.compile(rf"^/connectors/{_NAME}/topics$"), "connector_topics"),
+    ("PUT", re.compile(rf"^/connectors/{_NAME}/topics/reset$"), "reset_topics"),
     ("GET", re.compile(r"^/connector-plugins/?$"), "plugins"),
+    ("GET", re.compile(r"^/connector-plugins/(?P<plugin>[^/]+)/config/?$"), "plugin_config"),
+    ("PUT", re.compile(r"^/connector-plugins/(?P<plugin>[^/]+)/config/validate/?$"), "validate_config"),
+    ("GET", re.compile(r"^/admin/loggers/?$"), "loggers"),
+    ("GET", re.compile(r"^/admin/loggers/(?P<logger>[^/]+)$"), "logger"),
+    ("PUT", re.compile(r"^/admin/loggers/(?P<logger>[^/]+)$"), "set_logger"),
     ("GET", re.compile(r"^/metrics$"), "metrics"),
     ("GET", re.compile(r"^/health$"), "health"),
 ]
@@ -216,7 +233,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorized(method):
             return
         url = urlsplit(self.path)
-        self.query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+        self.query_lists = parse_qs(url.query)
+        self.query = {key: values[-1] for key, values in self.query_lists.items()}
         for route_method, pattern, action in _ROUTES:
             match = pattern.match(url.path)
             if match and route_method == method:
@@ -227,13 +245,14 @@ class _Handler(BaseHTTPRequestHandler):
                         msg = f"Connector {name} not found"
                         raise ConnectorNotFound(msg)
                     getattr(self, action)(**params)
-                except ConnectorNotFound as exc:
+                except (ConnectorNotFound, TaskNotFound, PluginNotFound, LoggerNotFound, InvalidLevel) as exc:
+                    # An invalid level answers 404, as Kafka Connect does.
                     self._error(HTTPStatus.NOT_FOUND, str(exc))
                 except (ConnectorExists, TaskElsewhere, TasksStillStopping, GroupNotEmpty) as exc:
                     self._error(HTTPStatus.CONFLICT, str(exc))
                 except ReadOnlyConnectors as exc:
                     self._error(HTTPStatus.METHOD_NOT_ALLOWED, str(exc))
-                except (_BadRequest, ConnectorNotStopped, InvalidOffsets) as exc:
+                except (_BadRequest, ConnectorNotStopped, InvalidOffsets, PluginMismatch) as exc:
                     self._error(HTTPStatus.BAD_REQUEST, str(exc))
                 except ConfigError as exc:
                     self._invalid(exc)
@@ -290,21 +309,32 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
     def root(self) -> None:
-        from importlib.metadata import version
+        from headwater.connectors.version import HEADWATER_VERSION
 
-        self._json(HTTPStatus.OK, {"version": version("headwater"), "commit": "", "kafka_cluster_id": None})
+        cluster_id = kafka_cluster_id(self.admin.worker_config)
+        self._json(HTTPStatus.OK, {"version": HEADWATER_VERSION, "commit": "", "kafka_cluster_id": cluster_id})
 
     def health(self) -> None:
         self._json(HTTPStatus.OK, {"status": "healthy", "message": "Worker has completed startup and is ready"})
 
     def list_connectors(self) -> None:
         names = self.admin.names()
-        if "expand" not in self.query:
+        expand = [value for values in self.query_lists.get("expand", []) for value in values.split(",")]
+        if not expand:
             self._json(HTTPStatus.OK, names)
             return
-        self._json(
-            HTTPStatus.OK, {name: {"status": self.admin.status(name), "info": self.admin.info(name)} for name in names}
-        )
+        body: dict[str, dict[str, t.Any]] = {}
+        for name in names:
+            entry: dict[str, t.Any] = {}
+            try:
+                if "info" in expand:
+                    entry["info"] = self.admin.info(name)
+                if "status" in expand:
+                    entry["status"] = self.admin.status(name)
+            except ConnectorNotFound:
+                continue  # deleted meanwhile
+            body[name] = entry
+        self._json(HTTPStatus.OK, body)
 
     def create_connector(self) -> None:
         self._json(HTTPStatus.CREATED, self.admin.create(self._body()))
@@ -362,18 +392,42 @@ class _Handler(BaseHTTPRequestHandler):
         self.admin.stop_connector(name)
         self._empty(HTTPStatus.NO_CONTENT)
 
+    def _flag(self, key: str) -> bool:
+        """A boolean query parameter as JAX-RS reads it: ``true`` in any case, else false."""
+        return self.query.get(key, "false").strip().lower() == "true"
+
     def restart_connector(self, name: str) -> None:
-        include_tasks = self.query.get("includeTasks", "false") == "true"
-        only_failed = self.query.get("onlyFailed", "false") == "true"
-        if include_tasks:
-            self.admin.restart(name, only_failed=only_failed)
-            self._json(HTTPStatus.ACCEPTED, self.admin.status(name))
+        """Kafka Connect's restart: no flags (or both false) restarts the connector instance
+        and answers 204; otherwise the connector (unless ``onlyFailed`` and it is not
+        FAILED) and, with ``includeTasks``, its (failed) tasks restart, and the answer is
+        202 with the status, the restarting ones shown RESTARTING."""
+        include_tasks, only_failed = self._flag("includeTasks"), self._flag("onlyFailed")
+        if not include_tasks and not only_failed:
+            self.admin.restart_connector(name)
+            self._empty(HTTPStatus.NO_CONTENT)
             return
-        self._empty(HTTPStatus.NO_CONTENT)
+        status = self.admin.status(name)
+        restart_connector = not only_failed or status["connector"]["state"] == "FAILED"
+        tasks = [task for task in status["tasks"] if include_tasks and (not only_failed or task["state"] == "FAILED")]
+        if restart_connector:
+            self.admin.restart_connector(name)
+            status["connector"]["state"] = "RESTARTING"
+        if tasks:
+            self.admin.restart(name, only_failed=only_failed)
+            for task in tasks:
+                task["state"] = "RESTARTING"
+        self._json(HTTPStatus.ACCEPTED, status)
 
     def restart_task(self, name: str, task: str) -> None:
         self.admin.restart(name, task_id=int(task))
         self._empty(HTTPStatus.NO_CONTENT)
+
+    def connector_topics(self, name: str) -> None:
+        self._json(HTTPStatus.OK, {name: {"topics": self.admin.topics(name)}})
+
+    def reset_topics(self, name: str) -> None:
+        self.admin.reset_topics(name)
+        self._empty(HTTPStatus.ACCEPTED)
 
     def plugins(self) -> None:
         from headwater.connectors.api import SinkConnector
@@ -381,8 +435,48 @@ class _Handler(BaseHTTPRequestHandler):
         body = []
         for alias, plugin in available_plugins().items():
             kind = "sink" if issubclass(plugin, SinkConnector) else "source"
-            body.append({"class": alias, "type": kind, "version": "0.1.0"})
+            body.append({"class": alias, "type": kind, "version": plugin_version(plugin)})
         self._json(HTTPStatus.OK, body)
+
+    def plugin_config(self, plugin: str) -> None:
+        self._json(HTTPStatus.OK, config_definitions(plugin))
+
+    def validate_config(self, plugin: str) -> None:
+        from headwater.connectors.runtime.worker import build_converters, check_clients
+
+        config = self.admin.worker_config
+
+        def check(connector: t.Any) -> None:
+            build_converters(connector, config)
+            check_clients(connector, config)
+
+        self._json(HTTPStatus.OK, validate(plugin, self._body(), config, remote=True, check=check))
+
+    def loggers(self) -> None:
+        self._json(HTTPStatus.OK, LEVELS_OF_PROCESS.all())
+
+    def logger(self, logger: str) -> None:
+        self._json(HTTPStatus.OK, LEVELS_OF_PROCESS.get(logger))
+
+    def set_logger(self, logger: str) -> None:
+        """Set a level on this worker (200, the loggers changed), or with
+        ``scope=cluster`` on a distributed worker on every worker (204)."""
+        level = self._body().get("level")
+        if level is None:
+            msg = "Desired 'level' parameter was not specified in request."
+            raise _BadRequest(msg)
+        scope = self.query.get("scope", "worker").strip().lower()
+        if scope not in ("worker", "cluster"):
+            msg = f"invalid scope {scope!r}: 'worker' or 'cluster'"
+            raise _BadRequest(msg)
+        if scope == "cluster":
+            from headwater.connectors.runtime.loggers import parse_level
+
+            parse_level(level)
+            if self.admin.set_cluster_logger(logger, str(level)):
+                self._empty(HTTPStatus.NO_CONTENT)
+                return
+        self._json(HTTPStatus.OK, LEVELS_OF_PROCESS.set(logger, level))
 
     def metrics(self) -> None:
         data = generate_latest(self.admin.metrics.registry)

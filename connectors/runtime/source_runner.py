@@ -308,6 +308,8 @@ class SourceTaskRunner:
         produce = functools.partial(producer.produce, on_delivery=self._on_delivery)
         pending = self._pending
         transforms = self.env.transforms or None
+        tracker = self.env.topics
+        seen = tracker.seen if tracker is not None else None
         sent = 0
         for record in records:
             partition_key = self._partition_key(record.partition)
@@ -326,6 +328,9 @@ class SourceTaskRunner:
                     continue
                 record = transformed
             topic = record.topic
+            if seen is not None and topic not in seen:
+                assert tracker is not None
+                tracker.add(topic)
             try:
                 key = key_to_bytes(topic, record.key_schema, record.key)
             except RecordError as exc:

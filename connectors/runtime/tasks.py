@@ -21,6 +21,7 @@ from pathlib import Path
 from headwater.codecs.converters import Converter
 from headwater.connectors.api import PluginMetrics, TaskContext
 from headwater.connectors.config import PluginConfig
+from headwater.connectors.runtime.active_topics import TaskTopics
 from headwater.connectors.runtime.dlq import ErrorHandler
 from headwater.connectors.runtime.metrics import TaskMetrics
 from headwater.connectors.runtime.offsets import OffsetStore
@@ -73,6 +74,8 @@ class TaskEnvironment(t.NamedTuple):
     task_factory: TaskFactory | None = None
     """Builds the task instead of ``plugin_class.task_class(config, context)`` (the
     conformance suite wraps tasks or injects an emulator client through it)."""
+    topics: TaskTopics | None = None
+    """Where the runner reports the topics the task writes or reads (KIP-558 active topics)."""
 
     def make_task(self, context: TaskContext) -> t.Any:
         """Build the task with ``context``: through ``task_factory`` when one is set."""

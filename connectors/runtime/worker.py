@@ -23,8 +23,10 @@ from headwater.codecs.converters import Converter, make_converter
 from headwater.connectors.api import ConnectorContext, Plugin, SinkConnector
 from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.loading import ConnectorFile
+from headwater.connectors.runtime.active_topics import MemoryTopicStore, TopicStore
 from headwater.connectors.runtime.metrics import WorkerMetrics
 from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetStore, OffsetStore
+from headwater.connectors.runtime.plugin_configs import plugin_version
 from headwater.connectors.runtime.sink_runner import SinkTaskRunner
 from headwater.connectors.runtime.source_runner import SourceTaskRunner
 from headwater.connectors.runtime.tasks import TaskEnvironment, TaskFactory
@@ -147,8 +149,11 @@ class TaskState:
     """Set while the connector's target state is PAUSED; the task turns PAUSED once it obeys."""
     thread: threading.Thread | None = None
 
-    def to_json(self, worker_id: str) -> dict[str, t.Any]:
+    def to_json(self, worker_id: str, version: str | None = None) -> dict[str, t.Any]:
+        """Kafka Connect's ``TaskState``; ``version`` is the plugin's (Connect 4.x shows it)."""
         out: dict[str, t.Any] = {"id": self.id, "state": self.state, "worker_id": worker_id}
+        if version is not None:
+            out["version"] = version
         if self.trace:
             out["trace"] = self.trace
         return out
@@ -267,6 +272,8 @@ class Worker:
         self.config = config
         self.worker_id = f"{socket.gethostname()}:{config.rest_port}"
         self.metrics = WorkerMetrics()
+        self.topics: TopicStore = MemoryTopicStore()
+        """Where tasks report their active topics (the distributed herder sets its own)."""
         self.stopping = threading.Event()
         self.connectors: dict[str, ConnectorHandle] = {}
         self._tasks: list[TaskState] = []
@@ -454,6 +461,7 @@ class Worker:
             ),
             transforms=connector.transforms,
             task_factory=self.task_factory,
+            topics=self.topics.tracker(framework.name, task_id),
         )
         state = TaskState(task_id, connector=framework.name)
         if paused:
@@ -563,6 +571,29 @@ class Worker:
             env.metrics.task_restarts.inc()
             self._report(state)
 
+    def restart_connector(self, name: str) -> None:
+        """Restart the connector instance (``stop()``, then ``start()`` and ``task_configs``
+        again); its tasks restart only if the new task configs differ. A STOPPED connector
+        stays stopped. Called from REST handler threads."""
+        with self._target_lock:
+            handle = self.connectors[name]
+            if handle.target_state == "STOPPED" or self.stopping.is_set():
+                return
+            log.info("restarting connector %s", name)
+            self._stop_plugin(handle)
+            task_configs = self._plan(handle)
+            if task_configs is None:
+                tasks, handle.tasks, handle.task_configs = handle.tasks, [], []
+                self.stop_tasks(tasks)
+                return
+            dumped = [config.model_dump(by_alias=True, mode="json") for config in task_configs]
+            if dumped == handle.task_configs and handle.tasks:
+                return
+            tasks, handle.tasks, handle.task_configs = handle.tasks, [], []
+            if not self.stop_tasks(tasks):
+                handle.lingering.extend(task for task in tasks if task.thread is not None and task.thread.is_alive())
+            self._start_planned([(handle.file, handle, task_configs)])
+
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
         """Restart one task, or every (failed) task of a connector, now."""
         for state in self.connectors[name].tasks:
@@ -621,13 +652,14 @@ class Worker:
     def status(self, name: str) -> dict[str, t.Any]:
         """Kafka Connect's ``ConnectorStateInfo`` for ``name``."""
         handle = self.connectors[name]
-        connector: dict[str, t.Any] = {"state": handle.state, "worker_id": self.worker_id}
+        version = plugin_version(handle.file.plugin_class)
+        connector: dict[str, t.Any] = {"state": handle.state, "worker_id": self.worker_id, "version": version}
         if handle.trace:
             connector["trace"] = handle.trace
         return {
             "name": name,
             "connector": connector,
-            "tasks": [task.to_json(self.worker_id) for task in handle.tasks],
+            "tasks": [task.to_json(self.worker_id, version) for task in handle.tasks],
             "type": handle.type,
         }
 
