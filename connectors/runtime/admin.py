@@ -203,7 +203,7 @@ class ConnectorAdmin(t.Protocol):
         ...
 
     def topics(self, name: str) -> list[str]:
-        """The connector's active topics (KIP-558), sorted."""
+        """The connector's active topics (KIP-558), sorted; none for an unknown connector, as in Connect."""
         ...
 
     def reset_topics(self, name: str) -> None:
@@ -344,7 +344,6 @@ class StandaloneAdmin:
         self.worker.restart_connector(name)
 
     def topics(self, name: str) -> list[str]:
-        self._handle(name)
         return self.worker.topics.topics(name)
 
     def reset_topics(self, name: str) -> None:

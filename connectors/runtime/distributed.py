@@ -893,7 +893,6 @@ class DistributedHerder:
         self._dirty.set()
 
     def topics(self, name: str) -> list[str]:
-        self._require(name)
         return self.worker.topics.topics(name)
 
     def reset_topics(self, name: str) -> None:
@@ -966,6 +965,7 @@ class DistributedHerder:
 
     def delete(self, name: str) -> None:
         self._require(name)
+        self.worker.topics.reset(name)
         self.configs.put(CONNECTOR_PREFIX + name, None)
         if self.configs.get(TARGET_STATE_PREFIX + name) is not None:
             self.configs.put(TARGET_STATE_PREFIX + name, None)

@@ -177,6 +177,8 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 # The write routes check the name themselves (a standalone worker answers 405 for any);
 # the others answer 404 for an unknown name.
 _WRITES = {"create_connector", "put_connector_config", "delete_connector"}
+_ANY_NAME = {"connector_topics"}
+"""Routes that answer for any name, as Connect's: the active topics of an unknown connector are none."""
 
 
 class _BadRequest(Exception):
@@ -241,7 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
                 params = {key: unquote(value) for key, value in match.groupdict().items()}
                 name = params.get("name")
                 try:
-                    if name is not None and action not in _WRITES and not self.admin.exists(name):
+                    if name is not None and action not in _WRITES | _ANY_NAME and not self.admin.exists(name):
                         msg = f"Connector {name} not found"
                         raise ConnectorNotFound(msg)
                     getattr(self, action)(**params)
