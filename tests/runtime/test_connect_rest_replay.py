@@ -17,15 +17,14 @@ Re-record the fixture (needs java and mvn; not part of CI) with::
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from pathlib import Path
 
 import pytest
 from connect_rest_sequence import Side, differences, run
 
-from headwater.connectors.runtime.distributed import DistributedHerder
-from headwater.connectors.runtime.rest import RestServer
-from headwater.connectors.settings import WorkerConfig
+from headwater.conformance.runtime import in_process_distributed
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "connect-rest-4.1.1.json"
 
@@ -49,24 +48,6 @@ ALLOWED_EXTRA_KEYS = {
 def test_the_connect_call_sequence_gets_connects_codes_and_keys(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
     recorded = json.loads(FIXTURE.read_text())["steps"]
     group = f"replay-{uuid.uuid4().hex[:6]}"
-    config = WorkerConfig(
-        bootstrap_servers=kafka_bootstrap_servers,
-        group_id=group,
-        config_storage_topic=f"{group}-configs",
-        status_storage_topic=f"{group}-status",
-        offset_storage_topic=f"{group}-offsets",
-        task_slots=4,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
-        offset_flush_interval_ms=200,
-        scratch_dir=str(tmp_path / "scratch"),
-        task_shutdown_graceful_timeout_ms=5000,
-    )
-    herder = DistributedHerder(config)
-    rest = RestServer(herder, "127.0.0.1", 0)
-    herder.worker_id = f"127.0.0.1:{rest.port}"
-    herder.start()
-    rest.start()
     topic = f"{group}.customers"
     side = Side(
         source=f"{group}-source",
@@ -83,12 +64,13 @@ def test_the_connect_call_sequence_gets_connects_codes_and_keys(kafka_bootstrap_
         sink_plugin="file",
         logger="headwater.sinks",
     )
-    try:
-        ours = run(rest.url, side, wait_timeout=60)
-    finally:
-        rest.stop()
-        herder.stopping.set()
-        herder.stop()
+    with in_process_distributed(kafka_bootstrap_servers, tmp_path, group_id=group) as (_herder, rest):
+        try:
+            ours = run(rest.url, side, wait_timeout=60)
+        finally:
+            for name, logger in list(logging.root.manager.loggerDict.items()):
+                if name.startswith("headwater.sinks") and isinstance(logger, logging.Logger):
+                    logger.setLevel(logging.NOTSET)  # the sequence set levels there
     problems = []
     assert ours.keys() == recorded.keys()
     for name, theirs in recorded.items():
