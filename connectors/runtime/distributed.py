@@ -874,6 +874,7 @@ class DistributedHerder:
         for owned in local.values():
             if owned is not None:
                 owned.state.restart_now.set()
+                owned.state.interrupt.set()
 
     def restart_connector(self, name: str) -> None:
         """Restart the connector instance if this worker runs it (the owner of its task-0

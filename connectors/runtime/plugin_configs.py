@@ -212,7 +212,8 @@ def validate(
             raise PluginMismatch(msg)
     errors: list[FieldError] = []
     try:
-        connector = parse_connector(flat, worker=worker, remote=remote)
+        # The plugin is found already: parse under its alias, whatever name the caller used.
+        connector = parse_connector({**flat, "connector.class": alias}, worker=worker, remote=remote)
         if check is not None:
             check(connector)
     except ConfigError as exc:

@@ -142,6 +142,10 @@ class TaskState:
     restarts: int = 0
     """Automatic restarts so far (the ``task.restart.max.attempts`` count)."""
     restart_now: threading.Event = field(default_factory=threading.Event)
+    interrupt: threading.Event = field(default_factory=threading.Event)
+    """Set to end the current run of the task (flush, commit, return): by a stop (``stop``
+    set first) or by a restart over REST (``restart_now`` set first), after which the
+    supervisor starts it again at once."""
     connector: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
     """Set to stop this task alone (flush, commit, return); :meth:`Worker.stop` sets every one."""
@@ -482,6 +486,7 @@ class Worker:
         """
         for state in states:
             state.stop.set()
+            state.interrupt.set()
             state.restart_now.set()
         deadline = time.monotonic() + (
             timeout if timeout is not None else self.config.task_shutdown_graceful_timeout_ms / 1000
@@ -527,6 +532,9 @@ class Worker:
         framework = env.framework
         consecutive = 0
         while not state.stop.is_set():
+            state.interrupt.clear()
+            if state.stop.is_set():  # a stop between the check and the clear
+                return
             runner: SourceTaskRunner | SinkTaskRunner = SinkTaskRunner(env) if is_sink else SourceTaskRunner(env)
             started = time.monotonic()
 
@@ -536,10 +544,17 @@ class Worker:
                 self._report(state)
 
             try:
-                runner.run(state.stop, on_state, state.paused)
-                state.state = "UNASSIGNED"
+                runner.run(state.interrupt, on_state, state.paused)
                 env.metrics.task_running.set(0)
-                return
+                if state.stop.is_set() or not state.restart_now.is_set():
+                    state.state = "UNASSIGNED"
+                    return
+                state.restart_now.clear()  # restarted over REST: it flushed and committed; start again
+                log.info("restarting task %s-%d on request", framework.name, env.task_id)
+                state.state = "RESTARTING"
+                self._report(state)
+                consecutive = 0
+                continue
             except Exception:
                 state.state, state.trace = "FAILED", traceback.format_exc()
                 env.metrics.task_running.set(0)
@@ -599,6 +614,7 @@ class Worker:
         for state in self.connectors[name].tasks:
             if (task_id is None or state.id == task_id) and (not only_failed or state.state == "FAILED"):
                 state.restart_now.set()
+                state.interrupt.set()
 
     def pause(self, name: str) -> None:
         """Target state PAUSED: running tasks stop polling (sources) or consuming (sinks).
