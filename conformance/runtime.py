@@ -83,7 +83,8 @@ def in_process_distributed(
     Workers given the same ``group_id`` (default: a fresh one) form one cluster; its
     internal topics are named after the group. Failure detection is quick (6 s sessions),
     the task slots few (4) and offsets flushed every 200 ms, so tests see changes fast.
-    The worker id is ``127.0.0.1:<port>``; with ``auth`` the REST API requires a caller it knows.
+    The worker id is ``127.0.0.1:<port>``, published with its URL so the group's workers
+    forward requests to each other; with ``auth`` the REST API requires a caller it knows.
     """
     from headwater.connectors.runtime.distributed import DistributedHerder
     from headwater.connectors.runtime.rest import RestServer
@@ -106,6 +107,7 @@ def in_process_distributed(
     herder = DistributedHerder(WorkerConfig(**settings))
     rest = RestServer(herder, "127.0.0.1", 0, auth=auth)
     herder.worker_id = f"127.0.0.1:{rest.port}"
+    herder.forwarding.url = rest.url
     herder.start()
     rest.start()
     try:

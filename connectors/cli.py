@@ -261,12 +261,15 @@ def distributed(worker_file: Path) -> None:
 
     from headwater.connectors.loading import load_worker_file
     from headwater.connectors.runtime.distributed import DistributedHerder
+    from headwater.connectors.runtime.forwarding import advertised_url
     from headwater.connectors.runtime.rest import RestServer
 
     worker_config = load_worker_file(worker_file, distributed=True)
     herder = DistributedHerder(worker_config)
     rest = RestServer.for_worker(herder, worker_config)
     herder.worker_id = f"{socket.gethostname()}:{rest.port}"
+    host = str(rest.server.server_address[0])
+    herder.forwarding.url = advertised_url(worker_config, rest.scheme, host, rest.port)
 
     _serve_until_signalled(
         herder,

@@ -192,6 +192,13 @@ class WorkerConfig(PluginConfig):
     listeners: str | None = None
     """The REST listener as a URL, ``http://host:port`` or ``https://host:port`` (one
     listener); replaces ``rest.host`` and ``rest.port`` when set."""
+    rest_advertised_host_name: str | None = None
+    """Distributed mode: the host other workers reach this one's REST API at (Kafka
+    Connect's key); default the listener's host (this machine's name for a wildcard)."""
+    rest_advertised_port: int | None = Field(default=None, ge=1, le=65535)
+    """Distributed mode: the port other workers reach this one at; default the bound port."""
+    rest_advertised_listener: t.Literal["http", "https"] | None = None
+    """Distributed mode: ``http`` or ``https`` for other workers; default the listener's scheme."""
     listeners_https_ssl_certificate_location: str | None = None
     """An ``https`` listener's certificate chain, a PEM file."""
     listeners_https_ssl_key_location: str | None = None

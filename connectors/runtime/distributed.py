@@ -72,6 +72,7 @@ from headwater.connectors.runtime.admin import (
     TaskNotFound,
     TasksStillStopping,
 )
+from headwater.connectors.runtime.forwarding import Forwarding
 from headwater.connectors.runtime.loggers import CLUSTER_LOGGER_PREFIX, cluster_logger_listener
 from headwater.connectors.runtime.offsets import KafkaOffsetStore
 from headwater.connectors.runtime.plugin_configs import plugin_version
@@ -258,6 +259,8 @@ class DistributedHerder:
         self.configs = TopicTable(common, t.cast(str, config.config_storage_topic), purpose="config topic")
         self.statuses = TopicTable(common, t.cast(str, config.status_storage_topic), purpose="status topic")
         self.worker.topics = StatusTopicStore(self.statuses)
+        self.forwarding = Forwarding(self.statuses, config, lambda: self.worker_id, self.leads)
+        """Where REST requests go that another worker must answer (see :mod:`.forwarding`)."""
         self.configs.add_listener(cluster_logger_listener)
         self._plans: dict[str, ConnectorPlan] = {}
         self._plans_lock = threading.Lock()
@@ -302,6 +305,7 @@ class DistributedHerder:
         self.configs.add_listener(self._config_changed)
         self.configs.start()
         self.statuses.start()
+        self.forwarding.start()
         ensure_topic(
             {"bootstrap.servers": self.worker_config.bootstrap_servers, **self.worker_config.producer},
             self.worker_config.slots_topic,
@@ -355,6 +359,7 @@ class DistributedHerder:
         if self._group_thread is not None:
             self._group_thread.join(self.worker_config.task_shutdown_graceful_timeout_ms / 1000 + 30)
         stopped = self.worker.stop()  # closes the offset store; no task is left running by now
+        self.forwarding.stop()
         clean = self._clean and stopped
         self.configs.close()
         self.statuses.close()
@@ -418,6 +423,12 @@ class DistributedHerder:
         self._owned_slots = {partition.partition for partition in partitions}
         log.info("assigned %d task slot(s) of %s", len(self._owned_slots), self.worker_config.slots_topic)
         self._guarded(self._reconcile)
+        self._guarded(self.forwarding.assigned)
+
+    def leads(self) -> bool:
+        """Whether this worker leads the group now: it owns slot 0, so it carries out every
+        config change (see :mod:`.forwarding`). Any thread."""
+        return 0 in (self._owned_slots or ())
 
     def _on_revoke(self, _consumer: t.Any, partitions: list[t.Any]) -> None:
         """Eager protocol: stop every owned task before the slots go to other workers."""
@@ -849,9 +860,9 @@ class DistributedHerder:
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
         """Restart the matching tasks if this worker runs them all.
 
-        Kafka Connect forwards a restart to the worker running the task; this worker does
-        not: when a matching task runs elsewhere it raises :class:`TaskElsewhere` naming
-        that worker, and restarts nothing.
+        When a matching task runs elsewhere it raises :class:`TaskElsewhere` naming that
+        worker and restarts nothing; the REST API then forwards the request there (see
+        :mod:`.forwarding`).
         """
         status = self.status(name)
         matching = [
@@ -925,9 +936,14 @@ class DistributedHerder:
     def create(self, document: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """Validate, then store ``{"name", "config"}``; the owning workers start its tasks.
 
-        Two workers accepting the same new name at the same moment both succeed and the
-        later write wins (Kafka Connect funnels writes through its leader instead).
+        The REST API carries every config change out on the leader only (see
+        :mod:`.forwarding`), one at a time: of two creates of one name, the second raises
+        :class:`ConnectorExists`.
         """
+        with self.forwarding.write_lock:
+            return self._create(document)
+
+    def _create(self, document: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         name, config = document.get("name"), document.get("config")
         initial_state = document.get("initial_state")
         self._validate(name, config)
@@ -959,14 +975,16 @@ class DistributedHerder:
     def put_config(self, name: str, config: t.Mapping[str, t.Any]) -> tuple[bool, dict[str, t.Any]]:
         config = dict(config)
         self._validate(name, config)
-        created = not self.exists(name)
-        self.configs.put(CONNECTOR_PREFIX + name, {"name": name, "config": config})
+        with self.forwarding.write_lock:
+            created = not self.exists(name)
+            self.configs.put(CONNECTOR_PREFIX + name, {"name": name, "config": config})
         self._await_task_list(name)
         return created, self.info(name)
 
     def delete(self, name: str) -> None:
-        self._require(name)
-        self.worker.topics.reset(name)
-        self.configs.put(CONNECTOR_PREFIX + name, None)
-        if self.configs.get(TARGET_STATE_PREFIX + name) is not None:
-            self.configs.put(TARGET_STATE_PREFIX + name, None)
+        with self.forwarding.write_lock:
+            self._require(name)
+            self.worker.topics.reset(name)
+            self.configs.put(CONNECTOR_PREFIX + name, None)
+            if self.configs.get(TARGET_STATE_PREFIX + name) is not None:
+                self.configs.put(TARGET_STATE_PREFIX + name, None)

@@ -9,6 +9,7 @@ for the whole cluster. Secrets are hidden in every response.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import re
 import socket
@@ -18,7 +19,7 @@ import threading
 import typing as t
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -37,6 +38,7 @@ from headwater.connectors.runtime.admin import (
     TasksStillStopping,
     kafka_cluster_id,
 )
+from headwater.connectors.runtime.forwarding import FORWARDED_HEADER, Answer, NotLeader
 from headwater.connectors.runtime.loggers import LEVELS_OF_PROCESS, InvalidLevel, LoggerNotFound
 from headwater.connectors.runtime.offset_admin import GroupNotEmpty, InvalidOffsets
 from headwater.connectors.runtime.plugin_configs import (
@@ -178,6 +180,17 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 # the others answer 404 for an unknown name.
 _WRITES = {"create_connector", "put_connector_config", "delete_connector"}
 _ANY_NAME = {"connector_topics"}
+_LEADER_WRITES = {
+    "create_connector",
+    "put_connector_config",
+    "delete_connector",
+    "pause_connector",
+    "resume_connector",
+    "stop_connector",
+    "reset_offsets",
+    "alter_offsets",
+}
+"""Config changes a distributed worker carries out on the group's leader only (forwarded there)."""
 """Routes that answer for any name, as Connect's: the active topics of an unknown connector are none."""
 
 
@@ -235,6 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorized(method):
             return
         url = urlsplit(self.path)
+        self._raw: bytes | None = None
         self.query_lists = parse_qs(url.query)
         self.query = {key: values[-1] for key, values in self.query_lists.items()}
         for route_method, pattern, action in _ROUTES:
@@ -246,11 +260,22 @@ class _Handler(BaseHTTPRequestHandler):
                     if name is not None and action not in _WRITES | _ANY_NAME and not self.admin.exists(name):
                         msg = f"Connector {name} not found"
                         raise ConnectorNotFound(msg)
-                    getattr(self, action)(**params)
+                    if action in _LEADER_WRITES and self._forwarding() is not None:
+                        leader = self._forwarding().leader_url(forwarded=self._forwarded)
+                        if leader is not None:
+                            self._relay(self._forward(leader, method, self.path))
+                            return
+                    try:
+                        getattr(self, action)(**params)
+                    except TaskElsewhere as exc:
+                        target = self._elsewhere_url(exc)
+                        if target is None:
+                            raise
+                        self._relay(self._forward(target, method, self.path))
                 except (ConnectorNotFound, TaskNotFound, PluginNotFound, LoggerNotFound, InvalidLevel) as exc:
                     # An invalid level answers 404, as Kafka Connect does.
                     self._error(HTTPStatus.NOT_FOUND, str(exc))
-                except (ConnectorExists, TaskElsewhere, TasksStillStopping, GroupNotEmpty) as exc:
+                except (ConnectorExists, TaskElsewhere, TasksStillStopping, GroupNotEmpty, NotLeader) as exc:
                     self._error(HTTPStatus.CONFLICT, str(exc))
                 except ReadOnlyConnectors as exc:
                     self._error(HTTPStatus.METHOD_NOT_ALLOWED, str(exc))
@@ -295,13 +320,52 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
+    # -- forwarding (distributed mode) ------------------------------------------------------
+
+    def _forwarding(self) -> t.Any:
+        """The distributed worker's :class:`~.forwarding.Forwarding` when it publishes a URL, else None."""
+        forwarding = getattr(self.admin, "forwarding", None)
+        return forwarding if forwarding is not None and forwarding.url is not None else None
+
+    @property
+    def _forwarded(self) -> bool:
+        """Whether another worker forwarded this request here (it is never forwarded again)."""
+        return self.headers.get(FORWARDED_HEADER) is not None
+
+    def _elsewhere_url(self, exc: TaskElsewhere) -> str | None:
+        """The published URL of the one worker ``exc`` names, if this request may go there."""
+        forwarding = self._forwarding()
+        if forwarding is None or self._forwarded or len(exc.worker_ids) != 1:
+            return None
+        return t.cast(str | None, forwarding.url_of(exc.worker_ids[0]))
+
+    def _forward(self, url: str, method: str, path: str, *, with_body: bool = True) -> Answer:
+        """Send this request (the caller's body and ``Authorization``) to another worker."""
+        body = self._raw_body() if with_body and method in ("POST", "PUT", "PATCH") else None
+        authorization = self.headers.get("Authorization")
+        return t.cast(Answer, self._forwarding().forward(url, method, path, body, authorization))
+
+    def _relay(self, answer: Answer) -> None:
+        self.send_response(answer.status)
+        if answer.content_type:
+            self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+    def _raw_body(self) -> bytes:
+        """The request body, read once (also for forwarding)."""
+        if self._raw is None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                msg = f"request body over {MAX_BODY} bytes"
+                raise _BadRequest(msg)
+            self._raw = self.rfile.read(length)
+        return self._raw
+
     def _body(self) -> dict[str, t.Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            msg = f"request body over {MAX_BODY} bytes"
-            raise _BadRequest(msg)
         try:
-            body = orjson.loads(self.rfile.read(length) or b"null")
+            body = orjson.loads(self._raw_body() or b"null")
         except orjson.JSONDecodeError as exc:
             msg = f"request body is not valid JSON: {exc}"
             raise _BadRequest(msg) from exc
@@ -412,13 +476,34 @@ class _Handler(BaseHTTPRequestHandler):
         restart_connector = not only_failed or status["connector"]["state"] == "FAILED"
         tasks = [task for task in status["tasks"] if include_tasks and (not only_failed or task["state"] == "FAILED")]
         if restart_connector:
-            self.admin.restart_connector(name)
+            self._here_or_there(lambda: self.admin.restart_connector(name), f"/connectors/{quote(name)}/restart")
             status["connector"]["state"] = "RESTARTING"
-        if tasks:
-            self.admin.restart(name, only_failed=only_failed)
-            for task in tasks:
-                task["state"] = "RESTARTING"
+        for task in tasks:
+            task_id: int = task["id"]
+            self._here_or_there(
+                functools.partial(self.admin.restart, name, task_id=task_id),
+                f"/connectors/{quote(name)}/tasks/{task_id}/restart",
+            )
+            task["state"] = "RESTARTING"
         self._json(HTTPStatus.ACCEPTED, status)
+
+    def _here_or_there(self, restart: t.Callable[[], None], path: str) -> None:
+        """Restart here, or send ``POST path`` to the worker that runs what is to restart.
+
+        Raises:
+            TaskElsewhere: it runs on a worker this one cannot forward to.
+            RetriableError: that worker did not answer, or refused.
+        """
+        try:
+            restart()
+        except TaskElsewhere as exc:
+            target = self._elsewhere_url(exc)
+            if target is None:
+                raise
+            answer = self._forward(target, "POST", path, with_body=False)
+            if answer.status >= 300:
+                msg = f"{target} answered {answer.status} to POST {path}: {answer.body.decode(errors='replace')}"
+                raise RetriableError(msg) from exc
 
     def restart_task(self, name: str, task: str) -> None:
         self.admin.restart(name, task_id=int(task))
