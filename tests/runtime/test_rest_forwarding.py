@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 import typing as t
@@ -148,6 +149,14 @@ def test_writes_go_to_the_leader_and_task_restarts_to_the_owner(kafka_bootstrap_
         forwarded = {FORWARDED_HEADER: "somewhere:1"}
         status, body = _call(f"{follower_rest.url}/connectors/{name}/resume", "PUT", headers=forwarded)
         assert status == 409 and "no longer leads" in body["message"]
+        # A cluster-wide log level goes through the config topic to every worker.
+        logger = f"{group}.logger"
+        try:
+            assert _call(f"{a_rest.url}/admin/loggers/{logger}?scope=cluster", "PUT", {"level": "DEBUG"}) == (204, None)
+            assert b_herder.configs.get(f"logger-cluster-{logger}") == {"level": "DEBUG"}
+            wait_for(lambda: logging.getLogger(logger).level == logging.DEBUG, what="cluster level applied")
+        finally:
+            logging.getLogger(logger).setLevel(logging.NOTSET)
         assert _call(f"{follower_rest.url}/connectors/{name}", "DELETE") == (204, None)
         deadline = time.monotonic() + 30
         while any(h.names() for h in (a_herder, b_herder)):
