@@ -132,6 +132,11 @@ def test_writes_go_to_the_leader_and_task_restarts_to_the_owner(kafka_bootstrap_
         wait_for(lambda: seen.count("RESTARTING") == 2, what="B's task restarted again")
         wait_for(spread, what="all running again")
 
+        # A plain restart goes to the worker running the connector instance, wherever asked.
+        runs_connector = _call(f"{a_rest.url}/connectors/{name}/status")[1]["connector"]["worker_id"]
+        elsewhere = next(rest for worker_id, (_h, rest) in herders.items() if worker_id != runs_connector)
+        assert _call(f"{elsewhere.url}/connectors/{name}/restart", "POST") == (204, None)
+
         # The forwarded request carries the caller's credentials: B does not know a-only.
         assert _call(f"{a_rest.url}/connectors/{name}/tasks/{on_b}/restart", "POST", user="a-only")[0] == 401
         # Unauthenticated callers are refused before anything is forwarded.
