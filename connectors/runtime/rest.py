@@ -38,7 +38,7 @@ from headwater.connectors.runtime.admin import (
     TasksStillStopping,
     kafka_cluster_id,
 )
-from headwater.connectors.runtime.forwarding import FORWARDED_HEADER, Answer, NotLeader
+from headwater.connectors.runtime.forwarding import FORWARDED_HEADER, Answer, Forwarding, NotLeader
 from headwater.connectors.runtime.loggers import LEVELS_OF_PROCESS, InvalidLevel, LoggerNotFound
 from headwater.connectors.runtime.offset_admin import GroupNotEmpty, InvalidOffsets
 from headwater.connectors.runtime.plugin_configs import (
@@ -180,6 +180,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 # the others answer 404 for an unknown name.
 _WRITES = {"create_connector", "put_connector_config", "delete_connector"}
 _ANY_NAME = {"connector_topics"}
+"""Routes that answer for any name, as Connect's: the active topics of an unknown connector are none."""
 _LEADER_WRITES = {
     "create_connector",
     "put_connector_config",
@@ -191,7 +192,6 @@ _LEADER_WRITES = {
     "alter_offsets",
 }
 """Config changes a distributed worker carries out on the group's leader only (forwarded there)."""
-"""Routes that answer for any name, as Connect's: the active topics of an unknown connector are none."""
 
 
 class _BadRequest(Exception):
@@ -260,8 +260,9 @@ class _Handler(BaseHTTPRequestHandler):
                     if name is not None and action not in _WRITES | _ANY_NAME and not self.admin.exists(name):
                         msg = f"Connector {name} not found"
                         raise ConnectorNotFound(msg)
-                    if action in _LEADER_WRITES and self._forwarding() is not None:
-                        leader = self._forwarding().leader_url(forwarded=self._forwarded)
+                    forwarding = self._forwarding()
+                    if action in _LEADER_WRITES and forwarding is not None:
+                        leader = forwarding.leader_url(forwarded=self._forwarded)
                         if leader is not None:
                             self._relay(self._forward(leader, method, self.path))
                             return
@@ -322,10 +323,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- forwarding (distributed mode) ------------------------------------------------------
 
-    def _forwarding(self) -> t.Any:
+    def _forwarding(self) -> Forwarding | None:
         """The distributed worker's :class:`~.forwarding.Forwarding` when it publishes a URL, else None."""
         forwarding = getattr(self.admin, "forwarding", None)
-        return forwarding if forwarding is not None and forwarding.url is not None else None
+        return forwarding if isinstance(forwarding, Forwarding) and forwarding.url is not None else None
 
     @property
     def _forwarded(self) -> bool:
@@ -337,13 +338,15 @@ class _Handler(BaseHTTPRequestHandler):
         forwarding = self._forwarding()
         if forwarding is None or self._forwarded or len(exc.worker_ids) != 1:
             return None
-        return t.cast(str | None, forwarding.url_of(exc.worker_ids[0]))
+        return forwarding.url_of(exc.worker_ids[0])
 
     def _forward(self, url: str, method: str, path: str, *, with_body: bool = True) -> Answer:
         """Send this request (the caller's body and ``Authorization``) to another worker."""
         body = self._raw_body() if with_body and method in ("POST", "PUT", "PATCH") else None
         authorization = self.headers.get("Authorization")
-        return t.cast(Answer, self._forwarding().forward(url, method, path, body, authorization))
+        forwarding = self._forwarding()
+        assert forwarding is not None, "only called once a forwarding target was found"
+        return forwarding.forward(url, method, path, body, authorization)
 
     def _relay(self, answer: Answer) -> None:
         self.send_response(answer.status)
