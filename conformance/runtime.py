@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import typing as t
+import uuid
 from pathlib import Path
 
 from headwater.connectors.loading import ConnectorFile, parse_connector
@@ -11,7 +13,12 @@ from headwater.connectors.runtime.tasks import TaskFactory
 from headwater.connectors.runtime.worker import Worker
 from headwater.connectors.settings import WorkerConfig
 
-__all__ = ["in_process_worker", "wait_for"]
+if t.TYPE_CHECKING:
+    from headwater.connectors.runtime.distributed import DistributedHerder
+    from headwater.connectors.runtime.rest import RestServer
+    from headwater.connectors.runtime.rest_security import Authenticator
+
+__all__ = ["in_process_distributed", "in_process_worker", "wait_for"]
 
 
 def in_process_worker(
@@ -60,3 +67,52 @@ def wait_for(
                     assert task["state"] != "FAILED", f"{name} task {task['id']} failed:\n{task.get('trace')}"
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def in_process_distributed(
+    bootstrap_servers: str,
+    folder: Path,
+    *,
+    group_id: str | None = None,
+    auth: Authenticator | None = None,
+    **worker_settings: t.Any,
+) -> t.Iterator[tuple[DistributedHerder, RestServer]]:
+    """A started distributed worker and its REST server on a free port, stopped on exit.
+
+    Workers given the same ``group_id`` (default: a fresh one) form one cluster; its
+    internal topics are named after the group. Failure detection is quick (6 s sessions),
+    the task slots few (4) and offsets flushed every 200 ms, so tests see changes fast.
+    The worker id is ``127.0.0.1:<port>``, published with its URL so the group's workers
+    forward requests to each other; with ``auth`` the REST API requires a caller it knows.
+    """
+    from headwater.connectors.runtime.distributed import DistributedHerder
+    from headwater.connectors.runtime.rest import RestServer
+
+    group = group_id or f"hw-{uuid.uuid4().hex[:8]}"
+    settings: dict[str, t.Any] = {
+        "bootstrap_servers": bootstrap_servers,
+        "group_id": group,
+        "config_storage_topic": f"{group}-configs",
+        "status_storage_topic": f"{group}-status",
+        "offset_storage_topic": f"{group}-offsets",
+        "task_slots": 4,
+        "session_timeout_ms": 6000,
+        "heartbeat_interval_ms": 1000,
+        "offset_flush_interval_ms": 200,
+        "task_shutdown_graceful_timeout_ms": 5000,
+        "scratch_dir": str(folder / "scratch"),
+        **worker_settings,
+    }
+    herder = DistributedHerder(WorkerConfig(**settings))
+    rest = RestServer(herder, "127.0.0.1", 0, auth=auth)
+    herder.worker_id = f"127.0.0.1:{rest.port}"
+    herder.forwarding.url = rest.url
+    herder.start()
+    rest.start()
+    try:
+        yield herder, rest
+    finally:
+        rest.stop()
+        herder.stopping.set()
+        herder.stop()

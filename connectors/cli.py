@@ -266,6 +266,7 @@ def distributed(worker_file: Path) -> None:
 
     from headwater.connectors.loading import load_worker_file
     from headwater.connectors.runtime.distributed import DistributedHerder
+    from headwater.connectors.runtime.forwarding import advertised_url
     from headwater.connectors.runtime.rest import RestServer
 
     worker_config = load_worker_file(worker_file, distributed=True)
@@ -273,6 +274,8 @@ def distributed(worker_file: Path) -> None:
     rest = RestServer.for_worker(herder, worker_config)
     advertised_host = worker_config.rest_advertised_host_name or socket.gethostname()
     herder.worker_id = f"{advertised_host}:{worker_config.rest_advertised_port or rest.port}"
+    host = str(rest.server.server_address[0])
+    herder.forwarding.url = advertised_url(worker_config, rest.scheme, host, rest.port)
 
     _serve_until_signalled(
         herder,

@@ -223,12 +223,14 @@ class WorkerConfig(PluginConfig):
     """The REST listener as a URL, ``http://host:port`` or ``https://host:port`` (one
     listener); replaces ``rest.host`` and ``rest.port`` when set."""
     rest_advertised_host_name: str | None = None
-    """The host name other workers and status entries use for this worker (distributed
-    mode's worker id ``host:port``); the machine's host name if unset."""
+    """The host other workers reach this one's REST API at, and the host of its worker id
+    ``host:port`` in distributed mode (Kafka Connect's key); default the listener's host
+    for forwarding (this machine's name for a wildcard) and this machine's name in the id."""
     rest_advertised_port: int | None = Field(default=None, ge=1, le=65535)
-    """The port other workers use for this worker's REST API; the listening port if unset."""
+    """Distributed mode: the port other workers reach this one at (and of its worker id);
+    default the bound port."""
     rest_advertised_listener: t.Literal["http", "https"] | None = None
-    """The scheme other workers use to reach this one (the listener's if unset)."""
+    """Distributed mode: ``http`` or ``https`` for other workers; default the listener's scheme."""
     connector_client_config_override_policy: t.Literal["All", "None", "Principal"] = "All"
     """Which ``producer.override.*``/``consumer.override.*`` keys a connector may set:
     ``All``, ``None``, or ``Principal`` (only ``security.protocol``, ``sasl.mechanism``

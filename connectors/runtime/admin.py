@@ -9,6 +9,8 @@ The exceptions below map to Kafka Connect's status codes.
 
 from __future__ import annotations
 
+import logging
+import threading
 import typing as t
 
 from headwater.connectors.errors import HeadwaterError
@@ -18,6 +20,9 @@ from headwater.connectors.runtime import offset_admin
 if t.TYPE_CHECKING:
     from headwater.connectors.runtime.metrics import WorkerMetrics
     from headwater.connectors.runtime.worker import Worker
+    from headwater.connectors.settings import WorkerConfig
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ConnectorAdmin",
@@ -27,8 +32,49 @@ __all__ = [
     "ReadOnlyConnectors",
     "StandaloneAdmin",
     "TaskElsewhere",
+    "TaskNotFound",
     "TasksStillStopping",
+    "kafka_cluster_id",
 ]
+
+
+class TaskNotFound(HeadwaterError):
+    """The connector exists but has no task of that id (REST 404, Connect's ``Unknown task: c-7``)."""
+
+    def __init__(self, name: str, task_id: int) -> None:
+        super().__init__(f"Unknown task: {name}-{task_id}")
+
+
+_CLUSTER_IDS: dict[str, str] = {}
+_CLUSTER_IDS_LOCK = threading.Lock()
+
+
+def kafka_cluster_id(config: WorkerConfig, timeout: float = 5.0) -> str | None:
+    """The Kafka cluster id of the worker's broker (``GET /``'s ``kafka_cluster_id``),
+    asked once per bootstrap list with AdminClient ``describe_cluster`` and cached; None
+    (logged) while the broker does not answer within ``timeout`` s. Any thread."""
+    key = config.bootstrap_servers
+    with _CLUSTER_IDS_LOCK:
+        if key in _CLUSTER_IDS:
+            return _CLUSTER_IDS[key]
+    from confluent_kafka.admin import AdminClient
+
+    client_config = {"bootstrap.servers": config.bootstrap_servers, **config.producer}
+    admin = AdminClient({key: value for key, value in client_config.items() if key not in _PRODUCER_ONLY})
+    try:
+        cluster_id = admin.describe_cluster(request_timeout=timeout).result(timeout).cluster_id
+    except Exception as exc:
+        log.warning("cannot read the Kafka cluster id from %s: %s", config.bootstrap_servers, exc)
+        return None
+    if cluster_id:
+        with _CLUSTER_IDS_LOCK:
+            _CLUSTER_IDS[key] = cluster_id
+    return t.cast(str | None, cluster_id)
+
+
+_PRODUCER_ONLY = frozenset(
+    {"acks", "linger.ms", "compression.type", "enable.idempotence", "batch.size", "queue.buffering.max.ms"}
+)
 
 
 class ConnectorNotFound(HeadwaterError):
@@ -75,6 +121,9 @@ class ConnectorAdmin(t.Protocol):
 
     worker_id: str
     metrics: WorkerMetrics
+    worker_config: WorkerConfig
+    distributed: bool
+    """Whether the connectors are the cluster's (``POST /connectors`` works) or one process's."""
 
     def names(self) -> list[str]:
         """Every connector's name, sorted."""
@@ -144,8 +193,26 @@ class ConnectorAdmin(t.Protocol):
         """Restart one task, or every (failed) task of the connector, now.
 
         Raises:
-            TaskElsewhere: a task to restart runs on another worker.
+            TaskNotFound: ``task_id`` is not a task of the connector.
+            TaskElsewhere: a task to restart runs on another worker (distributed mode).
         """
+        ...
+
+    def restart_connector(self, name: str) -> None:
+        """Restart the connector instance (not its tasks, unless their configs change)."""
+        ...
+
+    def topics(self, name: str) -> list[str]:
+        """The connector's active topics (KIP-558), sorted; none for an unknown connector, as in Connect."""
+        ...
+
+    def reset_topics(self, name: str) -> None:
+        """Forget the connector's active topics."""
+        ...
+
+    def set_cluster_logger(self, logger: str, level: str) -> bool:
+        """``PUT /admin/loggers/{logger}?scope=cluster``: have every worker set the level;
+        False when this kind of worker has no cluster (the caller sets it locally)."""
         ...
 
     def create(self, document: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
@@ -181,10 +248,13 @@ class ConnectorAdmin(t.Protocol):
 class StandaloneAdmin:
     """The connectors of one standalone worker, given on its command line."""
 
+    distributed = False
+
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.worker_id = worker.worker_id
         self.metrics = worker.metrics
+        self.worker_config = worker.config
 
     def _handle(self, name: str) -> t.Any:
         handle = self.worker.connectors.get(name)
@@ -264,8 +334,24 @@ class StandaloneAdmin:
         return offset_admin.alter_offsets(self._scope(name), body, lambda: self._stopped(name))
 
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
-        self._handle(name)
+        handle = self._handle(name)
+        if task_id is not None and all(task.id != task_id for task in handle.tasks):
+            raise TaskNotFound(name, task_id)
         self.worker.restart(name, task_id=task_id, only_failed=only_failed)
+
+    def restart_connector(self, name: str) -> None:
+        self._handle(name)
+        self.worker.restart_connector(name)
+
+    def topics(self, name: str) -> list[str]:
+        return self.worker.topics.topics(name)
+
+    def reset_topics(self, name: str) -> None:
+        self._handle(name)
+        self.worker.topics.reset(name)
+
+    def set_cluster_logger(self, logger: str, level: str) -> bool:
+        return False
 
     def _read_only(self) -> t.NoReturn:
         msg = "a standalone worker runs the connectors in its command line's files; edit those and restart it"

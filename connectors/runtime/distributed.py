@@ -63,16 +63,21 @@ from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.loading import ConnectorFile, parse_connector
 from headwater.connectors.providers import resolve_providers, reverse_transform
 from headwater.connectors.runtime import logs, offset_admin
+from headwater.connectors.runtime.active_topics import StatusTopicStore
 from headwater.connectors.runtime.admin import (
     ConnectorExists,
     ConnectorNotFound,
     ConnectorNotStopped,
     TaskElsewhere,
+    TaskNotFound,
     TasksStillStopping,
 )
+from headwater.connectors.runtime.forwarding import Forwarding
+from headwater.connectors.runtime.loggers import CLUSTER_LOGGER_PREFIX, cluster_logger_listener
 from headwater.connectors.runtime.logs import CLIENT_LOG
 from headwater.connectors.runtime.metrics import ConnectorView, RebalanceStats, TaskView
 from headwater.connectors.runtime.offsets import KafkaOffsetStore
+from headwater.connectors.runtime.plugin_configs import plugin_version
 from headwater.connectors.runtime.status import PUBLISH_INTERVAL_S
 from headwater.connectors.runtime.tables import TopicTable
 from headwater.connectors.runtime.worker import (
@@ -86,7 +91,6 @@ from headwater.connectors.runtime.worker import (
     client_configs,
     fence_transactional_ids,
     plugin_label,
-    plugin_version,
     stop_plugin,
 )
 from headwater.connectors.settings import WorkerConfig
@@ -274,6 +278,11 @@ class DistributedHerder:
             purpose="status topic",
             replication_factor=config.status_storage_replication_factor,
         )
+        self.distributed = True
+        self.worker.topics = StatusTopicStore(self.statuses)
+        self.forwarding = Forwarding(self.statuses, config, lambda: self.worker_id, self.leads)
+        """Where REST requests go that another worker must answer (see :mod:`.forwarding`)."""
+        self.configs.add_listener(cluster_logger_listener)
         self._plans: dict[str, ConnectorPlan] = {}
         self._plans_lock = threading.Lock()
         self._owned_slots: set[int] | None = None
@@ -286,6 +295,8 @@ class DistributedHerder:
         self._leader_errors: dict[str, tuple[dict[str, t.Any], str]] = {}
         """Connector -> (document, trace) of a ``start``/``task_configs`` that raised here."""
         self._requested: set[str] = set()
+        self._restart_leaders: set[str] = set()
+        """Connectors whose instance a REST restart asked to stop and start again."""
         self._requested_lock = threading.Lock()
         self._dirty = threading.Event()
         self._group_thread: threading.Thread | None = None
@@ -315,6 +326,7 @@ class DistributedHerder:
         self.configs.add_listener(self._config_changed)
         self.configs.start()
         self.statuses.start()
+        self.forwarding.start()
         ensure_topic(
             self.worker_config.client_settings("admin"),
             self.worker_config.slots_topic,
@@ -368,6 +380,7 @@ class DistributedHerder:
         if self._group_thread is not None:
             self._group_thread.join(self.worker_config.task_shutdown_graceful_timeout_ms / 1000 + 30)
         stopped = self.worker.stop()  # closes the offset store; no task is left running by now
+        self.forwarding.stop()
         clean = self._clean and stopped
         self.configs.close()
         self.statuses.close()
@@ -436,6 +449,12 @@ class DistributedHerder:
         if self.metrics.rebalance is not None:
             self.metrics.rebalance.completed()
         self._guarded(self._reconcile)
+        self._guarded(self.forwarding.assigned)
+
+    def leads(self) -> bool:
+        """Whether this worker leads the group now: it owns slot 0, so it carries out every
+        config change (see :mod:`.forwarding`). Any thread."""
+        return 0 in (self._owned_slots or ())
 
     def _on_revoke(self, _consumer: t.Any, partitions: list[t.Any]) -> None:
         """Eager protocol: stop every owned task before the slots go to other workers."""
@@ -570,6 +589,8 @@ class DistributedHerder:
         slots = self.worker_config.task_slots
         with self._requested_lock:
             requested, self._requested = self._requested, set()
+            restarting, self._restart_leaders = self._restart_leaders, set()
+        self._stop_leaders(sorted(restarting & set(self._leaders)))
         leading = {
             name
             for name, plan in plans.items()
@@ -834,10 +855,15 @@ class DistributedHerder:
             prefix = f"{TASK_STATUS_PREFIX}{name}-"
             suffixes = [key[len(prefix) :] for key in self.statuses.items(prefix)]
             task_ids = sorted(int(suffix) for suffix in suffixes if suffix.isdigit())
+        version = plugin_version(plan.connector.plugin_class) if plan.connector is not None else None
+        if version is not None:
+            connector["version"] = version
         tasks = []
         for task_id in task_ids:
             entry = self.statuses.get(_task_status_key(name, task_id)) or {"state": "UNASSIGNED", "worker_id": None}
             task: dict[str, t.Any] = {"id": task_id, "state": entry["state"], "worker_id": entry.get("worker_id")}
+            if version is not None:
+                task["version"] = version
             if entry.get("trace"):
                 task["trace"] = entry["trace"]
             task.update({key: value for key, value in entry.items() if key not in _OWN_STATUS_KEYS})
@@ -920,9 +946,9 @@ class DistributedHerder:
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
         """Restart the matching tasks if this worker runs them all.
 
-        Kafka Connect forwards a restart to the worker running the task; this worker does
-        not: when a matching task runs elsewhere it raises :class:`TaskElsewhere` naming
-        that worker, and restarts nothing.
+        When a matching task runs elsewhere it raises :class:`TaskElsewhere` naming that
+        worker and restarts nothing; the REST API then forwards the request there (see
+        :mod:`.forwarding`).
         """
         status = self.status(name)
         matching = [
@@ -930,9 +956,8 @@ class DistributedHerder:
             for task in status["tasks"]
             if (task_id is None or task["id"] == task_id) and (not only_failed or task["state"] == "FAILED")
         ]
-        if task_id is not None and not matching:
-            msg = f"Task {name}-{task_id} not found"
-            raise ConnectorNotFound(msg)
+        if task_id is not None and not any(task["id"] == task_id for task in status["tasks"]):
+            raise TaskNotFound(name, task_id)
         local = {(name, task["id"]): self._running.get((name, task["id"])) for task in matching}
         elsewhere = {
             task["worker_id"] or "no worker (unassigned)" for task in matching if local[(name, task["id"])] is None
@@ -946,6 +971,37 @@ class DistributedHerder:
         for owned in local.values():
             if owned is not None:
                 owned.state.restart_now.set()
+                owned.state.interrupt.set()
+
+    def restart_connector(self, name: str) -> None:
+        """Restart the connector instance if this worker runs it (the owner of its task-0
+        slot): the group thread stops it and starts it again, calling ``task_configs``.
+
+        Raises:
+            TaskElsewhere: another worker runs the connector instance.
+        """
+        self._require(name)
+        if task_slot(name, 0, self.worker_config.task_slots) not in (self._owned_slots or set()):
+            owner = (self.statuses.get(CONNECTOR_STATUS_PREFIX + name) or {}).get("worker_id")
+            msg = f"connector {name} runs on {owner or 'no worker (unassigned)'}, not on {self.worker_id}"
+            raise TaskElsewhere(msg, [owner] if owner else [])
+        with self._requested_lock:
+            self._restart_leaders.add(name)
+            self._requested.add(name)
+        self._dirty.set()
+
+    def topics(self, name: str) -> list[str]:
+        return self.worker.topics.topics(name)
+
+    def reset_topics(self, name: str) -> None:
+        self._require(name)
+        self.worker.topics.reset(name)
+
+    def set_cluster_logger(self, logger: str, level: str) -> bool:
+        """Store ``logger-cluster-<logger>`` in the config topic (as Kafka Connect does);
+        every worker, and every worker started later, applies it as it reads the record."""
+        self.configs.put(CLUSTER_LOGGER_PREFIX + logger, {"level": level})
+        return True
 
     # -- ConnectorAdmin: writes ----------------------------------------------------------
 
@@ -966,9 +1022,14 @@ class DistributedHerder:
     def create(self, document: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """Validate, then store ``{"name", "config"}``; the owning workers start its tasks.
 
-        Two workers accepting the same new name at the same moment both succeed and the
-        later write wins (Kafka Connect funnels writes through its leader instead).
+        The REST API carries every config change out on the leader only (see
+        :mod:`.forwarding`), one at a time: of two creates of one name, the second raises
+        :class:`ConnectorExists`.
         """
+        with self.forwarding.write_lock:
+            return self._create(document)
+
+    def _create(self, document: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         name, config = document.get("name"), document.get("config")
         initial_state = document.get("initial_state")
         self._validate(name, config)
@@ -1000,13 +1061,16 @@ class DistributedHerder:
     def put_config(self, name: str, config: t.Mapping[str, t.Any]) -> tuple[bool, dict[str, t.Any]]:
         config = dict(config)
         self._validate(name, config)
-        created = not self.exists(name)
-        self.configs.put(CONNECTOR_PREFIX + name, {"name": name, "config": config})
+        with self.forwarding.write_lock:
+            created = not self.exists(name)
+            self.configs.put(CONNECTOR_PREFIX + name, {"name": name, "config": config})
         self._await_task_list(name)
         return created, self.info(name)
 
     def delete(self, name: str) -> None:
-        self._require(name)
-        self.configs.put(CONNECTOR_PREFIX + name, None)
-        if self.configs.get(TARGET_STATE_PREFIX + name) is not None:
-            self.configs.put(TARGET_STATE_PREFIX + name, None)
+        with self.forwarding.write_lock:
+            self._require(name)
+            self.worker.topics.reset(name)
+            self.configs.put(CONNECTOR_PREFIX + name, None)
+            if self.configs.get(TARGET_STATE_PREFIX + name) is not None:
+                self.configs.put(TARGET_STATE_PREFIX + name, None)

@@ -197,12 +197,16 @@ class KafkaOffsetStore(MemoryOffsetStore):
 
         metadata = consumer.list_topics(topic, timeout=30)
         assignment = []
+        ends: dict[int, int] = {}
         for partition in metadata.topics[topic].partitions:
             low, high = _watermarks(consumer, TopicPartition(topic, partition))
             if high > low:
                 assignment.append(TopicPartition(topic, partition, low))
+                ends[partition] = high
         # With read_committed the end is the last stable offset, which commit markers and
-        # aborted records make unreachable by counting; the EOF event marks it instead.
+        # aborted records make unreachable by counting; the EOF event marks it instead. A
+        # running source keeps writing, so EOF may never come: a partition whose position
+        # passed the end seen at the start (commit markers included) is done too.
         unfinished = {tp.partition for tp in assignment}
         consumer.assign(assignment)
         deadline = time.monotonic() + 60
@@ -211,6 +215,9 @@ class KafkaOffsetStore(MemoryOffsetStore):
             if time.monotonic() > deadline:
                 msg = f"timed out reading offset topic {topic} (partitions {sorted(unfinished)} unfinished)"
                 raise RetriableError(msg)
+            if message is None or message.error() is None:
+                positions = consumer.position([TopicPartition(topic, partition) for partition in sorted(unfinished)])
+                unfinished -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
             if message is None:
                 continue
             error = message.error()

@@ -9,6 +9,7 @@ for the whole cluster. Secrets are hidden in every response.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import re
 import socket
@@ -18,7 +19,7 @@ import threading
 import typing as t
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -33,9 +34,20 @@ from headwater.connectors.runtime.admin import (
     ReadOnlyConnectors,
     StandaloneAdmin,
     TaskElsewhere,
+    TaskNotFound,
     TasksStillStopping,
+    kafka_cluster_id,
 )
+from headwater.connectors.runtime.forwarding import FORWARDED_HEADER, Answer, Forwarding, NotLeader
+from headwater.connectors.runtime.loggers import LEVELS_OF_PROCESS, InvalidLevel, LoggerNotFound
 from headwater.connectors.runtime.offset_admin import GroupNotEmpty, InvalidOffsets
+from headwater.connectors.runtime.plugin_configs import (
+    PluginMismatch,
+    PluginNotFound,
+    config_definitions,
+    plugin_version,
+    validate,
+)
 from headwater.connectors.runtime.rest_security import Authenticator, listener_of, tls_context
 
 if t.TYPE_CHECKING:
@@ -153,13 +165,33 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("PUT", re.compile(rf"^/connectors/{_NAME}/stop$"), "stop_connector"),
     ("POST", re.compile(rf"^/connectors/{_NAME}/restart$"), "restart_connector"),
     ("POST", re.compile(rf"^/connectors/{_NAME}/tasks/(?P<task>\d+)/restart$"), "restart_task"),
+    ("GET", re.compile(rf"^/connectors/{_NAME}/topics$"), "connector_topics"),
+    ("PUT", re.compile(rf"^/connectors/{_NAME}/topics/reset$"), "reset_topics"),
     ("GET", re.compile(r"^/connector-plugins/?$"), "plugins"),
+    ("GET", re.compile(r"^/connector-plugins/(?P<plugin>[^/]+)/config/?$"), "plugin_config"),
+    ("PUT", re.compile(r"^/connector-plugins/(?P<plugin>[^/]+)/config/validate/?$"), "validate_config"),
+    ("GET", re.compile(r"^/admin/loggers/?$"), "loggers"),
+    ("GET", re.compile(r"^/admin/loggers/(?P<logger>[^/]+)$"), "logger"),
+    ("PUT", re.compile(r"^/admin/loggers/(?P<logger>[^/]+)$"), "set_logger"),
     ("GET", re.compile(r"^/metrics$"), "metrics"),
     ("GET", re.compile(r"^/health$"), "health"),
 ]
 # The write routes check the name themselves (a standalone worker answers 405 for any);
 # the others answer 404 for an unknown name.
 _WRITES = {"create_connector", "put_connector_config", "delete_connector"}
+_ANY_NAME = {"connector_topics"}
+"""Routes that answer for any name, as Connect's: the active topics of an unknown connector are none."""
+_LEADER_WRITES = {
+    "create_connector",
+    "put_connector_config",
+    "delete_connector",
+    "pause_connector",
+    "resume_connector",
+    "stop_connector",
+    "reset_offsets",
+    "alter_offsets",
+}
+"""Config changes a distributed worker carries out on the group's leader only (forwarded there)."""
 
 
 class _BadRequest(Exception):
@@ -216,24 +248,39 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorized(method):
             return
         url = urlsplit(self.path)
-        self.query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+        self._raw: bytes | None = None
+        self.query_lists = parse_qs(url.query)
+        self.query = {key: values[-1] for key, values in self.query_lists.items()}
         for route_method, pattern, action in _ROUTES:
             match = pattern.match(url.path)
             if match and route_method == method:
                 params = {key: unquote(value) for key, value in match.groupdict().items()}
                 name = params.get("name")
                 try:
-                    if name is not None and action not in _WRITES and not self.admin.exists(name):
+                    if name is not None and action not in _WRITES | _ANY_NAME and not self.admin.exists(name):
                         msg = f"Connector {name} not found"
                         raise ConnectorNotFound(msg)
-                    getattr(self, action)(**params)
-                except ConnectorNotFound as exc:
+                    forwarding = self._forwarding()
+                    if action in _LEADER_WRITES and forwarding is not None:
+                        leader = forwarding.leader_url(forwarded=self._forwarded)
+                        if leader is not None:
+                            self._relay(self._forward(leader, method, self.path))
+                            return
+                    try:
+                        getattr(self, action)(**params)
+                    except TaskElsewhere as exc:
+                        target = self._elsewhere_url(exc)
+                        if target is None:
+                            raise
+                        self._relay(self._forward(target, method, self.path))
+                except (ConnectorNotFound, TaskNotFound, PluginNotFound, LoggerNotFound, InvalidLevel) as exc:
+                    # An invalid level answers 404, as Kafka Connect does.
                     self._error(HTTPStatus.NOT_FOUND, str(exc))
-                except (ConnectorExists, TaskElsewhere, TasksStillStopping, GroupNotEmpty) as exc:
+                except (ConnectorExists, TaskElsewhere, TasksStillStopping, GroupNotEmpty, NotLeader) as exc:
                     self._error(HTTPStatus.CONFLICT, str(exc))
                 except ReadOnlyConnectors as exc:
                     self._error(HTTPStatus.METHOD_NOT_ALLOWED, str(exc))
-                except (_BadRequest, ConnectorNotStopped, InvalidOffsets) as exc:
+                except (_BadRequest, ConnectorNotStopped, InvalidOffsets, PluginMismatch) as exc:
                     self._error(HTTPStatus.BAD_REQUEST, str(exc))
                 except ConfigError as exc:
                     self._invalid(exc)
@@ -274,13 +321,54 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
+    # -- forwarding (distributed mode) ------------------------------------------------------
+
+    def _forwarding(self) -> Forwarding | None:
+        """The distributed worker's :class:`~.forwarding.Forwarding` when it publishes a URL, else None."""
+        forwarding = getattr(self.admin, "forwarding", None)
+        return forwarding if isinstance(forwarding, Forwarding) and forwarding.url is not None else None
+
+    @property
+    def _forwarded(self) -> bool:
+        """Whether another worker forwarded this request here (it is never forwarded again)."""
+        return self.headers.get(FORWARDED_HEADER) is not None
+
+    def _elsewhere_url(self, exc: TaskElsewhere) -> str | None:
+        """The published URL of the one worker ``exc`` names, if this request may go there."""
+        forwarding = self._forwarding()
+        if forwarding is None or self._forwarded or len(exc.worker_ids) != 1:
+            return None
+        return forwarding.url_of(exc.worker_ids[0])
+
+    def _forward(self, url: str, method: str, path: str, *, with_body: bool = True) -> Answer:
+        """Send this request (the caller's body and ``Authorization``) to another worker."""
+        body = self._raw_body() if with_body and method in ("POST", "PUT", "PATCH") else None
+        authorization = self.headers.get("Authorization")
+        forwarding = self._forwarding()
+        assert forwarding is not None, "only called once a forwarding target was found"
+        return forwarding.forward(url, method, path, body, authorization)
+
+    def _relay(self, answer: Answer) -> None:
+        self.send_response(answer.status)
+        if answer.content_type:
+            self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+    def _raw_body(self) -> bytes:
+        """The request body, read once (also for forwarding)."""
+        if self._raw is None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                msg = f"request body over {MAX_BODY} bytes"
+                raise _BadRequest(msg)
+            self._raw = self.rfile.read(length)
+        return self._raw
+
     def _body(self) -> dict[str, t.Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            msg = f"request body over {MAX_BODY} bytes"
-            raise _BadRequest(msg)
         try:
-            body = orjson.loads(self.rfile.read(length) or b"null")
+            body = orjson.loads(self._raw_body() or b"null")
         except orjson.JSONDecodeError as exc:
             msg = f"request body is not valid JSON: {exc}"
             raise _BadRequest(msg) from exc
@@ -290,21 +378,32 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
     def root(self) -> None:
-        from importlib.metadata import version
+        from headwater.connectors.version import HEADWATER_VERSION
 
-        self._json(HTTPStatus.OK, {"version": version("headwater"), "commit": "", "kafka_cluster_id": None})
+        cluster_id = kafka_cluster_id(self.admin.worker_config)
+        self._json(HTTPStatus.OK, {"version": HEADWATER_VERSION, "commit": "", "kafka_cluster_id": cluster_id})
 
     def health(self) -> None:
         self._json(HTTPStatus.OK, {"status": "healthy", "message": "Worker has completed startup and is ready"})
 
     def list_connectors(self) -> None:
         names = self.admin.names()
-        if "expand" not in self.query:
+        expand = [value for values in self.query_lists.get("expand", []) for value in values.split(",")]
+        if not expand:
             self._json(HTTPStatus.OK, names)
             return
-        self._json(
-            HTTPStatus.OK, {name: {"status": self.admin.status(name), "info": self.admin.info(name)} for name in names}
-        )
+        body: dict[str, dict[str, t.Any]] = {}
+        for name in names:
+            entry: dict[str, t.Any] = {}
+            try:
+                if "info" in expand:
+                    entry["info"] = self.admin.info(name)
+                if "status" in expand:
+                    entry["status"] = self.admin.status(name)
+            except ConnectorNotFound:
+                continue  # deleted meanwhile
+            body[name] = entry
+        self._json(HTTPStatus.OK, body)
 
     def create_connector(self) -> None:
         self._json(HTTPStatus.CREATED, self.admin.create(self._body()))
@@ -362,18 +461,63 @@ class _Handler(BaseHTTPRequestHandler):
         self.admin.stop_connector(name)
         self._empty(HTTPStatus.NO_CONTENT)
 
+    def _flag(self, key: str) -> bool:
+        """A boolean query parameter as JAX-RS reads it: ``true`` in any case, else false."""
+        return self.query.get(key, "false").strip().lower() == "true"
+
     def restart_connector(self, name: str) -> None:
-        include_tasks = self.query.get("includeTasks", "false") == "true"
-        only_failed = self.query.get("onlyFailed", "false") == "true"
-        if include_tasks:
-            self.admin.restart(name, only_failed=only_failed)
-            self._json(HTTPStatus.ACCEPTED, self.admin.status(name))
+        """Kafka Connect's restart: no flags (or both false) restarts the connector instance
+        and answers 204; otherwise the connector (unless ``onlyFailed`` and it is not
+        FAILED) and, with ``includeTasks``, its (failed) tasks restart, and the answer is
+        202 with the status, the restarting ones shown RESTARTING."""
+        include_tasks, only_failed = self._flag("includeTasks"), self._flag("onlyFailed")
+        if not include_tasks and not only_failed:
+            self.admin.restart_connector(name)
+            self._empty(HTTPStatus.NO_CONTENT)
             return
-        self._empty(HTTPStatus.NO_CONTENT)
+        status = self.admin.status(name)
+        restart_connector = not only_failed or status["connector"]["state"] == "FAILED"
+        tasks = [task for task in status["tasks"] if include_tasks and (not only_failed or task["state"] == "FAILED")]
+        if restart_connector:
+            self._here_or_there(lambda: self.admin.restart_connector(name), f"/connectors/{quote(name)}/restart")
+            status["connector"]["state"] = "RESTARTING"
+        for task in tasks:
+            task_id: int = task["id"]
+            self._here_or_there(
+                functools.partial(self.admin.restart, name, task_id=task_id),
+                f"/connectors/{quote(name)}/tasks/{task_id}/restart",
+            )
+            task["state"] = "RESTARTING"
+        self._json(HTTPStatus.ACCEPTED, status)
+
+    def _here_or_there(self, restart: t.Callable[[], None], path: str) -> None:
+        """Restart here, or send ``POST path`` to the worker that runs what is to restart.
+
+        Raises:
+            TaskElsewhere: it runs on a worker this one cannot forward to.
+            RetriableError: that worker did not answer, or refused.
+        """
+        try:
+            restart()
+        except TaskElsewhere as exc:
+            target = self._elsewhere_url(exc)
+            if target is None:
+                raise
+            answer = self._forward(target, "POST", path, with_body=False)
+            if answer.status >= 300:
+                msg = f"{target} answered {answer.status} to POST {path}: {answer.body.decode(errors='replace')}"
+                raise RetriableError(msg) from exc
 
     def restart_task(self, name: str, task: str) -> None:
         self.admin.restart(name, task_id=int(task))
         self._empty(HTTPStatus.NO_CONTENT)
+
+    def connector_topics(self, name: str) -> None:
+        self._json(HTTPStatus.OK, {name: {"topics": self.admin.topics(name)}})
+
+    def reset_topics(self, name: str) -> None:
+        self.admin.reset_topics(name)
+        self._empty(HTTPStatus.ACCEPTED)
 
     def plugins(self) -> None:
         from headwater.connectors.api import SinkConnector
@@ -381,8 +525,48 @@ class _Handler(BaseHTTPRequestHandler):
         body = []
         for alias, plugin in available_plugins().items():
             kind = "sink" if issubclass(plugin, SinkConnector) else "source"
-            body.append({"class": alias, "type": kind, "version": "0.1.0"})
+            body.append({"class": alias, "type": kind, "version": plugin_version(plugin)})
         self._json(HTTPStatus.OK, body)
+
+    def plugin_config(self, plugin: str) -> None:
+        self._json(HTTPStatus.OK, config_definitions(plugin))
+
+    def validate_config(self, plugin: str) -> None:
+        from headwater.connectors.runtime.worker import build_converters, check_clients
+
+        config = self.admin.worker_config
+
+        def check(connector: t.Any) -> None:
+            build_converters(connector, config)
+            check_clients(connector, config)
+
+        self._json(HTTPStatus.OK, validate(plugin, self._body(), config, remote=True, check=check))
+
+    def loggers(self) -> None:
+        self._json(HTTPStatus.OK, LEVELS_OF_PROCESS.all())
+
+    def logger(self, logger: str) -> None:
+        self._json(HTTPStatus.OK, LEVELS_OF_PROCESS.get(logger))
+
+    def set_logger(self, logger: str) -> None:
+        """Set a level on this worker (200, the loggers changed), or with
+        ``scope=cluster`` on a distributed worker on every worker (204)."""
+        level = self._body().get("level")
+        if level is None:
+            msg = "Desired 'level' parameter was not specified in request."
+            raise _BadRequest(msg)
+        scope = self.query.get("scope", "worker").strip().lower()
+        if scope not in ("worker", "cluster"):
+            msg = f"invalid scope {scope!r}: 'worker' or 'cluster'"
+            raise _BadRequest(msg)
+        if scope == "cluster":
+            from headwater.connectors.runtime.loggers import parse_level
+
+            parse_level(level)
+            if self.admin.set_cluster_logger(logger, str(level)):
+                self._empty(HTTPStatus.NO_CONTENT)
+                return
+        self._json(HTTPStatus.OK, LEVELS_OF_PROCESS.set(logger, level))
 
     def metrics(self) -> None:
         data = generate_latest(self.admin.metrics.registry)

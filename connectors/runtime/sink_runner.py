@@ -939,6 +939,10 @@ class SinkTaskRunner:
 
         try:
             tps = [(p.topic, p.partition) for p in partitions]
+            tracker = self.env.topics
+            for topic in sorted({topic for topic, _partition in tps}):
+                if tracker is not None and topic not in tracker.seen:
+                    tracker.add(topic)
             self._finish_job()
             starts = self._call(lambda: self._task.open(tps)) or {}
             assign = []

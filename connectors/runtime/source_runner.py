@@ -315,6 +315,8 @@ class SourceTaskRunner:
         pending = self._pending
         transforms = self.env.transforms or None
         creator = self.env.topic_creator
+        tracker = self.env.topics
+        seen = tracker.seen if tracker is not None else None
         sent = 0
         for record in records:
             partition_key = self._partition_key(record.partition)
@@ -335,6 +337,9 @@ class SourceTaskRunner:
             topic = record.topic
             if creator is not None and topic not in creator.seen:
                 creator.ensure(topic)
+            if seen is not None and topic not in seen:
+                assert tracker is not None
+                tracker.add(topic)
             try:
                 key = key_to_bytes(topic, record.key_schema, record.key)
             except RecordError as exc:

@@ -73,7 +73,7 @@ class TopicTable:
         Raises:
             RetriableError: the topic could not be created or read to its end in ``timeout`` s.
         """
-        from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+        from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
         ensure_topic(
             self._client_config,
@@ -92,11 +92,26 @@ class TopicTable:
                 "logger": CLIENT_LOG,
             }
         )
-        try:
-            low, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=timeout)
-        except KafkaException as exc:
-            msg = f"cannot read the end of {self.purpose} {self.topic}: {exc}"
-            raise RetriableError(msg) from exc
+        new_topic_errors = {
+            KafkaError.NOT_LEADER_FOR_PARTITION,
+            KafkaError.LEADER_NOT_AVAILABLE,
+            KafkaError.UNKNOWN_TOPIC_OR_PART,
+        }
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                low, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=timeout)
+                break
+            except KafkaException as exc:
+                # A topic created a moment ago may have no leader known to every broker
+                # yet (NOT_LEADER_FOR_PARTITION, UNKNOWN_TOPIC_OR_PART): retry until the deadline.
+                if not (exc.args[0].retriable() or exc.args[0].code() in new_topic_errors):
+                    msg = f"cannot read the end of {self.purpose} {self.topic}: {exc}"
+                    raise RetriableError(msg) from exc
+                if time.monotonic() > deadline:
+                    msg = f"cannot read the end of {self.purpose} {self.topic}: {exc}"
+                    raise RetriableError(msg) from exc
+                time.sleep(0.2)
         self._position = low
         self._consumer.assign([TopicPartition(self.topic, 0, low)])
         self._producer = Producer(

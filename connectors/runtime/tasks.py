@@ -20,6 +20,7 @@ from pathlib import Path
 from headwater.codecs.converters import Converter
 from headwater.connectors.api import PluginMetrics, TaskContext
 from headwater.connectors.config import PluginConfig
+from headwater.connectors.runtime.active_topics import TaskTopics
 from headwater.connectors.runtime.dlq import ErrorHandler
 from headwater.connectors.runtime.logs import CLIENT_LOG
 from headwater.connectors.runtime.metrics import TaskMetrics
@@ -79,6 +80,8 @@ class TaskEnvironment(t.NamedTuple):
     """Sources with ``topic.creation.*``: creates each topic before its first record."""
     flush_timeout_s: float = 60.0
     """Sources: how long an offset flush waits for acknowledgements (``offset.flush.timeout.ms``)."""
+    topics: TaskTopics | None = None
+    """Where the runner reports the topics the task writes or reads (KIP-558 active topics)."""
 
     def make_task(self, context: TaskContext) -> t.Any:
         """Build the task with ``context``: through ``task_factory`` when one is set."""

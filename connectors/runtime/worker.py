@@ -25,8 +25,10 @@ from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.kafka_clients import to_librdkafka
 from headwater.connectors.loading import ConnectorFile
 from headwater.connectors.runtime import logs
+from headwater.connectors.runtime.active_topics import MemoryTopicStore, TopicStore
 from headwater.connectors.runtime.metrics import ConnectorView, TaskView, WorkerMetrics
 from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetStore, OffsetStore
+from headwater.connectors.runtime.plugin_configs import plugin_version
 from headwater.connectors.runtime.sink_runner import SinkTaskRunner
 from headwater.connectors.runtime.source_runner import SourceTaskRunner
 from headwater.connectors.runtime.status import TaskReport
@@ -148,6 +150,10 @@ class TaskState:
     restarts: int = 0
     """Automatic restarts so far (the ``task.restart.max.attempts`` count)."""
     restart_now: threading.Event = field(default_factory=threading.Event)
+    interrupt: threading.Event = field(default_factory=threading.Event)
+    """Set to end the current run of the task (flush, commit, return): by a stop (``stop``
+    set first) or by a restart over REST (``restart_now`` set first), after which the
+    supervisor starts it again at once."""
     connector: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
     """Set to stop this task alone (flush, commit, return); :meth:`Worker.stop` sets every one."""
@@ -157,8 +163,11 @@ class TaskState:
     report: TaskReport = field(default_factory=TaskReport)
     """Progress, warning and plugin details (see :mod:`.status`); kept through restarts."""
 
-    def to_json(self, worker_id: str) -> dict[str, t.Any]:
+    def to_json(self, worker_id: str, version: str | None = None) -> dict[str, t.Any]:
+        """Kafka Connect's ``TaskState``; ``version`` is the plugin's (Connect 4.x shows it)."""
         out: dict[str, t.Any] = {"id": self.id, "state": self.state, "worker_id": worker_id}
+        if version is not None:
+            out["version"] = version
         if self.trace:
             out["trace"] = self.trace
         out.update(self.report.to_json())
@@ -202,25 +211,6 @@ class RuntimeConnectorContext(ConnectorContext):
 def plugin_label(plugin_class: type[t.Any]) -> str:
     """``module.Class version`` of a plugin class, as lifecycle log lines and metrics name it."""
     return f"{plugin_class.__module__}.{plugin_class.__qualname__} {plugin_version(plugin_class)}"
-
-
-def plugin_version(plugin_class: type[t.Any]) -> str:
-    """The plugin's ``version`` attribute, else the version of the package it ships in."""
-    version = getattr(plugin_class, "version", None)
-    if isinstance(version, str) and version:
-        return version
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as package_version
-
-    from headwater.connectors.version import HEADWATER_VERSION
-
-    top = plugin_class.__module__.split(".")[0]
-    if top == "headwater":
-        return HEADWATER_VERSION
-    try:
-        return package_version(top)
-    except (PackageNotFoundError, ValueError):
-        return "unknown"
 
 
 def _cause(exc: BaseException) -> str:
@@ -314,6 +304,8 @@ class Worker:
         self.worker_id = f"{socket.gethostname()}:{config.rest_port}"
         self.metrics = WorkerMetrics()
         self.metrics.view = self.metrics_view
+        self.topics: TopicStore = MemoryTopicStore()
+        """Where tasks report their active topics (the distributed herder sets its own)."""
         self.stopping = threading.Event()
         self.connectors: dict[str, ConnectorHandle] = {}
         self._tasks: list[TaskState] = []
@@ -530,6 +522,7 @@ class Worker:
             report=state.report,
             topic_creator=None if is_sink else self._topic_creator(connector, producer),
             flush_timeout_s=self.config.offset_flush_timeout_ms / 1000,
+            topics=self.topics.tracker(framework.name, task_id),
         )
         if paused:
             state.paused.set()
@@ -549,6 +542,7 @@ class Worker:
         """
         for state in states:
             state.stop.set()
+            state.interrupt.set()
             state.restart_now.set()
         deadline = time.monotonic() + (
             timeout if timeout is not None else self.config.task_shutdown_graceful_timeout_ms / 1000
@@ -631,6 +625,9 @@ class Worker:
         logs.bind(framework.name, env.task_id)
         consecutive = 0
         while not state.stop.is_set():
+            state.interrupt.clear()
+            if state.stop.is_set():  # a stop between the check and the clear
+                return
             runner: SourceTaskRunner | SinkTaskRunner = SinkTaskRunner(env) if is_sink else SourceTaskRunner(env)
             started = time.monotonic()
             up = False
@@ -650,11 +647,18 @@ class Worker:
                 self._report(state)
 
             try:
-                runner.run(state.stop, on_state, state.paused)
-                state.state = "UNASSIGNED"
+                runner.run(state.interrupt, on_state, state.paused)
                 env.metrics.task_running.set(0)
-                log.info("task %s-%d stopped", framework.name, env.task_id)
-                return
+                if state.stop.is_set() or not state.restart_now.is_set():
+                    state.state = "UNASSIGNED"
+                    log.info("task %s-%d stopped", framework.name, env.task_id)
+                    return
+                state.restart_now.clear()  # restarted over REST: it flushed and committed; start again
+                log.info("restarting task %s-%d on request", framework.name, env.task_id)
+                state.state = "RESTARTING"
+                self._report(state)
+                consecutive = 0
+                continue
             except Exception as exc:
                 state.state, state.trace = "FAILED", traceback.format_exc()
                 env.metrics.task_running.set(0)
@@ -690,11 +694,35 @@ class Worker:
             log.info("restarting task %s-%d (restart %d)", framework.name, env.task_id, state.restarts)
             self._report(state)
 
+    def restart_connector(self, name: str) -> None:
+        """Restart the connector instance (``stop()``, then ``start()`` and ``task_configs``
+        again); its tasks restart only if the new task configs differ. A STOPPED connector
+        stays stopped. Called from REST handler threads."""
+        with self._target_lock:
+            handle = self.connectors[name]
+            if handle.target_state == "STOPPED" or self.stopping.is_set():
+                return
+            log.info("restarting connector %s", name)
+            self._stop_plugin(handle)
+            task_configs = self._plan(handle)
+            if task_configs is None:
+                tasks, handle.tasks, handle.task_configs = handle.tasks, [], []
+                self.stop_tasks(tasks)
+                return
+            dumped = [config.model_dump(by_alias=True, mode="json") for config in task_configs]
+            if dumped == handle.task_configs and handle.tasks:
+                return
+            tasks, handle.tasks, handle.task_configs = handle.tasks, [], []
+            if not self.stop_tasks(tasks):
+                handle.lingering.extend(task for task in tasks if task.thread is not None and task.thread.is_alive())
+            self._start_planned([(handle.file, handle, task_configs)])
+
     def restart(self, name: str, *, task_id: int | None = None, only_failed: bool = False) -> None:
         """Restart one task, or every (failed) task of a connector, now."""
         for state in self.connectors[name].tasks:
             if (task_id is None or state.id == task_id) and (not only_failed or state.state == "FAILED"):
                 state.restart_now.set()
+                state.interrupt.set()
 
     def pause(self, name: str) -> None:
         """Target state PAUSED: running tasks stop polling (sources) or consuming (sinks).
@@ -748,13 +776,14 @@ class Worker:
     def status(self, name: str) -> dict[str, t.Any]:
         """Kafka Connect's ``ConnectorStateInfo`` for ``name``."""
         handle = self.connectors[name]
-        connector: dict[str, t.Any] = {"state": handle.state, "worker_id": self.worker_id}
+        version = plugin_version(handle.file.plugin_class)
+        connector: dict[str, t.Any] = {"state": handle.state, "worker_id": self.worker_id, "version": version}
         if handle.trace:
             connector["trace"] = handle.trace
         return {
             "name": name,
             "connector": connector,
-            "tasks": [task.to_json(self.worker_id) for task in handle.tasks],
+            "tasks": [task.to_json(self.worker_id, version) for task in handle.tasks],
             "type": handle.type,
         }
 

@@ -17,6 +17,7 @@ from headwater.conformance.runtime import in_process_worker
 from headwater.connectors.loading import parse_connector
 from headwater.connectors.runtime.offsets import FileOffsetStore, KafkaOffsetStore, offset_key
 from headwater.connectors.runtime.rest import RestServer
+from headwater.connectors.version import HEADWATER_VERSION
 
 
 def _get(url: str, method: str = "GET", body: object = None) -> tuple[int, bytes]:
@@ -59,7 +60,9 @@ def test_rest_status_config_and_metrics(kafka_bootstrap_servers: str, tmp_path: 
         assert status == 200
         assert document["name"] == name and document["type"] == "source"
         assert document["connector"]["state"] == "RUNNING"
-        assert document["tasks"] == [{"id": 0, "state": "RUNNING", "worker_id": worker.worker_id}]
+        version = document["connector"]["version"]
+        assert version == HEADWATER_VERSION
+        assert document["tasks"] == [{"id": 0, "state": "RUNNING", "worker_id": worker.worker_id, "version": version}]
         status, body = _get(f"{rest.url}/connectors/{name}/config")
         assert status == 200
         assert json.loads(body)["producer.override.sasl.password"] == "[hidden]"
