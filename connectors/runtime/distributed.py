@@ -116,6 +116,7 @@ INITIAL_STATES: dict[str, TargetState] = {"RUNNING": "STARTED", "PAUSED": "PAUSE
 CONNECTOR_STATUS_PREFIX = "status-connector-"
 TASK_STATUS_PREFIX = "status-task-"
 POLL_INTERVAL_S = 0.2
+PROTOCOL_WARNING_INTERVAL_S = 60.0
 
 
 def slot_stride(slots: int) -> int:
@@ -414,7 +415,7 @@ class DistributedHerder:
         Assignment callbacks run inside ``poll``, in this thread, so assignments and
         config changes are handled one at a time and never race.
         """
-        from confluent_kafka import Consumer
+        from confluent_kafka import Consumer, KafkaError
 
         consumer = Consumer(self._group_config())
         consumer.subscribe(
@@ -423,11 +424,24 @@ class DistributedHerder:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        protocol_warned = 0.0
         try:
             while not self.stopping.is_set():
                 message = consumer.poll(POLL_INTERVAL_S)
-                if message is not None and message.error() is not None:
-                    log.warning("group %s: %s", self.worker_config.group_id, message.error())
+                error = message.error() if message is not None else None
+                if error is not None and error.code() == KafkaError.INCONSISTENT_GROUP_PROTOCOL:
+                    # It keeps retrying (and runs nothing): it joins once the others are gone.
+                    if time.monotonic() - protocol_warned > PROTOCOL_WARNING_INTERVAL_S:
+                        protocol_warned = time.monotonic()
+                        log.error(
+                            "cannot join group %s: its workers rebalance with another connect.protocol than this "
+                            "worker's %s (eager uses roundrobin, compatible and sessioned cooperative-sticky); "
+                            "give every worker the same connect.protocol. Retrying; this worker runs no task meanwhile.",
+                            self.worker_config.group_id,
+                            self.worker_config.connect_protocol,
+                        )
+                elif error is not None:
+                    log.warning("group %s: %s", self.worker_config.group_id, error)
                 if self._dirty.is_set() and self._owned_slots is not None:
                     self._dirty.clear()
                     self._reconcile()
