@@ -436,7 +436,7 @@ class DistributedHerder:
                         log.error(
                             "cannot join group %s: its workers rebalance with another connect.protocol than this "
                             "worker's %s (eager uses roundrobin, compatible and sessioned cooperative-sticky); "
-                            "give every worker the same connect.protocol. Retrying; this worker runs no task meanwhile.",
+                            "give every worker the same connect.protocol. Retrying; no task runs here meanwhile.",
                             self.worker_config.group_id,
                             self.worker_config.connect_protocol,
                         )

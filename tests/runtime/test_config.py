@@ -20,6 +20,8 @@ from headwater.connectors.errors import ConfigError
 from headwater.connectors.launch.worker import write_json
 from headwater.connectors.loading import load_connector_file, load_worker_file, parse_connector
 from headwater.connectors.runtime.distributed import slot_stride, task_slot
+from headwater.connectors.runtime.worker import check_clients
+from headwater.connectors.settings import WorkerConfig
 
 
 class _SecretSinkConfig(PluginConfig):
@@ -170,6 +172,25 @@ def test_overrides_are_grouped() -> None:
     assert connector.framework.consumer_override == {"bootstrap.servers": "cloud:9092"}
     assert connector.framework.producer_override == {"compression.type": "zstd"}
     assert connector.framework.value_converter_config == {"schemas.enable": "false"}
+
+
+def test_an_exactly_once_source_writing_to_another_cluster_is_refused() -> None:
+    # Its transaction would carry its offsets to the other cluster, where the worker never reads them.
+    source = {"connector.class": "datagen", "producer.override.bootstrap.servers": "cloud:9092"}
+    connector = parse_connector({"name": "to-cloud", "config": source})
+    exactly_once = WorkerConfig.model_validate(
+        {"bootstrap.servers": "onprem:9092", "offset.storage.topic": "o", "exactly.once.source.support": "enabled"}
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_clients(connector, exactly_once)
+    assert _keys(caught.value) == {"producer.override.bootstrap.servers"}
+    assert "onprem:9092" in str(caught.value) and "cloud:9092" in str(caught.value)
+    # Without exactly-once the worker's own producer stores the offsets: allowed.
+    check_clients(connector, WorkerConfig.model_validate({"bootstrap.servers": "onprem:9092"}))
+    # A sink reading another cluster has no offsets in the worker's topic: allowed.
+    sink = {"connector.class": "file", "topics": "t", "file.dir": "/tmp/x"}
+    cloud_sink = {**sink, "consumer.override.bootstrap.servers": "cloud:9092"}
+    check_clients(parse_connector({"name": "from-cloud", "config": cloud_sink}), exactly_once)
 
 
 def test_worker_file_rejects_unknown_keys(tmp_path: Path) -> None:
