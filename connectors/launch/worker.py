@@ -55,9 +55,10 @@ class WorkerProcess:
         connectors: t.Sequence[t.Mapping[str, t.Any]],
         *,
         worker_overrides: t.Mapping[str, str] | None = None,
+        rest_port: int | None = None,
     ) -> None:
         self.workdir = workdir
-        self.rest_port = free_port()
+        self.rest_port = rest_port or free_port()
         self.worker_file = write_json(
             workdir / "worker.json",
             {
@@ -197,6 +198,7 @@ class DistributedWorkerProcess(WorkerProcess):
         group_id: str,
         *,
         worker_overrides: t.Mapping[str, str] | None = None,
+        rest_port: int | None = None,
     ) -> None:
         distributed = {
             "group.id": group_id,
@@ -205,7 +207,7 @@ class DistributedWorkerProcess(WorkerProcess):
             "offset.storage.topic": f"{group_id}-offsets",
             **(worker_overrides or {}),
         }
-        super().__init__(workdir, bootstrap_servers, [], worker_overrides=distributed)
+        super().__init__(workdir, bootstrap_servers, [], worker_overrides=distributed, rest_port=rest_port)
 
     def command(self) -> list[str]:
         return ["distributed", str(self.worker_file)]
