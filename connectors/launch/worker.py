@@ -46,7 +46,8 @@ def rest_request(base_url: str, method: str, path: str, body: t.Any = None, time
 
 
 class WorkerProcess:
-    """One ``headwater standalone`` subprocess with its own worker file and REST port."""
+    """One ``headwater standalone`` subprocess with its own worker file and REST port
+    (``rest_port``, or a free one)."""
 
     def __init__(
         self,

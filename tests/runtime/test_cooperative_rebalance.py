@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
+import orjson
 import pytest
 
 from headwater.connectors.launch.worker import DistributedWorkerProcess
@@ -149,3 +150,9 @@ def test_a_joining_worker_restarts_only_the_tasks_that_move_to_it(tmp_path: Path
 
         for worker in workers:
             assert worker.stop() == 0
+    # Sink tasks flushed and committed before their slots (or partitions) moved: no
+    # record was written twice, by the old owner and again by the new one.
+    lines = [orjson.loads(line) for path in (tmp_path / "out").glob("*.jsonl") for line in path.open("rb")]
+    assert lines, "the sink should have written records"
+    written = Counter((line["topic"], line["partition"], line["offset"]) for line in lines)
+    assert [record for record, times in written.items() if times > 1] == []
