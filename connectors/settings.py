@@ -188,6 +188,14 @@ class WorkerConfig(PluginConfig):
     rebalance_timeout_ms: int = Field(default=60_000, ge=1)
     """Distributed mode: how long a rebalance waits for every worker to stop its tasks
     and rejoin (the group consumer's ``max.poll.interval.ms``)."""
+    connect_protocol: t.Literal["eager", "compatible", "sessioned"] = "sessioned"
+    """Distributed mode: how the group rebalances. ``sessioned`` (the default) and
+    ``compatible`` rebalance incrementally (Kafka's ``cooperative-sticky`` assignor): when
+    a worker joins or leaves, only the tasks whose slot moves stop and start, the others
+    keep running. ``eager`` is the protocol of Headwater 0.1.0's first distributed mode
+    (``roundrobin``, consecutive slots): every change stops and restarts every task. All workers of a
+    cluster must use the same protocol: to change it, stop every worker (or use a new
+    ``group.id``); a worker with the other protocol cannot join the group."""
     exactly_once_source_support: t.Literal["disabled", "enabled"] = "disabled"
     """``enabled``: each source task writes its records and their offsets in one Kafka
     transaction, so consumers reading committed data see every record exactly once, even

@@ -46,7 +46,8 @@ def rest_request(base_url: str, method: str, path: str, body: t.Any = None, time
 
 
 class WorkerProcess:
-    """One ``headwater standalone`` subprocess with its own worker file and REST port."""
+    """One ``headwater standalone`` subprocess with its own worker file and REST port
+    (``rest_port``, or a free one)."""
 
     def __init__(
         self,
@@ -198,6 +199,7 @@ class DistributedWorkerProcess(WorkerProcess):
         group_id: str,
         *,
         worker_overrides: t.Mapping[str, str] | None = None,
+        rest_port: int | None = None,
     ) -> None:
         distributed = {
             "group.id": group_id,
@@ -206,7 +208,7 @@ class DistributedWorkerProcess(WorkerProcess):
             "offset.storage.topic": f"{group_id}-offsets",
             **(worker_overrides or {}),
         }
-        super().__init__(workdir, bootstrap_servers, [], worker_overrides=distributed)
+        super().__init__(workdir, bootstrap_servers, [], worker_overrides=distributed, rest_port=rest_port)
 
     def command(self) -> list[str]:
         return ["distributed", str(self.worker_file)]

@@ -16,17 +16,30 @@ There is no cluster protocol of our own. Three Kafka mechanisms do the work:
   ``status-task-<name>-<id>`` → ``{"state", "trace", "worker_id"}``), written by the
   worker that owns the task, so every worker answers ``GET .../status`` for the cluster.
 - **Task assignment** is a Kafka consumer group: every worker joins group ``group.id``
-  subscribed to ``task.slots.topic`` (``task.slots`` partitions, never written to) with
-  the ``roundrobin`` assignor. Task ``id`` of connector ``c`` has slot
-  ``(crc32(c) + id) % task.slots``; a worker runs exactly the tasks whose slot is one of
-  its assigned partitions. A connector's tasks take consecutive slots, which roundrobin
-  deals over the workers.
+  subscribed to ``task.slots.topic`` (``task.slots`` partitions, never written to); a
+  worker runs exactly the tasks whose slot is one of its assigned partitions (see
+  :func:`task_slot`).
 
-The group uses the eager protocol: on every membership change each worker stops all its
-tasks (flushing and committing) before it gives its slots back, so no two workers ever
-run the same task; then each starts the tasks of its new slots. A task moving from
-another worker first has its exactly-once producer fenced and the offset store re-read,
-so it resumes from that worker's last durable offsets.
+How the group rebalances is ``connect.protocol``:
+
+- ``sessioned``/``compatible`` (the default): incremental cooperative rebalancing with
+  Kafka's ``cooperative-sticky`` assignor. The assignor keeps every slot where it is
+  and moves only as many as balance the slot counts; it revokes them in a first round
+  (``on_revoke`` lists just those) and hands them to their new owners in a second, so
+  a worker stops (flushes, commits) only the tasks of the slots it gives away, and the
+  new owner starts them only after that. Every other task keeps running. The sticky
+  assignor hands out contiguous runs of slots, so a connector's tasks take slots
+  ``crc32(c) + id * stride`` with ``stride`` about ``0.38 * task.slots`` (a golden-ratio
+  step): any run of slots holds about its share of any connector's tasks.
+- ``eager`` (the first protocol, kept so that a cluster of older workers keeps
+  working): ``roundrobin`` assignor and consecutive slots ``crc32(c) + id``, which
+  roundrobin deals over the workers. On every membership change each worker stops all
+  its tasks before it gives its slots back; then each starts the tasks of its new slots.
+
+Either way no two workers run the same task: slots are given up only after their
+tasks stopped. A source task moving from another worker first has its exactly-once
+producer fenced and the offset store re-read, so it resumes from that worker's last
+durable offsets; a sink task's consumer commits what it flushed when it stops.
 
 - **Task configs** are computed once, by the connector's *leader*: the worker that owns
   the slot of the connector's task 0 runs the connector instance (``start()``,
@@ -47,6 +60,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
 import traceback
@@ -95,7 +109,7 @@ from headwater.connectors.runtime.worker import (
 )
 from headwater.connectors.settings import WorkerConfig
 
-__all__ = ["ConnectorPlan", "DistributedHerder", "config_hash", "task_properties", "task_slot"]
+__all__ = ["ConnectorPlan", "DistributedHerder", "config_hash", "slot_stride", "task_properties", "task_slot"]
 
 log = logging.getLogger(__name__)
 
@@ -113,15 +127,31 @@ TASK_STATUS_PREFIX = "status-task-"
 POLL_INTERVAL_S = 0.2
 _OWN_STATUS_KEYS = frozenset({"id", "state", "trace", "worker_id"})
 """Status-topic fields every task entry has; the others (progress, warning, plugin details) are copied as they are."""
+PROTOCOL_WARNING_INTERVAL_S = 60.0
 
 
-def task_slot(connector: str, task_id: int, slots: int) -> int:
+def slot_stride(slots: int) -> int:
+    """The distance between the slots of a connector's consecutive tasks under the
+    incremental protocol: the integer nearest ``slots * (3 - sqrt 5) / 2`` that is
+    coprime with ``slots`` (25 of 64), so that a connector's first ``slots`` tasks take
+    distinct slots and any contiguous run of slots holds about its share of them (a
+    golden-ratio sequence)."""
+    stride = max(1, round(slots * (3 - math.sqrt(5)) / 2))
+    while math.gcd(stride, slots) != 1:
+        stride += 1
+    return stride
+
+
+def task_slot(connector: str, task_id: int, slots: int, *, eager: bool = False) -> int:
     """The slot (partition of ``task.slots.topic``) of task ``task_id`` of ``connector``.
 
-    Every worker computes the same slot from the task's identity alone. Task 0's slot
-    also owns the connector's own status.
+    Every worker computes the same slot from the task's identity alone:
+    ``(crc32(connector) + task_id * slot_stride(slots)) % slots``, or consecutive slots
+    ``(crc32(connector) + task_id) % slots`` under ``connect.protocol=eager``. Task 0's
+    slot (the same under both) also owns the connector instance and its status.
     """
-    return (zlib.crc32(connector.encode()) + task_id) % slots
+    step = 1 if eager else slot_stride(slots)
+    return (zlib.crc32(connector.encode()) + task_id * step) % slots
 
 
 def _properties(plan: ConnectorPlan, task_id: int) -> dict[str, t.Any]:
@@ -285,8 +315,11 @@ class DistributedHerder:
         self.configs.add_listener(cluster_logger_listener)
         self._plans: dict[str, ConnectorPlan] = {}
         self._plans_lock = threading.Lock()
+        self._eager = config.connect_protocol == "eager"
         self._owned_slots: set[int] | None = None
-        """Slots assigned to this worker; None while it has no assignment."""
+        """Slots assigned to this worker; None until its first assignment. Group thread
+        only: the rebalance callbacks add and remove slots (all of them at once under
+        the eager protocol, only the moving ones under the cooperative one)."""
         self._running: dict[tuple[str, int], _OwnedTask] = {}
         self._committed: dict[str, _Committed] = {}
         self._committed_lock = threading.Lock()
@@ -301,6 +334,10 @@ class DistributedHerder:
         self._dirty = threading.Event()
         self._group_thread: threading.Thread | None = None
         self._clean = True
+
+    def _slot(self, connector: str, task_id: int) -> int:
+        """:func:`task_slot` under this worker's ``connect.protocol``."""
+        return task_slot(connector, task_id, self.worker_config.task_slots, eager=self._eager)
 
     @property
     def worker_id(self) -> str:
@@ -395,7 +432,7 @@ class DistributedHerder:
             **config.client_settings("consumer"),
             "group.id": config.group_id,
             "client.id": f"headwater-worker-{self.worker_id}",
-            "partition.assignment.strategy": "roundrobin",
+            "partition.assignment.strategy": "roundrobin" if self._eager else "cooperative-sticky",
             "session.timeout.ms": str(config.session_timeout_ms),
             "heartbeat.interval.ms": str(config.heartbeat_interval_ms),
             "max.poll.interval.ms": str(config.rebalance_timeout_ms),
@@ -412,7 +449,7 @@ class DistributedHerder:
         Assignment callbacks run inside ``poll``, in this thread, so assignments and
         config changes are handled one at a time and never race.
         """
-        from confluent_kafka import Consumer
+        from confluent_kafka import Consumer, KafkaError
 
         consumer = Consumer({**self._group_config(), "logger": CLIENT_LOG})
         consumer.subscribe(
@@ -422,12 +459,25 @@ class DistributedHerder:
             on_lost=self._on_lost,
         )
         self.metrics.rebalance.started()  # joining the group is the first rebalance
+        protocol_warned = 0.0
         try:
             while not self.stopping.is_set():
                 self._publish_task_extras()
                 message = consumer.poll(POLL_INTERVAL_S)
-                if message is not None and message.error() is not None:
-                    log.warning("group %s: %s", self.worker_config.group_id, message.error())
+                error = message.error() if message is not None else None
+                if error is not None and error.code() == KafkaError.INCONSISTENT_GROUP_PROTOCOL:
+                    # It keeps retrying (and runs nothing): it joins once the others are gone.
+                    if time.monotonic() - protocol_warned > PROTOCOL_WARNING_INTERVAL_S:
+                        protocol_warned = time.monotonic()
+                        log.error(
+                            "cannot join group %s: its workers rebalance with another connect.protocol than this "
+                            "worker's %s (eager uses roundrobin, compatible and sessioned cooperative-sticky); "
+                            "give every worker the same connect.protocol. Retrying; no task runs here meanwhile.",
+                            self.worker_config.group_id,
+                            self.worker_config.connect_protocol,
+                        )
+                elif error is not None:
+                    log.warning("group %s: %s", self.worker_config.group_id, error)
                 if self._dirty.is_set() and self._owned_slots is not None:
                     self._dirty.clear()
                     self._reconcile()
@@ -442,10 +492,19 @@ class DistributedHerder:
             consumer.close()  # leaves the group: the others take the slots at once
 
     def _on_assign(self, _consumer: t.Any, partitions: list[t.Any]) -> None:
-        self._owned_slots = {partition.partition for partition in partitions}
-        log.info(
-            "rebalance done: assigned %d task slot(s) of %s", len(self._owned_slots), self.worker_config.slots_topic
-        )
+        """From ``poll`` in the group thread: ``partitions`` are added to this worker's
+        slots (under the cooperative protocol only the new ones, possibly none; under the
+        eager one the whole assignment). Starts the tasks of the owned slots not running;
+        the client assigns the partitions when this returns."""
+        added = {partition.partition for partition in partitions}
+        self._owned_slots = (self._owned_slots or set()) | added
+        if added or self._eager:
+            log.info(
+                "rebalance done: assigned %d task slot(s) of %s, %d owned",
+                len(added),
+                self.worker_config.slots_topic,
+                len(self._owned_slots),
+            )
         if self.metrics.rebalance is not None:
             self.metrics.rebalance.completed()
         self._guarded(self._reconcile)
@@ -457,13 +516,20 @@ class DistributedHerder:
         return 0 in (self._owned_slots or ())
 
     def _on_revoke(self, _consumer: t.Any, partitions: list[t.Any]) -> None:
-        """Eager protocol: stop every owned task before the slots go to other workers."""
-        log.info("rebalance: giving back %d task slot(s); stopping %d task(s)", len(partitions), len(self._running))
+        """From ``poll`` in the group thread, before ``partitions`` go to other workers:
+        stop (flush, commit) the tasks and connector instances of exactly those slots.
+        The group waits for this (up to ``rebalance.timeout.ms``) before it assigns the
+        slots elsewhere, so a task never runs on two workers."""
+        revoked = {partition.partition for partition in partitions}
+        if not revoked:
+            return
         if self.metrics.rebalance is not None:
             self.metrics.rebalance.started()
-        self._owned_slots = None
-        self._guarded(lambda: self._stop_owned(list(self._running), reason="rebalance"))
-        self._guarded(lambda: self._stop_leaders(list(self._leaders)))
+        self._owned_slots = (self._owned_slots or set()) - revoked
+        moving = [key for key in self._running if self._slot(*key) in revoked]
+        log.info("rebalance: giving back %d task slot(s); stopping %d task(s)", len(revoked), len(moving))
+        self._guarded(lambda: self._stop_owned(moving, reason="its slot moves to another worker"))
+        self._guarded(lambda: self._stop_leaders([name for name in self._leaders if self._slot(name, 0) in revoked]))
 
     def _on_lost(self, consumer: t.Any, partitions: list[t.Any]) -> None:
         """The session expired: other workers may run these tasks already; stop them now."""
@@ -518,7 +584,6 @@ class DistributedHerder:
         owned = self._owned_slots
         if owned is None:
             return
-        slots = self.worker_config.task_slots
         plans = self._plans_now()
         targets = {name: self.target_state(name) for name in plans}
         if self._lead(plans, targets, owned):
@@ -528,7 +593,7 @@ class DistributedHerder:
             if targets[name] == "STOPPED":
                 continue
             for task_id, task_config in enumerate(plan.task_configs if plan.error is None else ()):
-                if task_slot(name, task_id, slots) in owned:
+                if self._slot(name, task_id) in owned:
                     desired[(name, task_id)] = (plan, task_config)
         stale = [
             key
@@ -571,7 +636,7 @@ class DistributedHerder:
                 self._write_status(_task_status_key(name, task_id), "FAILED", str(exc))
                 continue
             self._running[key] = _OwnedTask(state, plan.document, _properties(plan, task_id))
-            log.info("started task %s-%d (slot %d)", name, task_id, task_slot(name, task_id, slots))
+            log.info("started task %s-%d (slot %d)", name, task_id, self._slot(name, task_id))
         self._write_connector_statuses(plans, targets, owned)
         self._collect_statuses(plans, targets, owned)
 
@@ -586,7 +651,6 @@ class DistributedHerder:
         list while STOPPED). Stops the connectors it no longer leads. Group thread only.
         Returns whether it committed anything.
         """
-        slots = self.worker_config.task_slots
         with self._requested_lock:
             requested, self._requested = self._requested, set()
             restarting, self._restart_leaders = self._restart_leaders, set()
@@ -594,7 +658,7 @@ class DistributedHerder:
         leading = {
             name
             for name, plan in plans.items()
-            if plan.connector is not None and task_slot(name, 0, slots) in owned and targets[name] != "STOPPED"
+            if plan.connector is not None and self._slot(name, 0) in owned and targets[name] != "STOPPED"
         }
         self._stop_leaders(
             [
@@ -605,7 +669,7 @@ class DistributedHerder:
         )
         wrote = False
         for name, plan in plans.items():
-            if targets[name] == "STOPPED" and task_slot(name, 0, slots) in owned:
+            if targets[name] == "STOPPED" and self._slot(name, 0) in owned:
                 wrote = self._commit_task_list(name, plan, []) or wrote
         for name in sorted(leading):
             plan = plans[name]
@@ -684,6 +748,9 @@ class DistributedHerder:
             self._clean = False
             log.error("some tasks did not stop within task.shutdown.graceful.timeout.ms")
             return  # a task still stopping may yet report; do not claim it stopped
+        for task in tasks:
+            name, task_id = task.state.connector, task.state.id
+            log.info("stopped task %s-%d (slot %d): %s", name, task_id, self._slot(name, task_id), reason)
         entries: dict[str, dict[str, t.Any] | None] = {}
         for task in tasks:
             key = (task.state.connector, task.state.id)
@@ -699,7 +766,7 @@ class DistributedHerder:
         """The owner of a connector's task-0 slot reports the connector's own state."""
         entries: dict[str, dict[str, t.Any] | None] = {}
         for name, plan in plans.items():
-            if task_slot(name, 0, self.worker_config.task_slots) not in owned:
+            if self._slot(name, 0) not in owned:
                 continue
             failed = self._leader_errors.get(name)
             error = plan.error or (failed[1] if failed is not None and failed[0] == plan.document else None)
@@ -724,7 +791,7 @@ class DistributedHerder:
                 task_id is not None
                 and (targets.get(name) == "STOPPED" or (plan.error is None and task_id >= len(plan.task_configs)))
             )
-            if gone and task_slot(name, task_id or 0, self.worker_config.task_slots) in owned:
+            if gone and self._slot(name, task_id or 0) in owned:
                 entries[key] = None
         self._put_statuses(entries)
 

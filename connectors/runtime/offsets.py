@@ -192,7 +192,15 @@ class KafkaOffsetStore(MemoryOffsetStore):
         return data
 
     def _read_to_end(self, consumer: t.Any, topic: str, data: dict[bytes, SourceOffset]) -> None:
-        """Load every committed offset into ``data``: read all partitions until each reports its end."""
+        """Load every committed offset into ``data``: read each partition up to the end it
+        had when the read began (its last stable offset, under read_committed).
+
+        A partition is done at its EOF event, or at the first record at or past that end
+        minus one (the last offset below the end may be a commit marker, which is never
+        delivered). Waiting for EOF alone never ends while a running task keeps writing to
+        the partition: each fetch then brings new records, and librdkafka reports EOF only
+        for a fetch that finds nothing new.
+        """
         from confluent_kafka import KafkaError, TopicPartition
 
         metadata = consumer.list_topics(topic, timeout=30)
@@ -207,7 +215,7 @@ class KafkaOffsetStore(MemoryOffsetStore):
         # aborted records make unreachable by counting; the EOF event marks it instead. A
         # running source keeps writing, so EOF may never come: a partition whose position
         # passed the end seen at the start (commit markers included) is done too.
-        unfinished = {tp.partition for tp in assignment}
+        unfinished = set(ends)
         consumer.assign(assignment)
         deadline = time.monotonic() + 60
         while unfinished:
@@ -225,6 +233,8 @@ class KafkaOffsetStore(MemoryOffsetStore):
                 if error.code() == KafkaError._PARTITION_EOF:
                     unfinished.discard(message.partition())
                 continue
+            if message.offset() >= ends[message.partition()] - 1:
+                unfinished.discard(message.partition())
             raw_key, value = message.key(), message.value()
             if raw_key is None:
                 continue

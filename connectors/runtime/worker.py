@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from headwater.codecs.converters import Converter, make_converter
-from headwater.connectors.api import ConnectorContext, Plugin, SinkConnector
+from headwater.connectors.api import ConnectorContext, Plugin, SinkConnector, SourceConnector
 from headwater.connectors.errors import ConfigError, FieldError
 from headwater.connectors.kafka_clients import to_librdkafka
 from headwater.connectors.loading import ConnectorFile
@@ -91,10 +91,25 @@ def check_clients(connector: ConnectorFile, worker: WorkerConfig) -> None:
         ConfigError: naming ``producer.*`` or ``consumer.*`` with librdkafka's reason.
     """
     errors = []
-    for kind, config in zip(("producer", "consumer"), client_configs(connector, worker), strict=True):
+    producer, consumer = client_configs(connector, worker)
+    for kind, config in (("producer", producer), ("consumer", consumer)):
         problem = librdkafka_problem(t.cast(t.Literal["producer", "consumer"], kind), config)
         if problem is not None:
             errors.append(FieldError(f"{kind}.*", problem))
+    if (
+        worker.exactly_once_source_support == "enabled"
+        and issubclass(connector.plugin_class, SourceConnector)
+        and producer["bootstrap.servers"] != worker.bootstrap_servers
+    ):
+        # The task's transaction carries its offsets to the offset topic of the cluster it
+        # writes to, where this worker never reads them.
+        message = (
+            "with exactly.once.source.support=enabled a source task writes its offsets in the "
+            "transaction of its records, so it must write to the worker's own cluster "
+            f"({worker.bootstrap_servers}); run this connector on a worker whose bootstrap.servers is "
+            f"{producer['bootstrap.servers']}, or on a worker without exactly-once"
+        )
+        errors.append(FieldError("producer.override.bootstrap.servers", message))
     if errors:
         raise ConfigError(errors)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import typing as t
@@ -18,7 +19,9 @@ from headwater.connectors.config import PluginConfig
 from headwater.connectors.errors import ConfigError
 from headwater.connectors.launch.worker import write_json
 from headwater.connectors.loading import load_connector_file, load_worker_file, parse_connector
-from headwater.connectors.runtime.distributed import task_slot
+from headwater.connectors.runtime.distributed import slot_stride, task_slot
+from headwater.connectors.runtime.worker import check_clients
+from headwater.connectors.settings import WorkerConfig
 
 
 class _SecretSinkConfig(PluginConfig):
@@ -171,6 +174,25 @@ def test_overrides_are_grouped() -> None:
     assert connector.framework.value_converter_config == {"schemas.enable": "false"}
 
 
+def test_an_exactly_once_source_writing_to_another_cluster_is_refused() -> None:
+    # Its transaction would carry its offsets to the other cluster, where the worker never reads them.
+    source = {"connector.class": "datagen", "producer.override.bootstrap.servers": "cloud:9092"}
+    connector = parse_connector({"name": "to-cloud", "config": source})
+    exactly_once = WorkerConfig.model_validate(
+        {"bootstrap.servers": "onprem:9092", "offset.storage.topic": "o", "exactly.once.source.support": "enabled"}
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_clients(connector, exactly_once)
+    assert _keys(caught.value) == {"producer.override.bootstrap.servers"}
+    assert "onprem:9092" in str(caught.value) and "cloud:9092" in str(caught.value)
+    # Without exactly-once the worker's own producer stores the offsets: allowed.
+    check_clients(connector, WorkerConfig.model_validate({"bootstrap.servers": "onprem:9092"}))
+    # A sink reading another cluster has no offsets in the worker's topic: allowed.
+    sink = {"connector.class": "file", "topics": "t", "file.dir": "/tmp/x"}
+    cloud_sink = {**sink, "consumer.override.bootstrap.servers": "cloud:9092"}
+    check_clients(parse_connector({"name": "from-cloud", "config": cloud_sink}), exactly_once)
+
+
 def test_worker_file_rejects_unknown_keys(tmp_path: Path) -> None:
     path = _write(tmp_path / "w.json", {"bootstrap.servers": "a:1", "rest.port": "x", "offset.flush.interval": "1"})
     with pytest.raises(ConfigError) as caught:
@@ -275,9 +297,23 @@ def test_distributed_mode_names_each_missing_key(tmp_path: Path) -> None:
         assert f"  {key}: missing" in result.stderr, result.stderr
 
 
-def test_task_slots_are_consecutive_per_connector() -> None:
-    first = task_slot("orders-cdc", 0, 64)
-    assert [task_slot("orders-cdc", i, 64) for i in range(3)] == [(first + i) % 64 for i in range(3)]
+def test_task_slots_spread_a_connector_over_any_run_of_slots() -> None:
+    # The cooperative-sticky assignor hands each worker contiguous runs of slots: any
+    # quarter of the slots (a fourth worker's share) holds 2 to 4 of a connector's 12 tasks.
+    for name in ("orders-cdc", "a", "datagen-demo", *(f"connector-{i}" for i in range(50))):
+        slots = [task_slot(name, i, 64) for i in range(12)]
+        assert slots[0] == task_slot(name, 0, 64, eager=True)
+        assert len(set(slots)) == 12
+        for start in range(64):
+            run = {(start + offset) % 64 for offset in range(16)}
+            assert 2 <= len(run.intersection(slots)) <= 4, (name, start, slots)
+    assert slot_stride(64) == 25
+    assert all(math.gcd(slot_stride(n), n) == 1 for n in range(1, 300))
+
+
+def test_eager_task_slots_are_consecutive_per_connector() -> None:
+    first = task_slot("orders-cdc", 0, 64, eager=True)
+    assert [task_slot("orders-cdc", i, 64, eager=True) for i in range(3)] == [(first + i) % 64 for i in range(3)]
 
 
 def test_task_internal_keys_are_not_user_keys(tmp_path: Path) -> None:
