@@ -333,6 +333,7 @@ class TaskContext:
         self.metrics: PluginMetrics = metrics if metrics is not None else NullMetrics()
         self._scratch_dir = scratch_dir
         self._status = status
+        self._remove_scratch: weakref.finalize[..., t.Any] | None = None
         self.last_progress: tuple[float, float | None, str, str | None] | None = None
         """The last :meth:`progress` call's arguments (for tests of plugins built outside a worker)."""
 
@@ -376,7 +377,6 @@ class TaskContext:
             raise ValueError(msg)
         if self._status is not None:
             self._status.detail(key, value)
-        self._remove_scratch: weakref.finalize[..., t.Any] | None = None
 
     @property
     def scratch_dir(self) -> Path:
