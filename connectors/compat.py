@@ -64,8 +64,6 @@ JAVA_CONNECTORS: dict[str, JavaConnector] = {
             "snowflake.enable.schematization": "raw mode writes RECORD_CONTENT/RECORD_METADATA; cdc mode types the "
             "table from the record schema",
             "jmx": "metrics are at the worker's /metrics",
-            "snowflake.metadata.*": "RECORD_METADATA always has topic, partition and offset, and CreateTime, key "
-            "and headers when present",
         },
         differences="Loads with INSERT or an internal stage and COPY INTO, in one transaction with the offsets "
         "(no Snowpipe, no Snowpipe Streaming); snowflake.ingestion.mode=cdc applies change events to a typed table.",

@@ -70,7 +70,8 @@ class SnowflakeSinkConfig(PluginConfig):
     snowflake_metadata_all: bool = True
     """``raw`` mode: ``false`` leaves RECORD_METADATA an empty object (the toggles below then do not matter)."""
     snowflake_metadata_createtime: bool = True
-    """``raw`` mode: ``false`` leaves ``CreateTime`` out of RECORD_METADATA."""
+    """``raw`` mode: ``false`` leaves the record's timestamp out of RECORD_METADATA (the key is
+    ``CreateTime``, or ``LogAppendTime`` for a topic whose broker sets the timestamps)."""
     snowflake_metadata_topic: bool = True
     """``raw`` mode: ``false`` leaves ``topic`` out of RECORD_METADATA."""
     snowflake_metadata_offset_and_partition: bool = True

@@ -409,8 +409,13 @@ class SnowflakeSinkTask(SinkTask[SnowflakeSinkConfig]):
         if config.snowflake_metadata_offset_and_partition:
             metadata["partition"] = record.partition
             metadata["offset"] = record.offset
-        if record.timestamp_ms is not None and config.snowflake_metadata_createtime:
-            metadata["CreateTime"] = record.timestamp_ms
+        if (
+            record.timestamp_ms is not None
+            and record.timestamp_type != "NoTimestampType"
+            and config.snowflake_metadata_createtime
+        ):
+            # Snowflake's connector names the field by the record's timestamp type.
+            metadata[record.timestamp_type] = record.timestamp_ms
         key = record.key
         if key is not None:
             metadata["key"] = (

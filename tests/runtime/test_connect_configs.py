@@ -137,6 +137,31 @@ def test_java_mongodb_and_debezium_oracle_classes_map_with_notes() -> None:
     assert sum("schema.history.internal" in note for note in oracle.notes) == 2
 
 
+def test_java_snowflake_class_keeps_the_metadata_toggles() -> None:
+    """Snowflake's own connector has snowflake.metadata.*; ours honours them, so a
+    migrated config must not lose them to the Java-class mapping."""
+    snowflake = parse_connector(
+        {
+            "name": "s",
+            "config": {
+                "connector.class": "com.snowflake.kafka.connector.SnowflakeSinkConnector",
+                "topics": "t",
+                "snowflake.url.name": "acct.snowflakecomputing.com:443",
+                "snowflake.user.name": "u",
+                "snowflake.password": "p",
+                "snowflake.database.name": "d",
+                "snowflake.schema.name": "s",
+                "snowflake.metadata.createtime": "false",
+                "snowflake.ingestion.method": "SNOWPIPE_STREAMING",
+            },
+        }
+    )
+    assert snowflake.plugin_class.name == "snowflake"
+    assert snowflake.plugin_config.snowflake_metadata_createtime is False  # type: ignore[attr-defined]
+    assert any(note.startswith("snowflake.ingestion.method ignored") for note in snowflake.notes)
+    assert not any("snowflake.metadata" in note for note in snowflake.notes)
+
+
 def test_validate_prints_the_notes(tmp_path: Path) -> None:
     path = tmp_path / "lambda.properties"
     path.write_text(

@@ -113,12 +113,14 @@ def test_raw_layout_has_content_and_metadata(tmp_path: Path) -> None:
         ),
         SinkRecord(topic, 2, 11, "k2", "plain text", (), 1_700_000_000_124),
         SinkRecord(topic, 2, 12, None, None, (), None),
+        # A topic with message.timestamp.type=LogAppendTime: the field is named as Snowflake's connector names it.
+        SinkRecord(topic, 2, 13, None, 1, (), 1_700_000_000_125, timestamp_type="LogAppendTime"),
     ]
     try:
         assert task.open([(topic, 2)]) == {(topic, 2): None}
         task.put(records)
         task.flush()
-        assert task.pre_commit({(topic, 2): 13}) == {(topic, 2): 13}
+        assert task.pre_commit({(topic, 2): 14}) == {(topic, 2): 14}
     finally:
         task.stop()
     assert not reported
@@ -139,6 +141,7 @@ def test_raw_layout_has_content_and_metadata(tmp_path: Path) -> None:
         "plain text",
     )
     assert rows[2] == ({"topic": topic, "partition": 2, "offset": 12}, None)
+    assert rows[3] == ({"topic": topic, "partition": 2, "offset": 13, "LogAppendTime": 1_700_000_000_125}, 1)
 
 
 @pytest.mark.parametrize(
