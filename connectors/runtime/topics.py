@@ -62,22 +62,9 @@ def ensure_topic(
     Raises:
         RetriableError: the broker did not create it (the message names ``purpose``).
     """
-    from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({**client_config, "logger": CLIENT_LOG})
-    new_topic = NewTopic(
-        name, num_partitions=partitions, replication_factor=replication_factor, config=dict(config or {})
+    admin, _created = _create_topic(
+        client_config, name, partitions, replication_factor, config or {}, timeout=timeout, what=f"{purpose} {name}"
     )
-    for future in admin.create_topics([new_topic]).values():
-        try:
-            future.result(timeout=timeout)
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                continue
-            msg = f"cannot create {purpose} {name}: {exc}"
-            raise RetriableError(msg) from exc
     wait_for_leaders(admin, name, purpose=purpose, timeout=timeout)
 
 
@@ -294,18 +281,41 @@ class TopicCreator:
 
 
 def _create_if_missing(admin_config: t.Mapping[str, t.Any], topic: str, group: TopicGroup, *, timeout: float) -> bool:
+    admin, created = _create_topic(
+        admin_config,
+        topic,
+        group.partitions,
+        group.replication_factor,
+        group.configs,
+        timeout=timeout,
+        what=f"topic {topic} (topic.creation group {group.name})",
+    )
+    if created:
+        wait_for_leaders(admin, topic, purpose="topic", partitions=max(group.partitions, 1), timeout=timeout)
+    return created
+
+
+def _create_topic(
+    client_config: t.Mapping[str, t.Any],
+    name: str,
+    partitions: int,
+    replication_factor: int,
+    configs: t.Mapping[str, str],
+    *,
+    timeout: float,
+    what: str,
+) -> tuple[t.Any, bool]:
+    """Ask the broker to create ``name``: the admin client used and whether it was created
+    now (False: it existed). librdkafka's own lines go to :data:`CLIENT_LOG`.
+
+    Raises:
+        RetriableError: any other answer, naming ``what``.
+    """
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    # librdkafka's own lines go to the runtime's "librdkafka" logger, never raw stderr.
-    config: dict[str, t.Any] = {**admin_config, "logger": logging.getLogger("librdkafka")}
-    admin = AdminClient(config)
-    new_topic = NewTopic(
-        topic,
-        num_partitions=group.partitions,
-        replication_factor=group.replication_factor,
-        config=dict(group.configs),
-    )
+    admin = AdminClient({**client_config, "logger": CLIENT_LOG})
+    new_topic = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor, config=dict(configs))
     created = True
     for future in admin.create_topics([new_topic]).values():
         try:
@@ -315,8 +325,6 @@ def _create_if_missing(admin_config: t.Mapping[str, t.Any], topic: str, group: T
             if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 created = False
                 continue
-            msg = f"cannot create topic {topic} (topic.creation group {group.name}): {exc}"
+            msg = f"cannot create {what}: {exc}"
             raise RetriableError(msg) from exc
-    if created:
-        wait_for_leaders(admin, topic, purpose="topic", partitions=max(group.partitions, 1), timeout=timeout)
-    return created
+    return admin, created
