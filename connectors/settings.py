@@ -56,7 +56,9 @@ class ConnectorConfig(PluginConfig):
     topics: str | None = None
     """Sinks: comma-separated topics to consume."""
     topics_regex: str | None = None
-    """Sinks: a regular expression of topics to consume."""
+    """Sinks: a regular expression of topics to consume, matched against the whole topic name
+    as in Kafka Connect (Java syntax: ``orders`` is not ``orders.dlq``; ``\\d``, ``(?:...)``
+    work); topics created later join within 2 seconds."""
     errors_tolerance: ErrorsTolerance = "none"
     """``none`` fails the task on the first bad record; ``all`` skips it (to the DLQ if one is set)."""
     errors_deadletterqueue_topic_name: str = ""

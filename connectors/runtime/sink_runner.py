@@ -53,6 +53,7 @@ from headwater.connectors.api import Headers, SinkRecord, SinkTaskContext, Times
 from headwater.connectors.errors import FatalError, RecordError, RetriableError
 from headwater.connectors.runtime import logs
 from headwater.connectors.runtime.dlq import ErrorHandler, Stage
+from headwater.connectors.runtime.subscription import TopicSubscription
 from headwater.connectors.runtime.tasks import StateListener, TaskEnvironment
 from headwater.connectors.transforms import TransformChain, TransformError
 
@@ -365,6 +366,7 @@ class SinkTaskRunner:
         self.retained = RetainedRecords()
         self.emitter = _Emitter(env)
         self.commit_requested = threading.Event()
+        self._subscription = self._subscription_of()
         self._lock = threading.Lock()
         self._assigned: set[TopicPartition] = set()
         self._plugin_paused: set[TopicPartition] = set()
@@ -439,12 +441,10 @@ class SinkTaskRunner:
 
     # -- the consumer thread -----------------------------------------------------------
 
-    def _topics(self) -> list[str]:
+    def _subscription_of(self) -> TopicSubscription:
         framework = self.env.framework
-        if framework.topics_regex:
-            pattern = framework.topics_regex
-            return [pattern if pattern.startswith("^") else f"^{pattern}"]
-        return [topic.strip() for topic in (framework.topics or "").split(",") if topic.strip()]
+        topics = [topic.strip() for topic in (framework.topics or "").split(",") if topic.strip()]
+        return TopicSubscription(topics, framework.topics_regex)
 
     def run(self, stop: threading.Event, on_state: StateListener, paused: threading.Event | None = None) -> None:
         """Build the task, consume, put, and commit; on ``stop``, commit, close and return.
@@ -461,8 +461,8 @@ class SinkTaskRunner:
             context = self._context = _RuntimeSinkContext(self)
             self._task = self._call(lambda: env.make_task(context))
             self._consumer = _make_consumer({**self._consumer_config, **env.client_hooks()})
-            self._consumer.subscribe(
-                self._topics(), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+            self._subscription.start(
+                self._consumer, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
             )
             self._loop(stop, on_state, paused)
             self._finish_job()
@@ -489,6 +489,7 @@ class SinkTaskRunner:
                 if reported == "PAUSED":
                     reported = "RUNNING"
                     on_state(reported)
+            self._subscription.refresh(self._consumer)
             self._apply_pauses()
             if self._full():
                 # The put buffer is full: wait for the running put rather than fetch,

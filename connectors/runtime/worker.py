@@ -140,10 +140,6 @@ def client_configs(connector: ConnectorFile, worker: WorkerConfig) -> tuple[dict
         # Kafka's default. Under the classic group protocol it is also how long a
         # rebalance waits for a member that died during it (see worker.instance.id).
         "max.poll.interval.ms": "300000",
-        # A topics.regex subscription sees new topics only on a metadata refresh, which
-        # librdkafka does every 5 minutes by default: far too slow for CDC topics that
-        # appear while the sink runs.
-        **({"topic.metadata.refresh.interval.ms": "2000"} if framework.topics_regex else {}),
         **base_consumer,
         # max.poll.records stays: the sink runner takes it out before librdkafka sees it.
         **{key: value for key, value in worker.consumer.items() if key in RUNTIME_CONSUMER_KEYS},

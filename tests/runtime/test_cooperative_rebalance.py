@@ -74,6 +74,15 @@ def _spread_names(group: str) -> list[str]:
             return names
 
 
+def _wait_for_lines(folder: Path, *, more_than: int, timeout: float = 60) -> int:
+    """Wait until the file sink's output in ``folder`` has more than ``more_than`` lines."""
+    deadline = time.monotonic() + timeout
+    while (count := sum(path.read_bytes().count(b"\n") for path in folder.glob("*.jsonl"))) <= more_than:
+        assert time.monotonic() < deadline, f"the sink wrote {count} lines, expected more than {more_than}"
+        time.sleep(0.5)
+    return count
+
+
 def test_a_joining_worker_restarts_only_the_tasks_that_move_to_it(tmp_path: Path, kafka_bootstrap_servers: str) -> None:
     group = f"coop-{uuid.uuid4().hex[:6]}"
     # Exactly-once sources: a task moving to the newcomer is fenced there before it starts.
@@ -106,6 +115,9 @@ def test_a_joining_worker_restarts_only_the_tasks_that_move_to_it(tmp_path: Path
             timeout=60,
             what="12 tasks RUNNING",
         )
+        # The sink has read records before the join (its regex picks up the sources'
+        # topics once they exist), so a partition that moves has offsets to hand over.
+        written_before = _wait_for_lines(tmp_path / "out", more_than=0)
         before = _placement(a, names)
         marks = [worker.log_path.stat().st_size for worker in first]
 
@@ -147,6 +159,7 @@ def test_a_joining_worker_restarts_only_the_tasks_that_move_to_it(tmp_path: Path
             assert all(worker_starts[task] - worker_stops[task] in (0, 1) for task in worker_starts)
             assert running == {task for task, owner in after.items() if owner == _worker_id(worker)}
         print(f"{len(moved)} of 12 tasks moved to the new worker: {sorted(moved)}")
+        _wait_for_lines(tmp_path / "out", more_than=written_before)  # and it reads on after the move
 
         for worker in workers:
             assert worker.stop() == 0
