@@ -95,6 +95,11 @@ class SourceHarness:
             ``task_class(config, context)``.
         bad_offsets: optional; ``PATCH .../offsets`` entries (``{"partition",
             "offset"}``) that the connector's ``alter_offsets`` must refuse.
+        resume_repeats: optional; why a run resumed from committed offsets may emit
+            again records the aborted run had emitted (an at-least-once stretch the plugin
+            documents). The resume test then requires every record of an uninterrupted
+            run, in order per source partition, and the same final record per key, instead
+            of exactly the same records.
     """
 
     connector_class: type[SourceConnector[t.Any]]
@@ -105,6 +110,7 @@ class SourceHarness:
     drain_timeout: float = 120.0
     make_task: t.Callable[[type[SourceTask[t.Any]], PluginConfig, SourceTaskContext], SourceTask[t.Any]] | None = None
     bad_offsets: t.Sequence[t.Mapping[str, t.Any]] | None = None
+    resume_repeats: str | None = None
 
     def build_task(self, config: PluginConfig, context: SourceTaskContext) -> SourceTask[t.Any]:
         """A task of the plugin, through ``make_task`` when given."""

@@ -73,5 +73,8 @@ TestSapChangeDocuments = get_source_test_class(
         connector_class=SapRfcTableConnector,
         make_config=_make(tables="KNA1,VBAK", mode="change-documents"),
         final_state=_state,
+        resume_repeats="change documents: offsets stored during the first two cycles vouch for no "
+        "document (one committed behind a key range the first cycle had read would be skipped), so a "
+        "restart then reads them again; the README's SAP section says so",
     )
 )
