@@ -20,7 +20,7 @@ demo: setup
 	$(BIN)/headwater demo
 
 test: setup
-	$(BIN)/python -m pytest -m "not sweep"
+	$(BIN)/python -m pytest -m "not sweep" --durations=25
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow and not sweep"
