@@ -154,12 +154,28 @@ def config_reference_markdown() -> str:
     return "\n".join(lines)
 
 
+def _with_java_table(readme: str) -> str:
+    """``readme`` with its indented table of Java connector classes regenerated (if it has one)."""
+    from headwater.connectors.compat import java_connectors_markdown
+
+    lines = readme.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.startswith("  | Kafka Connect `connector.class`")), None)
+    if first is None:
+        return readme
+    last = first
+    while last < len(lines) and lines[last].startswith("  |"):
+        last += 1
+    lines[first:last] = ["  " + line for line in java_connectors_markdown().splitlines()]
+    return "\n".join(lines)
+
+
 @cli.command()
 @click.option("--format", "output_format", type=click.Choice(["json", "markdown"]), default="json", show_default=True)
 @click.option(
     "--update-readme",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Replace the Markdown reference between the config-reference markers of this file.",
+    help="Replace the Markdown reference between the config-reference markers of this file, "
+    "and its table of Java connector classes.",
 )
 def plugins(output_format: str, update_readme: Path | None) -> None:
     """List every installed plugin with its config as JSON Schema (or a Markdown reference)."""
@@ -170,7 +186,7 @@ def plugins(output_format: str, update_readme: Path | None) -> None:
         start, end = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
         text = update_readme.read_text()
         head, tail = text[: text.index(start) + len(start)], text[text.index(end) :]
-        update_readme.write_text(f"{head}\n{config_reference_markdown().strip()}\n{tail}")
+        update_readme.write_text(_with_java_table(f"{head}\n{config_reference_markdown().strip()}\n{tail}"))
         return
     if output_format == "markdown":
         click.echo(config_reference_markdown())
