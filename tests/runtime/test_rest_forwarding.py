@@ -158,7 +158,11 @@ def test_writes_go_to_the_leader_and_task_restarts_to_the_owner(kafka_bootstrap_
         logger = f"{group}.logger"
         try:
             assert _call(f"{a_rest.url}/admin/loggers/{logger}?scope=cluster", "PUT", {"level": "DEBUG"}) == (204, None)
-            assert b_herder.configs.get(f"logger-cluster-{logger}") == {"level": "DEBUG"}
+            # 204 once the level is written to the config topic; every worker reads it from there.
+            wait_for(
+                lambda: b_herder.configs.get(f"logger-cluster-{logger}") == {"level": "DEBUG"},
+                what="the level in the other worker's config table",
+            )
             wait_for(lambda: logging.getLogger(logger).level == logging.DEBUG, what="cluster level applied")
         finally:
             logging.getLogger(logger).setLevel(logging.NOTSET)
