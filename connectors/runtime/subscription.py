@@ -47,10 +47,11 @@ class TopicSubscription:
         self._next_refresh = 0.0
         self.subscribed: list[str] | None = None
         """The topic list the consumer is subscribed to now (None before the first)."""
+        self._callbacks: dict[str, t.Any] = {}
 
     def start(self, consumer: t.Any, **callbacks: t.Any) -> None:
         """Subscribe ``consumer`` (``callbacks``: ``on_assign``, ``on_revoke``, ``on_lost``)."""
-        self._callbacks = callbacks
+        self._callbacks = dict(callbacks)
         if self.regex is None:
             consumer.subscribe(self.topics, **callbacks)
             self.subscribed = list(self.topics)
