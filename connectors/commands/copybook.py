@@ -15,7 +15,7 @@ and ``--count`` counts those hierarchies.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -394,13 +394,21 @@ def decode_command(
 
     out: BinaryIO = sys.stdout.buffer
     records = errors = 0
+    # The loop runs once per record: names are bound locally, and each file's records come
+    # a chunk at a time (no generator per record between the decoder and the write).
+    write, dumps, default, newline = out.write, orjson.dumps, _json_default, orjson.OPT_APPEND_NEWLINE
     try:
         for path in data_paths:
-            for record in _decode_file(plan, format_options, path):
-                records += 1
-                errors += len(record.get("_errors", ()))
-                if not count_only:
-                    _write(out, record)
+            for chunk in _decode_file(plan, format_options, path):
+                for record in chunk:
+                    records += 1
+                    if "_errors" in record:
+                        errors += len(record["_errors"])
+                    if not count_only:
+                        try:
+                            write(dumps(record, default=default, option=newline))
+                        except TypeError:
+                            _write(out, record)
     except (DecodeError, FramingError, SegmentHierarchyError) as exc:
         out.flush()
         click.echo(f"error: {exc}", err=True)
@@ -468,16 +476,17 @@ def _big_ints(value: Any) -> Any:
     return value
 
 
-def _decode_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> Iterator[dict[str, Any]]:
-    """The file's decoded records, or its hierarchies' rows with ``segment_children``."""
+def _decode_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> Iterator[Iterable[dict[str, Any]]]:
+    """The file's decoded records a chunk at a time, or its hierarchies' rows with
+    ``segment_children``; a decode error is raised while its chunk is iterated, after the
+    records before it."""
     if plan.options.segment_children:
         records = (record for chunk in _split_file(plan, options, path) for record in chunk)
-        for hierarchy in assemble_hierarchies(plan, records, source=str(path)):
-            yield hierarchy.row
+        yield (hierarchy.row for hierarchy in assemble_hierarchies(plan, records, source=str(path)))
         return
     for chunk in _split_file(plan, options, path):
         # Decimals only go to orjson here: the compiled decoder hands them over as fragments.
-        yield from decode_records(plan, chunk, source=str(path), decimal_text=orjson.Fragment)
+        yield decode_records(plan, chunk, source=str(path), decimal_text=orjson.Fragment)
 
 
 def _split_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> Iterator[list[RawRecord]]:
