@@ -10,7 +10,7 @@ STAMP := $(VENV)/.headwater-installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py codecs/copybook/_cdecode.c
+$(STAMP): pyproject.toml setup.py codecs/copybook/_cdecode.c codecs/oracle/_credo.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -e '.[dev]'

@@ -5,9 +5,11 @@
 never shadows Python's own `codecs`. `examples/` ships as data in `headwater/examples`.
 Everything else lives in pyproject.toml.
 
-One optional C extension, the compiled core of the copybook batch decoder
-(`codecs/copybook/_cdecode.c`): built when a C compiler is there, skipped with a warning
-when not (the numpy path then decodes everything; see headwater.codecs.copybook.native).
+Two optional C extensions, each built when a C compiler is there and skipped with a warning
+when not: the compiled core of the copybook batch decoder (`codecs/copybook/_cdecode.c`; the
+numpy path then decodes everything, see headwater.codecs.copybook.native) and the one-pass
+reader of LogMiner's SQL_REDO shapes (`codecs/oracle/_credo.c`; the regular expressions of
+headwater.codecs.oracle.redo then read everything).
 """
 
 from setuptools import Extension, find_packages, setup
@@ -26,6 +28,11 @@ setup(
             "headwater.codecs.copybook._cdecode",
             sources=["codecs/copybook/_cdecode.c"],
             optional=True,
-        )
+        ),
+        Extension(
+            "headwater.codecs.oracle._credo",
+            sources=["codecs/oracle/_credo.c"],
+            optional=True,
+        ),
     ],
 )

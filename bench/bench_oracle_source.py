@@ -7,7 +7,8 @@ first SCN (``snapshot.mode=no_data``). Measured in one run, on one broker:
 * ``emulator only``: the emulator rendering and returning every ``V$LOGMNR_CONTENTS`` row
   once (what a database does; it runs in the worker's process here);
 * ``task only``: the task's ``poll()`` loop over the same rows, already rendered: buffer
-  per XID, parse, typed conversion, Debezium envelopes and schemas (no Kafka);
+  per XID, parse, typed conversion, Debezium envelopes and schemas (no Kafka); once with the
+  compiled SQL_REDO reader (``_credo``, when built) and once on the pure-Python parse;
 * ``raw producer``: confluent-kafka sending as many pre-built messages of the same key and
   value sizes (the JSON of the real records), with the runtime's producer settings;
 * ``worker``: the in-process :class:`~headwater.connectors.runtime.worker.Worker` running the
@@ -37,6 +38,7 @@ from report import machine_description, write_section
 from source_run import bootstrap_servers, json_converters
 
 from headwater.codecs.converters import JsonConverter
+from headwater.codecs.oracle import redo
 from headwater.conformance.emulators.oracle import LogMinerEmulator
 from headwater.conformance.runtime import in_process_worker
 from headwater.connectors.api import SourceRecord, SourceTaskContext
@@ -147,6 +149,11 @@ def main() -> None:
     fetch_s = time.process_time() - started
 
     task_s, events, records, final = _task_only(emulator, args.seed)
+    saved, redo.NATIVE_ENABLED = redo.NATIVE_ENABLED, False
+    try:
+        pure_s = _task_only(emulator, args.seed)[0]
+    finally:
+        redo.NATIVE_ENABLED = saved
 
     json = JsonConverter({"schemas.enable": "false"})
     keys = JsonConverter({"schemas.enable": "false"})
@@ -187,6 +194,7 @@ def main() -> None:
         "|---|---:|---:|---:|",
         f"| emulator only (render and fetch every row once) | | | {rows / fetch_s:,.0f} rows |",
         f"| task only (`poll()` until caught up, rows already rendered) | | | {events / task_s:,.0f} |",
+        f"| task only, pure-Python SQL_REDO parse (`HEADWATER_ORACLE_NATIVE=0`) | | | {events / pure_s:,.0f} |",
         f"| raw confluent-kafka producer, the same {len(messages):,} messages pre-built (acks=all)"
         f" | {len(messages) / raw_s:,.0f} msgs/s | {raw_s:.2f} | |",
         *[
@@ -195,7 +203,14 @@ def main() -> None:
         ],
         "",
         "Reading: the per-CPU-second column is the one to compare on this shared machine (wall time stretches"
-        " with the load of other work; the load average is above). In the worker, sampling it with py-spy puts"
+        " with the load of other work; the load average is above). The compiled SQL_REDO reader"
+        + (
+            f" (`_credo`) takes the task alone from {events / pure_s:,.0f} to {events / task_s:,.0f} events per CPU"
+            f" second ({(pure_s - task_s) / events * 1e6:.0f} us less an event); the other rows are measured with it."
+            if redo.NATIVE_AVAILABLE
+            else " (`_credo`) is **not built** in this run: both task rows are the pure-Python parse."
+        )
+        + " Before that reader, sampling the worker with py-spy put"
         " about 80% of its CPU in the task's `poll()` (typed conversion of the values about 45% of that, the"
         " SQL_REDO parse about 25%, envelopes and buffering the rest), about 15% in the JSON converter and"
         " under 5% in producing: the source's own Python is the bound, not Kafka (the raw producer of the same"
@@ -203,9 +218,9 @@ def main() -> None:
         " (timestamps with zones, intervals, VariableScaleDecimal, UNISTR); a value seen before in the same"
         " column (a WHERE clause repeats the row's last image) comes from a per-column cache. 50,000 events/s"
         " (20 us an event for parse, conversion, envelope, JSON and produce) is out of reach in CPython on"
-        f" this machine: the task alone takes {task_s / events * 1e6:.0f} us of CPU an event here. Before this"
-        " round's work the task alone did about 12,000-13,500 events per CPU second on the same workload"
-        " (measured side by side with the current code).",
+        f" this machine: the task alone takes {task_s / events * 1e6:.0f} us of CPU an event here. Before the"
+        " round of work of 29f2253 (earlier, pure Python) the task alone did about 12,000-13,500 events per CPU"
+        " second on the same workload (measured side by side with the code of that commit).",
         "",
         "Goal: 50,000 events/s (the published LogMiner rates of Debezium and Redpanda Connect).",
         "Reproduce: `.venv/bin/python bench/bench_oracle_source.py --write`.",

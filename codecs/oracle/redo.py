@@ -25,17 +25,35 @@ separator follows it (``,`` or the end of the list, `` and``, `` where``, ``||``
 Debezium's relaxed quote detection does.
 
 Everything here is a pure function, safe to call from any thread.
+
+The statements in LogMiner's own three shapes are read first by an optional C extension,
+``headwater.codecs.oracle._credo`` (built by ``pip install`` when a C compiler is there;
+the package works without it), which returns the same change as the regular expressions
+below or nothing, and then they read the statement (and raise every error). It is used
+whenever it imports, unless the environment variable ``HEADWATER_ORACLE_NATIVE`` is ``0``
+at import time (or :data:`NATIVE_ENABLED` is set to False, as the differential tests do).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import typing as t
 from dataclasses import dataclass, field
 
 from headwater.connectors.errors import RecordError
 
-__all__ = ["RedoChange", "RedoParseError", "parse_redo"]
+try:
+    from headwater.codecs.oracle import _credo
+except ImportError:  # no C compiler at install time: the regular expressions read everything
+    _credo = None
+
+__all__ = ["NATIVE_AVAILABLE", "NATIVE_ENABLED", "RedoChange", "RedoParseError", "parse_redo"]
+
+#: True when the compiled reader of LogMiner's shapes (``_credo``) is installed.
+NATIVE_AVAILABLE: bool = _credo is not None
+#: Set to False to parse with the pure-Python path only (tests, or a suspected bug).
+NATIVE_ENABLED: bool = NATIVE_AVAILABLE and os.environ.get("HEADWATER_ORACLE_NATIVE", "1") != "0"
 
 
 class RedoParseError(RecordError):
@@ -68,6 +86,13 @@ class RedoChange:
     def to_json(self) -> dict[str, t.Any]:
         """The ``headwater oracle parse-redo`` shape: operation, ``SCHEMA.TABLE``, new, old."""
         return {"operation": self.operation, "table": f"{self.schema}.{self.table}", "new": self.new, "old": self.old}
+
+
+_native_parse: t.Callable[[str], RedoChange | None] | None = (
+    _credo.Parser(RedoChange).parse if _credo is not None else None
+)
+"""The compiled one-pass reader: the change of a statement in one of LogMiner's shapes
+(exactly what :func:`_fast` or the general reader gives), or None (see ``_credo.c``)."""
 
 
 # --------------------------------------------------------------------------- patterns
@@ -405,7 +430,11 @@ def parse_redo(sql: str, *, position: object = None) -> RedoChange:
         RedoParseError: the statement is not a well-formed LogMiner DML statement; the
             location names ``position`` and the character offset where reading failed.
     """
-    fast = _fast(sql)  # LogMiner's own shapes, in one pass
+    if NATIVE_ENABLED and _native_parse is not None:
+        fast = _native_parse(sql)  # LogMiner's own shapes, compiled
+        if fast is not None:
+            return fast
+    fast = _fast(sql)  # LogMiner's own shapes, in one pass of a regular expression
     if fast is not None:
         return fast
     try:

@@ -1,0 +1,606 @@
+/*
+ * Optional compiled core of the LogMiner SQL_REDO parser (headwater.codecs.oracle._credo).
+ *
+ * Contract: headwater.codecs.oracle.redo builds one Parser(RedoChange) at import and calls
+ * Parser.parse(sql) first in parse_redo (the caller holds the GIL). parse returns a
+ * RedoChange when the statement has exactly one of the three shapes LogMiner writes (the
+ * shapes redo._fast reads with its whole-statement regular expressions):
+ *
+ *   insert into "S"."T"("A","B",...) values (v,v,...);
+ *   update "S"."T" set "A" = v, "B" = v[ where "A" = v and "B" IS NULL ...];
+ *   delete from "S"."T"[ where "A" = v and "B" IS NULL ...];
+ *
+ * (the final ';' optional, single blanks, lower-case keywords, no alias, no ROWID, no
+ * '||', no comment), where v is a quoted string ('O''Brien'), NULL, a number, a function
+ * call without nested parentheses (TO_DATE('..', '..'), HEXTORAW('..'), EMPTY_CLOB()),
+ * Unsupported Type, Inf or Nan, exactly as the regular expressions _F_QUOTED and _F_OTHER
+ * define them. It returns None for anything else, and then the Python path (redo._fast,
+ * then the general reader) reads the statement and produces every error: this file never
+ * builds an error message and raises nothing but MemoryError. It also returns None for an
+ * update with an empty SET clause and for non-ASCII digits (forms LogMiner does not write,
+ * left to the Python path whatever it makes of them).
+ *
+ * Values are those of the Python path: a quoted string's text with doubled quotes undone,
+ * NULL (and IS NULL) as None, anything else as its exact text; tests/codecs/
+ * test_oracle_redo_native.py compares both on generated and mangled statements.
+ *
+ * Safety: every character read is at an index checked against the string's length; the
+ * scan has no recursion and an insert is read only up to 1,000 columns (Oracle's limit;
+ * beyond, None). Column, schema and table names are kept per kind of statement and per
+ * position, and reused while the next statement repeats them (the same table, over and
+ * over), so a steady stream builds no name strings; the cache only ever holds owned
+ * references and is updated before any call that could run Python code.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define HW_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define HW_INLINE static __forceinline
+#else
+#define HW_INLINE static inline
+#endif
+
+#define MAX_COLUMNS 1000 /* Oracle's limit of columns per table */
+#define NAME_SLOTS 64    /* names cached per kind of statement, by position */
+
+enum { K_INSERT = 0, K_UPDATE = 1, K_DELETE = 2, K_KINDS = 3 };
+enum { V_FAIL = 0, V_QUOTED, V_NULL, V_TEXT };
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *change_class;                 /* RedoChange */
+    PyObject *operations[K_KINDS];          /* "INSERT", "UPDATE", "DELETE" */
+    PyObject *names[K_KINDS][NAME_SLOTS + 2]; /* [0] schema, [1] table, [2..] columns by position */
+} Parser;
+
+/* ------------------------------------------------------------------ reading characters */
+
+#define RD(i) PyUnicode_READ(kind, data, (i))
+
+HW_INLINE int is_digit(Py_UCS4 c) { return c >= '0' && c <= '9'; }
+HW_INLINE int is_name_start(Py_UCS4 c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+HW_INLINE int is_name_char(Py_UCS4 c) { return is_name_start(c) || is_digit(c) || c == '$' || c == '#'; }
+
+/* The first index >= i (and < n) holding c, or -1. */
+HW_INLINE Py_ssize_t find_char(const int kind, const void *data, Py_ssize_t i, Py_ssize_t n, Py_UCS4 c)
+{
+    if (i >= n)
+        return -1;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *start = (const Py_UCS1 *)data;
+        const void *found = memchr(start + i, (int)c, (size_t)(n - i));
+        return found == NULL ? -1 : (const Py_UCS1 *)found - start;
+    }
+    for (; i < n; i++)
+        if (RD(i) == c)
+            return i;
+    return -1;
+}
+
+/* Does the ASCII literal lit (length len) stand at index i? */
+HW_INLINE int has(const int kind, const void *data, Py_ssize_t n, Py_ssize_t i, const char *lit, Py_ssize_t len)
+{
+    if (i < 0 || n - i < len)
+        return 0;
+    for (Py_ssize_t k = 0; k < len; k++)
+        if (RD(i + k) != (Py_UCS4)(unsigned char)lit[k])
+            return 0;
+    return 1;
+}
+#define HAS(i, lit) has(kind, data, n, (i), (lit), (Py_ssize_t)(sizeof(lit) - 1))
+
+/* A quoted string opening at i ('...' with '' for a quote): the index after its closing
+ * quote, or -1 if it never closes. Sets *doubled when it holds a doubled quote. This is
+ * _F_QUOTED: possessive, so a quote followed by a quote is always a doubled quote. */
+HW_INLINE Py_ssize_t scan_quoted(const int kind, const void *data, Py_ssize_t n, Py_ssize_t i, int *doubled)
+{
+    i++;
+    for (;;) {
+        Py_ssize_t q = find_char(kind, data, i, n, '\'');
+        if (q < 0)
+            return -1;
+        if (q + 1 < n && RD(q + 1) == '\'') {
+            *doubled = 1;
+            i = q + 2;
+            continue;
+        }
+        return q + 1;
+    }
+}
+
+/* One value at i (_F_VALUE): its kind (V_FAIL if none) and *end, the index after it.
+ * Where the regular expression could try several alternatives, only one of them can be
+ * followed by a separator (',', ')', ' ', ';' or the end), which the caller checks. */
+HW_INLINE int scan_value(const int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *end, int *doubled)
+{
+    if (i >= n)
+        return V_FAIL;
+    Py_UCS4 c = RD(i);
+    if (c == '\'') {
+        Py_ssize_t e = scan_quoted(kind, data, n, i, doubled);
+        if (e < 0)
+            return V_FAIL;
+        *end = e;
+        return V_QUOTED;
+    }
+    if (is_name_start(c)) {
+        Py_ssize_t j = i + 1;
+        while (j < n && is_name_char(RD(j)))
+            j++;
+        if (j < n && RD(j) == '(') { /* a function: quoted strings and anything but ( ) ' */
+            int ignored = 0;
+            j++;
+            for (;;) {
+                if (j >= n)
+                    return V_FAIL;
+                c = RD(j);
+                if (c == ')') {
+                    *end = j + 1;
+                    return V_TEXT;
+                }
+                if (c == '(')
+                    return V_FAIL;
+                if (c == '\'') {
+                    j = scan_quoted(kind, data, n, j, &ignored);
+                    if (j < 0)
+                        return V_FAIL;
+                    continue;
+                }
+                j++;
+            }
+        }
+        Py_ssize_t len = j - i;
+        if (len == 4 && HAS(i, "NULL")) {
+            *end = j;
+            return V_NULL;
+        }
+        if (len == 3 && (HAS(i, "Inf") || HAS(i, "Nan"))) {
+            *end = j;
+            return V_TEXT;
+        }
+        if (len == 11 && HAS(i, "Unsupported Type")) {
+            *end = i + 16;
+            return V_TEXT;
+        }
+        return V_FAIL;
+    }
+    Py_ssize_t j = i;
+    if (c == '+' || c == '-') {
+        j++;
+        if (HAS(j, "Inf")) {
+            *end = j + 3;
+            return V_TEXT;
+        }
+    }
+    /* [-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)? taken whole: a shorter reading would end
+     * before a digit, '.', 'e' or a sign, none of which may follow a value. */
+    if (j < n && is_digit(RD(j))) {
+        while (j < n && is_digit(RD(j)))
+            j++;
+        if (j < n && RD(j) == '.') {
+            j++;
+            while (j < n && is_digit(RD(j)))
+                j++;
+        }
+    }
+    else if (j + 1 < n && RD(j) == '.' && is_digit(RD(j + 1))) {
+        j += 2;
+        while (j < n && is_digit(RD(j)))
+            j++;
+    }
+    else
+        return V_FAIL;
+    if (j < n && (RD(j) == 'e' || RD(j) == 'E')) {
+        Py_ssize_t k = j + 1;
+        if (k < n && (RD(k) == '+' || RD(k) == '-'))
+            k++;
+        if (k < n && is_digit(RD(k))) {
+            while (k < n && is_digit(RD(k)))
+                k++;
+            j = k;
+        }
+    }
+    *end = j;
+    return V_TEXT;
+}
+
+/* ------------------------------------------------------------------ building values */
+
+/* A quoted string's text between a and b (quotes excluded) with '' made '. */
+HW_INLINE PyObject *unescape(const int kind, const void *data, Py_ssize_t a, Py_ssize_t b)
+{
+    Py_UCS4 widest = 0;
+    Py_ssize_t length = 0;
+    for (Py_ssize_t i = a; i < b; i++) {
+        Py_UCS4 c = RD(i);
+        if (c == '\'')
+            i++; /* the second quote of the pair */
+        if (c > widest)
+            widest = c;
+        length++;
+    }
+    PyObject *out = PyUnicode_New(length, widest);
+    if (out == NULL)
+        return NULL;
+    int out_kind = PyUnicode_KIND(out);
+    void *out_data = PyUnicode_DATA(out);
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = a; i < b && k < length; i++) {
+        Py_UCS4 c = RD(i);
+        if (c == '\'')
+            i++;
+        PyUnicode_WRITE(out_kind, out_data, k, c);
+        k++;
+    }
+    return out;
+}
+
+/* The value scanned from start to end (of kind type) as the Python path gives it. */
+HW_INLINE PyObject *
+make_value(const int kind, const void *data, PyObject *sql, int type, Py_ssize_t start, Py_ssize_t end, int doubled)
+{
+    if (type == V_NULL)
+        Py_RETURN_NONE;
+    if (type == V_QUOTED)
+        return doubled ? unescape(kind, data, start + 1, end - 1) : PyUnicode_Substring(sql, start + 1, end - 1);
+    return PyUnicode_Substring(sql, start, end);
+}
+
+/* Does the string s hold the text between a and a + length? */
+HW_INLINE int same_text(const int kind, const void *data, Py_ssize_t a, Py_ssize_t length, PyObject *s)
+{
+    if (PyUnicode_GET_LENGTH(s) != length)
+        return 0;
+    int s_kind = PyUnicode_KIND(s);
+    const void *s_data = PyUnicode_DATA(s);
+    if (s_kind == kind)
+        return memcmp((const char *)data + a * kind, s_data, (size_t)(length * kind)) == 0;
+    for (Py_ssize_t k = 0; k < length; k++)
+        if (PyUnicode_READ(s_kind, s_data, k) != RD(a + k))
+            return 0;
+    return 1;
+}
+
+/* The name between a and b: the cached string of this slot when it holds the same text,
+ * else a new string (which then replaces the cached one). A new reference, or NULL. */
+HW_INLINE PyObject *
+name_at(Parser *self, const int kind, const void *data, PyObject *sql, int which, Py_ssize_t slot, Py_ssize_t a, Py_ssize_t b)
+{
+    PyObject **cell = slot < NAME_SLOTS + 2 ? &self->names[which][slot] : NULL;
+    if (cell != NULL && *cell != NULL && same_text(kind, data, a, b - a, *cell))
+        return Py_NewRef(*cell);
+    PyObject *name = PyUnicode_Substring(sql, a, b);
+    if (name != NULL && cell != NULL) {
+        PyObject *old = *cell;
+        *cell = Py_NewRef(name);
+        Py_XDECREF(old); /* a str: frees without running Python code */
+    }
+    return name;
+}
+
+/* ------------------------------------------------------------------ the three shapes */
+
+typedef struct {
+    Py_ssize_t schema_start, schema_end, table_start, table_end;
+} TableSpan;
+
+/* "S"."T" at i: the index after it, or -1. */
+HW_INLINE Py_ssize_t scan_table(const int kind, const void *data, Py_ssize_t n, Py_ssize_t i, TableSpan *span)
+{
+    if (i >= n || RD(i) != '"')
+        return -1;
+    Py_ssize_t close = find_char(kind, data, i + 1, n, '"');
+    if (close < 0 || !HAS(close + 1, ".\""))
+        return -1;
+    span->schema_start = i + 1;
+    span->schema_end = close;
+    i = close + 3;
+    close = find_char(kind, data, i, n, '"');
+    if (close < 0)
+        return -1;
+    span->table_start = i;
+    span->table_end = close;
+    return close + 1;
+}
+
+/* The end of the statement at i: an optional ';', then nothing. */
+HW_INLINE int at_end(const int kind, const void *data, Py_ssize_t n, Py_ssize_t i)
+{
+    if (i < n && RD(i) == ';')
+        i++;
+    return i == n;
+}
+
+/* Store key -> value in dict (both new references, consumed). -1 on error. */
+static int put(PyObject *dict, PyObject *key, PyObject *value)
+{
+    int rc = (key == NULL || value == NULL) ? -1 : PyDict_SetItem(dict, key, value);
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    return rc;
+}
+
+#define FAIL_NONE 1 /* not one of LogMiner's shapes: None */
+#define FAIL_ERROR 2 /* MemoryError (or another error from the C API) */
+
+/* "A" = v, ... (SET: assignments joined by ", ") or "A" = v and "B" IS NULL ... (WHERE:
+ * conditions joined by " and "), from i to the end of the statement. SET continues into
+ * a WHERE clause when " where " follows a value; new is then NULL for a delete. Names take
+ * cache slots from *slot on. 0, or FAIL_NONE / FAIL_ERROR. */
+HW_INLINE int read_pairs(Parser *self, const int kind, const void *data, Py_ssize_t n, PyObject *sql, int which,
+                         Py_ssize_t i, Py_ssize_t slot, PyObject *new_values, PyObject *old_values)
+{
+    int in_where = new_values == NULL;
+    PyObject *target = in_where ? old_values : new_values;
+    for (;;) {
+        if (i >= n || RD(i) != '"')
+            return FAIL_NONE;
+        Py_ssize_t close = find_char(kind, data, i + 1, n, '"');
+        if (close < 0)
+            return FAIL_NONE;
+        Py_ssize_t name_start = i + 1;
+        int type, doubled = 0;
+        Py_ssize_t start, end = 0;
+        if (HAS(close, "\" = ")) {
+            start = close + 4;
+            type = scan_value(kind, data, n, start, &end, &doubled);
+            if (type == V_FAIL)
+                return FAIL_NONE;
+        }
+        else if (in_where && HAS(close, "\" IS NULL")) {
+            type = V_NULL;
+            start = close + 1;
+            end = close + 9;
+        }
+        else
+            return FAIL_NONE;
+        PyObject *name = name_at(self, kind, data, sql, which, slot++, name_start, close);
+        if (put(target, name, make_value(kind, data, sql, type, start, end, doubled)) < 0)
+            return FAIL_ERROR;
+        i = end;
+        if (in_where ? HAS(i, " and ") : HAS(i, ", "))
+            i += in_where ? 5 : 2;
+        else if (!in_where && HAS(i, " where ")) {
+            i += 7;
+            in_where = 1;
+            target = old_values;
+        }
+        else
+            return at_end(kind, data, n, i) ? 0 : FAIL_NONE;
+    }
+}
+
+HW_INLINE PyObject *finish(Parser *self, PyObject *sql, int which, const TableSpan *span, const int kind,
+                           const void *data, PyObject *new_values, PyObject *old_values)
+{
+    PyObject *schema = name_at(self, kind, data, sql, which, 0, span->schema_start, span->schema_end);
+    PyObject *table = schema == NULL ? NULL : name_at(self, kind, data, sql, which, 1, span->table_start, span->table_end);
+    PyObject *result = NULL;
+    if (table != NULL) {
+        PyObject *args[5] = {self->operations[which], schema, table, new_values, old_values};
+        result = PyObject_Vectorcall(self->change_class, args, 5, NULL);
+    }
+    Py_XDECREF(schema);
+    Py_XDECREF(table);
+    Py_DECREF(new_values);
+    Py_DECREF(old_values);
+    return result;
+}
+
+HW_INLINE PyObject *parse_kind(Parser *self, PyObject *sql, const int kind)
+{
+    const void *data = PyUnicode_DATA(sql);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(sql);
+    TableSpan span;
+    Py_ssize_t i;
+    int which;
+    if (HAS(0, "insert into "))
+        which = K_INSERT, i = 12;
+    else if (HAS(0, "update "))
+        which = K_UPDATE, i = 7;
+    else if (HAS(0, "delete from "))
+        which = K_DELETE, i = 12;
+    else
+        Py_RETURN_NONE;
+    i = scan_table(kind, data, n, i, &span);
+    if (i < 0)
+        Py_RETURN_NONE;
+    PyObject *new_values = PyDict_New();
+    PyObject *old_values = new_values == NULL ? NULL : PyDict_New();
+    if (old_values == NULL) {
+        Py_XDECREF(new_values);
+        return NULL;
+    }
+    int failed = 0;
+    if (which == K_INSERT) {
+        /* ("A","B",...) values (v,v,...); one value per column */
+        Py_ssize_t columns[MAX_COLUMNS][2];
+        Py_ssize_t count = 0;
+        if (i >= n || RD(i) != '(')
+            failed = FAIL_NONE;
+        else
+            i++;
+        while (!failed) {
+            Py_ssize_t close = (i < n && RD(i) == '"') ? find_char(kind, data, i + 1, n, '"') : -1;
+            if (close < 0 || count == MAX_COLUMNS) {
+                failed = FAIL_NONE;
+                break;
+            }
+            columns[count][0] = i + 1;
+            columns[count][1] = close;
+            count++;
+            i = close + 1;
+            if (i < n && RD(i) == ',')
+                i++;
+            else if (HAS(i, ") values (")) {
+                i += 10;
+                break;
+            }
+            else
+                failed = FAIL_NONE;
+        }
+        for (Py_ssize_t column = 0; !failed; column++) {
+            int doubled = 0;
+            Py_ssize_t end = 0;
+            int type = column < count ? scan_value(kind, data, n, i, &end, &doubled) : V_FAIL;
+            if (type == V_FAIL || end >= n) {
+                failed = FAIL_NONE;
+                break;
+            }
+            Py_UCS4 next = RD(end);
+            if (next != ',' && next != ')') {
+                failed = FAIL_NONE;
+                break;
+            }
+            if (next == ')' && (column + 1 != count || !at_end(kind, data, n, end + 1))) {
+                failed = FAIL_NONE;
+                break;
+            }
+            PyObject *name = name_at(self, kind, data, sql, which, column + 2, columns[column][0], columns[column][1]);
+            if (put(new_values, name, make_value(kind, data, sql, type, i, end, doubled)) < 0) {
+                failed = FAIL_ERROR;
+                break;
+            }
+            if (next == ')')
+                break;
+            i = end + 1;
+        }
+    }
+    else if (which == K_UPDATE) {
+        if (HAS(i, " set "))
+            failed = read_pairs(self, kind, data, n, sql, which, i + 5, 2, new_values, old_values);
+        else
+            failed = FAIL_NONE;
+    }
+    else if (!at_end(kind, data, n, i)) {
+        if (HAS(i, " where "))
+            failed = read_pairs(self, kind, data, n, sql, which, i + 7, 2, NULL, old_values);
+        else
+            failed = FAIL_NONE;
+    }
+    if (failed) {
+        Py_DECREF(new_values);
+        Py_DECREF(old_values);
+        if (failed == FAIL_ERROR)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    return finish(self, sql, which, &span, kind, data, new_values, old_values);
+}
+
+#undef RD
+
+/* ------------------------------------------------------------------ the Parser type */
+
+static PyObject *Parser_parse(Parser *self, PyObject *sql)
+{
+    if (!PyUnicode_Check(sql))
+        Py_RETURN_NONE; /* the Python path raises what it raises */
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(sql) < 0)
+        return NULL;
+#endif
+    switch (PyUnicode_KIND(sql)) {
+    case PyUnicode_1BYTE_KIND:
+        return parse_kind(self, sql, PyUnicode_1BYTE_KIND);
+    case PyUnicode_2BYTE_KIND:
+        return parse_kind(self, sql, PyUnicode_2BYTE_KIND);
+    default:
+        return parse_kind(self, sql, PyUnicode_4BYTE_KIND);
+    }
+}
+
+static int Parser_traverse(Parser *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->change_class);
+    return 0;
+}
+
+static int Parser_clear(Parser *self)
+{
+    Py_CLEAR(self->change_class);
+    for (int which = 0; which < K_KINDS; which++) {
+        Py_CLEAR(self->operations[which]);
+        for (int slot = 0; slot < NAME_SLOTS + 2; slot++)
+            Py_CLEAR(self->names[which][slot]);
+    }
+    return 0;
+}
+
+static void Parser_dealloc(Parser *self)
+{
+    PyObject_GC_UnTrack(self);
+    Parser_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Parser_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *change_class;
+    static char *keywords[] = {"change_class", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:Parser", keywords, &change_class))
+        return NULL;
+    if (!PyCallable_Check(change_class)) {
+        PyErr_SetString(PyExc_TypeError, "Parser: change_class must be callable");
+        return NULL;
+    }
+    Parser *self = (Parser *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    static const char *operations[K_KINDS] = {"INSERT", "UPDATE", "DELETE"};
+    for (int which = 0; which < K_KINDS; which++) {
+        self->operations[which] = PyUnicode_InternFromString(operations[which]);
+        if (self->operations[which] == NULL) {
+            Py_DECREF(self);
+            return NULL;
+        }
+    }
+    self->change_class = Py_NewRef(change_class);
+    return (PyObject *)self;
+}
+
+static PyMethodDef Parser_methods[] = {
+    {"parse", (PyCFunction)Parser_parse, METH_O,
+     "parse(sql) -> RedoChange | None: the change of a statement in one of LogMiner's three shapes, else None."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ParserType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "headwater.codecs.oracle._credo.Parser",
+    .tp_basicsize = sizeof(Parser),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Parser(change_class): a one-pass reader of LogMiner's SQL_REDO shapes (see _credo.c).",
+    .tp_new = Parser_new,
+    .tp_dealloc = (destructor)Parser_dealloc,
+    .tp_traverse = (traverseproc)Parser_traverse,
+    .tp_clear = (inquiry)Parser_clear,
+    .tp_methods = Parser_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "headwater.codecs.oracle._credo",
+    .m_doc = "Optional compiled core of headwater.codecs.oracle.redo (see _credo.c).",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC
+PyInit__credo(void)
+{
+    if (PyType_Ready(&ParserType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&ParserType);
+    if (PyModule_AddObject(m, "Parser", (PyObject *)&ParserType) < 0) {
+        Py_DECREF(&ParserType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

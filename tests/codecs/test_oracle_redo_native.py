@@ -1,0 +1,278 @@
+"""The compiled SQL_REDO reader (``_credo``) against the pure-Python path.
+
+Wherever the compiled reader returns a change it must be the one the pure-Python path
+(``_fast``, then the general reader) gives: operation, schema, table, the values as
+written, their types (``str`` or None) and the column order. Where it returns None the
+Python path decides, errors included, so ``parse_redo`` must give the same result or the
+same error whether the extension is enabled or not. The statements: every statement
+literal of ``test_oracle_redo.py`` (read from its source), the emulator's bulk history,
+hand-picked edge forms, statements generated and mangled with the strategies of
+``test_oracle_redo.py``, truncations at every length and random text.
+
+Runs when the extension is built (``pip install`` with a C compiler); CI sets
+``HEADWATER_REQUIRE_NATIVE=1`` so a missing build fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import typing as t
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_oracle_redo import _fragments, _names, _rows
+
+from headwater.codecs.oracle import redo
+from headwater.codecs.oracle.redo import RedoChange, RedoParseError, parse_redo
+from headwater.codecs.oracle.render import Raw, render_delete, render_insert, render_update
+from headwater.conformance.emulators.oracle import redo_statements
+
+if os.environ.get("HEADWATER_REQUIRE_NATIVE") == "1":
+    assert redo.NATIVE_AVAILABLE, "the _credo extension was not built (is a C compiler installed?)"
+pytestmark = pytest.mark.skipif(not redo.NATIVE_AVAILABLE, reason="the _credo extension is not built")
+
+Outcome: t.TypeAlias = tuple[str, t.Any]
+
+
+def _outcome(sql: str, *, native: bool) -> Outcome:
+    """``parse_redo``'s change (as ordered, typed items) or its error, on one path."""
+    saved = redo.NATIVE_ENABLED
+    redo.NATIVE_ENABLED = native
+    try:
+        return "change", _typed(parse_redo(sql, position="line 3"))
+    except RedoParseError as exc:
+        return "error", (str(exc), exc.location, exc.raw)
+    finally:
+        redo.NATIVE_ENABLED = saved
+
+
+def _typed(change: RedoChange) -> t.Any:
+    def items(values: dict[str, str | None]) -> list[tuple[str, str, str | None]]:
+        return [(key, type(value).__name__, value) for key, value in values.items()]
+
+    return (change.operation, change.schema, change.table, items(change.new), items(change.old))
+
+
+def check(sql: str) -> bool:
+    """The compiled reader agrees with the pure path on ``sql``; True if it took it."""
+    assert redo._native_parse is not None
+    native = redo._native_parse(sql)
+    pure = _outcome(sql, native=False)
+    if native is not None:
+        assert type(native) is RedoChange
+        assert pure == ("change", _typed(native)), sql
+        assert all(type(key) is str for key in [*native.new, *native.old, native.schema, native.table])
+    assert _outcome(sql, native=True) == pure, sql
+    return native is not None
+
+
+def _statement_literals() -> list[str]:
+    source = (Path(__file__).parent / "test_oracle_redo.py").read_text(encoding="utf-8")
+    return sorted(
+        {
+            node.value
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.lstrip().lower().startswith(("insert", "update", "delete", "select"))
+        }
+    )
+
+
+STATEMENTS = _statement_literals()
+
+
+def test_the_statements_of_the_parser_tests_are_found() -> None:
+    assert len(STATEMENTS) >= 20
+    assert any(sql.startswith('insert into "HR"."EMP"("ID","NAME","NOTE"') for sql in STATEMENTS)
+
+
+@pytest.mark.parametrize("sql", STATEMENTS)
+def test_every_statement_of_the_parser_tests(sql: str) -> None:
+    check(sql)
+    for cut in range(len(sql)):  # every truncation, the empty one included
+        check(sql[:cut])
+
+
+def test_the_emulated_history_takes_the_compiled_path() -> None:
+    taken = total = 0
+    for scenario, seed in (("default", 1), ("rollbacks", 3), ("lobs", 5)):
+        for _, _, sql in redo_statements(scenario, seed):
+            total += 1
+            taken += check(sql)
+    assert total > 500
+    assert taken >= total * 0.9, (taken, total)  # the rest: '||' (UNISTR) and comments, for the Python path
+
+
+ROW: dict[str, str | None] = {
+    "ID": Raw("42"),
+    "NAME": "O'Brien, \"Jr\" and ''",
+    "NOTE": None,
+    "EMPTY": "",
+    "WORD": "NULL",
+    "AMOUNT": Raw("-1.5E+03"),
+    "HIRED": Raw("TO_DATE('2018-03-27 00:00:00', 'YYYY-MM-DD HH24:MI:SS')"),
+    "TS": Raw("TO_TIMESTAMP('2020-02-01 00:00:00.')"),
+    "TZ": Raw("TO_TIMESTAMP_TZ('2024-02-14 10:58:02.202590 +01:00')"),
+    "RAW": Raw("HEXTORAW('0e')"),
+    "NAME2": Raw("UNISTR('\\0412\\044B')"),
+    "GONE": Raw("Unsupported Type"),
+    "DOC": Raw("EMPTY_CLOB()"),
+    "PIC": Raw("EMPTY_BLOB()"),
+    "F": Raw("-Inf"),
+    "G": Raw("Nan"),
+    "H": Raw(".5e-7"),
+    "I": Raw("+12."),
+}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        render_insert("HR", "EMP 1#", ROW),
+        render_update("HR", "EMP 1#", {"NOTE": "x", "NAME": None, "ID": Raw("7")}, ROW),
+        render_update("HR", "EMP 1#", {"NOTE": "x"}, {}),
+        render_delete("HR", "EMP 1#", ROW),
+        render_delete("HR", "EMP 1#", {}),
+        render_delete("HR", "EMP 1#", {}).rstrip(";"),
+        render_update("S", "T", {"A": "1"}, {"B": None}).rstrip(";"),
+        # names with spaces, '#', single quotes, the separators LogMiner writes, and nothing
+        render_insert("MY SCHEMA", "O'Brien#T", {"A B": "1", "C#1": "2", "it's": "3", "x) values (y": "4", "": "5"}),
+        render_update("S", "T", {"x = ": "a", " where ": "b"}, {" and ": None, ", ": "c"}),
+        # separators inside strings
+        render_update("S", "T", {"A": '" = \' where "B" = 1'}, {"A": 'x and "B" IS NULL', "C": ") values ("}),
+        render_insert("S", "T", {"A": "a','b", "B": "');", "C": "''''"}),
+        # two- and four-byte text, in names and values; a lone surrogate
+        render_insert("S", "Таблица", {"Имя": "Вы", "B": "😀 O'😀", "C": "\ud800"}),
+        render_update("S", "😀", {"A": "é"}, {"Ж": "x'y", "B": None}),
+        # duplicate columns: the last value, the first position
+        'insert into "S"."T"("A","B","A") values (1,2,3);',
+        'update "S"."T" set "A" = 1, "A" = 2 where "B" = 1 and "B" IS NULL;',
+    ],
+)
+def test_logminer_shapes_take_the_compiled_path(sql: str) -> None:
+    assert check(sql), sql
+    for cut in range(len(sql)):
+        check(sql[:cut])
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # forms only the Python path reads (or rejects)
+        'insert into "S"."T"("A") values (UNISTR(\'\\0412\') || UNISTR(\'x\'));',
+        'update "S"."T" a set a."A" = 1 where a."A" = 2;',
+        'insert into "S"."T"("A") values (/* JSON */ HEXTORAW(\'7b7d\'));',
+        'delete from "S"."T" where "A" = 1 and ROWID = \'AAASt5AAHAAAAFcAAA\';',
+        'insert into "S"."T"("A","B") values (\'Bob\'s Diner\',1);',
+        'update "S"."T" set "A" = \'Bob\'s\' where "A" = \'Jim\'s\' and "B" = \'1\';',
+        'UPDATE "S"."T"  SET "A"=\'x\' ,  "B" = NULL  WHERE "A" = \'y\'  AND "B" IS NULL ;',
+        'insert into "S"."T"("A") values (XMLType(f(1)));',
+        'insert into "S"."T"("A") values (1);\n',
+        'insert into "S"."T" ("A") values (1);',
+        'insert into "S"."T"("A", "B") values (1,2);',
+        'insert into "S"."T"("A","B") values (1, 2);',
+        'insert into "S"."T"("A") values (١٢);',
+        'insert into "S"."T"("A") values (1e);',
+        'insert into "S"."T"("A") values (Infinity);',
+        'insert into "S"."T"("A") values (NULLX);',
+        'insert into "S"."T"("A") values (NULL(1));',
+        'insert into "S"."T"("A") values (-Inf(1));',
+        'insert into "S"."T"("A") values (Unsupported Types);',
+        'insert into "S"."T"("A") values (\'x\');;',
+        'insert into "S"."T"() values ();',
+        'update "S"."T" set "A" IS NULL;',
+        'update "S"."T" set "A" = 1 and "B" = 2;',
+        'update "S"."T" set "A" = 1 where "B" = 2, "C" = 3;',
+        'update "S"."T" set "A" = 1 where "B" = 2 where "C" = 3;',
+        'delete from "S"."T" where ;',
+        'delete from "S"."T" where "A" = 1 and;',
+        # an empty SET clause: the regular expression shapes take it, the compiled reader leaves it to them
+        'update "S"."T" set  where "A" = 1;',
+        'update "S"."T" set ;',
+        "",
+        ";",
+        "insert",
+        'insert into "',
+    ],
+)
+def test_other_forms_and_errors_are_the_python_paths(sql: str) -> None:
+    check(sql)
+    for cut in range(len(sql)):
+        check(sql[:cut])
+
+
+def test_the_compiled_reader_leaves_1001_columns_to_python() -> None:
+    row = {f"C{index}": Raw(str(index)) for index in range(1001)}
+    assert not check(render_insert("S", "T", row))
+    del row["C1000"]
+    assert check(render_insert("S", "T", row))
+
+
+def test_names_repeat_across_statements_of_other_tables_and_kinds() -> None:
+    """The per-position name cache never hands out a stale name."""
+    statements = [
+        render_insert("S", "T", {"A": "1", "B": "2"}),
+        render_insert("S", "U", {"A": "1", "BB": "2"}),
+        render_insert("S2", "T", {"A": "1", "b": "2", "C": None}),
+        render_insert("S", "T", {"Ä": "1", "B": "2"}),
+        render_insert("S", "T", {"A": "1", "B": "2"}),
+        render_update("S", "T", {"B": "1"}, {"A": "1", "B": None}),
+        render_update("S", "T", {"A": "1"}, {"B": "1", "A": None}),
+        render_delete("S", "T", {"A": "1", "B": None}),
+        render_delete("S", "T", {"A😀": "1", "B": None}),
+        render_delete("S", "T", {"A": "1", "B": None}),
+    ]
+    for sql in statements * 3:
+        assert check(sql), sql
+
+
+def test_a_non_string_is_the_python_paths() -> None:
+    assert redo._native_parse is not None
+    for value in (None, b'delete from "S"."T";', 1):
+        assert redo._native_parse(value) is None  # type: ignore[arg-type]
+
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(schema=_names, table=_names, new=_rows, old=_rows, kind=st.sampled_from(["insert", "update", "delete"]))
+def test_fuzz_generated_statements(
+    schema: str, table: str, new: dict[str, str | None], old: dict[str, str | None], kind: str
+) -> None:
+    if kind == "insert":
+        sql = render_insert(schema, table, new)
+    elif kind == "update":
+        sql = render_update(schema, table, new, old)
+    else:
+        sql = render_delete(schema, table, old)
+    check(sql)
+    unescaped = render_update(schema, table, new, old, unescaped_quotes=True)  # LogMiner's unescaped quotes
+    check(unescaped)
+
+
+@SETTINGS
+@given(
+    base=st.sampled_from(
+        [
+            'insert into "S"."T"("A","B") values (\'x\',1);',
+            'update "S"."T" set "A" = \'x\' where "B" = 1 and "C" IS NULL;',
+            'delete from "S"."T" where "A" = \'x\';',
+            'insert into "S"."T"("A","B","C") values (TO_DATE(\'2018\', \'YYYY\'),-1.5E+03,NULL);',
+            'update "S"."T" set "A" = HEXTORAW(\'0e\'), "B" = \'O\'\'B\' where "A" = EMPTY_CLOB() and "B" = Nan;',
+        ]
+    ),
+    cuts=st.lists(st.tuples(st.integers(0, 90), st.integers(0, 6), st.lists(_fragments, max_size=3)), max_size=4),
+    noise=st.text(max_size=30),
+)
+def test_fuzz_mangled_statements(base: str, cuts: list[tuple[int, int, list[str]]], noise: str) -> None:
+    sql = base
+    for at, drop, insert in cuts:
+        at = min(at, len(sql))
+        sql = sql[:at] + "".join(insert) + sql[at + drop :]
+    for candidate in (sql, noise, sql + noise, sql[: len(sql) // 2]):
+        check(candidate)
