@@ -381,3 +381,24 @@ def test_the_fast_timestamp_reader_agrees_with_the_general_one(
     assert convert.value_converter(column)(literal) == general
     if stamp.year >= 1000:
         assert convert._fast_stamp(literal) is not None, "LogMiner's form takes the fast path"
+
+
+@pytest.mark.parametrize("width", [30, 200, 1000])
+def test_wide_and_late_failing_statements_parse_in_linear_time(monkeypatch: pytest.MonkeyPatch, width: int) -> None:
+    """The pure-Python path (installs without a C compiler): a wide update, and the same one
+    broken at its very end, each parse in well under a second. Numbers of several digits
+    used to be re-split on a late mismatch (2**values tries) and wide shapes took seconds to
+    compile."""
+    import time
+
+    monkeypatch.setattr(redo, "NATIVE_ENABLED", False)
+    sets = ", ".join(f'"C{i}" = {i * 13}' for i in range(width))
+    where = " and ".join(f'"C{i}" = {i * 7}' for i in range(width))
+    sql = f'update "S"."T" set {sets} where {where};'
+    start = time.perf_counter()
+    change = parse_redo(sql)
+    with pytest.raises(RedoParseError):
+        parse_redo(sql[:-1] + " x")
+    assert time.perf_counter() - start < 1.0
+    assert change.new[f"C{width - 1}"] == str((width - 1) * 13)
+    assert change.old[f"C{width - 1}"] == str((width - 1) * 7)
