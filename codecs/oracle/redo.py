@@ -396,9 +396,13 @@ def _fast(sql: str) -> RedoChange | None:
         where = sql.find(' where "')
         if where < 0:
             first = sql.count('" = ')
+            if first == 0:  # an empty SET list: the general reader's error
+                return None
             m = (_F_SHAPES.get(("update", first, 0)) or _shape("update", first, 0)).fullmatch(sql)
         else:
             first = sql.count('" = ', 0, where)
+            if first == 0:
+                return None
             m = _fast_where(sql, "update", sql[7 : sql.find(" set ", 7, where)], first, where)
         if m is None:
             return None

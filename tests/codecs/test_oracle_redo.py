@@ -100,6 +100,8 @@ def test_strings_may_hold_keywords_separators_and_newlines() -> None:
         ('insert into "S"."T"("A") values (1,);', 35),
         ('insert into "S"."T"("A") values (1 2);', 33),
         ('update "S"."T" set "A" 1 where "B" = 2;', 19),
+        ('update "S"."T" set  where "A" = 1;', 20),
+        ('update "S"."T" set ;', 19),
         ('delete from "S"."T" where "A" = 1 and;', 26),
         ('delete from "S"."T" where "A" = \'x;', 26),
     ],
