@@ -38,7 +38,7 @@ from decimal import Decimal, InvalidOperation
 
 from headwater.connectors.errors import RecordError
 
-__all__ = ["OracleColumn", "ValueConversionError", "convert_value", "unistr", "value_converter"]
+__all__ = ["OracleColumn", "ValueConversionError", "convert_value", "general_converter", "unistr", "value_converter"]
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _MONTH_US = 365.25 / 12 * 86_400 * 1_000_000
@@ -383,10 +383,10 @@ def _kind(column: OracleColumn) -> str | None:
 
 
 @functools.lru_cache(maxsize=4096)
-def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
-    """The function :func:`convert_value` applies to one column's non-NULL literals (with
-    ``quoted=None``), built once per column: callers converting many rows of a table keep
-    one per column and skip the dispatch by type. Any thread; raises as convert_value."""
+def general_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
+    """The general conversion of one column's non-NULL literals: every form LogMiner writes,
+    and the errors. :func:`value_converter` reads LogMiner's usual forms faster and leaves
+    everything else to this one; it is also the reference the fast paths are tested against."""
     kind = _kind(column)
     convert: t.Callable[[str], t.Any]
     if kind == "number":
@@ -442,3 +442,145 @@ def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
             raise ValueConversionError(msg) from exc
 
     return checked
+
+
+@functools.lru_cache(maxsize=4096)
+def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
+    """The function :func:`convert_value` applies to one column's non-NULL literals (with
+    ``quoted=None``), built once per column: callers converting many rows of a table keep
+    one per column and skip the dispatch by type. Any thread; raises as convert_value.
+
+    LogMiner's usual forms (a plain number with the column's scale, ``HEXTORAW('..')``, a
+    float, ``TO_TIMESTAMP('..')``) are read by one closure per column without the general
+    path's dispatch; every other literal, and every error, goes to :func:`general_converter`,
+    which gives the same value (``tests/codecs/test_oracle_redo.py``)."""
+    general = general_converter(column)
+    kind = _kind(column)
+    if kind == "number":
+        return _number_converter(column, general)
+    if kind == "float":
+
+        def floating(literal: str) -> t.Any:
+            try:
+                return float(literal)  # the same text float() reads after _float's spelling of Inf/NaN
+            except ValueError:
+                return general(literal)
+
+        return floating
+    if kind == "binary":
+
+        def binary(literal: str) -> t.Any:
+            if literal.startswith("HEXTORAW('") and literal.endswith("')") and literal.count("'") == 2:
+                try:
+                    return bytes.fromhex(literal[10:-2])
+                except ValueError:
+                    pass
+            return general(literal)
+
+        return binary
+    if kind in ("date", "timestamp"):
+        digits = column.fraction_digits if kind == "timestamp" else 0
+        per_second = 1_000 if digits <= 3 else 1_000_000 if digits <= 6 else 1_000_000_000
+        per_nano = 1_000_000_000 // per_second
+        match = _FAST_STAMP.match
+        ordinal = _date_ordinal
+
+        def stamp(literal: str) -> t.Any:
+            m = match(literal)
+            if m is None:
+                return general(literal)
+            y, mo, d, h, mi, s, fraction, _ = m.groups()
+            hour, minute, second = int(h), int(mi), int(s)
+            days = ordinal(y, mo, d)
+            if days is None or hour > 23 or minute > 59 or second > 59:
+                return general(literal)
+            seconds = days * 86_400 + hour * 3_600 + minute * 60 + second
+            if fraction is None:
+                return seconds * per_second
+            return seconds * per_second + int(fraction.ljust(9, "0")) // per_nano
+
+        return stamp
+    if kind in ("zoned", "local"):
+        local = kind == "local"
+        match = _FAST_STAMP.match
+        ordinal = _date_ordinal
+
+        def zoned(literal: str) -> t.Any:
+            m = match(literal)
+            if m is None:
+                return general(literal)
+            y, mo, d, h, mi, s, fraction, offset = m.groups()
+            if ordinal(y, mo, d) is None or int(h) > 23 or int(mi) > 59 or int(s) > 59:
+                return general(literal)
+            text = f"{y}-{mo}-{d}T{h}:{mi}:{s}"
+            if fraction is not None:
+                digits = fraction.rstrip("0")
+                if digits:
+                    text = f"{text}.{digits}"
+            if local or offset is None or offset[1:] == "00:00":
+                return text + "Z"
+            return text + offset
+
+        return zoned
+    return general
+
+
+@functools.lru_cache(maxsize=65_536)
+def _date_ordinal(year: str, month: str, day: str) -> int | None:
+    """Days from 1970-01-01 of a ``YYYY``, ``MM``, ``DD`` date (cached: rows share dates);
+    None for a year before 1000 or a date that does not exist."""
+    number = int(year)
+    if number < 1000:
+        return None
+    try:
+        return dt.date(number, int(month), int(day)).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        return None
+
+
+_FAST_DIGITS = 100
+"""Longest plain number the fast paths take (the general path's context holds 200 digits)."""
+
+
+def _plain_digits(text: str) -> bool:
+    """``text`` is ASCII digits, optionally after a minus sign (what LogMiner writes for an integer)."""
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isdigit() and digits.isascii()
+
+
+def _number_converter(column: OracleColumn, general: t.Callable[[str], t.Any]) -> t.Callable[[str], t.Any]:
+    precision, scale = column.precision, column.scale
+    if scale is not None and scale <= 0 and precision is not None and precision - scale < 19:
+
+        def integer(literal: str) -> t.Any:  # a Connect integer: int() reads what Decimal -> int gives
+            try:
+                return int(literal)
+            except ValueError:
+                return general(literal)
+
+        return integer
+    if scale is not None and scale > 0:
+
+        def scaled(literal: str) -> t.Any:
+            dot = literal.find(".")
+            if (
+                dot >= 0
+                and len(literal) - dot - 1 == scale
+                and len(literal) <= _FAST_DIGITS
+                and (dot == 0 or literal[:dot] == "-" or _plain_digits(literal[:dot]))
+                and literal[dot + 1 :].isdigit()
+                and literal.isascii()
+            ):
+                return Decimal(literal)  # already at the column's scale: quantize would not change it
+            return general(literal)
+
+        return scaled
+    if scale == 0:
+
+        def whole(literal: str) -> t.Any:
+            if len(literal) <= _FAST_DIGITS and _plain_digits(literal):
+                return Decimal(literal)  # exponent 0 already
+            return general(literal)
+
+        return whole
+    return general
