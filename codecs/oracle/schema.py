@@ -211,6 +211,28 @@ def connect_value(column: OracleColumn, value: t.Any, decimal_handling_mode: Dec
     return value
 
 
+def variable_scale_literal(literal: str) -> dict[str, t.Any] | None:
+    """The VariableScaleDecimal struct of a plain number literal (``-623.105``, ``.5``,
+    ``42``) read from its text, as :func:`connect_value` gives it for the ``Decimal`` of the
+    same literal; None for any other form (an exponent, blanks, a sign other than ``-``),
+    which then takes the general path."""
+    head, _, fraction = literal.partition(".")
+    digits = head[1:] if head.startswith("-") else head
+    if (
+        len(literal) > 100
+        or not (digits or fraction)
+        or not (digits.isdigit() or not digits)
+        or not (fraction.isdigit() or not fraction)
+        or not literal.isascii()
+    ):
+        return None
+    unscaled = int(head + fraction)
+    return {
+        "scale": len(fraction),
+        "value": unscaled.to_bytes(max(1, (unscaled.bit_length() + 8) // 8), "big", signed=True),
+    }
+
+
 @dataclass(frozen=True)
 class TableSchemas:
     """The schemas of one table version's records.

@@ -62,8 +62,11 @@ from headwater.codecs.oracle.schema import (
     TableSchemas,
     connect_value,
     is_decimal,
+    is_variable_scale,
     table_schemas,
+    variable_scale_literal,
 )
+from headwater.codecs.schema import Schema
 from headwater.connectors.api import (
     ErrantSourceRecord,
     OffsetMarker,
@@ -157,6 +160,8 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         self._plans: dict[str, _TablePlan] = {}
         self._caches: dict[str, list[dict[str, t.Any]]] = {}
         self._cached = 0
+        self._tx_source_of: CommittedTransaction | None = None
+        self._tx_source: tuple[str, str, str, int] = ("", "", "", 0)
         self._last_heartbeat = time.monotonic()
         metrics = context.metrics
         self._m_events = metrics.counter("events", "change events emitted")
@@ -191,14 +196,22 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         names = [c.name for c in meta.columns]
         lobs = {c.name: self._placeholder(c) for c in meta.columns if c.base_type in ("CLOB", "NCLOB", "BLOB")}
         caches = self._caches[meta.qualified] = []  # the previous version's caches go with its plan
+        schemas = self._schemas[meta.qualified]
         return _TablePlan(
             meta=meta,
             topic=self.topic(meta),
-            schemas=self._schemas[meta.qualified],
+            schemas=schemas,
             names=names,
             lobs=lobs,
             converters={name: self._converter(column, caches) for name, column in known.items()},
-        )
+            key_names=tuple(meta.primary_key),
+            key_schema=schemas.key if meta.primary_key else None,
+            value_schema=schemas.value,
+            source_head={"version": "headwater", "connector": "oracle", "name": self.config.topic_prefix},
+            source_middle={
+                "snapshot": "false", "db": self.config.database_dbname, "schema": meta.owner, "table": meta.name
+            },
+        )  # fmt: skip
 
     def _converter(self, column: OracleColumn, caches: list[dict[str, t.Any]]) -> t.Callable[[str], t.Any]:
         """The literal-to-Connect-value function of one column (``literal`` is never None).
@@ -209,36 +222,37 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         values the row's last change wrote; the values are immutable). All caches together
         hold at most ``_VALUE_CACHE_SIZE`` values: past that they are emptied."""
         decimals = self.config.decimal_handling_mode
-        binary = self._binary
         kind = _converter_kind(column)
         typed = value_converter(column)
+        if kind == "int":
+            return typed  # int(literal), else the general path: no cache needed
         convert: t.Callable[[str], t.Any] = typed  # dates, times, intervals, floats: already Connect values
-        if is_decimal(column):  # only NUMBERs give Decimals, only RAW and BLOB give bytes
+        if is_decimal(column) and decimals == "precise" and is_variable_scale(column):
+
+            def convert(literal: str) -> t.Any:
+                found = variable_scale_literal(literal)
+                return found if found is not None else connect_value(column, typed(literal), decimals)
+
+        elif is_decimal(column) and decimals != "precise":  # precise keeps a scaled NUMBER's Decimal
 
             def convert(literal: str) -> t.Any:
                 return connect_value(column, typed(literal), decimals)
 
-        elif column.base_type in ("RAW", "BLOB", "LONG RAW"):
+        elif column.base_type in ("RAW", "BLOB", "LONG RAW") and self.config.binary_handling_mode != "bytes":
+            binary = self._binary
 
             def convert(literal: str) -> t.Any:
                 return binary(typed(literal))
 
-        if kind == "text":
-            return lambda literal: literal if "(" not in literal and literal != _UNSUPPORTED else convert(literal)
-        if kind == "int":
-
-            def integer(literal: str) -> t.Any:
-                try:
-                    return int(literal)
-                except ValueError:
-                    return convert(literal)
-
-            return integer
         cache: dict[str, t.Any] = {}
         caches.append(cache)
+        get = cache.get
+        text = kind == "text"
 
         def cached(literal: str) -> t.Any:
-            value = cache.get(literal, _MISSING)
+            if text and "(" not in literal and literal != _UNSUPPORTED:
+                return literal  # plain text is its own value
+            value = get(literal, _MISSING)
             if value is _MISSING:
                 value = convert(literal)
                 self._cached += 1
@@ -709,62 +723,64 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
     ) -> list[Item]:
         """The change event(s) of one parsed statement (a delete is followed by a tombstone)."""
         plan = self._plans[meta.qualified]
-        old = self._converted(plan, parsed.old)
-        new = self._converted(plan, parsed.new)
         names = plan.names
-        lobs = plan.lobs
-        keep_lobs = self.config.lob_enabled
-
-        def image(values: dict[str, t.Any]) -> dict[str, t.Any]:
-            if not lobs and list(values) == names:
-                return values  # every column, in the table's order: already the image
-            # Without lob.enabled a LOB's value never reaches the redo SQL (only EMPTY_CLOB()).
-            return {
-                n: (values.get(n, lobs[n]) if keep_lobs else lobs[n]) if n in lobs else values.get(n) for n in names
-            }
-
+        operation = parsed.operation
+        if operation == "INSERT":
+            after = self._converted(plan, parsed.new)
+            if plan.lobs or list(after) != names:
+                after = self._image(plan, after)
+            before = None
+            op = "c"
+        else:
+            before = self._converted(plan, parsed.old)
+            if plan.lobs or list(before) != names:
+                before = self._image(plan, before)
+            if operation == "UPDATE":
+                after = {**before, **self._converted(plan, parsed.new)}
+                if plan.lobs or len(after) != len(names):  # a LOB, or a column not in this version
+                    after = self._image(plan, after)
+                op = "u"
+            else:
+                after = None
+                op = "d"
+        tx = self._tx_source if self._tx_source_of is done else self._transaction_source(done)
         source = {  # the keys in _source's order
-            "version": "headwater", "connector": "oracle", "name": self.config.topic_prefix,
-            "ts_ms": change.timestamp_ms, "snapshot": "false", "db": self.config.database_dbname,
-            "schema": meta.owner, "table": meta.name, "scn": str(change.scn),
-            "txId": done.xid.lower(), "commit_scn": str(done.commit_scn), "start_scn": str(done.start_scn),
+            **plan.source_head, "ts_ms": change.timestamp_ms, **plan.source_middle, "scn": str(change.scn),
+            "txId": tx[0], "commit_scn": tx[1], "start_scn": tx[2],
             "row_id": change.row_id, "rs_id": change.rs_id, "ssn": change.ssn, "redo_thread": change.thread,
-            "commit_ts_ms": done.commit_timestamp_ms,
+            "commit_ts_ms": tx[3],
         }  # fmt: skip
-        ts = done.commit_timestamp_ms  # deterministic (see _snapshot)
-        schemas = plan.schemas
-        if parsed.operation == "INSERT":
-            after = image(new)
-            value = {"before": None, "after": after, "source": source, "op": "c", "ts_ms": ts}
-            key = self._key(meta, after)
-            key_schema = schemas.key if key is not None else None
-            return [
-                SourceRecord(
-                    self.partition, offset, plan.topic, key, value, key_schema=key_schema, value_schema=schemas.value
-                )
-            ]
-        before = image(old)
-        if parsed.operation == "UPDATE":
-            after = image({**old, **new})
-            value = {"before": before, "after": after, "source": source, "op": "u", "ts_ms": ts}
-            key = self._key(meta, after)
-            key_schema = schemas.key if key is not None else None
-            return [
-                SourceRecord(
-                    self.partition, offset, plan.topic, key, value, key_schema=key_schema, value_schema=schemas.value
-                )
-            ]
-        value = {"before": before, "after": None, "source": source, "op": "d", "ts_ms": ts}
-        key = self._key(meta, before)
-        key_schema = schemas.key if key is not None else None
-        out: list[Item] = [
-            SourceRecord(
-                self.partition, offset, plan.topic, key, value, key_schema=key_schema, value_schema=schemas.value
-            )
-        ]
-        if self.config.tombstones_on_delete:
-            out.append(SourceRecord(self.partition, offset, plan.topic, key, None, key_schema=key_schema))
-        return out
+        row = before if after is None else after
+        key_names = plan.key_names
+        if not key_names:
+            key = None
+        elif len(key_names) == 1:
+            key = {key_names[0]: row.get(key_names[0])}
+        else:
+            key = {name: row.get(name) for name in key_names}
+        value = {"before": before, "after": after, "source": source, "op": op, "ts_ms": tx[3]}
+        record = SourceRecord(
+            self.partition, offset, plan.topic, key, value, key_schema=plan.key_schema, value_schema=plan.value_schema
+        )
+        if after is None and self.config.tombstones_on_delete:
+            return [record, SourceRecord(self.partition, offset, plan.topic, key, None, key_schema=plan.key_schema)]
+        return [record]
+
+    def _transaction_source(self, done: CommittedTransaction) -> tuple[str, str, str, int]:
+        """The ``source`` fields every change event of ``done`` shares (txId, commit_scn,
+        start_scn, commit_ts_ms), computed once per transaction."""
+        self._tx_source_of = done
+        self._tx_source = (done.xid.lower(), str(done.commit_scn), str(done.start_scn), done.commit_timestamp_ms)
+        return self._tx_source
+
+    def _image(self, plan: _TablePlan, values: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The row image of a clause that does not name every column in the table's order."""
+        names, lobs = plan.names, plan.lobs
+        if not lobs:
+            return {n: values.get(n) for n in names}
+        # Without lob.enabled a LOB's value never reaches the redo SQL (only EMPTY_CLOB()).
+        keep_lobs = self.config.lob_enabled
+        return {n: (values.get(n, lobs[n]) if keep_lobs else lobs[n]) if n in lobs else values.get(n) for n in names}
 
     def _converted(self, plan: _TablePlan, values: dict[str, str | None]) -> dict[str, t.Any]:
         """The typed values of one parsed clause, by column."""
@@ -840,6 +856,9 @@ class _TablePlan:
     Attributes:
         converters: per column ever known in the table (dropped ones too: older redo
             may name them), the function from a literal to its Connect value.
+        key_names: the primary key's columns (empty: records without a key).
+        source_head: the streamed ``source`` block's fields before ``ts_ms``;
+            ``source_middle`` those between ``ts_ms`` and ``scn`` (see ``_source``).
     """
 
     meta: TableMetadata
@@ -848,6 +867,11 @@ class _TablePlan:
     names: list[str]
     lobs: dict[str, t.Any]
     converters: dict[str, t.Callable[[str], t.Any]]
+    key_names: tuple[str, ...]
+    key_schema: Schema | None
+    value_schema: Schema
+    source_head: dict[str, t.Any]
+    source_middle: dict[str, t.Any]
 
 
 _UNSUPPORTED = "Unsupported Type"
