@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,9 +41,12 @@ from headwater.connectors.oracle.client import LogMinerRow
 __all__ = ["BufferedChange", "CommittedTransaction", "TransactionBuffer"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BufferedChange:
-    """One DML of a transaction: its first row's metadata and its whole SQL_REDO."""
+    """One DML of a transaction: its first row's metadata and its whole SQL_REDO.
+
+    Treated as immutable, but not ``frozen``: one is built per buffered row, and a frozen
+    dataclass's ``__init__`` (``object.__setattr__`` per field) costs about six times as much."""
 
     scn: int
     operation_code: int
@@ -84,17 +86,21 @@ class _Open:
     unsupported: int = 0
 
 
+_STAMPS: dict[dt.datetime, int] = {}
+
+
 def _epoch_ms(row: LogMinerRow) -> int:
-    return _stamp_ms(row.timestamp)
-
-
-@functools.lru_cache(maxsize=4096)
-def _stamp_ms(stamp: dt.datetime) -> int:
     """Epoch milliseconds of a row's TIMESTAMP (naive means UTC); cached: the rows of one
-    second share it."""
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.UTC)
-    return int(stamp.timestamp() * 1000)
+    second share it (at most 4,096 entries, then the cache starts over)."""
+    stamp = row.timestamp
+    found = _STAMPS.get(stamp)
+    if found is not None:
+        return found
+    if len(_STAMPS) >= 4096:
+        _STAMPS.clear()
+    aware = stamp.replace(tzinfo=dt.UTC) if stamp.tzinfo is None else stamp
+    found = _STAMPS[stamp] = int(aware.timestamp() * 1000)
+    return found
 
 
 class TransactionBuffer:

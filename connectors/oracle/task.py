@@ -153,7 +153,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         self._schemas: dict[str, TableSchemas] = {}
         self._by_object: dict[int, TableMetadata] = {}
         self._work: t.Iterator[Item | _Pause] | None = None
-        self._last_offset: dict[str, t.Any] | None = None
+        self._last_offset: t.Mapping[str, t.Any] | None = None
         self._batch = config.log_mining_batch_size_default
         self._mining_from = 0
         self._snapshot_scn: str | None = None
@@ -281,10 +281,10 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             for item in self._work:
                 if isinstance(item, _Pause):
                     break
-                if isinstance(item, OffsetMarker) and dict(item.offset) == self._last_offset:
+                if isinstance(item, OffsetMarker) and item.offset == self._last_offset:
                     continue  # nothing moved: an idle poll returns nothing
                 out.append(item)
-                self._last_offset = dict(item.offset)
+                self._last_offset = item.offset  # never changed once yielded: no copy
                 if isinstance(item, OffsetMarker) and self.context.transactions is not None:
                     # Markers come only between Oracle transactions (and at window ends):
                     # each closes the Kafka transaction, so offsets advance while idle too.
@@ -532,11 +532,11 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
                 yield previous
             previous = item
             if isinstance(item, SourceRecord) and item.value is not None:
-                source = item.value["source"]
-                collection = f"{source['db']}.{source['schema']}.{source['table']}"
-                counts[collection] = counts.get(collection, 0) + 1
                 total += 1
-                if metadata:
+                if metadata:  # per-table counts only for the transaction block and END event
+                    source = item.value["source"]
+                    collection = f"{source['db']}.{source['schema']}.{source['table']}"
+                    counts[collection] = counts.get(collection, 0) + 1
                     item.value["transaction"] = {
                         "id": done.xid.lower(),
                         "total_order": total,
@@ -725,23 +725,26 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         plan = self._plans[meta.qualified]
         names = plan.names
         operation = parsed.operation
+        before: dict[str, t.Any] | None = None
+        after: dict[str, t.Any] | None = None
         if operation == "INSERT":
-            after = self._converted(plan, parsed.new)
-            if plan.lobs or list(after) != names:
-                after = self._image(plan, after)
-            before = None
+            row = self._converted(plan, parsed.new)
+            if plan.lobs or list(row) != names:
+                row = self._image(plan, row)
+            after = row
             op = "c"
         else:
-            before = self._converted(plan, parsed.old)
-            if plan.lobs or list(before) != names:
-                before = self._image(plan, before)
+            row = self._converted(plan, parsed.old)
+            if plan.lobs or list(row) != names:
+                row = self._image(plan, row)
+            before = row
             if operation == "UPDATE":
-                after = {**before, **self._converted(plan, parsed.new)}
-                if plan.lobs or len(after) != len(names):  # a LOB, or a column not in this version
-                    after = self._image(plan, after)
+                row = {**row, **self._converted(plan, parsed.new)}
+                if plan.lobs or len(row) != len(names):  # a LOB, or a column not in this version
+                    row = self._image(plan, row)
+                after = row
                 op = "u"
             else:
-                after = None
                 op = "d"
         tx = self._tx_source if self._tx_source_of is done else self._transaction_source(done)
         source = {  # the keys in _source's order
@@ -750,8 +753,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             "row_id": change.row_id, "rs_id": change.rs_id, "ssn": change.ssn, "redo_thread": change.thread,
             "commit_ts_ms": tx[3],
         }  # fmt: skip
-        row = before if after is None else after
-        key_names = plan.key_names
+        key_names = plan.key_names  # the key is the after image's, a delete's before image's
         if not key_names:
             key = None
         elif len(key_names) == 1:
