@@ -94,6 +94,7 @@ class _Pause:
 
 _PAUSE = _Pause()
 _MISSING = object()
+_UNDECODABLE = object()
 _VALUE_CACHE_SIZE = 100_000
 
 
@@ -160,6 +161,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         self._plans: dict[str, _TablePlan] = {}
         self._caches: dict[str, list[dict[str, t.Any]]] = {}
         self._cached = 0
+        self._routes: dict[tuple[str, str], _TablePlan | object | None] = {}
         self._tx_source_of: CommittedTransaction | None = None
         self._tx_source: tuple[str, str, str, int] = ("", "", "", 0)
         self._last_heartbeat = time.monotonic()
@@ -178,6 +180,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
 
     def _remember(self, meta: TableMetadata) -> None:
         self.tables[meta.qualified] = meta
+        self._routes.clear()
         known = self._known_columns.setdefault(meta.qualified, {})
         known.update({c.name: c for c in meta.columns})
         # Built once per table version: here when the table is first seen and after DDL.
@@ -502,6 +505,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         except Exception as exc:
             if oracle_error_code(exc) == 942:  # the table was dropped
                 self.tables.pop(f"{owner}.{table}", None)
+                self._routes.clear()
                 return
             raise
         self._remember(meta)  # new converters: a column's type may have changed
@@ -628,7 +632,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         # No insert or update of this row in the transaction: an update of its own, whose
         # before and after images are the locator's WHERE image (supplemental logging of all columns).
         lob_update = RedoChange("UPDATE", owner, table, {}, dict(parsed.old))
-        items.extend(self._records_from(lob_update, meta, change, done, offset))
+        items.extend(self._records_from(lob_update, self._plans[meta.qualified], change, done, offset))
         return _LobTarget(len(items) - 1, column, b"" if binary else "")
 
     def _transaction_begin(self, done: CommittedTransaction, offset: t.Mapping[str, t.Any]) -> SourceRecord:
@@ -682,19 +686,21 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             return None
         return {name: row.get(name) for name in meta.primary_key}
 
-    def _resolve(self, change: BufferedChange) -> TableMetadata | None:
-        name = f"{change.owner}.{change.table}"
-        if name in self.tables:
-            return self.tables[name]
-        return None
+    def _resolve(self, owner: str, table: str) -> TableMetadata | None:
+        return self.tables.get(f"{owner}.{table}")
 
     def _change_records(
         self, change: BufferedChange, done: CommittedTransaction, offset: dict[str, t.Any]
     ) -> list[Item]:
         if change.operation_code not in (1, 2, 3):
             return []
+        plan = self._routes.get((change.owner, change.table), _MISSING)
+        if plan is _MISSING:
+            plan = self._route(change.owner, change.table)
+        if plan is None:
+            return []
         where = _Where(change, done)
-        if change.owner == "UNKNOWN" or change.table.startswith("OBJ# "):
+        if plan is _UNDECODABLE:
             error = RecordError(
                 "LogMiner could not name this table's columns (dictionary version mismatch after DDL); "
                 "the change cannot be decoded with the online catalog",
@@ -702,27 +708,34 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
                 raw=change.sql.encode(),
             )
             return [ErrantSourceRecord(self.partition, offset, error, change.sql.encode())]
-        if not self.config.captures(change.owner, change.table):
-            return []
-        meta = self._resolve(change)
-        if meta is None:
-            return []
         try:
             parsed = parse_redo(change.sql, position=where)  # str(where) only on an error
-            return self._records_from(parsed, meta, change, done, offset)
+            return self._records_from(parsed, t.cast(_TablePlan, plan), change, done, offset)
         except RecordError as exc:
             return [ErrantSourceRecord(self.partition, offset, exc, change.sql.encode())]
+
+    def _route(self, owner: str, table: str) -> _TablePlan | object | None:
+        """Where the changes of ``owner.table`` go: its plan, None (not captured, or not a
+        known table) or ``_UNDECODABLE`` (LogMiner could not name it); remembered until
+        the tables change."""
+        plan: _TablePlan | object | None = None
+        if owner == "UNKNOWN" or table.startswith("OBJ# "):
+            plan = _UNDECODABLE
+        elif self.config.captures(owner, table):
+            meta = self._resolve(owner, table)
+            plan = None if meta is None else self._plans[meta.qualified]
+        self._routes[(owner, table)] = plan
+        return plan
 
     def _records_from(
         self,
         parsed: RedoChange,
-        meta: TableMetadata,
+        plan: _TablePlan,
         change: BufferedChange,
         done: CommittedTransaction,
         offset: dict[str, t.Any],
     ) -> list[Item]:
         """The change event(s) of one parsed statement (a delete is followed by a tombstone)."""
-        plan = self._plans[meta.qualified]
         names = plan.names
         operation = parsed.operation
         before: dict[str, t.Any] | None = None
