@@ -220,15 +220,18 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         """The literal-to-Connect-value function of one column (``literal`` is never None).
 
         Text is the literal itself unless it holds a function (``UNISTR``, ``EMPTY_CLOB()``);
-        a NUMBER that is a Connect integer is ``int(literal)`` when that reads it; anything
-        else is converted once per distinct literal and cached (a WHERE clause repeats the
-        values the row's last change wrote; the values are immutable). All caches together
-        hold at most ``_VALUE_CACHE_SIZE`` values: past that they are emptied."""
+        a NUMBER that is a Connect integer is ``int(literal)`` when that reads it, a float
+        ``float(literal)`` (both cheaper than a cache); a NUMBER without scale under
+        ``decimal.handling.mode=precise`` is read from its text straight into the
+        VariableScaleDecimal struct; anything else (and text holding a function) is
+        converted once per distinct literal and cached (a WHERE clause repeats the values
+        the row's last change wrote; the values are immutable). All caches together hold at
+        most ``_VALUE_CACHE_SIZE`` values: past that they are emptied."""
         decimals = self.config.decimal_handling_mode
         kind = _converter_kind(column)
         typed = value_converter(column)
-        if kind == "int":
-            return typed  # int(literal), else the general path: no cache needed
+        if kind == "int" or column.base_type in ("BINARY_FLOAT", "BINARY_DOUBLE"):
+            return typed  # int(literal) or float(literal), else the general path: no cache needed
         convert: t.Callable[[str], t.Any] = typed  # dates, times, intervals, floats: already Connect values
         if is_decimal(column) and decimals == "precise" and is_variable_scale(column):
 
