@@ -134,6 +134,35 @@ def test_events_are_in_commit_order_with_debezium_source_fields() -> None:
         assert isinstance(item.offset["commit_scn"], str)
 
 
+def test_streamed_envelopes_keep_debezium_field_order_and_per_transaction_source_fields() -> None:
+    """The streamed ``source`` block is assembled from per-table and per-transaction pieces:
+    its fields stay in the snapshot block's order (JSON without schemas writes dict order),
+    and every event of a transaction carries that transaction's txId, SCNs and commit time."""
+    task, emulator = _task(_config("rollbacks", 4))
+    items = _run(task, emulator)
+    records = [i for i in items if isinstance(i, SourceRecord) and i.value is not None]
+    snapshot = next(r for r in records if r.value["op"] == "r")
+    streamed = [r for r in records if r.value["op"] in "cud"]
+    order = ["version", "connector", "name", "ts_ms", "snapshot", "db", "schema", "table", "scn", "txId",
+             "commit_scn", "start_scn", "row_id", "rs_id", "ssn", "redo_thread", "commit_ts_ms"]  # fmt: skip
+    assert list(snapshot.value["source"]) == order
+    by_tx: dict[str, tuple[t.Any, ...]] = {}
+    for record in streamed:
+        value, source = record.value, record.value["source"]
+        assert list(value) == ["before", "after", "source", "op", "ts_ms"]
+        assert list(source) == order
+        assert source["snapshot"] == "false" and source["txId"] == source["txId"].lower()
+        assert value["ts_ms"] == source["commit_ts_ms"]
+        shared = (source["commit_scn"], source["start_scn"], source["commit_ts_ms"])
+        assert by_tx.setdefault(source["txId"], shared) == shared
+        image = value["after"] if value["op"] != "d" else value["before"]
+        meta = task.tables[f"{source['schema']}.{source['table']}"]
+        assert record.topic == task.topic(meta)
+        assert list(image) == [c.name for c in meta.columns]
+        assert record.key == {name: image[name] for name in meta.primary_key}
+    assert len(by_tx) > 1
+
+
 def test_rolled_back_work_never_appears() -> None:
     task, emulator = _task(_config("rollbacks", 5))
     items = _run(task, emulator)
@@ -415,3 +444,30 @@ def test_lobs_are_the_placeholder_when_not_enabled() -> None:
     # A BLOB holds the placeholder's bytes (binary.handling.mode=bytes), as its BYTES schema says.
     assert all(v["after"]["PICTURE"] == config.unavailable_value_placeholder.encode() for v in changes)
     assert all(v["after"]["TITLE"] != config.unavailable_value_placeholder for v in changes)
+
+
+def test_an_update_naming_a_dropped_column_gives_images_of_the_current_columns_only() -> None:
+    """Redo written before a DROP COLUMN may still name the column: the images hold the
+    table version's columns, in its order, and nothing else."""
+    import dataclasses
+
+    from headwater.codecs.oracle.redo import RedoChange
+    from headwater.connectors.oracle.buffer import BufferedChange, CommittedTransaction
+
+    task, _ = _task(_config("rollbacks", 4))
+    task._load_tables()
+    meta = task.tables["SHOP.CUSTOMERS"]
+    current = dataclasses.replace(meta, columns=tuple(c for c in meta.columns if c.name != "NOTE"))
+    task._remember(current)  # as after ALTER TABLE ... DROP COLUMN NOTE
+    names = [c.name for c in current.columns]
+    old = {c.name: None for c in meta.columns} | {"ID": "7", "NAME": "Ann", "NOTE": "gone"}
+    parsed = RedoChange("UPDATE", "SHOP", "CUSTOMERS", {"NAME": "Bo", "NOTE": "still gone"}, old)
+    change = BufferedChange(10, 3, "SHOP", "CUSTOMERS", "AAA", "", " 0x1 ", 0, 1, 1_000)
+    done = CommittedTransaction("0A00", 9, 11, 1, 2_000, [change])
+    [record] = task._records_from(parsed, task._plans["SHOP.CUSTOMERS"], change, done, {"scn": "9"})
+    assert isinstance(record, SourceRecord)
+    before, after = record.value["before"], record.value["after"]
+    assert list(before) == names and list(after) == names
+    assert (before["ID"], before["NAME"], after["ID"], after["NAME"]) == (7, "Ann", 7, "Bo")
+    assert record.key == {"ID": 7}
+    assert record.value["source"]["txId"] == "0a00" and record.value["ts_ms"] == 2_000
