@@ -453,7 +453,7 @@ def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
     LogMiner's usual forms (a plain number with the column's scale, ``HEXTORAW('..')``, a
     float, ``TO_TIMESTAMP('..')``) are read by one closure per column without the general
     path's dispatch; every other literal, and every error, goes to :func:`general_converter`,
-    which gives the same value (``tests/codecs/test_oracle_redo.py``)."""
+    which gives the same value (``tests/codecs/test_oracle_convert_fast.py``)."""
     general = general_converter(column)
     kind = _kind(column)
     if kind == "number":
@@ -462,7 +462,7 @@ def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
 
         def floating(literal: str) -> t.Any:
             try:
-                return float(literal)  # the same text float() reads after _float's spelling of Inf/NaN
+                return float(literal)  # float() reads what _float reads (it only respells Inf/NaN)
             except ValueError:
                 return general(literal)
 
@@ -525,7 +525,7 @@ def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
     return general
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=8192)
 def _date_ordinal(year: str, month: str, day: str) -> int | None:
     """Days from 1970-01-01 of a ``YYYY``, ``MM``, ``DD`` date (cached: rows share dates);
     None for a year before 1000 or a date that does not exist."""
