@@ -186,7 +186,7 @@ def main() -> None:
         f"{os.cpu_count()} cores shared with other jobs: every side got a fraction of a core, so the ratios say "
         "more than the absolute wall rates. CPU time is the decoding thread's for Cobrix (its JIT and GC threads "
         "are not counted), the process's for Headwater, and the child process's for the CLI, which includes "
-        "starting Python and importing Headwater (about 0.2 s).",
+        "starting Python and importing Headwater (about 0.13 s since the runtime loads on demand).",
         "",
         "Reproduce: `.venv/bin/python bench/bench_cobrix.py --write`.",
     ]
