@@ -408,7 +408,7 @@ def decode_command(
                         try:
                             write(dumps(record, default=default, option=newline))
                         except TypeError:
-                            _write(out, record)
+                            write(_big_int_line(record))
     except (DecodeError, FramingError, SegmentHierarchyError) as exc:
         out.flush()
         click.echo(f"error: {exc}", err=True)
@@ -462,8 +462,13 @@ def _write(out: BinaryIO, value: dict[str, Any]) -> None:
     try:
         out.write(orjson.dumps(value, default=_json_default, option=orjson.OPT_APPEND_NEWLINE))
     except TypeError:
-        # orjson refuses integers beyond 64 bits (PIC 9(20) and wider): write them as raw digits.
-        out.write(orjson.dumps(_big_ints(value), default=_json_default, option=orjson.OPT_APPEND_NEWLINE))
+        out.write(_big_int_line(value))
+
+
+def _big_int_line(value: dict[str, Any]) -> bytes:
+    """The JSON line of a record orjson refused: integers beyond 64 bits (PIC 9(20) and
+    wider) written as raw digits."""
+    return orjson.dumps(_big_ints(value), default=_json_default, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _big_ints(value: Any) -> Any:
