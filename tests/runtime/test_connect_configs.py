@@ -556,3 +556,20 @@ def test_topic_creation_picks_the_first_matching_group() -> None:
     )
     assert rules.group_for("shop.customers_2").name == "compacted"  # regexes match the whole name
     assert rules.group_for("eshop.customers").name == "default"
+
+
+def test_sink_consumers_skip_librdkafkas_one_second_queue_pause_unless_told(tmp_path: Path) -> None:
+    """librdkafka stops fetching a partition for ``fetch.queue.backoff.ms`` (1000 by default)
+    once 100,000 records wait locally: a sink faster than that stalled for the rest of
+    each second. The runtime's default is shorter; the worker's and the connector's settings win."""
+    worker_file = tmp_path / "worker.json"
+    worker_file.write_text('{"bootstrap.servers": "127.0.0.1:19092"}')
+    sink = {"name": "s", "config": {"connector.class": "file", "topics": "t", "file.dir": str(tmp_path)}}
+    _producer, consumer = client_configs(parse_connector(sink), load_worker_file(worker_file))
+    assert int(consumer["fetch.queue.backoff.ms"]) <= 100
+    worker_file.write_text('{"bootstrap.servers": "127.0.0.1:19092", "consumer.fetch.queue.backoff.ms": "250"}')
+    _producer, consumer = client_configs(parse_connector(sink), load_worker_file(worker_file))
+    assert consumer["fetch.queue.backoff.ms"] == "250"
+    sink["config"]["consumer.override.fetch.queue.backoff.ms"] = "500"
+    _producer, consumer = client_configs(parse_connector(sink), load_worker_file(worker_file))
+    assert consumer["fetch.queue.backoff.ms"] == "500"
