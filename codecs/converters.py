@@ -51,8 +51,10 @@ __all__ = [
     "SchemaAndValue",
     "StringConverter",
     "TopicSchemas",
+    "exact_integers",
     "make_converter",
     "parse_bool",
+    "parse_json",
     "to_json_bytes",
     "to_json_line",
 ]
@@ -141,6 +143,26 @@ class Converter(abc.ABC):
             RetriableError: a schema registry could not be reached.
         """
 
+    def to_connect_batch(self, topic: str, data: t.Sequence[bytes | None]) -> tuple[list[Schema | None], list[t.Any]]:
+        """:meth:`to_connect_data` for many records of one topic: their schemas and their
+        values, in the order given.
+
+        The sink runtime calls it once per batch and topic, from the task's consumer
+        thread, so that a converter whose work per record is small does not pay a call and
+        a :class:`SchemaAndValue` per record. It must give exactly what
+        :meth:`to_connect_data` gives each record. If any record cannot be read it raises
+        :class:`RecordError` (any one); the runtime then converts that batch record by
+        record, so each bad record is named and dead-lettered and the others go on. This
+        default is that per-record loop; override it only for speed.
+        """
+        schemas: list[Schema | None] = []
+        values: list[t.Any] = []
+        for item in data:
+            read = self.to_connect_data(topic, item)
+            schemas.append(read.schema)
+            values.append(read.value)
+        return schemas, values
+
     def to_bytes(self, topic: str, data: t.Any) -> bytes | None:
         """Schemaless shorthand of :meth:`from_connect_data`."""
         return self.from_connect_data(topic, None, data)
@@ -168,13 +190,54 @@ def _default(value: t.Any) -> t.Any:
 
 
 def to_json_bytes(value: t.Any) -> bytes:
-    """JSON with exact decimals (as numbers) and bytes as base64: the house JSON writer."""
-    return orjson.dumps(value, default=_default)
+    """JSON with exact decimals (as numbers), integers of any size, and bytes as base64: the
+    house JSON writer. Raises TypeError for what JSON cannot hold."""
+    try:
+        return orjson.dumps(value, default=_default)
+    except TypeError:
+        return orjson.dumps(exact_integers(value), default=_default)  # integers beyond 64 bits
 
 
 def to_json_line(value: t.Any) -> bytes:
     """:func:`to_json_bytes` with a newline appended (one JSON Lines line)."""
-    return orjson.dumps(value, default=_default, option=orjson.OPT_APPEND_NEWLINE)
+    try:
+        return orjson.dumps(value, default=_default, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        return orjson.dumps(exact_integers(value), default=_default, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def exact_integers(value: t.Any) -> t.Any:
+    """``value`` with each integer orjson cannot write (beyond 64 bits) as a fragment of its
+    digits; the slow path of the writers above, taken after orjson refused a value."""
+    if isinstance(value, dict):
+        return {key: exact_integers(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [exact_integers(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return orjson.Fragment(str(value))
+    return value
+
+
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+"""A translation table: each digit to ``0``, every other byte to a space."""
+_LONG_RUN = b"0" * 19
+
+
+def _long_digit_run(data: bytes) -> bool:
+    """Whether ``data`` holds a run of 19 digits or more: an integer that orjson may read as
+    a float (it keeps 64 bits: up to 18446744073709551615, down to -9223372036854775808).
+    Strings and fractions match too; they only cost the slower exact parse. A translation
+    and a search, about 0.13 µs for a 120-byte record (a regular expression took 1 µs)."""
+    return data.translate(_DIGITS_ONLY).find(_LONG_RUN) >= 0
+
+
+def parse_json(data: bytes) -> t.Any:
+    """Parse UTF-8 JSON with orjson, integers of any size kept exact (orjson turns those
+    beyond 64 bits into floats, silently). Raises ValueError (``orjson.JSONDecodeError``,
+    ``json.JSONDecodeError``, ``UnicodeDecodeError``) for what is not JSON."""
+    if not _long_digit_run(data):
+        return orjson.loads(data)
+    return json.loads(data.decode("utf-8"))
 
 
 def loads_exact(data: bytes | str) -> t.Any:
@@ -291,12 +354,10 @@ class JsonConverter(Converter):
         try:
             if schema is None:
                 if not self.schemas_enable:
-                    return orjson.dumps(
-                        _to_base64_decimals(value) if self.decimal_format == "BASE64" else value, default=_default
-                    )
+                    return to_json_bytes(_to_base64_decimals(value) if self.decimal_format == "BASE64" else value)
                 schema = self._inferred.schema(topic, value)
             payload = self._encoder(schema)(value)
-            body = orjson.dumps(payload, default=_default)
+            body = to_json_bytes(payload)
         except (s.SchemaError, TypeError) as exc:
             msg = f"cannot convert the {'key' if self.is_key else 'value'} to JSON for topic {topic}: {exc}"
             raise RecordError(msg) from exc
@@ -319,9 +380,9 @@ class JsonConverter(Converter):
                 document = loads_exact(data)
             else:
                 try:
-                    document = orjson.loads(data)
+                    document = parse_json(data)
                 except orjson.JSONDecodeError:
-                    document = loads_exact(data)  # integers beyond 64 bits
+                    document = loads_exact(data)  # NaN, Infinity, numbers beyond a double
         except (ValueError, UnicodeDecodeError) as exc:
             msg = f"{'key' if self.is_key else 'value'} on topic {topic} is not valid JSON: {exc}"
             raise RecordError(msg, raw=data) from exc
@@ -346,6 +407,19 @@ class JsonConverter(Converter):
             raise RecordError(msg, raw=data) from exc
         self._remember_envelope(data, document["schema"], schema, decode)
         return SchemaAndValue(schema, value)
+
+    def to_connect_batch(self, topic: str, data: t.Sequence[bytes | None]) -> tuple[list[Schema | None], list[t.Any]]:
+        """Plain JSON (``schemas.enable=false``) in one pass; envelopes, and any batch with a
+        document orjson refuses (a bad record) or may misread (a long run of digits: see
+        :func:`parse_json`), record by record."""
+        if self.schemas_enable or _long_digit_run(b"\n".join([item for item in data if item is not None])):
+            return super().to_connect_batch(topic, data)
+        parse = orjson.loads
+        try:
+            values = [None if item is None else parse(item) for item in data]
+        except ValueError:  # orjson.JSONDecodeError, also for bytes that are not UTF-8
+            return super().to_connect_batch(topic, data)
+        return [None] * len(values), values
 
     def _known_envelope(self, data: bytes) -> SchemaAndValue | None:
         """Records of one schema share its bytes: with those seen before, parse only the payload."""
@@ -425,6 +499,15 @@ class StringConverter(Converter):
             msg = f"record on topic {topic} is not {self.encoding}: {exc}"
             raise RecordError(msg, raw=data) from exc
 
+    def to_connect_batch(self, topic: str, data: t.Sequence[bytes | None]) -> tuple[list[Schema | None], list[t.Any]]:
+        """One pass; a batch with bytes that do not decode goes record by record."""
+        encoding = self.encoding
+        try:
+            values = [None if item is None else item.decode(encoding) for item in data]
+        except UnicodeDecodeError:
+            return super().to_connect_batch(topic, data)
+        return _schemas_of(s.STRING.optional(), data), values
+
 
 class ByteArrayConverter(Converter):
     """Raw bytes both ways."""
@@ -442,6 +525,16 @@ class ByteArrayConverter(Converter):
 
     def to_connect_data(self, topic: str, data: bytes | None) -> SchemaAndValue:
         return NULL if data is None else SchemaAndValue(s.BYTES.optional(), data)
+
+    def to_connect_batch(self, topic: str, data: t.Sequence[bytes | None]) -> tuple[list[Schema | None], list[t.Any]]:
+        return _schemas_of(s.BYTES.optional(), data), list(data)
+
+
+def _schemas_of(schema: Schema, data: t.Sequence[bytes | None]) -> list[Schema | None]:
+    """``schema`` for each record, None for each absent one (as ``to_connect_data`` gives)."""
+    if None in data:
+        return [None if item is None else schema for item in data]
+    return [schema] * len(data)
 
 
 _BUILTIN: dict[str, str] = {

@@ -468,17 +468,9 @@ def _write(out: BinaryIO, value: dict[str, Any]) -> None:
 def _big_int_line(value: dict[str, Any]) -> bytes:
     """The JSON line of a record orjson refused: integers beyond 64 bits (PIC 9(20) and
     wider) written as raw digits."""
-    return orjson.dumps(_big_ints(value), default=_json_default, option=orjson.OPT_APPEND_NEWLINE)
+    from headwater.codecs.converters import exact_integers  # the rare path: not at start-up
 
-
-def _big_ints(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _big_ints(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_big_ints(item) for item in value]
-    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
-        return orjson.Fragment(str(value))
-    return value
+    return orjson.dumps(exact_integers(value), default=_json_default, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _decode_file(plan: DecodePlan, options: RecordFormatOptions, path: Path) -> Iterator[Iterable[dict[str, Any]]]:

@@ -49,6 +49,7 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
+from headwater.codecs.schema import Schema
 from headwater.connectors.api import Headers, SinkRecord, SinkTaskContext, TimestampType, TopicPartition
 from headwater.connectors.errors import FatalError, RecordError, RetriableError
 from headwater.connectors.runtime import logs
@@ -688,24 +689,58 @@ class SinkTaskRunner:
             metrics.set_lag(topic, partition, high - position)
 
     def _convert(self, messages: t.Sequence[t.Any]) -> tuple[list[SinkRecord], dict[TopicPartition, int]]:
-        assert self._errors is not None
-        key_converter = self.env.key_converter
-        value_converter = self.env.value_converter
-        transforms = self.env.transforms or None
+        """The batch's records for ``put`` (converted, transformed) and the offset after
+        each partition's last record.
+
+        Each run of one topic's records is converted in one call per side
+        (:meth:`~headwater.codecs.converters.Converter.to_connect_batch`); a run with a
+        record that a converter cannot read is converted again record by record, so that
+        record goes to the dead-letter topic (or fails the task) and the others go on.
+        """
+        env = self.env
+        key_batch, value_batch = env.key_converter.to_connect_batch, env.value_converter.to_connect_batch
         records: list[SinkRecord] = []
-        append = records.append
         next_offsets: dict[TopicPartition, int] = {}
-        key_data = key_converter.to_connect_data
-        value_data = value_converter.to_connect_data
+        topics = [message.topic() for message in messages]
+        start, count = 0, len(messages)
+        while start < count:
+            topic = topics[start]
+            end = start + 1
+            while end < count and topics[end] == topic:
+                end += 1
+            run = messages[start:end] if start or end < count else messages
+            start = end
+            try:
+                key_schemas, keys = key_batch(topic, [message.key() for message in run])
+                value_schemas, values = value_batch(topic, [message.value() for message in run])
+            except RecordError:
+                run, key_schemas, keys, value_schemas, values = self._convert_each(topic, run, next_offsets)
+            self._build(topic, run, keys, values, key_schemas, value_schemas, records, next_offsets)
+        return records, next_offsets
+
+    def _convert_each(
+        self, topic: str, messages: t.Sequence[t.Any], next_offsets: dict[TopicPartition, int]
+    ) -> tuple[list[t.Any], list[Schema | None], list[t.Any], list[Schema | None], list[t.Any]]:
+        """Convert record by record; each that a converter cannot read is handed to the
+        error handler (dead-letter topic, or the task fails) and left out. Returns the
+        messages kept with their key schemas, keys, value schemas and values."""
+        assert self._errors is not None
+        key_data = self.env.key_converter.to_connect_data
+        value_data = self.env.value_converter.to_connect_data
+        kept: list[t.Any] = []
+        key_schemas: list[Schema | None] = []
+        keys: list[t.Any] = []
+        value_schemas: list[Schema | None] = []
+        values: list[t.Any] = []
         for message in messages:
-            topic, partition, offset = message.topic(), message.partition(), message.offset()
-            next_offsets[(topic, partition)] = offset + 1
             stage = Stage.KEY_CONVERTER
             try:
                 key = key_data(topic, message.key())
                 stage = Stage.VALUE_CONVERTER
                 value = value_data(topic, message.value())
             except RecordError as exc:
+                partition, offset = message.partition(), message.offset()
+                next_offsets[(topic, partition)] = offset + 1
                 with self._lock:
                     self._errors.handle(
                         exc,
@@ -719,26 +754,53 @@ class SinkTaskRunner:
                         headers=message.headers() or (),
                     )
                 continue
+            kept.append(message)
+            key_schemas.append(key.schema)
+            keys.append(key.value)
+            value_schemas.append(value.schema)
+            values.append(value.value)
+        return kept, key_schemas, keys, value_schemas, values
+
+    def _build(
+        self,
+        topic: str,
+        messages: t.Sequence[t.Any],
+        keys: t.Sequence[t.Any],
+        values: t.Sequence[t.Any],
+        key_schemas: t.Sequence[Schema | None],
+        value_schemas: t.Sequence[Schema | None],
+        records: list[SinkRecord],
+        next_offsets: dict[TopicPartition, int],
+    ) -> None:
+        """Append the converted records of one topic (after the connector's transforms) to
+        ``records`` and note each partition's next offset in ``next_offsets``."""
+        transforms = self.env.transforms or None
+        append = records.append
+        types = _TIMESTAMP_TYPES
+        for message, key, value, key_schema, value_schema in zip(
+            messages, keys, values, key_schemas, value_schemas, strict=True
+        ):
+            partition, offset = message.partition(), message.offset()
+            next_offsets[(topic, partition)] = offset + 1
             headers = message.headers()
             stamp_type, stamp = message.timestamp()
             record: SinkRecord | None = SinkRecord(
                 topic,
                 partition,
                 offset,
-                key.value,
-                value.value,
+                key,
+                value,
                 tuple(headers) if headers else (),
                 stamp if stamp_type != _TIMESTAMP_NOT_AVAILABLE else None,
-                key.schema,
-                value.schema,
-                _TIMESTAMP_TYPES.get(stamp_type, "NoTimestampType"),
+                key_schema,
+                value_schema,
+                types.get(stamp_type, "NoTimestampType"),
             )
             if transforms is not None:
                 record = self._transform(record, message, transforms)
                 if record is None:
                     continue
             append(record)
-        return records, next_offsets
 
     # -- the task thread's jobs ---------------------------------------------------------
 

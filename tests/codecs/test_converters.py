@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from headwater.codecs import schema as s
-from headwater.codecs.converters import JsonConverter, make_converter
+from headwater.codecs.converters import JsonConverter, make_converter, to_json_line
 from headwater.connectors.errors import ConfigError, RecordError
 
 ROW = {"id": 7, "name": "Ada", "balance": Decimal("59.80"), "active": True, "blob": b"\x00\x01", "tags": ["a"]}
@@ -175,3 +175,70 @@ def test_string_converter_encoding_and_unknown_settings() -> None:
     with pytest.raises(ConfigError) as caught:
         make_converter("avro", {"schema.registry.url": "http://x", "connect.meta.data": "false"}, key="key.converter")
     assert caught.value.errors[0].key == "key.converter.connect.meta.data"
+
+
+# -- batch conversion (the sink runtime's path) ------------------------------------------
+
+_BATCH_ITEMS = st.one_of(
+    st.none(),
+    st.binary(max_size=12),
+    st.sampled_from([b"null", b"{}", b"[1, 2.5]", b'"caf\xc3\xa9"', b"123456789012345678901234567890", b"\xff"]),
+    st.builds(
+        lambda doc: json.dumps(doc).encode(),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+            max_leaves=8,
+        ),
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "converter",
+    ["json", "json-envelope", "string", "string-latin-1", "bytes"],
+)
+@given(data=st.lists(_BATCH_ITEMS, max_size=12))
+def test_batch_conversion_gives_what_each_record_gives(converter: str, data: list[bytes | None]) -> None:
+    """The sink runtime converts a batch in one call; it must be record for record what
+    ``to_connect_data`` gives, and raise RecordError exactly when some record cannot be read."""
+    built = {
+        "json": lambda: make_converter("json", {"schemas.enable": "false"}, key="value.converter"),
+        "json-envelope": lambda: make_converter("json", {}, key="value.converter"),
+        "string": lambda: make_converter("string", {}, key="key.converter"),
+        "string-latin-1": lambda: make_converter("string", {"encoding": "latin-1"}, key="key.converter"),
+        "bytes": lambda: make_converter("bytes", {}, key="value.converter"),
+    }[converter]()
+    expected: list[tuple[t.Any, t.Any]] | None = []
+    for item in data:
+        try:
+            read = built.to_connect_data("t", item)
+        except RecordError:
+            expected = None
+            break
+        assert expected is not None
+        expected.append((read.schema, read.value))
+    if expected is None:
+        with pytest.raises(RecordError):
+            built.to_connect_batch("t", data)
+        return
+    schemas, values = built.to_connect_batch("t", data)
+    assert list(zip(schemas, values, strict=True)) == expected
+    # Same types too (1 == 1.0 == True in Python).
+    assert [type(value) for value in values] == [type(value) for _schema, value in expected]
+
+
+@pytest.mark.parametrize("text", ["12345678901234567890123", "-9223372036854775809", "18446744073709551616"])
+def test_integers_beyond_64_bits_stay_exact_through_plain_json(text: str) -> None:
+    """orjson reads such integers as floats without a word; the converter must not."""
+    converter = make_converter("json", {"schemas.enable": "false"}, key="value.converter")
+    data = f'{{"id": {text}, "small": 7, "x": 0.5, "s": "caf\\u00e9"}}'.encode()
+    expected = {"id": int(text), "small": 7, "x": 0.5, "s": "café"}
+    assert converter.to_connect_data("t", data).value == expected
+    assert type(converter.to_connect_data("t", data).value["id"]) is int
+    _schemas, values = converter.to_connect_batch("t", [b"{}", data, None])
+    assert values == [{}, expected, None]
+    assert to_json_line(expected) == data.replace(b"\\u00e9", "é".encode()).replace(b": ", b":").replace(
+        b", ", b","
+    ) + b"\n"
+    assert converter.to_bytes("t", expected) == to_json_line(expected)[:-1]

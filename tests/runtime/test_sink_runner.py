@@ -399,3 +399,73 @@ def test_put_retries_end_at_errors_retry_timeout(
     else:
         assert log["attempts"] == 1, "a retry-after beyond the timeout fails at once"
     assert time.monotonic() - started < 15
+
+
+@pytest.mark.kafka
+def test_a_batch_with_unreadable_records_puts_the_rest_in_order_and_dead_letters_those(
+    tmp_path: Path, kafka_bootstrap_servers: str
+) -> None:
+    """Batches are converted a topic run at a time; one unreadable value or key in a run
+    must not cost the run's other records, their order, or their values."""
+    from confluent_kafka import Producer
+
+    run = uuid.uuid4().hex[:6]
+    topics, dlq = [f"runs-a-{run}", f"runs-b-{run}"], f"runs-dlq-{run}"
+    for topic in topics:
+        create_topic(kafka_bootstrap_servers, topic)
+    bad = {(topics[0], 7): "value", (topics[1], 3): "key", (topics[1], 11): "value"}
+    producer = Producer({"bootstrap.servers": kafka_bootstrap_servers})
+    for i in range(15):
+        for topic in topics:
+            broken = bad.get((topic, i))
+            key = b"\xff\xfe" if broken == "key" else f"k{i}".encode()
+            value = b"{not json" if broken == "value" else f'{{"i": {i}, "n": 12345678901234567890123}}'.encode()
+            producer.produce(topic, key=key, value=value)
+    assert producer.flush(30) == 0
+    seen: list[tuple[str, int, t.Any, t.Any]] = []
+
+    def record(_task: Recording, records: t.Sequence[SinkRecord]) -> t.Sequence[SinkRecord]:
+        seen.extend((r.topic, r.offset, r.key, r.value) for r in records)
+        return records
+
+    sink = parse_connector(
+        {
+            "name": f"sink-runs-{run}",
+            "config": {
+                "connector.class": "reference_sink:ReferenceSinkConnector",
+                "topics": ",".join(topics),
+                "reference.db": str(tmp_path / "target.sqlite"),
+                "key.converter": "string",
+                "value.converter": "json",
+                "value.converter.schemas.enable": "false",
+                "errors.tolerance": "all",
+                "errors.deadletterqueue.topic.name": dlq,
+                "errors.deadletterqueue.topic.replication.factor": "1",
+                "errors.deadletterqueue.context.headers.enable": "true",
+            },
+        }
+    )
+    log: dict[str, t.Any] = {}
+    worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [sink], task_factory=_factory(log, record))
+    worker.start()
+    try:
+        wait_for(lambda: len(seen) >= 27, timeout=60, what="the good records", worker=worker)
+        dead = consume_all(kafka_bootstrap_servers, dlq, min_messages=3)
+    finally:
+        assert worker.stop(30)
+    for topic in topics:
+        expected = [
+            (topic, i, f"k{i}", {"i": i, "n": 12345678901234567890123}) for i in range(15) if (topic, i) not in bad
+        ]
+        assert [item for item in seen if item[0] == topic] == expected
+    stages = {
+        (dict(m.headers())["__connect.errors.topic"].decode(), int(dict(m.headers())["__connect.errors.offset"])): dict(
+            m.headers()
+        )["__connect.errors.stage"]
+        for m in dead
+    }
+    assert stages == {
+        (topics[0], 7): b"VALUE_CONVERTER",
+        (topics[1], 3): b"KEY_CONVERTER",
+        (topics[1], 11): b"VALUE_CONVERTER",
+    }
