@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import operator
 import queue
 import random
 import threading
@@ -58,7 +59,7 @@ from headwater.connectors.runtime.subscription import TopicSubscription
 from headwater.connectors.runtime.tasks import StateListener, TaskEnvironment
 from headwater.connectors.transforms import TransformChain, TransformError
 
-__all__ = ["DEFAULT_MAX_POLL_RECORDS", "RetainedRecords", "SinkTaskRunner"]
+__all__ = ["DEFAULT_MAX_POLL_RECORDS", "RetainedRecords", "SinkTaskRunner", "partition_runs"]
 
 
 _TIMESTAMP_NOT_AVAILABLE = 0
@@ -87,24 +88,55 @@ def _make_consumer(config: dict[str, t.Any]) -> t.Any:
 Original = tuple[bytes | None, bytes | None, Headers]
 
 
+def partition_runs(messages: t.Sequence[t.Any]) -> list[tuple[TopicPartition, t.Sequence[t.Any]]]:
+    """``messages`` (confluent-kafka ``Message``s) cut into runs of consecutive messages of
+    one partition, in their order: what one ``consume()`` returns is mostly one run."""
+    count = len(messages)
+    if not count:
+        return []
+    topics = [message.topic() for message in messages]
+    partitions = [message.partition() for message in messages]
+    topic, partition = topics[0], partitions[0]
+    if partitions.count(partition) == count and topics.count(topic) == count:
+        return [((topic, partition), messages)]
+    runs: list[tuple[TopicPartition, t.Sequence[t.Any]]] = []
+    start = 0
+    for index in range(1, count + 1):
+        if index == count or partitions[index] != partition or topics[index] != topic:
+            runs.append(((topic, partition), messages[start:index]))
+            if index < count:
+                start, topic, partition = index, topics[index], partitions[index]
+    return runs
+
+
+def _size(message: t.Any) -> int:
+    key, headers = message.key(), message.headers()
+    size = len(message) + (len(key) if key else 0)  # len(): the value's length
+    if headers:
+        size += sum(len(name) + len(data or b"") for name, data in headers)
+    return size
+
+
 class _Retained:
-    """One partition's originals, in the order they were read, with their byte total."""
+    """One partition's messages by offset, in the order they were read, with their byte total."""
 
     __slots__ = ("bytes", "in_order", "last", "records")
 
     def __init__(self) -> None:
-        self.records: dict[int, Original] = {}
+        self.records: dict[int, t.Any] = {}
         self.bytes = 0
         self.last = -1
         self.in_order = True  # offsets were added ascending (a rewind can break it)
 
 
 class RetainedRecords:
-    """The original key, value and headers of each record read and not yet committed.
+    """The consumed message (its original key, value and headers) of each record read and
+    not yet committed.
 
-    Thread-safe: the consumer thread adds and releases, ``report()`` reads from any thread.
-    Costs per record what a dict entry costs: a commit that covers everything read (the
-    usual case) forgets a partition's records at once rather than one by one.
+    Thread-safe: the consumer thread adds and releases, ``get()`` reads from any thread.
+    Costs per record about a dict entry, filled a run of one partition at a time: a run
+    that continues its partition (the usual case) is added without a Python step per
+    record, and a commit that covers everything read forgets a partition at once.
     """
 
     def __init__(self) -> None:
@@ -113,56 +145,56 @@ class RetainedRecords:
         self.bytes = 0
         self.count = 0
 
-    @staticmethod
-    def _size(key: bytes | None, value: bytes | None, headers: Headers) -> int:
-        size = (len(key) if key else 0) + (len(value) if value else 0)
-        if headers:
-            size += sum(len(name) + len(data or b"") for name, data in headers)
-        return size
+    def add_messages(self, messages: t.Sequence[t.Any]) -> None:
+        """Keep consumed messages (confluent-kafka ``Message``s, any partitions)."""
+        self.add_runs(partition_runs(messages))
 
-    def add(self, tp: TopicPartition, offset: int, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+    def add_runs(self, runs: t.Iterable[tuple[TopicPartition, t.Sequence[t.Any]]]) -> None:
+        """Keep runs of one partition's messages (see :func:`partition_runs`); one lock for
+        them all, as the consumer thread reads hundreds at a time. A message read again
+        (after a rewind) replaces the earlier read of its offset."""
         with self._lock:
-            self._add(self._partition(tp), offset, key, value, headers)
-
-    def add_messages(self, messages: t.Iterable[t.Any]) -> None:
-        """Keep each consumed message's key, value and headers (confluent-kafka ``Message``s);
-        one lock for the whole batch, as the consumer thread reads hundreds at a time."""
-        with self._lock:
-            by_partition = self._by_partition
-            for message in messages:
-                tp = (message.topic(), message.partition())
-                retained = by_partition.get(tp)
+            for tp, run in runs:
+                retained = self._by_partition.get(tp)
                 if retained is None:
-                    retained = self._partition(tp)
-                headers = message.headers()
-                self._add(retained, message.offset(), message.key(), message.value(), tuple(headers) if headers else ())
+                    retained = self._by_partition[tp] = _Retained()
+                offsets = [message.offset() for message in run]
+                if offsets[0] > retained.last and all(map(operator.lt, offsets, offsets[1:])):
+                    retained.records.update(zip(offsets, run, strict=True))
+                    if any(message.headers() for message in run):
+                        size = sum(_size(message) for message in run)
+                    else:  # len(): the value's length
+                        size = sum(map(len, run)) + sum(map(len, filter(None, [m.key() for m in run])))
+                    retained.last = offsets[-1]
+                    retained.bytes += size
+                    self.bytes += size
+                    self.count += len(run)
+                else:
+                    for offset, message in zip(offsets, run, strict=True):
+                        self._add(retained, offset, message)
 
-    def _partition(self, tp: TopicPartition) -> _Retained:
-        retained = self._by_partition.get(tp)
-        if retained is None:
-            retained = self._by_partition[tp] = _Retained()
-        return retained
-
-    def _add(self, retained: _Retained, offset: int, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+    def _add(self, retained: _Retained, offset: int, message: t.Any) -> None:
         records = retained.records
-        size = self._size(key, value, headers)
+        size = _size(message)
         old = records.get(offset)
         if old is not None:
-            size -= self._size(*old)
+            size -= _size(old)
             self.count -= 1
         elif offset < retained.last:
             retained.in_order = False
         else:
             retained.last = offset
-        records[offset] = (key, value, headers)
+        records[offset] = message
         retained.bytes += size
         self.bytes += size
         self.count += 1
 
     def get(self, tp: TopicPartition, offset: int) -> Original | None:
+        """The original key, value and headers of the record at ``offset`` of ``tp``."""
         with self._lock:
             retained = self._by_partition.get(tp)
-            return None if retained is None else retained.records.get(offset)
+            message = None if retained is None else retained.records.get(offset)
+        return None if message is None else _original(message)
 
     def find(self, partition: int, offset: int) -> Original | None:
         """The record at ``partition``/``offset`` of whichever topic holds one, if exactly one
@@ -173,7 +205,7 @@ class RetainedRecords:
                 for (_topic, p), retained in self._by_partition.items()
                 if p == partition and offset in retained.records
             ]
-        return found[0] if len(found) == 1 else None
+        return _original(found[0]) if len(found) == 1 else None
 
     def release(self, tp: TopicPartition, below: int) -> None:
         """Forget the records of ``tp`` before offset ``below`` (they are committed)."""
@@ -188,7 +220,7 @@ class RetainedRecords:
                 del self._by_partition[tp]
                 return
             for offset in [offset for offset in records if offset < below]:
-                size = self._size(*records.pop(offset))
+                size = _size(records.pop(offset))
                 retained.bytes -= size
                 self.bytes -= size
                 self.count -= 1
@@ -202,6 +234,11 @@ class RetainedRecords:
             if retained is not None:
                 self.bytes -= retained.bytes
                 self.count -= len(retained.records)
+
+
+def _original(message: t.Any) -> Original:
+    headers = message.headers()
+    return message.key(), message.value(), tuple(headers) if headers else ()
 
 
 @dataclass
@@ -630,32 +667,32 @@ class SinkTaskRunner:
     def _take(self, messages: t.Sequence[t.Any]) -> None:
         from confluent_kafka import KafkaError
 
-        rewind: dict[TopicPartition, int] = {}
-        paused, assigned, read_next = self._paused_now, self._assigned, self._read_next
-        taken: list[t.Any] = []
-        read = 0
-        for message in messages:
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
+        good = [message for message in messages if message.error() is None]
+        if len(good) < len(messages):
+            for message in messages:
+                error = message.error()
+                if error is None or error.code() == KafkaError._PARTITION_EOF:
                     continue
                 if error.fatal():
                     msg = f"consumer failed: {error}"
                     raise FatalError(msg)
                 log.warning("consumer error on %s: %s", self.name, error)
-                continue
-            read += 1
-            tp = (message.topic(), message.partition())
-            read_next[tp] = message.offset() + 1
+        rewind: dict[TopicPartition, int] = {}
+        paused, assigned, read_next = self._paused_now, self._assigned, self._read_next
+        taken: list[tuple[TopicPartition, t.Sequence[t.Any]]] = []
+        read = len(good)
+        for tp, run in partition_runs(good):
+            read_next[tp] = run[-1].offset() + 1
             if tp in paused or tp not in assigned:
                 if tp in assigned and tp not in rewind:
-                    rewind[tp] = message.offset()
+                    rewind[tp] = run[0].offset()
                 continue
-            taken.append(message)
+            taken.append((tp, run))
         metrics = self.env.metrics
         if taken:
-            self.retained.add_messages(taken)
-            self._pending.extend(taken)
+            self.retained.add_runs(taken)
+            for _tp, run in taken:
+                self._pending.extend(run)
         if read:
             metrics.sink_record_read.inc(read)
             self._tally.add(read)

@@ -257,21 +257,33 @@ def test_the_reference_connector_is_a_sink() -> None:
     assert ReferenceSinkConnector.task_class is ReferenceSinkTask
 
 
+def _message(
+    topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, headers: t.Any = None
+) -> t.Any:
+    from confluent_kafka import Message
+
+    return Message(topic=topic, partition=partition, offset=offset, key=key, value=value, headers=headers)
+
+
 def test_retained_records_count_their_bytes_and_go_once_committed() -> None:
     from headwater.connectors.runtime.sink_runner import RetainedRecords
 
     retained = RetainedRecords()
-    retained.add(("t", 0), 5, b"k", b"value", (("h", b"12"),))
-    retained.add(("t", 0), 6, None, b"v", ())
-    retained.add(("t", 1), 5, b"kk", None, ())
-    assert retained.bytes == (1 + 5 + 1 + 2) + 1 + 2
-    retained.add(("t", 0), 6, None, b"v", ())  # read again after a rewind: counted once
-    assert retained.bytes == 12
+    retained.add_messages(
+        [
+            _message("t", 0, 5, b"k", b"value", [("h", b"12")]),
+            _message("t", 0, 6, None, b"v"),
+            _message("t", 1, 5, b"kk", None),
+        ]
+    )
+    assert retained.bytes == (1 + 5 + 1 + 2) + 1 + 2 and retained.count == 3
+    retained.add_messages([_message("t", 0, 6, None, b"v")])  # read again after a rewind: counted once
+    assert retained.bytes == 12 and retained.count == 3
     assert retained.get(("t", 0), 5) == (b"k", b"value", (("h", b"12"),))
     retained.release(("t", 0), 6)
     assert retained.get(("t", 0), 5) is None and retained.get(("t", 0), 6) == (None, b"v", ())
     retained.drop(("t", 1))
-    assert retained.bytes == 1 and retained.get(("t", 1), 5) is None
+    assert retained.bytes == 1 and retained.count == 1 and retained.get(("t", 1), 5) is None
 
 
 def test_retained_records_released_after_a_rewind_to_earlier_offsets() -> None:
@@ -280,15 +292,45 @@ def test_retained_records_released_after_a_rewind_to_earlier_offsets() -> None:
     from headwater.connectors.runtime.sink_runner import RetainedRecords
 
     retained = RetainedRecords()
-    for offset in (10, 11, 12, 3, 4):  # 3 and 4 read again after a rewind
-        retained.add(("t", 0), offset, None, b"x" * offset, ())
+    retained.add_messages([_message("t", 0, offset, None, b"x" * offset) for offset in (10, 11, 12)])
+    retained.add_messages([_message("t", 0, offset, None, b"x" * offset) for offset in (3, 4)])  # after a rewind
     retained.release(("t", 0), 11)
     assert [o for o in (3, 4, 10, 11, 12) if retained.get(("t", 0), o) is not None] == [11, 12]
     assert retained.bytes == 11 + 12
     retained.release(("t", 0), 13)
     assert retained.bytes == 0 and retained.get(("t", 0), 12) is None
-    retained.add(("t", 0), 13, b"k", b"v", ())
+    retained.add_messages([_message("t", 0, 13, b"k", b"v")])
     assert retained.bytes == 2 and retained.get(("t", 0), 13) == (b"k", b"v", ())
+
+
+def test_retained_records_take_interleaved_partitions_and_overlapping_rereads() -> None:
+    """Runs of several partitions in one batch, and a re-read that overlaps what is kept,
+    count each record once with its latest bytes."""
+    from headwater.connectors.runtime.sink_runner import RetainedRecords, partition_runs
+
+    batch = [
+        _message("a", 0, 0, b"k", b"1"),
+        _message("a", 0, 1, b"k", b"22"),
+        _message("a", 1, 0, None, b"333"),
+        _message("b", 0, 0, b"kk", None, [("h", None)]),
+        _message("a", 0, 2, b"k", b"4444"),
+    ]
+    assert [(tp, [m.offset() for m in run]) for tp, run in partition_runs(batch)] == [
+        (("a", 0), [0, 1]),
+        (("a", 1), [0]),
+        (("b", 0), [0]),
+        (("a", 0), [2]),
+    ]
+    retained = RetainedRecords()
+    retained.add_messages(batch)
+    assert retained.count == 5 and retained.bytes == (2 + 3 + 5) + 3 + (2 + 1)
+    retained.add_messages([_message("a", 0, 1, b"k", b"x"), _message("a", 0, 2, b"k", b"y")])
+    assert retained.count == 5 and retained.bytes == (2 + 2 + 2) + 3 + 3
+    assert retained.get(("a", 0), 2) == (b"k", b"y", ())
+    assert retained.find(0, 0) is None  # held by two topics: ambiguous
+    assert retained.find(1, 0) == (None, b"333", ())
+    retained.release(("a", 0), 3)
+    assert retained.count == 2 and retained.bytes == 3 + 3
 
 
 @pytest.mark.kafka
