@@ -57,6 +57,7 @@ __all__ = [
     "parse_json",
     "to_json_bytes",
     "to_json_line",
+    "to_json_lines",
 ]
 
 ENTRY_POINT_GROUP = "headwater.converters"
@@ -204,6 +205,28 @@ def to_json_line(value: t.Any) -> bytes:
         return orjson.dumps(value, default=_default, option=orjson.OPT_APPEND_NEWLINE)
     except TypeError:
         return orjson.dumps(exact_integers(value), default=_default, option=orjson.OPT_APPEND_NEWLINE)
+
+
+_NEWLINE = orjson.Fragment(b"\n")
+
+
+def to_json_lines(values: t.Sequence[t.Any]) -> bytes:
+    """The JSON lines of many values, joined: what :func:`to_json_line` gives each.
+
+    One orjson call for the batch, about a quarter of the cost of a call per value: the
+    values are written as one array with a raw newline fragment after each, and the
+    array's ``,\n,`` separators become the line ends. That is exact because orjson
+    escapes every control character inside strings, so a raw newline byte comes only from
+    the fragments. Raises TypeError if any value cannot be written this way (an integer
+    beyond 64 bits included): then write the batch value by value with
+    :func:`to_json_line`, which writes those and names the value it cannot.
+    """
+    if not values:
+        return b""
+    newline = _NEWLINE
+    array = orjson.dumps([item for value in values for item in (value, newline)], default=_default)
+    # b'[v1,\n,v2,\n]' -> b'v1\nv2\n'
+    return array[1:-3].replace(b",\n,", b"\n") + b"\n"
 
 
 def exact_integers(value: t.Any) -> t.Any:

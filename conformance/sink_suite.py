@@ -305,6 +305,24 @@ def get_sink_test_class(harness: SinkHarness) -> type:
                 task.stop()
             assert _normalise(harness.read_state(config, topic)) == _normalise(fold(messages))
 
+        def test_quick_calls_return_promptly(self, tmp_path: Path) -> None:
+            """A sink declaring ``QUICK_CALLS`` is called on the consumer's thread: a
+            batch of ``max.poll.records`` (500) must go through ``put`` and ``flush`` in
+            well under a second, far from ``max.poll.interval.ms``."""
+            _requires(Capability.QUICK_CALLS, plugin)
+            _config, topic, task, _ = self._setup(tmp_path)
+            records = _as_sink_records(topic, change_stream(count=500, keys=500))
+            try:
+                task.put(records[:1])  # opening files or connections is not what is timed
+                task.flush()
+                started = time.monotonic()
+                task.put(records)
+                task.flush()
+                took = time.monotonic() - started
+            finally:
+                task.stop()
+            assert took < 1.0, f"put and flush of 500 records took {took:.2f} s"
+
         def test_tombstone_deletes(self, tmp_path: Path) -> None:
             _requires(Capability.DELETES, plugin)
             config, topic, task, _ = self._setup(tmp_path)

@@ -16,5 +16,6 @@ class FileSinkConnector(SinkConnector[FileSinkConfig]):
     description: t.ClassVar[str] = "JSON lines, one file per topic."
     config_class = FileSinkConfig
     task_class = FileSinkTask
-    # The file is a change log: folding it applies deletes and tombstones.
-    capabilities: t.ClassVar[frozenset[Capability]] = frozenset({Capability.DELETES})
+    # The file is a change log: folding it applies deletes and tombstones. Its hooks write
+    # to a local file and return promptly: the consumer thread may call them itself.
+    capabilities: t.ClassVar[frozenset[Capability]] = frozenset({Capability.DELETES, Capability.QUICK_CALLS})

@@ -7,7 +7,7 @@ import os
 import typing as t
 from pathlib import Path
 
-from headwater.codecs.converters import to_json_line
+from headwater.codecs.converters import to_json_line, to_json_lines
 from headwater.connectors.api import SinkRecord, SinkTask, SinkTaskContext
 from headwater.connectors.errors import RecordError, RetriableError
 from headwater.sinks.file.config import FileSinkConfig
@@ -34,25 +34,46 @@ class FileSinkTask(SinkTask[FileSinkConfig]):
 
     def put(self, records: t.Sequence[SinkRecord]) -> None:
         """Write each record as a line; one that cannot be written as JSON is reported."""
-        metadata = self.config.file_include_metadata
-        lines: dict[str, list[bytes]] = {}
-        for record in records:
-            line: dict[str, t.Any] = {"key": record.key, "value": record.value}
-            if metadata:
-                line.update(
-                    topic=record.topic, partition=record.partition, offset=record.offset, timestamp=record.timestamp_ms
-                )
+        by_topic: dict[str, list[SinkRecord]] = {}
+        topics = [record.topic for record in records]
+        if topics and topics.count(topics[0]) == len(topics):
+            by_topic[topics[0]] = list(records)
+        else:
+            for record in records:
+                by_topic.setdefault(record.topic, []).append(record)
+        for topic, topic_records in by_topic.items():
+            lines = self._lines(topic_records)
             try:
-                data = to_json_line(line)
+                data = to_json_lines(lines)
+            except TypeError:
+                data = b"".join(self._each(topic_records, lines))
+            self._write(topic, data)
+
+    def _lines(self, records: t.Sequence[SinkRecord]) -> list[dict[str, t.Any]]:
+        """What each record's line holds: key and value, then its coordinates with
+        ``file.include.metadata``."""
+        if not self.config.file_include_metadata:
+            return [{"key": record.key, "value": record.value} for record in records]
+        return [
+            {
+                "key": record.key,
+                "value": record.value,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "timestamp": record.timestamp_ms,
+            }
+            for record in records
+        ]
+
+    def _each(self, records: t.Sequence[SinkRecord], lines: t.Sequence[dict[str, t.Any]]) -> t.Iterator[bytes]:
+        """The lines one by one, after the batch path refused one; each record that cannot
+        be written as JSON is reported and left out."""
+        for record, line in zip(records, lines, strict=True):
+            try:
+                yield to_json_line(line)
             except TypeError as exc:
                 self.context.report(record, RecordError(f"cannot write as JSON: {exc}", record=record))
-                continue
-            topic_lines = lines.get(record.topic)
-            if topic_lines is None:
-                topic_lines = lines[record.topic] = []
-            topic_lines.append(data)
-        for topic, topic_lines in lines.items():
-            self._write(topic, b"".join(topic_lines))
 
     def flush(self) -> None:
         """Flush every open file to the OS, then fsync it when ``file.fsync`` is set."""

@@ -238,7 +238,8 @@ def test_integers_beyond_64_bits_stay_exact_through_plain_json(text: str) -> Non
     assert type(converter.to_connect_data("t", data).value["id"]) is int
     _schemas, values = converter.to_connect_batch("t", [b"{}", data, None])
     assert values == [{}, expected, None]
-    assert to_json_line(expected) == data.replace(b"\\u00e9", "é".encode()).replace(b": ", b":").replace(
-        b", ", b","
-    ) + b"\n"
+    assert (
+        to_json_line(expected)
+        == data.replace(b"\\u00e9", "é".encode()).replace(b": ", b":").replace(b", ", b",") + b"\n"
+    )
     assert converter.to_bytes("t", expected) == to_json_line(expected)[:-1]

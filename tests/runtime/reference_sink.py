@@ -139,6 +139,12 @@ class ReferenceSinkConnector(SinkConnector[ReferenceSinkConfig]):
     capabilities = frozenset({Capability.OWNS_COMMIT_POINT, Capability.IDEMPOTENT_WRITES, Capability.DELETES})
 
 
+class QuickReferenceSinkConnector(ReferenceSinkConnector):
+    """The reference sink declaring that its hooks return promptly (a local SQLite file)."""
+
+    capabilities = ReferenceSinkConnector.capabilities | {Capability.QUICK_CALLS}
+
+
 def _rows(config: PluginConfig, topic: str) -> list[tuple[int, int, str, str]]:
     assert isinstance(config, ReferenceSinkConfig)
     if not Path(config.reference_db).exists():

@@ -511,3 +511,48 @@ def test_a_batch_with_unreadable_records_puts_the_rest_in_order_and_dead_letters
         (topics[1], 3): b"KEY_CONVERTER",
         (topics[1], 11): b"VALUE_CONVERTER",
     }
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("quick", [False, True])
+def test_hooks_run_on_one_thread_the_consumers_only_for_quick_calls(
+    tmp_path: Path, kafka_bootstrap_servers: str, quick: bool
+) -> None:
+    """Every hook runs on one thread; a sink declaring ``QUICK_CALLS`` gets the consumer's
+    own thread (no hand-off per batch), any other a task thread of its own."""
+    topic = f"hookthreads-{uuid.uuid4().hex[:6]}"
+    create_topic(kafka_bootstrap_servers, topic)
+    messages = change_stream(count=60, keys=60, seed=26)
+    _produce(kafka_bootstrap_servers, topic, messages)
+    threads: dict[str, set[str]] = {}
+
+    def note(hook: str) -> None:
+        threads.setdefault(hook, set()).add(threading.current_thread().name)
+
+    def before_put(_task: Recording, records: t.Sequence[SinkRecord]) -> t.Sequence[SinkRecord]:
+        note("put")
+        return records
+
+    log: dict[str, t.Any] = {}
+    connector = "reference_sink:QuickReferenceSinkConnector" if quick else "reference_sink:ReferenceSinkConnector"
+    sink = parse_connector(
+        {
+            "name": f"sink-{topic}",
+            "config": {
+                "connector.class": connector,
+                "topics": topic,
+                "reference.db": str(tmp_path / "target.sqlite"),
+            },
+        }
+    )
+    factory = _factory(log, before_put, before_commit=lambda _task: note("pre_commit"))
+    worker = in_process_worker(kafka_bootstrap_servers, tmp_path, [sink], task_factory=factory)
+    worker.start()
+    try:
+        wait_for(_state_is(sink.plugin_config, topic, messages), timeout=60, what="every record", worker=worker)
+    finally:
+        assert worker.stop(30)
+    assert set(threads) == {"put", "pre_commit"}
+    names = threads["put"] | threads["pre_commit"]
+    assert len(names) == 1, names
+    assert names.pop().endswith("-task") is not quick

@@ -56,9 +56,13 @@ def test_a_record_that_is_not_json_is_reported_and_the_others_written(tmp_path: 
     reported: list[tuple[SinkRecord, BaseException]] = []
     task = _task(tmp_path, reported, **{"file.include.metadata": "false"})
     bad = SinkRecord("a", 0, 1, "k", {"amount": decimal.Decimal("NaN")})
-    task.put([SinkRecord("a", 0, 0, "k", 1), bad, SinkRecord("a", 0, 2, "k", 3)])
+    task.put([SinkRecord("a", 0, 0, "k", 1), bad, SinkRecord("a", 0, 2, "k", 3), SinkRecord("a", 0, 3, "k", 2**70)])
     task.flush()
-    assert _lines(tmp_path / "a.jsonl") == [{"key": "k", "value": 1}, {"key": "k", "value": 3}]
+    assert _lines(tmp_path / "a.jsonl") == [
+        {"key": "k", "value": 1},
+        {"key": "k", "value": 3},
+        {"key": "k", "value": 2**70},  # every digit, not a float
+    ]
     assert [record for record, _error in reported] == [bad]
     assert "cannot write as JSON" in str(reported[0][1])
     task.stop()
