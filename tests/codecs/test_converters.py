@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from headwater.codecs import schema as s
-from headwater.codecs.converters import JsonConverter, make_converter, to_json_line
+from headwater.codecs.converters import JsonConverter, make_converter, to_json_line, to_json_lines
 from headwater.connectors.errors import ConfigError, RecordError
 
 ROW = {"id": 7, "name": "Ada", "balance": Decimal("59.80"), "active": True, "blob": b"\x00\x01", "tags": ["a"]}
@@ -243,3 +243,29 @@ def test_integers_beyond_64_bits_stay_exact_through_plain_json(text: str) -> Non
         == data.replace(b"\\u00e9", "é".encode()).replace(b": ", b":").replace(b", ", b",") + b"\n"
     )
     assert converter.to_bytes("t", expected) == to_json_line(expected)[:-1]
+
+
+_JSONABLE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()  # newlines, quotes, control characters, ",\n," itself
+    | st.decimals(allow_nan=False, allow_infinity=False, places=3)
+    | st.binary(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(values=st.lists(_JSONABLE, max_size=10))
+def test_a_batch_of_json_lines_is_the_lines_one_by_one(values: list[t.Any]) -> None:
+    """The file sink writes a batch with one orjson call; it must be byte for byte the
+    lines it would write one at a time, whatever the strings hold."""
+    assert to_json_lines(values) == b"".join(to_json_line(value) for value in values)
+
+
+def test_a_batch_of_json_lines_refuses_what_one_line_writes_another_way() -> None:
+    with pytest.raises(TypeError):
+        to_json_lines([{"id": 1}, {"id": 2**70}])
+    assert to_json_line({"id": 2**70}) == b'{"id":1180591620717411303424}\n'
