@@ -754,7 +754,7 @@ class SinkTaskRunner:
         """The batch's records for ``put`` (converted, transformed) and the offset after
         each partition's last record.
 
-        Each run of one topic's records is converted in one call per side
+        Each run of one partition's records is converted in one call per side
         (:meth:`~headwater.codecs.converters.Converter.to_connect_batch`); a run with a
         record that a converter cannot read is converted again record by record, so that
         record goes to the dead-letter topic (or fails the task) and the others go on.
@@ -763,15 +763,7 @@ class SinkTaskRunner:
         key_batch, value_batch = env.key_converter.to_connect_batch, env.value_converter.to_connect_batch
         records: list[SinkRecord] = []
         next_offsets: dict[TopicPartition, int] = {}
-        topics = [message.topic() for message in messages]
-        start, count = 0, len(messages)
-        while start < count:
-            topic = topics[start]
-            end = start + 1
-            while end < count and topics[end] == topic:
-                end += 1
-            run = messages[start:end] if start or end < count else messages
-            start = end
+        for (topic, _partition), run in partition_runs(messages):
             try:
                 key_schemas, keys = key_batch(topic, [message.key() for message in run])
                 value_schemas, values = value_batch(topic, [message.value() for message in run])
@@ -841,9 +833,11 @@ class SinkTaskRunner:
         not a loop step per record: this is the sink's hottest path after the converter."""
         partitions = [message.partition() for message in messages]
         offsets = [message.offset() for message in messages]
-        # A partition's records are in offset order: the last one of each wins.
+        # A partition's records are in offset order: the last one of each counts, unless
+        # a record after it was left out (unreadable) and already counted.
         for partition, offset in dict(zip(partitions, offsets, strict=True)).items():
-            next_offsets[(topic, partition)] = offset + 1
+            tp = (topic, partition)
+            next_offsets[tp] = max(next_offsets.get(tp, 0), offset + 1)
         headers: t.Iterable[Headers] = [message.headers() for message in messages]
         headers = [tuple(h) if h else () for h in headers] if any(headers) else itertools.repeat(())
         stamps = [message.timestamp() for message in messages]
