@@ -314,13 +314,20 @@ def _number(literal: str, column: OracleColumn) -> int | Decimal:
     except InvalidOperation as exc:
         msg = f"column {column.name} ({column.data_type}): not a number: {literal!r}"
         raise ValueConversionError(msg) from exc
+    if not value.is_finite():  # Decimal reads Infinity and NaN; a NUMBER holds neither
+        msg = f"column {column.name} ({column.data_type}): not a finite number: {literal!r}"
+        raise ValueConversionError(msg)
     if scale is None:
         return value  # NUMBER without precision, FLOAT: VariableScaleDecimal, as written
-    if scale > 0:
-        return value.quantize(_quantum(scale), context=_WIDE)
-    if precision is not None and precision - scale < 19:
-        return int(value)
-    return value.quantize(Decimal(1), context=_WIDE) if value == value.to_integral_value() else value
+    try:
+        if scale > 0:
+            return value.quantize(_quantum(scale), context=_WIDE)
+        if precision is not None and precision - scale < 19:
+            return int(value)
+        return value.quantize(Decimal(1), context=_WIDE) if value == value.to_integral_value() else value
+    except InvalidOperation as exc:  # more digits than any NUMBER holds (38, exponents to 125)
+        msg = f"column {column.name} ({column.data_type}): out of range: {literal!r}"
+        raise ValueConversionError(msg) from exc
 
 
 _KINDS = {

@@ -43,8 +43,6 @@ def _outcome(convert: t.Callable[[str], t.Any], literal: str) -> tuple[str, t.An
         value = convert(literal)
     except ValueConversionError as exc:
         return "error", str(exc)
-    except ArithmeticError as exc:  # the general path lets decimal's own errors through (``Infinity``)
-        return type(exc).__name__, str(exc)
     if isinstance(value, Decimal):
         return "decimal", (str(value), value.as_tuple())
     if isinstance(value, float):

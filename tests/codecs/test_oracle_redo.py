@@ -179,6 +179,11 @@ def test_quoted_text_is_never_read_as_a_function() -> None:
     ("column", "literal"),
     [
         (OracleColumn("N", "NUMBER", precision=5, scale=2), "12x"),
+        (OracleColumn("N", "NUMBER", precision=5, scale=2), "Infinity"),
+        (OracleColumn("N", "NUMBER", precision=10, scale=0), "-Infinity"),
+        (OracleColumn("N", "NUMBER"), "NaN"),
+        (OracleColumn("N", "NUMBER", precision=30, scale=-2), "sNaN"),
+        (OracleColumn("N", "NUMBER", precision=5, scale=2), "1e+200"),
         (OracleColumn("D", "DATE"), "TO_DATE('yesterday', 'YYYY')"),
         (OracleColumn("R", "RAW"), "HEXTORAW('zz')"),
         (OracleColumn("I", "INTERVAL DAY TO SECOND"), "TO_DSINTERVAL('soon')"),
