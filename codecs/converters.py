@@ -254,6 +254,20 @@ def _long_digit_run(data: bytes) -> bool:
     return data.translate(_DIGITS_ONLY).find(_LONG_RUN) >= 0
 
 
+_JOIN_MAX = 8 << 20
+"""Batches up to this many bytes are searched as one joined copy; larger ones value by value."""
+
+
+def _any_long_digit_run(data: t.Sequence[bytes | None]) -> bool:
+    """:func:`_long_digit_run` over a batch: one search of the joined values (a newline
+    between them, so no run spans two), or one per value when joining would copy more
+    than ``_JOIN_MAX`` bytes (large messages)."""
+    values = [item for item in data if item is not None]
+    if sum(map(len, values)) <= _JOIN_MAX:
+        return _long_digit_run(b"\n".join(values))
+    return any(map(_long_digit_run, values))
+
+
 def parse_json(data: bytes) -> t.Any:
     """Parse UTF-8 JSON with orjson, integers of any size kept exact (orjson turns those
     beyond 64 bits into floats, silently). Raises ValueError (``orjson.JSONDecodeError``,
@@ -435,7 +449,7 @@ class JsonConverter(Converter):
         """Plain JSON (``schemas.enable=false``) in one pass; envelopes, and any batch with a
         document orjson refuses (a bad record) or may misread (a long run of digits: see
         :func:`parse_json`), record by record."""
-        if self.schemas_enable or _long_digit_run(b"\n".join([item for item in data if item is not None])):
+        if self.schemas_enable or _any_long_digit_run(data):
             return super().to_connect_batch(topic, data)
         parse = orjson.loads
         try:

@@ -269,3 +269,12 @@ def test_a_batch_of_json_lines_refuses_what_one_line_writes_another_way() -> Non
     with pytest.raises(TypeError):
         to_json_lines([{"id": 1}, {"id": 2**70}])
     assert to_json_line({"id": 2**70}) == b'{"id":1180591620717411303424}\n'
+
+
+def test_a_batch_too_large_to_join_is_still_searched_for_long_integers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from headwater.codecs import converters
+
+    monkeypatch.setattr(converters, "_JOIN_MAX", 10)  # every batch here is "large"
+    converter = make_converter("json", {"schemas.enable": "false"}, key="value.converter")
+    _schemas, values = converter.to_connect_batch("t", [b'{"a": 1}', None, b'{"big": 123456789012345678901234}'])
+    assert values == [{"a": 1}, None, {"big": 123456789012345678901234}]
