@@ -11,23 +11,25 @@ import org.apache.kafka.connect.storage.Converter;
 
 /**
  * Reads Headwater's bytes with the JVM's own converters, one request per stdin line:
- * "KIND TOPIC BASE64" with KIND json-numeric, json-base64 or avro. Answers one line each:
+ * "KIND TOPIC BASE64" with KIND json-numeric, json-base64, json-plain (schemas.enable=false)
+ * or avro. Answers one line each:
  * "OK " + the Connect schema and value as Kafka Connect's JsonConverter (decimal.format=NUMERIC)
  * writes them, or "ERR " + the exception. args[0]: Apicurio's v2 API URL for the Avro converter.
  */
 public final class Interop {
-    private static JsonConverter json(String decimalFormat) {
+    private static JsonConverter json(String decimalFormat, boolean schemas) {
         JsonConverter converter = new JsonConverter();
         Map<String, String> config = new HashMap<>();
-        config.put("schemas.enable", "true");
+        config.put("schemas.enable", Boolean.toString(schemas));
         config.put("decimal.format", decimalFormat);
         converter.configure(config, false);
         return converter;
     }
 
     public static void main(String[] args) throws Exception {
-        JsonConverter numeric = json("NUMERIC");
-        JsonConverter base64 = json("BASE64");
+        JsonConverter numeric = json("NUMERIC", true);
+        JsonConverter base64 = json("BASE64", true);
+        JsonConverter plain = json("NUMERIC", false);
         Converter avro = null;
         if (args.length > 0) {
             avro = (Converter) Class.forName("io.apicurio.registry.utils.converter.AvroConverter")
@@ -49,12 +51,15 @@ public final class Interop {
                 Converter reader = switch (parts[0]) {
                     case "json-numeric" -> numeric;
                     case "json-base64" -> base64;
+                    case "json-plain" -> plain;
                     case "avro" -> avro;
                     default -> throw new IllegalArgumentException("unknown kind " + parts[0]);
                 };
                 SchemaAndValue read = reader.toConnectData(parts[1], data);
                 byte[] printed = numeric.fromConnectData(parts[1], read.schema(), read.value());
-                System.out.println("OK " + new String(printed, StandardCharsets.UTF_8));
+                // A null read (the JSON document null) prints as null: answer it as an envelope too.
+                String text = printed == null ? "{\"schema\":null,\"payload\":null}" : new String(printed, StandardCharsets.UTF_8);
+                System.out.println("OK " + text);
             } catch (Throwable error) {
                 System.out.println("ERR " + error.toString().replace('\n', ' '));
             }

@@ -100,6 +100,38 @@ def test_connect_json_converter_reads_our_json(connect_jvm: t.Any, decimal_forma
     _same(s.value_to_json(ROW, value, decimal_format="NUMERIC"), read["payload"])
 
 
+PLAIN = [
+    b'{"id": 7, "name": "caf\\u00e9", "ratio": 0.25, "tags": ["a", null],'
+    b' "inner": {"ok": true, "n": -9223372036854775808}}',
+    b'[1, 2.5, "x", {"deep": [[]]}]',
+    b'"text"',
+    b"9223372036854775807",
+    b"null",
+    b'{"when": "2024-02-29", "exp": 1.5e300}',
+]
+
+
+def test_plain_json_is_read_in_batches_as_connect_reads_it(connect_jvm: t.Any) -> None:
+    """The sink runtime reads a batch at once (``to_connect_batch``); what it reads must be
+    what Kafka Connect's JsonConverter with ``schemas.enable=false`` reads, value for value."""
+    converter = make_converter("json", {"schemas.enable": "false"}, key="value.converter")
+    # One document a batch too: a 19-digit number sends its whole batch down the exact path.
+    for batch in [PLAIN, *([data] for data in PLAIN)]:
+        _schemas, values = converter.to_connect_batch("plain", batch)
+        for data, ours in zip(batch, values, strict=True):
+            _same(ours, connect_jvm.read("json-plain", "plain", data)["payload"])
+
+
+def test_integers_beyond_64_bits_stay_exact_where_connect_loses_them(connect_jvm: t.Any) -> None:
+    """A deliberate difference: Connect's schemaless JsonConverter reads an integer beyond
+    64 bits as an INT64 and loses it (it wraps); Headwater keeps every digit."""
+    data = b'{"id": 12345678901234567890123}'
+    converter = make_converter("json", {"schemas.enable": "false"}, key="value.converter")
+    _schemas, values = converter.to_connect_batch("plain", [data])
+    assert values == [{"id": 12345678901234567890123}]
+    assert connect_jvm.read("json-plain", "plain", data)["payload"]["id"] != 12345678901234567890123
+
+
 def _datagen() -> list[SourceRecord]:
     config = DatagenConfig.model_validate({"count": "300", "keys": "20", "topic.prefix": "interop"})
     task = DatagenTask(config, SourceTaskContext("d", 0, ConnectorOffsets(MemoryOffsetStore(), "d")))
