@@ -752,7 +752,8 @@ class SinkTaskRunner:
 
     def _convert(self, messages: t.Sequence[t.Any]) -> tuple[list[SinkRecord], dict[TopicPartition, int]]:
         """The batch's records for ``put`` (converted, transformed) and the offset after
-        each partition's last record.
+        each partition's last record (whatever became of that record: put, dropped by a
+        transform, dead-lettered).
 
         Each run of one partition's records is converted in one call per side
         (:meth:`~headwater.codecs.converters.Converter.to_connect_batch`); a run with a
@@ -763,17 +764,18 @@ class SinkTaskRunner:
         key_batch, value_batch = env.key_converter.to_connect_batch, env.value_converter.to_connect_batch
         records: list[SinkRecord] = []
         next_offsets: dict[TopicPartition, int] = {}
-        for (topic, _partition), run in partition_runs(messages):
+        for (topic, partition), run in partition_runs(messages):
+            next_offsets[(topic, partition)] = run[-1].offset() + 1  # a later run of it is later
             try:
                 key_schemas, keys = key_batch(topic, [message.key() for message in run])
                 value_schemas, values = value_batch(topic, [message.value() for message in run])
             except RecordError:
-                run, key_schemas, keys, value_schemas, values = self._convert_each(topic, run, next_offsets)
-            self._build(topic, run, keys, values, key_schemas, value_schemas, records, next_offsets)
+                run, key_schemas, keys, value_schemas, values = self._convert_each(topic, run)
+            self._build(topic, partition, run, keys, values, key_schemas, value_schemas, records)
         return records, next_offsets
 
     def _convert_each(
-        self, topic: str, messages: t.Sequence[t.Any], next_offsets: dict[TopicPartition, int]
+        self, topic: str, messages: t.Sequence[t.Any]
     ) -> tuple[list[t.Any], list[Schema | None], list[t.Any], list[Schema | None], list[t.Any]]:
         """Convert record by record; each that a converter cannot read is handed to the
         error handler (dead-letter topic, or the task fails) and left out. Returns the
@@ -794,7 +796,6 @@ class SinkTaskRunner:
                 value = value_data(topic, message.value())
             except RecordError as exc:
                 partition, offset = message.partition(), message.offset()
-                next_offsets[(topic, partition)] = offset + 1
                 with self._lock:
                     self._errors.handle(
                         exc,
@@ -818,26 +819,20 @@ class SinkTaskRunner:
     def _build(
         self,
         topic: str,
+        partition: int,
         messages: t.Sequence[t.Any],
         keys: t.Sequence[t.Any],
         values: t.Sequence[t.Any],
         key_schemas: t.Sequence[Schema | None],
         value_schemas: t.Sequence[Schema | None],
         records: list[SinkRecord],
-        next_offsets: dict[TopicPartition, int],
     ) -> None:
-        """Append the converted records of one topic (after the connector's transforms) to
-        ``records`` and note each partition's next offset in ``next_offsets``.
+        """Append the converted records of one partition run (after the connector's
+        transforms) to ``records``.
 
         Column by column (one comprehension per coordinate, records built by ``map``),
         not a loop step per record: this is the sink's hottest path after the converter."""
-        partitions = [message.partition() for message in messages]
         offsets = [message.offset() for message in messages]
-        # A partition's records are in offset order: the last one of each counts, unless
-        # a record after it was left out (unreadable) and already counted.
-        for partition, offset in dict(zip(partitions, offsets, strict=True)).items():
-            tp = (topic, partition)
-            next_offsets[tp] = max(next_offsets.get(tp, 0), offset + 1)
         headers: t.Iterable[Headers] = [message.headers() for message in messages]
         headers = [tuple(h) if h else () for h in headers] if any(headers) else itertools.repeat(())
         stamps = [message.timestamp() for message in messages]
@@ -852,7 +847,7 @@ class SinkTaskRunner:
         built = map(
             SinkRecord,
             itertools.repeat(topic),
-            partitions,
+            itertools.repeat(partition),
             offsets,
             keys,
             values,
