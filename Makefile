@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml setup.py codecs/copybook/_cdecode.c codecs/oracle/_cred
 demo: setup
 	$(BIN)/headwater demo
 
+# Two pytest workers, a test module each at a time (pytest-xdist): most tests wait on a broker,
+# a server or a timeout rather than on a core. Each worker starts its own broker and servers.
 test: setup
-	$(BIN)/python -m pytest -m "not sweep" --durations=25
+	$(BIN)/python -m pytest -m "not sweep" -n 2 --dist loadfile --durations=25
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow and not sweep"
