@@ -34,6 +34,7 @@ Kafka Connect's ``JsonConverter`` (``{"type": "struct", "fields": [...], "option
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime
 import decimal
 import enum
@@ -955,6 +956,10 @@ _PYTHON_TYPES: dict[Type, tuple[type, ...]] = {
 
 Encoder: t.TypeAlias = t.Callable[[t.Any], t.Any]
 
+#: Rescales a finite decimal for the fast path: traps rounding and exponents out of range (the
+#: slow path then raises the precise error); the precision only bounds the digits, never rounds.
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, traps=[decimal.Inexact, decimal.InvalidOperation])
+
 
 def json_encoder(schema: Schema, *, decimal_format: str = "BASE64", map_entries: bool = False) -> Encoder:
     """A fast equivalent of :func:`value_to_json` for one schema: build once, call per record.
@@ -975,12 +980,14 @@ def _compile(schema: Schema, decimal_format: str, map_entries: bool) -> Encoder 
     """An encoder for non-null values of ``schema``, or None when values pass unchanged."""
     if schema.name is not None and (schema.is_decimal or schema.name in (DATE_NAME, TIME_NAME, TIMESTAMP_NAME)):
         if schema.is_decimal and decimal_format != "BASE64":
-            scale = schema.scale
-            exponent = -scale
+            quantum = decimal.Decimal(1).scaleb(-schema.scale)
 
             def numeric(value: t.Any) -> t.Any:
-                if type(value) is decimal.Decimal and value.as_tuple().exponent == exponent:
-                    return value
+                if type(value) is decimal.Decimal and value.is_finite():
+                    try:  # at the schema's scale, or the slow path's error (rounding, out of range)
+                        return value.quantize(quantum, context=_EXACT)
+                    except decimal.DecimalException:
+                        pass
                 return value_to_json(schema, value, decimal_format=decimal_format)
 
             return numeric
@@ -988,6 +995,14 @@ def _compile(schema: Schema, decimal_format: str, map_entries: bool) -> Encoder 
     kind = schema.type
     if kind in _PYTHON_TYPES:
         return None
+    if kind is Type.BYTES:
+
+        def binary(value: t.Any) -> t.Any:
+            if type(value) is bytes:
+                return binascii.b2a_base64(value, newline=False).decode("ascii")
+            return value_to_json(schema, value, decimal_format=decimal_format)
+
+        return binary
     if kind is Type.STRUCT:
         return _compile_struct(schema, decimal_format, map_entries)
     if kind is Type.ARRAY:
@@ -1018,7 +1033,78 @@ def _null(schema: Schema) -> t.Any:
     return value_to_json(schema, None)
 
 
+#: Structs with more fields than this are encoded by a loop rather than generated code.
+_GENERATED_FIELDS_MAX = 256
+
+
 def _compile_struct(schema: Schema, decimal_format: str, map_entries: bool) -> Encoder:
+    """One struct's encoder: Python source generated for its fields, compiled once.
+
+    The generated function reads each field into a local, checks its type inline and builds
+    the output in the schema's field order, with no per-field loop or dispatch; it is what
+    the loop in :func:`_loop_struct` does, a few times faster. Field names enter the source
+    only as ``repr()`` string literals. Anything unexpected (not a dict, a missing or extra
+    key, a wrong type, a null where the slow path would fill a default or raise) goes to
+    :func:`value_to_json`, which fills defaults or raises the precise error.
+    """
+    if len(schema.fields) > _GENERATED_FIELDS_MAX:
+        return _loop_struct(schema, decimal_format, map_entries)
+
+    def slow(value: t.Any) -> t.Any:
+        return value_to_json(schema, value, decimal_format=decimal_format, map_entries=map_entries)
+
+    namespace: dict[str, t.Any] = {"slow": slow, "dict": dict, "type": type, "len": len, "SchemaError": SchemaError}
+    reads: list[str] = []
+    checks: list[str] = []
+    conversions: list[str] = []
+    for index, item in enumerate(schema.fields):
+        local = f"v{index}"
+        reads.append(f"        {local} = value[{item.name!r}]")
+        inner = _compile(item.schema, decimal_format, map_entries)
+        nullable = item.schema.is_optional and item.schema.default is None
+        if inner is not None:
+            namespace[f"c{index}"] = inner
+            null = "pass" if nullable else "return slow(value)"
+            conversions.append(f"        if {local} is not None:\n            {local} = c{index}({local})")
+            conversions.append(f"        else:\n            {null}")
+            continue
+        allowed = _PYTHON_TYPES.get(item.schema.type)
+        test = None
+        if allowed is not None:
+            namespace[f"t{index}"] = allowed[0] if len(allowed) == 1 else allowed
+            test = f"type({local}) is not t{index}" if len(allowed) == 1 else f"type({local}) not in t{index}"
+        if nullable and test:
+            checks.append(f"    if {local} is not None and {test}:\n        return slow(value)")
+        elif not nullable:
+            checks.append(f"    if {local} is None{' or ' + test if test else ''}:\n        return slow(value)")
+    count = len(schema.fields)
+    built = ", ".join(f"{item.name!r}: v{index}" for index, item in enumerate(schema.fields))
+    lines = [
+        "def encode(value):",
+        f"    if type(value) is not dict or len(value) != {count}:",
+        "        return slow(value)",
+        "    try:",
+        *(reads or ["        pass"]),
+        "    except KeyError:",
+        "        return slow(value)",
+        *checks,
+    ]
+    if conversions:
+        lines += [
+            "    try:",
+            *conversions,
+            "    except SchemaError:",
+            "        return slow(value)  # the same error, with the field's path",
+            f"    return {{{built}}}",
+        ]
+    else:
+        lines.append("    return value")
+    exec(compile("\n".join(lines), f"<json encoder for {schema.name or 'struct'}>", "exec"), namespace)
+    return t.cast(Encoder, namespace["encode"])
+
+
+def _loop_struct(schema: Schema, decimal_format: str, map_entries: bool) -> Encoder:
+    """:func:`_compile_struct`'s encoder as a loop over the fields, for structs too wide to generate."""
     names = frozenset(schema.field_names)
     converted: list[tuple[str, Encoder]] = []
     checked: list[tuple[str, tuple[type, ...], bool]] = []

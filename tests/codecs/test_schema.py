@@ -9,6 +9,8 @@ import typing as t
 
 import fastavro
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from headwater.codecs import schema as s
 
@@ -170,6 +172,83 @@ def test_the_compiled_encoder_matches_value_to_json(decimal_format: str) -> None
     ]:
         with pytest.raises(s.SchemaError, match=message):
             encode(bad)
+
+
+_LEAVES = [s.INT32, s.INT64, s.STRING, s.FLOAT64, s.BOOLEAN, s.BYTES, s.decimal_of(2), s.DATE]
+_SAMPLES: dict[s.Type | str, list[t.Any]] = {
+    s.Type.INT32: [0, -7, "1", 1.5, True],
+    s.Type.INT64: [2**40, "x", None],
+    s.Type.STRING: ["", "a'b", 3, b"x"],
+    s.Type.FLOAT64: [1.5, 2, "1.5", False],
+    s.Type.BOOLEAN: [True, 1, "true"],
+    s.Type.BYTES: [b"\x00\xff", bytearray(b"ab"), "ab", 5],
+    s.DECIMAL: [D("1.5"), D("-0.25"), D("1E+3"), D("0.001"), D("NaN"), D("Infinity"), 3, 2.5, "1"],
+    s.DATE_NAME: [datetime.date(2020, 2, 29), 18000, "2020-01-01"],
+}
+
+
+def _sample(schema: s.Schema, data: st.DataObject) -> t.Any:
+    if schema.type is s.Type.STRUCT:
+        names = [item.name for item in schema.fields]
+        keep = [name for name in names if data.draw(st.booleans()) or len(names) < 2]
+        value = {name: _sample(schema.field(name).schema, data) for name in keep}
+        if data.draw(st.integers(0, 9)) == 0:
+            value["extra"] = 1
+        return value if data.draw(st.integers(0, 19)) else [value]
+    if data.draw(st.integers(0, 5)) == 0:
+        return None
+    return data.draw(st.sampled_from(_SAMPLES[schema.name or schema.type]))
+
+
+@st.composite
+def _schemas(draw: st.DrawFn, depth: int = 0) -> s.Schema:
+    characters = st.sampled_from("a'\"\\\n #{}x)")
+    names = draw(st.lists(st.text(characters, min_size=1, max_size=6), max_size=6, unique=True))
+    fields = {}
+    for name in names:
+        nested = depth < 2 and draw(st.integers(0, 4)) == 0
+        leaf = draw(_schemas(depth + 1)) if nested else draw(st.sampled_from(_LEAVES))
+        if draw(st.booleans()):
+            leaf = leaf.optional()
+        fields[name] = leaf
+    return s.struct(fields, name=draw(st.sampled_from([None, "x.Value", "'quoted\"\nname"])))
+
+
+def _exact(value: t.Any) -> t.Any:
+    """``value`` with decimals as their text, so a scale difference (1.5 against 1.50) shows."""
+    if isinstance(value, dict):
+        return {key: _exact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_exact(item) for item in value]
+    return str(value) if isinstance(value, D) else value
+
+
+@settings(max_examples=400, deadline=None)
+@given(_schemas(), st.data(), st.sampled_from(["NUMERIC", "BASE64"]))
+def test_the_generated_struct_encoder_matches_value_to_json_on_any_struct(
+    schema: s.Schema, data: st.DataObject, decimal_format: str
+) -> None:
+    """Generated from field names that could break the source (quotes, backslashes, newlines,
+    braces), on values that fit, and values with wrong types, nulls, missing and extra fields:
+    the same result as :func:`s.value_to_json`, or the same error."""
+    value = _sample(schema, data)
+    try:
+        expected = s.value_to_json(schema, value, decimal_format=decimal_format)
+    except s.SchemaError as exc:
+        error = str(exc)
+    else:
+        assert _exact(s.json_encoder(schema, decimal_format=decimal_format)(value)) == _exact(expected)
+        return
+    with pytest.raises(s.SchemaError) as raised:
+        s.json_encoder(schema, decimal_format=decimal_format)(value)
+    assert str(raised.value) == error
+
+
+def test_a_struct_wider_than_generated_code_is_encoded_by_the_loop() -> None:
+    wide = s.struct({f"f{index}": s.decimal_of(1).optional() for index in range(s._GENERATED_FIELDS_MAX + 1)})
+    value = {f"f{index}": D(index) for index in range(s._GENERATED_FIELDS_MAX + 1)}
+    encoded = s.json_encoder(wide, decimal_format="NUMERIC")(value)
+    assert [str(item) for item in encoded.values()] == [f"{index}.0" for index in range(s._GENERATED_FIELDS_MAX + 1)]
 
 
 def test_the_compiled_avro_encoder_matches_to_avro_value() -> None:
