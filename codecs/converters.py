@@ -336,6 +336,11 @@ class TopicSchemas:
         return closed
 
 
+#: Records a schema serves through a loop encoder before the JSON converter generates its
+#: encoder (see :func:`headwater.codecs.schema.json_encoder`).
+_GENERATE_AFTER = 64
+
+
 class JsonConverter(Converter):
     """Kafka Connect's JSON converter: schema-and-payload envelope or plain JSON."""
 
@@ -366,10 +371,27 @@ class JsonConverter(Converter):
         self._cache_size = size
         self._parsed: dict[bytes, tuple[Schema, s.Encoder, bool]] = {}
         self._encoders: dict[Schema, s.Encoder] = {}
+        self._warming: dict[Schema, tuple[s.Encoder, list[int]]] = {}
 
     def _encoder(self, schema: Schema) -> s.Encoder:
+        """The payload encoder of ``schema``: first a loop encoder, cheap to build; once the
+        schema has served ``_GENERATE_AFTER`` records, the generated one (dear to build, a
+        few times faster), so that a stream of ever-new shapes never pays for generating."""
         encoder = self._encoders.get(schema)
-        if encoder is None:
+        if encoder is not None:
+            return encoder
+        warming = self._warming.get(schema)
+        if warming is None:
+            if len(self._warming) >= self._cache_size:
+                self._warming.clear()
+            warming = self._warming[schema] = (
+                s.json_encoder(schema, decimal_format=self.decimal_format, generated=False),
+                [0],
+            )
+        encoder, uses = warming
+        uses[0] += 1
+        if uses[0] >= _GENERATE_AFTER:
+            del self._warming[schema]
             if len(self._encoders) >= self._cache_size:
                 self._encoders.clear()
             encoder = self._encoders[schema] = s.json_encoder(schema, decimal_format=self.decimal_format)
