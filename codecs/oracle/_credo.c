@@ -1,5 +1,6 @@
 /*
- * Optional compiled core of the LogMiner SQL_REDO parser (headwater.codecs.oracle._credo).
+ * Optional compiled core of the LogMiner SQL_REDO parser (headwater.codecs.oracle._credo),
+ * and of the typed conversion of its commonest literal (epoch(), at the end of this file).
  *
  * Contract: headwater.codecs.oracle.redo builds one Parser(RedoChange) at import and calls
  * Parser.parse(sql) first in parse_redo (the caller holds the GIL). parse returns a
@@ -581,11 +582,199 @@ static PyTypeObject ParserType = {
     .tp_methods = Parser_methods,
 };
 
+/* ------------------------------------------------------------------ timestamps
+ *
+ * epoch() and zoned() give what convert.value_converter's ``stamp`` and ``zoned`` closures
+ * give for LogMiner's usual DATE and TIMESTAMP literals, read without a regular
+ * expression. The text must start as convert._FAST_STAMP matches it,
+ * TO_<A-Z_>+('YYYY-MM-DD HH:MM:SS[.f{1,9}][ +hh:mm]' (ASCII digits; whatever follows the
+ * closing quote is not read), with a year from 1000, a date that exists and a time of day
+ * in range. Anything else gives None and the caller takes its Python path, which reads
+ * it or names the error.
+ */
+
+typedef struct {
+    long year, month, day, hour, minute, second;
+    long long nanos;           /* the fraction in nanoseconds */
+    Py_ssize_t fraction_at;    /* index of the fraction's first digit, -1 without one */
+    int fraction_digits;
+    Py_ssize_t offset_at;      /* index of the offset's sign, -1 without one */
+} Stamp;
+
+HW_INLINE int digits_at(const int kind, const void *data, Py_ssize_t n, Py_ssize_t i, int count, long *out)
+{
+    long value = 0;
+    if (i + count > n)
+        return 0;
+    for (int k = 0; k < count; k++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i + k);
+        if (!is_digit(c))
+            return 0;
+        value = value * 10 + (long)(c - '0');
+    }
+    *out = value;
+    return 1;
+}
+
+/* Reads the usual form into *s; 0 for anything else. */
+static int read_stamp(const int kind, const void *data, const Py_ssize_t n, Stamp *s)
+{
+    if (!has(kind, data, n, 0, "TO_", 3))
+        return 0;
+    Py_ssize_t i = 3;
+    while (i < n) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (!((c >= 'A' && c <= 'Z') || c == '_'))
+            break;
+        i++;
+    }
+    if (i == 3 || !has(kind, data, n, i, "('", 2))
+        return 0;
+    i += 2;
+    if (!digits_at(kind, data, n, i, 4, &s->year) || !has(kind, data, n, i + 4, "-", 1)
+        || !digits_at(kind, data, n, i + 5, 2, &s->month) || !has(kind, data, n, i + 7, "-", 1)
+        || !digits_at(kind, data, n, i + 8, 2, &s->day) || !has(kind, data, n, i + 10, " ", 1)
+        || !digits_at(kind, data, n, i + 11, 2, &s->hour) || !has(kind, data, n, i + 13, ":", 1)
+        || !digits_at(kind, data, n, i + 14, 2, &s->minute) || !has(kind, data, n, i + 16, ":", 1)
+        || !digits_at(kind, data, n, i + 17, 2, &s->second))
+        return 0;
+    i += 19;
+    s->nanos = 0;
+    s->fraction_at = -1;
+    s->fraction_digits = 0;
+    if (has(kind, data, n, i, ".", 1)) {
+        i++;
+        s->fraction_at = i;
+        while (i < n && s->fraction_digits < 10 && is_digit(PyUnicode_READ(kind, data, i))) {
+            s->nanos = s->nanos * 10 + (long long)(PyUnicode_READ(kind, data, i) - '0');
+            s->fraction_digits++;
+            i++;
+        }
+        if (s->fraction_digits == 0 || s->fraction_digits > 9)
+            return 0;
+        for (int k = s->fraction_digits; k < 9; k++)
+            s->nanos *= 10;
+    }
+    s->offset_at = -1;
+    if (has(kind, data, n, i, " ", 1)) {
+        Py_UCS4 sign = i + 1 < n ? PyUnicode_READ(kind, data, i + 1) : 0;
+        long oh, om;
+        if ((sign != '+' && sign != '-') || !digits_at(kind, data, n, i + 2, 2, &oh)
+            || !has(kind, data, n, i + 4, ":", 1) || !digits_at(kind, data, n, i + 5, 2, &om))
+            return 0;
+        s->offset_at = i + 1;
+        i += 7;
+    }
+    if (!has(kind, data, n, i, "'", 1))
+        return 0;
+    static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (s->year < 1000 || s->month < 1 || s->month > 12 || s->day < 1 || s->hour > 23 || s->minute > 59
+        || s->second > 59)
+        return 0;
+    const int leap = (s->year % 4 == 0 && s->year % 100 != 0) || s->year % 400 == 0;
+    return s->day <= month_days[s->month - 1] + (s->month == 2 && leap);
+}
+
+/* Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static long long days_from_civil(long y, long m, long d)
+{
+    y -= m <= 2;
+    const long long era = (y >= 0 ? y : y - 399) / 400;
+    const long long yoe = (long long)y - era * 400;
+    const long long doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* epoch(literal, per_second): epoch seconds * per_second + the fraction in that unit,
+ * truncated (the offset is not read); None as above, and for a per_second other than 1e3,
+ * 1e6 or 1e9 or a result beyond 64 bits. */
+static PyObject *
+credo_epoch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "epoch(literal: str, per_second: int)");
+        return NULL;
+    }
+    long long per_second = PyLong_AsLongLong(args[1]);
+    if (per_second == -1 && PyErr_Occurred())
+        return NULL;
+    long long per_nano;
+    if (per_second == 1000)
+        per_nano = 1000000;
+    else if (per_second == 1000000)
+        per_nano = 1000;
+    else if (per_second == 1000000000)
+        per_nano = 1;
+    else
+        Py_RETURN_NONE;
+    Stamp s;
+    if (!read_stamp(PyUnicode_KIND(args[0]), PyUnicode_DATA(args[0]), PyUnicode_GET_LENGTH(args[0]), &s))
+        Py_RETURN_NONE;
+    const long long seconds =
+        days_from_civil(s.year, s.month, s.day) * 86400LL + s.hour * 3600LL + s.minute * 60LL + s.second;
+    /* years 1000-9999: |seconds| < 2.6e11; times 1e9 can pass 2^63 (after 2262) */
+    if (per_second == 1000000000 && (seconds > 9000000000LL || seconds < -9000000000LL))
+        Py_RETURN_NONE;
+    return PyLong_FromLongLong(seconds * per_second + s.nanos / per_nano);
+}
+
+/* zoned(literal, local): Debezium's ZonedTimestamp text, YYYY-MM-DDTHH:MM:SS, then the
+ * fraction as written without its trailing zeros (none if all zeros), then "Z" when local
+ * is true, without an offset or at +00:00 or -00:00, else the offset as written; None as
+ * above. */
+static PyObject *
+credo_zoned(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "zoned(literal: str, local: bool)");
+        return NULL;
+    }
+    const int local = PyObject_IsTrue(args[1]);
+    if (local < 0)
+        return NULL;
+    PyObject *text = args[0];
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Stamp s;
+    if (!read_stamp(kind, data, PyUnicode_GET_LENGTH(text), &s))
+        Py_RETURN_NONE;
+    char out[48];
+    int length = snprintf(out, sizeof out, "%04ld-%02ld-%02ldT%02ld:%02ld:%02ld", s.year, s.month, s.day, s.hour,
+                          s.minute, s.second);
+    int digits = s.fraction_digits;
+    while (digits > 0 && PyUnicode_READ(kind, data, s.fraction_at + digits - 1) == '0')
+        digits--;
+    if (digits > 0) {
+        out[length++] = '.';
+        for (int k = 0; k < digits; k++)
+            out[length++] = (char)PyUnicode_READ(kind, data, s.fraction_at + k);
+    }
+    if (local || s.offset_at < 0 || has(kind, data, s.offset_at + 6, s.offset_at + 1, "00:00", 5)) {
+        out[length++] = 'Z';
+    } else {
+        for (int k = 0; k < 6; k++)
+            out[length++] = (char)PyUnicode_READ(kind, data, s.offset_at + k);
+    }
+    return PyUnicode_FromStringAndSize(out, length);
+}
+
+static PyMethodDef module_methods[] = {
+    {"epoch", (PyCFunction)(void (*)(void))credo_epoch, METH_FASTCALL,
+     "epoch(literal, per_second) -> int | None: a TO_DATE/TO_TIMESTAMP literal in epoch units, else None."},
+    {"zoned", (PyCFunction)(void (*)(void))credo_zoned, METH_FASTCALL,
+     "zoned(literal, local) -> str | None: a TO_TIMESTAMP_TZ literal as Debezium's ISO text, else None."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "headwater.codecs.oracle._credo",
     .m_doc = "Optional compiled core of headwater.codecs.oracle.redo (see _credo.c).",
     .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC

@@ -36,6 +36,7 @@ import typing as t
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from headwater.codecs.oracle import redo
 from headwater.connectors.errors import RecordError
 
 __all__ = ["OracleColumn", "ValueConversionError", "convert_value", "general_converter", "unistr", "value_converter"]
@@ -451,7 +452,6 @@ def general_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
     return checked
 
 
-@functools.lru_cache(maxsize=4096)
 def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
     """The function :func:`convert_value` applies to one column's non-NULL literals (with
     ``quoted=None``), built once per column: callers converting many rows of a table keep
@@ -461,6 +461,14 @@ def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
     float, ``TO_TIMESTAMP('..')``) are read by one closure per column without the general
     path's dispatch; every other literal, and every error, goes to :func:`general_converter`,
     which gives the same value (``tests/codecs/test_oracle_convert_fast.py``)."""
+    return _value_converter(column, redo.NATIVE_ENABLED and redo._credo is not None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _value_converter(column: OracleColumn, native: bool) -> t.Callable[[str], t.Any]:
+    """:func:`value_converter`, with the compiled readers of timestamps (``_credo.epoch``
+    and ``_credo.zoned``) when ``native``: they give the Python closures' values or None,
+    and on None the closure reads the literal (``tests/codecs/test_oracle_redo_native.py``)."""
     general = general_converter(column)
     kind = _kind(column)
     if kind == "number":
@@ -506,7 +514,15 @@ def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
                 return seconds * per_second
             return seconds * per_second + int(fraction.ljust(9, "0")) // per_nano
 
-        return stamp
+        if not native or redo._credo is None:
+            return stamp
+        epoch = redo._credo.epoch
+
+        def compiled(literal: str) -> t.Any:  # stamp's value, read in C (None: a form it leaves to stamp)
+            value = epoch(literal, per_second)
+            return stamp(literal) if value is None else value
+
+        return compiled
     if kind in ("zoned", "local"):
         local = kind == "local"
         match = _FAST_STAMP.match
@@ -528,7 +544,15 @@ def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
                 return text + "Z"
             return text + offset
 
-        return zoned
+        if not native or redo._credo is None:
+            return zoned
+        iso = redo._credo.zoned
+
+        def compiled_zoned(literal: str) -> t.Any:  # zoned's value, read in C (None: a form it leaves to zoned)
+            value = iso(literal, local)
+            return zoned(literal) if value is None else value
+
+        return compiled_zoned
     return general
 
 
