@@ -1,6 +1,7 @@
 /*
  * Optional compiled core of the LogMiner SQL_REDO parser (headwater.codecs.oracle._credo),
- * and of the typed conversion of its commonest literal (epoch(), at the end of this file).
+ * and of the typed conversion that follows it: the Oracle task's per-clause conversion loop
+ * (convert_row, Column) and the commonest literals (epoch, zoned), after the parser below.
  *
  * Contract: headwater.codecs.oracle.redo builds one Parser(RedoChange) at import and calls
  * Parser.parse(sql) first in parse_redo (the caller holds the GIL). parse returns a
@@ -761,9 +762,207 @@ credo_zoned(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return PyUnicode_FromStringAndSize(out, length);
 }
 
+/* ------------------------------------------------------------------ convert_row(values, converters)
+ *
+ * The typed conversion of one parsed clause, as connectors/oracle/task.py's _converted does
+ * it with its per-column closures: {column: None if literal is None else
+ * converters[column](literal)}, in the clause's order; a column missing from converters
+ * raises KeyError(column). A converter is any callable, or a Column, which this loop runs
+ * without a Python frame:
+ *
+ *   Column(TEXT, cache, miss): the literal itself when it holds no '(' and is not
+ *       "Unsupported Type" (plain text is its own value), else as CACHED;
+ *   Column(CACHED, cache, miss): cache[literal] when present, else miss(literal) (which
+ *       converts, stores in cache and bounds the caches, in Python);
+ *   Column(INT, None, miss): int(literal) (PyLong_FromUnicodeObject, what int() of a str
+ *       runs), or miss(literal) when int() raises ValueError;
+ *   Column(FLOAT, None, miss): float(literal) likewise (PyFloat_FromString).
+ *
+ * Literals are str (the parser's values); anything else raises TypeError. Errors that
+ * miss raises propagate unchanged. The caller holds the GIL.
+ */
+
+enum { COLUMN_TEXT = 0, COLUMN_CACHED = 1, COLUMN_INT = 2, COLUMN_FLOAT = 3 };
+
+typedef struct {
+    PyObject_HEAD
+    int mode;
+    PyObject *cache; /* dict (TEXT, CACHED) or NULL */
+    PyObject *miss;  /* callable */
+} Column;
+
+static PyTypeObject ColumnType;
+
+static int Column_traverse(Column *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->cache);
+    Py_VISIT(self->miss);
+    return 0;
+}
+
+static int Column_clear(Column *self)
+{
+    Py_CLEAR(self->cache);
+    Py_CLEAR(self->miss);
+    return 0;
+}
+
+static void Column_dealloc(Column *self)
+{
+    PyObject_GC_UnTrack(self);
+    Column_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Column_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    int mode;
+    PyObject *cache, *miss;
+    static char *keywords[] = {"mode", "cache", "miss", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iOO:Column", keywords, &mode, &cache, &miss))
+        return NULL;
+    if (mode < COLUMN_TEXT || mode > COLUMN_FLOAT) {
+        PyErr_SetString(PyExc_ValueError, "Column mode must be TEXT, CACHED, INT or FLOAT");
+        return NULL;
+    }
+    if ((mode == COLUMN_TEXT || mode == COLUMN_CACHED) ? !PyDict_CheckExact(cache) : cache != Py_None) {
+        PyErr_SetString(PyExc_TypeError, "Column cache must be a dict for TEXT and CACHED, None otherwise");
+        return NULL;
+    }
+    if (!PyCallable_Check(miss)) {
+        PyErr_SetString(PyExc_TypeError, "Column miss must be callable");
+        return NULL;
+    }
+    Column *self = (Column *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->mode = mode;
+    self->cache = cache == Py_None ? NULL : Py_NewRef(cache);
+    self->miss = Py_NewRef(miss);
+    return (PyObject *)self;
+}
+
+static PyObject *Column_call(Column *self, PyObject *args, PyObject *kwargs);
+
+static PyTypeObject ColumnType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "headwater.codecs.oracle._credo.Column",
+    .tp_basicsize = sizeof(Column),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Column(mode, cache, miss): one column's literal-to-value conversion for convert_row (see _credo.c).",
+    .tp_new = Column_new,
+    .tp_dealloc = (destructor)Column_dealloc,
+    .tp_traverse = (traverseproc)Column_traverse,
+    .tp_clear = (inquiry)Column_clear,
+    .tp_call = (ternaryfunc)Column_call,
+};
+
+/* One literal through one Column: a new reference, or NULL with an exception set. */
+static PyObject *column_convert(Column *column, PyObject *literal)
+{
+    if (!PyUnicode_Check(literal)) {
+        PyErr_Format(PyExc_TypeError, "a literal must be str, not %.100s", Py_TYPE(literal)->tp_name);
+        return NULL;
+    }
+    PyObject *value;
+    switch (column->mode) {
+    case COLUMN_TEXT: {
+        const Py_ssize_t n = PyUnicode_GET_LENGTH(literal);
+        const Py_ssize_t paren = PyUnicode_FindChar(literal, '(', 0, n, 1);
+        if (paren == -2)
+            return NULL;
+        if (paren == -1 && PyUnicode_CompareWithASCIIString(literal, "Unsupported Type") != 0)
+            return Py_NewRef(literal);
+    }
+        /* fall through: text holding a function goes through the cache */
+    case COLUMN_CACHED:
+        value = PyDict_GetItemWithError(column->cache, literal);
+        if (value != NULL)
+            return Py_NewRef(value);
+        if (PyErr_Occurred())
+            return NULL;
+        return PyObject_CallOneArg(column->miss, literal);
+    case COLUMN_INT:
+        value = PyLong_FromUnicodeObject(literal, 10);
+        break;
+    default:
+        value = PyFloat_FromString(literal);
+        break;
+    }
+    if (value != NULL || !PyErr_ExceptionMatches(PyExc_ValueError))
+        return value;
+    PyErr_Clear();
+    return PyObject_CallOneArg(column->miss, literal);
+}
+
+static PyObject *Column_call(Column *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *literal;
+    static char *keywords[] = {"literal", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:Column", keywords, &literal))
+        return NULL;
+    return column_convert(self, literal);
+}
+
+static PyObject *
+credo_convert_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2 || !PyDict_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "convert_row(values: dict, converters: dict)");
+        return NULL;
+    }
+    PyObject *values = args[0], *converters = args[1];
+    PyObject *out = PyDict_New();
+    if (out == NULL)
+        return NULL;
+    Py_ssize_t position = 0;
+    PyObject *name, *literal;
+    while (PyDict_Next(values, &position, &name, &literal)) {
+        PyObject *value;
+        Py_INCREF(name);  /* values may change under a Python converter: hold what we read */
+        Py_INCREF(literal);
+        if (literal == Py_None) {
+            value = Py_NewRef(Py_None);
+        } else {
+            PyObject *converter = PyDict_GetItemWithError(converters, name);
+            if (converter == NULL) {
+                if (!PyErr_Occurred()) {
+                    PyObject *key = PyTuple_Pack(1, name);
+                    if (key != NULL) {
+                        PyErr_SetObject(PyExc_KeyError, key);
+                        Py_DECREF(key);
+                    }
+                }
+                value = NULL;
+            } else {
+                Py_INCREF(converter); /* held: Python code may run and change converters */
+                if (Py_IS_TYPE(converter, &ColumnType))
+                    value = column_convert((Column *)converter, literal);
+                else
+                    value = PyObject_CallOneArg(converter, literal);
+                Py_DECREF(converter);
+            }
+        }
+        if (value == NULL || PyDict_SetItem(out, name, value) < 0) {
+            Py_XDECREF(value);
+            Py_DECREF(name);
+            Py_DECREF(literal);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(value);
+        Py_DECREF(name);
+        Py_DECREF(literal);
+    }
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"epoch", (PyCFunction)(void (*)(void))credo_epoch, METH_FASTCALL,
      "epoch(literal, per_second) -> int | None: a TO_DATE/TO_TIMESTAMP literal in epoch units, else None."},
+    {"convert_row", (PyCFunction)(void (*)(void))credo_convert_row, METH_FASTCALL,
+     "convert_row(values, converters) -> dict: each non-None literal through its column's converter."},
     {"zoned", (PyCFunction)(void (*)(void))credo_zoned, METH_FASTCALL,
      "zoned(literal, local) -> str | None: a TO_TIMESTAMP_TZ literal as Debezium's ISO text, else None."},
     {NULL, NULL, 0, NULL},
@@ -788,6 +987,12 @@ PyInit__credo(void)
     Py_INCREF(&ParserType);
     if (PyModule_AddObject(m, "Parser", (PyObject *)&ParserType) < 0) {
         Py_DECREF(&ParserType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyType_Ready(&ColumnType) < 0 || PyModule_AddType(m, &ColumnType) < 0
+        || PyModule_AddIntConstant(m, "TEXT", COLUMN_TEXT) < 0 || PyModule_AddIntConstant(m, "CACHED", COLUMN_CACHED) < 0
+        || PyModule_AddIntConstant(m, "INT", COLUMN_INT) < 0 || PyModule_AddIntConstant(m, "FLOAT", COLUMN_FLOAT) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -51,6 +51,7 @@ import re
 import time
 import typing as t
 
+from headwater.codecs.oracle import redo
 from headwater.codecs.oracle.convert import OracleColumn, ValueConversionError, value_converter
 from headwater.codecs.oracle.redo import RedoChange, parse_redo
 from headwater.codecs.oracle.render import debezium_value
@@ -161,6 +162,9 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         self._plans: dict[str, _TablePlan] = {}
         self._caches: dict[str, list[dict[str, t.Any]]] = {}
         self._cached = 0
+        # The compiled conversion loop (redo's switch decides, as for the parse): a column's
+        # converter is then a _credo.Column and a clause is converted by _credo.convert_row.
+        self._native: t.Any = redo._credo if redo.NATIVE_ENABLED and redo._credo is not None else None
         self._routes: dict[tuple[str, str], _TablePlan | object | None] = {}
         self._tx_source_of: CommittedTransaction | None = None
         self._tx_source: tuple[str, str, str, int] = ("", "", "", 0)
@@ -226,12 +230,18 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         VariableScaleDecimal struct; anything else (and text holding a function) is
         converted once per distinct literal and cached (a WHERE clause repeats the values
         the row's last change wrote; the values are immutable). All caches together hold at
-        most ``_VALUE_CACHE_SIZE`` values: past that they are emptied."""
+        most ``_VALUE_CACHE_SIZE`` values: past that they are emptied. With the compiled
+        reader these steps are a ``_credo.Column`` that ``_converted`` runs in C, the
+        conversion of a cache miss still in Python; ``tests/connectors/test_oracle_source.py``
+        holds both paths to the same events."""
         decimals = self.config.decimal_handling_mode
         kind = _converter_kind(column)
         typed = value_converter(column)
         if kind == "int" or column.base_type in ("BINARY_FLOAT", "BINARY_DOUBLE"):
-            return typed  # int(literal) or float(literal), else the general path: no cache needed
+            # int(literal) or float(literal), else the general path: no cache needed
+            if self._native is None:
+                return typed
+            return self._native.Column(self._native.INT if kind == "int" else self._native.FLOAT, None, typed)
         convert: t.Callable[[str], t.Any] = typed  # dates, times, intervals, floats: already Connect values
         if is_decimal(column) and decimals == "precise" and is_variable_scale(column):
 
@@ -255,20 +265,25 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         get = cache.get
         text = kind == "text"
 
+        def miss(literal: str) -> t.Any:
+            value = convert(literal)
+            self._cached += 1
+            if self._cached > _VALUE_CACHE_SIZE:
+                for table in self._caches.values():
+                    for each in table:
+                        each.clear()
+                self._cached = 0
+            cache[literal] = value
+            return value
+
+        if self._native is not None:  # the same steps, run by convert_row without a Python frame
+            return self._native.Column(self._native.TEXT if text else self._native.CACHED, cache, miss)
+
         def cached(literal: str) -> t.Any:
             if text and "(" not in literal and literal != _UNSUPPORTED:
                 return literal  # plain text is its own value
             value = get(literal, _MISSING)
-            if value is _MISSING:
-                value = convert(literal)
-                self._cached += 1
-                if self._cached > _VALUE_CACHE_SIZE:
-                    for table in self._caches.values():
-                        for each in table:
-                            each.clear()
-                    self._cached = 0
-                cache[literal] = value
-            return value
+            return miss(literal) if value is _MISSING else value
 
         return cached
 
@@ -804,6 +819,8 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         """The typed values of one parsed clause, by column."""
         converters = plan.converters
         try:
+            if self._native is not None:
+                return t.cast(dict[str, t.Any], self._native.convert_row(values, converters))
             return {k: v if v is None else converters[k](v) for k, v in values.items()}
         except KeyError as exc:
             name = exc.args[0] if exc.args else None

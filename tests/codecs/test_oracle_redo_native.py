@@ -21,7 +21,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_oracle_redo import _fragments, _names, _rows
 
@@ -354,3 +354,101 @@ def test_the_compiled_timestamps_read_logminers_usual_forms() -> None:
     assert zoned("TO_TIMESTAMP_TZ('2024-01-01 10:00:00.120 -05:30')", False) == "2024-01-01T10:00:00.12-05:30"
     assert zoned("TO_TIMESTAMP_TZ('2024-01-01 10:00:00.000 -00:00')", False) == "2024-01-01T10:00:00Z"
     assert zoned("TO_TIMESTAMP_TZ('2024-01-01 10:00:00.5 +01:00')", True) == "2024-01-01T10:00:00.5Z"
+
+
+# -- _credo.convert_row and _credo.Column: the task's conversion loop -----------------------
+
+
+def _python_row(values: dict[str, t.Any], columns: dict[str, tuple[int, t.Any, t.Any]]) -> dict[str, t.Any]:
+    """What convert_row must give: the task's Python closures, written out."""
+    credo = redo._credo
+    out = {}
+    for name, literal in values.items():
+        if literal is None:
+            out[name] = None
+            continue
+        mode, cache, miss = columns[name]
+        if mode == credo.TEXT and "(" not in literal and literal != "Unsupported Type":
+            out[name] = literal
+        elif mode in (credo.TEXT, credo.CACHED):
+            out[name] = cache[literal] if literal in cache else miss(literal)
+        else:
+            try:
+                out[name] = int(literal) if mode == credo.INT else float(literal)
+            except ValueError:
+                out[name] = miss(literal)
+    return out
+
+
+_LITERALS = st.one_of(
+    st.none(),
+    st.sampled_from(["12", "-0", " 7 ", "1_000", "1.5", "1e400", "inf", "nan", "\u0661\u0662", "x(y)", "UNISTR('a')",
+                     "Unsupported Type", "", "O'Brien", "TO_DATE('2024-01-01 00:00:00')"]),
+    st.text(max_size=8),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@example(
+    {"A": "Unsupported Type", "B": "x(y)", "C": "12", "D": " 7 ", "E": "nan", "F": None, "G": "abc"},
+    ["TEXT", "TEXT", "CACHED", "INT", "FLOAT", "TEXT", "INT"],
+)
+@example({"A": "12", "B": "Unsupported Type", "C": "1e400"}, ["TEXT", "CACHED", "FLOAT", "INT", "INT", "INT", "INT"])
+@given(
+    st.dictionaries(st.sampled_from("ABCDEFG"), _LITERALS, min_size=2, max_size=7),
+    st.lists(st.sampled_from(["TEXT", "CACHED", "INT", "FLOAT"]), min_size=7, max_size=7),
+)
+def test_convert_row_gives_what_the_python_closures_give(values: dict[str, t.Any], modes: list[str]) -> None:
+    credo = redo._credo
+    specs: dict[str, tuple[int, t.Any, t.Any]] = {}
+    for name, mode_name in zip("ABCDEFG", modes, strict=True):
+        mode = getattr(credo, mode_name)
+        cache: dict[str, t.Any] | None = {"12": "cached 12", "x(y)": ("cached", 1)} if mode <= credo.CACHED else None
+
+        def miss(literal: str, name: str = name, cache: dict[str, t.Any] | None = cache) -> t.Any:
+            value = ("converted", name, literal)
+            if cache is not None:
+                cache[literal] = value
+            return value
+
+        specs[name] = (mode, cache, miss)
+    copies = {
+        name: (mode, dict(cache) if cache is not None else None, miss) for name, (mode, cache, miss) in specs.items()
+    }
+    expected = _python_row(values, copies)
+    columns = {name: credo.Column(*spec) for name, spec in specs.items()}
+    assert repr(credo.convert_row(values, columns)) == repr(expected)  # values, types, the clause's order
+    # A Column called on its own converts the same (the caches now hold what the misses stored).
+    called = {name: columns[name](literal) for name, literal in values.items() if literal is not None}
+    assert repr(called) == repr({name: value for name, value in expected.items() if values[name] is not None})
+
+
+def test_convert_row_errors_are_the_python_loops() -> None:
+    credo = redo._credo
+
+    def refuse(literal: str) -> t.Any:
+        raise ValueError(f"cannot convert {literal!r}")
+
+    with pytest.raises(KeyError) as missing:
+        credo.convert_row({"A": "1", "GONE": "2"}, {"A": credo.Column(credo.INT, None, refuse)})
+    assert missing.value.args == ("GONE",)  # what the task's _converted reads to name the column
+    with pytest.raises(ValueError, match="cannot convert 'x'"):
+        credo.convert_row({"A": "x"}, {"A": credo.Column(credo.INT, None, refuse)})
+    with pytest.raises(TypeError, match="literal must be str"):
+        credo.convert_row({"A": 5}, {"A": credo.Column(credo.CACHED, {}, refuse)})
+    with pytest.raises(TypeError):
+        credo.Column(credo.INT, {}, refuse)  # INT and FLOAT take no cache
+    with pytest.raises(TypeError):
+        credo.Column(credo.TEXT, None, refuse)
+    with pytest.raises(ValueError, match="mode"):
+        credo.Column(9, None, refuse)
+    # Any callable converts too; one that empties the converters mid-row does no harm.
+    converters: dict[str, t.Any] = {}
+
+    def rude(literal: str) -> str:
+        converters.clear()
+        return literal.upper()
+
+    converters.update(A=rude, B=credo.Column(credo.TEXT, {}, refuse))
+    with pytest.raises(KeyError):
+        credo.convert_row({"A": "a", "B": "b"}, converters)

@@ -471,3 +471,36 @@ def test_an_update_naming_a_dropped_column_gives_images_of_the_current_columns_o
     assert (before["ID"], before["NAME"], after["ID"], after["NAME"]) == (7, "Ann", 7, "Bo")
     assert record.key == {"ID": 7}
     assert record.value["source"]["txId"] == "0a00" and record.value["ts_ms"] == 2_000
+
+
+@pytest.mark.parametrize(
+    ("scenario", "extra"),
+    [
+        ("bulk", {}),
+        ("default", {"decimal.handling.mode": "string", "binary.handling.mode": "hex"}),
+        ("lobs", {"lob.enabled": "true", "decimal.handling.mode": "double"}),
+        ("rollbacks", {"binary.handling.mode": "bytes"}),
+    ],
+)
+@pytest.mark.parametrize("cache_size", [100_000, 7])
+def test_the_compiled_conversion_loop_gives_the_python_loops_events(
+    scenario: str, extra: dict[str, str], cache_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the compiled reader, each clause is converted by ``_credo.convert_row`` through
+    ``_credo.Column`` converters; without it, by the Python closures. Every record (topic,
+    key, value with its decimals' digits, offset) is the same, also when the value caches
+    are emptied every few values."""
+    from headwater.codecs.oracle import redo
+    from headwater.connectors.oracle import task as task_module
+
+    if not redo.NATIVE_AVAILABLE:
+        pytest.skip("the _credo extension is not built")
+    monkeypatch.setattr(task_module, "_VALUE_CACHE_SIZE", cache_size)
+    runs = []
+    for native in (True, False):
+        monkeypatch.setattr(redo, "NATIVE_ENABLED", native)
+        task, emulator = _task(_config(scenario, 5, **extra))
+        assert (task._native is not None) is native
+        runs.append([repr(item) for item in _run(task, emulator)])
+    assert len(runs[0]) > 100
+    assert runs[0] == runs[1]
