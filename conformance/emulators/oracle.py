@@ -1021,7 +1021,8 @@ class LogMinerEmulator:
         sequence = self.log_sequence(event.scn)
         block = (event.scn - self.history.first_scn) % self.scenario.log_scns
         rs_id = f" 0x{sequence:06x}.{block * 7 + 2:08x}.{(event.ssn * 16) % 0x1F0 + 0x10:04x} "
-        timestamp = self.scn_to_timestamp(event.scn)
+        # V$LOGMNR_CONTENTS.TIMESTAMP is a DATE: whole seconds (SCN_TO_TIMESTAMP is finer).
+        timestamp = self.scn_to_timestamp(event.scn).replace(microsecond=0)
         owner = table = row_id = info = None
         status = 0
         redo: str
@@ -1210,7 +1211,7 @@ class BigTransactionEmulator:
         xid = "0004000A00000BAD"
         for scn in range(max(start_scn + 1, self.first_scn + 1), min(end_scn, self.visible_scn) + 1):
             index = scn - self.first_scn - 1
-            stamp = self.scn_to_timestamp(scn)
+            stamp = self.scn_to_timestamp(scn).replace(microsecond=0)  # a DATE, as in V$LOGMNR_CONTENTS
             base = {"scn": scn, "timestamp": stamp, "xid": xid, "rs_id": " 0x000001.00000001.0010 ", "thread": 1}
             if index == 0:
                 yield LogMinerRow(start_scn=scn, commit_scn=None, operation="START", operation_code=6, seg_owner=None,
