@@ -690,6 +690,29 @@ static long long days_from_civil(long y, long m, long d)
 /* epoch(literal, per_second): epoch seconds * per_second + the fraction in that unit,
  * truncated (the offset is not read); None as above, and for a per_second other than 1e3,
  * 1e6 or 1e9 or a result beyond 64 bits. */
+/* epoch() of a str literal: a new reference (None included). */
+static PyObject *epoch_of(PyObject *literal, long long per_second)
+{
+    long long per_nano;
+    if (per_second == 1000)
+        per_nano = 1000000;
+    else if (per_second == 1000000)
+        per_nano = 1000;
+    else if (per_second == 1000000000)
+        per_nano = 1;
+    else
+        Py_RETURN_NONE;
+    Stamp s;
+    if (!read_stamp(PyUnicode_KIND(literal), PyUnicode_DATA(literal), PyUnicode_GET_LENGTH(literal), &s))
+        Py_RETURN_NONE;
+    const long long seconds =
+        days_from_civil(s.year, s.month, s.day) * 86400LL + s.hour * 3600LL + s.minute * 60LL + s.second;
+    /* years 1000-9999: |seconds| < 2.6e11; times 1e9 can pass 2^63 (after 2262) */
+    if (per_second == 1000000000 && (seconds > 9000000000LL || seconds < -9000000000LL))
+        Py_RETURN_NONE;
+    return PyLong_FromLongLong(seconds * per_second + s.nanos / per_nano);
+}
+
 static PyObject *
 credo_epoch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -701,42 +724,16 @@ credo_epoch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     long long per_second = PyLong_AsLongLong(args[1]);
     if (per_second == -1 && PyErr_Occurred())
         return NULL;
-    long long per_nano;
-    if (per_second == 1000)
-        per_nano = 1000000;
-    else if (per_second == 1000000)
-        per_nano = 1000;
-    else if (per_second == 1000000000)
-        per_nano = 1;
-    else
-        Py_RETURN_NONE;
-    Stamp s;
-    if (!read_stamp(PyUnicode_KIND(args[0]), PyUnicode_DATA(args[0]), PyUnicode_GET_LENGTH(args[0]), &s))
-        Py_RETURN_NONE;
-    const long long seconds =
-        days_from_civil(s.year, s.month, s.day) * 86400LL + s.hour * 3600LL + s.minute * 60LL + s.second;
-    /* years 1000-9999: |seconds| < 2.6e11; times 1e9 can pass 2^63 (after 2262) */
-    if (per_second == 1000000000 && (seconds > 9000000000LL || seconds < -9000000000LL))
-        Py_RETURN_NONE;
-    return PyLong_FromLongLong(seconds * per_second + s.nanos / per_nano);
+    return epoch_of(args[0], per_second);
 }
 
 /* zoned(literal, local): Debezium's ZonedTimestamp text, YYYY-MM-DDTHH:MM:SS, then the
  * fraction as written without its trailing zeros (none if all zeros), then "Z" when local
  * is true, without an offset or at +00:00 or -00:00, else the offset as written; None as
  * above. */
-static PyObject *
-credo_zoned(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* zoned() of a str literal: a new reference (None included). */
+static PyObject *zoned_of(PyObject *text, int local)
 {
-    (void)self;
-    if (nargs != 2 || !PyUnicode_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "zoned(literal: str, local: bool)");
-        return NULL;
-    }
-    const int local = PyObject_IsTrue(args[1]);
-    if (local < 0)
-        return NULL;
-    PyObject *text = args[0];
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Stamp s;
@@ -762,6 +759,20 @@ credo_zoned(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return PyUnicode_FromStringAndSize(out, length);
 }
 
+static PyObject *
+credo_zoned(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "zoned(literal: str, local: bool)");
+        return NULL;
+    }
+    const int local = PyObject_IsTrue(args[1]);
+    if (local < 0)
+        return NULL;
+    return zoned_of(args[0], local);
+}
+
 /* ------------------------------------------------------------------ convert_row(values, converters)
  *
  * The typed conversion of one parsed clause, as connectors/oracle/task.py's _converted does
@@ -776,19 +787,23 @@ credo_zoned(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
  *       converts, stores in cache and bounds the caches, in Python);
  *   Column(INT, None, miss): int(literal) (PyLong_FromUnicodeObject, what int() of a str
  *       runs), or miss(literal) when int() raises ValueError;
- *   Column(FLOAT, None, miss): float(literal) likewise (PyFloat_FromString).
+ *   Column(FLOAT, None, miss): float(literal) likewise (PyFloat_FromString);
+ *   Column(EPOCH, None, miss, per_second) and Column(ZONED, None, miss, local): epoch()
+ *       and zoned() below (no cache: they cost less than one), miss(literal) when they
+ *       give None.
  *
  * Literals are str (the parser's values); anything else raises TypeError. Errors that
  * miss raises propagate unchanged. The caller holds the GIL.
  */
 
-enum { COLUMN_TEXT = 0, COLUMN_CACHED = 1, COLUMN_INT = 2, COLUMN_FLOAT = 3 };
+enum { COLUMN_TEXT = 0, COLUMN_CACHED = 1, COLUMN_INT = 2, COLUMN_FLOAT = 3, COLUMN_EPOCH = 4, COLUMN_ZONED = 5 };
 
 typedef struct {
     PyObject_HEAD
     int mode;
-    PyObject *cache; /* dict (TEXT, CACHED) or NULL */
-    PyObject *miss;  /* callable */
+    long long argument; /* EPOCH: per_second; ZONED: local (0 or 1) */
+    PyObject *cache;    /* dict (TEXT, CACHED) or NULL */
+    PyObject *miss;     /* callable */
 } Column;
 
 static PyTypeObject ColumnType;
@@ -817,12 +832,18 @@ static void Column_dealloc(Column *self)
 static PyObject *Column_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     int mode;
+    long long argument = 0;
     PyObject *cache, *miss;
-    static char *keywords[] = {"mode", "cache", "miss", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iOO:Column", keywords, &mode, &cache, &miss))
+    static char *keywords[] = {"mode", "cache", "miss", "argument", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iOO|L:Column", keywords, &mode, &cache, &miss, &argument))
         return NULL;
-    if (mode < COLUMN_TEXT || mode > COLUMN_FLOAT) {
-        PyErr_SetString(PyExc_ValueError, "Column mode must be TEXT, CACHED, INT or FLOAT");
+    if (mode < COLUMN_TEXT || mode > COLUMN_ZONED) {
+        PyErr_SetString(PyExc_ValueError, "Column mode must be TEXT, CACHED, INT, FLOAT, EPOCH or ZONED");
+        return NULL;
+    }
+    if ((mode == COLUMN_EPOCH && argument != 1000 && argument != 1000000 && argument != 1000000000)
+        || (mode == COLUMN_ZONED && argument != 0 && argument != 1)) {
+        PyErr_SetString(PyExc_ValueError, "Column argument: EPOCH takes 1e3, 1e6 or 1e9 a second, ZONED 0 or 1");
         return NULL;
     }
     if ((mode == COLUMN_TEXT || mode == COLUMN_CACHED) ? !PyDict_CheckExact(cache) : cache != Py_None) {
@@ -837,6 +858,7 @@ static PyObject *Column_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
     if (self == NULL)
         return NULL;
     self->mode = mode;
+    self->argument = argument;
     self->cache = cache == Py_None ? NULL : Py_NewRef(cache);
     self->miss = Py_NewRef(miss);
     return (PyObject *)self;
@@ -881,6 +903,13 @@ static PyObject *column_convert(Column *column, PyObject *literal)
             return Py_NewRef(value);
         if (PyErr_Occurred())
             return NULL;
+        return PyObject_CallOneArg(column->miss, literal);
+    case COLUMN_EPOCH:
+    case COLUMN_ZONED:
+        value = column->mode == COLUMN_EPOCH ? epoch_of(literal, column->argument) : zoned_of(literal, (int)column->argument);
+        if (value != Py_None)
+            return value;
+        Py_DECREF(value);
         return PyObject_CallOneArg(column->miss, literal);
     case COLUMN_INT:
         value = PyLong_FromUnicodeObject(literal, 10);
@@ -992,7 +1021,8 @@ PyInit__credo(void)
     }
     if (PyType_Ready(&ColumnType) < 0 || PyModule_AddType(m, &ColumnType) < 0
         || PyModule_AddIntConstant(m, "TEXT", COLUMN_TEXT) < 0 || PyModule_AddIntConstant(m, "CACHED", COLUMN_CACHED) < 0
-        || PyModule_AddIntConstant(m, "INT", COLUMN_INT) < 0 || PyModule_AddIntConstant(m, "FLOAT", COLUMN_FLOAT) < 0) {
+        || PyModule_AddIntConstant(m, "INT", COLUMN_INT) < 0 || PyModule_AddIntConstant(m, "FLOAT", COLUMN_FLOAT) < 0
+        || PyModule_AddIntConstant(m, "EPOCH", COLUMN_EPOCH) < 0 || PyModule_AddIntConstant(m, "ZONED", COLUMN_ZONED) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -39,7 +39,15 @@ from decimal import Decimal, InvalidOperation
 from headwater.codecs.oracle import redo
 from headwater.connectors.errors import RecordError
 
-__all__ = ["OracleColumn", "ValueConversionError", "convert_value", "general_converter", "unistr", "value_converter"]
+__all__ = [
+    "OracleColumn",
+    "ValueConversionError",
+    "compiled_reader",
+    "convert_value",
+    "general_converter",
+    "unistr",
+    "value_converter",
+]
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _MONTH_US = 365.25 / 12 * 86_400 * 1_000_000
@@ -462,6 +470,20 @@ def value_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
     path's dispatch; every other literal, and every error, goes to :func:`general_converter`,
     which gives the same value (``tests/codecs/test_oracle_convert_fast.py``)."""
     return _value_converter(column, redo.NATIVE_ENABLED and redo._credo is not None)
+
+
+def compiled_reader(column: OracleColumn) -> tuple[str, int] | None:
+    """The ``_credo`` reader :func:`value_converter` puts before its Python closure for this
+    column: ``("epoch", per_second)`` for a DATE or TIMESTAMP, ``("zoned", local)`` for a
+    TIMESTAMP WITH [LOCAL] TIME ZONE, else None. A caller may run it itself (as the Oracle
+    task's compiled conversion loop does) and call the converter only when it gives None."""
+    kind = _kind(column)
+    if kind in ("date", "timestamp"):
+        digits = column.fraction_digits if kind == "timestamp" else 0
+        return "epoch", 1_000 if digits <= 3 else 1_000_000 if digits <= 6 else 1_000_000_000
+    if kind in ("zoned", "local"):
+        return "zoned", int(kind == "local")
+    return None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -52,7 +52,7 @@ import time
 import typing as t
 
 from headwater.codecs.oracle import redo
-from headwater.codecs.oracle.convert import OracleColumn, ValueConversionError, value_converter
+from headwater.codecs.oracle.convert import OracleColumn, ValueConversionError, compiled_reader, value_converter
 from headwater.codecs.oracle.redo import RedoChange, parse_redo
 from headwater.codecs.oracle.render import debezium_value
 from headwater.codecs.oracle.schema import (
@@ -242,6 +242,10 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             if self._native is None:
                 return typed
             return self._native.Column(self._native.INT if kind == "int" else self._native.FLOAT, None, typed)
+        reader = compiled_reader(column) if self._native is not None else None
+        if reader is not None:  # dates and timestamps: read in C for less than a cache costs
+            mode = self._native.EPOCH if reader[0] == "epoch" else self._native.ZONED
+            return self._native.Column(mode, None, typed, reader[1])
         convert: t.Callable[[str], t.Any] = typed  # dates, times, intervals, floats: already Connect values
         if is_decimal(column) and decimals == "precise" and is_variable_scale(column):
 

@@ -359,16 +359,20 @@ def test_the_compiled_timestamps_read_logminers_usual_forms() -> None:
 # -- _credo.convert_row and _credo.Column: the task's conversion loop -----------------------
 
 
-def _python_row(values: dict[str, t.Any], columns: dict[str, tuple[int, t.Any, t.Any]]) -> dict[str, t.Any]:
-    """What convert_row must give: the task's Python closures, written out."""
+def _python_row(values: dict[str, t.Any], columns: dict[str, tuple[t.Any, ...]]) -> dict[str, t.Any]:
+    """What convert_row must give: the task's Python closures, written out (the timestamp
+    readers are held to the Python converters by the tests above)."""
     credo = redo._credo
     out = {}
     for name, literal in values.items():
         if literal is None:
             out[name] = None
             continue
-        mode, cache, miss = columns[name]
-        if mode == credo.TEXT and "(" not in literal and literal != "Unsupported Type":
+        mode, cache, miss, argument = columns[name]
+        if mode in (credo.EPOCH, credo.ZONED):
+            read = credo.epoch(literal, argument) if mode == credo.EPOCH else credo.zoned(literal, argument)
+            out[name] = miss(literal) if read is None else read
+        elif mode == credo.TEXT and "(" not in literal and literal != "Unsupported Type":
             out[name] = literal
         elif mode in (credo.TEXT, credo.CACHED):
             out[name] = cache[literal] if literal in cache else miss(literal)
@@ -383,7 +387,8 @@ def _python_row(values: dict[str, t.Any], columns: dict[str, tuple[int, t.Any, t
 _LITERALS = st.one_of(
     st.none(),
     st.sampled_from(["12", "-0", " 7 ", "1_000", "1.5", "1e400", "inf", "nan", "\u0661\u0662", "x(y)", "UNISTR('a')",
-                     "Unsupported Type", "", "O'Brien", "TO_DATE('2024-01-01 00:00:00')"]),
+                     "Unsupported Type", "", "O'Brien", "TO_DATE('2024-01-01 00:00:00')",
+                     "TO_TIMESTAMP_TZ('2024-01-01 10:00:00.120 -05:30')", "TO_DATE('2023-02-29 00:00:00')"]),
     st.text(max_size=8),
 )  # fmt: skip
 
@@ -393,14 +398,18 @@ _LITERALS = st.one_of(
     {"A": "Unsupported Type", "B": "x(y)", "C": "12", "D": " 7 ", "E": "nan", "F": None, "G": "abc"},
     ["TEXT", "TEXT", "CACHED", "INT", "FLOAT", "TEXT", "INT"],
 )
+@example(
+    {"A": "TO_DATE('2024-01-01 00:00:00')", "B": "TO_DATE('2023-02-29 00:00:00')", "C": "x"},
+    ["EPOCH", "EPOCH", "ZONED", "ZONED", "INT", "INT", "INT"],
+)
 @example({"A": "12", "B": "Unsupported Type", "C": "1e400"}, ["TEXT", "CACHED", "FLOAT", "INT", "INT", "INT", "INT"])
 @given(
     st.dictionaries(st.sampled_from("ABCDEFG"), _LITERALS, min_size=2, max_size=7),
-    st.lists(st.sampled_from(["TEXT", "CACHED", "INT", "FLOAT"]), min_size=7, max_size=7),
+    st.lists(st.sampled_from(["TEXT", "CACHED", "INT", "FLOAT", "EPOCH", "ZONED"]), min_size=7, max_size=7),
 )
 def test_convert_row_gives_what_the_python_closures_give(values: dict[str, t.Any], modes: list[str]) -> None:
     credo = redo._credo
-    specs: dict[str, tuple[int, t.Any, t.Any]] = {}
+    specs: dict[str, tuple[t.Any, ...]] = {}
     for name, mode_name in zip("ABCDEFG", modes, strict=True):
         mode = getattr(credo, mode_name)
         cache: dict[str, t.Any] | None = {"12": "cached 12", "x(y)": ("cached", 1)} if mode <= credo.CACHED else None
@@ -411,9 +420,10 @@ def test_convert_row_gives_what_the_python_closures_give(values: dict[str, t.Any
                 cache[literal] = value
             return value
 
-        specs[name] = (mode, cache, miss)
+        argument = {credo.EPOCH: 1_000_000, credo.ZONED: 0}.get(mode, 0)
+        specs[name] = (mode, cache, miss, argument)
     copies = {
-        name: (mode, dict(cache) if cache is not None else None, miss) for name, (mode, cache, miss) in specs.items()
+        name: (mode, dict(cache) if cache is not None else None, *rest) for name, (mode, cache, *rest) in specs.items()
     }
     expected = _python_row(values, copies)
     columns = {name: credo.Column(*spec) for name, spec in specs.items()}
