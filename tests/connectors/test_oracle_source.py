@@ -476,7 +476,7 @@ def test_an_update_naming_a_dropped_column_gives_images_of_the_current_columns_o
 @pytest.mark.parametrize(
     ("scenario", "extra"),
     [
-        ("bulk", {}),
+        ("default", {}),
         ("default", {"decimal.handling.mode": "string", "binary.handling.mode": "hex"}),
         ("lobs", {"lob.enabled": "true", "decimal.handling.mode": "double"}),
         ("rollbacks", {"binary.handling.mode": "bytes"}),
