@@ -391,7 +391,7 @@ class JsonConverter(Converter):
         encoder, uses = warming
         uses[0] += 1
         if uses[0] >= _GENERATE_AFTER:
-            del self._warming[schema]
+            self._warming.pop(schema, None)  # not del: harmless if another thread got here first
             if len(self._encoders) >= self._cache_size:
                 self._encoders.clear()
             encoder = self._encoders[schema] = s.json_encoder(schema, decimal_format=self.decimal_format)
