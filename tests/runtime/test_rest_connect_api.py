@@ -115,10 +115,16 @@ def test_standalone_topics_restarts_and_cluster_id(kafka_bootstrap_servers: str,
         status, root = _call(f"{rest.url}/")
         assert status == 200 and root["kafka_cluster_id"] == cluster_id.cluster_id  # type: ignore[index]
         wait_for(lambda: _call(f"{base}/topics")[1] == {name: {"topics": [f"{name}.orders"]}}, what="active topic")
+        # Paused first: a running task may write its next record between the reset and the
+        # read (50 a second here) and report the topic again at once.
+        assert _call(f"{base}/pause", "PUT") == (202, None)
+        wait_for(lambda: worker.status(name)["tasks"][0]["state"] == "PAUSED", what="paused")
         assert _call(f"{base}/topics/reset", "PUT") == (202, None)
         assert _call(f"{base}/topics")[1] == {name: {"topics": []}}
-        # The running task reports the topic again at its next record.
+        assert _call(f"{base}/resume", "PUT") == (202, None)
+        # The resumed task reports the topic again at its next record.
         wait_for(lambda: _call(f"{base}/topics")[1] == {name: {"topics": [f"{name}.orders"]}}, what="re-reported")
+        wait_for(lambda: worker.status(name)["tasks"][0]["state"] == "RUNNING", what="resumed")
 
         status, listing = _call(f"{rest.url}/connectors?expand=status")
         assert status == 200 and set(listing[name]) == {"status"}  # type: ignore[index]
