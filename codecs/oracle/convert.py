@@ -414,8 +414,7 @@ def general_converter(column: OracleColumn) -> t.Callable[[str], t.Any]:
     elif kind == "binary":
         convert = functools.partial(_binary, column=column)
     elif kind in ("date", "timestamp"):
-        digits = column.fraction_digits if kind == "timestamp" else 0
-        unit = 1_000 if digits <= 3 else 1_000_000 if digits <= 6 else 1_000_000_000
+        unit = _per_second(column)
 
         def convert(literal: str) -> t.Any:
             fast = _fast_stamp(literal)
@@ -479,8 +478,7 @@ def compiled_reader(column: OracleColumn) -> tuple[str, int] | None:
     task's compiled conversion loop does) and call the converter only when it gives None."""
     kind = _kind(column)
     if kind in ("date", "timestamp"):
-        digits = column.fraction_digits if kind == "timestamp" else 0
-        return "epoch", 1_000 if digits <= 3 else 1_000_000 if digits <= 6 else 1_000_000_000
+        return "epoch", _per_second(column)
     if kind in ("zoned", "local"):
         return "zoned", int(kind == "local")
     return None
@@ -516,8 +514,7 @@ def _value_converter(column: OracleColumn, native: bool) -> t.Callable[[str], t.
 
         return binary
     if kind in ("date", "timestamp"):
-        digits = column.fraction_digits if kind == "timestamp" else 0
-        per_second = 1_000 if digits <= 3 else 1_000_000 if digits <= 6 else 1_000_000_000
+        per_second = _per_second(column)
         per_nano = 1_000_000_000 // per_second
         match = _FAST_STAMP.match
         ordinal = _date_ordinal
@@ -536,15 +533,7 @@ def _value_converter(column: OracleColumn, native: bool) -> t.Callable[[str], t.
                 return seconds * per_second
             return seconds * per_second + int(fraction.ljust(9, "0")) // per_nano
 
-        if not native or redo._credo is None:
-            return stamp
-        epoch = redo._credo.epoch
-
-        def compiled(literal: str) -> t.Any:  # stamp's value, read in C (None: a form it leaves to stamp)
-            value = epoch(literal, per_second)
-            return stamp(literal) if value is None else value
-
-        return compiled
+        return _compiled_first(column, stamp) if native else stamp
     if kind in ("zoned", "local"):
         local = kind == "local"
         match = _FAST_STAMP.match
@@ -566,16 +555,29 @@ def _value_converter(column: OracleColumn, native: bool) -> t.Callable[[str], t.
                 return text + "Z"
             return text + offset
 
-        if not native or redo._credo is None:
-            return zoned
-        iso = redo._credo.zoned
-
-        def compiled_zoned(literal: str) -> t.Any:  # zoned's value, read in C (None: a form it leaves to zoned)
-            value = iso(literal, local)
-            return zoned(literal) if value is None else value
-
-        return compiled_zoned
+        return _compiled_first(column, zoned) if native else zoned
     return general
+
+
+def _per_second(column: OracleColumn) -> int:
+    """Units a second of a DATE or TIMESTAMP column's Connect value: ms, us or ns by precision."""
+    digits = column.fraction_digits if _kind(column) == "timestamp" else 0
+    return 1_000 if digits <= 3 else 1_000_000 if digits <= 6 else 1_000_000_000
+
+
+def _compiled_first(column: OracleColumn, closure: t.Callable[[str], t.Any]) -> t.Callable[[str], t.Any]:
+    """``closure``'s values, read first by the column's ``_credo`` reader (see
+    :func:`compiled_reader`); the closure reads what the reader leaves (None)."""
+    found = compiled_reader(column)
+    if found is None or redo._credo is None:
+        return closure
+    read, argument = getattr(redo._credo, found[0]), found[1]
+
+    def compiled(literal: str) -> t.Any:
+        value = read(literal, argument)
+        return closure(literal) if value is None else value
+
+    return compiled
 
 
 @functools.lru_cache(maxsize=8192)

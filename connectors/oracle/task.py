@@ -825,7 +825,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         converters = plan.converters
         try:
             if self._native is not None:
-                return t.cast(dict[str, t.Any], self._native.convert_row(values, converters))
+                return self._native.convert_row(values, converters)
             return {k: v if v is None else converters[k](v) for k, v in values.items()}
         except KeyError as exc:
             name = exc.args[0] if exc.args else None
