@@ -135,6 +135,12 @@ class Scenario:
             SEL_LOB_LOCATOR (9) row and LOB_WRITE (10) rows of at most 1,000 characters (and a
             LOB_TRIM (11) when a value gets shorter). Transactions that touch DOCUMENTS never
             roll back (in whole or to a savepoint).
+        tables: ``"shop"`` (CUSTOMERS and ORDER LINES with every type LogMiner writes, and
+            DOCUMENTS or GEO as above) or ``"users"`` (TESTDB.USERS alone: the ten-column table
+            and generated values of Redpanda Connect's published LogMiner benchmark,
+            ``internal/impl/oracledb/bench/create.sql`` and ``users.sql``).
+        insert_ratio: share of DML statements that insert a new row (the others update or
+            delete one, 7 to 4); 1.0 is an insert-only load.
     """
 
     transactions: int = 300
@@ -153,6 +159,8 @@ class Scenario:
     reveal_scns: int = 500
     threads: int = 1
     lobs: bool = False
+    tables: str = "shop"
+    insert_ratio: float = 0.45
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -175,6 +183,22 @@ SCENARIOS: dict[str, Scenario] = {
         unsupported=False,
         long_values=0.0,
         reveal_scns=20_000,
+    ),
+    # The reference benchmark's load: INSERT ... SELECT of up to 10,000 generated users a
+    # transaction, one transaction at a time.
+    "users": Scenario(
+        transactions=12,
+        concurrency=1,
+        ops_per_transaction=10_000,
+        rollback_ratio=0,
+        savepoint_ratio=0,
+        initial_rows=0,
+        ddl=False,
+        unsupported=False,
+        long_values=0.0,
+        reveal_scns=100_000,
+        tables="users",
+        insert_ratio=1.0,
     ),
 }
 
@@ -211,6 +235,11 @@ def _c(
 
 
 def _tables(scenario: Scenario) -> list[TableMetadata]:
+    if scenario.tables == "users":
+        return [_USERS]
+    if scenario.tables != "shop":
+        msg = f"unknown Oracle emulator table set {scenario.tables!r} (shop or users)"
+        raise ValueError(msg)
     customers = (
         _c("ID", "NUMBER", 22, 10, 0),
         _c("NAME", "VARCHAR2", 100),
@@ -257,6 +286,49 @@ def _tables(scenario: Scenario) -> list[TableMetadata]:
         geo = (_c("ID", "NUMBER", 22, 10, 0), _c("SHAPE", "SDO_GEOMETRY", 1))
         tables.append(TableMetadata("SHOP", "GEO", numbered(geo), ("ID",), 74862))
     return tables
+
+
+_USERS = TableMetadata(
+    "TESTDB",
+    "USERS",
+    tuple(
+        dataclasses.replace(c, column_id=i + 1)
+        for i, c in enumerate(
+            (
+                _c("ID", "NUMBER", 22),  # GENERATED ALWAYS AS IDENTITY: no precision, no scale
+                _c("NAME", "NVARCHAR2", 200),
+                _c("SURNAME", "NVARCHAR2", 200),
+                _c("EMAIL", "NVARCHAR2", 510),
+                _c("DATE_OF_BIRTH", "DATE", 7),
+                _c("JOIN_DATE", "DATE", 7),
+                _c("CREATED_AT", "TIMESTAMP(6)", 11, None, 6),
+                _c("IS_ACTIVE", "NUMBER", 22, 1, 0),
+                _c("LOGIN_COUNT", "NUMBER", 22),
+                _c("BALANCE", "NUMBER", 22, 10, 2),
+            )
+        )
+    ),
+    ("ID",),
+    74870,
+)
+
+
+def _users_row(n: int) -> dict[str, t.Any]:
+    """User ``n`` as the reference benchmark's ``users.sql`` generates it: SYSDATE and
+    SYSTIMESTAMP are the statement's, one INSERT ... SELECT per 10,000 users."""
+    now = _EPOCH + dt.timedelta(seconds=(n - 1) // 10_000, microseconds=123_456)
+    return {
+        "ID": n,
+        "NAME": f"user-{n}",
+        "SURNAME": f"surname-{n}",
+        "EMAIL": f"user{n}@example.com",
+        "DATE_OF_BIRTH": now.replace(microsecond=0) - dt.timedelta(days=n % 10_000),
+        "JOIN_DATE": now.replace(microsecond=0),
+        "CREATED_AT": now,
+        "IS_ACTIVE": 1 if n % 2 == 0 else 0,
+        "LOGIN_COUNT": n % 100,
+        "BALANCE": Decimal(n % 1000) + Decimal(n % 100) / 100,
+    }
 
 
 _NAMES = ["Ada", "O'Brien", "Zoë", "d'Arc", "Grace", "Linus", "Ken", "Barbara", "Edsger", "Frances"]
@@ -325,6 +397,8 @@ def _value(rng: random.Random, column: OracleColumn, key: int) -> t.Any:
 
 
 def _row(rng: random.Random, table: TableMetadata, key: tuple[int, ...]) -> dict[str, t.Any]:
+    if table is _USERS:
+        return _users_row(key[0])
     row = {c.name: _value(rng, c, key[0]) for c in table.columns}
     for name, part in zip(table.primary_key, key, strict=True):
         row[name] = part
@@ -567,7 +641,8 @@ class _History:
         table = rng.choices(names, weights)[0]
         version, meta = self.version_at(table, self.scn)
         choice = rng.random()
-        picked = None if choice < 0.45 else self._pick(rng, tx, table)
+        insert_ratio = self.scenario.insert_ratio
+        picked = None if choice < insert_ratio else self._pick(rng, tx, table)
         scn = self._tick(rng)
         tx.ssn += 1
         if picked is None:
@@ -584,7 +659,7 @@ class _History:
             current = self._current(tx, table, key)
             assert current is not None
             row_id, before = current
-            if choice < 0.8:
+            if choice < insert_ratio + (1 - insert_ratio) * 7 / 11:
                 after = dict(before)
                 names = [c.name for c in meta.columns if c.name not in meta.primary_key]
                 changed = tuple(sorted(rng.sample(names, rng.randint(1, min(3, len(names)))), key=names.index))

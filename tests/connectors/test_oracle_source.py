@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import time
 import typing as t
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -480,11 +482,12 @@ def test_an_update_naming_a_dropped_column_gives_images_of_the_current_columns_o
         ("default", {"decimal.handling.mode": "string", "binary.handling.mode": "hex"}),
         ("lobs", {"lob.enabled": "true", "decimal.handling.mode": "double"}),
         ("rollbacks", {"binary.handling.mode": "bytes"}),
+        ("users", {}),  # VariableScaleDecimal keys, each value new
     ],
 )
 @pytest.mark.parametrize("cache_size", [100_000, 7])
 def test_the_compiled_conversion_loop_gives_the_python_loops_events(
-    scenario: str, extra: dict[str, str], cache_size: int, monkeypatch: pytest.MonkeyPatch
+    scenario: str, extra: dict[str, str], cache_size: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """With the compiled reader, each clause is converted by ``_credo.convert_row`` through
     ``_credo.Column`` converters; without it, by the Python closures. Every record (topic,
@@ -496,6 +499,9 @@ def test_the_compiled_conversion_loop_gives_the_python_loops_events(
     if not redo.NATIVE_AVAILABLE:
         pytest.skip("the _credo extension is not built")
     monkeypatch.setattr(task_module, "_VALUE_CACHE_SIZE", cache_size)
+    if scenario == "users":  # the benchmark's load, smaller
+        scenario = str(tmp_path / "users.json")
+        Path(scenario).write_text('{"base": "users", "transactions": 3, "ops_per_transaction": 300}')
     runs = []
     for native in (True, False):
         monkeypatch.setattr(redo, "NATIVE_ENABLED", native)
@@ -504,3 +510,35 @@ def test_the_compiled_conversion_loop_gives_the_python_loops_events(
         runs.append([repr(item) for item in _run(task, emulator)])
     assert len(runs[0]) > 100
     assert runs[0] == runs[1]
+
+
+def test_the_users_scenario_is_the_reference_benchmarks_table_and_load(tmp_path: Path) -> None:
+    """``users`` (the bench's second load) streams TESTDB.USERS inserts as Redpanda Connect's
+    ``users.sql`` generates them, each event the emulator's final row, in large transactions."""
+    path = tmp_path / "users.json"
+    path.write_text('{"base": "users", "transactions": 3, "ops_per_transaction": 400}')
+    emulator = LogMinerEmulator(str(path), 2)
+    start = {"scn": str(emulator.history.first_scn - 1), "commit_scn": "", "snapshot_completed": True}
+    task, _ = _task(_config(str(path), 2), start, emulator=emulator)  # stream it all (it starts empty)
+    items = _run(task, emulator)
+    events = [i for i in items if isinstance(i, SourceRecord) and i.value is not None]
+    assert {i.topic for i in events} == {"oracle.TESTDB.USERS"}
+    assert {i.value["op"] for i in events} == {"c"}
+    assert len({i.value["source"]["txId"] for i in events}) == 3
+    expected = final_state(str(path), 2)
+    assert [i.value["after"] for i in events] == [entry["row"] for entry in expected]
+    assert [i.key for i in events] == [entry["key"] for entry in expected]
+    first = events[0].value["after"]
+    assert (first["NAME"], first["EMAIL"], first["IS_ACTIVE"], first["BALANCE"]) == (
+        "user-1",
+        "user1@example.com",
+        0,
+        Decimal("1.01"),
+    )
+    assert first["ID"] == {"scale": 0, "value": b"\x01"}  # NUMBER without precision: VariableScaleDecimal
+    assert events[0].value_schema is not None
+    after = events[0].value_schema.field("after").schema
+    assert after.field("ID").schema.name == "io.debezium.data.VariableScaleDecimal"
+    path.write_text('{"base": "users", "tables": "orders"}')
+    with pytest.raises(ValueError, match="unknown Oracle emulator table set 'orders'"):
+        LogMinerEmulator(str(path), 1)
