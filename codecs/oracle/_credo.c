@@ -790,13 +790,75 @@ credo_zoned(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
  *   Column(FLOAT, None, miss): float(literal) likewise (PyFloat_FromString);
  *   Column(EPOCH, None, miss, per_second) and Column(ZONED, None, miss, local): epoch()
  *       and zoned() below (no cache: they cost less than one), miss(literal) when they
- *       give None.
+ *       give None;
+ *   Column(SCALED, None, miss): variable_scale_of() above (a NUMBER without scale as
+ *       Debezium's VariableScaleDecimal struct; no cache), else miss(literal).
  *
  * Literals are str (the parser's values); anything else raises TypeError. Errors that
  * miss raises propagate unchanged. The caller holds the GIL.
  */
 
-enum { COLUMN_TEXT = 0, COLUMN_CACHED = 1, COLUMN_INT = 2, COLUMN_FLOAT = 3, COLUMN_EPOCH = 4, COLUMN_ZONED = 5 };
+enum {
+    COLUMN_TEXT = 0, COLUMN_CACHED = 1, COLUMN_INT = 2, COLUMN_FLOAT = 3, COLUMN_EPOCH = 4, COLUMN_ZONED = 5,
+    COLUMN_SCALED = 6
+};
+
+static PyObject *scale_key, *value_key; /* "scale" and "value", interned at import */
+
+/* The VariableScaleDecimal struct {"scale": s, "value": bytes} of a plain number literal
+ * (an optional '-', digits, an optional '.' and digits; at least one digit; at most 18
+ * digits in all), exactly as codecs/oracle/schema.py's variable_scale_literal builds it:
+ * the unscaled integer's two's complement, big-endian, in max(1, (bit_length + 8) // 8)
+ * bytes. Py_None (a new reference) for any other form, which the caller hands to Python;
+ * NULL with an exception set on a memory error. */
+static PyObject *variable_scale_of(PyObject *literal)
+{
+    if (!PyUnicode_IS_ASCII(literal))
+        Py_RETURN_NONE;
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(literal);
+    const char *text = (const char *)PyUnicode_DATA(literal);
+    Py_ssize_t i = 0;
+    const int negative = n > 0 && text[0] == '-';
+    i += negative;
+    long long unscaled = 0;
+    int digits = 0, scale = 0, dot = 0;
+    for (; i < n; i++) {
+        const char c = text[i];
+        if (c == '.' && !dot) {
+            dot = 1;
+        } else if (c >= '0' && c <= '9') {
+            if (++digits > 18)
+                Py_RETURN_NONE; /* beyond a long long: Python's int reads it */
+            unscaled = unscaled * 10 + (c - '0');
+            scale += dot;
+        } else {
+            Py_RETURN_NONE;
+        }
+    }
+    if (digits == 0)
+        Py_RETURN_NONE;
+    if (negative)
+        unscaled = -unscaled;
+    unsigned long long magnitude = (unsigned long long)(unscaled < 0 ? -unscaled : unscaled);
+    int bits = 0;
+    while (magnitude) {
+        bits++;
+        magnitude >>= 1;
+    }
+    const int size = (bits + 8) / 8; /* at least 1 */
+    unsigned char bytes[8];
+    const unsigned long long twos = (unsigned long long)unscaled;
+    for (int k = 0; k < size; k++)
+        bytes[size - 1 - k] = (unsigned char)(twos >> (8 * k));
+    PyObject *value = PyBytes_FromStringAndSize((const char *)bytes, size);
+    PyObject *scale_value = PyLong_FromLong(scale);
+    PyObject *out = value && scale_value ? PyDict_New() : NULL;
+    if (out != NULL && (PyDict_SetItem(out, scale_key, scale_value) < 0 || PyDict_SetItem(out, value_key, value) < 0))
+        Py_CLEAR(out);
+    Py_XDECREF(value);
+    Py_XDECREF(scale_value);
+    return out;
+}
 
 typedef struct {
     PyObject_HEAD
@@ -837,8 +899,8 @@ static PyObject *Column_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
     static char *keywords[] = {"mode", "cache", "miss", "argument", NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iOO|L:Column", keywords, &mode, &cache, &miss, &argument))
         return NULL;
-    if (mode < COLUMN_TEXT || mode > COLUMN_ZONED) {
-        PyErr_SetString(PyExc_ValueError, "Column mode must be TEXT, CACHED, INT, FLOAT, EPOCH or ZONED");
+    if (mode < COLUMN_TEXT || mode > COLUMN_SCALED) {
+        PyErr_SetString(PyExc_ValueError, "Column mode must be TEXT, CACHED, INT, FLOAT, EPOCH, ZONED or SCALED");
         return NULL;
     }
     if ((mode == COLUMN_EPOCH && argument != 1000 && argument != 1000000 && argument != 1000000000)
@@ -906,7 +968,10 @@ static PyObject *column_convert(Column *column, PyObject *literal)
         return PyObject_CallOneArg(column->miss, literal);
     case COLUMN_EPOCH:
     case COLUMN_ZONED:
-        value = column->mode == COLUMN_EPOCH ? epoch_of(literal, column->argument) : zoned_of(literal, (int)column->argument);
+    case COLUMN_SCALED:
+        value = column->mode == COLUMN_EPOCH   ? epoch_of(literal, column->argument)
+                : column->mode == COLUMN_ZONED ? zoned_of(literal, (int)column->argument)
+                                               : variable_scale_of(literal);
         if (value != Py_None)
             return value;
         Py_DECREF(value);
@@ -1008,6 +1073,10 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__credo(void)
 {
+    scale_key = PyUnicode_InternFromString("scale");
+    value_key = PyUnicode_InternFromString("value");
+    if (scale_key == NULL || value_key == NULL)
+        return NULL;
     if (PyType_Ready(&ParserType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
@@ -1022,7 +1091,8 @@ PyInit__credo(void)
     if (PyType_Ready(&ColumnType) < 0 || PyModule_AddType(m, &ColumnType) < 0
         || PyModule_AddIntConstant(m, "TEXT", COLUMN_TEXT) < 0 || PyModule_AddIntConstant(m, "CACHED", COLUMN_CACHED) < 0
         || PyModule_AddIntConstant(m, "INT", COLUMN_INT) < 0 || PyModule_AddIntConstant(m, "FLOAT", COLUMN_FLOAT) < 0
-        || PyModule_AddIntConstant(m, "EPOCH", COLUMN_EPOCH) < 0 || PyModule_AddIntConstant(m, "ZONED", COLUMN_ZONED) < 0) {
+        || PyModule_AddIntConstant(m, "EPOCH", COLUMN_EPOCH) < 0 || PyModule_AddIntConstant(m, "ZONED", COLUMN_ZONED) < 0
+        || PyModule_AddIntConstant(m, "SCALED", COLUMN_SCALED) < 0) {
         Py_DECREF(m);
         return NULL;
     }

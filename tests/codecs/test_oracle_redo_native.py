@@ -28,6 +28,7 @@ from test_oracle_redo import _fragments, _names, _rows
 from headwater.codecs.oracle import redo
 from headwater.codecs.oracle.redo import RedoChange, RedoParseError, parse_redo
 from headwater.codecs.oracle.render import Raw, render_delete, render_insert, render_update
+from headwater.codecs.oracle.schema import variable_scale_literal
 from headwater.conformance.emulators.oracle import redo_statements
 
 if os.environ.get("HEADWATER_REQUIRE_NATIVE") == "1":
@@ -369,8 +370,12 @@ def _python_row(values: dict[str, t.Any], columns: dict[str, tuple[t.Any, ...]])
             out[name] = None
             continue
         mode, cache, miss, argument = columns[name]
-        if mode in (credo.EPOCH, credo.ZONED):
-            read = credo.epoch(literal, argument) if mode == credo.EPOCH else credo.zoned(literal, argument)
+        if mode in (credo.EPOCH, credo.ZONED, credo.SCALED):
+            if mode == credo.SCALED:
+                digits = sum(ch in "0123456789" for ch in literal)
+                read = variable_scale_literal(literal) if digits <= 18 else None  # more: Python's int reads it
+            else:
+                read = credo.epoch(literal, argument) if mode == credo.EPOCH else credo.zoned(literal, argument)
             out[name] = miss(literal) if read is None else read
         elif mode == credo.TEXT and "(" not in literal and literal != "Unsupported Type":
             out[name] = literal
@@ -403,9 +408,12 @@ _LITERALS = st.one_of(
     ["EPOCH", "EPOCH", "ZONED", "ZONED", "INT", "INT", "INT"],
 )
 @example({"A": "12", "B": "Unsupported Type", "C": "1e400"}, ["TEXT", "CACHED", "FLOAT", "INT", "INT", "INT", "INT"])
+@example(
+    {"A": "-12.50", "B": "1e5", "C": "1.2.3", "D": "-"}, ["SCALED", "SCALED", "SCALED", "SCALED", "INT", "INT", "INT"]
+)
 @given(
     st.dictionaries(st.sampled_from("ABCDEFG"), _LITERALS, min_size=2, max_size=7),
-    st.lists(st.sampled_from(["TEXT", "CACHED", "INT", "FLOAT", "EPOCH", "ZONED"]), min_size=7, max_size=7),
+    st.lists(st.sampled_from(["TEXT", "CACHED", "INT", "FLOAT", "EPOCH", "ZONED", "SCALED"]), min_size=7, max_size=7),
 )
 def test_convert_row_gives_what_the_python_closures_give(values: dict[str, t.Any], modes: list[str]) -> None:
     credo = redo._credo
@@ -431,6 +439,46 @@ def test_convert_row_gives_what_the_python_closures_give(values: dict[str, t.Any
     # A Column called on its own converts the same (the caches now hold what the misses stored).
     called = {name: columns[name](literal) for name, literal in values.items() if literal is not None}
     assert repr(called) == repr({name: value for name, value in expected.items() if values[name] is not None})
+
+
+_PLAIN_NUMBERS = st.builds(
+    lambda sign, head, dot, fraction: sign + head + dot + fraction,
+    st.sampled_from(["", "-", "+", "--"]),
+    st.text("0123456789", max_size=22),
+    st.sampled_from(["", ".", ".", ".."]),
+    st.text("0123456789", max_size=22),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@example("0")
+@example("-0.00")
+@example(".5")
+@example("5.")
+@example("-128")
+@example("-129")
+@example("128")
+@example("999999999999999999")  # 18 digits: the most C reads
+@example("-99999999999999999.9")
+@example("1000000000000000000")  # 19: Python's
+@example("0000000000000000000001")
+@given(st.one_of(_PLAIN_NUMBERS, _LITERALS.filter(lambda x: x is not None)))
+def test_the_compiled_variable_scale_reader_builds_the_python_struct(literal: str) -> None:
+    credo = redo._credo
+    missed: list[str] = []
+
+    def miss(text: str) -> str:
+        missed.append(text)
+        return "python"
+
+    value = credo.Column(credo.SCALED, None, miss)(literal)
+    expected = variable_scale_literal(literal)
+    digits = sum(ch in "0123456789" for ch in literal)
+    if expected is None or digits > 18:
+        assert (value, missed) == ("python", [literal])  # any other form, or a long one: the Python path
+    else:
+        assert value == expected and list(value) == ["scale", "value"]  # the same struct, the same key order
+        assert not missed
 
 
 def test_convert_row_errors_are_the_python_loops() -> None:
