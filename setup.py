@@ -5,11 +5,13 @@
 never shadows Python's own `codecs`. `examples/` ships as data in `headwater/examples`.
 Everything else lives in pyproject.toml.
 
-Two optional C extensions, each built when a C compiler is there and skipped with a warning
+Three optional C extensions, each built when a C compiler is there and skipped with a warning
 when not: the compiled core of the copybook batch decoder (`codecs/copybook/_cdecode.c`; the
-numpy path then decodes everything, see headwater.codecs.copybook.native) and the one-pass
+numpy path then decodes everything, see headwater.codecs.copybook.native), the one-pass
 reader of LogMiner's SQL_REDO shapes (`codecs/oracle/_credo.c`; the regular expressions of
-headwater.codecs.oracle.redo then read everything).
+headwater.codecs.oracle.redo then read everything) and the JSON writer of schema'd structs
+(`codecs/_cjson.c`; the generated encoders and orjson then write everything, see
+headwater.codecs.jsonwrite).
 """
 
 from setuptools import Extension, find_packages, setup
@@ -32,6 +34,11 @@ setup(
         Extension(
             "headwater.codecs.oracle._credo",
             sources=["codecs/oracle/_credo.c"],
+            optional=True,
+        ),
+        Extension(
+            "headwater.codecs._cjson",
+            sources=["codecs/_cjson.c"],
             optional=True,
         ),
     ],

@@ -41,6 +41,7 @@ from importlib import metadata
 import orjson
 
 from headwater.codecs import schema as s
+from headwater.codecs.jsonwrite import Writer, json_writer
 from headwater.codecs.schema import Schema
 from headwater.connectors.errors import ConfigError, FieldError, RecordError
 
@@ -370,16 +371,18 @@ class JsonConverter(Converter):
         self._schema_bytes: dict[Schema, bytes] = {}
         self._cache_size = size
         self._parsed: dict[bytes, tuple[Schema, s.Encoder, bool]] = {}
-        self._encoders: dict[Schema, s.Encoder] = {}
+        self._writers: dict[Schema, Writer] = {}
         self._warming: dict[Schema, tuple[s.Encoder, list[int]]] = {}
 
-    def _encoder(self, schema: Schema) -> s.Encoder:
-        """The payload encoder of ``schema``: first a loop encoder, cheap to build; once the
-        schema has served ``_GENERATE_AFTER`` records, the generated one (dear to build, a
-        few times faster), so that a stream of ever-new shapes never pays for generating."""
-        encoder = self._encoders.get(schema)
-        if encoder is not None:
-            return encoder
+    def _payload(self, schema: Schema, value: t.Any) -> bytes:
+        """The JSON of ``value`` under ``schema``: first through a loop encoder, cheap to
+        build; once the schema has served ``_GENERATE_AFTER`` records, through its
+        :func:`~headwater.codecs.jsonwrite.json_writer` (generated encoders and the compiled
+        writer: dear to build, a few times faster, the same bytes), so that a stream of
+        ever-new shapes never pays for building one."""
+        writer = self._writers.get(schema)
+        if writer is not None:
+            return writer(value)
         warming = self._warming.get(schema)
         if warming is None:
             if len(self._warming) >= self._cache_size:
@@ -392,10 +395,10 @@ class JsonConverter(Converter):
         uses[0] += 1
         if uses[0] >= _GENERATE_AFTER:
             self._warming.pop(schema, None)  # not del: harmless if another thread got here first
-            if len(self._encoders) >= self._cache_size:
-                self._encoders.clear()
-            encoder = self._encoders[schema] = s.json_encoder(schema, decimal_format=self.decimal_format)
-        return encoder
+            if len(self._writers) >= self._cache_size:
+                self._writers.clear()
+            self._writers[schema] = json_writer(schema, to_json_bytes, decimal_format=self.decimal_format)
+        return to_json_bytes(encoder(value))
 
     def _envelope_schema(self, schema: Schema) -> bytes:
         # Serialising a schema costs several times the payload; records share schemas.
@@ -415,8 +418,7 @@ class JsonConverter(Converter):
                 if not self.schemas_enable:
                     return to_json_bytes(_to_base64_decimals(value) if self.decimal_format == "BASE64" else value)
                 schema = self._inferred.schema(topic, value)
-            payload = self._encoder(schema)(value)
-            body = to_json_bytes(payload)
+            body = self._payload(schema, value)
         except (s.SchemaError, TypeError) as exc:
             msg = f"cannot convert the {'key' if self.is_key else 'value'} to JSON for topic {topic}: {exc}"
             raise RecordError(msg) from exc

@@ -282,8 +282,8 @@ def test_a_batch_too_large_to_join_is_still_searched_for_long_integers(monkeypat
 
 def test_a_schema_in_steady_use_gets_its_generated_encoder_and_writes_the_same_bytes() -> None:
     """The JSON converter encodes a schema's first records with loops, then generates its
-    encoder; the bytes never change across the switch, and a stream of ever-new shapes
-    (each schema seen once) never pays for generating."""
+    encoder (and the compiled writer, when built); the bytes never change across the switch,
+    and a stream of ever-new shapes (each schema seen once) never pays for generating."""
     from headwater.codecs import converters
 
     row = s.struct({"id": s.INT64, "amount": s.decimal_of(2).optional(), "raw": s.BYTES.optional()}, name="t.Value")
@@ -293,8 +293,8 @@ def test_a_schema_in_steady_use_gets_its_generated_encoder_and_writes_the_same_b
     assert written == {
         b'{"schema":' + converter._envelope_schema(row) + b',"payload":{"id":7,"amount":1.50,"raw":"AP8="}}'
     }
-    assert row in converter._encoders and row not in converter._warming
+    assert row in converter._writers and row not in converter._warming
     for index in range(50):
         shape = s.struct({f"f{index}": s.INT32})
         assert converter.from_connect_data("t", shape, {f"f{index}": index}).endswith(b"}}")
-        assert shape not in converter._encoders
+        assert shape not in converter._writers

@@ -187,30 +187,30 @@ _SAMPLES: dict[s.Type | str, list[t.Any]] = {
 }
 
 
-def _sample(schema: s.Schema, data: st.DataObject) -> t.Any:
+def _sample(schema: s.Schema, data: st.DataObject, samples: dict[s.Type | str, list[t.Any]] = _SAMPLES) -> t.Any:
     if schema.type is s.Type.STRUCT:
         names = [item.name for item in schema.fields]
         # Mostly every field (the fast path), in any order; sometimes some are missing.
         every = data.draw(st.integers(0, 3)) > 0
         keep = data.draw(st.permutations([name for name in names if every or data.draw(st.booleans())]))
-        value = {name: _sample(schema.field(name).schema, data) for name in keep}
+        value = {name: _sample(schema.field(name).schema, data, samples) for name in keep}
         if data.draw(st.integers(0, 19)) == 0:
             value["extra"] = 1
         return value if data.draw(st.integers(0, 19)) else [value]
     if data.draw(st.integers(0, 9)) == 0:
         return None
-    samples = _SAMPLES[schema.name or schema.type]
-    return samples[0] if data.draw(st.booleans()) else data.draw(st.sampled_from(samples))  # mostly a fit
+    fits = samples[schema.name or schema.type]
+    return fits[0] if data.draw(st.booleans()) else data.draw(st.sampled_from(fits))  # mostly a fit
 
 
 @st.composite
-def _schemas(draw: st.DrawFn, depth: int = 0) -> s.Schema:
+def _schemas(draw: st.DrawFn, depth: int = 0, leaves: t.Sequence[s.Schema] = tuple(_LEAVES)) -> s.Schema:
     characters = st.sampled_from("a'\"\\\n #{}x)")
     names = draw(st.lists(st.text(characters, min_size=1, max_size=6), max_size=6, unique=True))
     fields = {}
     for name in names:
         nested = depth < 2 and draw(st.integers(0, 4)) == 0
-        leaf = draw(_schemas(depth + 1)) if nested else draw(st.sampled_from(_LEAVES))
+        leaf = draw(_schemas(depth + 1, leaves)) if nested else draw(st.sampled_from(leaves))
         if draw(st.booleans()):
             leaf = leaf.optional()
         fields[name] = leaf
