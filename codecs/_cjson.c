@@ -1,10 +1,10 @@
 /* Optional compiled JSON writer of schema'd structs: headwater.codecs._cjson.
  *
- * Writer(spec, dumps, tail) writes one value of a struct schema as the bytes that
- * headwater.codecs.jsonwrite's reference path gives: to_json_bytes(json_encoder(schema)(value))
- * (orjson, compact, keys in the schema's order). It takes only the plain case and hands back
- * None for anything else, which the caller then runs through that Python path (which fills
- * defaults, or raises the precise error). The spec is built by codecs/jsonwrite.py from the
+ * Writer(spec, dumps, tail[, fallback]) writes one value of a struct schema as the bytes
+ * that headwater.codecs.jsonwrite's reference path gives: to_json_bytes(json_encoder(schema)(value))
+ * (orjson, compact, keys in the schema's order). It takes only the plain case; anything else
+ * goes to fallback(value), that Python path (which fills defaults, or raises the precise
+ * error), whose result or error is the call's; without a fallback it returns None. The spec is built by codecs/jsonwrite.py from the
  * schema:
  *
  *   node  = (INT,) | (FLOAT,) | (BOOL,) | (STR,) | (BYTES,) | (STRUCT, fields, as_given) | (CALL, encoder)
@@ -294,8 +294,9 @@ static int put_base64(Buffer *b, const unsigned char *data, Py_ssize_t n)
 typedef struct {
     PyObject_HEAD
     Node *root;
-    PyObject *dumps; /* orjson.dumps: floats */
-    PyObject *tail;  /* the converter's JSON writer: CALL results */
+    PyObject *dumps;    /* orjson.dumps: floats */
+    PyObject *tail;     /* the converter's JSON writer: CALL results */
+    PyObject *fallback; /* called with a value off the plain path; NULL: None is returned */
 } Writer;
 
 /* 1 written, 0 not the plain case (nothing set), -1 an error to raise. */
@@ -449,19 +450,21 @@ static PyObject *Writer_call(Writer *self, PyObject *args, PyObject *kwargs)
         return NULL;
     Buffer b = {NULL, 0, 0};
     const int status = write_node(self, self->root, value, &b);
-    PyObject *out = status == 1 ? PyBytes_FromStringAndSize(b.data, b.len) : status == 0 ? Py_NewRef(Py_None) : NULL;
+    PyObject *out = status == 1 ? PyBytes_FromStringAndSize(b.data, b.len) : NULL;
     PyMem_Free(b.data);
+    if (status == 0)
+        out = self->fallback != NULL ? PyObject_CallOneArg(self->fallback, value) : Py_NewRef(Py_None);
     return out;
 }
 
 static PyObject *Writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    PyObject *spec, *dumps, *tail;
-    static char *keywords[] = {"spec", "dumps", "tail", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO:Writer", keywords, &spec, &dumps, &tail))
+    PyObject *spec, *dumps, *tail, *fallback = Py_None;
+    static char *keywords[] = {"spec", "dumps", "tail", "fallback", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO|O:Writer", keywords, &spec, &dumps, &tail, &fallback))
         return NULL;
-    if (!PyCallable_Check(dumps) || !PyCallable_Check(tail)) {
-        PyErr_SetString(PyExc_TypeError, "Writer dumps and tail must be callable");
+    if (!PyCallable_Check(dumps) || !PyCallable_Check(tail) || (fallback != Py_None && !PyCallable_Check(fallback))) {
+        PyErr_SetString(PyExc_TypeError, "Writer dumps, tail and fallback must be callable");
         return NULL;
     }
     Node *root = node_from(spec, 0);
@@ -480,6 +483,7 @@ static PyObject *Writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
     self->root = root;
     self->dumps = Py_NewRef(dumps);
     self->tail = Py_NewRef(tail);
+    self->fallback = fallback == Py_None ? NULL : Py_NewRef(fallback);
     return (PyObject *)self;
 }
 
@@ -489,6 +493,7 @@ static int Writer_clear(Writer *self)
 {
     Py_CLEAR(self->dumps);
     Py_CLEAR(self->tail);
+    Py_CLEAR(self->fallback);
     Node *root = self->root;
     self->root = NULL;
     node_free(root);
@@ -513,6 +518,7 @@ static int Writer_traverse(Writer *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->dumps);
     Py_VISIT(self->tail);
+    Py_VISIT(self->fallback);
     return node_traverse(self->root, visit, arg);
 }
 
@@ -528,7 +534,7 @@ static PyTypeObject WriterType = {
     .tp_name = "headwater.codecs._cjson.Writer",
     .tp_basicsize = sizeof(Writer),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Writer(spec, dumps, tail)(value) -> bytes | None: one struct schema's values as JSON (see _cjson.c).",
+    .tp_doc = "Writer(spec, dumps, tail[, fallback])(value) -> bytes: one struct schema's values as JSON (see _cjson.c).",
     .tp_new = Writer_new,
     .tp_dealloc = (destructor)Writer_dealloc,
     .tp_traverse = (traverseproc)Writer_traverse,

@@ -379,7 +379,8 @@ class JsonConverter(Converter):
         build; once the schema has served ``_GENERATE_AFTER`` records, through its
         :func:`~headwater.codecs.jsonwrite.json_writer` (generated encoders and the compiled
         writer: dear to build, a few times faster, the same bytes), so that a stream of
-        ever-new shapes never pays for building one."""
+        ever-new shapes never pays for building one. (``from_connect_data`` calls a built
+        writer itself.)"""
         writer = self._writers.get(schema)
         if writer is not None:
             return writer(value)
@@ -418,7 +419,8 @@ class JsonConverter(Converter):
                 if not self.schemas_enable:
                     return to_json_bytes(_to_base64_decimals(value) if self.decimal_format == "BASE64" else value)
                 schema = self._inferred.schema(topic, value)
-            body = self._payload(schema, value)
+            writer = self._writers.get(schema)
+            body = writer(value) if writer is not None else self._payload(schema, value)
         except (s.SchemaError, TypeError) as exc:
             msg = f"cannot convert the {'key' if self.is_key else 'value'} to JSON for topic {topic}: {exc}"
             raise RecordError(msg) from exc

@@ -67,15 +67,9 @@ def json_writer(
     if not (NATIVE_ENABLED and _cjson is not None) or schema.type is not Type.STRUCT or _is_special(schema):
         return reference
     try:
-        compiled = _cjson.Writer(_spec(schema, decimal_format, map_entries), orjson.dumps, tail)
+        return t.cast(Writer, _cjson.Writer(_spec(schema, decimal_format, map_entries), orjson.dumps, tail, reference))
     except (ValueError, RecursionError):  # structs nested past the writer's 64 levels
         return reference
-
-    def write(value: t.Any) -> bytes:
-        body: bytes | None = compiled(value)
-        return body if body is not None else reference(value)
-
-    return write
 
 
 def _is_special(schema: Schema) -> bool:

@@ -123,3 +123,16 @@ def test_any_text_number_and_bytes_are_written_as_the_python_path_writes_them(va
     for decimal_format in ("NUMERIC", "BASE64"):
         compiled, python = _both(_ROW, value, decimal_format)
         assert compiled == python
+
+
+def test_a_writer_without_a_fallback_returns_none_off_the_plain_path() -> None:
+    import orjson
+
+    from headwater.codecs import _cjson
+
+    row = s.struct({"id": s.INT64, "name": s.STRING.optional()})
+    write = _cjson.Writer(jsonwrite._spec(row, "BASE64", False), orjson.dumps, to_json_bytes)
+    assert write({"name": "a", "id": 1}) == b'{"name":"a","id":1}'  # no converting field: the dict's order
+    assert write({"id": "1", "name": None}) is None  # a wrong type
+    assert write({"id": 1}) is None  # a missing field (the Python path would fill the null)
+    assert write([1]) is None
