@@ -318,8 +318,14 @@ class SourceTaskRunner:
         tracker = self.env.topics
         seen = tracker.seen if tracker is not None else None
         sent = 0
+        # Most records of a batch share one partition object; within a batch (no task code
+        # runs here) the same object means the same key.
+        last_partition: t.Any = None
+        partition_key = b""
         for record in records:
-            partition_key = self._partition_key(record.partition)
+            if record.partition is not last_partition:
+                last_partition = record.partition
+                partition_key = self._partition_key(last_partition)
             if isinstance(record, OffsetMarker):
                 pending[partition_key] = (record.partition, record.offset)
                 continue
