@@ -214,9 +214,11 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             key_names=tuple(meta.primary_key),
             key_schema=schemas.key if meta.primary_key else None,
             value_schema=schemas.value,
-            source_head={"version": "headwater", "connector": "oracle", "name": self.config.topic_prefix},
-            source_middle={
-                "snapshot": "false", "db": self.config.database_dbname, "schema": meta.owner, "table": meta.name
+            source_template={  # _source's keys and order; None where each change sets its own
+                "version": "headwater", "connector": "oracle", "name": self.config.topic_prefix, "ts_ms": None,
+                "snapshot": "false", "db": self.config.database_dbname, "schema": meta.owner, "table": meta.name,
+                "scn": None, "txId": None, "commit_scn": None, "start_scn": None, "row_id": None, "rs_id": None,
+                "ssn": None, "redo_thread": None, "commit_ts_ms": None,
             },
         )  # fmt: skip
 
@@ -786,12 +788,14 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             else:
                 op = "d"
         tx = self._tx_source if self._tx_source_of is done else self._transaction_source(done)
-        source = {  # the keys in _source's order
-            **plan.source_head, "ts_ms": change.timestamp_ms, **plan.source_middle, "scn": str(change.scn),
-            "txId": tx[0], "commit_scn": tx[1], "start_scn": tx[2],
-            "row_id": change.row_id, "rs_id": change.rs_id, "ssn": change.ssn, "redo_thread": change.thread,
-            "commit_ts_ms": tx[3],
-        }  # fmt: skip
+        source = plan.source_template.copy()  # a copy and stores: half the cost of a literal with ** parts
+        source["ts_ms"] = change.timestamp_ms
+        source["scn"] = str(change.scn)
+        source["txId"], source["commit_scn"], source["start_scn"], source["commit_ts_ms"] = tx
+        source["row_id"] = change.row_id
+        source["rs_id"] = change.rs_id
+        source["ssn"] = change.ssn
+        source["redo_thread"] = change.thread
         key_names = plan.key_names  # the key is the after image's, a delete's before image's
         if not key_names:
             key = None
@@ -900,8 +904,8 @@ class _TablePlan:
         converters: per column ever known in the table (dropped ones too: older redo
             may name them), the function from a literal to its Connect value.
         key_names: the primary key's columns (empty: records without a key).
-        source_head: the streamed ``source`` block's fields before ``ts_ms``;
-            ``source_middle`` those between ``ts_ms`` and ``scn`` (see ``_source``).
+        source_template: the streamed ``source`` block with the table's fields set, in
+            ``_source``'s order; each change event copies it and sets its own fields.
     """
 
     meta: TableMetadata
@@ -913,8 +917,7 @@ class _TablePlan:
     key_names: tuple[str, ...]
     key_schema: Schema | None
     value_schema: Schema
-    source_head: dict[str, t.Any]
-    source_middle: dict[str, t.Any]
+    source_template: dict[str, t.Any]
 
 
 _UNSUPPORTED = "Unsupported Type"
