@@ -727,7 +727,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             plan = self._route(change.owner, change.table)
         if plan is None:
             return []
-        where = _Where(change, done)
+        where = _Where((change, done))
         if plan is _UNDECODABLE:
             error = RecordError(
                 "LogMiner could not name this table's columns (dictionary version mismatch after DDL); "
@@ -882,18 +882,16 @@ _LOB_WRITE = re.compile(
 _LOB_TRIM = re.compile(r"dbms_lob\.trim\([^,]+,\s*(\d+)\s*\)", re.IGNORECASE)
 
 
-class _Where:
+class _Where(tuple[BufferedChange, CommittedTransaction]):
     """Names a change for error messages (``SCN ..., XID ..., table ...``), formatted only
-    when an error needs it."""
+    when an error needs it. ``_Where((change, done))``: a tuple, built per change without a
+    Python ``__init__``."""
 
-    __slots__ = ("change", "done")
-
-    def __init__(self, change: BufferedChange, done: CommittedTransaction) -> None:
-        self.change, self.done = change, done
+    __slots__ = ()
 
     def __str__(self) -> str:
-        change = self.change
-        return f"SCN {change.scn}, XID {self.done.xid}, table {change.owner}.{change.table}"
+        change, done = self
+        return f"SCN {change.scn}, XID {done.xid}, table {change.owner}.{change.table}"
 
 
 @dataclasses.dataclass(slots=True)
