@@ -308,19 +308,22 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         if self._work is None:
             self._work = self._run(self.context.offsets.offset(self.partition))
         out: list[Item] = []
+        most = self.config.max_batch_size
+        transactions = self.context.transactions
         try:
             for item in self._work:
                 if isinstance(item, _Pause):
                     break
-                if isinstance(item, OffsetMarker) and item.offset == self._last_offset:
+                marker = type(item) is OffsetMarker
+                if marker and item.offset == self._last_offset:
                     continue  # nothing moved: an idle poll returns nothing
                 out.append(item)
                 self._last_offset = item.offset  # never changed once yielded: no copy
-                if isinstance(item, OffsetMarker) and self.context.transactions is not None:
+                if marker and transactions is not None:
                     # Markers come only between Oracle transactions (and at window ends):
                     # each closes the Kafka transaction, so offsets advance while idle too.
-                    self.context.transactions.commit_transaction(item)
-                if len(out) >= self.config.max_batch_size:
+                    transactions.commit_transaction(item)
+                if len(out) >= most:
                     break
             else:
                 self._work = None
