@@ -163,6 +163,24 @@ def test_retries_end_after_the_timeout_and_the_task_fails(kafka_bootstrap_server
         assert worker.stop(20)
 
 
+def test_records_kafka_rejects_fail_the_task_and_store_no_offset(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
+    """A record the broker refuses after accepting the produce call (larger than the topic's
+    max.message.bytes) reaches the runner through the producer's delivery report: the task
+    fails naming it, and no offset is stored for it or after it."""
+    name = f"rejected-{uuid.uuid4().hex[:6]}"
+    create_topic(kafka_bootstrap_servers, name, config={"max.message.bytes": "200"})
+    FAULTS[name] = {}
+    worker = _worker(kafka_bootstrap_servers, tmp_path, _source(name, name, **{"task.restart.max.attempts": "0"}))
+    worker.start()
+    try:
+        _wait(lambda: _task_state(worker, name) == "FAILED", what="FAILED on the rejected records")
+        trace = worker.status(name)["tasks"][0]["trace"]
+        assert "Kafka rejected records" in trace and "offsets not stored" in trace
+        assert worker.offset_store.items() == []
+    finally:
+        assert worker.stop(20)
+
+
 def test_failed_task_restarts_on_its_own(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
     name = f"restart-{uuid.uuid4().hex[:6]}"
     FAULTS[name] = {"init_fatal": 2}
