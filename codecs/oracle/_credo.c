@@ -1052,7 +1052,43 @@ credo_convert_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+/* keys_are(row, names) -> bool: list(row) == names (a dict's keys against a list of str, in
+ * order) without building the list. */
+static PyObject *
+credo_keys_are(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2 || !PyDict_Check(args[0]) || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "keys_are(row: dict, names: list)");
+        return NULL;
+    }
+    PyObject *row = args[0], *names = args[1];
+    if (PyDict_GET_SIZE(row) != PyList_GET_SIZE(names))
+        Py_RETURN_FALSE;
+    Py_ssize_t position = 0, i = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(row, &position, &key, &value)) {
+        if (i >= PyList_GET_SIZE(names))
+            Py_RETURN_FALSE; /* names changed under us: not the same */
+        PyObject *name = PyList_GET_ITEM(names, i++);
+        if (key == name)
+            continue;
+        Py_INCREF(key);
+        Py_INCREF(name);
+        const int equal = PyObject_RichCompareBool(key, name, Py_EQ);
+        Py_DECREF(key);
+        Py_DECREF(name);
+        if (equal < 0)
+            return NULL;
+        if (!equal)
+            Py_RETURN_FALSE;
+    }
+    return PyBool_FromLong(i == PyList_GET_SIZE(names));
+}
+
 static PyMethodDef module_methods[] = {
+    {"keys_are", (PyCFunction)(void (*)(void))credo_keys_are, METH_FASTCALL,
+     "keys_are(row, names) -> bool: list(row) == names, without building the list."},
     {"epoch", (PyCFunction)(void (*)(void))credo_epoch, METH_FASTCALL,
      "epoch(literal, per_second) -> int | None: a TO_DATE/TO_TIMESTAMP literal in epoch units, else None."},
     {"convert_row", (PyCFunction)(void (*)(void))credo_convert_row, METH_FASTCALL,

@@ -165,6 +165,10 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         # The compiled conversion loop (redo's switch decides, as for the parse): a column's
         # converter is then a _credo.Column and a clause is converted by _credo.convert_row.
         self._native: t.Any = redo._credo if redo.NATIVE_ENABLED and redo._credo is not None else None
+        # Whether a clause's converted row is already the image: its columns, in the table's order.
+        self._keys_are: t.Callable[[dict[str, t.Any], list[str]], bool] = (
+            self._native.keys_are if self._native is not None else _keys_are
+        )
         self._routes: dict[tuple[str, str], _TablePlan | object | None] = {}
         self._tx_source_of: CommittedTransaction | None = None
         self._tx_source: tuple[str, str, str, int] = ("", "", "", 0)
@@ -773,13 +777,13 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         after: dict[str, t.Any] | None = None
         if operation == "INSERT":
             row = self._converted(plan, parsed.new)
-            if plan.lobs or list(row) != names:
+            if plan.lobs or not self._keys_are(row, names):
                 row = self._image(plan, row)
             after = row
             op = "c"
         else:
             row = self._converted(plan, parsed.old)
-            if plan.lobs or list(row) != names:
+            if plan.lobs or not self._keys_are(row, names):
                 row = self._image(plan, row)
             before = row
             if operation == "UPDATE":
@@ -922,6 +926,11 @@ class _TablePlan:
 
 
 _UNSUPPORTED = "Unsupported Type"
+
+
+def _keys_are(row: dict[str, t.Any], names: list[str]) -> bool:
+    """``row``'s keys are ``names``, in order (``_credo.keys_are`` without building a list)."""
+    return list(row) == names
 
 
 def _converter_kind(column: OracleColumn) -> str:

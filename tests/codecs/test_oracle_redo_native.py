@@ -510,3 +510,19 @@ def test_convert_row_errors_are_the_python_loops() -> None:
     converters.update(A=rude, B=credo.Column(credo.TEXT, {}, refuse))
     with pytest.raises(KeyError):
         credo.convert_row({"A": "a", "B": "b"}, converters)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["ID", "NAME", "id", "NOTE", "A B", ""]), max_size=6, unique=True),
+    st.lists(st.sampled_from(["ID", "NAME", "id", "NOTE", "A B", ""]), max_size=6, unique=True),
+)
+def test_keys_are_is_the_list_comparison(keys: list[str], names: list[str]) -> None:
+    row = dict.fromkeys("".join([k, "x"])[:-1] for k in keys)  # equal strings, not the same objects
+    assert redo._credo.keys_are(row, names) is (list(row) == names)
+    assert redo._credo.keys_are(dict.fromkeys(names), names) is True
+
+
+def test_keys_are_refuses_what_is_not_a_dict_and_a_list() -> None:
+    with pytest.raises(TypeError, match="keys_are"):
+        redo._credo.keys_are({"A": 1}, ("A",))
