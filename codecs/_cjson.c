@@ -8,6 +8,7 @@
  * schema:
  *
  *   node  = (INT,) | (FLOAT,) | (BOOL,) | (STR,) | (BYTES,) | (STRUCT, fields, as_given) | (CALL, encoder)
+ *           | (DECIMAL, quantum, context)
  *   fields = ((name, key_json, nullable, node), ...)    key_json: orjson's `"name":` bytes
  *
  * A struct is written in its fields' order, but one whose fields are all INT, FLOAT, BOOL or
@@ -20,10 +21,13 @@
  * an int (exactly, not bool) within 64 bits, FLOAT a float or an int (a float written by
  * dumps, orjson's own number format, NaN as null), BOOL a bool, STR a str (exactly) that
  * encodes to UTF-8, BYTES bytes (exactly), written as standard base64 with padding. CALL runs
- * the field's Python encoder (decimals, dates, arrays, maps...) and writes its result: a str,
+ * the field's Python encoder (dates, arrays, maps...) and writes its result: a str,
  * an int within 64 bits or a finite Decimal (as str() of it, what the converter's writer
  * gives) here, anything else as tail(result), the converter's own JSON writer; an exception
- * from either gives None too. Strings are escaped
+ * from either gives None too. DECIMAL (a Connect Decimal written as a JSON number) is what
+ * the Python encoder does for one: a decimal.Decimal (exactly) rescaled by
+ * value.quantize(quantum, None, context) (the context traps rounding) and written as str()
+ * of it; an error or a result that is not finite gives None. Strings are escaped
  * as orjson does: \" \\ \b \t \n \f \r, other control characters as \u00xx, everything else
  * as its UTF-8 bytes. The caller holds the GIL; a Writer keeps no state between calls.
  */
@@ -31,7 +35,7 @@
 #include <Python.h>
 #include <string.h>
 
-enum { K_INT = 0, K_FLOAT = 1, K_BOOL = 2, K_STR = 3, K_BYTES = 4, K_STRUCT = 5, K_CALL = 6 };
+enum { K_INT = 0, K_FLOAT = 1, K_BOOL = 2, K_STR = 3, K_BYTES = 4, K_STRUCT = 5, K_CALL = 6, K_DECIMAL = 7 };
 
 typedef struct Node Node;
 
@@ -46,7 +50,8 @@ typedef struct {
 
 struct Node {
     int kind;
-    PyObject *call;     /* CALL: the Python encoder */
+    PyObject *call;     /* CALL: the Python encoder; DECIMAL: the quantum */
+    PyObject *context;  /* DECIMAL: the decimal context of quantize */
     Py_ssize_t count;   /* STRUCT */
     Field *fields;
     PyObject *index;    /* STRUCT as_given: {name: field number}; else NULL */
@@ -57,6 +62,7 @@ static void node_free(Node *node)
     if (node == NULL)
         return;
     Py_XDECREF(node->call);
+    Py_XDECREF(node->context);
     Py_XDECREF(node->index);
     for (Py_ssize_t i = 0; i < node->count; i++) {
         Py_XDECREF(node->fields[i].name);
@@ -89,6 +95,11 @@ static Node *node_from(PyObject *spec, int depth)
         return node;
     if (kind == K_CALL && size == 2 && PyCallable_Check(PyTuple_GET_ITEM(spec, 1))) {
         node->call = Py_NewRef(PyTuple_GET_ITEM(spec, 1));
+        return node;
+    }
+    if (kind == K_DECIMAL && size == 3) {
+        node->call = Py_NewRef(PyTuple_GET_ITEM(spec, 1));
+        node->context = Py_NewRef(PyTuple_GET_ITEM(spec, 2));
         return node;
     }
     if (kind == K_STRUCT && size == 3 && PyTuple_Check(PyTuple_GET_ITEM(spec, 1))) {
@@ -303,6 +314,25 @@ typedef struct {
 static int write_node(Writer *w, Node *node, PyObject *value, Buffer *b);
 
 static PyObject *decimal_type; /* decimal.Decimal, imported at module import */
+static PyObject *quantize_name; /* "quantize" */
+
+/* A finite Decimal as str() writes it; 0 (nothing written) for NaN, Infinity and sNaN. */
+static int put_decimal_text(Buffer *b, PyObject *decimal)
+{
+    PyObject *text = PyObject_Str(decimal);
+    if (text == NULL)
+        return -1;
+    Py_ssize_t n;
+    const char *digits = PyUnicode_AsUTF8AndSize(text, &n);
+    const char first = digits == NULL || n == 0 ? 'N' : digits[digits[0] == '-' && n > 1];
+    int status = 0; /* NaN, Infinity, sNaN: not JSON, the Python path raises its error */
+    if (digits == NULL)
+        status = -1;
+    else if (first >= '0' && first <= '9')
+        status = put(b, digits, n) < 0 ? -1 : 1;
+    Py_DECREF(text);
+    return status;
+}
 
 /* A CALL encoder's result: a str, an int or a finite Decimal (what the encoders of decimals,
  * dates and times give) written here; anything else (lists, dicts...) by tail. */
@@ -320,19 +350,7 @@ static int write_converted(Writer *w, PyObject *converted, Buffer *b)
             return put_int(b, v) < 0 ? -1 : 1;
         PyErr_Clear();
     } else if (Py_IS_TYPE(converted, (PyTypeObject *)decimal_type)) {
-        PyObject *text = PyObject_Str(converted);
-        if (text == NULL)
-            return -1;
-        Py_ssize_t n;
-        const char *digits = PyUnicode_AsUTF8AndSize(text, &n);
-        const char first = digits == NULL || n == 0 ? 'N' : digits[digits[0] == '-' && n > 1];
-        int status = 0; /* NaN, Infinity, sNaN: not JSON, the Python path raises its error */
-        if (digits == NULL)
-            status = -1;
-        else if (first >= '0' && first <= '9')
-            status = put(b, digits, n) < 0 ? -1 : 1;
-        Py_DECREF(text);
-        return status;
+        return put_decimal_text(b, converted);
     }
     PyObject *out = PyObject_CallOneArg(w->tail, converted);
     if (out == NULL) {
@@ -388,6 +406,19 @@ static int write_node(Writer *w, Node *node, PyObject *value, Buffer *b)
         if (!PyBytes_CheckExact(value))
             return 0;
         return put_base64(b, (const unsigned char *)PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value)) < 0 ? -1 : 1;
+    case K_DECIMAL: {
+        if (!Py_IS_TYPE(value, (PyTypeObject *)decimal_type))
+            return 0;
+        PyObject *arguments[4] = {value, node->call, Py_None, node->context};
+        PyObject *scaled = PyObject_VectorcallMethod(quantize_name, arguments, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        if (scaled == NULL) {
+            PyErr_Clear(); /* rounding or out of range: the Python path raises the precise error */
+            return 0;
+        }
+        const int status = put_decimal_text(b, scaled);
+        Py_DECREF(scaled);
+        return status;
+    }
     case K_CALL: {
         PyObject *converted = PyObject_CallOneArg(node->call, value);
         if (converted == NULL) {
@@ -505,6 +536,7 @@ static int node_traverse(Node *node, visitproc visit, void *arg)
     if (node == NULL)
         return 0;
     Py_VISIT(node->call);
+    Py_VISIT(node->context);
     Py_VISIT(node->index);
     for (Py_ssize_t i = 0; i < node->count; i++) {
         const int status = node_traverse(node->fields[i].node, visit, arg);
@@ -557,7 +589,8 @@ PyInit__cjson(void)
         return NULL;
     decimal_type = PyObject_GetAttrString(decimal, "Decimal");
     Py_DECREF(decimal);
-    if (decimal_type == NULL || PyType_Ready(&WriterType) < 0)
+    quantize_name = PyUnicode_InternFromString("quantize");
+    if (decimal_type == NULL || quantize_name == NULL || PyType_Ready(&WriterType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -565,7 +598,8 @@ PyInit__cjson(void)
     if (PyModule_AddType(m, &WriterType) < 0 || PyModule_AddIntConstant(m, "INT", K_INT) < 0
         || PyModule_AddIntConstant(m, "FLOAT", K_FLOAT) < 0 || PyModule_AddIntConstant(m, "BOOL", K_BOOL) < 0
         || PyModule_AddIntConstant(m, "STR", K_STR) < 0 || PyModule_AddIntConstant(m, "BYTES", K_BYTES) < 0
-        || PyModule_AddIntConstant(m, "STRUCT", K_STRUCT) < 0 || PyModule_AddIntConstant(m, "CALL", K_CALL) < 0) {
+        || PyModule_AddIntConstant(m, "STRUCT", K_STRUCT) < 0 || PyModule_AddIntConstant(m, "CALL", K_CALL) < 0
+        || PyModule_AddIntConstant(m, "DECIMAL", K_DECIMAL) < 0) {
         Py_DECREF(m);
         return NULL;
     }

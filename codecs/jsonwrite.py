@@ -15,12 +15,14 @@ Pure: no I/O, no state between calls; a writer may be called from any thread hol
 
 from __future__ import annotations
 
+import decimal
 import os
 import typing as t
 
 import orjson
 
 from headwater.codecs.schema import (
+    _EXACT,
     _PYTHON_TYPES,
     DATE_NAME,
     TIME_NAME,
@@ -82,6 +84,8 @@ def _spec(schema: Schema, decimal_format: str, map_entries: bool) -> tuple[t.Any
     generated encoders follow), with a Python encoder (CALL) wherever that one converts
     anything but bytes or a struct."""
     assert _cjson is not None
+    if schema.is_decimal and decimal_format == "NUMERIC":  # schema._compile's ``numeric``, in C
+        return (_cjson.DECIMAL, decimal.Decimal(1).scaleb(-schema.scale), _EXACT)
     if _is_special(schema) or schema.type not in (*_PYTHON_TYPES, Type.BYTES, Type.STRUCT):
         encoder = _compile(schema, decimal_format, map_entries, True)
         assert encoder is not None  # only the pass-through types have none
