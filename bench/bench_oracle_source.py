@@ -76,7 +76,8 @@ ROUND = (
     " with each produce() call (1.8 us a record); a record's `source` block is a copy of a template;"
     " `SourceRecord` gets `SinkRecord`'s descriptor-setting `__init__`; smaller things (the row-image check in C,"
     " the partition's offset key once per run of records). Not in those ratios: the worker's collector threshold"
-    " went from 50,000 to 200,000 (young collections had taken 5-7% of the worker on `users`, none run now)."
+    " went from 50,000 to 200,000 (young collections had taken 5-7% of the worker on `users`, none run now),"
+    " and, in the table but after the pairs, Connect decimals are rescaled and written in C by the JSON writer."
 )
 """This round's side-by-side measurement (quoted by ``--write``; the table above it is the run itself)."""
 
