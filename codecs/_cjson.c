@@ -1,35 +1,34 @@
 /* Optional compiled JSON writer of schema'd structs: headwater.codecs._cjson.
  *
  * Writer(spec, dumps, tail[, fallback]) writes one value of a struct schema as the bytes
- * that headwater.codecs.jsonwrite's reference path gives: to_json_bytes(json_encoder(schema)(value))
- * (orjson, compact, keys in the schema's order). It takes only the plain case; anything else
- * goes to fallback(value), that Python path (which fills defaults, or raises the precise
- * error), whose result or error is the call's; without a fallback it returns None. The spec is built by codecs/jsonwrite.py from the
- * schema:
+ * of headwater.codecs.jsonwrite's reference path, tail(json_encoder(schema)(value)): orjson,
+ * compact, keys in the schema's order. It takes only the plain case; anything else goes to
+ * fallback(value), that Python path (which fills defaults, or raises the precise error),
+ * whose result or error is the call's; without a fallback it returns None. The spec is
+ * built by codecs/jsonwrite.py from the schema:
  *
- *   node  = (INT,) | (FLOAT,) | (BOOL,) | (STR,) | (BYTES,) | (STRUCT, fields, as_given) | (CALL, encoder)
- *           | (DECIMAL, quantum, context)
+ *   node  = (INT,) | (FLOAT,) | (BOOL,) | (STR,) | (BYTES,) | (STRUCT, fields, as_given)
+ *           | (CALL, encoder) | (DECIMAL, quantum, context)
  *   fields = ((name, key_json, nullable, node), ...)    key_json: orjson's `"name":` bytes
  *
- * A struct is written in its fields' order, but one whose fields are all INT, FLOAT, BOOL or
- * STR (as_given) in the dict's own order: its encoder returns the dict itself, and orjson
- * writes that as it iterates.
- *
- * and the plain case is exactly what the generated encoders of codecs/schema.py pass without
+ * The plain case is exactly what the generated encoders of codecs/schema.py pass without
  * their slow path: a struct is a dict (exactly) with exactly its fields' keys; a field's
- * value is None only where the field is optional without a default (written as null); INT is
- * an int (exactly, not bool) within 64 bits, FLOAT a float or an int (a float written by
+ * value is None only where the field is optional without a default (written as null); INT
+ * is an int (exactly, not bool) within 64 bits, FLOAT a float or an int (a float written by
  * dumps, orjson's own number format, NaN as null), BOOL a bool, STR a str (exactly) that
- * encodes to UTF-8, BYTES bytes (exactly), written as standard base64 with padding. CALL runs
- * the field's Python encoder (dates, arrays, maps...) and writes its result: a str,
- * an int within 64 bits or a finite Decimal (as str() of it, what the converter's writer
- * gives) here, anything else as tail(result), the converter's own JSON writer; an exception
- * from either gives None too. DECIMAL (a Connect Decimal written as a JSON number) is what
- * the Python encoder does for one: a decimal.Decimal (exactly) rescaled by
- * value.quantize(quantum, None, context) (the context traps rounding) and written as str()
- * of it; an error or a result that is not finite gives None. Strings are escaped
- * as orjson does: \" \\ \b \t \n \f \r, other control characters as \u00xx, everything else
- * as its UTF-8 bytes. The caller holds the GIL; a Writer keeps no state between calls.
+ * encodes to UTF-8, BYTES bytes (exactly), written as standard base64 with padding. A struct
+ * is written in its fields' order, but one whose fields are all INT, FLOAT, BOOL or STR
+ * (as_given) in the dict's own order: its encoder returns the dict itself, and orjson writes
+ * that as it iterates. DECIMAL (a Connect Decimal written as a JSON number) is what the
+ * Python encoder does for one: a decimal.Decimal (exactly) rescaled by
+ * value.quantize(quantum, None, context) (the context traps rounding), written as str() of
+ * it; an error or a result that is not finite is not the plain case. CALL runs the field's
+ * Python encoder (dates, arrays, maps...) and writes its result: a str, an int within 64
+ * bits or a finite Decimal (as str() of it, what the converter's writer gives) here,
+ * anything else as tail(result), the converter's own JSON writer; an exception from either
+ * is not the plain case either. Strings are escaped as orjson does: \" \\ \b \t \n \f \r,
+ * other control characters as \u00xx, everything else as its UTF-8 bytes. The caller holds
+ * the GIL; a Writer keeps no state between calls.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

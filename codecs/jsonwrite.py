@@ -5,8 +5,8 @@ caller's JSON writer, the JSON converter's ``to_json_bytes``), byte for byte. Wh
 optional C extension ``headwater.codecs._cjson`` is built (``pip install`` builds it when a
 C compiler is there), a value on the plain path (a dict with exactly the struct's fields,
 each of the expected Python type, recursively; see ``_cjson.c``) is written in one pass in
-C; for anything else the writer returns None and the Python path runs, which fills
-defaults or raises the precise error. Setting the environment variable
+C; anything else the writer hands to the Python path itself, which fills defaults or
+raises the precise error. Setting the environment variable
 ``HEADWATER_JSON_NATIVE=0`` before import (or :data:`NATIVE_ENABLED` to False, as the
 differential tests do) leaves everything to Python.
 
