@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import pytest
 
+from headwater.codecs import converters
 from headwater.codecs import schema as s
 from headwater.codecs.converters import JsonConverter, make_converter
 from headwater.connectors.api import SourceRecord, SourceTaskContext
@@ -98,6 +99,23 @@ def test_connect_json_converter_reads_our_json(connect_jvm: t.Any, decimal_forma
     read = connect_jvm.read(f"json-{decimal_format.lower()}", "accounts", data)
     _same(s.to_connect_json(ROW, decimal_format="NUMERIC"), read["schema"])
     _same(s.value_to_json(ROW, value, decimal_format="NUMERIC"), read["payload"])
+
+
+@pytest.mark.parametrize("decimal_format", ["NUMERIC", "BASE64"])
+def test_connect_json_converter_reads_what_the_compiled_writer_writes(connect_jvm: t.Any, decimal_format: str) -> None:
+    """A schema in steady use is written by generated encoders and, when built, the compiled
+    writer (``codecs/_cjson.c``): Kafka Connect reads those bytes as it reads the first ones."""
+    converter = JsonConverter(decimal_format=decimal_format)
+    for value in (FULL, SPARSE):
+        first = converter.from_connect_data("accounts", ROW, value)
+        for _ in range(converters._GENERATE_AFTER):
+            steady = converter.from_connect_data("accounts", ROW, value)
+        assert ROW in converter._writers
+        assert steady == first
+        assert steady is not None
+        read = connect_jvm.read(f"json-{decimal_format.lower()}", "accounts", steady)
+        _same(s.to_connect_json(ROW, decimal_format="NUMERIC"), read["schema"])
+        _same(s.value_to_json(ROW, value, decimal_format="NUMERIC"), read["payload"])
 
 
 PLAIN = [
