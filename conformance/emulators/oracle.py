@@ -208,7 +208,8 @@ def load_scenario(name_or_path: str) -> Scenario:
     """A built-in scenario by name, or a JSON file ``{"base": "default", "field": value, ...}``.
 
     Raises:
-        ValueError: an unknown name, an unreadable file or an unknown field.
+        ValueError: an unknown name, an unreadable file, or a field that is unknown, of the
+            wrong type or out of range; the message names the file and the field.
     """
     if name_or_path in SCENARIOS:
         return SCENARIOS[name_or_path]
@@ -216,14 +217,45 @@ def load_scenario(name_or_path: str) -> Scenario:
     if not path.is_file():
         msg = f"unknown Oracle emulator scenario {name_or_path!r} (built in: {', '.join(SCENARIOS)}; or a JSON file)"
         raise ValueError(msg)
-    spec = json.loads(path.read_text())
-    base = SCENARIOS[spec.pop("base", "default")]
+    try:
+        spec = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        msg = f"{path}: not a readable JSON scenario file ({type(exc).__name__} at {getattr(exc, 'pos', '?')})"
+        raise ValueError(msg) from exc
+    if not isinstance(spec, dict):
+        msg = f"{path}: a scenario file is a JSON object of Scenario fields"
+        raise ValueError(msg)
+    base_name = spec.pop("base", "default")
+    if base_name not in SCENARIOS:
+        msg = f"{path}: base must be a built-in scenario ({', '.join(SCENARIOS)}), not {base_name!r}"
+        raise ValueError(msg)
+    base = SCENARIOS[base_name]
     known = {f.name for f in dataclasses.fields(Scenario)}
     unknown = set(spec) - known
     if unknown:
         msg = f"{path}: unknown scenario fields {sorted(unknown)}"
         raise ValueError(msg)
+    for name, value in spec.items():
+        _check_field(path, name, value, getattr(base, name))
     return dataclasses.replace(base, **spec)
+
+
+_RATIOS = ("rollback_ratio", "savepoint_ratio", "long_values", "insert_ratio")
+
+
+def _check_field(path: Path, name: str, value: t.Any, default: t.Any) -> None:
+    """A scenario file's field has its default's type (an int for a float is fine) and a
+    sensible range, or the file is refused with the field named."""
+    kind = type(default)
+    if not (type(value) is kind or (kind is float and type(value) is int)):
+        msg = f"{path}: scenario field {name} must be {kind.__name__}, not {type(value).__name__}"
+        raise ValueError(msg)
+    if name in _RATIOS and not 0 <= value <= 1:
+        msg = f"{path}: scenario field {name} must be between 0 and 1, not {value}"
+        raise ValueError(msg)
+    if kind is int and value < 0:
+        msg = f"{path}: scenario field {name} must not be negative, not {value}"
+        raise ValueError(msg)
 
 
 # --------------------------------------------------------------------------- tables

@@ -542,3 +542,24 @@ def test_the_users_scenario_is_the_reference_benchmarks_table_and_load(tmp_path:
     path.write_text('{"base": "users", "tables": "orders"}')
     with pytest.raises(ValueError, match="unknown Oracle emulator table set 'orders'"):
         LogMinerEmulator(str(path), 1)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{nope", "not a readable JSON scenario file"),
+        ("[1]", "a scenario file is a JSON object"),
+        ('{"base": "nope"}', "base must be a built-in scenario"),
+        ('{"colour": 1}', r"unknown scenario fields \['colour'\]"),
+        ('{"transactions": "5"}', "scenario field transactions must be int, not str"),
+        ('{"ddl": 1}', "scenario field ddl must be bool, not int"),
+        ('{"insert_ratio": 2}', "scenario field insert_ratio must be between 0 and 1"),
+        ('{"transactions": -1}', "scenario field transactions must not be negative"),
+    ],
+)
+def test_a_bad_scenario_file_is_refused_naming_the_file_and_field(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "scenario.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message) as refused:
+        LogMinerEmulator(str(path), 1)
+    assert str(path) in str(refused.value)
