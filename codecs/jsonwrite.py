@@ -24,12 +24,10 @@ import orjson
 from headwater.codecs.schema import (
     _EXACT,
     _PYTHON_TYPES,
-    DATE_NAME,
-    TIME_NAME,
-    TIMESTAMP_NAME,
     Schema,
     Type,
     _compile,
+    is_converted_logical,
     json_encoder,
 )
 
@@ -66,17 +64,12 @@ def json_writer(
     def reference(value: t.Any) -> bytes:
         return tail(encoder(value))
 
-    if not (NATIVE_ENABLED and _cjson is not None) or schema.type is not Type.STRUCT or _is_special(schema):
+    if not (NATIVE_ENABLED and _cjson is not None) or schema.type is not Type.STRUCT or is_converted_logical(schema):
         return reference
     try:
         return t.cast(Writer, _cjson.Writer(_spec(schema, decimal_format, map_entries), orjson.dumps, tail, reference))
     except (ValueError, RecursionError):  # structs nested past the writer's 64 levels
         return reference
-
-
-def _is_special(schema: Schema) -> bool:
-    """Logical types whose encoders convert (decimals, dates, times, timestamps)."""
-    return schema.name is not None and (schema.is_decimal or schema.name in (DATE_NAME, TIME_NAME, TIMESTAMP_NAME))
 
 
 def _spec(schema: Schema, decimal_format: str, map_entries: bool) -> tuple[t.Any, ...]:
@@ -86,7 +79,7 @@ def _spec(schema: Schema, decimal_format: str, map_entries: bool) -> tuple[t.Any
     assert _cjson is not None
     if schema.is_decimal and decimal_format == "NUMERIC":  # schema._compile's ``numeric``, in C
         return (_cjson.DECIMAL, decimal.Decimal(1).scaleb(-schema.scale), _EXACT)
-    if _is_special(schema) or schema.type not in (*_PYTHON_TYPES, Type.BYTES, Type.STRUCT):
+    if is_converted_logical(schema) or schema.type not in (*_PYTHON_TYPES, Type.BYTES, Type.STRUCT):
         encoder = _compile(schema, decimal_format, map_entries, True)
         assert encoder is not None  # only the pass-through types have none
         return (_cjson.CALL, encoder)

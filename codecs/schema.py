@@ -68,6 +68,7 @@ __all__ = [
     "from_connect_json",
     "from_unscaled",
     "infer",
+    "is_converted_logical",
     "json_decoder",
     "json_encoder",
     "map_of",
@@ -961,6 +962,12 @@ Encoder: t.TypeAlias = t.Callable[[t.Any], t.Any]
 _EXACT = decimal.Context(prec=decimal.MAX_PREC, traps=[decimal.Inexact, decimal.InvalidOperation])
 
 
+def is_converted_logical(schema: Schema) -> bool:
+    """A logical type whose JSON form the value converts (Connect's Decimal, Date, Time and
+    Timestamp); every other named schema is written as its base type."""
+    return schema.name is not None and (schema.is_decimal or schema.name in (DATE_NAME, TIME_NAME, TIMESTAMP_NAME))
+
+
 def json_encoder(
     schema: Schema, *, decimal_format: str = "BASE64", map_entries: bool = False, generated: bool = True
 ) -> Encoder:
@@ -987,7 +994,7 @@ def json_encoder(
 
 def _compile(schema: Schema, decimal_format: str, map_entries: bool, generated: bool) -> Encoder | None:
     """An encoder for non-null values of ``schema``, or None when values pass unchanged."""
-    if schema.name is not None and (schema.is_decimal or schema.name in (DATE_NAME, TIME_NAME, TIMESTAMP_NAME)):
+    if is_converted_logical(schema):
         if schema.is_decimal and decimal_format != "BASE64":
             quantum = decimal.Decimal(1).scaleb(-schema.scale)
 
@@ -1174,7 +1181,7 @@ def _compile_decoder(schema: Schema) -> Encoder | None:
         return value_from_json(schema, value)
 
     kind = schema.type
-    if schema.name is not None and (schema.is_decimal or schema.name in (DATE_NAME, TIME_NAME, TIMESTAMP_NAME)):
+    if is_converted_logical(schema):
         return slow
     if kind in (Type.FLOAT32, Type.FLOAT64):
         return lambda value: value if type(value) is float else slow(value)
