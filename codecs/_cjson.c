@@ -262,6 +262,31 @@ static int put_string(Buffer *b, PyObject *text)
     return 0;
 }
 
+/* An int (exactly) within 64 bits: 1 written; 0 beyond 64 bits (nothing written, no error
+ * set); -1 an error to raise. */
+static int put_exact_int(Buffer *b, PyObject *value)
+{
+    int overflow;
+    const long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow || (v == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    return put_int(b, v) < 0 ? -1 : 1;
+}
+
+/* A str (exactly): 1 written; 0 for one UTF-8 cannot hold (surrogates: orjson refuses them
+ * too, and the Python path raises its error); -1 an error to raise. */
+static int put_text(Buffer *b, PyObject *text)
+{
+    if (put_string(b, text) == 0)
+        return 1;
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+        return -1;
+    PyErr_Clear();
+    return 0;
+}
+
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static int put_base64(Buffer *b, const unsigned char *data, Py_ssize_t n)
@@ -337,17 +362,12 @@ static int put_decimal_text(Buffer *b, PyObject *decimal)
  * dates and times give) written here; anything else (lists, dicts...) by tail. */
 static int write_converted(Writer *w, PyObject *converted, Buffer *b)
 {
-    if (PyUnicode_CheckExact(converted)) {
-        if (put_string(b, converted) == 0)
-            return 1;
-        return PyErr_ExceptionMatches(PyExc_UnicodeEncodeError) ? (PyErr_Clear(), 0) : -1;
-    }
+    if (PyUnicode_CheckExact(converted))
+        return put_text(b, converted);
     if (PyLong_CheckExact(converted)) {
-        int overflow;
-        const long long v = PyLong_AsLongLongAndOverflow(converted, &overflow);
-        if (!overflow && !(v == -1 && PyErr_Occurred()))
-            return put_int(b, v) < 0 ? -1 : 1;
-        PyErr_Clear();
+        const int status = put_exact_int(b, converted);
+        if (status != 0)
+            return status; /* beyond 64 bits: tail writes it exactly */
     } else if (Py_IS_TYPE(converted, (PyTypeObject *)decimal_type)) {
         return put_decimal_text(b, converted);
     }
@@ -366,15 +386,8 @@ static int write_node(Writer *w, Node *node, PyObject *value, Buffer *b)
     switch (node->kind) {
     case K_INT:
     case K_FLOAT:
-        if (PyLong_CheckExact(value)) {
-            int overflow;
-            const long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
-            if (overflow || (v == -1 && PyErr_Occurred())) {
-                PyErr_Clear();
-                return 0; /* beyond 64 bits: the Python path writes it exactly */
-            }
-            return put_int(b, v) < 0 ? -1 : 1;
-        }
+        if (PyLong_CheckExact(value))
+            return put_exact_int(b, value); /* beyond 64 bits: the Python path writes it exactly */
         if (node->kind == K_FLOAT && PyFloat_CheckExact(value)) {
             PyObject *text = PyObject_CallOneArg(w->dumps, value);
             if (text == NULL)
@@ -391,16 +404,7 @@ static int write_node(Writer *w, Node *node, PyObject *value, Buffer *b)
             return put(b, "false", 5) < 0 ? -1 : 1;
         return 0;
     case K_STR:
-        if (!PyUnicode_CheckExact(value))
-            return 0;
-        if (put_string(b, value) < 0) {
-            if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
-                PyErr_Clear();
-                return 0;
-            }
-            return -1;
-        }
-        return 1;
+        return PyUnicode_CheckExact(value) ? put_text(b, value) : 0;
     case K_BYTES:
         if (!PyBytes_CheckExact(value))
             return 0;
