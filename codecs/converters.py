@@ -374,16 +374,13 @@ class JsonConverter(Converter):
         self._writers: dict[Schema, Writer] = {}
         self._warming: dict[Schema, tuple[s.Encoder, list[int]]] = {}
 
-    def _payload(self, schema: Schema, value: t.Any) -> bytes:
-        """The JSON of ``value`` under ``schema``: first through a loop encoder, cheap to
-        build; once the schema has served ``_GENERATE_AFTER`` records, through its
+    def _warm_payload(self, schema: Schema, value: t.Any) -> bytes:
+        """The JSON of ``value`` under a ``schema`` with no writer yet: through a loop
+        encoder, cheap to build; the ``_GENERATE_AFTER``-th record builds its
         :func:`~headwater.codecs.jsonwrite.json_writer` (generated encoders and the compiled
-        writer: dear to build, a few times faster, the same bytes), so that a stream of
-        ever-new shapes never pays for building one. (``from_connect_data`` calls a built
-        writer itself.)"""
-        writer = self._writers.get(schema)
-        if writer is not None:
-            return writer(value)
+        writer: dear to build, a few times faster, the same bytes), which
+        ``from_connect_data`` then calls itself; a stream of ever-new shapes never pays for
+        building one."""
         warming = self._warming.get(schema)
         if warming is None:
             if len(self._warming) >= self._cache_size:
@@ -420,7 +417,7 @@ class JsonConverter(Converter):
                     return to_json_bytes(_to_base64_decimals(value) if self.decimal_format == "BASE64" else value)
                 schema = self._inferred.schema(topic, value)
             writer = self._writers.get(schema)
-            body = writer(value) if writer is not None else self._payload(schema, value)
+            body = writer(value) if writer is not None else self._warm_payload(schema, value)
         except (s.SchemaError, TypeError) as exc:
             msg = f"cannot convert the {'key' if self.is_key else 'value'} to JSON for topic {topic}: {exc}"
             raise RecordError(msg) from exc
