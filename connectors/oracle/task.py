@@ -218,12 +218,8 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             key_names=tuple(meta.primary_key),
             key_schema=schemas.key if meta.primary_key else None,
             value_schema=schemas.value,
-            source_template={  # _source's keys and order; None where each change sets its own
-                "version": "headwater", "connector": "oracle", "name": self.config.topic_prefix, "ts_ms": None,
-                "snapshot": "false", "db": self.config.database_dbname, "schema": meta.owner, "table": meta.name,
-                "scn": None, "txId": None, "commit_scn": None, "start_scn": None, "row_id": None, "rs_id": None,
-                "ssn": None, "redo_thread": None, "commit_ts_ms": None,
-            },
+            # _source's keys and order; ts_ms, scn and the stream fields are each change's own
+            source_template=self._source(meta, snapshot="false", scn=0, ts_ms=0),
         )  # fmt: skip
 
     def _converter(self, column: OracleColumn, caches: list[dict[str, t.Any]]) -> t.Callable[[str], t.Any]:
@@ -929,7 +925,7 @@ _UNSUPPORTED = "Unsupported Type"
 
 
 def _keys_are(row: dict[str, t.Any], names: list[str]) -> bool:
-    """``row``'s keys are ``names``, in order (``_credo.keys_are`` without building a list)."""
+    """``row``'s keys are ``names``, in order (what ``_credo.keys_are`` checks without a list)."""
     return list(row) == names
 
 
