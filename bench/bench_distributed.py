@@ -35,6 +35,7 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Consumer, TopicPartition
 from report import machine_description, write_section
+from source_run import messages_in
 
 from headwater.connectors.datagen.client import message_count
 from headwater.connectors.datagen.config import DatagenConfig
@@ -159,21 +160,6 @@ def failover(bootstrap: str, folder: Path, ports: Ports, *, static: bool, restar
     return elapsed, len(tasks)
 
 
-def _end_total(bootstrap: str, topics: t.Sequence[str]) -> int:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:6]}"})
-    try:
-        total = 0
-        for topic in topics:
-            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
-            if metadata is None or metadata.error is not None:
-                continue
-            for partition in metadata.partitions:
-                total += consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
-        return total
-    finally:
-        consumer.close()
-
-
 def _datagen(events: int) -> dict[str, str]:
     return {"count": str(events), "keys": "20000", "batch.size": "2000"}
 
@@ -197,9 +183,9 @@ def throughput(bootstrap: str, worker: DistributedWorkerProcess, events: int) ->
         code, answer = worker.post("/connectors", {"name": name, "config": config})
         assert code == 201, answer
     deadline = time.monotonic() + 600
-    while _end_total(bootstrap, topics) < expected:
+    while messages_in(bootstrap, set(topics).__contains__) < expected:
         if time.monotonic() > deadline:
-            msg = f"only {_end_total(bootstrap, topics)} of {expected} records after 600 s"
+            msg = f"only {messages_in(bootstrap, set(topics).__contains__)} of {expected} records after 600 s"
             raise TimeoutError(msg)
         time.sleep(0.2)
     elapsed = time.monotonic() - started

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from baselines import produce_all
 from report import machine_description, write_section
-from source_run import bootstrap_servers, json_converters
+from source_run import bootstrap_servers, json_converters, messages_in
 
 from headwater.codecs.converters import JsonConverter
 from headwater.codecs.oracle import redo
@@ -191,23 +191,6 @@ def _worker(
     return time.perf_counter() - started, time.process_time() - cpu
 
 
-def _topic_messages(bootstrap: str, prefix: str) -> int:
-    """Messages in the topics of ``prefix`` (the sum of their partitions' high watermarks)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-count-{uuid.uuid4().hex[:6]}"})
-    try:
-        topics = consumer.list_topics(timeout=30).topics
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(name, p), timeout=30)[1]
-            for name, topic in topics.items()
-            if name.startswith(f"{prefix}.")
-            for p in topic.partitions
-        )
-    finally:
-        consumer.close()
-
-
 class _Workload(t.NamedTuple):
     scenario: str
     rows: int
@@ -278,7 +261,7 @@ def _measure(scenario: str, seed: int, bootstrap: str, work: Path, *, full: bool
         for n in range(3 if prepared else 1):  # best of three by CPU time (the emulator in the worker: one)
             prefix = f"{settings['topic.prefix']}-{n}"
             timed.append(_worker(bootstrap, work, {**settings, "topic.prefix": prefix}, start + 1, final, prepared))
-            found = _topic_messages(bootstrap, prefix)
+            found = messages_in(bootstrap, lambda name, head=f"{prefix}.": name.startswith(head))
             if found != produced:
                 msg = f"{label}: {found:,} messages in the {prefix}.* topics, {produced:,} expected"
                 raise AssertionError(msg)

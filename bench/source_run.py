@@ -19,7 +19,7 @@ from headwater.connectors.api import SourceOffset, SourcePartition
 from headwater.connectors.loading import parse_connector
 from headwater.connectors.runtime.offsets import ConnectorOffsets
 
-__all__ = ["bootstrap_servers", "json_converters", "run_until_polled"]
+__all__ = ["bootstrap_servers", "json_converters", "messages_in", "run_until_polled"]
 
 
 @contextlib.contextmanager
@@ -78,3 +78,23 @@ def run_until_polled(
         assert worker.stop(60)
     elapsed = time.perf_counter() - started
     return elapsed, ConnectorOffsets(worker.offset_store, connector.framework.name).all()
+
+
+def messages_in(bootstrap: str, wanted: t.Callable[[str], bool]) -> int:
+    """Messages in the topics that ``wanted`` picks by name: the sum of their partitions'
+    high watermarks (a topic not created yet, or with a metadata error, counts 0)."""
+    import uuid
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-count-{uuid.uuid4().hex[:6]}"})
+    try:
+        topics = consumer.list_topics(timeout=30).topics
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=30)[1]
+            for name, topic in topics.items()
+            if wanted(name) and topic.error is None
+            for partition in topic.partitions
+        )
+    finally:
+        consumer.close()
