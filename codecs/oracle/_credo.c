@@ -1,7 +1,9 @@
 /*
  * Optional compiled core of the LogMiner SQL_REDO parser (headwater.codecs.oracle._credo),
  * and of the typed conversion that follows it: the Oracle task's per-clause conversion loop
- * (convert_row, Column) and the commonest literals (epoch, zoned), after the parser below.
+ * (convert_row, Column) and the commonest literals (epoch, zoned), after the parser below;
+ * last, event(), which reads, converts and builds a plain change event's key and envelope
+ * in one call (the task falls back to its Python path whenever event() gives None).
  *
  * Contract: headwater.codecs.oracle.redo builds one Parser(RedoChange) at import and calls
  * Parser.parse(sql) first in parse_redo (the caller holds the GIL). parse returns a
@@ -392,7 +394,11 @@ HW_INLINE PyObject *finish(Parser *self, PyObject *sql, int which, const TableSp
     return result;
 }
 
-HW_INLINE PyObject *parse_kind(Parser *self, PyObject *sql, const int kind)
+/* One statement of `kind` read into *which, *span and two new dicts (*new_out: an insert's
+ * values or an update's SET clause; *old_out: the WHERE clause): 0, or FAIL_NONE (not one of
+ * LogMiner's shapes) / FAIL_ERROR, and then no dict is returned. */
+HW_INLINE int scan_kind(Parser *self, PyObject *sql, const int kind, int *which_out, TableSpan *span_out,
+                        PyObject **new_out, PyObject **old_out)
 {
     const void *data = PyUnicode_DATA(sql);
     Py_ssize_t n = PyUnicode_GET_LENGTH(sql);
@@ -406,15 +412,15 @@ HW_INLINE PyObject *parse_kind(Parser *self, PyObject *sql, const int kind)
     else if (HAS(0, "delete from "))
         which = K_DELETE, i = 12;
     else
-        Py_RETURN_NONE;
+        return FAIL_NONE;
     i = scan_table(kind, data, n, i, &span);
     if (i < 0)
-        Py_RETURN_NONE;
+        return FAIL_NONE;
     PyObject *new_values = PyDict_New();
     PyObject *old_values = new_values == NULL ? NULL : PyDict_New();
     if (old_values == NULL) {
         Py_XDECREF(new_values);
-        return NULL;
+        return FAIL_ERROR;
     }
     int failed = 0;
     if (which == K_INSERT) {
@@ -486,11 +492,44 @@ HW_INLINE PyObject *parse_kind(Parser *self, PyObject *sql, const int kind)
     if (failed) {
         Py_DECREF(new_values);
         Py_DECREF(old_values);
-        if (failed == FAIL_ERROR)
-            return NULL;
-        Py_RETURN_NONE;
+        return failed;
     }
-    return finish(self, sql, which, &span, kind, data, new_values, old_values);
+    *which_out = which;
+    *span_out = span;
+    *new_out = new_values;
+    *old_out = old_values;
+    return 0;
+}
+
+HW_INLINE PyObject *parse_kind(Parser *self, PyObject *sql, const int kind)
+{
+    int which;
+    TableSpan span;
+    PyObject *new_values, *old_values;
+    const int failed = scan_kind(self, sql, kind, &which, &span, &new_values, &old_values);
+    if (failed == FAIL_ERROR)
+        return NULL;
+    if (failed)
+        Py_RETURN_NONE;
+    return finish(self, sql, which, &span, kind, PyUnicode_DATA(sql), new_values, old_values);
+}
+
+/* scan_kind for any kind of string (READY on 3.11). */
+static int scan_statement(Parser *self, PyObject *sql, int *which, PyObject **new_values, PyObject **old_values)
+{
+    TableSpan span;
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(sql) < 0)
+        return FAIL_ERROR;
+#endif
+    switch (PyUnicode_KIND(sql)) {
+    case PyUnicode_1BYTE_KIND:
+        return scan_kind(self, sql, PyUnicode_1BYTE_KIND, which, &span, new_values, old_values);
+    case PyUnicode_2BYTE_KIND:
+        return scan_kind(self, sql, PyUnicode_2BYTE_KIND, which, &span, new_values, old_values);
+    default:
+        return scan_kind(self, sql, PyUnicode_4BYTE_KIND, which, &span, new_values, old_values);
+    }
 }
 
 #undef RD
@@ -998,15 +1037,9 @@ static PyObject *Column_call(Column *self, PyObject *args, PyObject *kwargs)
     return column_convert(self, literal);
 }
 
-static PyObject *
-credo_convert_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* convert_row's loop: a new dict, or NULL with an exception set. */
+static PyObject *convert_values(PyObject *values, PyObject *converters)
 {
-    (void)self;
-    if (nargs != 2 || !PyDict_Check(args[0]) || !PyDict_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "convert_row(values: dict, converters: dict)");
-        return NULL;
-    }
-    PyObject *values = args[0], *converters = args[1];
     PyObject *out = PyDict_New();
     if (out == NULL)
         return NULL;
@@ -1052,6 +1085,41 @@ credo_convert_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+static PyObject *
+credo_convert_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2 || !PyDict_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "convert_row(values: dict, converters: dict)");
+        return NULL;
+    }
+    return convert_values(args[0], args[1]);
+}
+
+/* list(row) == names for a dict and a list: 1 or 0, -1 with an exception set. */
+static int same_keys(PyObject *row, PyObject *names)
+{
+    if (PyDict_GET_SIZE(row) != PyList_GET_SIZE(names))
+        return 0;
+    Py_ssize_t position = 0, i = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(row, &position, &key, &value)) {
+        if (i >= PyList_GET_SIZE(names))
+            return 0; /* names changed under us: not the same */
+        PyObject *name = PyList_GET_ITEM(names, i++);
+        if (key == name)
+            continue;
+        Py_INCREF(key);
+        Py_INCREF(name);
+        const int equal = PyObject_RichCompareBool(key, name, Py_EQ);
+        Py_DECREF(key);
+        Py_DECREF(name);
+        if (equal <= 0)
+            return equal;
+    }
+    return i == PyList_GET_SIZE(names);
+}
+
 /* keys_are(row, names) -> bool: list(row) == names (a dict's keys against a list of str, in
  * order) without building the list. */
 static PyObject *
@@ -1062,31 +1130,168 @@ credo_keys_are(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "keys_are(row: dict, names: list)");
         return NULL;
     }
-    PyObject *row = args[0], *names = args[1];
-    if (PyDict_GET_SIZE(row) != PyList_GET_SIZE(names))
-        Py_RETURN_FALSE;
-    Py_ssize_t position = 0, i = 0;
-    PyObject *key, *value;
-    while (PyDict_Next(row, &position, &key, &value)) {
-        if (i >= PyList_GET_SIZE(names))
-            Py_RETURN_FALSE; /* names changed under us: not the same */
-        PyObject *name = PyList_GET_ITEM(names, i++);
-        if (key == name)
-            continue;
-        Py_INCREF(key);
-        Py_INCREF(name);
-        const int equal = PyObject_RichCompareBool(key, name, Py_EQ);
-        Py_DECREF(key);
-        Py_DECREF(name);
-        if (equal < 0)
+    const int same = same_keys(args[0], args[1]);
+    return same < 0 ? NULL : PyBool_FromLong(same);
+}
+
+/* ------------------------------------------------------------------ change events
+ *
+ * event(parser, sql, plan, change, tx) -> (key, value) | None: the Debezium key and envelope
+ * of one SQL_REDO statement, what OracleLogMinerTask._records_from builds from it, in one
+ * call: the statement read by parser (a Parser) without a RedoChange, each clause converted
+ * as convert_row converts it, the row images checked as keys_are checks them, the `source`
+ * block a copy of the plan's template with the change's own fields set.
+ *
+ * plan is (converters: dict, names: list, key_names: tuple, template: dict); change has the
+ * attributes timestamp_ms, scn, row_id, rs_id, ssn and thread (a BufferedChange); tx is
+ * (txId, commit_scn, start_scn, commit_ts_ms). It gives None, and the caller takes its
+ * Python path, which builds the same event or names the error, whenever that path would do
+ * anything but the plain case: a statement not in LogMiner's three shapes, a clause image
+ * that is not every column in the table's order (an insert's or a where clause's), an
+ * update naming a column the table no longer has, or an exception from a converter (a value
+ * it cannot read). Only MemoryError and exceptions that are not Exceptions propagate.
+ * The caller holds the GIL; converters may run Python code (a cache miss).
+ */
+
+static PyObject *s_before, *s_after, *s_source, *s_op, *s_ts_ms, *s_scn, *s_tx_id, *s_commit_scn, *s_start_scn,
+    *s_commit_ts_ms, *s_row_id, *s_rs_id, *s_ssn, *s_redo_thread, *s_timestamp_ms, *s_thread, *s_c, *s_u, *s_d;
+
+/* An exception a converter raised: cleared (0: the Python path reads the value again and
+ * names the error) unless it is a MemoryError or not an Exception (-1: propagate). */
+static int declined(void)
+{
+    if (PyErr_ExceptionMatches(PyExc_MemoryError) || !PyErr_ExceptionMatches(PyExc_Exception))
+        return -1;
+    PyErr_Clear();
+    return 0;
+}
+
+/* One clause converted, if its image is every column in order (check) : a new dict, NULL
+ * with no exception (declined) or NULL with one. */
+static PyObject *image_of(PyObject *values, PyObject *converters, PyObject *names, int check)
+{
+    PyObject *row = convert_values(values, converters);
+    if (row == NULL)
+        return NULL;
+    if (check) {
+        const int same = same_keys(row, names);
+        if (same <= 0) {
+            Py_DECREF(row);
             return NULL;
-        if (!equal)
-            Py_RETURN_FALSE;
+        }
     }
-    return PyBool_FromLong(i == PyList_GET_SIZE(names));
+    return row;
+}
+
+/* Sets source[key] = getattr(change, attribute) (str() of it with as_text). -1 on error. */
+static int copy_attribute(PyObject *source, PyObject *key, PyObject *change, PyObject *attribute, int as_text)
+{
+    PyObject *value = PyObject_GetAttr(change, attribute);
+    if (value != NULL && as_text)
+        Py_SETREF(value, PyObject_Str(value));
+    return put(source, Py_NewRef(key), value);
+}
+
+static PyObject *
+credo_event(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 5 || !Py_IS_TYPE(args[0], &ParserType) || !PyUnicode_Check(args[1]) || !PyTuple_Check(args[2])
+        || PyTuple_GET_SIZE(args[2]) != 4 || !PyTuple_Check(args[4]) || PyTuple_GET_SIZE(args[4]) != 4) {
+        PyErr_SetString(PyExc_TypeError, "event(parser, sql: str, plan: tuple of 4, change, tx: tuple of 4)");
+        return NULL;
+    }
+    PyObject *plan = args[2], *change = args[3], *tx = args[4];
+    PyObject *converters = PyTuple_GET_ITEM(plan, 0), *names = PyTuple_GET_ITEM(plan, 1);
+    PyObject *key_names = PyTuple_GET_ITEM(plan, 2), *template = PyTuple_GET_ITEM(plan, 3);
+    if (!PyDict_Check(converters) || !PyList_Check(names) || !PyTuple_Check(key_names) || !PyDict_Check(template)) {
+        PyErr_SetString(PyExc_TypeError, "event: plan is (converters: dict, names: list, key_names: tuple, template: dict)");
+        return NULL;
+    }
+    int which;
+    PyObject *new_values, *old_values;
+    const int failed = scan_statement((Parser *)args[0], args[1], &which, &new_values, &old_values);
+    if (failed == FAIL_ERROR)
+        return NULL;
+    if (failed)
+        Py_RETURN_NONE;
+    PyObject *before = NULL, *after = NULL, *source = NULL, *key = NULL, *value = NULL, *result = NULL, *op;
+    if (which == K_INSERT) {
+        after = image_of(new_values, converters, names, 1);
+        if (after == NULL)
+            goto out;
+        op = s_c;
+    } else {
+        before = image_of(old_values, converters, names, 1);
+        if (before == NULL)
+            goto out;
+        op = s_d;
+        if (which == K_UPDATE) {
+            PyObject *set = image_of(new_values, converters, names, 0);
+            if (set == NULL)
+                goto out;
+            after = PyDict_Copy(before);
+            if (after == NULL || PyDict_Update(after, set) < 0) {
+                Py_DECREF(set);
+                goto out;
+            }
+            Py_DECREF(set);
+            if (PyDict_GET_SIZE(after) != PyList_GET_SIZE(names))
+                goto out; /* a column the table no longer has: the Python path makes the image */
+            op = s_u;
+        }
+    }
+    source = PyDict_Copy(template);
+    if (source == NULL || copy_attribute(source, s_ts_ms, change, s_timestamp_ms, 0) < 0
+        || copy_attribute(source, s_scn, change, s_scn, 1) < 0
+        || PyDict_SetItem(source, s_tx_id, PyTuple_GET_ITEM(tx, 0)) < 0
+        || PyDict_SetItem(source, s_commit_scn, PyTuple_GET_ITEM(tx, 1)) < 0
+        || PyDict_SetItem(source, s_start_scn, PyTuple_GET_ITEM(tx, 2)) < 0
+        || PyDict_SetItem(source, s_commit_ts_ms, PyTuple_GET_ITEM(tx, 3)) < 0
+        || copy_attribute(source, s_row_id, change, s_row_id, 0) < 0
+        || copy_attribute(source, s_rs_id, change, s_rs_id, 0) < 0
+        || copy_attribute(source, s_ssn, change, s_ssn, 0) < 0
+        || copy_attribute(source, s_redo_thread, change, s_thread, 0) < 0)
+        goto out;
+    if (PyTuple_GET_SIZE(key_names) == 0) {
+        key = Py_NewRef(Py_None);
+    } else {
+        PyObject *row = after != NULL ? after : before; /* the key of a delete is its before image's */
+        key = PyDict_New();
+        for (Py_ssize_t k = 0; key != NULL && k < PyTuple_GET_SIZE(key_names); k++) {
+            PyObject *name = PyTuple_GET_ITEM(key_names, k);
+            PyObject *found = PyDict_GetItemWithError(row, name);
+            if ((found == NULL && PyErr_Occurred()) || PyDict_SetItem(key, name, found ? found : Py_None) < 0)
+                Py_CLEAR(key);
+        }
+        if (key == NULL)
+            goto out;
+    }
+    value = PyDict_New();
+    if (value == NULL || PyDict_SetItem(value, s_before, before ? before : Py_None) < 0
+        || PyDict_SetItem(value, s_after, after ? after : Py_None) < 0 || PyDict_SetItem(value, s_source, source) < 0
+        || PyDict_SetItem(value, s_op, op) < 0 || PyDict_SetItem(value, s_ts_ms, PyTuple_GET_ITEM(tx, 3)) < 0)
+        goto out;
+    result = PyTuple_Pack(2, key, value);
+out:
+    Py_DECREF(new_values);
+    Py_DECREF(old_values);
+    Py_XDECREF(before);
+    Py_XDECREF(after);
+    Py_XDECREF(source);
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    if (result == NULL) {
+        if (PyErr_Occurred() && declined() < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    return result;
 }
 
 static PyMethodDef module_methods[] = {
+    {"event", (PyCFunction)(void (*)(void))credo_event, METH_FASTCALL,
+     "event(parser, sql, plan, change, tx) -> (key, value) | None: one statement's change event (see _credo.c)."},
     {"keys_are", (PyCFunction)(void (*)(void))credo_keys_are, METH_FASTCALL,
      "keys_are(row, names) -> bool: list(row) == names, without building the list."},
     {"epoch", (PyCFunction)(void (*)(void))credo_epoch, METH_FASTCALL,
@@ -1113,6 +1318,19 @@ PyInit__credo(void)
     value_key = PyUnicode_InternFromString("value");
     if (scale_key == NULL || value_key == NULL)
         return NULL;
+    struct {
+        PyObject **slot;
+        const char *text;
+    } strings[] = {
+        {&s_before, "before"}, {&s_after, "after"}, {&s_source, "source"}, {&s_op, "op"}, {&s_ts_ms, "ts_ms"},
+        {&s_scn, "scn"}, {&s_tx_id, "txId"}, {&s_commit_scn, "commit_scn"}, {&s_start_scn, "start_scn"},
+        {&s_commit_ts_ms, "commit_ts_ms"}, {&s_row_id, "row_id"}, {&s_rs_id, "rs_id"}, {&s_ssn, "ssn"},
+        {&s_redo_thread, "redo_thread"}, {&s_timestamp_ms, "timestamp_ms"}, {&s_thread, "thread"}, {&s_c, "c"},
+        {&s_u, "u"}, {&s_d, "d"},
+    };
+    for (size_t k = 0; k < sizeof(strings) / sizeof(strings[0]); k++)
+        if ((*strings[k].slot = PyUnicode_InternFromString(strings[k].text)) == NULL)
+            return NULL;
     if (PyType_Ready(&ParserType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);

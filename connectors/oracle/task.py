@@ -169,6 +169,8 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         self._keys_are: t.Callable[[dict[str, t.Any], list[str]], bool] = (
             self._native.keys_are if self._native is not None else _keys_are
         )
+        # Its own compiled reader (names cached per statement shape) for _credo.event.
+        self._parser: t.Any = self._native.Parser(RedoChange) if self._native is not None else None
         self._routes: dict[tuple[str, str], _TablePlan | object | None] = {}
         self._tx_source_of: CommittedTransaction | None = None
         self._tx_source: tuple[str, str, str, int] = ("", "", "", 0)
@@ -208,7 +210,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         lobs = {c.name: self._placeholder(c) for c in meta.columns if c.base_type in ("CLOB", "NCLOB", "BLOB")}
         caches = self._caches[meta.qualified] = []  # the previous version's caches go with its plan
         schemas = self._schemas[meta.qualified]
-        return _TablePlan(
+        plan = _TablePlan(
             meta=meta,
             topic=self.topic(meta),
             schemas=schemas,
@@ -221,6 +223,9 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             # _source's keys and order; ts_ms, scn and the stream fields are each change's own
             source_template=self._source(meta, snapshot="false", scn=0, ts_ms=0),
         )  # fmt: skip
+        if self._native is not None and not lobs:
+            plan.native = (plan.converters, plan.names, plan.key_names, plan.source_template)
+        return plan
 
     def _converter(self, column: OracleColumn, caches: list[dict[str, t.Any]]) -> t.Callable[[str], t.Any]:
         """The literal-to-Connect-value function of one column (``literal`` is never None).
@@ -730,18 +735,31 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             plan = self._route(change.owner, change.table)
         if plan is None:
             return []
-        where = _Where((change, done))
         if plan is _UNDECODABLE:
             error = RecordError(
                 "LogMiner could not name this table's columns (dictionary version mismatch after DDL); "
                 "the change cannot be decoded with the online catalog",
-                location=str(where),
+                location=str(_Where((change, done))),
                 raw=change.sql.encode(),
             )
             return [ErrantSourceRecord(self.partition, offset, error, change.sql.encode())]
+        plan = t.cast(_TablePlan, plan)
+        if plan.native is not None:
+            tx = self._tx_source if self._tx_source_of is done else self._transaction_source(done)
+            built = self._native.event(self._parser, change.sql, plan.native, change, tx)
+            if built is not None:  # the plain case, built in C exactly as _records_from builds it
+                key, value = built
+                record = SourceRecord(
+                    self.partition, offset, plan.topic, key, value,
+                    key_schema=plan.key_schema, value_schema=plan.value_schema,
+                )  # fmt: skip
+                if value["after"] is None and self.config.tombstones_on_delete:
+                    tombstone = SourceRecord(self.partition, offset, plan.topic, key, None, key_schema=plan.key_schema)
+                    return [record, tombstone]
+                return [record]
         try:
-            parsed = parse_redo(change.sql, position=where)  # str(where) only on an error
-            return self._records_from(parsed, t.cast(_TablePlan, plan), change, done, offset)
+            parsed = parse_redo(change.sql, position=_Where((change, done)))  # str()'d only on an error
+            return self._records_from(parsed, plan, change, done, offset)
         except RecordError as exc:
             return [ErrantSourceRecord(self.partition, offset, exc, change.sql.encode())]
 
@@ -766,7 +784,10 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         done: CommittedTransaction,
         offset: dict[str, t.Any],
     ) -> list[Item]:
-        """The change event(s) of one parsed statement (a delete is followed by a tombstone)."""
+        """The change event(s) of one parsed statement (a delete is followed by a tombstone).
+
+        ``_credo.event`` builds the plain case the same way in one call (``_change_records``
+        tries it first); this is the reference path and the one for everything else."""
         names = plan.names
         operation = parsed.operation
         before: dict[str, t.Any] | None = None
@@ -907,6 +928,9 @@ class _TablePlan:
         key_names: the primary key's columns (empty: records without a key).
         source_template: the streamed ``source`` block with the table's fields set, in
             ``_source``'s order; each change event copies it and sets its own fields.
+        native: what ``_credo.event`` reads (converters, names, key names, template), or
+            None: no compiled code, or a table with LOB columns (their placeholders and
+            writes are the Python path's).
     """
 
     meta: TableMetadata
@@ -919,6 +943,7 @@ class _TablePlan:
     key_schema: Schema | None
     value_schema: Schema
     source_template: dict[str, t.Any]
+    native: tuple[t.Any, ...] | None = None
 
 
 _UNSUPPORTED = "Unsupported Type"

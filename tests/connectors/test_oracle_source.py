@@ -563,3 +563,77 @@ def test_a_bad_scenario_file_is_refused_naming_the_file_and_field(tmp_path: Path
     with pytest.raises(ValueError, match=message) as refused:
         LogMinerEmulator(str(path), 1)
     assert str(path) in str(refused.value)
+
+
+def _mutations(sql: str) -> t.Iterator[tuple[str, str]]:
+    """Forms of one statement that the compiled event builder must leave to the Python path
+    or build exactly as it does: columns out of order or missing, an unknown column, a bad
+    literal, a shape only the general reader reads."""
+    import re
+
+    yield "as mined", sql
+    head, sep, tail = sql.partition(") values (")
+    if sep:  # an insert: its first two columns and values swapped, its last one dropped
+        names, values = head.split("(", 1)[1].split(","), tail.rstrip(";").rstrip(")").split(",")
+        if len(names) == len(values) > 2:
+            prefix = head.split("(", 1)[0]
+            swapped = [names[1], names[0], *names[2:]], [values[1], values[0], *values[2:]]
+            yield "reordered", f"{prefix}({','.join(swapped[0])}) values ({','.join(swapped[1])});"
+            yield "a column short", f"{prefix}({','.join(names[:-1])}) values ({','.join(values[:-1])});"
+            unknown = [*names, '"NOPE"'], [*values, "1"]
+            yield "unknown column", f"{prefix}({','.join(unknown[0])}) values ({','.join(unknown[1])});"
+    if " where " in sql:
+        cut = sql.rsplit(" and ", 1)[0] + ";" if " and " in sql else sql
+        yield "where clause short", cut
+    yield "bad number", re.sub(r"= (\d+)\b", "= '12x'", sql, count=1)
+    yield "bad date", sql.replace("TO_DATE('", "TO_DATE('9", 1)
+    yield "upper-case keywords", sql.replace("insert into", "INSERT INTO").replace("delete from", "DELETE FROM")
+
+
+@pytest.mark.parametrize(("scenario", "extra"), [("default", {}), ("default", {"tombstones.on.delete": "false"})])
+def test_the_compiled_change_event_is_the_python_paths(scenario: str, extra: dict[str, str]) -> None:
+    """``_credo.event`` builds a plain change (every column, in order, each value readable)
+    in one call; for anything else it must give way. Each statement of the history and its
+    mutations (reordered, short and unknown columns, unreadable literals, shapes only the
+    general reader reads) gives the same records, errant records included, with the
+    compiled builder as without it; and every statement as mined takes the compiled path."""
+    from headwater.codecs.oracle import redo
+    from headwater.conformance.emulators.oracle import redo_statements
+    from headwater.connectors.oracle.buffer import BufferedChange, CommittedTransaction
+
+    if not redo.NATIVE_AVAILABLE or not redo.NATIVE_ENABLED:
+        pytest.skip("the _credo extension is not built")
+    task, _ = _task(_config(scenario, 5, **extra))
+    task._load_tables()
+    built = declined = 0
+    compiled = task._native.event
+    for count, (meta, row, sql) in enumerate(redo_statements(scenario, 5)):
+        if count == 300:
+            break
+        plan = task._plans.get(meta.qualified)
+        if plan is None or plan.native is None:
+            continue
+        for form, statement in _mutations(sql):
+            change = BufferedChange(
+                row.scn, row.operation_code, meta.owner, meta.name, row.row_id or "", statement,
+                row.rs_id, row.ssn, row.thread, 1_700_000_000_000 + row.scn,
+            )  # fmt: skip
+            done = CommittedTransaction(row.xid, row.scn - 3, row.scn + 5, 1, 1_700_000_000_123, [change])
+            offset = {"scn": str(row.scn)}
+            fast = task._change_records(change, done, offset)
+            native, plan.native = plan.native, None
+            try:
+                slow = task._change_records(change, done, offset)
+            finally:
+                plan.native = native
+            assert [repr(item) for item in fast] == [repr(item) for item in slow], (form, statement)
+            event = compiled(task._parser, statement, native, change, task._tx_source)
+            if event is None:
+                assert form != "as mined", statement
+                declined += 1
+            else:
+                assert isinstance(slow[0], SourceRecord)
+                assert event == (slow[0].key, slow[0].value)
+                built += 1
+    assert built > 200
+    assert declined > 200
