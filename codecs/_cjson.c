@@ -32,7 +32,14 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <string.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define HW_INLINE static inline __attribute__((always_inline))
+#else
+#define HW_INLINE static inline
+#endif
 
 enum { K_INT = 0, K_FLOAT = 1, K_BOOL = 2, K_STR = 3, K_BYTES = 4, K_STRUCT = 5, K_CALL = 6, K_DECIMAL = 7 };
 
@@ -159,16 +166,30 @@ static Node *node_from(PyObject *spec, int depth)
 
 /* ------------------------------------------------------------------ the output buffer */
 
+#define INLINE_BUFFER 4096 /* most values fit: no allocation but the bytes object's */
+
 typedef struct {
-    char *data;
+    char *data;         /* inline, or a PyMem block once a value outgrows it */
     Py_ssize_t len, cap;
+    char inline_data[INLINE_BUFFER];
 } Buffer;
 
-static int reserve(Buffer *b, Py_ssize_t more)
+HW_INLINE void buffer_init(Buffer *b)
 {
-    if (b->len + more <= b->cap)
-        return 0;
-    Py_ssize_t cap = b->cap ? b->cap : 1024;
+    b->data = b->inline_data;
+    b->len = 0;
+    b->cap = INLINE_BUFFER;
+}
+
+HW_INLINE void buffer_free(Buffer *b)
+{
+    if (b->data != b->inline_data)
+        PyMem_Free(b->data);
+}
+
+static int grow(Buffer *b, Py_ssize_t more)
+{
+    Py_ssize_t cap = b->cap;
     while (cap < b->len + more) {
         if (cap > PY_SSIZE_T_MAX / 2) {
             PyErr_NoMemory();
@@ -176,14 +197,25 @@ static int reserve(Buffer *b, Py_ssize_t more)
         }
         cap *= 2;
     }
-    char *data = PyMem_Realloc(b->data, cap);
+    char *data = b->data == b->inline_data ? PyMem_Malloc(cap) : PyMem_Realloc(b->data, cap);
     if (data == NULL) {
         PyErr_NoMemory();
         return -1;
     }
+    if (b->data == b->inline_data)
+        memcpy(data, b->inline_data, b->len);
     b->data = data;
     b->cap = cap;
     return 0;
+}
+
+HW_INLINE int reserve(Buffer *b, Py_ssize_t more)
+{
+    if (more > PY_SSIZE_T_MAX - b->len) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return b->len + more <= b->cap ? 0 : grow(b, more);
 }
 
 static int put(Buffer *b, const char *text, Py_ssize_t n)
@@ -332,6 +364,7 @@ typedef struct {
     PyObject *dumps;    /* orjson.dumps: floats */
     PyObject *tail;     /* the converter's JSON writer: CALL results */
     PyObject *fallback; /* called with a value off the plain path; NULL: None is returned */
+    vectorcallfunc vectorcall;
 } Writer;
 
 /* 1 written, 0 not the plain case (nothing set), -1 an error to raise. */
@@ -379,6 +412,19 @@ static int write_converted(Writer *w, PyObject *converted, Buffer *b)
     const int status = put_bytes_object(b, out) < 0 ? -1 : 1;
     Py_DECREF(out);
     return status;
+}
+
+/* A dict key that is the field's name: the same object, or an exact str of the same
+ * characters (a str subclass is looked up by hash instead, as before). */
+HW_INLINE int same_name(PyObject *key, PyObject *name)
+{
+    if (key == name)
+        return 1;
+    if (!PyUnicode_CheckExact(key))
+        return 0;
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(key);
+    return n == PyUnicode_GET_LENGTH(name) && PyUnicode_KIND(key) == PyUnicode_KIND(name)
+           && memcmp(PyUnicode_DATA(key), PyUnicode_DATA(name), (size_t)n * PyUnicode_KIND(key)) == 0;
 }
 
 static int write_node(Writer *w, Node *node, PyObject *value, Buffer *b)
@@ -440,20 +486,28 @@ static int write_node(Writer *w, Node *node, PyObject *value, Buffer *b)
         Py_ssize_t position = 0;
         for (Py_ssize_t i = 0; i < node->count; i++) {
             Field *field;
-            PyObject *item;
+            PyObject *item, *name;
+            /* The dict's i-th entry (its keys are most often the fields, in order: then no
+             * lookup by hash), or, without one, the field looked up by name. */
+            const int next = PyDict_Next(value, &position, &name, &item);
             if (node->index != NULL) { /* the dict's order; values are never Python code here */
-                PyObject *name, *number;
-                if (!PyDict_Next(value, &position, &name, &item))
+                if (!next)
                     return 0;
-                number = PyDict_GetItemWithError(node->index, name);
-                if (number == NULL)
-                    return PyErr_Occurred() ? -1 : 0;
-                field = &node->fields[PyLong_AsSsize_t(number)];
+                if (same_name(name, node->fields[i].name)) {
+                    field = &node->fields[i];
+                } else {
+                    PyObject *number = PyDict_GetItemWithError(node->index, name);
+                    if (number == NULL)
+                        return PyErr_Occurred() ? -1 : 0;
+                    field = &node->fields[PyLong_AsSsize_t(number)];
+                }
             } else {
                 field = &node->fields[i];
-                item = PyDict_GetItemWithError(value, field->name);
-                if (item == NULL)
-                    return PyErr_Occurred() ? -1 : 0;
+                if (!next || !same_name(name, field->name)) {
+                    item = PyDict_GetItemWithError(value, field->name);
+                    if (item == NULL)
+                        return PyErr_Occurred() ? -1 : 0;
+                }
             }
             if ((i > 0 && put(b, ",", 1) < 0) || put(b, field->key, field->key_len) < 0)
                 return -1;
@@ -476,19 +530,34 @@ static int write_node(Writer *w, Node *node, PyObject *value, Buffer *b)
     return 0;
 }
 
+static PyObject *write_value(Writer *self, PyObject *value)
+{
+    Buffer b;
+    buffer_init(&b);
+    const int status = write_node(self, self->root, value, &b);
+    PyObject *out = status == 1 ? PyBytes_FromStringAndSize(b.data, b.len) : NULL;
+    buffer_free(&b);
+    if (status == 0)
+        out = self->fallback != NULL ? PyObject_CallOneArg(self->fallback, value) : Py_NewRef(Py_None);
+    return out;
+}
+
+static PyObject *Writer_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    if (PyVectorcall_NARGS(nargsf) != 1 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "a Writer takes one value");
+        return NULL;
+    }
+    return write_value((Writer *)self, args[0]);
+}
+
 static PyObject *Writer_call(Writer *self, PyObject *args, PyObject *kwargs)
 {
     PyObject *value;
     static char *keywords[] = {"value", NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:Writer", keywords, &value))
         return NULL;
-    Buffer b = {NULL, 0, 0};
-    const int status = write_node(self, self->root, value, &b);
-    PyObject *out = status == 1 ? PyBytes_FromStringAndSize(b.data, b.len) : NULL;
-    PyMem_Free(b.data);
-    if (status == 0)
-        out = self->fallback != NULL ? PyObject_CallOneArg(self->fallback, value) : Py_NewRef(Py_None);
-    return out;
+    return write_value(self, value);
 }
 
 static PyObject *Writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
@@ -518,6 +587,7 @@ static PyObject *Writer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
     self->dumps = Py_NewRef(dumps);
     self->tail = Py_NewRef(tail);
     self->fallback = fallback == Py_None ? NULL : Py_NewRef(fallback);
+    self->vectorcall = Writer_vectorcall;
     return (PyObject *)self;
 }
 
@@ -568,7 +638,8 @@ static PyTypeObject WriterType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "headwater.codecs._cjson.Writer",
     .tp_basicsize = sizeof(Writer),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(Writer, vectorcall),
     .tp_doc = "Writer(spec, dumps, tail[, fallback])(value) -> bytes: one struct schema's values as JSON (see _cjson.c).",
     .tp_new = Writer_new,
     .tp_dealloc = (destructor)Writer_dealloc,
