@@ -37,6 +37,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <string.h>
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -1192,30 +1193,39 @@ static int copy_attribute(PyObject *source, PyObject *key, PyObject *change, PyO
     return put(source, Py_NewRef(key), value);
 }
 
-static PyObject *
-credo_event(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* A plan tuple's parts, checked: 0, or -1 with TypeError set. */
+static int plan_parts(PyObject *plan, PyObject **converters, PyObject **names, PyObject **key_names, PyObject **template)
 {
-    (void)self;
-    if (nargs != 5 || !Py_IS_TYPE(args[0], &ParserType) || !PyUnicode_Check(args[1]) || !PyTuple_Check(args[2])
-        || PyTuple_GET_SIZE(args[2]) != 4 || !PyTuple_Check(args[4]) || PyTuple_GET_SIZE(args[4]) != 4) {
-        PyErr_SetString(PyExc_TypeError, "event(parser, sql: str, plan: tuple of 4, change, tx: tuple of 4)");
-        return NULL;
+    if (!PyTuple_Check(plan) || PyTuple_GET_SIZE(plan) != 4 || !PyDict_Check(PyTuple_GET_ITEM(plan, 0))
+        || !PyList_Check(PyTuple_GET_ITEM(plan, 1)) || !PyTuple_Check(PyTuple_GET_ITEM(plan, 2))
+        || !PyDict_Check(PyTuple_GET_ITEM(plan, 3))) {
+        PyErr_SetString(PyExc_TypeError, "plan is (converters: dict, names: list, key_names: tuple, template: dict)");
+        return -1;
     }
-    PyObject *plan = args[2], *change = args[3], *tx = args[4];
-    PyObject *converters = PyTuple_GET_ITEM(plan, 0), *names = PyTuple_GET_ITEM(plan, 1);
-    PyObject *key_names = PyTuple_GET_ITEM(plan, 2), *template = PyTuple_GET_ITEM(plan, 3);
-    if (!PyDict_Check(converters) || !PyList_Check(names) || !PyTuple_Check(key_names) || !PyDict_Check(template)) {
-        PyErr_SetString(PyExc_TypeError, "event: plan is (converters: dict, names: list, key_names: tuple, template: dict)");
-        return NULL;
-    }
+    *converters = PyTuple_GET_ITEM(plan, 0);
+    *names = PyTuple_GET_ITEM(plan, 1);
+    *key_names = PyTuple_GET_ITEM(plan, 2);
+    *template = PyTuple_GET_ITEM(plan, 3);
+    return 0;
+}
+
+/* event()'s work: 1 with *key_out and *value_out set (new references), 0 declined (no
+ * exception), -1 an exception to propagate. sql must be a str, tx a tuple of 4. */
+static int build_event(Parser *parser, PyObject *sql, PyObject *plan, PyObject *change, PyObject *tx,
+                       PyObject **key_out, PyObject **value_out)
+{
+    PyObject *converters, *names, *key_names, *template;
+    if (plan_parts(plan, &converters, &names, &key_names, &template) < 0)
+        return -1;
     int which;
     PyObject *new_values, *old_values;
-    const int failed = scan_statement((Parser *)args[0], args[1], &which, &new_values, &old_values);
+    const int failed = scan_statement(parser, sql, &which, &new_values, &old_values);
     if (failed == FAIL_ERROR)
-        return NULL;
+        return -1;
     if (failed)
-        Py_RETURN_NONE;
-    PyObject *before = NULL, *after = NULL, *source = NULL, *key = NULL, *value = NULL, *result = NULL, *op;
+        return 0;
+    PyObject *before = NULL, *after = NULL, *source = NULL, *key = NULL, *value = NULL, *op;
+    int result = 0;
     if (which == K_INSERT) {
         after = image_of(new_values, converters, names, 1);
         if (after == NULL)
@@ -1272,7 +1282,9 @@ credo_event(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         || PyDict_SetItem(value, s_after, after ? after : Py_None) < 0 || PyDict_SetItem(value, s_source, source) < 0
         || PyDict_SetItem(value, s_op, op) < 0 || PyDict_SetItem(value, s_ts_ms, PyTuple_GET_ITEM(tx, 3)) < 0)
         goto out;
-    result = PyTuple_Pack(2, key, value);
+    *key_out = Py_NewRef(key);
+    *value_out = Py_NewRef(value);
+    result = 1;
 out:
     Py_DECREF(new_values);
     Py_DECREF(old_values);
@@ -1281,17 +1293,215 @@ out:
     Py_XDECREF(source);
     Py_XDECREF(key);
     Py_XDECREF(value);
-    if (result == NULL) {
-        if (PyErr_Occurred() && declined() < 0)
-            return NULL;
-        Py_RETURN_NONE;
+    if (result == 0 && PyErr_Occurred())
+        return declined();
+    return result;
+}
+
+static PyObject *
+credo_event(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 5 || !Py_IS_TYPE(args[0], &ParserType) || !PyUnicode_Check(args[1]) || !PyTuple_Check(args[4])
+        || PyTuple_GET_SIZE(args[4]) != 4) {
+        PyErr_SetString(PyExc_TypeError, "event(parser, sql: str, plan: tuple of 4, change, tx: tuple of 4)");
+        return NULL;
     }
+    PyObject *key, *value;
+    const int built = build_event((Parser *)args[0], args[1], args[2], args[3], args[4], &key, &value);
+    if (built < 0)
+        return NULL;
+    if (built == 0)
+        Py_RETURN_NONE;
+    PyObject *result = PyTuple_Pack(2, key, value);
+    Py_DECREF(key);
+    Py_DECREF(value);
+    return result;
+}
+
+/* ------------------------------------------------------------------ records of a transaction
+ *
+ * records(parser, changes, first_sequence, tx, in_tx, setup) -> (items, declined): the
+ * SourceRecords of a run of one transaction's changes (a list of BufferedChange, numbered
+ * from first_sequence), what OracleLogMinerTask._tx_items yields for them without LOBs: each
+ * change's event (as event() builds it) in a record whose offset is {**in_tx, "tx_seq":
+ * str(sequence)}, a delete's followed by its tombstone when setup says so. A change it does
+ * not build (not an insert, update or delete; a table without a route; anything event()
+ * gives None for) is the tuple (sequence, change) in its place, for the caller's Python
+ * path; declined counts them.
+ *
+ * setup is (routes, partition, record_class, slots, tombstones): routes maps (owner, table)
+ * to (plan, topic, key_schema, value_schema); slots are record_class's member descriptors
+ * of partition, offset, topic, key, value, headers, timestamp_ms, kafka_partition,
+ * key_schema and value_schema, in that order (a frozen slotted dataclass: a record is made
+ * by setting its slots, what its __init__ does; headers is (), timestamp_ms and
+ * kafka_partition None). The caller holds the GIL.
+ */
+
+#define RECORD_SLOTS 10
+
+static PyObject *s_operation_code, *s_owner, *s_table, *s_sql, *s_tx_seq, *empty_tuple;
+
+/* The slot offsets of setup's member descriptors: 0, or -1 with TypeError set. */
+static int slot_offsets(PyTypeObject *cls, PyObject *slots, Py_ssize_t offsets[RECORD_SLOTS])
+{
+    if (!PyTuple_Check(slots) || PyTuple_GET_SIZE(slots) != RECORD_SLOTS)
+        goto bad;
+    for (Py_ssize_t i = 0; i < RECORD_SLOTS; i++) {
+        PyObject *slot = PyTuple_GET_ITEM(slots, i);
+        if (!Py_IS_TYPE(slot, &PyMemberDescr_Type))
+            goto bad;
+        PyMemberDef *member = ((PyMemberDescrObject *)slot)->d_member;
+        if (member->type != T_OBJECT_EX || !PyType_IsSubtype(cls, PyDescr_TYPE(slot)) || member->offset <= 0
+            || member->offset + (Py_ssize_t)sizeof(PyObject *) > cls->tp_basicsize)
+            goto bad;
+        offsets[i] = member->offset;
+    }
+    return 0;
+bad:
+    PyErr_SetString(PyExc_TypeError, "records: slots are the record class's 10 object member descriptors");
+    return -1;
+}
+
+/* A new record_class instance with its slots set to values (new references taken). */
+static PyObject *make_record(PyTypeObject *cls, const Py_ssize_t offsets[RECORD_SLOTS], PyObject *values[RECORD_SLOTS])
+{
+    PyObject *record = cls->tp_alloc(cls, 0);
+    if (record == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < RECORD_SLOTS; i++)
+        *(PyObject **)((char *)record + offsets[i]) = Py_NewRef(values[i]);
+    return record;
+}
+
+/* One change's records appended to items: 1, 0 declined, -1 an error. */
+static int change_records(Parser *parser, PyObject *change, Py_ssize_t sequence, PyObject *tx, PyObject *in_tx,
+                          PyObject *routes, PyObject *partition, PyTypeObject *cls, const Py_ssize_t offsets[],
+                          int tombstones, PyObject *items)
+{
+    PyObject *code = PyObject_GetAttr(change, s_operation_code);
+    if (code == NULL)
+        return -1;
+    const long operation = PyLong_Check(code) ? PyLong_AsLong(code) : -1;
+    Py_DECREF(code);
+    if (operation == -1 && PyErr_Occurred())
+        return -1;
+    if (operation < 1 || operation > 3)
+        return 0;
+    PyObject *owner = PyObject_GetAttr(change, s_owner);
+    PyObject *table = owner == NULL ? NULL : PyObject_GetAttr(change, s_table);
+    PyObject *where = table == NULL ? NULL : PyTuple_Pack(2, owner, table);
+    Py_XDECREF(owner);
+    Py_XDECREF(table);
+    if (where == NULL)
+        return -1;
+    PyObject *route = PyDict_GetItemWithError(routes, where);
+    Py_DECREF(where);
+    if (route == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_Check(route) || PyTuple_GET_SIZE(route) != 4) {
+        PyErr_SetString(PyExc_TypeError, "records: a route is (plan, topic, key_schema, value_schema)");
+        return -1;
+    }
+    PyObject *sql = PyObject_GetAttr(change, s_sql);
+    if (sql == NULL)
+        return -1;
+    if (!PyUnicode_Check(sql)) {
+        Py_DECREF(sql);
+        return 0;
+    }
+    PyObject *key, *value;
+    Py_INCREF(route); /* converters may run Python code that changes routes */
+    int built = build_event(parser, sql, PyTuple_GET_ITEM(route, 0), change, tx, &key, &value);
+    Py_DECREF(sql);
+    if (built <= 0) {
+        Py_DECREF(route);
+        return built;
+    }
+    PyObject *offset = PyDict_Copy(in_tx);
+    PyObject *number = offset == NULL ? NULL : PyUnicode_FromFormat("%zd", sequence);
+    PyObject *record = NULL, *tombstone = NULL;
+    built = -1;
+    if (number != NULL && PyDict_SetItem(offset, s_tx_seq, number) == 0) {
+        PyObject *topic = PyTuple_GET_ITEM(route, 1), *key_schema = PyTuple_GET_ITEM(route, 2);
+        PyObject *values[RECORD_SLOTS] = {partition, offset, topic, key, value, empty_tuple, Py_None, Py_None,
+                                          key_schema, PyTuple_GET_ITEM(route, 3)};
+        record = make_record(cls, offsets, values);
+        PyObject *after = record == NULL ? NULL : PyDict_GetItemWithError(value, s_after);
+        if (after != NULL && after == Py_None && tombstones) { /* a delete: its tombstone follows */
+            PyObject *empty[RECORD_SLOTS] = {partition, offset, topic, key, Py_None, empty_tuple, Py_None, Py_None,
+                                             key_schema, Py_None};
+            tombstone = make_record(cls, offsets, empty);
+            if (tombstone != NULL && PyList_Append(items, record) == 0 && PyList_Append(items, tombstone) == 0)
+                built = 1;
+        } else if (after != NULL && PyList_Append(items, record) == 0) {
+            built = 1;
+        }
+    }
+    Py_XDECREF(number);
+    Py_XDECREF(offset);
+    Py_XDECREF(record);
+    Py_XDECREF(tombstone);
+    Py_DECREF(key);
+    Py_DECREF(value);
+    Py_DECREF(route);
+    return built;
+}
+
+static PyObject *
+credo_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 6 || !Py_IS_TYPE(args[0], &ParserType) || !PyList_Check(args[1]) || !PyLong_Check(args[2])
+        || !PyTuple_Check(args[3]) || PyTuple_GET_SIZE(args[3]) != 4 || !PyDict_Check(args[4]) || !PyTuple_Check(args[5])
+        || PyTuple_GET_SIZE(args[5]) != 5 || !PyDict_Check(PyTuple_GET_ITEM(args[5], 0))
+        || !PyType_Check(PyTuple_GET_ITEM(args[5], 2))) {
+        PyErr_SetString(PyExc_TypeError, "records(parser, changes: list, first_sequence: int, tx: tuple of 4, in_tx: "
+                                         "dict, setup: (routes, partition, record_class, slots, tombstones))");
+        return NULL;
+    }
+    PyObject *changes = args[1], *tx = args[3], *in_tx = args[4], *setup = args[5];
+    PyObject *routes = PyTuple_GET_ITEM(setup, 0), *partition = PyTuple_GET_ITEM(setup, 1);
+    PyTypeObject *cls = (PyTypeObject *)PyTuple_GET_ITEM(setup, 2);
+    Py_ssize_t offsets[RECORD_SLOTS];
+    const int tombstones = PyObject_IsTrue(PyTuple_GET_ITEM(setup, 4));
+    if (tombstones < 0 || slot_offsets(cls, PyTuple_GET_ITEM(setup, 3), offsets) < 0)
+        return NULL;
+    const Py_ssize_t first = PyLong_AsSsize_t(args[2]);
+    if (first == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *items = PyList_New(0);
+    if (items == NULL)
+        return NULL;
+    Py_ssize_t declined_count = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(changes); i++) {
+        PyObject *change = PyList_GET_ITEM(changes, i);
+        Py_INCREF(change);
+        int built = change_records((Parser *)args[0], change, first + i, tx, in_tx, routes, partition, cls, offsets,
+                                   tombstones, items);
+        if (built == 0) { /* the caller's Python path decides */
+            PyObject *number = PyLong_FromSsize_t(first + i);
+            PyObject *pending = number == NULL ? NULL : PyTuple_Pack(2, number, change);
+            built = pending != NULL && PyList_Append(items, pending) == 0 ? 1 : -1;
+            Py_XDECREF(number);
+            Py_XDECREF(pending);
+            declined_count++;
+        }
+        Py_DECREF(change);
+        if (built < 0) {
+            Py_DECREF(items);
+            return NULL;
+        }
+    }
+    PyObject *result = Py_BuildValue("(Nn)", items, declined_count);
     return result;
 }
 
 static PyMethodDef module_methods[] = {
     {"event", (PyCFunction)(void (*)(void))credo_event, METH_FASTCALL,
      "event(parser, sql, plan, change, tx) -> (key, value) | None: one statement's change event (see _credo.c)."},
+    {"records", (PyCFunction)(void (*)(void))credo_records, METH_FASTCALL,
+     "records(parser, changes, first_sequence, tx, in_tx, setup) -> (items, declined): see _credo.c."},
     {"keys_are", (PyCFunction)(void (*)(void))credo_keys_are, METH_FASTCALL,
      "keys_are(row, names) -> bool: list(row) == names, without building the list."},
     {"epoch", (PyCFunction)(void (*)(void))credo_epoch, METH_FASTCALL,
@@ -1326,11 +1536,14 @@ PyInit__credo(void)
         {&s_scn, "scn"}, {&s_tx_id, "txId"}, {&s_commit_scn, "commit_scn"}, {&s_start_scn, "start_scn"},
         {&s_commit_ts_ms, "commit_ts_ms"}, {&s_row_id, "row_id"}, {&s_rs_id, "rs_id"}, {&s_ssn, "ssn"},
         {&s_redo_thread, "redo_thread"}, {&s_timestamp_ms, "timestamp_ms"}, {&s_thread, "thread"}, {&s_c, "c"},
-        {&s_u, "u"}, {&s_d, "d"},
+        {&s_u, "u"}, {&s_d, "d"}, {&s_operation_code, "operation_code"}, {&s_owner, "owner"}, {&s_table, "table"},
+        {&s_sql, "sql"}, {&s_tx_seq, "tx_seq"},
     };
     for (size_t k = 0; k < sizeof(strings) / sizeof(strings[0]); k++)
         if ((*strings[k].slot = PyUnicode_InternFromString(strings[k].text)) == NULL)
             return NULL;
+    if ((empty_tuple = PyTuple_New(0)) == NULL)
+        return NULL;
     if (PyType_Ready(&ParserType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);

@@ -46,6 +46,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import itertools
 import logging
 import re
 import time
@@ -171,6 +172,15 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         )
         # Its own compiled reader (names cached per statement shape) for _credo.event.
         self._parser: t.Any = self._native.Parser(RedoChange) if self._native is not None else None
+        # What _credo.records reads: (owner, table) -> (plan.native, topic, key schema, value
+        # schema) for the routed tables with a compiled plan (filled by _change_records).
+        self._native_routes: dict[tuple[str, str], tuple[t.Any, ...]] = {}
+        self._record_setup: tuple[t.Any, ...] | None = None
+        if self._native is not None and tuple(f.name for f in dataclasses.fields(SourceRecord)) == _RECORD_SLOTS:
+            slots = tuple(vars(SourceRecord)[name] for name in _RECORD_SLOTS)
+            self._record_setup = (
+                self._native_routes, self.partition, SourceRecord, slots, config.tombstones_on_delete,
+            )  # fmt: skip
         self._routes: dict[tuple[str, str], _TablePlan | object | None] = {}
         self._tx_source_of: CommittedTransaction | None = None
         self._tx_source: tuple[str, str, str, int] = ("", "", "", 0)
@@ -191,6 +201,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
     def _remember(self, meta: TableMetadata) -> None:
         self.tables[meta.qualified] = meta
         self._routes.clear()
+        self._native_routes.clear()
         known = self._known_columns.setdefault(meta.qualified, {})
         known.update({c.name: c for c in meta.columns})
         # Built once per table version: here when the table is first seen and after DDL.
@@ -542,6 +553,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             if oracle_error_code(exc) == 942:  # the table was dropped
                 self.tables.pop(f"{owner}.{table}", None)
                 self._routes.clear()
+                self._native_routes.clear()
                 return
             raise
         self._remember(meta)  # new converters: a column's type may have changed
@@ -611,6 +623,9 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         that LOB writes land in the insert or update they belong to (or in an update of
         their own, built from the locator's WHERE image)."""
         if not self.config.lob_enabled:
+            if self._record_setup is not None:
+                yield from self._compiled_items(done, in_tx, skip)
+                return
             for sequence, change in enumerate(done.changes, start=1):
                 if sequence > skip:
                     yield from self._change_records(change, done, {**in_tx, "tx_seq": str(sequence)})
@@ -641,6 +656,30 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             assert isinstance(record, SourceRecord)
             record.value["after"][target.column] = self._binary(target.value)
         yield from items
+
+    def _compiled_items(self, done: CommittedTransaction, in_tx: dict[str, t.Any], skip: int) -> t.Iterator[Item]:
+        """``_tx_items`` without LOBs, the records of runs of changes built by ``_credo.records``
+        (exactly what ``_change_records`` gives each); a change it leaves comes back as
+        ``(sequence, change)`` and goes through ``_change_records`` here, in its place."""
+        assert self._record_setup is not None
+        tx = self._tx_source if self._tx_source_of is done else self._transaction_source(done)
+        build = self._native.records
+        changes = iter(done.changes)
+        for _ in itertools.islice(changes, skip):
+            pass
+        sequence = skip + 1
+        while chunk := list(itertools.islice(changes, _RECORDS_AT_ONCE)):
+            items, declined = build(self._parser, chunk, sequence, tx, in_tx, self._record_setup)
+            sequence += len(chunk)
+            if not declined:
+                yield from items
+                continue
+            for item in items:
+                if type(item) is tuple:
+                    number, change = item
+                    yield from self._change_records(change, done, {**in_tx, "tx_seq": str(number)})
+                else:
+                    yield item
 
     def _lob_locator(
         self, change: BufferedChange, done: CommittedTransaction, items: list[Item], offset: dict[str, t.Any]
@@ -745,6 +784,9 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             return [ErrantSourceRecord(self.partition, offset, error, change.sql.encode())]
         plan = t.cast(_TablePlan, plan)
         if plan.native is not None:
+            self._native_routes[(change.owner, change.table)] = (
+                plan.native, plan.topic, plan.key_schema, plan.value_schema,
+            )  # fmt: skip
             tx = self._tx_source if self._tx_source_of is done else self._transaction_source(done)
             built = self._native.event(self._parser, change.sql, plan.native, change, tx)
             if built is not None:  # the plain case, built in C exactly as _records_from builds it
@@ -947,6 +989,15 @@ class _TablePlan:
 
 
 _UNSUPPORTED = "Unsupported Type"
+
+_RECORD_SLOTS = (
+    "partition", "offset", "topic", "key", "value", "headers", "timestamp_ms", "kafka_partition", "key_schema",
+    "value_schema",
+)  # fmt: skip
+"""SourceRecord's fields, in the order ``_credo.records`` sets them (it is not used if they change)."""
+
+_RECORDS_AT_ONCE = 512
+"""Changes per ``_credo.records`` call: one call's records are built before the first is yielded."""
 
 
 def _keys_are(row: dict[str, t.Any], names: list[str]) -> bool:

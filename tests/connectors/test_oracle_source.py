@@ -483,6 +483,7 @@ def test_an_update_naming_a_dropped_column_gives_images_of_the_current_columns_o
         ("lobs", {"lob.enabled": "true", "decimal.handling.mode": "double"}),
         ("rollbacks", {"binary.handling.mode": "bytes"}),
         ("users", {}),  # VariableScaleDecimal keys, each value new
+        ("default", {"max.batch.size": "7", "tombstones.on.delete": "false"}),  # polls end inside a run of records
     ],
 )
 @pytest.mark.parametrize("cache_size", [100_000, 7])
@@ -503,13 +504,15 @@ def test_the_compiled_conversion_loop_gives_the_python_loops_events(
         scenario = str(tmp_path / "users.json")
         Path(scenario).write_text('{"base": "users", "transactions": 3, "ops_per_transaction": 300}')
     runs = []
-    for native in (True, False):
+    for native, in_runs in ((True, True), (True, False), (False, False)):
         monkeypatch.setattr(redo, "NATIVE_ENABLED", native)
         task, emulator = _task(_config(scenario, 5, **extra))
         assert (task._native is not None) is native
+        if not in_runs:  # each change through _change_records, not runs of them through _credo.records
+            task._record_setup = None
         runs.append([repr(item) for item in _run(task, emulator)])
     assert len(runs[0]) > 100
-    assert runs[0] == runs[1]
+    assert runs[0] == runs[1] == runs[2]
 
 
 def test_the_users_scenario_is_the_reference_benchmarks_table_and_load(tmp_path: Path) -> None:
@@ -596,7 +599,8 @@ def test_the_compiled_change_event_is_the_python_paths(scenario: str, extra: dic
     in one call; for anything else it must give way. Each statement of the history and its
     mutations (reordered, short and unknown columns, unreadable literals, shapes only the
     general reader reads) gives the same records, errant records included, with the
-    compiled builder as without it; and every statement as mined takes the compiled path."""
+    compiled builder as without it; and every statement as mined takes the compiled path.
+    ``_credo.records`` (a run of changes) gives the same records or hands the change back."""
     from headwater.codecs.oracle import redo
     from headwater.conformance.emulators.oracle import redo_statements
     from headwater.connectors.oracle.buffer import BufferedChange, CommittedTransaction
@@ -627,6 +631,14 @@ def test_the_compiled_change_event_is_the_python_paths(scenario: str, extra: dic
             finally:
                 plan.native = native
             assert [repr(item) for item in fast] == [repr(item) for item in slow], (form, statement)
+            in_tx = {"scn": str(row.scn), "tx_id": row.xid}
+            made, left = task._native.records(task._parser, [change], 4, task._tx_source, in_tx, task._record_setup)
+            if left:
+                assert made == [(4, change)]
+            else:
+                expected = task._change_records(change, done, {**in_tx, "tx_seq": "4"})
+                assert [repr(item) for item in made] == [repr(item) for item in expected], (form, statement)
+                assert all(type(item) is SourceRecord for item in made)
             event = compiled(task._parser, statement, native, change, task._tx_source)
             if event is None:
                 assert form != "as mined", statement
