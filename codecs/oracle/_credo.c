@@ -3,7 +3,9 @@
  * and of the typed conversion that follows it: the Oracle task's per-clause conversion loop
  * (convert_row, Column) and the commonest literals (epoch, zoned), after the parser below;
  * last, event(), which reads, converts and builds a plain change event's key and envelope
- * in one call (the task falls back to its Python path whenever event() gives None).
+ * in one call (the task falls back to its Python path whenever event() gives None), and
+ * records(), which does that for a run of a transaction's changes and makes their
+ * SourceRecords (handing back each change it leaves to the task's Python path).
  *
  * Contract: headwater.codecs.oracle.redo builds one Parser(RedoChange) at import and calls
  * Parser.parse(sql) first in parse_redo (the caller holds the GIL). parse returns a
