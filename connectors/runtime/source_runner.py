@@ -51,6 +51,9 @@ from headwater.connectors.transforms import TransformChain, TransformError
 __all__ = ["SourceTaskRunner"]
 
 log = logging.getLogger(__name__)
+
+_MIN_RUN = 8
+"""Fewest plain records in a row that ``_send`` converts a run at a time."""
 IDLE_WAIT_S = 0.05
 """The wait after an empty poll when the task asked for none (no busy loop)."""
 PAUSED_WAIT_S = 0.1
@@ -310,6 +313,85 @@ class SourceTaskRunner:
         return key
 
     def _send(self, producer: t.Any, errors: ErrorHandler, records: t.Sequence[Polled]) -> None:
+        """Convert and produce ``records`` in order (markers and errant records store their
+        offsets). A run of at least ``_MIN_RUN`` plain records (one topic, one partition
+        object, the same schema objects, no headers, timestamp or Kafka partition, no
+        transforms) is converted by each converter's ``from_connect_batch`` in one call;
+        the rest, record by record (``_send_each``)."""
+        count = len(records)
+        if self.env.transforms or count < _MIN_RUN:
+            self._send_each(producer, errors, records)
+            return
+        start = index = 0  # records[start:index] wait for _send_each
+        while index < count:
+            first = records[index]
+            if (
+                type(first) is not SourceRecord
+                or first.headers
+                or first.timestamp_ms is not None
+                or first.kafka_partition is not None
+            ):
+                index += 1
+                continue
+            topic, partition = first.topic, first.partition
+            key_schema, value_schema = first.key_schema, first.value_schema
+            end = index + 1
+            while end < count:
+                record = records[end]
+                if (
+                    type(record) is not SourceRecord
+                    or record.partition is not partition
+                    or record.topic != topic
+                    or record.key_schema is not key_schema
+                    or record.value_schema is not value_schema
+                    or record.headers
+                    or record.timestamp_ms is not None
+                    or record.kafka_partition is not None
+                ):
+                    break
+                end += 1
+            if end - index >= _MIN_RUN:
+                if start < index:
+                    self._send_each(producer, errors, records[start:index])
+                self._send_run(producer, errors, t.cast(t.Sequence[SourceRecord], records[index:end]))
+                start = end
+            index = end
+        if start < count:
+            self._send_each(producer, errors, records[start:])
+
+    def _send_run(self, producer: t.Any, errors: ErrorHandler, run: t.Sequence[SourceRecord]) -> None:
+        """One run of plain records (see ``_send``): converted a run at a time, produced in
+        order; if a converter refuses any of them, the run goes record by record, so that
+        each bad record is named and handled and the others go on."""
+        first, last = run[0], run[-1]
+        topic = first.topic
+        env = self.env
+        try:
+            keys = env.key_converter.from_connect_batch(topic, first.key_schema, [record.key for record in run])
+            values = env.value_converter.from_connect_batch(topic, first.value_schema, [record.value for record in run])
+        except RecordError:
+            self._send_each(producer, errors, run)
+            return
+        if len(keys) != len(run) or len(values) != len(run):
+            msg = f"a converter gave {len(keys)} keys and {len(values)} values for {len(run)} records"
+            raise FatalError(msg)
+        creator, tracker = env.topic_creator, env.topics
+        if creator is not None and topic not in creator.seen:
+            creator.ensure(topic)
+        if tracker is not None and topic not in tracker.seen:
+            tracker.add(topic)
+        produce = producer.produce
+        for record, key, value in zip(run, keys, values, strict=True):
+            try:
+                produce(topic, value, key)
+            except BufferError:
+                # librdkafka's queue is full: serve delivery reports until it drains.
+                self._produce_with_options(producer, record, key, value)
+        self._pending[self._partition_key(first.partition)] = (last.partition, last.offset)
+        self._unacked += len(run)
+
+    def _send_each(self, producer: t.Any, errors: ErrorHandler, records: t.Sequence[Polled]) -> None:
+        """``_send`` record by record: transforms, each converter call, each error handled."""
         key_to_bytes = self.env.key_converter.from_connect_data
         value_to_bytes = self.env.value_converter.from_connect_data
         produce = producer.produce

@@ -298,3 +298,57 @@ def test_a_schema_in_steady_use_gets_its_generated_encoder_and_writes_the_same_b
         shape = s.struct({f"f{index}": s.INT32})
         assert converter.from_connect_data("t", shape, {f"f{index}": index}).endswith(b"}}")
         assert shape not in converter._writers
+
+
+_BATCH_VALUE = s.struct(
+    {"id": s.INT64, "name": s.STRING.optional(), "price": s.decimal_of(2), "tags": s.array_of(s.STRING)},
+    name="shop.Item",
+)
+
+
+@pytest.mark.parametrize("warm", [False, True])
+@pytest.mark.parametrize("schemas_enable", ["false", "true"])
+@pytest.mark.parametrize("converter_name", ["json", "string"])
+@given(
+    values=st.lists(
+        st.none()
+        | st.builds(
+            lambda i, name, cents, tags: {"id": i, "name": name, "price": Decimal(cents).scaleb(-2), "tags": tags},
+            st.integers(-(2**63), 2**63 - 1),
+            st.none() | st.text(max_size=8),
+            st.integers(-(10**9), 10**9),
+            st.lists(st.text(max_size=4), max_size=3),
+        ),
+        max_size=120,
+    )
+)
+def test_from_connect_batch_gives_each_values_bytes(
+    warm: bool, schemas_enable: str, converter_name: str, values: list[dict[str, t.Any] | None]
+) -> None:
+    """A run of values (the source runtime's batch) gives, in order, the bytes each gives
+    alone: before and after the JSON converter has built its compiled writer for the schema
+    (64 values), tombstones (None) included, with and without the schema envelope."""
+    config = {"schemas.enable": schemas_enable} if converter_name == "json" else {}
+    batch, single = (
+        make_converter(converter_name, config, key="value.converter"),
+        make_converter(converter_name, config, key="value.converter"),
+    )
+    if warm:  # past the JSON converter's warm-up: the compiled writer writes the run
+        seen = [{"id": i, "name": None, "price": Decimal(i).scaleb(-2), "tags": ["a"]} for i in range(70)]
+        assert batch.from_connect_batch("t", _BATCH_VALUE, seen) == [
+            single.from_connect_data("t", _BATCH_VALUE, value) for value in seen
+        ]
+    expected = [single.from_connect_data("t", _BATCH_VALUE, value) for value in values]
+    assert batch.from_connect_batch("t", _BATCH_VALUE, values) == expected
+
+
+def test_from_connect_batch_refuses_a_run_with_a_bad_value() -> None:
+    """A value that does not fit the schema makes the whole run a RecordError naming the
+    topic (the runtime then converts the run value by value, naming the bad record)."""
+    converter = make_converter("json", {"schemas.enable": "false"}, key="value.converter")
+    good = {"id": 1, "name": "a", "price": Decimal("1.00"), "tags": []}
+    converter.from_connect_batch("shop", _BATCH_VALUE, [good] * 100)  # the compiled writer is built
+    with pytest.raises(RecordError, match="cannot convert the value to JSON for topic shop"):
+        converter.from_connect_batch("shop", _BATCH_VALUE, [good, {**good, "id": "one"}, good])
+    with pytest.raises(RecordError, match="for topic shop"):
+        converter.from_connect_batch("shop", None, [good, {"x": object()}])

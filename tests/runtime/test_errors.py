@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from headwater.codecs.schema import INT64, STRING, struct
 from headwater.conformance.kafka import consume_all, create_topic
 from headwater.conformance.runtime import in_process_worker, wait_for
 from headwater.connectors.api import (
@@ -32,11 +33,20 @@ WRITTEN: dict[str, list[SinkRecord]] = {}
 
 
 class ScriptedConfig(PluginConfig):
-    """Emits ``count`` records to ``topic``; ``bad.every`` makes every Nth one errant."""
+    """Emits ``count`` records to ``topic``, ``per.poll`` a poll; ``bad.every`` makes every
+    Nth one errant; ``unwritable.every`` makes every Nth value one the converter refuses;
+    ``schemas`` gives the records key and value schemas."""
 
     topic: str
     count: int = 10
+    per_poll: int = 5
     bad_every: int = 0
+    unwritable_every: int = 0
+    schemas: bool = False
+
+
+_KEY = struct({"n": INT64}, name="scripted.Key")
+_VALUE = struct({"n": INT64, "payload": STRING}, name="scripted.Value")
 
 
 class ScriptedTask(SourceTask[ScriptedConfig]):
@@ -55,16 +65,24 @@ class ScriptedTask(SourceTask[ScriptedConfig]):
             faults["poll_retriable"] -= 1
             raise RetriableError("scripted transient failure")
         out: list[SourceRecord | ErrantSourceRecord] = []
-        while self.next < self.config.count and len(out) < 5:
+        config = self.config
+        while self.next < config.count and len(out) < config.per_poll:
             n = self.next
             self.next += 1
             offset = {"n": self.next}
-            if self.config.bad_every and n % self.config.bad_every == self.config.bad_every - 1:
+            if config.bad_every and n % config.bad_every == config.bad_every - 1:
                 error = RecordError("bad packed nibble", location=f"input.dat record {n} byte {n * 10}")
-                out.append(ErrantSourceRecord({"stream": "s"}, offset, error, raw=f"RAW-{n}".encode()))
-            else:
-                out.append(SourceRecord({"stream": "s"}, offset, self.config.topic, {"n": n}, {"n": n, "payload": "x"}))
+                out.append(ErrantSourceRecord(STREAM, offset, error, raw=f"RAW-{n}".encode()))
+                continue
+            unwritable = config.unwritable_every and n % config.unwritable_every == config.unwritable_every - 1
+            # Not JSON at all without a schema; not the schema's string with one.
+            payload: t.Any = (object() if not config.schemas else 7) if unwritable else "x"
+            schemas = {"key_schema": _KEY, "value_schema": _VALUE} if config.schemas else {}
+            out.append(SourceRecord(STREAM, offset, config.topic, {"n": n}, {"n": n, "payload": payload}, **schemas))
         return out
+
+
+STREAM = {"stream": "s"}  # one partition object for all records, as a plugin keeps it
 
 
 class ScriptedSource(SourceConnector[ScriptedConfig]):
@@ -161,6 +179,58 @@ def test_retries_end_after_the_timeout_and_the_task_fails(kafka_bootstrap_server
         _wait(lambda: _task_state(worker, name) == "RUNNING", what="RUNNING after manual restart")
     finally:
         assert worker.stop(20)
+
+
+@pytest.mark.parametrize("schemas", [False, True])
+def test_records_the_converter_refuses_go_to_the_dead_letter_topic_and_the_rest_in_order(
+    kafka_bootstrap_servers: str, tmp_path: Path, schemas: bool
+) -> None:
+    """Polls of 50 plain records go to the converters a run at a time (``from_connect_batch``);
+    a run holding a value the converter refuses goes record by record, so that exactly the
+    bad records reach the dead-letter topic (stage VALUE_CONVERTER, naming the record) and
+    every other one is produced, in order, with the bytes the converter gives it alone; the
+    offsets move past all of them. With schemas the compiled JSON writer writes the runs
+    once warmed up (after 64 records of a schema)."""
+    name = f"convdlq-{uuid.uuid4().hex[:6]}"
+    FAULTS[name] = {}
+    dlq = f"{name}-dlq"
+    settings = {
+        "count": "400",
+        "per.poll": "50",
+        "unwritable.every": "37",
+        "schemas": str(schemas).lower(),
+        "errors.tolerance": "all",
+        "errors.deadletterqueue.topic.name": dlq,
+        "value.converter": "json",
+        "value.converter.schemas.enable": "false",
+        "key.converter": "json",
+        "key.converter.schemas.enable": "false",
+    }
+    bad = [n for n in range(400) if n % 37 == 36]
+    worker = _worker(kafka_bootstrap_servers, tmp_path, _source(name, name, **settings))
+    worker.start()
+    try:
+        good = consume_all(kafka_bootstrap_servers, name, min_messages=400 - len(bad))
+        dead = consume_all(kafka_bootstrap_servers, dlq, min_messages=len(bad))
+        _wait(lambda: _stored_n(worker) == 400, what="offset 400")
+    finally:
+        assert worker.stop(20)
+    assert [m.value() for m in good] == [b'{"n":%d,"payload":"x"}' % n for n in range(400) if n not in bad]
+    assert [m.key() for m in good] == [b'{"n":%d}' % n for n in range(400) if n not in bad]
+    assert len(dead) == len(bad)
+    for message, n in zip(dead, bad, strict=True):
+        headers = dict(message.headers() or [])
+        assert headers["__connect.errors.stage"] == b"VALUE_CONVERTER"
+        assert b"cannot convert the value to JSON" in headers["__connect.errors.exception.message"]
+        raw = message.value()  # the record itself: JSON, or its repr where JSON cannot hold it
+        if schemas:
+            assert raw == b'{"key":{"n":%d},"value":{"n":%d,"payload":7}}' % (n, n)
+        else:
+            assert b"{'n': %d, 'payload': <object" % n in raw
+
+
+def _stored_n(worker: Worker) -> int:
+    return max((int(offset["n"]) for _, offset in worker.offset_store.items()), default=0)
 
 
 def test_records_kafka_rejects_fail_the_task_and_store_no_offset(kafka_bootstrap_servers: str, tmp_path: Path) -> None:
