@@ -45,7 +45,7 @@ from pathlib import Path
 
 from baselines import produce_all
 from report import machine_description, write_section
-from source_run import bootstrap_servers, json_converters, messages_in
+from source_run import bootstrap_servers, drop_topics, json_converters, messages_in
 
 from headwater.codecs.converters import JsonConverter
 from headwater.codecs.oracle import redo
@@ -66,38 +66,43 @@ ROUND = (
     "This round, side by side in one harness (the worker, rows pre-rendered, JSON schemas.enable=false, three"
     " runs a side a turn, best by CPU time; the turns alternate, so both sides meet the same phases of the"
     " machine), in events per CPU second, before -> after. The code before the round (a7d4b5a) against its"
-    " first two changes (bb93a75), in a fast phase: `users` 62,718 -> 68,495, 64,377 -> 73,841, 58,998 -> 76,860"
-    " (ratios 1.09, 1.15, 1.30), `bulk` 28,304 -> 32,978, 28,008 -> 31,443 (1.17, 1.12); against all three"
-    " (9062f0a), in a slow phase: `users` 48,702 -> 54,692, 42,948 -> 57,299, 51,597 -> 61,331 (1.12, 1.33,"
-    " 1.19), and the task alone on `users` (best of five) 86,379 -> 119,872, 75,267 -> 141,897, 76,345 -> 148,894"
-    " (1.39, 1.89, 1.95). The changes: a plain change event (every column named in the table's order, each value"
-    " readable: every statement of both loads) is read, converted and built (images, `source` block, key,"
-    " envelope) by compiled code, `_credo.event`, instead of the parser's change object, the conversion loop and"
-    " the Python that built the dicts; then runs of up to 512 changes of a transaction become their records in"
-    " one call, `_credo.records` (the offset of each, the record's slots set directly, a delete's tombstone),"
-    " instead of a generator, a function call and a dataclass `__init__` per change. Anything else (the first"
-    " change of a table, a clause that is not every column in order, a value the compiled readers leave) takes"
-    " the Python path, which tests compare both with on every scenario and on mined and mangled statements. The"
-    " JSON writer matches a struct's fields with the dict's entries in order instead of looking each up by hash,"
-    " writes into an inline buffer and is called by vectorcall (about 4% of a `users` value). With the task"
-    " cheaper, the worker's time is now mostly the runtime's: the converters, producing, the runner's loop."
+    " first two changes (bb93a75), in a fast phase: `users` 62,718 -> 68,495, 64,377 -> 73,841, 58,998 ->"
+    " 76,860 (ratios 1.09, 1.15, 1.30), `bulk` 28,304 -> 32,978, 28,008 -> 31,443 (1.17, 1.12); against all"
+    " three (9062f0a), in a slow phase: `users` 48,702 -> 54,692, 42,948 -> 57,299, 51,597 -> 61,331 (1.12,"
+    " 1.33, 1.19), and the task alone on `users` (best of five) 86,379 -> 119,872, 75,267 -> 141,897, 76,345"
+    " -> 148,894 (1.39, 1.89, 1.95); those three against the fourth (2537318), in a fast phase: `users`"
+    " 55,806 -> 68,585, 77,944 -> 84,988, 56,539 -> 78,033 (1.23, 1.09, 1.38). The changes: a plain change"
+    " event (every column named in the table's order, each value readable: every statement of both loads) is"
+    " read, converted and built (images, `source` block, key, envelope) by compiled code, `_credo.event`,"
+    " instead of the parser's change object, the conversion loop and the Python that built the dicts; then"
+    " runs of up to 512 changes of a transaction become their records in one call, `_credo.records` (the"
+    " offset of each, the record's slots set directly, a delete's tombstone), instead of a generator, a"
+    " function call and a dataclass `__init__` per change. Anything else (the first change of a table, a"
+    " clause that is not every column in order, a value the compiled readers leave) takes the Python path,"
+    " which tests compare both with on every scenario and on mined and mangled statements. The JSON writer"
+    " matches a struct's fields with the dict's entries in order instead of looking each up by hash, writes"
+    " into an inline buffer and is called by vectorcall (about 4% of a `users` value). The source runtime"
+    " (every connector's) converts a run of at least 8 plain records (one topic, partition and schema"
+    " objects, no headers, timestamp or Kafka partition, no transforms) with one call of each converter's new"
+    " `from_connect_batch`, then produces them, instead of two converter calls and the runner's checks per"
+    " record; a run a converter refuses goes record by record, so each bad record is named and dead-lettered."
     " Earlier rounds: until 2026-12-01 (third round) this bench's worker rows were about a fifth too high"
-    " (without a stored offset the worker streamed from the emulator's current SCN, past the first sixth of the"
-    " history, while the rate counted every event; each run now starts at the first SCN and its topics are"
-    " counted); the round before this one took `users` from about 36,000 to 48,000-67,000 events per CPU second"
-    " (the compiled JSON writer, VariableScaleDecimal read in C, the delivery callback in the producer's config,"
-    " the `source` template)."
+    " (without a stored offset the worker streamed from the emulator's current SCN, past the first sixth of"
+    " the history, while the rate counted every event; each run now starts at the first SCN and its topics"
+    " are counted); the round before this one took `users` from about 36,000 to 48,000-67,000 events per CPU"
+    " second (the compiled JSON writer, VariableScaleDecimal read in C, the delivery callback in the"
+    " producer's config, the `source` template)."
 )
 """This round's side-by-side measurement (quoted by ``--write``; the table above it is the run itself)."""
 
 PROFILE = (
     "Where the worker's time goes on `users` now (py-spy on the task's thread, rows pre-rendered,"
-    " schemas.enable=false): the records built by compiled code (parse, conversion, envelope, record; the first"
-    " change of a table in Python) about 36%, the JSON converters about 23%, producing and serving delivery"
-    " reports about 11%, buffering per XID about 7%, the runner's loop, offsets and metrics about 6%, freeing"
-    " each polled batch about 6%, the task's other Python (polls, generators) about 5%, fetching the rows about"
-    " 4%. The next step is the runtime's: converting and producing a batch of records without a Python call per"
-    " record."
+    " schemas.enable=false): the records built by compiled code (parse, conversion, envelope, record) about"
+    " 39%, the JSON writers (compiled, called a run at a time) about 20%, buffering per XID about 8%,"
+    " producing about 7%, freeing each polled batch about 7%, the rest of the runner's loop, offsets and"
+    " metrics about 5%, the task's other Python (polls, generators) about 6%, fetching the rows about 5%."
+    " Most of it is compiled work now; the next steps would be the JSON written from the parsed clause"
+    " directly (no Python dicts between the two compiled steps) and the buffering per XID in compiled code."
 )
 """Where the time goes (py-spy, quoted by ``--write``)."""
 
@@ -265,6 +270,7 @@ def _measure(scenario: str, seed: int, bootstrap: str, work: Path, *, full: bool
     produce_all(bootstrap, raw_topic, messages[:1])  # the topic exists before the clock starts
     raw_s = produce_all(bootstrap, raw_topic, messages)
     produced = len(messages)
+    drop_topics(bootstrap, lambda name: name == raw_topic)
     # The sample records and messages are the bench's, not the worker's: dropped before
     # it starts, so its collector does not walk 120,000 objects it never made.
     del records, messages
@@ -282,6 +288,7 @@ def _measure(scenario: str, seed: int, bootstrap: str, work: Path, *, full: bool
             if found != produced:
                 msg = f"{label}: {found:,} messages in the {prefix}.* topics, {produced:,} expected"
                 raise AssertionError(msg)
+            drop_topics(bootstrap, lambda name, head=f"{prefix}.": name.startswith(head))
         runs[label] = min(timed, key=lambda run: run[1])
         every[label] = timed
         print(f"{scenario}, {label}: {events / runs[label][0]:,.0f} events/s, {events / runs[label][1]:,.0f} per CPU s")
@@ -350,7 +357,8 @@ def main() -> None:
         f"Measured {dt.date.today().isoformat()} on {machine_description()}; the broker ({bootstrap}) on the same"
         f" machine; load average {load:.1f} at the end (a shared machine: other work competes for both cores)."
         " Every worker run streams the whole history from its first SCN (stored as the connector's offset"
-        " before it starts) and is checked afterwards: its topics hold every event and tombstone.",
+        " before it starts) and is checked afterwards: its topics hold every event and tombstone; then they are"
+        " deleted, so that no run meets the data of the ones before it on the broker.",
         "",
         "Two workloads. **`users`** is the load behind the published 50,000 msg/s"
         " (Redpanda Connect's `oracledb_cdc` benchmark, Oracle XE 21c in Docker:"
