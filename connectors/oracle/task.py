@@ -173,7 +173,7 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         # Its own compiled reader (names cached per statement shape) for _credo.event.
         self._parser: t.Any = self._native.Parser(RedoChange) if self._native is not None else None
         # What _credo.records reads: (owner, table) -> (plan.native, topic, key schema, value
-        # schema) for the routed tables with a compiled plan (filled by _change_records).
+        # schema) for the routed tables with a compiled plan (filled by _route, cleared with _routes).
         self._native_routes: dict[tuple[str, str], tuple[t.Any, ...]] = {}
         self._record_setup: tuple[t.Any, ...] | None = None
         if self._native is not None and tuple(f.name for f in dataclasses.fields(SourceRecord)) == _RECORD_SLOTS:
@@ -784,9 +784,6 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
             return [ErrantSourceRecord(self.partition, offset, error, change.sql.encode())]
         plan = t.cast(_TablePlan, plan)
         if plan.native is not None:
-            self._native_routes[(change.owner, change.table)] = (
-                plan.native, plan.topic, plan.key_schema, plan.value_schema,
-            )  # fmt: skip
             tx = self._tx_source if self._tx_source_of is done else self._transaction_source(done)
             built = self._native.event(self._parser, change.sql, plan.native, change, tx)
             if built is not None:  # the plain case, built in C exactly as _records_from builds it
@@ -815,6 +812,9 @@ class OracleLogMinerTask(SourceTask[OracleLogMinerConfig]):
         elif self.config.captures(owner, table):
             meta = self._resolve(owner, table)
             plan = None if meta is None else self._plans[meta.qualified]
+            if plan is not None and plan.native is not None:
+                route = (plan.native, plan.topic, plan.key_schema, plan.value_schema)
+                self._native_routes[(owner, table)] = route
         self._routes[(owner, table)] = plan
         return plan
 

@@ -5,6 +5,7 @@ repeat a transaction, big transactions spill, Oracle errors map to Headwater err
 from __future__ import annotations
 
 import base64
+import re
 import time
 import typing as t
 from decimal import Decimal
@@ -572,8 +573,6 @@ def _mutations(sql: str) -> t.Iterator[tuple[str, str]]:
     """Forms of one statement that the compiled event builder must leave to the Python path
     or build exactly as it does: columns out of order or missing, an unknown column, a bad
     literal, a shape only the general reader reads."""
-    import re
-
     yield "as mined", sql
     head, sep, tail = sql.partition(") values (")
     if sep:  # an insert: its first two columns and values swapped, its last one dropped
