@@ -421,6 +421,11 @@ class JsonConverter(Converter):
             cached = self._schema_bytes[schema] = orjson.dumps(document, default=_default)
         return cached
 
+    def _refused(self, topic: str, exc: Exception) -> RecordError:
+        """The error of a value this converter cannot write (its cause chained by the caller)."""
+        msg = f"cannot convert the {'key' if self.is_key else 'value'} to JSON for topic {topic}: {exc}"
+        return RecordError(msg)
+
     def from_connect_data(self, topic: str, schema: Schema | None, value: t.Any) -> bytes | None:
         if value is None:
             return None
@@ -432,8 +437,7 @@ class JsonConverter(Converter):
             writer = self._writers.get(schema)
             body = writer(value) if writer is not None else self._warm_payload(schema, value)
         except (s.SchemaError, TypeError) as exc:
-            msg = f"cannot convert the {'key' if self.is_key else 'value'} to JSON for topic {topic}: {exc}"
-            raise RecordError(msg) from exc
+            raise self._refused(topic, exc) from exc
         if not self.schemas_enable:
             return body
         return b'{"schema":' + self._envelope_schema(schema) + b',"payload":' + body + b"}"
@@ -445,8 +449,7 @@ class JsonConverter(Converter):
         try:
             bodies = [None if value is None else writer(value) for value in values]
         except (s.SchemaError, TypeError) as exc:
-            msg = f"cannot convert the {'key' if self.is_key else 'value'} to JSON for topic {topic}: {exc}"
-            raise RecordError(msg) from exc
+            raise self._refused(topic, exc) from exc
         if not self.schemas_enable:
             return bodies
         assert schema is not None
