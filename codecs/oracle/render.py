@@ -10,6 +10,7 @@ such as ``TO_DATE(...)``); any other string is quoted with its quotes doubled, u
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import typing as t
 from decimal import Decimal
 
@@ -26,6 +27,7 @@ __all__ = [
     "render_delete",
     "render_insert",
     "render_update",
+    "sql_literal",
 ]
 
 
@@ -134,6 +136,78 @@ def _fraction(value: dt.datetime, digits: int) -> str:
     return "." + f"{value.microsecond:06d}000"[:digits] if digits else "."
 
 
+def _date_text(value: dt.datetime) -> str:
+    return f"TO_DATE('{value:%Y-%m-%d %H:%M:%S}', 'YYYY-MM-DD HH24:MI:SS')"
+
+
+def _timestamp_text(value: dt.datetime, digits: int) -> str:
+    return f"TO_TIMESTAMP('{value:%Y-%m-%d %H:%M:%S}{_fraction(value, digits)}')"
+
+
+def _zoned_text(value: dt.datetime, digits: int) -> str:
+    offset = value.utcoffset() if value.tzinfo else dt.timedelta(0)
+    minutes = int(offset.total_seconds() // 60)  # type: ignore[union-attr]
+    sign = "-" if minutes < 0 else "+"
+    zone = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return f"TO_TIMESTAMP_TZ('{value:%Y-%m-%d %H:%M:%S}{_fraction(value, digits)} {zone}')"
+
+
+def _year_month_text(value: IntervalYM) -> str:
+    months = value.years * 12 + value.months
+    sign = "-" if months < 0 else "+"
+    return f"TO_YMINTERVAL('{sign}{abs(months) // 12:02d}-{abs(months) % 12:02d}')"
+
+
+def _day_second_text(value: dt.timedelta) -> str:
+    total = abs(value)
+    sign = "-" if value < dt.timedelta(0) else "+"
+    hours, rest = divmod(total.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"TO_DSINTERVAL('{sign}{total.days:02d} {hours:02d}:{minutes:02d}:{seconds:02d}.{total.microseconds:06d}')"
+
+
+def _hex_text(value: t.Any) -> str:
+    return f"HEXTORAW('{bytes(value).hex()}')"
+
+
+_NATIONAL = frozenset(("NVARCHAR2", "NCHAR", "NCLOB"))
+_NUMBERS = frozenset(("NUMBER", "INTEGER", "FLOAT", "DECIMAL", "NUMERIC", "SMALLINT", "INT"))
+
+
+def _raw_writer(column: OracleColumn) -> t.Callable[[t.Any], str] | None:
+    """The writer of a type LogMiner writes verbatim (a number, a function), else None."""
+    base = column.base_type
+    if base in _NUMBERS:
+        return oracle_number_text
+    if base in ("BINARY_FLOAT", "BINARY_DOUBLE"):
+        digits = 7 if base == "BINARY_FLOAT" else 16
+        return lambda value: _binary_float_text(value, digits)
+    if base in ("RAW", "BLOB"):
+        return _hex_text
+    if base == "DATE":
+        return _date_text
+    if base in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP WITH LOCAL TIME ZONE"):
+        digits = column.fraction_digits
+        text = _timestamp_text if base == "TIMESTAMP" else _zoned_text
+        return lambda value: text(value, digits)
+    if base.startswith("INTERVAL YEAR"):
+        return _year_month_text
+    if base.startswith("INTERVAL DAY"):
+        return _day_second_text
+    if base in ("NVARCHAR2", "NCHAR", "NCLOB", "VARCHAR2", "VARCHAR", "CLOB", "CHAR"):
+        return None
+    return lambda value: "Unsupported Type"
+
+
+def _text_of(column: OracleColumn) -> t.Callable[[t.Any], str]:
+    """The text a character column holds for ``value`` (CHAR and NCHAR blank-padded)."""
+    base = column.base_type
+    if base in ("CHAR", "NCHAR"):
+        width = column.length // 2 if base == "NCHAR" else column.length
+        return lambda value: str(value).ljust(width)
+    return str
+
+
 def literal(column: OracleColumn, value: t.Any) -> str | None:
     """The literal LogMiner writes in SQL_REDO for ``value`` (a python-oracledb value) of ``column``.
 
@@ -143,45 +217,37 @@ def literal(column: OracleColumn, value: t.Any) -> str | None:
     """
     if value is None:
         return None
-    base = column.base_type
-    if base in ("NUMBER", "INTEGER", "FLOAT", "DECIMAL", "NUMERIC", "SMALLINT", "INT"):
-        return Raw(oracle_number_text(value))
-    if base == "BINARY_FLOAT":
-        return Raw(_binary_float_text(value, 7))
-    if base == "BINARY_DOUBLE":
-        return Raw(_binary_float_text(value, 16))
-    if base in ("NVARCHAR2", "NCHAR", "NCLOB"):
-        text = value.ljust(column.length // 2) if base == "NCHAR" else value
-        return Raw(_unistr(text)) if any(ord(ch) >= 128 for ch in text) else text
-    if base in ("VARCHAR2", "VARCHAR", "CLOB"):
-        return str(value)
-    if base == "CHAR":
-        return str(value).ljust(column.length)
-    if base in ("RAW", "BLOB"):
-        return Raw(f"HEXTORAW('{bytes(value).hex()}')")
-    if base == "DATE":
-        return Raw(f"TO_DATE('{value:%Y-%m-%d %H:%M:%S}', 'YYYY-MM-DD HH24:MI:SS')")
-    if base == "TIMESTAMP":
-        return Raw(f"TO_TIMESTAMP('{value:%Y-%m-%d %H:%M:%S}{_fraction(value, column.fraction_digits)}')")
-    if base in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP WITH LOCAL TIME ZONE"):
-        offset = value.utcoffset() if value.tzinfo else dt.timedelta(0)
-        minutes = int(offset.total_seconds() // 60)
-        sign = "-" if minutes < 0 else "+"
-        zone = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-        stamp = f"{value:%Y-%m-%d %H:%M:%S}{_fraction(value, column.fraction_digits)}"
-        return Raw(f"TO_TIMESTAMP_TZ('{stamp} {zone}')")
-    if base.startswith("INTERVAL YEAR"):
-        months = value.years * 12 + value.months
-        sign = "-" if months < 0 else "+"
-        return Raw(f"TO_YMINTERVAL('{sign}{abs(months) // 12:02d}-{abs(months) % 12:02d}')")
-    if base.startswith("INTERVAL DAY"):
-        total = abs(value)
-        sign = "-" if value < dt.timedelta(0) else "+"
-        hours, rest = divmod(total.seconds, 3600)
-        minutes, seconds = divmod(rest, 60)
-        text = f"{sign}{total.days:02d} {hours:02d}:{minutes:02d}:{seconds:02d}.{total.microseconds:06d}"
-        return Raw(f"TO_DSINTERVAL('{text}')")
-    return Raw("Unsupported Type")
+    raw, text_of = _writers(column)
+    if raw is not None:
+        return Raw(raw(value))
+    text = text_of(value)
+    if column.base_type in _NATIONAL and not text.isascii():
+        return Raw(_unistr(text))
+    return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _writers(column: OracleColumn) -> tuple[t.Callable[[t.Any], str] | None, t.Callable[[t.Any], str]]:
+    return _raw_writer(column), _text_of(column)
+
+
+def sql_literal(column: OracleColumn) -> t.Callable[[t.Any], str]:
+    """A function writing a value of ``column`` as SQL_REDO shows it: exactly
+    ``quote(literal(column, value))``, with the type's dispatch done once (the emulator
+    renders every row with these)."""
+    raw, text_of = _writers(column)
+    if raw is not None:
+        return lambda value: "NULL" if value is None else raw(value)
+    if column.base_type in _NATIONAL:
+
+        def national(value: t.Any) -> str:
+            if value is None:
+                return "NULL"
+            text = text_of(value)
+            return "'" + text.replace("'", "''") + "'" if text.isascii() else _unistr(text)
+
+        return national
+    return lambda value: "NULL" if value is None else "'" + text_of(value).replace("'", "''") + "'"
 
 
 def oracle_internal_bytes(column: OracleColumn, value: t.Any) -> bytes:

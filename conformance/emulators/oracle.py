@@ -47,7 +47,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from headwater.codecs.oracle.convert import OracleColumn
-from headwater.codecs.oracle.render import IntervalYM, debezium_value, literal, oracle_internal_bytes, quote
+from headwater.codecs.oracle.render import (
+    IntervalYM,
+    debezium_value,
+    literal,
+    oracle_internal_bytes,
+    quote,
+    sql_literal,
+)
 from headwater.codecs.oracle.schema import connect_value
 from headwater.connectors.oracle.client import LogMinerRow, TableMetadata
 
@@ -857,32 +864,73 @@ def _lob(column: OracleColumn) -> bool:
     return column.base_type in ("CLOB", "NCLOB", "BLOB")
 
 
-def render_change(change: _Change, meta: TableMetadata) -> str:
-    """SQL_REDO of one change, named by ``meta`` (the dictionary version that wrote it)."""
+@dataclass(frozen=True, slots=True)
+class _Writer:
+    """How one column is written in SQL_REDO: its quoted name, its literal writer, and
+    the locator LogMiner writes instead of a LOB's value (None for other types)."""
+
+    name: str
+    quoted: str
+    write: t.Callable[[t.Any], str]
+    locator: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TableWriter:
+    """A dictionary version's columns, each with its writer, made once per version."""
+
+    names: str
+    columns: tuple[_Writer, ...]
+
+    @classmethod
+    def of(cls, meta: TableMetadata) -> TableWriter:
+        """The writer of ``meta``'s columns (in its column order)."""
+        columns = tuple(
+            _Writer(
+                c.name,
+                f'"{c.name}"',
+                sql_literal(c),
+                ("EMPTY_BLOB()" if c.base_type == "BLOB" else "EMPTY_CLOB()") if _lob(c) else None,
+            )
+            for c in meta.columns
+        )
+        return cls(",".join(w.quoted for w in columns), columns)
+
+
+def render_change(change: _Change, meta: TableMetadata, writer: TableWriter | None = None) -> str:
+    """SQL_REDO of one change, named by ``meta`` (the dictionary version that wrote it);
+    ``writer`` is ``TableWriter.of(meta)`` when the caller keeps it."""
+    writer = writer or TableWriter.of(meta)
     owner, _, name = change.table.partition(".")
-    columns = meta.columns
-
-    def lit(column: OracleColumn, row: dict[str, t.Any]) -> str:
-        value = row.get(column.name)
-        if _lob(column) and value is not None:
-            return "EMPTY_BLOB()" if column.base_type == "BLOB" else "EMPTY_CLOB()"
-        return quote(literal(column, value))
-
+    target = f'"{owner}"."{name}"'
     if change.kind == "INSERT":
-        assert change.after is not None
-        names = ",".join(f'"{c.name}"' for c in columns)
-        return f'insert into "{owner}"."{name}"({names}) values ({",".join(lit(c, change.after) for c in columns)});'
-    assert change.before is not None
-    where = " and ".join(
-        f'"{c.name}" IS NULL' if change.before.get(c.name) is None else f'"{c.name}" = {lit(c, change.before)}'
-        for c in columns
-        if not _lob(c)
-    )
+        after = change.after
+        assert after is not None
+        values = []
+        for column in writer.columns:
+            value = after.get(column.name)
+            values.append(column.locator if column.locator and value is not None else column.write(value))
+        return f"insert into {target}({writer.names}) values ({','.join(values)});"
+    before = change.before
+    assert before is not None
+    conditions = []
+    for column in writer.columns:
+        if column.locator:
+            continue
+        value = before.get(column.name)
+        conditions.append(f"{column.quoted} IS NULL" if value is None else f"{column.quoted} = {column.write(value)}")
+    where = " and ".join(conditions)
     if change.kind == "DELETE":
-        return f'delete from "{owner}"."{name}" where {where};'
-    assert change.after is not None
-    sets = ", ".join(f'"{c.name}" = {lit(c, change.after)}' for c in columns if c.name in change.set_columns)
-    return f'update "{owner}"."{name}" set {sets} where {where};'
+        return f"delete from {target} where {where};"
+    after = change.after
+    assert after is not None
+    sets = []
+    for column in writer.columns:
+        if column.name in change.set_columns:
+            value = after.get(column.name)
+            written = column.locator if column.locator and value is not None else column.write(value)
+            sets.append(f"{column.quoted} = {written}")
+    return f"update {target} set {', '.join(sets)} where {where};"
 
 
 _LOB_DECLARE = (
@@ -986,6 +1034,7 @@ class LogMinerEmulator:
         self._faults: list[_Fault] = []
         self.calls: dict[str, int] = {}
         self._row_cache: dict[int, tuple[int, list[LogMinerRow]]] = {}
+        self._writers: dict[int, tuple[TableMetadata, TableWriter]] = {}
 
     # -- test controls
 
@@ -1125,6 +1174,14 @@ class LogMinerEmulator:
         self._row_cache[index] = (version, rows)
         return rows
 
+    def _writer(self, meta: TableMetadata) -> TableWriter:
+        """The writer of a dictionary version of this history (kept: the versions live as
+        long as the history)."""
+        kept = self._writers.get(id(meta))
+        if kept is None or kept[0] is not meta:
+            kept = self._writers[id(meta)] = (meta, TableWriter.of(meta))
+        return kept[1]
+
     def _rows(self, event: _Event) -> list[LogMinerRow]:
         sequence = self.log_sequence(event.scn)
         block = (event.scn - self.history.first_scn) % self.scenario.log_scns
@@ -1163,7 +1220,7 @@ class LogMinerEmulator:
                 owner, table = "UNKNOWN", f"OBJ# {written_meta.object_id}"
                 info, status = "Dictionary Version Mismatch", 2
             else:
-                redo = render_change(change, written_meta)
+                redo = render_change(change, written_meta, self._writer(written_meta))
         operation = _OP_NAMES[code]
         pieces = _chunks(redo)
         return [
