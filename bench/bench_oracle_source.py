@@ -24,8 +24,9 @@ with every Oracle type, a few rollbacks). Measured in one run, on one broker:
 The task rows are each the best of three runs by CPU time, the pre-rendered worker rows the
 best of five (this shared machine's speed varies by a third from run to run, for the same
 code; every run is listed, and the reading quotes the median too); every worker run's topics are
-counted afterwards (all events and tombstones, or the bench fails). The process runs with
-the collector settings of the ``headwater`` command. Change events are the c/u/d envelopes
+counted afterwards (all events and tombstones, or the bench fails). Each row's runs take a
+fresh process with the collector settings of the ``headwater`` command (as a worker process
+starts: no other row's records, messages or load in its heap). Change events are the c/u/d envelopes
 (tombstones are produced but not counted). Run:
 ``.venv/bin/python bench/bench_oracle_source.py [--seed 1] [--write]``.
 """
@@ -35,8 +36,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import typing as t
@@ -228,8 +232,9 @@ class _Workload(t.NamedTuple):
     every: dict[str, list[tuple[float, float]]]  # each run's (wall, CPU) seconds, in the order run
 
 
-def _measure(scenario: str, seed: int, bootstrap: str, work: Path, *, full: bool) -> _Workload:
-    """One workload's rows of the table (``full``: the pure-Python task and the schemas run too)."""
+def _rendered(scenario: str, seed: int) -> tuple[LogMinerEmulator, float, int, float]:
+    """The emulator with every row of its history rendered once: the emulator, the seconds
+    its history took to generate, the rows and the CPU seconds of rendering and fetching them."""
     started = time.perf_counter()
     emulator = LogMinerEmulator(scenario, seed)
     generated = time.perf_counter() - started
@@ -245,7 +250,14 @@ def _measure(scenario: str, seed: int, bootstrap: str, work: Path, *, full: bool
     # measured with the collector off); moved out of the collector's view, it costs nothing.
     gc.collect()
     gc.freeze()
+    return emulator, generated, rows, fetch_s
 
+
+def _prepare(scenario: str, seed: int, bootstrap: str, full: bool) -> dict[str, t.Any]:
+    """The rows that are not the worker (a process of their own): the emulator alone, the
+    task alone (``full``: in pure Python too), the raw producer; and the final offset and
+    message count every worker run must reach."""
+    emulator, generated, rows, fetch_s = _rendered(scenario, seed)
     _, _, records, final = _task_only(emulator, seed, keep=True)  # the records, for the producer row
     gc.collect()
     gc.freeze()  # the bench's own objects too (freed by reference counting when dropped)
@@ -258,56 +270,112 @@ def _measure(scenario: str, seed: int, bootstrap: str, work: Path, *, full: bool
             pure_s = min(_task_only(emulator, seed)[0] for _ in range(3))
         finally:
             redo.NATIVE_ENABLED = saved
-
-    json = JsonConverter({"schemas.enable": "false"})
+    values = JsonConverter({"schemas.enable": "false"})
     keys = JsonConverter({"schemas.enable": "false"})
     messages = [
-        (keys.from_connect_data(r.topic, r.key_schema, r.key), json.from_connect_data(r.topic, r.value_schema, r.value))
+        (
+            keys.from_connect_data(r.topic, r.key_schema, r.key),
+            values.from_connect_data(r.topic, r.value_schema, r.value),
+        )
         for r in records
     ]
-    value_bytes = sum(len(v or b"") for _, v in messages if v) / events
     raw_topic = f"bench-oracle-raw-{uuid.uuid4().hex[:6]}"
     produce_all(bootstrap, raw_topic, messages[:1])  # the topic exists before the clock starts
     raw_s = produce_all(bootstrap, raw_topic, messages)
-    produced = len(messages)
     drop_topics(bootstrap, lambda name: name == raw_topic)
-    # The sample records and messages are the bench's, not the worker's: dropped before
-    # it starts, so its collector does not walk 120,000 objects it never made.
-    del records, messages
-    gc.collect()
+    return {
+        "rows": rows,
+        "transactions": sum(1 for event in emulator.history.events if event.code == 7),  # COMMIT rows
+        "events": events,
+        "produced": len(messages),
+        "generated_s": generated,
+        "fetch_s": fetch_s,
+        "task_s": task_s,
+        "pure_s": pure_s,
+        "value_bytes": sum(len(v or b"") for _, v in messages if v) / events,
+        "raw_s": raw_s,
+        "final": final,
+        "first_scn": emulator.history.first_scn,
+    }
+
+
+def _worker_runs(
+    scenario: str, seed: int, bootstrap: str, work: Path, label: str, prep: dict[str, t.Any]
+) -> list[tuple[float, float]]:
+    """One worker row's runs, in a process of their own: as a worker process starts, with
+    only the database's rows in its heap (not the other rows' records and messages, nor the
+    other load's: measured, a ``users`` run after the ``bulk`` rows in the same process
+    took about a third more CPU than in a fresh one; returning the freed heap to the system
+    with ``malloc_trim`` in between restored it)."""
+    prepared = None if label == _DEMO else _rendered(scenario, seed)[0]
+    settings = {
+        **_settings(scenario, seed, f"bench-oracle-{uuid.uuid4().hex[:6]}"),
+        **json_converters(label == _SCHEMAS),
+    }
+    first_scn, final, produced = prep["first_scn"], prep["final"], prep["produced"]
+    timed = []
+    for n in range(WORKER_RUNS if prepared else 1):  # best by CPU time (the emulator in the worker: one)
+        prefix = f"{settings['topic.prefix']}-{n}"
+        timed.append(_worker(bootstrap, work, {**settings, "topic.prefix": prefix}, first_scn, final, prepared))
+        found = messages_in(bootstrap, lambda name, head=f"{prefix}.": name.startswith(head))
+        if found != produced:
+            msg = f"{label}: {found:,} messages in the {prefix}.* topics, {produced:,} expected"
+            raise AssertionError(msg)
+        drop_topics(bootstrap, lambda name, head=f"{prefix}.": name.startswith(head))
+    return timed
+
+
+def _in_child(job: dict[str, t.Any]) -> t.Any:
+    """Run ``job`` (``_prepare`` or ``_worker_runs`` and their arguments) in a fresh Python
+    process with the worker's collector settings; its JSON result."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        command = [sys.executable, __file__, "--child", json.dumps(job), "--out", out.name]
+        subprocess.run(command, check=True)
+        return json.loads(Path(out.name).read_text())
+
+
+def _measure(scenario: str, seed: int, bootstrap: str, work: Path, *, full: bool) -> _Workload:
+    """One workload's rows of the table (``full``: the pure-Python task and the schemas run
+    too), each part in a process of its own."""
+    common = {"scenario": scenario, "seed": seed, "bootstrap": bootstrap}
+    prep = _in_child({"job": "prepare", **common, "full": full})
     runs: dict[str, tuple[float, float]] = {}
     every: dict[str, list[tuple[float, float]]] = {}
-    labels = ((_JSON, False, emulator), (_SCHEMAS, True, emulator), (_DEMO, False, None))
-    for label, schemas, prepared in labels if full else (labels[0], labels[2]):
-        settings = {**_settings(scenario, seed, f"bench-oracle-{uuid.uuid4().hex[:6]}"), **json_converters(schemas)}
-        timed = []
-        for n in range(WORKER_RUNS if prepared else 1):  # best by CPU time (the emulator in the worker: one)
-            prefix = f"{settings['topic.prefix']}-{n}"
-            timed.append(_worker(bootstrap, work, {**settings, "topic.prefix": prefix}, start + 1, final, prepared))
-            found = messages_in(bootstrap, lambda name, head=f"{prefix}.": name.startswith(head))
-            if found != produced:
-                msg = f"{label}: {found:,} messages in the {prefix}.* topics, {produced:,} expected"
-                raise AssertionError(msg)
-            drop_topics(bootstrap, lambda name, head=f"{prefix}.": name.startswith(head))
-        runs[label] = min(timed, key=lambda run: run[1])
-        every[label] = timed
+    for label in (_JSON, _SCHEMAS, _DEMO) if full else (_JSON, _DEMO):
+        timed = [
+            tuple(run)
+            for run in _in_child({"job": "worker", **common, "work": str(work), "label": label, "prep": prep})
+        ]
+        runs[label] = t.cast(tuple[float, float], min(timed, key=lambda run: run[1]))
+        every[label] = t.cast(list[tuple[float, float]], timed)
+        events = prep["events"]
         print(f"{scenario}, {label}: {events / runs[label][0]:,.0f} events/s, {events / runs[label][1]:,.0f} per CPU s")
-    transactions = sum(1 for event in emulator.history.events if event.code == 7)  # COMMIT rows
     return _Workload(
         scenario,
-        rows,
-        transactions,
-        events,
-        produced - events,
-        generated,
-        fetch_s,
-        task_s,
-        pure_s,
-        value_bytes,
-        raw_s,
+        prep["rows"],
+        prep["transactions"],
+        prep["events"],
+        prep["produced"] - prep["events"],
+        prep["generated_s"],
+        prep["fetch_s"],
+        prep["task_s"],
+        prep["pure_s"],
+        prep["value_bytes"],
+        prep["raw_s"],
         runs,
         every,
     )
+
+
+def _child(spec: str, out: str) -> None:
+    tune_for_worker()
+    job = json.loads(spec)
+    common = (job["scenario"], job["seed"], job["bootstrap"])
+    if job["job"] == "prepare":
+        result: t.Any = _prepare(*common, job["full"])
+    else:
+        result = _worker_runs(*common, Path(job["work"]), job["label"], job["prep"])
+    Path(out).write_text(json.dumps(result))
 
 
 def _table(w: _Workload) -> list[str]:
@@ -340,11 +408,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # one part of the bench, run by _in_child
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        _child(args.child, args.out)
+        return
 
-    # The collector settings the ``headwater`` command gives a worker process (every row here
-    # runs in one, as the worker's task would).
-    tune_for_worker()
     with tempfile.TemporaryDirectory(prefix="bench-oracle-") as tmp, bootstrap_servers(Path(tmp)) as bootstrap:
         bulk = _measure("bulk", args.seed, bootstrap, Path(tmp), full=True)
         users = _measure("users", args.seed, bootstrap, Path(tmp), full=False)
