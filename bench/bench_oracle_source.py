@@ -303,10 +303,11 @@ def _worker_runs(
     scenario: str, seed: int, bootstrap: str, work: Path, label: str, prep: dict[str, t.Any]
 ) -> list[tuple[float, float]]:
     """One worker row's runs, in a process of their own: as a worker process starts, with
-    only the database's rows in its heap (not the other rows' records and messages, nor the
-    other load's: measured, a ``users`` run after the ``bulk`` rows in the same process
-    took about a third more CPU than in a fresh one; returning the freed heap to the system
-    with ``malloc_trim`` in between restored it)."""
+    only the database's rows in its heap, not the other rows' records and messages nor the
+    other load's (whose leftovers the bench's frozen collector never frees). Once, a
+    ``users`` run after the ``bulk`` rows in the same process took a third more CPU than
+    after the same rows and ``malloc_trim``; a later pair, minutes on, showed the reverse
+    (this machine's speed moves by as much): a fresh process takes the question away."""
     prepared = None if label == _DEMO else _rendered(scenario, seed)[0]
     settings = {
         **_settings(scenario, seed, f"bench-oracle-{uuid.uuid4().hex[:6]}"),
