@@ -456,3 +456,17 @@ def test_the_emulators_writer_of_a_column_writes_what_literal_gives(
     column, values = typed
     value = data.draw(st.one_of(st.none(), values))
     assert sql_literal(column)(value) == quote(literal(column, value))
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(st.datetimes(), st.datetimes(timezones=_TZ)))
+def test_dates_and_timestamps_are_written_in_oracles_nls_forms(value: dt.datetime) -> None:
+    """LogMiner writes a DATE as TO_DATE('YYYY-MM-DD HH24:MI:SS', ...) and timestamps with
+    the fraction the column keeps; the emulator's fast formatting must write every year the
+    same way strftime does (also below 1000)."""
+    stamp = f"{value:%Y-%m-%d %H:%M:%S}"
+    fraction = f"{value.microsecond:06d}"[:3]
+    assert literal(OracleColumn("D", "DATE", 7), value) == f"TO_DATE('{stamp}', 'YYYY-MM-DD HH24:MI:SS')"
+    assert literal(OracleColumn("T", "TIMESTAMP(3)", 11, scale=3), value) == f"TO_TIMESTAMP('{stamp}.{fraction}')"
+    zoned = literal(OracleColumn("Z", "TIMESTAMP(3) WITH TIME ZONE", 13, scale=3), value)
+    assert zoned is not None and zoned.startswith(f"TO_TIMESTAMP_TZ('{stamp}.{fraction} ")
