@@ -38,6 +38,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime as dt
+import functools
 import json
 import random
 import struct
@@ -446,14 +447,17 @@ def _row(rng: random.Random, table: TableMetadata, key: tuple[int, ...]) -> dict
 
 
 def _rowid(object_id: int, serial: int) -> str:
-    def b64(number: int, width: int) -> str:
-        out = []
-        for _ in range(width):
-            number, digit = divmod(number, 64)
-            out.append(_ROWID_ALPHABET[digit])
-        return "".join(reversed(out))
+    return _b64(object_id, 6) + _b64(7, 3) + _b64(128 + serial // 100, 6) + _b64(serial % 100, 3)
 
-    return b64(object_id, 6) + b64(7, 3) + b64(128 + serial // 100, 6) + b64(serial % 100, 3)
+
+@functools.lru_cache(maxsize=8192)
+def _b64(number: int, width: int) -> str:
+    """``number`` in ``width`` digits of the ROWID alphabet (most rows share their parts)."""
+    out = []
+    for _ in range(width):
+        number, digit = divmod(number, 64)
+        out.append(_ROWID_ALPHABET[digit])
+    return "".join(reversed(out))
 
 
 # --------------------------------------------------------------------------- history
@@ -515,6 +519,12 @@ class _History:
         rng = random.Random(seed)
         self.tables = {t_.qualified: t_ for t_ in _tables(scenario)}
         self.versions: dict[str, list[tuple[int, TableMetadata]]] = {q: [(0, m)] for q, m in self.tables.items()}
+        self._choices = {
+            undone: (names, [1 if q == "SHOP.GEO" else 10 for q in names])
+            for undone in (False, True)
+            for names in [[q for q in sorted(self.tables) if not undone or q != "SHOP.DOCUMENTS"]]
+        }
+        self._shapes: dict[int, tuple[TableMetadata, list[str], bool]] = {}
         self.scn = 1_000_000 + rng.randint(0, 9_999)
         self.first_scn = self.scn
         self.events: list[_Event] = []
@@ -554,6 +564,14 @@ class _History:
     def _tick(self, rng: random.Random) -> int:
         self.scn += rng.randint(1, 3)
         return self.scn
+
+    def _shape(self, meta: TableMetadata) -> tuple[list[str], bool]:
+        """A dictionary version's LOB columns, and whether it has a type LogMiner cannot render."""
+        kept = self._shapes.get(id(meta))
+        if kept is None or kept[0] is not meta:
+            lobs = [c.name for c in meta.columns if _lob(c)]
+            kept = self._shapes[id(meta)] = (meta, lobs, any(c.base_type == "SDO_GEOMETRY" for c in meta.columns))
+        return kept[1], kept[2]
 
     def version_at(self, table: str, scn: int) -> tuple[int, TableMetadata]:
         versions = self.versions[table]
@@ -674,10 +692,9 @@ class _History:
         serials: dict[str, int],
         open_txs: list[_Tx],
     ) -> None:
-        names = sorted(self.tables)
-        if tx.rollback or tx.savepoint_at is not None or tx.savepoint_mark is not None:
-            names = [q for q in names if q != "SHOP.DOCUMENTS"]  # LOB work is never undone here
-        weights = [1 if q == "SHOP.GEO" else 10 for q in names]
+        # LOB work is never undone here: no DOCUMENTS in a transaction that rolls back.
+        undone = tx.rollback or tx.savepoint_at is not None or tx.savepoint_mark is not None
+        names, weights = self._choices[undone]
         table = rng.choices(names, weights)[0]
         version, meta = self.version_at(table, self.scn)
         choice = rng.random()
@@ -711,12 +728,12 @@ class _History:
             else:
                 change = _Change(table, "DELETE", row_id, before, None, version)
                 tx.working.setdefault(table, {})[key] = (row_id, None)
-        if any(c.base_type == "SDO_GEOMETRY" for c in meta.columns):
+        lob_columns, unsupported = self._shape(meta)
+        if unsupported:
             change.kind = "UNSUPPORTED:" + change.kind
         tx.locked.add((table, key))
         self.locks[(table, key)] = tx.xid
         tx.ops.append(change)
-        lob_columns = [c.name for c in meta.columns if _lob(c)]
         if lob_columns and change.kind == "UPDATE":
             # LOB columns set to a value are written through a locator, not in the UPDATE.
             assert change.after is not None
