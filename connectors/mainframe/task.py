@@ -322,8 +322,12 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         key_schema, value_schema = self._schemas
         if value_schema is None:
             return self._poll_records()
+        # The emitters of the common paths build their records with the schemas already
+        # (a dataclasses.replace per record cost about as much as the rest of the poll).
         return [
-            replace(r, key_schema=key_schema, value_schema=value_schema) if type(r) is SourceRecord else r
+            replace(r, key_schema=key_schema, value_schema=value_schema)
+            if type(r) is SourceRecord and r.value_schema is not value_schema
+            else r
             for r in self._poll_records()
         ]
 
@@ -665,6 +669,9 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
             return
         topic, name, partition = self.config.topic, stream.name, stream.partition
         ts_ms, key_paths, identity = stream.mtime_ms, self._key_paths, stream.id_fields()
+        key_schema, value_schema = self._schemas
+        # Every record's source block is this one with its own record number and byte offset.
+        template = _source(self.config, ts_ms, file=name, record=0, offset=0, generation=None)
         record_end = self._format.record_end_offset
         last = raws[-1].number
         for raw, row, error in self._decode(raws, name):
@@ -679,9 +686,11 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
                 out.append(ErrantSourceRecord(partition, offset, error, raw.data))
             elif row is not None:
                 key = self._key(row) if key_paths else {"file": name, "record": number}
-                source = _source(self.config, ts_ms, file=name, record=number, offset=raw.offset, generation=None)
+                source = {**template, "record": number, "offset": raw.offset}
                 value = {"before": None, "after": row, "source": source, "op": "c", "ts_ms": ts_ms}
-                out.append(SourceRecord(partition, offset, topic, key, value))
+                out.append(
+                    SourceRecord(partition, offset, topic, key, value, key_schema=key_schema, value_schema=value_schema)
+                )
             else:
                 continue  # dropped by segment.filter: nothing to make durable
             stream.last_emitted = number
@@ -953,6 +962,7 @@ class _SnapshotState:
             info = task.reader.stat(gen)
             stream.size, stream.mtime_ms = (info.size, info.mtime_ms) if info else (0, 0)
         base_rows = self.base_rows or {}
+        schemas = task._schemas
         topic, partition, ts_ms = self.config.topic, self.partition, stream.mtime_ms
         from headwater.codecs.copybook.errors import FramingError
 
@@ -988,7 +998,8 @@ class _SnapshotState:
                 if self.base is None:  # the first generation is the initial load: reads
                     out.extend(self.initial_load.read(partition, offset, topic, event))
                     continue
-                out.append(SourceRecord(partition, offset, topic, key, event.value()))
+                out.append(SourceRecord(partition, offset, topic, key, event.value(), key_schema=schemas[0],
+                                        value_schema=schemas[1]))  # fmt: skip
             if broken is not None:
                 # Every read before the break goes out (none is the load's last): the
                 # failure waits until they are stored.
