@@ -674,13 +674,13 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         template = _source(self.config, ts_ms, file=name, record=0, offset=0, generation=None)
         record_end = self._format.record_end_offset
         last = raws[-1].number
+        within, at_end = {**anchor, **identity}, {**end, **identity}  # the tail of every offset
         for raw, row, error in self._decode(raws, name):
             number = raw.number
             offset = {
                 "record": number,
                 "byte": raw.offset + len(raw.data) + record_end,
-                **(end if number == last else anchor),
-                **identity,
+                **(at_end if number == last else within),
             }
             if error is not None:
                 out.append(ErrantSourceRecord(partition, offset, error, raw.data))
