@@ -279,7 +279,8 @@ def _edited(picture: Picture, code_page: CodePage) -> Converter:
         cleaned = text.strip("+-CRDB$* ").replace(",", "").replace(" ", "").replace("/", "")
         whole, _, fraction = cleaned.partition(".")
         digits = (whole + fraction).lstrip("*") or "0"
-        if not (digits.isascii() and digits.isdigit() and (whole or "0").isdigit()):
+        # Check protection (``*``) only leads: the fraction is digits alone (``.*0`` is no number).
+        if not (digits.isascii() and digits.isdigit() and (whole or "0").isdigit() and (fraction or "0").isdigit()):
             msg = f"{text!r} does not match the edited picture {picture.source}"
             raise InvalidField(msg)
         fraction = fraction.ljust(scale, "0")[:scale] if scale > 0 else ""

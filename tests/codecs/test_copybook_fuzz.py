@@ -246,6 +246,14 @@ def test_numeric_edited_superscript_digit_is_a_decode_error() -> None:
         decode_record(plan, bytes.fromhex("40F1EA4BF0F0"))
 
 
+def test_numeric_edited_asterisk_in_the_fraction_is_a_decode_error() -> None:
+    """Check-protection asterisks lead a number; ``.*0`` (found by the sweep fuzzer) is
+    invalid data, not a ValueError from int()."""
+    plan = compile_plan(parse_copybook("       01  R.\n           05  E PIC ZZ9.99-.\n"))
+    with pytest.raises(DecodeError, match="does not match the edited picture"):
+        decode_record(plan, "    .*0".encode("cp037"))
+
+
 def test_duplicate_sibling_names_are_refused() -> None:
     with pytest.raises(CopybookSyntaxError, match="two items named A"):
         parse_copybook("       01  R.\n           05  A PIC X.\n           05  A PIC 9.\n")
