@@ -967,11 +967,118 @@ static PyTypeObject ProgramType = {
     .tp_new = Program_new,
 };
 
+/* ------------------------------------------------------------------ V/VB record splitting */
+
+PyDoc_STRVAR(split_rdw_doc,
+             "split_rdw(buffer, at, limit, block_end, big_endian, adjustment, skip, cut, number, base, "
+             "record_type, most)\n\n"
+             "The plain records of a V or VB stream from index ``at`` of ``buffer``, as "
+             "RecordSplitter._variable splits them: up to ``most`` records, each "
+             "record_type(number, base + data_begin, data). Stops before the first record that is "
+             "not plainly valid (a zero or negative length, a nonzero third or fourth RDW byte, a "
+             "record past ``block_end`` (-1: none) or past ``limit``) and after a record that ends "
+             "its block, leaving that to the Python loop, which names any error. Indexes are "
+             "relative to the buffer. Returns (records, index after them, next number).");
+
+static PyObject *
+split_rdw(PyObject *module, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t at, limit, block_end, adjustment, skip, cut, number, base, most;
+    int big_endian;
+    PyObject *record_type;
+    if (!PyArg_ParseTuple(args, "y*nnnpnnnnnOn", &view, &at, &limit, &block_end, &big_endian, &adjustment, &skip,
+                          &cut, &number, &base, &record_type, &most)) {
+        return NULL;
+    }
+    PyObject *records = PyList_New(0);
+    if (records == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    const unsigned char *data = (const unsigned char *)view.buf;
+    Py_ssize_t size = view.len;
+    int tuple_type = PyType_Check(record_type) && PyType_IsSubtype((PyTypeObject *)record_type, &PyTuple_Type) &&
+                     ((PyTypeObject *)record_type)->tp_itemsize == sizeof(PyObject *);
+    if (limit > size) {
+        limit = size;
+    }
+    while (PyList_GET_SIZE(records) < most) {
+        if (at < 0 || (block_end >= 0 && at >= block_end) || at + 4 > limit) {
+            break;
+        }
+        Py_ssize_t value = big_endian ? (data[at] << 8 | data[at + 1]) : (data[at + 1] << 8 | data[at]);
+        Py_ssize_t length = value + adjustment;
+        if (value == 0 || length < 0 || data[at + 2] || data[at + 3]) {
+            break;
+        }
+        Py_ssize_t end = at + 4 + length;
+        if ((block_end >= 0 && end > block_end) || end > limit) {
+            break;
+        }
+        /* As Python slices buffer[begin:max(begin, end - cut)]: the offset is begin's, the
+           bytes stop at the buffer's end. */
+        Py_ssize_t begin = at + 4 + skip;
+        Py_ssize_t stop = end - cut > begin ? end - cut : begin;
+        Py_ssize_t first = begin < size ? begin : size;
+        Py_ssize_t last = stop < size ? stop : size;
+        PyObject *bytes = PyBytes_FromStringAndSize((const char *)data + first, last - first);
+        if (bytes == NULL) {
+            goto fail;
+        }
+        PyObject *record;
+        if (tuple_type) {
+            /* A named tuple's fields set as tuple.__new__ would (its Python __new__ skipped). */
+            record = ((PyTypeObject *)record_type)->tp_alloc((PyTypeObject *)record_type, 3);
+            PyObject *first = PyLong_FromSsize_t(number);
+            PyObject *second = PyLong_FromSsize_t(base + begin);
+            if (record == NULL || first == NULL || second == NULL) {
+                Py_XDECREF(record);
+                Py_XDECREF(first);
+                Py_XDECREF(second);
+                Py_DECREF(bytes);
+                goto fail;
+            }
+            PyTuple_SET_ITEM(record, 0, first);
+            PyTuple_SET_ITEM(record, 1, second);
+            PyTuple_SET_ITEM(record, 2, bytes);
+        }
+        else {
+            record = PyObject_CallFunction(record_type, "nnN", number, base + begin, bytes);
+            if (record == NULL) {
+                goto fail;
+            }
+        }
+        int appended = PyList_Append(records, record);
+        Py_DECREF(record);
+        if (appended < 0) {
+            goto fail;
+        }
+        number++;
+        at = end;
+        if (block_end >= 0 && end >= block_end) {
+            break;
+        }
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("Nnn", records, at, number);
+fail:
+    Py_DECREF(records);
+    PyBuffer_Release(&view);
+    return NULL;
+}
+
+static PyMethodDef module_methods[] = {
+    {"split_rdw", split_rdw, METH_VARARGS, split_rdw_doc},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_cdecode",
     .m_doc = "Compiled core of the copybook batch decoder (optional; see headwater.codecs.copybook.native).",
     .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC

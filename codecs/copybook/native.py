@@ -37,12 +37,15 @@ try:
 except ImportError:  # no C compiler at install time: the numpy path decodes everything
     _cdecode = None
 
-__all__ = ["AVAILABLE", "ENABLED", "native_program"]
+__all__ = ["AVAILABLE", "ENABLED", "native_program", "split_rdw"]
 
 #: True when the compiled extension is installed.
 AVAILABLE: bool = _cdecode is not None
 #: Set to False to decode with the numpy path only (tests, or a suspected bug).
 ENABLED: bool = AVAILABLE and os.environ.get("HEADWATER_COPYBOOK_NATIVE", "1") != "0"
+
+#: The compiled V/VB splitter (``_cdecode.split_rdw``; see RecordSplitter._variable), or None.
+split_rdw: Callable[..., Any] | None = _cdecode.split_rdw if _cdecode is not None else None
 
 # Op kinds and flags: the enums at the top of _cdecode.c.
 _GROUP, _ARRAY, _TEXT, _ZONED, _PACKED, _BINARY, _FLOAT, _CALL = range(8)

@@ -52,6 +52,18 @@ __all__ = ["RawRecord", "RecordSplitter", "SplitPosition", "length_field_reader"
 
 _HEADER = 4
 _RESYNC_RECORDS = 3
+_NATIVE_RUN = 4096
+"""Records split by one call of the compiled splitter (a chunk's worth at most)."""
+
+
+def _native_split() -> t.Callable[..., tuple[list[RawRecord], int, int]] | None:
+    """The compiled V/VB splitter when the copybook extension is built and enabled (the
+    switch of :mod:`headwater.codecs.copybook.native`, read at each call so tests can flip it)."""
+    from headwater.codecs.copybook import native
+
+    return native.split_rdw if native.ENABLED else None
+
+
 """A resynchronisation point must split this many records cleanly (or reach the end of the data)."""
 
 
@@ -636,10 +648,14 @@ class RecordSplitter:
         # _descriptor, which raises the error that names it.
         options = self.options
         buffer, base = self._buffer, self._buffer_start
-        rdw_order: t.Literal["big", "little"] = "big" if options.rdw_big_endian else "little"
+        big_endian = options.rdw_big_endian
+        rdw_order: t.Literal["big", "little"] = "big" if big_endian else "little"
         rdw_adjustment = options.rdw_payload_adjustment
         data_skip, data_cut = options.record_start_offset, options.record_end_offset
         limit = self._limit()
+        split = _native_split()
+        # A probe needs only a few records at each candidate point (resync): no more split ahead.
+        most = _RESYNC_RECORDS if self._probing else _NATIVE_RUN
         while True:
             if block and self._block_end is None and not self._open_block(limit):
                 break
@@ -647,6 +663,19 @@ class RecordSplitter:
             if block_end is not None and self._cursor >= block_end:
                 self._block_end = None
                 continue
+            if split is not None:
+                # The plain records up to the end of the block in one call; anything else
+                # (and the error that names it) takes the loop below.
+                run, at, number = split(
+                    buffer, self._cursor - base, limit - base, -1 if block_end is None else block_end - base,
+                    big_endian, rdw_adjustment, data_skip, data_cut, self._number, base, RawRecord, most,
+                )  # fmt: skip
+                if run:
+                    self._number, self._cursor = number, base + at
+                    if block_end is not None and self._cursor >= block_end:
+                        self._block_end = None
+                    yield from run
+                    continue
             cursor = self._cursor
             if cursor + _HEADER > limit:
                 break

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from headwater.codecs.copybook import native
 from headwater.codecs.copybook.decoder import compile_plan
 from headwater.codecs.copybook.encoder import frame_fb, frame_v, frame_vb, frame_vbs
 from headwater.codecs.copybook.errors import FramingError
@@ -254,3 +255,42 @@ def test_framing_fuzz_only_framing_errors_and_chunking_does_not_matter(
 @given(_streams())
 def test_framing_fuzz_long(stream: tuple[RecordFormatOptions, int | None, bytes, list[int], int]) -> None:
     _check_framing(stream)
+
+
+@st.composite
+def _variable_streams(draw: st.DrawFn) -> tuple[RecordFormatOptions, int | None, bytes, list[int], int]:
+    """V and VB streams (framed or mangled as above) read with any RDW byte order,
+    adjustment, record offsets and trailer: whether the frames agree with the options or not."""
+    options, record_length, data, cuts, resume = draw(
+        _streams().filter(lambda s: s[0].record_format in (RecordFormat.V, RecordFormat.VB))
+    )
+    options = dataclasses.replace(
+        options,
+        rdw_big_endian=draw(st.booleans()),
+        rdw_adjustment=draw(st.sampled_from([0, 0, 4, -4, 1])),
+        record_start_offset=draw(st.sampled_from([0, 0, 1, 5])),
+        record_end_offset=draw(st.sampled_from([0, 0, 2, 50])),
+        file_end_offset=draw(st.sampled_from([0, 0, 3])),
+    )
+    return options, record_length, data, cuts, resume
+
+
+@pytest.mark.skipif(not native.AVAILABLE, reason="the copybook extension is not built")
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(_variable_streams())
+def test_the_compiled_v_splitter_splits_and_resynchronises_as_the_python_loop(
+    stream: tuple[RecordFormatOptions, int | None, bytes, list[int], int],
+) -> None:
+    """V and VB records are split a block at a time by compiled code when it is built; the
+    Python loop takes each record that is not plainly valid and names its error. Both must
+    give the same records, skipped regions and resume positions, however the bytes arrive."""
+    options, record_length, data, cuts, _ = stream
+    runs = []
+    for enabled in (True, False):
+        saved, native.ENABLED = native.ENABLED, enabled
+        try:
+            positions: list[tuple[SplitPosition, int]] = []
+            runs.append((_drive(_splitter(options, record_length, None), _cut(data, cuts), positions), positions))
+        finally:
+            native.ENABLED = saved
+    assert runs[0] == runs[1]
