@@ -12,6 +12,9 @@ Rows with invalid data come back as None and are re-decoded on the per-record pa
 caller (``headwater.codecs.copybook.decoder._decode_fixed``), which raises or
 lists the errors exactly as :func:`decode_record` does.
 
+The extension also splits V and VB streams (:data:`split_rdw`, called by
+``RecordSplitter._variable`` for the plainly valid records of a block).
+
 Selection: the compiled path is used whenever the extension imports, unless the
 environment variable ``HEADWATER_COPYBOOK_NATIVE`` is ``0`` at import time (or
 :data:`ENABLED` is set to False, as the differential tests do). A plan the program cannot
