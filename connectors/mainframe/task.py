@@ -675,25 +675,36 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         record_end = self._format.record_end_offset
         last = raws[-1].number
         within, at_end = {**anchor, **identity}, {**end, **identity}  # the tail of every offset
-        for raw, row, error in self._decode(raws, name):
-            number = raw.number
-            offset = {
-                "record": number,
-                "byte": raw.offset + len(raw.data) + record_end,
-                **(at_end if number == last else within),
-            }
-            if error is not None:
-                out.append(ErrantSourceRecord(partition, offset, error, raw.data))
-            elif row is not None:
-                key = self._key(row) if key_paths else {"file": name, "record": number}
-                source = {**template, "record": number, "offset": raw.offset}
-                value = {"before": None, "after": row, "source": source, "op": "c", "ts_ms": ts_ms}
-                out.append(
-                    SourceRecord(partition, offset, topic, key, value, key_schema=key_schema, value_schema=value_schema)
-                )
-            else:
-                continue  # dropped by segment.filter: nothing to make durable
-            stream.last_emitted = number
+        # A key of one top-level field (the usual case) is read directly, not by _key's walk.
+        single = key_paths[0][0] if len(key_paths) == 1 and len(key_paths[0]) == 1 else None
+        emitted = stream.last_emitted
+        try:
+            for raw, row, error in self._decode(raws, name):
+                number = raw.number
+                offset = {
+                    "record": number,
+                    "byte": raw.offset + len(raw.data) + record_end,
+                    **(at_end if number == last else within),
+                }
+                if error is not None:
+                    out.append(ErrantSourceRecord(partition, offset, error, raw.data))
+                elif row is not None:
+                    if single is not None:
+                        key = {single: row.get(single)}
+                    else:
+                        key = self._key(row) if key_paths else {"file": name, "record": number}
+                    source = {**template, "record": number, "offset": raw.offset}
+                    value = {"before": None, "after": row, "source": source, "op": "c", "ts_ms": ts_ms}
+                    out.append(
+                        SourceRecord(
+                            partition, offset, topic, key, value, key_schema=key_schema, value_schema=value_schema
+                        )
+                    )
+                else:
+                    continue  # dropped by segment.filter: nothing to make durable
+                emitted = number
+        finally:
+            stream.last_emitted = emitted
 
     def _emit_hierarchies(
         self, stream: _Stream, assembler: HierarchyAssembler, raws: list[RawRecord], out: Output
