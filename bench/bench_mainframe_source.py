@@ -81,12 +81,13 @@ READING = (
     " the source gained record schemas, which `poll()` added with a `dataclasses.replace` per record; on"
     " 2026-12-01 the bench read 46,645 (source alone) and 44,788 (plain JSON). The records are now built"
     " with their schemas and each chunk's `source` block is copied, not rebuilt, per record (the bench then"
-    " read 61,995-75,116 with plain JSON), and V and VB records are split by compiled code (4-5x the Python"
-    " loop's records/s). Runs of the runtime row alone in a harness the same day ranged 72,885-117,559"
-    " records/s on this machine, whose speed moves by a quarter within minutes (compare each run's raw"
-    " producer row); the table above is the bench as run. The 100,000 goal is not met in it: what is left"
-    " is Python per record (the envelope and record built, the runner's loop, freeing each batch) and the"
-    " compiled JSON writer."
+    " read 61,995-75,116 with plain JSON); V and VB records are split by compiled code (4-5x the Python"
+    " loop's records/s), and a key of one field is read directly. At that code (9d36a14) two runs of this"
+    " bench a minute apart read, with plain JSON, 86,705 / 100,504 / 109,770 (its raw producer 115,283) and"
+    " the runs in the table above; the raw producer itself read 221,584-247,861 earlier the same day: this"
+    " machine's speed moves by half within the hour. The 100,000 goal is reached by single runs, not"
+    " steadily: what is left is Python per record (the envelope and record built, the runner's loop,"
+    " freeing each batch) and the compiled JSON writer."
 )
 
 

@@ -346,6 +346,7 @@ def main() -> int:
             ),
             "",
         ]
+
         def per_round(path: str, loop: str) -> str:
             return ", ".join(f"{a / b:.2f}" for a, b in zip(results[path], results[loop], strict=True))
 
