@@ -52,6 +52,7 @@ __all__ = ["RawRecord", "RecordSplitter", "SplitPosition", "length_field_reader"
 
 _HEADER = 4
 _RESYNC_RECORDS = 3
+"""A resynchronisation point must split this many records cleanly (or reach the end of the data)."""
 _NATIVE_RUN = 4096
 """Records split by one call of the compiled splitter (a chunk's worth at most)."""
 
@@ -62,9 +63,6 @@ def _native_split() -> t.Callable[..., tuple[list[RawRecord], int, int]] | None:
     from headwater.codecs.copybook import native
 
     return native.split_rdw if native.ENABLED else None
-
-
-"""A resynchronisation point must split this many records cleanly (or reach the end of the data)."""
 
 
 class RawRecord(NamedTuple):

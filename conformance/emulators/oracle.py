@@ -446,6 +446,25 @@ def _row(rng: random.Random, table: TableMetadata, key: tuple[int, ...]) -> dict
     return row
 
 
+_Made = t.TypeVar("_Made")
+
+
+def _per_version(
+    kept: dict[int, tuple[TableMetadata, _Made]], meta: TableMetadata, make: t.Callable[[TableMetadata], _Made]
+) -> _Made:
+    """``make(meta)``, made once per dictionary version and kept in ``kept`` (by identity: a
+    history's versions live as long as it does, and are not hashed per row)."""
+    found = kept.get(id(meta))
+    if found is None or found[0] is not meta:
+        found = kept[id(meta)] = (meta, make(meta))
+    return found[1]
+
+
+def _shape(meta: TableMetadata) -> tuple[list[str], bool]:
+    """A dictionary version's LOB columns, and whether it has a type LogMiner cannot render."""
+    return [c.name for c in meta.columns if _lob(c)], any(c.base_type == "SDO_GEOMETRY" for c in meta.columns)
+
+
 def _rowid(object_id: int, serial: int) -> str:
     return _b64(object_id, 6) + _b64(7, 3) + _b64(128 + serial // 100, 6) + _b64(serial % 100, 3)
 
@@ -524,7 +543,7 @@ class _History:
             for undone in (False, True)
             for names in [[q for q in sorted(self.tables) if not undone or q != "SHOP.DOCUMENTS"]]
         }
-        self._shapes: dict[int, tuple[TableMetadata, list[str], bool]] = {}
+        self._shapes: dict[int, tuple[TableMetadata, tuple[list[str], bool]]] = {}
         self.scn = 1_000_000 + rng.randint(0, 9_999)
         self.first_scn = self.scn
         self.events: list[_Event] = []
@@ -564,14 +583,6 @@ class _History:
     def _tick(self, rng: random.Random) -> int:
         self.scn += rng.randint(1, 3)
         return self.scn
-
-    def _shape(self, meta: TableMetadata) -> tuple[list[str], bool]:
-        """A dictionary version's LOB columns, and whether it has a type LogMiner cannot render."""
-        kept = self._shapes.get(id(meta))
-        if kept is None or kept[0] is not meta:
-            lobs = [c.name for c in meta.columns if _lob(c)]
-            kept = self._shapes[id(meta)] = (meta, lobs, any(c.base_type == "SDO_GEOMETRY" for c in meta.columns))
-        return kept[1], kept[2]
 
     def version_at(self, table: str, scn: int) -> tuple[int, TableMetadata]:
         versions = self.versions[table]
@@ -728,7 +739,7 @@ class _History:
             else:
                 change = _Change(table, "DELETE", row_id, before, None, version)
                 tx.working.setdefault(table, {})[key] = (row_id, None)
-        lob_columns, unsupported = self._shape(meta)
+        lob_columns, unsupported = _per_version(self._shapes, meta, _shape)
         if unsupported:
             change.kind = "UNSUPPORTED:" + change.kind
         tx.locked.add((table, key))
@@ -891,6 +902,10 @@ class _Writer:
     write: t.Callable[[t.Any], str]
     locator: str | None
 
+    def text(self, value: t.Any) -> str:
+        """What an INSERT's values or an UPDATE's SET write for ``value`` (a LOB's locator)."""
+        return self.locator if self.locator and value is not None else self.write(value)
+
 
 @dataclass(frozen=True, slots=True)
 class TableWriter:
@@ -914,20 +929,15 @@ class TableWriter:
         return cls(",".join(w.quoted for w in columns), columns)
 
 
-def render_change(change: _Change, meta: TableMetadata, writer: TableWriter | None = None) -> str:
-    """SQL_REDO of one change, named by ``meta`` (the dictionary version that wrote it);
-    ``writer`` is ``TableWriter.of(meta)`` when the caller keeps it."""
-    writer = writer or TableWriter.of(meta)
+def render_change(change: _Change, writer: TableWriter) -> str:
+    """SQL_REDO of one change, by the writer of the dictionary version that wrote it."""
     owner, _, name = change.table.partition(".")
     target = f'"{owner}"."{name}"'
     if change.kind == "INSERT":
         after = change.after
         assert after is not None
-        values = []
-        for column in writer.columns:
-            value = after.get(column.name)
-            values.append(column.locator if column.locator and value is not None else column.write(value))
-        return f"insert into {target}({writer.names}) values ({','.join(values)});"
+        values = ",".join(column.text(after.get(column.name)) for column in writer.columns)
+        return f"insert into {target}({writer.names}) values ({values});"
     before = change.before
     assert before is not None
     conditions = []
@@ -941,13 +951,12 @@ def render_change(change: _Change, meta: TableMetadata, writer: TableWriter | No
         return f"delete from {target} where {where};"
     after = change.after
     assert after is not None
-    sets = []
-    for column in writer.columns:
-        if column.name in change.set_columns:
-            value = after.get(column.name)
-            written = column.locator if column.locator and value is not None else column.write(value)
-            sets.append(f"{column.quoted} = {written}")
-    return f"update {target} set {', '.join(sets)} where {where};"
+    sets = ", ".join(
+        f"{column.quoted} = {column.text(after.get(column.name))}"
+        for column in writer.columns
+        if column.name in change.set_columns
+    )
+    return f"update {target} set {sets} where {where};"
 
 
 _LOB_DECLARE = (
@@ -1191,14 +1200,6 @@ class LogMinerEmulator:
         self._row_cache[index] = (version, rows)
         return rows
 
-    def _writer(self, meta: TableMetadata) -> TableWriter:
-        """The writer of a dictionary version of this history (kept: the versions live as
-        long as the history)."""
-        kept = self._writers.get(id(meta))
-        if kept is None or kept[0] is not meta:
-            kept = self._writers[id(meta)] = (meta, TableWriter.of(meta))
-        return kept[1]
-
     def _rows(self, event: _Event) -> list[LogMinerRow]:
         sequence = self.log_sequence(event.scn)
         block = (event.scn - self.history.first_scn) % self.scenario.log_scns
@@ -1237,7 +1238,7 @@ class LogMinerEmulator:
                 owner, table = "UNKNOWN", f"OBJ# {written_meta.object_id}"
                 info, status = "Dictionary Version Mismatch", 2
             else:
-                redo = render_change(change, written_meta, self._writer(written_meta))
+                redo = render_change(change, _per_version(self._writers, written_meta, TableWriter.of))
         operation = _OP_NAMES[code]
         pieces = _chunks(redo)
         return [

@@ -677,34 +677,28 @@ class MainframeCopybookTask(SourceTask[MainframeCopybookConfig]):
         within, at_end = {**anchor, **identity}, {**end, **identity}  # the tail of every offset
         # A key of one top-level field (the usual case) is read directly, not by _key's walk.
         single = key_paths[0][0] if len(key_paths) == 1 and len(key_paths[0]) == 1 else None
-        emitted = stream.last_emitted
-        try:
-            for raw, row, error in self._decode(raws, name):
-                number = raw.number
-                offset = {
-                    "record": number,
-                    "byte": raw.offset + len(raw.data) + record_end,
-                    **(at_end if number == last else within),
-                }
-                if error is not None:
-                    out.append(ErrantSourceRecord(partition, offset, error, raw.data))
-                elif row is not None:
-                    if single is not None:
-                        key = {single: row.get(single)}
-                    else:
-                        key = self._key(row) if key_paths else {"file": name, "record": number}
-                    source = {**template, "record": number, "offset": raw.offset}
-                    value = {"before": None, "after": row, "source": source, "op": "c", "ts_ms": ts_ms}
-                    out.append(
-                        SourceRecord(
-                            partition, offset, topic, key, value, key_schema=key_schema, value_schema=value_schema
-                        )
-                    )
+        for raw, row, error in self._decode(raws, name):
+            number = raw.number
+            offset = {
+                "record": number,
+                "byte": raw.offset + len(raw.data) + record_end,
+                **(at_end if number == last else within),
+            }
+            if error is not None:
+                out.append(ErrantSourceRecord(partition, offset, error, raw.data))
+            elif row is not None:
+                if single is not None:
+                    key = {single: row.get(single)}
                 else:
-                    continue  # dropped by segment.filter: nothing to make durable
-                emitted = number
-        finally:
-            stream.last_emitted = emitted
+                    key = self._key(row) if key_paths else {"file": name, "record": number}
+                source = {**template, "record": number, "offset": raw.offset}
+                value = {"before": None, "after": row, "source": source, "op": "c", "ts_ms": ts_ms}
+                out.append(
+                    SourceRecord(partition, offset, topic, key, value, key_schema=key_schema, value_schema=value_schema)
+                )
+            else:
+                continue  # dropped by segment.filter: nothing to make durable
+            stream.last_emitted = number
 
     def _emit_hierarchies(
         self, stream: _Stream, assembler: HierarchyAssembler, raws: list[RawRecord], out: Output
@@ -973,7 +967,7 @@ class _SnapshotState:
             info = task.reader.stat(gen)
             stream.size, stream.mtime_ms = (info.size, info.mtime_ms) if info else (0, 0)
         base_rows = self.base_rows or {}
-        schemas = task._schemas
+        key_schema, value_schema = task._schemas
         topic, partition, ts_ms = self.config.topic, self.partition, stream.mtime_ms
         from headwater.codecs.copybook.errors import FramingError
 
@@ -1009,8 +1003,8 @@ class _SnapshotState:
                 if self.base is None:  # the first generation is the initial load: reads
                     out.extend(self.initial_load.read(partition, offset, topic, event))
                     continue
-                out.append(SourceRecord(partition, offset, topic, key, event.value(), key_schema=schemas[0],
-                                        value_schema=schemas[1]))  # fmt: skip
+                out.append(SourceRecord(partition, offset, topic, key, event.value(), key_schema=key_schema,
+                                        value_schema=value_schema))  # fmt: skip
             if broken is not None:
                 # Every read before the break goes out (none is the load's last): the
                 # failure waits until they are stored.

@@ -325,37 +325,30 @@ class SourceTaskRunner:
         start = index = 0  # records[start:index] wait for _send_each
         while index < count:
             first = records[index]
-            if (
-                type(first) is not SourceRecord
-                or first.headers
-                or first.timestamp_ms is not None
-                or first.kafka_partition is not None
-            ):
-                index += 1
-                continue
-            topic, partition = first.topic, first.partition
-            key_schema, value_schema = first.key_schema, first.value_schema
-            end = index + 1
-            while end < count:
-                record = records[end]
-                if (
-                    type(record) is not SourceRecord
-                    or record.partition is not partition
-                    or record.topic != topic
-                    or record.key_schema is not key_schema
-                    or record.value_schema is not value_schema
-                    or record.headers
-                    or record.timestamp_ms is not None
-                    or record.kafka_partition is not None
-                ):
-                    break
-                end += 1
+            end = index  # records[index:end]: a run like first (none if first is no SourceRecord)
+            if type(first) is SourceRecord:
+                topic, partition = first.topic, first.partition
+                key_schema, value_schema = first.key_schema, first.value_schema
+                while end < count:
+                    record = records[end]
+                    if (
+                        type(record) is not SourceRecord
+                        or record.partition is not partition
+                        or record.topic != topic
+                        or record.key_schema is not key_schema
+                        or record.value_schema is not value_schema
+                        or record.headers
+                        or record.timestamp_ms is not None
+                        or record.kafka_partition is not None
+                    ):
+                        break
+                    end += 1
             if end - index >= _MIN_RUN:
                 if start < index:
                     self._send_each(producer, errors, records[start:index])
                 self._send_run(producer, errors, t.cast(t.Sequence[SourceRecord], records[index:end]))
                 start = end
-            index = end
+            index = max(end, index + 1)
         if start < count:
             self._send_each(producer, errors, records[start:])
 
